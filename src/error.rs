@@ -1,0 +1,285 @@
+//! Error types, one enum per area, and [`Error`] that wraps them all.
+
+use crate::schema::FieldType;
+
+/// Errors from building a [`Schema`](crate::Schema).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// A kind was declared with an empty (or all-blank) name.
+    #[error("kind name is empty")]
+    EmptyKindName,
+    /// Two kinds share a name.
+    #[error("duplicate kind `{kind}`")]
+    DuplicateKind {
+        /// The repeated name.
+        kind: String,
+    },
+    /// A field was declared with an empty (or all-blank) name.
+    #[error("kind `{kind}`: field name is empty")]
+    EmptyFieldName {
+        /// The kind being declared.
+        kind: String,
+    },
+    /// `key` names the entity key in JSON rows and cannot be a field.
+    #[error("kind `{kind}`: field name `key` is reserved for the entity key")]
+    ReservedFieldName {
+        /// The kind being declared.
+        kind: String,
+    },
+    /// Two fields of one kind share a name.
+    #[error("kind `{kind}`: duplicate field `{field}`")]
+    DuplicateField {
+        /// The kind being declared.
+        kind: String,
+        /// The repeated name.
+        field: String,
+    },
+    /// A kind name that the schema does not declare.
+    #[error("unknown kind `{kind}`")]
+    UnknownKind {
+        /// The name asked for.
+        kind: String,
+    },
+    /// A field type name that is not one of `int`, `float`, `string`, `bool`,
+    /// `timestamp`, `tags`.
+    #[error("field `{field}`: unknown type `{found}` (expected int, float, string, bool, timestamp or tags)")]
+    UnknownType {
+        /// The field being declared.
+        field: String,
+        /// The type name found.
+        found: String,
+    },
+    /// A JSON schema document that is not of the expected shape.
+    #[error("invalid schema JSON: {message}")]
+    Json {
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Errors from writing to a [`Table`](crate::Table).
+///
+/// A failed write leaves the table exactly as it was, batches included.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The entity key is empty.
+    #[error("entity key is empty")]
+    EmptyKey,
+    /// `insert` of a key that is already live, or a key repeated in one batch.
+    #[error("key `{key}`: duplicate key")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
+    /// An update, clear or delete of a key that is not live.
+    #[error("key `{key}`: no such entity")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// A row names a field the kind does not have.
+    #[error("key `{key}`: unknown field `{field}`")]
+    UnknownField {
+        /// The row's key.
+        key: String,
+        /// The unknown field.
+        field: String,
+    },
+    /// A value of the wrong type for its field.
+    #[error("key `{key}`, field `{field}`: expected {expected}, found {found}")]
+    TypeMismatch {
+        /// The row's key.
+        key: String,
+        /// The field.
+        field: String,
+        /// The field's type.
+        expected: FieldType,
+        /// A short description of what was found.
+        found: String,
+    },
+    /// A float that is NaN or infinite.
+    #[error("key `{key}`, field `{field}`: float is not finite")]
+    NonFiniteFloat {
+        /// The row's key.
+        key: String,
+        /// The field.
+        field: String,
+    },
+    /// A timestamp that is unparsable or outside what the store holds.
+    #[error("key `{key}`, field `{field}`: invalid timestamp `{value}`: {reason}")]
+    InvalidTimestamp {
+        /// The row's key.
+        key: String,
+        /// The field.
+        field: String,
+        /// The text found.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A JSON row without a `key` member, or with a key that is not a string.
+    #[error("missing or non-string `key`")]
+    MissingKey,
+    /// A JSON row that is not valid JSON or not an object.
+    #[error("invalid JSON: {message}")]
+    Json {
+        /// The parser's message.
+        message: String,
+    },
+    /// Reading the input failed.
+    #[error("read failed: {message}")]
+    Io {
+        /// The I/O error's message.
+        message: String,
+    },
+    /// The kind already holds `u32::MAX` keys.
+    #[error("the table is full: at most {max} keys per kind")]
+    Full {
+        /// The maximum number of keys.
+        max: u64,
+    },
+    /// An error in one row of a batch; the whole batch was refused.
+    #[error("row {row}: {source}")]
+    InRow {
+        /// The row's 0-based position in the batch.
+        row: usize,
+        /// What was wrong with it.
+        source: Box<StoreError>,
+    },
+    /// An error on one line of JSON Lines input; the whole input was refused.
+    #[error("line {line}: {source}")]
+    AtLine {
+        /// The 1-based line number.
+        line: usize,
+        /// What was wrong with it.
+        source: Box<StoreError>,
+    },
+}
+
+/// Errors from parsing or validating a [`Filter`](crate::Filter).
+///
+/// Every variant that concerns one node carries its [`path`](crate::filter::Path)
+/// in the filter tree, e.g. `rules[1].rules[0].value`, so a UI can point at it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// The text is not valid JSON (or nests deeper than the parser allows).
+    #[error("invalid JSON: {message}")]
+    Json {
+        /// The parser's message.
+        message: String,
+    },
+    /// The JSON is valid but not a group or rule of the expected shape.
+    #[error("{path}: {message}")]
+    Shape {
+        /// Where.
+        path: String,
+        /// What was expected and found.
+        message: String,
+    },
+    /// A rule names a field the kind does not have.
+    #[error("{path}: unknown field `{field}`")]
+    UnknownField {
+        /// Where.
+        path: String,
+        /// The field named.
+        field: String,
+    },
+    /// An operator name that the contract does not define.
+    #[error("{path}: unknown operator `{operator}`")]
+    UnknownOperator {
+        /// Where.
+        path: String,
+        /// The operator named.
+        operator: String,
+    },
+    /// An operator that the field's type does not take.
+    #[error("{path}: operator `{operator}` does not apply to {field_type} field `{field}`")]
+    OperatorNotForType {
+        /// Where.
+        path: String,
+        /// The field.
+        field: String,
+        /// Its type.
+        field_type: FieldType,
+        /// The operator.
+        operator: String,
+    },
+    /// A value of the wrong shape or type for the rule.
+    #[error("{path}: expected {expected}, found {found}")]
+    BadValue {
+        /// Where (ends in `.value`).
+        path: String,
+        /// What the operator and field take.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// An empty array for `in`, `notIn`, `containsAny`, `containsAll` or `containsNone`.
+    #[error("{path}: the list is empty")]
+    EmptyList {
+        /// Where.
+        path: String,
+    },
+    /// `between` or `notBetween` with low > high.
+    #[error("{path}: low bound {low} is greater than high bound {high}")]
+    InvertedRange {
+        /// Where.
+        path: String,
+        /// The low bound as written.
+        low: String,
+        /// The high bound as written.
+        high: String,
+    },
+    /// More rules than the [`LimitPolicy`](crate::LimitPolicy) allows.
+    #[error("too many conditions: {count} (the limit is {limit})")]
+    TooManyConditions {
+        /// The number of rules in the filter (counted up to `limit + 1` at most
+        /// for filters that are also too deep).
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Groups nested deeper than the [`LimitPolicy`](crate::LimitPolicy) allows.
+    #[error("{path}: nesting deeper than the limit of {limit}")]
+    TooDeep {
+        /// The first group found past the limit.
+        path: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Errors from evaluating a [`Plan`](crate::Plan).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The plan was validated against another kind or schema than the table's.
+    #[error("the plan is for kind `{plan_kind}` but the table holds kind `{table_kind}` (or another schema of it)")]
+    KindMismatch {
+        /// The kind the plan was validated against.
+        plan_kind: String,
+        /// The table's kind.
+        table_kind: String,
+    },
+}
+
+/// Any error of this crate, for callers that want one type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A schema error.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A write error.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A filter error.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// An evaluation error.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+}

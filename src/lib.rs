@@ -1,0 +1,11 @@
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+//! segments
+pub mod error;
+pub mod schema;
+pub mod store;
+pub mod value;
+pub use error::*;
+pub use schema::*;
+pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
+pub use value::{Timestamp, TimestampError, Value};

@@ -1,0 +1,318 @@
+//! Entity kinds and their typed fields.
+
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SchemaError;
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// A signed 64-bit integer.
+    Int,
+    /// A finite 64-bit float.
+    Float,
+    /// A UTF-8 string.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// An instant, held at microsecond precision in UTC.
+    Timestamp,
+    /// A set of strings; an empty set is a missing value.
+    Tags,
+}
+
+impl FieldType {
+    /// The name used in schema JSON: `int`, `float`, `string`, `bool`, `timestamp`, `tags`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Int => "int",
+            FieldType::Float => "float",
+            FieldType::String => "string",
+            FieldType::Bool => "bool",
+            FieldType::Timestamp => "timestamp",
+            FieldType::Tags => "tags",
+        }
+    }
+
+    /// Parses a type name as [`FieldType::name`] writes it.
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "int" => FieldType::Int,
+            "float" => FieldType::Float,
+            "string" => FieldType::String,
+            "bool" => FieldType::Bool,
+            "timestamp" => FieldType::Timestamp,
+            "tags" => FieldType::Tags,
+            _ => return None,
+        })
+    }
+
+    /// Whether the type is `int` or `float`.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, FieldType::Int | FieldType::Float)
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The position of a field within its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldId(pub u32);
+
+impl FieldId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The position of a kind within its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KindId(pub u32);
+
+/// One entity kind (`account`, `user`, ...) and its fields, in declaration order.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, KindSchema};
+///
+/// let accounts = KindSchema::new("account", [("health", FieldType::Float), ("plan", FieldType::String)])?;
+/// assert_eq!(accounts.field_type_of("health"), Some(FieldType::Float));
+/// # Ok::<(), segments::SchemaError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindSchema {
+    name: String,
+    fields: IndexMap<String, FieldType>,
+}
+
+impl KindSchema {
+    /// A kind with the given fields. Names are trimmed.
+    ///
+    /// # Errors
+    ///
+    /// An empty kind or field name, a field named `key`, or a repeated field.
+    pub fn new<N, I, F>(name: N, fields: I) -> Result<KindSchema, SchemaError>
+    where
+        N: Into<String>,
+        I: IntoIterator<Item = (F, FieldType)>,
+        F: Into<String>,
+    {
+        let name = name.into().trim().to_string();
+        if name.is_empty() {
+            return Err(SchemaError::EmptyKindName);
+        }
+        let mut map = IndexMap::new();
+        for (field, ty) in fields {
+            let field = field.into().trim().to_string();
+            if field.is_empty() {
+                return Err(SchemaError::EmptyFieldName { kind: name });
+            }
+            if field == "key" {
+                return Err(SchemaError::ReservedFieldName { kind: name });
+            }
+            if map.insert(field.clone(), ty).is_some() {
+                return Err(SchemaError::DuplicateField { kind: name, field });
+            }
+        }
+        Ok(KindSchema { name, fields: map })
+    }
+
+    /// Parses the contract's `schema.json`: `{"fields": {"health": "float", ...}}`.
+    ///
+    /// # Errors
+    ///
+    /// Invalid JSON, another shape, an unknown type name, or the errors of [`KindSchema::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let k = segments::KindSchema::from_json("account", r#"{"fields": {"nps": "int"}}"#)?;
+    /// assert_eq!(k.len(), 1);
+    /// # Ok::<(), segments::SchemaError>(())
+    /// ```
+    pub fn from_json(name: &str, json: &str) -> Result<KindSchema, SchemaError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            fields: IndexMap<String, String>,
+        }
+        let doc: Doc = serde_json::from_str(json).map_err(|e| SchemaError::Json {
+            message: e.to_string(),
+        })?;
+        let mut fields = Vec::with_capacity(doc.fields.len());
+        for (field, ty) in doc.fields {
+            match FieldType::from_name(&ty) {
+                Some(t) => fields.push((field, t)),
+                None => return Err(SchemaError::UnknownType { field, found: ty }),
+            }
+        }
+        KindSchema::new(name, fields)
+    }
+
+    /// The kind's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the kind has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The id of a field by name.
+    pub fn field_id(&self, name: &str) -> Option<FieldId> {
+        self.fields.get_index_of(name).map(|i| FieldId(i as u32))
+    }
+
+    /// The type of a field by name.
+    pub fn field_type_of(&self, name: &str) -> Option<FieldType> {
+        self.fields.get(name).copied()
+    }
+
+    /// The name and type of a field by id.
+    pub fn field(&self, id: FieldId) -> Option<(&str, FieldType)> {
+        self.fields.get_index(id.index()).map(|(n, t)| (n.as_str(), *t))
+    }
+
+    /// The fields in declaration order.
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (FieldId, &str, FieldType)> + '_ {
+        self.fields
+            .iter()
+            .enumerate()
+            .map(|(i, (n, t))| (FieldId(i as u32), n.as_str(), *t))
+    }
+
+    pub(crate) fn field_name(&self, id: FieldId) -> &str {
+        self.fields
+            .get_index(id.index())
+            .map(|(n, _)| n.as_str())
+            .unwrap_or("?")
+    }
+}
+
+/// Every entity kind of a store.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, Schema};
+///
+/// let schema = Schema::builder()
+///     .kind("account", [("health", FieldType::Float), ("plan", FieldType::String)])
+///     .kind("user", [("email", FieldType::String), ("last_seen", FieldType::Timestamp)])
+///     .build()?;
+/// assert_eq!(schema.kinds().count(), 2);
+/// # Ok::<(), segments::SchemaError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    kinds: Vec<Arc<KindSchema>>,
+}
+
+impl Schema {
+    /// Starts a schema.
+    pub fn builder() -> SchemaBuilder {
+        SchemaBuilder {
+            kinds: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A schema of the given kinds.
+    ///
+    /// # Errors
+    ///
+    /// Two kinds with one name.
+    pub fn new(kinds: impl IntoIterator<Item = KindSchema>) -> Result<Schema, SchemaError> {
+        let mut out: Vec<Arc<KindSchema>> = Vec::new();
+        for k in kinds {
+            if out.iter().any(|o| o.name == k.name) {
+                return Err(SchemaError::DuplicateKind { kind: k.name });
+            }
+            out.push(Arc::new(k));
+        }
+        Ok(Schema { kinds: out })
+    }
+
+    /// A kind by name.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`] when the schema has no such kind.
+    pub fn kind(&self, name: &str) -> Result<&KindSchema, SchemaError> {
+        self.kind_id(name)
+            .map(|id| &*self.kinds[id.0 as usize])
+            .ok_or_else(|| SchemaError::UnknownKind {
+                kind: name.to_string(),
+            })
+    }
+
+    /// The id of a kind by name.
+    pub fn kind_id(&self, name: &str) -> Option<KindId> {
+        self.kinds
+            .iter()
+            .position(|k| k.name == name)
+            .map(|i| KindId(i as u32))
+    }
+
+    /// The kinds in declaration order.
+    pub fn kinds(&self) -> impl ExactSizeIterator<Item = &KindSchema> + '_ {
+        self.kinds.iter().map(|k| &**k)
+    }
+
+    pub(crate) fn kind_arcs(&self) -> &[Arc<KindSchema>] {
+        &self.kinds
+    }
+}
+
+/// Builds a [`Schema`]; errors are reported by [`SchemaBuilder::build`].
+#[derive(Debug)]
+pub struct SchemaBuilder {
+    kinds: Vec<KindSchema>,
+    error: Option<SchemaError>,
+}
+
+impl SchemaBuilder {
+    /// Adds a kind with its fields.
+    pub fn kind<N, I, F>(mut self, name: N, fields: I) -> SchemaBuilder
+    where
+        N: Into<String>,
+        I: IntoIterator<Item = (F, FieldType)>,
+        F: Into<String>,
+    {
+        if self.error.is_none() {
+            match KindSchema::new(name, fields) {
+                Ok(k) => self.kinds.push(k),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+
+    /// The schema.
+    ///
+    /// # Errors
+    ///
+    /// The first error of any [`kind`](SchemaBuilder::kind) call, or two kinds with one name.
+    pub fn build(self) -> Result<Schema, SchemaError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Schema::new(self.kinds),
+        }
+    }
+}

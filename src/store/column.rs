@@ -1,0 +1,279 @@
+//! One typed column per field, with the indexes each keeps current on every write.
+
+use indexmap::IndexSet;
+use roaring::RoaringBitmap;
+
+use super::range_index::{IndexConfig, RangeIndex};
+use crate::schema::FieldType;
+use crate::value::{key_to_float, key_to_int, Timestamp, Value};
+
+/// A value after type checking, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cell {
+    /// The order-preserving key of an int, float or timestamp.
+    Num(u64),
+    Str(Box<str>),
+    Bool(bool),
+    /// Sorted, deduplicated and non-empty.
+    Tags(Vec<Box<str>>),
+}
+
+/// Absent dictionary code.
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+pub(crate) struct NumericColumn {
+    pub(crate) keys: Vec<u64>,
+    pub(crate) present: RoaringBitmap,
+    pub(crate) index: RangeIndex,
+    /// Set while a bulk load writes keys without maintaining the index.
+    stale: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StringColumn {
+    pub(crate) codes: Vec<u32>,
+    pub(crate) dict: IndexSet<Box<str>>,
+    pub(crate) bitmaps: Vec<RoaringBitmap>,
+    pub(crate) present: RoaringBitmap,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BoolColumn {
+    pub(crate) trues: RoaringBitmap,
+    pub(crate) falses: RoaringBitmap,
+    pub(crate) present: RoaringBitmap,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TagsColumn {
+    pub(crate) rows: Vec<Option<Box<[u32]>>>,
+    pub(crate) dict: IndexSet<Box<str>>,
+    pub(crate) bitmaps: Vec<RoaringBitmap>,
+    pub(crate) present: RoaringBitmap,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Column {
+    Numeric(NumericColumn),
+    String(StringColumn),
+    Bool(BoolColumn),
+    Tags(TagsColumn),
+}
+
+impl Column {
+    pub(crate) fn new(ty: FieldType, cfg: IndexConfig) -> Column {
+        match ty {
+            FieldType::Int | FieldType::Float | FieldType::Timestamp => Column::Numeric(NumericColumn {
+                keys: Vec::new(),
+                present: RoaringBitmap::new(),
+                index: RangeIndex::new(cfg),
+                stale: false,
+            }),
+            FieldType::String => Column::String(StringColumn {
+                codes: Vec::new(),
+                dict: IndexSet::new(),
+                bitmaps: Vec::new(),
+                present: RoaringBitmap::new(),
+            }),
+            FieldType::Bool => Column::Bool(BoolColumn {
+                trues: RoaringBitmap::new(),
+                falses: RoaringBitmap::new(),
+                present: RoaringBitmap::new(),
+            }),
+            FieldType::Tags => Column::Tags(TagsColumn {
+                rows: Vec::new(),
+                dict: IndexSet::new(),
+                bitmaps: Vec::new(),
+                present: RoaringBitmap::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        match self {
+            Column::Numeric(c) => &c.present,
+            Column::String(c) => &c.present,
+            Column::Bool(c) => &c.present,
+            Column::Tags(c) => &c.present,
+        }
+    }
+
+    /// Stores `cell` for `id`, replacing any value it had. With `bulk`, a
+    /// numeric column defers its index to [`Column::finish_bulk`].
+    pub(crate) fn set(&mut self, id: u32, cell: &Cell, bulk: bool) {
+        let i = id as usize;
+        match (self, cell) {
+            (Column::Numeric(c), Cell::Num(k)) => {
+                if c.keys.len() <= i {
+                    c.keys.resize(i + 1, 0);
+                }
+                let old = c.keys[i];
+                let had = !c.present.insert(id);
+                c.keys[i] = *k;
+                if bulk || c.stale {
+                    c.stale = true;
+                } else if had {
+                    c.index.update(id, old, *k, &c.keys, &c.present);
+                } else {
+                    c.index.insert(id, *k, &c.keys, &c.present);
+                }
+            }
+            (Column::String(c), Cell::Str(s)) => {
+                if c.codes.len() <= i {
+                    c.codes.resize(i + 1, NONE);
+                }
+                let (code, added) = match c.dict.get_index_of(s) {
+                    Some(code) => (code as u32, false),
+                    None => (c.dict.insert_full(s.clone()).0 as u32, true),
+                };
+                if added {
+                    c.bitmaps.push(RoaringBitmap::new());
+                }
+                let old = c.codes[i];
+                if old != NONE {
+                    c.bitmaps[old as usize].remove(id);
+                }
+                c.codes[i] = code;
+                c.bitmaps[code as usize].insert(id);
+                c.present.insert(id);
+            }
+            (Column::Bool(c), Cell::Bool(b)) => {
+                let (on, off) = if *b {
+                    (&mut c.trues, &mut c.falses)
+                } else {
+                    (&mut c.falses, &mut c.trues)
+                };
+                on.insert(id);
+                off.remove(id);
+                c.present.insert(id);
+            }
+            (Column::Tags(c), Cell::Tags(tags)) => {
+                if c.rows.len() <= i {
+                    c.rows.resize(i + 1, None);
+                }
+                if let Some(old) = c.rows[i].take() {
+                    for &t in old.iter() {
+                        c.bitmaps[t as usize].remove(id);
+                    }
+                }
+                let mut codes = Vec::with_capacity(tags.len());
+                for t in tags {
+                    let code = match c.dict.get_index_of(t) {
+                        Some(code) => code as u32,
+                        None => {
+                            c.bitmaps.push(RoaringBitmap::new());
+                            c.dict.insert_full(t.clone()).0 as u32
+                        }
+                    };
+                    c.bitmaps[code as usize].insert(id);
+                    codes.push(code);
+                }
+                c.rows[i] = Some(codes.into_boxed_slice());
+                c.present.insert(id);
+            }
+            // Cells are built for their column's type by `Table::prepare`.
+            (col, cell) => unreachable!("cell {cell:?} does not fit column {:?}", col.kind_name()),
+        }
+    }
+
+    /// Removes any value of `id`.
+    pub(crate) fn clear(&mut self, id: u32) {
+        let i = id as usize;
+        match self {
+            Column::Numeric(c) => {
+                if c.present.remove(id) && !c.stale {
+                    c.index.remove(id, c.keys[i]);
+                }
+            }
+            Column::String(c) => {
+                if c.present.remove(id) {
+                    let old = std::mem::replace(&mut c.codes[i], NONE);
+                    c.bitmaps[old as usize].remove(id);
+                }
+            }
+            Column::Bool(c) => {
+                c.present.remove(id);
+                c.trues.remove(id);
+                c.falses.remove(id);
+            }
+            Column::Tags(c) => {
+                if c.present.remove(id) {
+                    if let Some(old) = c.rows[i].take() {
+                        for &t in old.iter() {
+                            c.bitmaps[t as usize].remove(id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rebuilds what a bulk load deferred.
+    pub(crate) fn finish_bulk(&mut self, cfg: IndexConfig) {
+        if let Column::Numeric(c) = self {
+            if c.stale {
+                c.index = RangeIndex::build(cfg, &c.keys, &c.present);
+                c.stale = false;
+            }
+        }
+    }
+
+    /// The value of `id`, decoded for a field of type `ty`.
+    pub(crate) fn value(&self, id: u32, ty: FieldType) -> Value {
+        if !self.present().contains(id) {
+            return Value::Null;
+        }
+        let i = id as usize;
+        match self {
+            Column::Numeric(c) => {
+                let k = c.keys[i];
+                match ty {
+                    FieldType::Int => Value::Int(key_to_int(k)),
+                    FieldType::Float => Value::Float(key_to_float(k)),
+                    _ => Value::Timestamp(Timestamp::from_micros(key_to_int(k))),
+                }
+            }
+            Column::String(c) => Value::String(c.dict[c.codes[i] as usize].to_string()),
+            Column::Bool(c) => Value::Bool(c.trues.contains(id)),
+            Column::Tags(c) => Value::Tags(
+                c.rows[i]
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|&t| c.dict[t as usize].to_string())
+                    .collect(),
+            ),
+        }
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Column::Numeric(_) => "numeric",
+            Column::String(_) => "string",
+            Column::Bool(_) => "bool",
+            Column::Tags(_) => "tags",
+        }
+    }
+
+    /// (column data, index) heap bytes, estimated.
+    pub(crate) fn heap_bytes(&self) -> (usize, usize) {
+        let bm = |b: &RoaringBitmap| b.serialized_size();
+        let dict = |d: &IndexSet<Box<str>>| d.iter().map(|s| s.len() + 32).sum::<usize>();
+        match self {
+            Column::Numeric(c) => (c.keys.capacity() * 8 + bm(&c.present), c.index.heap_bytes()),
+            Column::String(c) => (
+                c.codes.capacity() * 4 + bm(&c.present) + dict(&c.dict),
+                c.bitmaps.iter().map(bm).sum(),
+            ),
+            Column::Bool(c) => (bm(&c.present), bm(&c.trues) + bm(&c.falses)),
+            Column::Tags(c) => (
+                c.rows.capacity() * 16
+                    + c.rows.iter().flatten().map(|r| r.len() * 4).sum::<usize>()
+                    + bm(&c.present)
+                    + dict(&c.dict),
+                c.bitmaps.iter().map(bm).sum(),
+            ),
+        }
+    }
+}

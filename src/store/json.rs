@@ -1,0 +1,256 @@
+//! JSON rows (`{"key": "acct-1", "health": 25.5}`) decoded straight into
+//! typed cells with the kind's schema, without an intermediate `Value` tree.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::column::Cell;
+use super::table::{num_cell_float, num_cell_int, time_cell, tags_cell, Prepared};
+use crate::error::StoreError;
+use crate::schema::{FieldId, FieldType, KindSchema};
+
+/// Parses one JSON object into a prepared row.
+pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, StoreError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = RowSeed { schema }
+        .deserialize(&mut de)
+        .and_then(|r| de.end().map(|_| r))
+        .map_err(|e| StoreError::Json {
+            message: e.to_string(),
+        })?;
+    let key = parsed.key.ok_or(StoreError::MissingKey)?;
+    if key.is_empty() {
+        return Err(StoreError::EmptyKey);
+    }
+    if let Some((field, problem)) = parsed.problem {
+        let key = key.to_string();
+        return Err(match problem {
+            Problem::UnknownField => StoreError::UnknownField { key, field },
+            Problem::Mismatch { expected, found } => StoreError::TypeMismatch {
+                key,
+                field,
+                expected,
+                found,
+            },
+            Problem::Timestamp { value, reason } => StoreError::InvalidTimestamp {
+                key,
+                field,
+                value,
+                reason,
+            },
+        });
+    }
+    Ok(Prepared {
+        key: key.into_boxed_str(),
+        cells: parsed.cells,
+    })
+}
+
+struct Parsed {
+    key: Option<String>,
+    cells: Vec<(FieldId, Option<Cell>)>,
+    /// The first problem met, by field name; reported once the key is known.
+    problem: Option<(String, Problem)>,
+}
+
+enum Problem {
+    UnknownField,
+    Mismatch { expected: FieldType, found: String },
+    Timestamp { value: String, reason: String },
+}
+
+struct RowSeed<'a> {
+    schema: &'a KindSchema,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Parsed;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with a string `key`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        let mut out = Parsed {
+            key: None,
+            cells: Vec::with_capacity(self.schema.len()),
+            problem: None,
+        };
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if name == "key" {
+                out.key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
+                continue;
+            }
+            let Some(id) = self.schema.field_id(&name) else {
+                map.next_value::<IgnoredAny>()?;
+                out.problem.get_or_insert((name.into_owned(), Problem::UnknownField));
+                continue;
+            };
+            let ty = self.schema.field(id).map(|(_, t)| t).unwrap_or(FieldType::Int);
+            match map.next_value_seed(CellSeed(ty))? {
+                Ok(cell) => out.cells.push((id, cell)),
+                Err(p) => {
+                    out.problem.get_or_insert((name.into_owned(), p));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A key: `Some` for a string, `None` for any other JSON value.
+struct KeyString(Option<String>);
+
+impl<'de> de::Deserialize<'de> for KeyString {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyString, E> {
+                Ok(KeyString(Some(s.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<KeyString, E> {
+                Ok(KeyString(Some(s)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<KeyString, E> {
+                Ok(KeyString(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<KeyString, E> {
+                Ok(KeyString(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<KeyString, E> {
+                Ok(KeyString(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<KeyString, E> {
+                Ok(KeyString(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<KeyString, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(KeyString(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<KeyString, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(KeyString(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Decodes one member's value for a field of the given type. A value of the
+/// wrong type is consumed and reported as `Err(Problem)`, not as a parse error.
+struct CellSeed(FieldType);
+
+type CellResult = Result<Option<Cell>, Problem>;
+
+impl CellSeed {
+    fn mismatch(&self, found: impl Into<String>) -> CellResult {
+        Err(Problem::Mismatch {
+            expected: self.0,
+            found: found.into(),
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for CellSeed {
+    type Value = CellResult;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<CellResult, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed {
+    type Value = CellResult;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} value", self.0)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<CellResult, E> {
+        Ok(Ok(None))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<CellResult, E> {
+        Ok(match self.0 {
+            FieldType::Bool => Ok(Some(Cell::Bool(b))),
+            _ => self.mismatch(format!("boolean {b}")),
+        })
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<CellResult, E> {
+        Ok(match self.0 {
+            FieldType::Int => Ok(Some(num_cell_int(i))),
+            FieldType::Float => Ok(Some(num_cell_float(i as f64))),
+            _ => self.mismatch(format!("number {i}")),
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<CellResult, E> {
+        Ok(match self.0 {
+            FieldType::Int => match i64::try_from(u) {
+                Ok(i) => Ok(Some(num_cell_int(i))),
+                Err(_) => self.mismatch(format!("integer {u} beyond the i64 range")),
+            },
+            FieldType::Float => Ok(Some(num_cell_float(u as f64))),
+            _ => self.mismatch(format!("number {u}")),
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<CellResult, E> {
+        Ok(match self.0 {
+            FieldType::Float => Ok(Some(num_cell_float(x))),
+            FieldType::Int => self.mismatch(format!("non-integer number {x}")),
+            _ => self.mismatch(format!("number {x}")),
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<CellResult, E> {
+        Ok(match self.0 {
+            FieldType::String => Ok(Some(Cell::Str(s.into()))),
+            FieldType::Timestamp => time_cell(s).map(Some).map_err(|reason| Problem::Timestamp {
+                value: s.to_string(),
+                reason,
+            }),
+            _ => self.mismatch(format!("string {}", serde_json::Value::from(s))),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CellResult, A::Error> {
+        if self.0 != FieldType::Tags {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(self.mismatch("array"));
+        }
+        let mut tags = Vec::new();
+        let mut bad = None;
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            match v {
+                serde_json::Value::String(s) => tags.push(s),
+                other => {
+                    bad.get_or_insert(other);
+                }
+            }
+        }
+        Ok(match bad {
+            Some(v) => self.mismatch(format!("array holding {v}")),
+            None => Ok(tags_cell(tags)),
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CellResult, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(self.mismatch("object"))
+    }
+}

@@ -1,0 +1,81 @@
+//! The columnar entity store: per kind, keys interned to dense ids, the
+//! live-id bitmap, and one indexed column per field.
+
+mod column;
+mod json;
+mod range_index;
+mod row;
+mod table;
+
+pub(crate) use column::Column;
+pub use range_index::IndexConfig;
+pub(crate) use range_index::RangeHits;
+pub use row::Row;
+pub use table::{EntityId, MemoryUsage, Table};
+
+use crate::error::SchemaError;
+use crate::schema::Schema;
+
+/// Every kind's [`Table`], by kind name.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, Row, Schema, Store};
+///
+/// let schema = Schema::builder()
+///     .kind("account", [("health", FieldType::Float)])
+///     .kind("user", [("email", FieldType::String)])
+///     .build()?;
+/// let mut store = Store::new(schema);
+/// store.table_mut("user")?.insert("u-1", Row::new().set("email", "a@example.com"))?;
+/// assert_eq!(store.table("user")?.len(), 1);
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Store {
+    schema: Schema,
+    tables: Vec<Table>,
+}
+
+impl Store {
+    /// An empty store with the default [`IndexConfig`].
+    pub fn new(schema: Schema) -> Store {
+        Store::with_config(schema, IndexConfig::default())
+    }
+
+    /// An empty store with the given index granularity.
+    pub fn with_config(schema: Schema, cfg: IndexConfig) -> Store {
+        let tables = schema
+            .kind_arcs()
+            .iter()
+            .map(|k| Table::with_config(k.clone(), cfg))
+            .collect();
+        Store { schema, tables }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// A kind's table.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`].
+    pub fn table(&self, kind: &str) -> Result<&Table, SchemaError> {
+        let id = self.schema.kind(kind).map(|_| self.schema.kind_id(kind))?;
+        Ok(&self.tables[id.map_or(0, |k| k.0 as usize)])
+    }
+
+    /// A kind's table, to write to.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`].
+    pub fn table_mut(&mut self, kind: &str) -> Result<&mut Table, SchemaError> {
+        let id = self.schema.kind(kind).map(|_| self.schema.kind_id(kind))?;
+        Ok(&mut self.tables[id.map_or(0, |k| k.0 as usize)])
+    }
+}

@@ -1,0 +1,596 @@
+//! The ordered index of a numeric column (int, float, timestamp).
+//!
+//! Keys (order-preserving `u64`s) are cut into *fine buckets* of about equal
+//! size, each a bitmap of the ids whose key falls in its key range; a value
+//! that holds a bucket's worth of ids or more gets a bucket of its own, so
+//! low-cardinality columns are answered exactly. Consecutive fine buckets form
+//! *groups*, and `cum[g]` holds every id of groups `0..=g` (range encoding).
+//! A key range is then one `andnot` of two cumulative bitmaps, corrected by a
+//! few fine buckets at each end, plus the (at most two) fine buckets that the
+//! range cuts through, which are returned as "maybe": the caller settles them
+//! per id from the column.
+//!
+//! Writes touch one fine bucket and at most `groups - 1` cumulative bitmaps.
+//! A bucket that grows past twice its target is split in place; the whole
+//! index is rebuilt when the column doubles or a group doubles, so the cost
+//! is amortised O(log n) per write whatever the order of the keys.
+
+use roaring::RoaringBitmap;
+
+/// Granularity of the numeric indexes.
+///
+/// The defaults suit columns of thousands to tens of millions of values;
+/// smaller numbers save memory and cost more per-id checks at query time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexConfig {
+    /// Target number of fine buckets per column.
+    pub fine_buckets: usize,
+    /// Target number of groups (cumulative bitmaps + 1) per column.
+    pub groups: usize,
+    /// Smallest target bucket size, in ids.
+    pub min_bucket: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> IndexConfig {
+        IndexConfig {
+            fine_buckets: 512,
+            groups: 32,
+            min_bucket: 64,
+        }
+    }
+}
+
+impl IndexConfig {
+    fn sane(self) -> IndexConfig {
+        IndexConfig {
+            fine_buckets: self.fine_buckets.clamp(1, 1 << 16),
+            groups: self.groups.clamp(1, 1 << 10),
+            min_bucket: self.min_bucket.max(1),
+        }
+    }
+}
+
+/// At most this many keys are sorted to choose bucket bounds.
+const SAMPLE: usize = 1 << 17;
+
+#[derive(Debug, Clone)]
+pub(crate) struct RangeIndex {
+    cfg: IndexConfig,
+    /// Inclusive upper key of each fine bucket; the last is `u64::MAX`.
+    upper: Vec<u64>,
+    buckets: Vec<RoaringBitmap>,
+    counts: Vec<u64>,
+    /// A bucket is split when its count passes this.
+    split_at: Vec<u64>,
+    /// Exclusive end (fine bucket index) of each group; the last is `buckets.len()`.
+    group_end: Vec<usize>,
+    group_counts: Vec<u64>,
+    /// `cum[g]`: the ids of groups `0..=g`, for every group but the last.
+    cum: Vec<RoaringBitmap>,
+    len: u64,
+    built_len: u64,
+    target: u64,
+}
+
+/// The ids a range surely holds, and those it may hold (to be checked).
+#[derive(Debug, Default)]
+pub(crate) struct RangeHits {
+    pub sure: RoaringBitmap,
+    pub maybe: RoaringBitmap,
+}
+
+impl RangeIndex {
+    pub(crate) fn new(cfg: IndexConfig) -> RangeIndex {
+        let cfg = cfg.sane();
+        RangeIndex {
+            cfg,
+            upper: vec![u64::MAX],
+            buckets: vec![RoaringBitmap::new()],
+            counts: vec![0],
+            split_at: vec![2 * cfg.min_bucket as u64],
+            group_end: vec![1],
+            group_counts: vec![0],
+            cum: Vec::new(),
+            len: 0,
+            built_len: 0,
+            target: cfg.min_bucket as u64,
+        }
+    }
+
+    /// Rebuilds from scratch over the `present` ids, whose keys are `keys[id]`.
+    pub(crate) fn build(cfg: IndexConfig, keys: &[u64], present: &RoaringBitmap) -> RangeIndex {
+        let cfg = cfg.sane();
+        let n = present.len();
+        if n == 0 {
+            return RangeIndex::new(cfg);
+        }
+        let stride = (n as usize).div_ceil(SAMPLE).max(1);
+        let mut sample: Vec<u64> = present.iter().step_by(stride).map(|id| keys[id as usize]).collect();
+        sample.sort_unstable();
+        let per_bucket = (n as usize).div_ceil(cfg.fine_buckets).max(cfg.min_bucket);
+        let target = (per_bucket * sample.len()).div_ceil(n as usize).max(1);
+        let upper = cut_points(&sample, target, 0, u64::MAX);
+
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); upper.len()];
+        for id in present {
+            let k = keys[id as usize];
+            lists[upper.partition_point(|&u| u < k)].push(id);
+        }
+        let counts: Vec<u64> = lists.iter().map(|l| l.len() as u64).collect();
+        let buckets: Vec<RoaringBitmap> = lists
+            .into_iter()
+            .map(|l| RoaringBitmap::from_sorted_iter(l).expect("ids come sorted"))
+            .collect();
+
+        // Groups of about n / groups ids, never splitting a bucket.
+        let per_group = n.div_ceil(cfg.groups as u64).max(1);
+        let mut group_end = Vec::new();
+        let mut group_counts = Vec::new();
+        let mut acc = 0u64;
+        for (i, c) in counts.iter().enumerate() {
+            acc += c;
+            if acc >= per_group && group_end.len() + 1 < cfg.groups {
+                group_end.push(i + 1);
+                group_counts.push(acc);
+                acc = 0;
+            }
+        }
+        if group_end.last() != Some(&buckets.len()) {
+            group_end.push(buckets.len());
+            group_counts.push(acc);
+        }
+        let mut cum = Vec::with_capacity(group_end.len() - 1);
+        let mut running = RoaringBitmap::new();
+        let mut start = 0;
+        for &end in &group_end[..group_end.len() - 1] {
+            for b in &buckets[start..end] {
+                running |= b;
+            }
+            cum.push(running.clone());
+            start = end;
+        }
+        let split_at = counts.iter().map(|&c| (2 * per_bucket as u64).max(2 * c)).collect();
+        RangeIndex {
+            cfg,
+            upper,
+            buckets,
+            counts,
+            split_at,
+            group_end,
+            group_counts,
+            cum,
+            len: n,
+            built_len: n,
+            target: per_bucket as u64,
+        }
+    }
+
+    fn bucket_of(&self, key: u64) -> usize {
+        self.upper.partition_point(|&u| u < key)
+    }
+
+    fn group_of(&self, bucket: usize) -> usize {
+        self.group_end.partition_point(|&e| e <= bucket)
+    }
+
+    fn lower(&self, bucket: usize) -> u64 {
+        if bucket == 0 {
+            0
+        } else {
+            self.upper[bucket - 1] + 1
+        }
+    }
+
+    /// Adds `id` with `key`. `keys` and `present` are the column after the write.
+    pub(crate) fn insert(&mut self, id: u32, key: u64, keys: &[u64], present: &RoaringBitmap) {
+        let b = self.bucket_of(key);
+        let g = self.group_of(b);
+        self.buckets[b].insert(id);
+        self.counts[b] += 1;
+        self.group_counts[g] += 1;
+        for c in &mut self.cum[g..] {
+            c.insert(id);
+        }
+        self.len += 1;
+        self.rebalance(b, g, keys, present);
+    }
+
+    /// Removes `id`, whose key was `key`.
+    pub(crate) fn remove(&mut self, id: u32, key: u64) {
+        let b = self.bucket_of(key);
+        let g = self.group_of(b);
+        if self.buckets[b].remove(id) {
+            self.counts[b] -= 1;
+            self.group_counts[g] -= 1;
+            for c in &mut self.cum[g..] {
+                c.remove(id);
+            }
+            self.len -= 1;
+        }
+    }
+
+    /// Moves `id` from key `old` to key `new`.
+    pub(crate) fn update(&mut self, id: u32, old: u64, new: u64, keys: &[u64], present: &RoaringBitmap) {
+        let (bo, bn) = (self.bucket_of(old), self.bucket_of(new));
+        if bo == bn {
+            return;
+        }
+        let (go, gn) = (self.group_of(bo), self.group_of(bn));
+        self.buckets[bo].remove(id);
+        self.counts[bo] -= 1;
+        self.buckets[bn].insert(id);
+        self.counts[bn] += 1;
+        self.group_counts[go] -= 1;
+        self.group_counts[gn] += 1;
+        // cum[g] holds groups 0..=g: moving down adds id to cum[gn..go], up removes it from cum[go..gn].
+        if gn < go {
+            for c in &mut self.cum[gn..go] {
+                c.insert(id);
+            }
+        } else {
+            for c in &mut self.cum[go..gn] {
+                c.remove(id);
+            }
+        }
+        self.rebalance(bn, gn, keys, present);
+    }
+
+    fn rebalance(&mut self, b: usize, g: usize, keys: &[u64], present: &RoaringBitmap) {
+        let per_group = self.built_len / self.group_end.len() as u64;
+        if self.len > 2 * self.built_len + 4 * self.cfg.min_bucket as u64
+            || self.group_counts[g] > 2 * per_group + 4 * self.target
+        {
+            *self = RangeIndex::build(self.cfg, keys, present);
+        } else if self.counts[b] > self.split_at[b] {
+            self.split(b, g, keys);
+        }
+    }
+
+    /// Splits fine bucket `b` (in group `g`) around its median.
+    fn split(&mut self, b: usize, g: usize, keys: &[u64]) {
+        let mut ks: Vec<u64> = self.buckets[b].iter().map(|id| keys[id as usize]).collect();
+        ks.sort_unstable();
+        let target = ks.len().div_ceil(2);
+        let uppers = cut_points(&ks, target, self.lower(b), self.upper[b]);
+        if uppers.len() < 2 {
+            // One value fills the bucket: nothing to gain until it doubles again.
+            self.split_at[b] = 2 * self.counts[b];
+            return;
+        }
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); uppers.len()];
+        for id in &self.buckets[b] {
+            let k = keys[id as usize];
+            lists[uppers.partition_point(|&u| u < k)].push(id);
+        }
+        let extra = uppers.len() - 1;
+        let counts: Vec<u64> = lists.iter().map(|l| l.len() as u64).collect();
+        let limit = 2 * self.target.max(counts.iter().copied().max().unwrap_or(0));
+        self.split_at.splice(b..=b, counts.iter().map(|_| limit));
+        self.counts.splice(b..=b, counts);
+        self.upper.splice(b..=b, uppers);
+        self.buckets.splice(
+            b..=b,
+            lists.into_iter().map(|l| RoaringBitmap::from_sorted_iter(l).expect("ids come sorted")),
+        );
+        for e in &mut self.group_end[g..] {
+            *e += extra;
+        }
+    }
+
+    /// The ids whose key is in `lo..=hi`, restricted to `within` when given.
+    /// `present` is the column's presence bitmap (every id in the index).
+    pub(crate) fn range(
+        &self,
+        lo: u64,
+        hi: u64,
+        present: &RoaringBitmap,
+        within: Option<&RoaringBitmap>,
+    ) -> RangeHits {
+        let mut hits = RangeHits::default();
+        if lo > hi {
+            return hits;
+        }
+        let restrict = |bm: &RoaringBitmap| match within {
+            Some(w) => bm & w,
+            None => bm.clone(),
+        };
+        let (a, b) = (self.bucket_of(lo), self.bucket_of(hi));
+        let a_partial = lo > self.lower(a);
+        let b_partial = hi < self.upper[b];
+        if a == b {
+            if a_partial || b_partial {
+                hits.maybe = restrict(&self.buckets[a]);
+            } else {
+                hits.sure = restrict(&self.buckets[a]);
+            }
+            return hits;
+        }
+        if a_partial {
+            hits.maybe |= restrict(&self.buckets[a]);
+        }
+        if b_partial {
+            hits.maybe |= restrict(&self.buckets[b]);
+        }
+        let first_full = a + a_partial as usize;
+        let last_full = b - b_partial as usize;
+        if first_full <= last_full {
+            hits.sure = self.union(first_full, last_full, present, within);
+        }
+        hits
+    }
+
+    /// An upper bound of the number of ids in `lo..=hi`, from bucket counts.
+    pub(crate) fn estimate(&self, lo: u64, hi: u64) -> u64 {
+        if lo > hi {
+            return 0;
+        }
+        let (a, b) = (self.bucket_of(lo), self.bucket_of(hi));
+        self.counts[a..=b].iter().sum()
+    }
+
+    /// The union of fine buckets `fa..=fb`, restricted to `within` when given.
+    fn union(
+        &self,
+        fa: usize,
+        fb: usize,
+        present: &RoaringBitmap,
+        within: Option<&RoaringBitmap>,
+    ) -> RoaringBitmap {
+        let direct = |from: usize, to: usize| {
+            let mut r = RoaringBitmap::new();
+            for bm in &self.buckets[from..=to] {
+                match within {
+                    Some(w) => r |= bm & w,
+                    None => r |= bm,
+                }
+            }
+            r
+        };
+        let (gh, gl) = (self.group_of(fb), if fa == 0 { None } else { Some(self.group_of(fa - 1)) });
+        if gl == Some(gh) || (fb - fa) < 8 {
+            return direct(fa, fb);
+        }
+        let hi = self.through(fb);
+        let mut r = match (self.base(hi.base, present), within) {
+            (Some(base), Some(w)) => base & w,
+            (Some(base), None) => base.clone(),
+            (None, _) => RoaringBitmap::new(),
+        };
+        let lo = (fa > 0).then(|| self.through(fa - 1));
+        if let Some(lo) = &lo {
+            if let Some(base) = self.base(lo.base, present) {
+                r -= base;
+            }
+        }
+        for bm in &self.buckets[hi.adds.clone()] {
+            match within {
+                Some(w) => r |= bm & w,
+                None => r |= bm,
+            }
+        }
+        for bm in &self.buckets[hi.subs.clone()] {
+            r -= bm;
+        }
+        if let Some(lo) = lo {
+            for bm in &self.buckets[lo.adds] {
+                r -= bm;
+            }
+            for bm in &self.buckets[lo.subs] {
+                match within {
+                    Some(w) => r |= bm & w,
+                    None => r |= bm,
+                }
+            }
+        }
+        r
+    }
+
+    /// Buckets `0..=i` as a cumulative bitmap plus or minus a few fine buckets.
+    fn through(&self, i: usize) -> Through {
+        let g = self.group_of(i);
+        let start = if g == 0 { 0 } else { self.group_end[g - 1] };
+        let end = self.group_end[g];
+        let adds = start..i + 1;
+        let subs = i + 1..end;
+        if adds.len() <= subs.len() {
+            Through {
+                base: g.checked_sub(1).map(Base::Cum),
+                adds,
+                subs: 0..0,
+            }
+        } else if g == self.cum.len() {
+            Through {
+                base: Some(Base::All),
+                adds: 0..0,
+                subs,
+            }
+        } else {
+            Through {
+                base: Some(Base::Cum(g)),
+                adds: 0..0,
+                subs,
+            }
+        }
+    }
+
+    fn base<'a>(&'a self, b: Option<Base>, present: &'a RoaringBitmap) -> Option<&'a RoaringBitmap> {
+        match b? {
+            Base::Cum(g) => Some(&self.cum[g]),
+            Base::All => Some(present),
+        }
+    }
+
+    /// Bytes held on the heap, estimated from roaring's serialized sizes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let bitmaps: usize = self
+            .buckets
+            .iter()
+            .chain(&self.cum)
+            .map(|b| b.serialized_size())
+            .sum();
+        bitmaps + self.upper.len() * 32 + self.group_end.len() * 16
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check(&self, keys: &[u64], present: &RoaringBitmap) {
+        let mut all = RoaringBitmap::new();
+        for (i, b) in self.buckets.iter().enumerate() {
+            assert_eq!(b.len(), self.counts[i]);
+            for id in b {
+                let k = keys[id as usize];
+                assert!(self.lower(i) <= k && k <= self.upper[i]);
+            }
+            assert!(all.is_disjoint(b));
+            all |= b;
+        }
+        assert_eq!(&all, present);
+        let mut start = 0;
+        let mut running = RoaringBitmap::new();
+        for (g, &end) in self.group_end.iter().enumerate() {
+            let mut group = RoaringBitmap::new();
+            for b in &self.buckets[start..end] {
+                group |= b;
+            }
+            assert_eq!(group.len(), self.group_counts[g]);
+            running |= &group;
+            if g < self.cum.len() {
+                assert_eq!(running, self.cum[g]);
+            }
+            start = end;
+        }
+        assert_eq!(self.cum.len() + 1, self.group_end.len());
+        assert_eq!(self.len, present.len());
+    }
+}
+
+/// The cumulative bitmap a range starts from; the last group's would be the
+/// whole column, which the column's presence bitmap already is.
+#[derive(Debug, Clone, Copy)]
+enum Base {
+    Cum(usize),
+    All,
+}
+
+struct Through {
+    base: Option<Base>,
+    adds: std::ops::Range<usize>,
+    subs: std::ops::Range<usize>,
+}
+
+/// Upper bounds of buckets over `sorted` keys, about `target` keys each,
+/// covering `lo..=hi` (the last bound is `hi`). A run of one key worth half a
+/// bucket or more gets a bucket of its own, so that it is never "maybe".
+fn cut_points(sorted: &[u64], target: usize, lo: u64, hi: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut start_key = lo;
+    let heavy = (target / 2).max(1);
+    let n = sorted.len();
+    let mut i = 0;
+    while i < n {
+        let mut j = (i + target).min(n);
+        let k = sorted[j - 1];
+        let run_start = i + sorted[i..j].partition_point(|&x| x < k);
+        j += sorted[j..].partition_point(|&x| x <= k);
+        if j - run_start >= heavy && start_key < k {
+            out.push(k - 1);
+        }
+        out.push(k);
+        i = j;
+        if k == u64::MAX {
+            break;
+        }
+        start_key = k + 1;
+    }
+    if out.last() != Some(&hi) {
+        out.push(hi);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> IndexConfig {
+        IndexConfig {
+            fine_buckets: 8,
+            groups: 3,
+            min_bucket: 1,
+        }
+    }
+
+    fn brute(keys: &[u64], present: &RoaringBitmap, lo: u64, hi: u64) -> RoaringBitmap {
+        present.iter().filter(|&id| (lo..=hi).contains(&keys[id as usize])).collect()
+    }
+
+    fn check_ranges(ix: &RangeIndex, keys: &[u64], present: &RoaringBitmap) {
+        let mut probes: Vec<u64> = keys.to_vec();
+        probes.extend([0, 1, u64::MAX, u64::MAX - 1]);
+        probes.sort_unstable();
+        probes.dedup();
+        let within: RoaringBitmap = present.iter().step_by(3).collect();
+        for &lo in probes.iter().step_by(3) {
+            for &hi in probes.iter().step_by(2) {
+                for d in [0u64, 1] {
+                    let (lo, hi) = (lo.saturating_add(d), hi.saturating_sub(d));
+                    let want = brute(keys, present, lo, hi);
+                    let h = ix.range(lo, hi, present, None);
+                    assert!(h.sure.is_disjoint(&h.maybe));
+                    assert!(h.sure.is_subset(&want), "sure beyond the range {lo}..={hi}");
+                    assert!(want.is_subset(&(&h.sure | &h.maybe)), "range {lo}..={hi} lost ids");
+                    let hw = ix.range(lo, hi, present, Some(&within));
+                    assert!(hw.sure.is_subset(&(&want & &within)));
+                    assert!((&want & &within).is_subset(&(&hw.sure | &hw.maybe)));
+                    assert!((&hw.sure | &hw.maybe).is_subset(&within));
+                    assert!(ix.estimate(lo, hi) >= want.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cut_points_isolate_heavy_values() {
+        let keys = [1, 2, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6];
+        let cuts = cut_points(&keys, 4, 0, 100);
+        assert_eq!(cuts, vec![1, 2, 6, 100]);
+        assert_eq!(cut_points(&[], 4, 0, 100), vec![100]);
+        assert_eq!(cut_points(&[5, 5, 5], 1, 0, u64::MAX), vec![4, 5, u64::MAX]);
+        assert_eq!(cut_points(&[u64::MAX], 1, 0, u64::MAX), vec![u64::MAX - 1, u64::MAX]);
+    }
+
+    #[test]
+    fn built_index_answers_ranges() {
+        let keys: Vec<u64> = (0..300u64).map(|i| (i * 7919) % 101 + if i % 5 == 0 { 50 } else { 0 }).collect();
+        let present: RoaringBitmap = (0..300u32).filter(|i| i % 11 != 0).collect();
+        let ix = RangeIndex::build(tiny(), &keys, &present);
+        ix.check(&keys, &present);
+        check_ranges(&ix, &keys, &present);
+    }
+
+    #[test]
+    fn incremental_writes_keep_the_index_exact() {
+        let mut keys = vec![0u64; 500];
+        let mut present = RoaringBitmap::new();
+        let mut ix = RangeIndex::new(tiny());
+        // Ascending inserts (the worst case for equal-depth buckets), then updates and removes.
+        for id in 0..400u32 {
+            keys[id as usize] = 1000 + id as u64;
+            present.insert(id);
+            ix.insert(id, keys[id as usize], &keys, &present);
+        }
+        ix.check(&keys, &present);
+        for id in (0..400u32).step_by(3) {
+            let old = keys[id as usize];
+            keys[id as usize] = (id as u64 * 31) % 97;
+            ix.update(id, old, keys[id as usize], &keys, &present);
+        }
+        ix.check(&keys, &present);
+        for id in (0..400u32).step_by(7) {
+            present.remove(id);
+            ix.remove(id, keys[id as usize]);
+        }
+        ix.check(&keys, &present);
+        check_ranges(&ix, &keys, &present);
+    }
+}

@@ -1,0 +1,513 @@
+//! One entity kind's entities: keys, the live set and the columns.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+use std::sync::Arc;
+
+use indexmap::IndexSet;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use super::column::{Cell, Column};
+use super::range_index::IndexConfig;
+use super::row::Row;
+use crate::error::StoreError;
+use crate::schema::{FieldId, FieldType, KindSchema};
+use crate::value::{float_key, int_key, Timestamp, TimestampError, Value};
+
+/// The dense id of an entity within its kind.
+///
+/// Ids are handed out in order of first insertion. A key keeps its id for the
+/// life of the table: deleting an entity drops the id from the live set, and
+/// inserting the same key again brings the same id back. An id is never given
+/// to another key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityId(pub u32);
+
+/// A row checked against the schema, ready to apply.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) key: Box<str>,
+    pub(crate) cells: Vec<(FieldId, Option<Cell>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Insert,
+    Upsert,
+}
+
+/// Where a batch's rows came from, for error positions.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    Rows,
+    Lines(&'a [usize]),
+}
+
+impl Origin<'_> {
+    fn wrap(self, i: usize, e: StoreError) -> StoreError {
+        match self {
+            Origin::Rows => StoreError::InRow {
+                row: i,
+                source: Box::new(e),
+            },
+            Origin::Lines(lines) => StoreError::AtLine {
+                line: lines[i],
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+/// Heap bytes of a table, estimated from capacities and roaring's serialized sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryUsage {
+    /// Keys and the key → id map.
+    pub keys: usize,
+    /// Column data: numeric keys, dictionary codes and words, presence bitmaps.
+    pub columns: usize,
+    /// Indexes: range buckets and cumulative bitmaps, value → ids bitmaps.
+    pub indexes: usize,
+}
+
+impl MemoryUsage {
+    /// All of it.
+    pub fn total(&self) -> usize {
+        self.keys + self.columns + self.indexes
+    }
+}
+
+/// The entities of one kind: external keys interned to dense [`EntityId`]s,
+/// the live-id bitmap, and one indexed column per field.
+///
+/// Every write keeps every index current. Every write is atomic: a call that
+/// returns an error has changed nothing, batches included.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, KindSchema, Row, Table};
+///
+/// let mut accounts = Table::new(KindSchema::new("account", [("health", FieldType::Float)])?);
+/// accounts.insert("acct-1", Row::new().set("health", 25.5))?;
+/// accounts.upsert("acct-2", Row::new())?;
+/// accounts.delete("acct-1")?;
+/// assert_eq!(accounts.len(), 1);
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Table {
+    schema: Arc<KindSchema>,
+    cfg: IndexConfig,
+    keys: IndexSet<Box<str>>,
+    live: RoaringBitmap,
+    columns: Vec<Column>,
+}
+
+impl Table {
+    /// An empty table with the default [`IndexConfig`].
+    pub fn new(schema: impl Into<Arc<KindSchema>>) -> Table {
+        Table::with_config(schema, IndexConfig::default())
+    }
+
+    /// An empty table with the given index granularity.
+    pub fn with_config(schema: impl Into<Arc<KindSchema>>, cfg: IndexConfig) -> Table {
+        let schema = schema.into();
+        let columns = schema.fields().map(|(_, _, t)| Column::new(t, cfg)).collect();
+        Table {
+            schema,
+            cfg,
+            keys: IndexSet::new(),
+            live: RoaringBitmap::new(),
+            columns,
+        }
+    }
+
+    /// The kind's schema.
+    pub fn schema(&self) -> &Arc<KindSchema> {
+        &self.schema
+    }
+
+    /// The number of live entities.
+    pub fn len(&self) -> u64 {
+        self.live.len()
+    }
+
+    /// Whether no entity is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// The ids of the live entities.
+    pub fn live(&self) -> &RoaringBitmap {
+        &self.live
+    }
+
+    /// The id of a live entity.
+    pub fn id(&self, key: &str) -> Option<EntityId> {
+        self.keys
+            .get_index_of(key)
+            .map(|i| i as u32)
+            .filter(|&i| self.live.contains(i))
+            .map(EntityId)
+    }
+
+    /// The key of a live entity.
+    pub fn key(&self, id: EntityId) -> Option<&str> {
+        if self.live.contains(id.0) {
+            self.keys.get_index(id.0 as usize).map(|k| &**k)
+        } else {
+            None
+        }
+    }
+
+    /// The keys of the live ids in `ids`, in id order.
+    pub fn keys_of<'a>(&'a self, ids: &'a RoaringBitmap) -> impl Iterator<Item = &'a str> + 'a {
+        ids.iter().filter_map(move |i| self.key(EntityId(i)))
+    }
+
+    /// The value of a field of a live entity; `None` if either is unknown.
+    pub fn get(&self, id: EntityId, field: &str) -> Option<Value> {
+        let f = self.schema.field_id(field)?;
+        self.live.contains(id.0).then(|| self.value(id.0, f))
+    }
+
+    pub(crate) fn value(&self, id: u32, f: FieldId) -> Value {
+        let ty = self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int);
+        self.columns[f.index()].value(id, ty)
+    }
+
+    pub(crate) fn column(&self, f: FieldId) -> &Column {
+        &self.columns[f.index()]
+    }
+
+    /// Inserts a new entity; fields left out of `row` are missing.
+    ///
+    /// # Errors
+    ///
+    /// An empty key, a key that is already live, an unknown field, or a value
+    /// of the wrong type (see [`StoreError`]).
+    pub fn insert(&mut self, key: &str, row: Row) -> Result<EntityId, StoreError> {
+        self.write_one(key, &row, Mode::Insert)
+    }
+
+    /// Inserts or updates an entity: the fields in `row` are set, a
+    /// [`Value::Null`] clears its field, the others keep their values.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::insert`], but an existing key is not an error.
+    pub fn upsert(&mut self, key: &str, row: Row) -> Result<EntityId, StoreError> {
+        self.write_one(key, &row, Mode::Upsert)
+    }
+
+    /// Makes a field of a live entity missing.
+    ///
+    /// # Errors
+    ///
+    /// An unknown key or field.
+    pub fn clear_field(&mut self, key: &str, field: &str) -> Result<(), StoreError> {
+        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
+        let f = self.schema.field_id(field).ok_or_else(|| StoreError::UnknownField {
+            key: key.to_string(),
+            field: field.to_string(),
+        })?;
+        self.columns[f.index()].clear(id.0);
+        Ok(())
+    }
+
+    /// Deletes a live entity: it leaves the live set and every column.
+    ///
+    /// # Errors
+    ///
+    /// An unknown key.
+    pub fn delete(&mut self, key: &str) -> Result<EntityId, StoreError> {
+        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
+        for c in &mut self.columns {
+            c.clear(id.0);
+        }
+        self.live.remove(id.0);
+        Ok(id)
+    }
+
+    /// Inserts a batch of new entities, all or none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InRow`] naming the first bad row (0-based) with what
+    /// [`Table::insert`] would say of it, or a key repeated in the batch.
+    pub fn insert_many<K: AsRef<str>>(
+        &mut self,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<usize, StoreError> {
+        self.write_many(rows, Mode::Insert)
+    }
+
+    /// Upserts a batch, all or none; a key may appear once in a batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::insert_many`], but existing keys are not an error.
+    pub fn upsert_many<K: AsRef<str>>(
+        &mut self,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<usize, StoreError> {
+        self.write_many(rows, Mode::Upsert)
+    }
+
+    /// Inserts new entities from JSON Lines: one object a line,
+    /// `{"key": "acct-1", "health": 25.5}`, `null` or a missing member for a
+    /// missing value; blank lines are skipped. All or none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::AtLine`] naming the first bad line (1-based): invalid
+    /// JSON, a missing, empty or duplicate key, an unknown field, a value of
+    /// the wrong type or an unparsable timestamp; or [`StoreError::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{FieldType, KindSchema, Table};
+    ///
+    /// let mut t = Table::new(KindSchema::new("account", [("nps", FieldType::Int)])?);
+    /// let n = t.insert_json_lines("{\"key\": \"a\", \"nps\": 9}\n\n{\"key\": \"b\"}\n".as_bytes())?;
+    /// assert_eq!(n, 2);
+    /// let err = t.insert_json_lines("{\"key\": \"c\", \"nps\": 9.5}".as_bytes()).unwrap_err();
+    /// assert_eq!(err.to_string(), "line 1: key `c`, field `nps`: expected int, found non-integer number 9.5");
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn insert_json_lines(&mut self, reader: impl BufRead) -> Result<usize, StoreError> {
+        self.write_json_lines(reader, Mode::Insert)
+    }
+
+    /// As [`Table::insert_json_lines`], with [`Table::upsert`]'s semantics.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::insert_json_lines`], but existing keys are not an error.
+    pub fn upsert_json_lines(&mut self, reader: impl BufRead) -> Result<usize, StoreError> {
+        self.write_json_lines(reader, Mode::Upsert)
+    }
+
+    /// Upserts one JSON object, as one line of [`Table::upsert_json_lines`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::upsert`], plus invalid JSON and a missing key.
+    pub fn upsert_json(&mut self, json: &str) -> Result<EntityId, StoreError> {
+        let p = super::json::parse_row(&self.schema, json)?;
+        self.check_batch(std::slice::from_ref(&p), Mode::Upsert, None)?;
+        Ok(self.apply(p, Mode::Upsert, false))
+    }
+
+    fn write_one(&mut self, key: &str, row: &Row, mode: Mode) -> Result<EntityId, StoreError> {
+        let p = self.prepare(key, row)?;
+        self.check_batch(std::slice::from_ref(&p), mode, None)?;
+        Ok(self.apply(p, mode, false))
+    }
+
+    fn write_many<K: AsRef<str>>(
+        &mut self,
+        rows: impl IntoIterator<Item = (K, Row)>,
+        mode: Mode,
+    ) -> Result<usize, StoreError> {
+        let mut prepared = Vec::new();
+        for (i, (key, row)) in rows.into_iter().enumerate() {
+            prepared.push(self.prepare(key.as_ref(), &row).map_err(|e| Origin::Rows.wrap(i, e))?);
+        }
+        self.check_batch(&prepared, mode, Some(Origin::Rows))?;
+        Ok(self.apply_all(prepared, mode))
+    }
+
+    fn write_json_lines(&mut self, mut reader: impl BufRead, mode: Mode) -> Result<usize, StoreError> {
+        let mut prepared = Vec::new();
+        let mut lines = Vec::new();
+        let mut buf = String::new();
+        let mut line = 0;
+        loop {
+            buf.clear();
+            line += 1;
+            let n = reader.read_line(&mut buf).map_err(|e| StoreError::AtLine {
+                line,
+                source: Box::new(StoreError::Io { message: e.to_string() }),
+            })?;
+            if n == 0 {
+                break;
+            }
+            if buf.trim().is_empty() {
+                continue;
+            }
+            let p = super::json::parse_row(&self.schema, &buf).map_err(|e| StoreError::AtLine {
+                line,
+                source: Box::new(e),
+            })?;
+            prepared.push(p);
+            lines.push(line);
+        }
+        self.check_batch(&prepared, mode, Some(Origin::Lines(&lines)))?;
+        Ok(self.apply_all(prepared, mode))
+    }
+
+    /// Type-checks a row against the schema.
+    fn prepare(&self, key: &str, row: &Row) -> Result<Prepared, StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::EmptyKey);
+        }
+        let mut cells = Vec::with_capacity(row.len());
+        for (field, value) in row.iter() {
+            let (f, ty) = match self.schema.field_id(field) {
+                Some(f) => (f, self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int)),
+                None => {
+                    return Err(StoreError::UnknownField {
+                        key: key.to_string(),
+                        field: field.to_string(),
+                    })
+                }
+            };
+            let cell = typed_cell(ty, value).map_err(|why| match why {
+                Why::Mismatch => StoreError::TypeMismatch {
+                    key: key.to_string(),
+                    field: field.to_string(),
+                    expected: ty,
+                    found: value.type_name().to_string(),
+                },
+                Why::NonFinite => StoreError::NonFiniteFloat {
+                    key: key.to_string(),
+                    field: field.to_string(),
+                },
+            })?;
+            cells.push((f, cell));
+        }
+        Ok(Prepared {
+            key: key.into(),
+            cells,
+        })
+    }
+
+    /// Checks what depends on the table's state and on the batch as a whole.
+    fn check_batch(&self, batch: &[Prepared], mode: Mode, origin: Option<Origin>) -> Result<(), StoreError> {
+        let wrap = |i: usize, e: StoreError| match origin {
+            Some(o) => o.wrap(i, e),
+            None => e,
+        };
+        let mut seen: HashSet<&str> = HashSet::with_capacity(if batch.len() > 1 { batch.len() } else { 0 });
+        let mut new_keys = 0u64;
+        for (i, p) in batch.iter().enumerate() {
+            if p.key.is_empty() {
+                return Err(wrap(i, StoreError::EmptyKey));
+            }
+            let dup = StoreError::DuplicateKey { key: p.key.to_string() };
+            if batch.len() > 1 && !seen.insert(&p.key) {
+                return Err(wrap(i, dup));
+            }
+            match self.keys.get_index_of(&*p.key) {
+                Some(id) if mode == Mode::Insert && self.live.contains(id as u32) => return Err(wrap(i, dup)),
+                Some(_) => {}
+                None => new_keys += 1,
+            }
+        }
+        let max = u32::MAX as u64;
+        if self.keys.len() as u64 + new_keys > max {
+            return Err(StoreError::Full { max });
+        }
+        Ok(())
+    }
+
+    fn apply_all(&mut self, batch: Vec<Prepared>, mode: Mode) -> usize {
+        let n = batch.len();
+        // A large batch writes numeric columns raw and rebuilds their indexes once.
+        let bulk = n >= 4096 && n as u64 * 4 >= self.live.len();
+        self.keys.reserve(n);
+        for p in batch {
+            self.apply(p, mode, bulk);
+        }
+        if bulk {
+            for c in &mut self.columns {
+                c.finish_bulk(self.cfg);
+            }
+        }
+        n
+    }
+
+    fn apply(&mut self, p: Prepared, mode: Mode, bulk: bool) -> EntityId {
+        let (id, _) = self.keys.insert_full(p.key);
+        let id = id as u32;
+        let existed = self.live.contains(id);
+        for (f, cell) in &p.cells {
+            let col = &mut self.columns[f.index()];
+            match cell {
+                Some(c) => col.set(id, c, bulk),
+                None if existed && mode == Mode::Upsert => col.clear(id),
+                None => {}
+            }
+        }
+        self.live.insert(id);
+        EntityId(id)
+    }
+
+    /// Estimated heap bytes.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        let mut m = MemoryUsage {
+            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + self.live.serialized_size(),
+            ..MemoryUsage::default()
+        };
+        for c in &self.columns {
+            let (data, index) = c.heap_bytes();
+            m.columns += data;
+            m.indexes += index;
+        }
+        m
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check_indexes(&self) {
+        for c in &self.columns {
+            if let Column::Numeric(n) = c {
+                n.index.check(&n.keys, &n.present);
+            }
+            assert!(c.present().is_subset(&self.live));
+        }
+    }
+}
+
+enum Why {
+    Mismatch,
+    NonFinite,
+}
+
+fn typed_cell(ty: FieldType, v: &Value) -> Result<Option<Cell>, Why> {
+    Ok(Some(match (ty, v) {
+        (_, Value::Null) => return Ok(None),
+        (FieldType::Int, Value::Int(i)) => num_cell_int(*i),
+        (FieldType::Float, Value::Int(i)) => num_cell_float(*i as f64),
+        (FieldType::Float, Value::Float(x)) if x.is_finite() => num_cell_float(*x),
+        (FieldType::Float, Value::Float(_)) => return Err(Why::NonFinite),
+        (FieldType::String, Value::String(s)) => Cell::Str(s.as_str().into()),
+        (FieldType::Bool, Value::Bool(b)) => Cell::Bool(*b),
+        (FieldType::Timestamp, Value::Timestamp(t)) => Cell::Num(int_key(t.as_micros())),
+        (FieldType::Tags, Value::Tags(tags)) => return Ok(tags_cell(tags.clone())),
+        _ => return Err(Why::Mismatch),
+    }))
+}
+
+pub(crate) fn num_cell_int(i: i64) -> Cell {
+    Cell::Num(int_key(i))
+}
+
+pub(crate) fn num_cell_float(x: f64) -> Cell {
+    Cell::Num(float_key(x))
+}
+
+pub(crate) fn time_cell(s: &str) -> Result<Cell, String> {
+    s.parse::<Timestamp>()
+        .map(|t| Cell::Num(int_key(t.as_micros())))
+        .map_err(|e: TimestampError| e.to_string())
+}
+
+/// Tags as stored: sorted and deduplicated; none is a missing value.
+pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
+    tags.sort_unstable();
+    tags.dedup();
+    (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
+}

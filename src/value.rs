@@ -1,0 +1,354 @@
+//! Typed values, timestamps and the order-preserving `u64` keys that numeric
+//! columns are indexed by.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An instant in UTC at microsecond precision, as PostgreSQL and DuckDB hold
+/// it; every year of RFC 3339 (0000 to 9999) fits.
+///
+/// # Examples
+///
+/// ```
+/// use segments::Timestamp;
+///
+/// let t: Timestamp = "2026-11-22T13:00:00+01:00".parse()?;
+/// assert_eq!(t.to_string(), "2026-11-22T12:00:00Z");
+/// # Ok::<(), segments::TimestampError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Timestamp(i64);
+
+/// Why a timestamp was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// Not RFC 3339.
+    #[error("not an RFC 3339 timestamp ({reason})")]
+    Parse {
+        /// The parser's reason.
+        reason: String,
+    },
+    /// Digits below the microsecond, which the store does not hold; refused
+    /// rather than silently rounded.
+    #[error("has sub-microsecond digits; timestamps are held at microsecond precision")]
+    SubMicrosecond,
+}
+
+impl Timestamp {
+    /// The instant `micros` microseconds after 1970-01-01T00:00:00Z.
+    pub const fn from_micros(micros: i64) -> Timestamp {
+        Timestamp(micros)
+    }
+
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current time.
+    pub fn now() -> Timestamp {
+        Timestamp::from(Utc::now())
+    }
+
+    /// The instant as a chrono value, `None` outside chrono's range.
+    pub fn to_datetime(self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_micros(self.0)
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    /// Truncates below the microsecond.
+    fn from(t: DateTime<Utc>) -> Timestamp {
+        Timestamp(t.timestamp_micros())
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Timestamp, TimestampError> {
+        let nanos = parse_rfc3339_nanos(s)?;
+        if nanos % 1000 != 0 {
+            return Err(TimestampError::SubMicrosecond);
+        }
+        Ok(Timestamp((nanos / 1000) as i64))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_datetime() {
+            Some(d) => f.write_str(&d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            None => write!(f, "{}us", self.0),
+        }
+    }
+}
+
+/// Parses RFC 3339 into nanoseconds since the epoch, exactly.
+pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
+    let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse {
+        reason: e.to_string(),
+    })?;
+    let secs = d.timestamp() as i128;
+    Ok(secs * 1_000_000_000 + d.timestamp_subsec_nanos() as i128)
+}
+
+/// One field's value in a typed row.
+///
+/// `Null`, and `Tags` with no element, are missing values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A missing value.
+    Null,
+    /// For `int` fields.
+    Int(i64),
+    /// For `float` fields (an `Int` is accepted there too).
+    Float(f64),
+    /// For `string` fields.
+    String(String),
+    /// For `bool` fields.
+    Bool(bool),
+    /// For `timestamp` fields.
+    Timestamp(Timestamp),
+    /// For `tags` fields.
+    Tags(Vec<String>),
+}
+
+impl Value {
+    /// A short description of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Bool(_) => "bool",
+            Value::Timestamp(_) => "timestamp",
+            Value::Tags(_) => "tags",
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $v:ident $(as $c:ty)?),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(x: $t) -> Value {
+                Value::$v((x $(as $c)?).into())
+            }
+        }
+    )*};
+}
+value_from!(i64 => Int, i32 => Int as i64, u32 => Int as i64, f64 => Float, bool => Bool,
+            String => String, &str => String, Timestamp => Timestamp, Vec<String> => Tags);
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(x: Option<T>) -> Value {
+        x.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<DateTime<Utc>> for Value {
+    fn from(t: DateTime<Utc>) -> Value {
+        Value::Timestamp(t.into())
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for Value {
+    fn from(tags: [&str; N]) -> Value {
+        Value::Tags(tags.iter().map(|t| t.to_string()).collect())
+    }
+}
+
+/// The order-preserving key of an `i64` (and of a timestamp's microseconds).
+pub(crate) fn int_key(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+pub(crate) fn key_to_int(k: u64) -> i64 {
+    (k ^ (1 << 63)) as i64
+}
+
+/// The order-preserving key of a finite `f64`; `-0.0` shares `0.0`'s key.
+pub(crate) fn float_key(v: f64) -> u64 {
+    let v = if v == 0.0 { 0.0 } else { v };
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+pub(crate) fn key_to_float(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// A number as written in a filter: exact for every JSON integer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Num::Int(i) => write!(f, "{i}"),
+            Num::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// Compares two numbers exactly, whatever their types (no rounding of large
+/// integers to floats). Both must be finite.
+pub(crate) fn cmp_num(a: Num, b: Num) -> Ordering {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => x.cmp(&y),
+        (Num::Float(x), Num::Float(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (Num::Int(x), Num::Float(y)) => cmp_int_float(x, y),
+        (Num::Float(x), Num::Int(y)) => cmp_int_float(y, x).reverse(),
+    }
+}
+
+fn cmp_int_float(i: i128, f: f64) -> Ordering {
+    // Every finite f64 beyond +-2^126 is outside i128's use here (JSON
+    // integers are at most 2^64), so the sign decides.
+    const LIMIT: f64 = 8.507_059_173_023_462e37; // 2^126
+    if f >= LIMIT {
+        return Ordering::Less;
+    }
+    if f <= -LIMIT {
+        return Ordering::Greater;
+    }
+    let fl = f.floor();
+    match i.cmp(&(fl as i128)) {
+        Ordering::Equal if f != fl => Ordering::Less,
+        o => o,
+    }
+}
+
+/// The greatest key of the column's domain whose value is <= `x`, and whether
+/// that value equals `x`. `None` when every value of the domain is > `x`.
+pub(crate) fn floor_key_int(x: Num) -> (Option<u64>, bool) {
+    let (fl, exact) = match x {
+        Num::Int(i) => (i, true),
+        Num::Float(f) => {
+            let fl = f.floor();
+            if fl >= 1.8e19 {
+                return (Some(int_key(i64::MAX)), false);
+            }
+            if fl <= -1.8e19 {
+                return (None, false);
+            }
+            (fl as i128, fl == f)
+        }
+    };
+    if fl > i64::MAX as i128 {
+        (Some(int_key(i64::MAX)), false)
+    } else if fl < i64::MIN as i128 {
+        (None, false)
+    } else {
+        (Some(int_key(fl as i64)), exact)
+    }
+}
+
+/// As [`floor_key_int`], for a float column.
+pub(crate) fn floor_key_float(x: Num) -> (Option<u64>, bool) {
+    match x {
+        Num::Float(f) => (Some(float_key(f)), true),
+        Num::Int(i) => {
+            let f = i as f64;
+            match cmp_num(Num::Float(f), Num::Int(i)) {
+                Ordering::Equal => (Some(float_key(f)), true),
+                Ordering::Less => (Some(float_key(f)), false),
+                // Rounded up: the float just below is the floor.
+                Ordering::Greater => (Some(float_key(f) - 1), false),
+            }
+        }
+    }
+}
+
+/// As [`floor_key_int`], for a timestamp column (microseconds) and a literal
+/// in nanoseconds.
+pub(crate) fn floor_key_time(nanos: i128) -> (Option<u64>, bool) {
+    let micros = nanos.div_euclid(1000);
+    floor_key_int_i128(micros, nanos.rem_euclid(1000) == 0)
+}
+
+pub(crate) fn floor_key_int_i128(v: i128, exact: bool) -> (Option<u64>, bool) {
+    if v > i64::MAX as i128 {
+        (Some(int_key(i64::MAX)), false)
+    } else if v < i64::MIN as i128 {
+        (None, false)
+    } else {
+        (Some(int_key(v as i64)), exact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_preserve_order() {
+        let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in ints.windows(2) {
+            assert!(int_key(w[0]) < int_key(w[1]));
+            assert_eq!(key_to_int(int_key(w[0])), w[0]);
+        }
+        let floats = [f64::MIN, -1e300, -1.5, -f64::MIN_POSITIVE, 0.0, 5e-324, 1.0, 2.5, f64::MAX];
+        for w in floats.windows(2) {
+            assert!(float_key(w[0]) < float_key(w[1]), "{} {}", w[0], w[1]);
+            assert_eq!(key_to_float(float_key(w[0])), w[0]);
+        }
+        assert_eq!(float_key(-0.0), float_key(0.0));
+        // Adjacent floats have adjacent keys.
+        assert_eq!(float_key(1.0) + 1, float_key(1.0000000000000002));
+        // The bit pattern of -0.0 keeps a slot of its own that no stored value uses.
+        assert_eq!(float_key(-0.0) - 2, float_key(-5e-324));
+    }
+
+    #[test]
+    fn exact_comparison_of_large_integers_and_floats() {
+        let big = (1i128 << 53) + 1;
+        assert_eq!(cmp_num(Num::Int(big), Num::Float(9007199254740992.0)), Ordering::Greater);
+        assert_eq!(cmp_num(Num::Float(2.5), Num::Int(2)), Ordering::Greater);
+        assert_eq!(cmp_num(Num::Float(-2.5), Num::Int(-2)), Ordering::Less);
+        assert_eq!(cmp_num(Num::Int(3), Num::Float(3.0)), Ordering::Equal);
+        assert_eq!(cmp_num(Num::Int(i64::MAX as i128), Num::Float(1e300)), Ordering::Less);
+    }
+
+    #[test]
+    fn floors() {
+        assert_eq!(floor_key_int(Num::Float(6.5)), (Some(int_key(6)), false));
+        assert_eq!(floor_key_int(Num::Float(-6.5)), (Some(int_key(-7)), false));
+        assert_eq!(floor_key_int(Num::Int(1 << 70)), (Some(int_key(i64::MAX)), false));
+        assert_eq!(floor_key_int(Num::Int(-(1 << 70))), (None, false));
+        let big = (1i128 << 53) + 1;
+        let (k, exact) = floor_key_float(Num::Int(big));
+        assert!(!exact);
+        assert_eq!(key_to_float(k.unwrap()), 9007199254740992.0);
+        assert_eq!(floor_key_time(1500), (Some(int_key(1)), false));
+        assert_eq!(floor_key_time(-1500), (Some(int_key(-2)), false));
+    }
+
+    #[test]
+    fn timestamps_parse_with_offsets_and_refuse_nanos() {
+        let a: Timestamp = "2026-01-01T01:00:00+01:00".parse().unwrap();
+        let b: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(a, b);
+        assert_eq!("2026-01-01T00:00:00.000001Z".parse::<Timestamp>().unwrap().as_micros() - b.as_micros(), 1);
+        assert_eq!("2026-01-01T00:00:00.0000001Z".parse::<Timestamp>(), Err(TimestampError::SubMicrosecond));
+        assert!(matches!("yesterday".parse::<Timestamp>(), Err(TimestampError::Parse { .. })));
+        assert!("9999-12-31T23:59:59Z".parse::<Timestamp>().is_ok());
+        assert!("0000-01-01T00:00:00Z".parse::<Timestamp>().is_ok());
+    }
+}
