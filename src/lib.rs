@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 //! segments
 pub mod error;
+pub mod eval;
+pub mod filter;
 pub mod schema;
 pub mod store;
 pub mod value;
@@ -9,3 +11,4 @@ pub use error::*;
 pub use schema::*;
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};
+pub use filter::{Filter, LimitPolicy, Plan};

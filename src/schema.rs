@@ -196,13 +196,6 @@ impl KindSchema {
             .enumerate()
             .map(|(i, (n, t))| (FieldId(i as u32), n.as_str(), *t))
     }
-
-    pub(crate) fn field_name(&self, id: FieldId) -> &str {
-        self.fields
-            .get_index(id.index())
-            .map(|(n, _)| n.as_str())
-            .unwrap_or("?")
-    }
 }
 
 /// Every entity kind of a store.

@@ -7,9 +7,8 @@ mod range_index;
 mod row;
 mod table;
 
-pub(crate) use column::Column;
+pub(crate) use column::{Column, NumericColumn, StringColumn, TagsColumn};
 pub use range_index::IndexConfig;
-pub(crate) use range_index::RangeHits;
 pub use row::Row;
 pub use table::{EntityId, MemoryUsage, Table};
 

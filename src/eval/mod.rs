@@ -1,0 +1,166 @@
+//! Evaluation of a [`Plan`] against a [`Table`] at an instant `now`.
+//!
+//! - [`evaluate`]: set at a time, through the indexes, into a
+//!   [`RoaringBitmap`] of entity ids;
+//! - [`Matcher`]: entity at a time, for one or a few ids (incremental updates);
+//! - [`scan`]: the row-by-row oracle that tests hold both to.
+//!
+//! All three give the same answer for every plan, table and `now`.
+
+mod bind;
+mod bitmap;
+mod oracle;
+
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use crate::error::EvalError;
+use crate::filter::Plan;
+use crate::store::{EntityId, Table};
+use crate::value::Timestamp;
+use bind::BNode;
+
+fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
+    if Arc::ptr_eq(plan.kind(), table.schema()) || **plan.kind() == **table.schema() {
+        Ok(())
+    } else {
+        Err(EvalError::KindMismatch {
+            plan_kind: plan.kind().name().to_string(),
+            table_kind: table.schema().name().to_string(),
+        })
+    }
+}
+
+/// The ids of the live entities that match `plan` at `now`.
+///
+/// `now` is the instant that `withinLast`, `withinNext` and `moreThanAgo`
+/// measure from; plans without them ignore it.
+///
+/// # Errors
+///
+/// [`EvalError::KindMismatch`] when the plan was validated against another
+/// kind than the table's.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{eval, FieldType, Filter, KindSchema, LimitPolicy, Row, Table, Timestamp};
+///
+/// let mut t = Table::new(KindSchema::new("account", [("health", FieldType::Float)])?);
+/// t.insert("a", Row::new().set("health", 25.0))?;
+/// t.insert("b", Row::new().set("health", 80.0))?;
+/// t.insert("c", Row::new())?;
+/// let plan = Filter::from_json(r#"{"combinator": "and", "rules": [
+///     {"field": "health", "operator": "<", "value": 30}]}"#)?
+///     .validate(t.schema(), &LimitPolicy::default())?;
+/// let ids = eval::evaluate(&plan, &t, Timestamp::now())?;
+/// assert_eq!(t.keys_of(&ids).collect::<Vec<_>>(), ["a"]);
+/// # Ok::<(), segments::Error>(())
+/// ```
+pub fn evaluate(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap, EvalError> {
+    evaluate_in(plan, table, now, None)
+}
+
+/// As [`evaluate`], restricted to the ids in `within` (a segment, say).
+///
+/// # Errors
+///
+/// As [`evaluate`].
+pub fn evaluate_within(
+    plan: &Plan,
+    table: &Table,
+    now: Timestamp,
+    within: &RoaringBitmap,
+) -> Result<RoaringBitmap, EvalError> {
+    evaluate_in(plan, table, now, Some(within))
+}
+
+fn evaluate_in(
+    plan: &Plan,
+    table: &Table,
+    now: Timestamp,
+    within: Option<&RoaringBitmap>,
+) -> Result<RoaringBitmap, EvalError> {
+    check_kind(plan, table)?;
+    let scoped;
+    let within = match within {
+        Some(w) => {
+            scoped = w & table.live();
+            Some(&scoped)
+        }
+        None => None,
+    };
+    let root = bind::bind(&plan.root, table, now);
+    let cx = bitmap::Ctx {
+        live: table.live(),
+        live_len: table.len(),
+    };
+    let t = cx.eval(&root, within);
+    let mut out = t.sure;
+    out.extend(t.maybe.iter().filter(|&id| root.test(id)));
+    Ok(out)
+}
+
+/// The row-scan oracle: tests every live entity against every condition on
+/// its decoded values. For tests and checks; use [`evaluate`] otherwise.
+///
+/// # Errors
+///
+/// As [`evaluate`].
+pub fn scan(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap, EvalError> {
+    check_kind(plan, table)?;
+    Ok(oracle::scan(&plan.root, table, now))
+}
+
+/// A plan bound to one table and one `now`, to test entities one at a time.
+///
+/// Binding resolves dictionary codes and time windows once; each
+/// [`Matcher::matches`] then reads only the columns the plan names.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{eval::Matcher, FieldType, Filter, KindSchema, LimitPolicy, Row, Table, Timestamp};
+/// use segments::filter::field;
+///
+/// let mut t = Table::new(KindSchema::new("account", [("plan", FieldType::String)])?);
+/// let a = t.insert("a", Row::new().set("plan", "pro"))?;
+/// let plan = Filter::and([field("plan").ne("free")]).validate(t.schema(), &LimitPolicy::default())?;
+/// assert!(Matcher::new(&plan, &t, Timestamp::now())?.matches(a));
+/// # Ok::<(), segments::Error>(())
+/// ```
+pub struct Matcher<'a> {
+    table: &'a Table,
+    root: BNode<'a>,
+}
+
+impl<'a> Matcher<'a> {
+    /// Binds `plan` to `table` at `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`evaluate`].
+    pub fn new(plan: &Plan, table: &'a Table, now: Timestamp) -> Result<Matcher<'a>, EvalError> {
+        check_kind(plan, table)?;
+        Ok(Matcher {
+            table,
+            root: bind::bind(&plan.root, table, now),
+        })
+    }
+
+    /// Whether entity `id` is live and matches.
+    pub fn matches(&self, id: EntityId) -> bool {
+        self.table.live().contains(id.0) && self.root.test(id.0)
+    }
+}
+
+/// Whether one entity is live and matches `plan` at `now`; see [`Matcher`]
+/// to test many.
+///
+/// # Errors
+///
+/// As [`evaluate`].
+pub fn matches(plan: &Plan, table: &Table, id: EntityId, now: Timestamp) -> Result<bool, EvalError> {
+    Ok(Matcher::new(plan, table, now)?.matches(id))
+}

@@ -1,0 +1,61 @@
+//! The row-scan oracle: every live entity, every condition, from first
+//! principles on decoded values. Slow and obviously right; tests hold the
+//! index-based evaluators to it.
+
+use roaring::RoaringBitmap;
+
+use crate::filter::{CmpOp, PNode, Test, Window};
+use crate::value::{cmp_num, Num, Timestamp, Value};
+use crate::Table;
+
+pub(crate) fn scan(root: &PNode, table: &Table, now: Timestamp) -> RoaringBitmap {
+    table.live().iter().filter(|&id| holds(root, table, id, now)).collect()
+}
+
+fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
+    match node {
+        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now)),
+        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
+        PNode::Not(x) => !holds(x, table, id, now),
+        PNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
+    }
+}
+
+fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
+    let num = match v {
+        Value::Int(i) => Some(Num::Int(*i as i128)),
+        Value::Float(x) => Some(Num::Float(*x)),
+        _ => None,
+    };
+    let nanos = match v {
+        Value::Timestamp(t) => Some(t.as_micros() as i128 * 1000),
+        _ => None,
+    };
+    let now_ns = now.as_micros() as i128 * 1000;
+    match (t, v) {
+        (Test::Null, v) => matches!(v, Value::Null),
+        (_, Value::Null) => false,
+        (Test::Num(op, lit), _) => num.is_some_and(|n| op.holds(cmp_num(n, *lit))),
+        (Test::NumBetween(lo, hi), _) => {
+            num.is_some_and(|n| CmpOp::Ge.holds(cmp_num(n, *lo)) && CmpOp::Le.holds(cmp_num(n, *hi)))
+        }
+        (Test::NumIn(xs), _) => num.is_some_and(|n| xs.iter().any(|x| cmp_num(n, *x).is_eq())),
+        (Test::Time(op, lit), _) => nanos.is_some_and(|t| op.holds(t.cmp(lit))),
+        (Test::TimeBetween(lo, hi), _) => nanos.is_some_and(|t| *lo <= t && t <= *hi),
+        (Test::Window(w, d), _) => nanos.is_some_and(|t| {
+            let d = d * 1000;
+            match w {
+                Window::Last => now_ns - d <= t && t <= now_ns,
+                Window::Next => now_ns <= t && t <= now_ns + d,
+                Window::MoreThanAgo => t < now_ns - d,
+            }
+        }),
+        (Test::StrEq(s), Value::String(x)) => x == s,
+        (Test::StrIn(xs), Value::String(x)) => xs.iter().any(|s| s == x),
+        (Test::Str(m, pat), Value::String(x)) => m.holds(x, pat),
+        (Test::Bool(b), Value::Bool(x)) => b == x,
+        (Test::TagsAny(xs), Value::Tags(tags)) => xs.iter().any(|t| tags.contains(t)),
+        (Test::TagsAll(xs), Value::Tags(tags)) => !tags.is_empty() && xs.iter().all(|t| tags.contains(t)),
+        _ => false,
+    }
+}

@@ -1,0 +1,259 @@
+//! The filter tree as a user writes it: groups of rules, react-querybuilder's shape.
+
+use std::fmt;
+
+/// How a group combines its rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Combinator {
+    /// Every rule holds; an empty `and` matches every entity.
+    And,
+    /// Some rule holds; an empty `or` matches none.
+    Or,
+}
+
+impl Combinator {
+    /// `and` or `or`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Combinator::And => "and",
+            Combinator::Or => "or",
+        }
+    }
+}
+
+/// A group: rules and nested groups, combined, optionally negated.
+///
+/// The root of a filter is a group; [`Filter`] is its name there.
+///
+/// Dropping a group is iterative, so a tree of any depth built in Rust is
+/// freed without recursion; validation refuses one deeper than its
+/// [`LimitPolicy`](crate::LimitPolicy) before it recurses. `Clone`, `Debug`,
+/// `PartialEq` and serialization do recurse: use them on validated trees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// How the rules combine.
+    pub combinator: Combinator,
+    /// Whether the group's result is complemented (within the live entities).
+    pub not: bool,
+    /// The rules and groups, in order.
+    pub rules: Vec<Node>,
+}
+
+/// The root group of a filter.
+pub type Filter = Group;
+
+/// One entry of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A condition on one field.
+    Rule(Rule),
+    /// A nested group.
+    Group(Group),
+}
+
+/// A condition: `field operator value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// The field's name.
+    pub field: String,
+    /// The operator.
+    pub operator: Operator,
+    /// The value; `None` for `null` and `notNull`.
+    pub value: Option<Literal>,
+}
+
+/// A value in a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer, exactly as written (JSON integers fit).
+    Int(i128),
+    /// A number with a fraction or exponent.
+    Float(f64),
+    /// A string (also timestamps, in RFC 3339).
+    String(String),
+    /// An array: `[low, high]`, or the values of `in` and the tags operators.
+    List(Vec<Literal>),
+    /// A duration for `withinLast`, `withinNext` and `moreThanAgo`.
+    Duration(Duration),
+}
+
+/// `{"amount": 14, "unit": "days"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Duration {
+    /// How many units.
+    pub amount: u64,
+    /// The unit.
+    pub unit: TimeUnit,
+}
+
+/// The unit of a [`Duration`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    /// 60 seconds.
+    Minutes,
+    /// 60 minutes.
+    Hours,
+    /// 24 hours.
+    Days,
+    /// 7 days.
+    Weeks,
+}
+
+impl TimeUnit {
+    /// The JSON name: `minutes`, `hours`, `days`, `weeks`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Minutes => "minutes",
+            TimeUnit::Hours => "hours",
+            TimeUnit::Days => "days",
+            TimeUnit::Weeks => "weeks",
+        }
+    }
+
+    /// Parses [`TimeUnit::name`].
+    pub fn from_name(s: &str) -> Option<TimeUnit> {
+        Some(match s {
+            "minutes" => TimeUnit::Minutes,
+            "hours" => TimeUnit::Hours,
+            "days" => TimeUnit::Days,
+            "weeks" => TimeUnit::Weeks,
+            _ => return None,
+        })
+    }
+
+    /// Microseconds in one unit.
+    pub fn micros(self) -> i128 {
+        const MIN: i128 = 60_000_000;
+        match self {
+            TimeUnit::Minutes => MIN,
+            TimeUnit::Hours => 60 * MIN,
+            TimeUnit::Days => 24 * 60 * MIN,
+            TimeUnit::Weeks => 7 * 24 * 60 * MIN,
+        }
+    }
+}
+
+macro_rules! operators {
+    ($($(#[$doc:meta])* $v:ident = $name:literal,)*) => {
+        /// Every operator of the contract, by its react-querybuilder name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operator {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl Operator {
+            /// Every operator.
+            pub const ALL: &'static [Operator] = &[$(Operator::$v,)*];
+
+            /// The JSON name, e.g. `<=` or `beginsWith`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operator::$v => $name,)*
+                }
+            }
+
+            /// Parses [`Operator::name`].
+            pub fn from_name(s: &str) -> Option<Operator> {
+                match s {
+                    $($name => Some(Operator::$v),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+operators! {
+    /// `=`
+    Eq = "=",
+    /// `!=`, the complement of `=`.
+    Ne = "!=",
+    /// `<`
+    Lt = "<",
+    /// `<=`
+    Le = "<=",
+    /// `>`
+    Gt = ">",
+    /// `>=`
+    Ge = ">=",
+    /// `between [low, high]`, inclusive.
+    Between = "between",
+    /// The complement of `between`.
+    NotBetween = "notBetween",
+    /// One of a list.
+    In = "in",
+    /// The complement of `in`.
+    NotIn = "notIn",
+    /// Substring, case-sensitive.
+    Contains = "contains",
+    /// The complement of `contains`.
+    DoesNotContain = "doesNotContain",
+    /// Prefix, case-sensitive.
+    BeginsWith = "beginsWith",
+    /// The complement of `beginsWith`.
+    DoesNotBeginWith = "doesNotBeginWith",
+    /// Suffix, case-sensitive.
+    EndsWith = "endsWith",
+    /// The complement of `endsWith`.
+    DoesNotEndWith = "doesNotEndWith",
+    /// `now - d <= t <= now`.
+    WithinLast = "withinLast",
+    /// `now <= t <= now + d`.
+    WithinNext = "withinNext",
+    /// `t < now - d`.
+    MoreThanAgo = "moreThanAgo",
+    /// The tags hold at least one of the list.
+    ContainsAny = "containsAny",
+    /// The tags hold all of the list.
+    ContainsAll = "containsAll",
+    /// The complement of `containsAny`.
+    ContainsNone = "containsNone",
+    /// The value is missing.
+    Null = "null",
+    /// The complement of `null`.
+    NotNull = "notNull",
+}
+
+impl Operator {
+    /// The positive operator this one complements, if it is negative.
+    pub fn negates(self) -> Option<Operator> {
+        Some(match self {
+            Operator::Ne => Operator::Eq,
+            Operator::NotBetween => Operator::Between,
+            Operator::NotIn => Operator::In,
+            Operator::DoesNotContain => Operator::Contains,
+            Operator::DoesNotBeginWith => Operator::BeginsWith,
+            Operator::DoesNotEndWith => Operator::EndsWith,
+            Operator::ContainsNone => Operator::ContainsAny,
+            Operator::NotNull => Operator::Null,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // Move nested groups onto a heap stack so that a deep tree is freed
+        // without one stack frame per level.
+        let mut stack: Vec<Group> = Vec::new();
+        let take = |rules: &mut Vec<Node>, stack: &mut Vec<Group>| {
+            for node in rules.drain(..) {
+                if let Node::Group(g) = node {
+                    stack.push(g);
+                }
+            }
+        };
+        take(&mut self.rules, &mut stack);
+        while let Some(mut g) = stack.pop() {
+            take(&mut g.rules, &mut stack);
+        }
+    }
+}

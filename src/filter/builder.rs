@@ -1,0 +1,208 @@
+//! Building filters in Rust.
+
+use super::ast::{Combinator, Duration, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+use crate::value::Timestamp;
+
+impl Group {
+    /// A group in which every rule must hold.
+    pub fn and<N: Into<Node>>(rules: impl IntoIterator<Item = N>) -> Group {
+        Group {
+            combinator: Combinator::And,
+            not: false,
+            rules: rules.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// A group in which some rule must hold.
+    pub fn or<N: Into<Node>>(rules: impl IntoIterator<Item = N>) -> Group {
+        Group {
+            combinator: Combinator::Or,
+            not: false,
+            rules: rules.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The same group with its `not` flag flipped.
+    #[must_use]
+    pub fn negated(mut self) -> Group {
+        self.not = !self.not;
+        self
+    }
+}
+
+impl From<Rule> for Node {
+    fn from(r: Rule) -> Node {
+        Node::Rule(r)
+    }
+}
+
+impl From<Group> for Node {
+    fn from(g: Group) -> Node {
+        Node::Group(g)
+    }
+}
+
+impl Rule {
+    /// A rule from its three parts.
+    pub fn new(field: impl Into<String>, operator: Operator, value: Option<Literal>) -> Rule {
+        Rule {
+            field: field.into(),
+            operator,
+            value,
+        }
+    }
+}
+
+/// Starts a rule on a field: `field("health").lt(30)`.
+///
+/// # Examples
+///
+/// ```
+/// use segments::filter::{field, Filter, TimeUnit};
+///
+/// let at_risk = Filter::and([
+///     field("health").lt(30).into(),
+///     Filter::or([field("nps").lt(7), field("mrr").gt(1000)]).into(),
+///     field("plan").is_in(["pro", "enterprise"]).into(),
+///     field("last_seen").within_last(14, TimeUnit::Days).into(),
+/// ]);
+/// assert_eq!(at_risk.rules.len(), 4);
+/// ```
+pub fn field(name: impl Into<String>) -> FieldRef {
+    FieldRef(name.into())
+}
+
+/// A field name waiting for its operator; see [`field`].
+#[derive(Debug, Clone)]
+pub struct FieldRef(String);
+
+macro_rules! unary {
+    ($($(#[$doc:meta])* $name:ident => $op:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(self, value: impl Into<Literal>) -> Rule {
+            Rule::new(self.0, Operator::$op, Some(value.into()))
+        }
+    )*};
+}
+
+macro_rules! list {
+    ($($(#[$doc:meta])* $name:ident => $op:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name<L: Into<Literal>>(self, values: impl IntoIterator<Item = L>) -> Rule {
+            Rule::new(self.0, Operator::$op, Some(Literal::List(values.into_iter().map(Into::into).collect())))
+        }
+    )*};
+}
+
+macro_rules! pair {
+    ($($(#[$doc:meta])* $name:ident => $op:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(self, low: impl Into<Literal>, high: impl Into<Literal>) -> Rule {
+            Rule::new(self.0, Operator::$op, Some(Literal::List(vec![low.into(), high.into()])))
+        }
+    )*};
+}
+
+macro_rules! window {
+    ($($(#[$doc:meta])* $name:ident => $op:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(self, amount: u64, unit: TimeUnit) -> Rule {
+            Rule::new(self.0, Operator::$op, Some(Literal::Duration(Duration { amount, unit })))
+        }
+    )*};
+}
+
+impl FieldRef {
+    unary! {
+        /// `=`
+        eq => Eq,
+        /// `!=`
+        ne => Ne,
+        /// `<`
+        lt => Lt,
+        /// `<=`
+        le => Le,
+        /// `>`
+        gt => Gt,
+        /// `>=`
+        ge => Ge,
+        /// `contains`
+        contains => Contains,
+        /// `doesNotContain`
+        does_not_contain => DoesNotContain,
+        /// `beginsWith`
+        begins_with => BeginsWith,
+        /// `doesNotBeginWith`
+        does_not_begin_with => DoesNotBeginWith,
+        /// `endsWith`
+        ends_with => EndsWith,
+        /// `doesNotEndWith`
+        does_not_end_with => DoesNotEndWith,
+    }
+    list! {
+        /// `in`
+        is_in => In,
+        /// `notIn`
+        not_in => NotIn,
+        /// `containsAny`
+        contains_any => ContainsAny,
+        /// `containsAll`
+        contains_all => ContainsAll,
+        /// `containsNone`
+        contains_none => ContainsNone,
+    }
+    pair! {
+        /// `between`, inclusive.
+        between => Between,
+        /// `notBetween`
+        not_between => NotBetween,
+    }
+    window! {
+        /// `withinLast`
+        within_last => WithinLast,
+        /// `withinNext`
+        within_next => WithinNext,
+        /// `moreThanAgo`
+        more_than_ago => MoreThanAgo,
+    }
+
+    /// `null`: the value is missing.
+    pub fn is_null(self) -> Rule {
+        Rule::new(self.0, Operator::Null, None)
+    }
+
+    /// `notNull`: the value is present.
+    pub fn not_null(self) -> Rule {
+        Rule::new(self.0, Operator::NotNull, None)
+    }
+}
+
+macro_rules! literal_from {
+    ($($t:ty => |$x:ident| $e:expr),* $(,)?) => {$(
+        impl From<$t> for Literal {
+            fn from($x: $t) -> Literal {
+                $e
+            }
+        }
+    )*};
+}
+
+literal_from! {
+    i32 => |x| Literal::Int(x.into()),
+    i64 => |x| Literal::Int(x.into()),
+    u32 => |x| Literal::Int(x.into()),
+    u64 => |x| Literal::Int(x.into()),
+    f64 => |x| Literal::Float(x),
+    bool => |x| Literal::Bool(x),
+    &str => |x| Literal::String(x.to_string()),
+    String => |x| Literal::String(x),
+    Timestamp => |x| Literal::String(x.to_string()),
+    Duration => |x| Literal::Duration(x),
+}
+
+impl Filter {
+    /// A filter that matches every entity (an empty `and`).
+    pub fn all() -> Filter {
+        Group::and(Vec::<Node>::new())
+    }
+}

@@ -1,0 +1,288 @@
+//! The JSON form: react-querybuilder's group/rule shape, as the contract fixes it.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::ast::{Combinator, Duration, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+use super::path::Path;
+use crate::error::FilterError;
+
+impl Filter {
+    /// Parses a filter from JSON text.
+    ///
+    /// Members that react-querybuilder adds for its own use (`id`, `path`,
+    /// `valueSource: "value"`, `disabled: false`) are accepted and ignored;
+    /// any other unknown member is an error, so that a typo is not silently
+    /// dropped. JSON nested deeper than 128 arrays and objects is refused by
+    /// the parser (about 60 levels of groups).
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::Json`] for invalid JSON, [`FilterError::Shape`] for a
+    /// group or rule of the wrong shape, [`FilterError::UnknownOperator`],
+    /// and [`FilterError::BadValue`] for a malformed duration; each with the
+    /// path of the node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::Filter;
+    ///
+    /// let f = Filter::from_json(r#"{"combinator": "and", "rules": [
+    ///     {"field": "health", "operator": "<", "value": 30}]}"#)?;
+    /// assert_eq!(f.rules.len(), 1);
+    /// let err = Filter::from_json(r#"{"combinator": "and", "rules": [
+    ///     {"field": "health", "operator": "less", "value": 30}]}"#).unwrap_err();
+    /// assert_eq!(err.to_string(), "rules[0].operator: unknown operator `less`");
+    /// # Ok::<(), segments::FilterError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Filter, FilterError> {
+        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json { message: e.to_string() })?;
+        Filter::from_json_value(&v)
+    }
+
+    /// As [`Filter::from_json`], from a parsed JSON value.
+    ///
+    /// # Errors
+    ///
+    /// As [`Filter::from_json`], but for [`FilterError::Json`].
+    pub fn from_json_value(v: &Value) -> Result<Filter, FilterError> {
+        group_from_json(v, &Path::root())
+    }
+
+    /// The JSON form.
+    pub fn to_json_value(&self) -> Value {
+        group_to_json(self)
+    }
+}
+
+fn shape(path: &Path, message: impl Into<String>) -> FilterError {
+    FilterError::Shape {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {}", Value::from(s.as_str())),
+        Value::Array(a) => format!("an array of {}", a.len()),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Members react-querybuilder emits for its own bookkeeping.
+fn ignorable(name: &str, v: &Value) -> bool {
+    match name {
+        "id" | "path" => true,
+        "valueSource" => v == "value",
+        "disabled" => v == &Value::Bool(false),
+        _ => false,
+    }
+}
+
+fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| shape(path, format!("expected a group object, found {}", describe(v))))?;
+    let mut combinator = None;
+    let mut not = false;
+    let mut rules = None;
+    for (name, val) in obj {
+        match name.as_str() {
+            "combinator" => {
+                combinator = Some(match val.as_str() {
+                    Some("and") => Combinator::And,
+                    Some("or") => Combinator::Or,
+                    _ => {
+                        return Err(shape(
+                            &path.member("combinator"),
+                            format!("expected \"and\" or \"or\", found {}", describe(val)),
+                        ))
+                    }
+                })
+            }
+            "not" => {
+                not = val
+                    .as_bool()
+                    .ok_or_else(|| shape(&path.member("not"), format!("expected a boolean, found {}", describe(val))))?
+            }
+            "rules" => {
+                rules = Some(
+                    val.as_array()
+                        .ok_or_else(|| shape(&path.member("rules"), format!("expected an array, found {}", describe(val))))?,
+                )
+            }
+            other if ignorable(other, val) => {}
+            other => return Err(shape(&path.member(other), "unknown member of a group")),
+        }
+    }
+    let combinator = combinator.ok_or_else(|| shape(path, "a group needs a `combinator`"))?;
+    let rules = rules.ok_or_else(|| shape(path, "a group needs `rules`"))?;
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, r) in rules.iter().enumerate() {
+        let p = path.rule(i);
+        match r.as_object() {
+            Some(o) if o.contains_key("rules") => out.push(Node::Group(group_from_json(r, &p)?)),
+            Some(o) => out.push(Node::Rule(rule_from_json(o, &p)?)),
+            None => return Err(shape(&p, format!("expected a rule or group object, found {}", describe(r)))),
+        }
+    }
+    Ok(Group {
+        combinator,
+        not,
+        rules: out,
+    })
+}
+
+fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterError> {
+    let mut field = None;
+    let mut operator = None;
+    let mut value = None;
+    for (name, val) in obj {
+        match name.as_str() {
+            "field" => {
+                field = Some(
+                    val.as_str()
+                        .ok_or_else(|| shape(&path.member("field"), format!("expected a string, found {}", describe(val))))?,
+                )
+            }
+            "operator" => {
+                let s = val
+                    .as_str()
+                    .ok_or_else(|| shape(&path.member("operator"), format!("expected a string, found {}", describe(val))))?;
+                operator = Some(Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
+                    path: path.member("operator").to_string(),
+                    operator: s.to_string(),
+                })?);
+            }
+            "value" => value = Some(val),
+            other if ignorable(other, val) => {}
+            other => return Err(shape(&path.member(other), "unknown member of a rule")),
+        }
+    }
+    let field = field.ok_or_else(|| shape(path, "a rule needs a `field`"))?;
+    let operator = operator.ok_or_else(|| shape(path, "a rule needs an `operator`"))?;
+    let value = match (operator, value) {
+        // Builders send "" or null with the operators that take no value.
+        (Operator::Null | Operator::NotNull, _) => None,
+        (_, None) => None,
+        (_, Some(v)) => Some(literal_from_json(v, &path.member("value"))?),
+    };
+    Ok(Rule {
+        field: field.to_string(),
+        operator,
+        value,
+    })
+}
+
+fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
+    Ok(match v {
+        Value::Array(items) => Literal::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| match x {
+                    Value::Array(_) | Value::Object(_) => Err(FilterError::BadValue {
+                        path: path.index(i).to_string(),
+                        expected: "a number, string or boolean".into(),
+                        found: describe(x),
+                    }),
+                    x => literal_from_json(x, &path.index(i)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Literal::Duration(duration_from_json(o).ok_or_else(|| FilterError::BadValue {
+            path: path.to_string(),
+            expected: r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#.into(),
+            found: Value::Object(o.clone()).to_string(),
+        })?),
+        scalar => scalar_literal(scalar).ok_or_else(|| FilterError::BadValue {
+            path: path.to_string(),
+            expected: "a value".into(),
+            found: describe(scalar),
+        })?,
+    })
+}
+
+fn scalar_literal(v: &Value) -> Option<Literal> {
+    Some(match v {
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::String(s) => Literal::String(s.clone()),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Literal::Int(i.into()),
+            (None, Some(u)) => Literal::Int(u.into()),
+            _ => Literal::Float(n.as_f64()?),
+        },
+        _ => return None,
+    })
+}
+
+fn duration_from_json(o: &Map<String, Value>) -> Option<Duration> {
+    if o.len() != 2 {
+        return None;
+    }
+    Some(Duration {
+        amount: o.get("amount")?.as_u64()?,
+        unit: TimeUnit::from_name(o.get("unit")?.as_str()?)?,
+    })
+}
+
+fn group_to_json(g: &Group) -> Value {
+    let mut m = Map::new();
+    m.insert("combinator".into(), g.combinator.name().into());
+    if g.not {
+        m.insert("not".into(), true.into());
+    }
+    let rules = g
+        .rules
+        .iter()
+        .map(|n| match n {
+            Node::Group(g) => group_to_json(g),
+            Node::Rule(r) => {
+                let mut m = Map::new();
+                m.insert("field".into(), r.field.clone().into());
+                m.insert("operator".into(), r.operator.name().into());
+                if let Some(v) = &r.value {
+                    m.insert("value".into(), literal_to_json(v));
+                }
+                Value::Object(m)
+            }
+        })
+        .collect();
+    m.insert("rules".into(), Value::Array(rules));
+    Value::Object(m)
+}
+
+fn literal_to_json(l: &Literal) -> Value {
+    match l {
+        Literal::Bool(b) => (*b).into(),
+        Literal::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+            (Ok(x), _) => x.into(),
+            (_, Ok(x)) => x.into(),
+            // Beyond JSON's integers: the nearest float.
+            _ => (*i as f64).into(),
+        },
+        Literal::Float(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        Literal::String(s) => s.clone().into(),
+        Literal::List(xs) => Value::Array(xs.iter().map(literal_to_json).collect()),
+        Literal::Duration(d) => serde_json::json!({"amount": d.amount, "unit": d.unit.name()}),
+    }
+}
+
+impl Serialize for Group {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        group_to_json(self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Group {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Group, D::Error> {
+        let v = Value::deserialize(d)?;
+        Filter::from_json_value(&v).map_err(D::Error::custom)
+    }
+}

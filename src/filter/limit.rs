@@ -1,0 +1,71 @@
+//! How large a filter may be.
+
+/// Nesting is never allowed past this many levels of groups, whatever the
+/// policy says: evaluation recurses once per level.
+pub const MAX_DEPTH_CAP: usize = 256;
+
+/// Limits on a filter's size, checked by validation before anything recurses.
+///
+/// The condition count is the number of rules (leaves) in the whole tree.
+/// The depth of the root group is 1; a group inside it is at depth 2, and so
+/// on.
+///
+/// # Examples
+///
+/// ```
+/// use segments::LimitPolicy;
+///
+/// let default = LimitPolicy::default();
+/// assert_eq!(default.max_conditions(), Some(10));
+/// let akita = LimitPolicy::default().with_unlimited_conditions().with_max_depth(32);
+/// assert_eq!(akita.max_conditions(), None);
+/// assert_eq!(akita.max_depth(), 32);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LimitPolicy {
+    max_conditions: Option<usize>,
+    max_depth: usize,
+}
+
+impl Default for LimitPolicy {
+    /// At most 10 conditions (as Customerscore.io allows) and 16 levels of groups.
+    fn default() -> LimitPolicy {
+        LimitPolicy {
+            max_conditions: Some(10),
+            max_depth: 16,
+        }
+    }
+}
+
+impl LimitPolicy {
+    /// At most `n` conditions.
+    #[must_use]
+    pub fn with_max_conditions(mut self, n: usize) -> LimitPolicy {
+        self.max_conditions = Some(n);
+        self
+    }
+
+    /// Any number of conditions.
+    #[must_use]
+    pub fn with_unlimited_conditions(mut self) -> LimitPolicy {
+        self.max_conditions = None;
+        self
+    }
+
+    /// At most `depth` levels of groups, capped at [`MAX_DEPTH_CAP`].
+    #[must_use]
+    pub fn with_max_depth(mut self, depth: usize) -> LimitPolicy {
+        self.max_depth = depth.min(MAX_DEPTH_CAP);
+        self
+    }
+
+    /// The condition limit; `None` is unlimited.
+    pub fn max_conditions(&self) -> Option<usize> {
+        self.max_conditions
+    }
+
+    /// The depth limit.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+}

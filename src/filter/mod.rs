@@ -1,0 +1,15 @@
+//! Filters: the AST users write (react-querybuilder's JSON), the limit
+//! policy, and validation into a typed [`Plan`].
+
+mod ast;
+mod builder;
+mod json;
+mod limit;
+mod path;
+mod plan;
+
+pub use ast::{Combinator, Duration, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+pub use builder::{field, FieldRef};
+pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
+pub use plan::Plan;
+pub(crate) use plan::{CmpOp, Cond, PNode, Test, Window};

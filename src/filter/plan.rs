@@ -1,0 +1,433 @@
+//! Validation of a [`Filter`] against a kind's schema into a typed [`Plan`].
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::ast::{Combinator, Filter, Group, Literal, Node, Operator, Rule};
+use super::limit::LimitPolicy;
+use super::path::Path;
+use crate::error::FilterError;
+use crate::schema::{FieldId, FieldType, KindSchema};
+use crate::value::{cmp_num, parse_rfc3339_nanos, Num};
+
+/// A filter checked against one kind's schema: fields resolved to ids,
+/// literals typed, negative operators turned into `not` of their positive
+/// counterpart. A `Plan` exists only if it is valid, so evaluation never
+/// re-checks types.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, Filter, KindSchema, LimitPolicy, Plan};
+/// use std::sync::Arc;
+///
+/// let kind = Arc::new(KindSchema::new("account", [("health", FieldType::Float)])?);
+/// let filter = Filter::from_json(r#"{"combinator": "and", "rules": [
+///     {"field": "health", "operator": "between", "value": [30, 10]}]}"#)?;
+/// let err = Plan::new(&filter, &kind, &LimitPolicy::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "rules[0].value: low bound 30 is greater than high bound 10");
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub(crate) kind: Arc<KindSchema>,
+    pub(crate) root: PNode,
+    conditions: usize,
+}
+
+/// A node of a plan.
+#[derive(Debug, Clone)]
+pub(crate) enum PNode {
+    And(Vec<PNode>),
+    Or(Vec<PNode>),
+    Not(Box<PNode>),
+    Leaf(Cond),
+}
+
+/// A positive condition on one field.
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    pub field: FieldId,
+    pub test: Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub(crate) fn holds(self, o: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => o == Ordering::Equal,
+            CmpOp::Lt => o == Ordering::Less,
+            CmpOp::Le => o != Ordering::Greater,
+            CmpOp::Gt => o == Ordering::Greater,
+            CmpOp::Ge => o != Ordering::Less,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Window {
+    Last,
+    Next,
+    MoreThanAgo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrMatch {
+    Contains,
+    BeginsWith,
+    EndsWith,
+}
+
+impl StrMatch {
+    pub(crate) fn holds(self, s: &str, pat: &str) -> bool {
+        match self {
+            StrMatch::Contains => s.contains(pat),
+            StrMatch::BeginsWith => s.starts_with(pat),
+            StrMatch::EndsWith => s.ends_with(pat),
+        }
+    }
+}
+
+/// What a condition tests; a missing value fails every test but `Null`.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    Null,
+    Num(CmpOp, Num),
+    NumBetween(Num, Num),
+    NumIn(Vec<Num>),
+    /// A timestamp literal in nanoseconds since the epoch, exact.
+    Time(CmpOp, i128),
+    TimeBetween(i128, i128),
+    /// A window of the given length in microseconds, relative to `now`.
+    Window(Window, i128),
+    StrEq(String),
+    StrIn(Vec<String>),
+    Str(StrMatch, String),
+    Bool(bool),
+    TagsAny(Vec<String>),
+    TagsAll(Vec<String>),
+}
+
+impl Plan {
+    /// Validates `filter` against `kind` within `policy`.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::TooDeep`] and [`FilterError::TooManyConditions`]
+    /// (checked first, without recursion), then for each rule in order:
+    /// [`FilterError::UnknownField`], [`FilterError::OperatorNotForType`],
+    /// [`FilterError::BadValue`], [`FilterError::EmptyList`],
+    /// [`FilterError::InvertedRange`]; each with the path of the node.
+    pub fn new(filter: &Filter, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        let conditions = measure(filter, policy)?;
+        let root = group_plan(filter, &Path::root(), kind)?;
+        Ok(Plan {
+            kind: kind.clone(),
+            root,
+            conditions,
+        })
+    }
+
+    /// The kind the plan was validated against.
+    pub fn kind(&self) -> &Arc<KindSchema> {
+        &self.kind
+    }
+
+    /// The number of conditions (rules) in the filter.
+    pub fn conditions(&self) -> usize {
+        self.conditions
+    }
+
+    /// The fields the plan reads, sorted, each once.
+    pub fn fields(&self) -> Vec<FieldId> {
+        let mut out = Vec::new();
+        self.visit(&mut |c| out.push(c.field));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether a condition is relative to `now` (`withinLast`, `withinNext`,
+    /// `moreThanAgo`), so that results change with time alone.
+    pub fn is_time_relative(&self) -> bool {
+        let mut rel = false;
+        self.visit(&mut |c| rel |= matches!(c.test, Test::Window(..)));
+        rel
+    }
+
+    fn visit(&self, f: &mut impl FnMut(&Cond)) {
+        let mut stack = vec![&self.root];
+        while let Some(n) = stack.pop() {
+            match n {
+                PNode::And(xs) | PNode::Or(xs) => stack.extend(xs),
+                PNode::Not(x) => stack.push(x),
+                PNode::Leaf(c) => f(c),
+            }
+        }
+    }
+}
+
+impl Filter {
+    /// Validates the filter; see [`Plan::new`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::new`].
+    pub fn validate(&self, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        Plan::new(self, kind, policy)
+    }
+}
+
+/// Counts the rules and checks the depth with a heap stack, before anything recurses.
+fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> {
+    let mut count = 0usize;
+    let mut stack: Vec<(&Group, usize, Path)> = vec![(filter, 1, Path::root())];
+    while let Some((g, depth, path)) = stack.pop() {
+        if depth > policy.max_depth() {
+            return Err(FilterError::TooDeep {
+                path: path.to_string(),
+                limit: policy.max_depth(),
+            });
+        }
+        for (i, n) in g.rules.iter().enumerate() {
+            match n {
+                Node::Rule(_) => count += 1,
+                Node::Group(h) => stack.push((h, depth + 1, path.rule(i))),
+            }
+        }
+    }
+    match policy.max_conditions() {
+        Some(limit) if count > limit => Err(FilterError::TooManyConditions { count, limit }),
+        _ => Ok(count),
+    }
+}
+
+fn group_plan(g: &Group, path: &Path, kind: &KindSchema) -> Result<PNode, FilterError> {
+    let mut children = Vec::with_capacity(g.rules.len());
+    for (i, n) in g.rules.iter().enumerate() {
+        let p = path.rule(i);
+        children.push(match n {
+            Node::Rule(r) => rule_plan(r, &p, kind)?,
+            Node::Group(h) => group_plan(h, &p, kind)?,
+        });
+    }
+    let node = match g.combinator {
+        Combinator::And => PNode::And(children),
+        Combinator::Or => PNode::Or(children),
+    };
+    Ok(if g.not { PNode::Not(Box::new(node)) } else { node })
+}
+
+pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
+    match l {
+        None => "no value".into(),
+        Some(Literal::Bool(b)) => format!("boolean {b}"),
+        Some(Literal::Int(i)) => format!("number {i}"),
+        Some(Literal::Float(x)) => format!("number {x}"),
+        Some(Literal::String(s)) => format!("string {}", serde_json::Value::from(s.as_str())),
+        Some(Literal::List(xs)) => format!("an array of {}", xs.len()),
+        Some(Literal::Duration(d)) => format!("duration {} {}", d.amount, d.unit.name()),
+    }
+}
+
+struct RuleCtx<'a> {
+    path: Path,
+    rule: &'a Rule,
+}
+
+impl RuleCtx<'_> {
+    fn bad(&self, path: &Path, expected: &str, found: Option<&Literal>) -> FilterError {
+        FilterError::BadValue {
+            path: path.to_string(),
+            expected: expected.into(),
+            found: describe_literal(found),
+        }
+    }
+
+    fn value_path(&self) -> Path {
+        self.path.member("value")
+    }
+
+    fn number_at(&self, l: Option<&Literal>, path: &Path) -> Result<Num, FilterError> {
+        match l {
+            Some(Literal::Int(i)) => Ok(Num::Int(*i)),
+            Some(Literal::Float(x)) if x.is_finite() => Ok(Num::Float(*x)),
+            _ => Err(self.bad(path, "a number", l)),
+        }
+    }
+
+    fn string_at<'l>(&self, l: Option<&'l Literal>, path: &Path) -> Result<&'l str, FilterError> {
+        match l {
+            Some(Literal::String(s)) => Ok(s),
+            _ => Err(self.bad(path, "a string", l)),
+        }
+    }
+
+    fn time_at(&self, l: Option<&Literal>, path: &Path) -> Result<i128, FilterError> {
+        match l {
+            Some(Literal::String(s)) => parse_rfc3339_nanos(s).map_err(|e| FilterError::BadValue {
+                path: path.to_string(),
+                expected: "an RFC 3339 timestamp".into(),
+                found: format!("{} ({e})", describe_literal(l)),
+            }),
+            _ => Err(self.bad(path, "an RFC 3339 timestamp", l)),
+        }
+    }
+
+    fn value(&self) -> Option<&Literal> {
+        self.rule.value.as_ref()
+    }
+
+    fn list(&self, expected: &str) -> Result<&[Literal], FilterError> {
+        match self.value() {
+            Some(Literal::List(xs)) if xs.is_empty() => Err(FilterError::EmptyList {
+                path: self.value_path().to_string(),
+            }),
+            Some(Literal::List(xs)) => Ok(xs),
+            other => Err(self.bad(&self.value_path(), expected, other)),
+        }
+    }
+
+    fn each<T>(
+        &self,
+        expected: &str,
+        f: impl Fn(&Self, Option<&Literal>, &Path) -> Result<T, FilterError>,
+    ) -> Result<Vec<T>, FilterError> {
+        let vp = self.value_path();
+        self.list(expected)?
+            .iter()
+            .enumerate()
+            .map(|(i, x)| f(self, Some(x), &vp.index(i)))
+            .collect()
+    }
+
+    fn pair<T>(
+        &self,
+        expected: &str,
+        f: impl Fn(&Self, Option<&Literal>, &Path) -> Result<T, FilterError>,
+        cmp: impl Fn(&T, &T) -> Ordering,
+    ) -> Result<(T, T), FilterError> {
+        let vp = self.value_path();
+        match self.value() {
+            Some(Literal::List(xs)) if xs.len() == 2 => {
+                let lo = f(self, Some(&xs[0]), &vp.index(0))?;
+                let hi = f(self, Some(&xs[1]), &vp.index(1))?;
+                if cmp(&lo, &hi) == Ordering::Greater {
+                    return Err(FilterError::InvertedRange {
+                        path: vp.to_string(),
+                        low: literal_text(&xs[0]),
+                        high: literal_text(&xs[1]),
+                    });
+                }
+                Ok((lo, hi))
+            }
+            other => Err(self.bad(&vp, expected, other)),
+        }
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(x) => x.to_string(),
+        Literal::String(s) => s.clone(),
+        other => describe_literal(Some(other)),
+    }
+}
+
+fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, FilterError> {
+    let Some(field) = kind.field_id(&rule.field) else {
+        return Err(FilterError::UnknownField {
+            path: path.member("field").to_string(),
+            field: rule.field.clone(),
+        });
+    };
+    let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
+    let (positive, negated) = match rule.operator.negates() {
+        Some(p) => (p, true),
+        None => (rule.operator, false),
+    };
+    let cx = RuleCtx {
+        path: path.clone(),
+        rule,
+    };
+    let vp = cx.value_path();
+    use FieldType as T;
+    use Operator as O;
+    let cmp = |o: Operator| match o {
+        O::Eq => CmpOp::Eq,
+        O::Lt => CmpOp::Lt,
+        O::Le => CmpOp::Le,
+        O::Gt => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    };
+    let test = match (ty, positive) {
+        (_, O::Null) => Test::Null,
+        (T::Int | T::Float, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
+            Test::Num(cmp(positive), cx.number_at(cx.value(), &vp)?)
+        }
+        (T::Int | T::Float, O::Between) => {
+            let (lo, hi) = cx.pair("[low, high] of numbers", RuleCtx::number_at, |a, b| cmp_num(*a, *b))?;
+            Test::NumBetween(lo, hi)
+        }
+        (T::Int | T::Float, O::In) => Test::NumIn(cx.each("an array of numbers", RuleCtx::number_at)?),
+        (T::String, O::Eq) => Test::StrEq(cx.string_at(cx.value(), &vp)?.to_string()),
+        (T::String, O::In) => Test::StrIn(
+            cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?,
+        ),
+        (T::String, O::Contains | O::BeginsWith | O::EndsWith) => {
+            let m = match positive {
+                O::Contains => StrMatch::Contains,
+                O::BeginsWith => StrMatch::BeginsWith,
+                _ => StrMatch::EndsWith,
+            };
+            Test::Str(m, cx.string_at(cx.value(), &vp)?.to_string())
+        }
+        (T::Bool, O::Eq) => match cx.value() {
+            Some(Literal::Bool(b)) => Test::Bool(*b),
+            other => return Err(cx.bad(&vp, "true or false", other)),
+        },
+        (T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => Test::Time(cmp(positive), cx.time_at(cx.value(), &vp)?),
+        (T::Timestamp, O::Between) => {
+            let (lo, hi) = cx.pair("[low, high] of RFC 3339 timestamps", RuleCtx::time_at, |a, b| a.cmp(b))?;
+            Test::TimeBetween(lo, hi)
+        }
+        (T::Timestamp, O::WithinLast | O::WithinNext | O::MoreThanAgo) => match cx.value() {
+            Some(Literal::Duration(d)) => {
+                let w = match positive {
+                    O::WithinLast => Window::Last,
+                    O::WithinNext => Window::Next,
+                    _ => Window::MoreThanAgo,
+                };
+                Test::Window(w, d.amount as i128 * d.unit.micros())
+            }
+            other => return Err(cx.bad(&vp, r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#, other)),
+        },
+        (T::Tags, O::ContainsAny | O::ContainsAll) => {
+            let tags = cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?;
+            if positive == O::ContainsAny {
+                Test::TagsAny(tags)
+            } else {
+                Test::TagsAll(tags)
+            }
+        }
+        _ => {
+            return Err(FilterError::OperatorNotForType {
+                path: path.member("operator").to_string(),
+                field: rule.field.clone(),
+                field_type: ty,
+                operator: rule.operator.name().to_string(),
+            })
+        }
+    };
+    let leaf = PNode::Leaf(Cond { field, test });
+    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
+}

@@ -1,0 +1,263 @@
+//! The bitmap evaluator and the entity-at-a-time evaluator agree with the
+//! row-scan oracle on random data (with missing values, updates and deletes
+//! applied) and random filters up to the condition limit and depth 4.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use segments::eval::{self, Matcher};
+use segments::filter::{Combinator, Duration, Group, Literal, Node, Operator, Rule, TimeUnit};
+use segments::{EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value};
+
+const NOW: i64 = 1_795_000_000_000_000; // 2026-11-18T...
+const DAY: i64 = 86_400_000_000;
+
+fn schema() -> Arc<KindSchema> {
+    Arc::new(
+        KindSchema::new(
+            "account",
+            [
+                ("i", FieldType::Int),
+                ("f", FieldType::Float),
+                ("s", FieldType::String),
+                ("b", FieldType::Bool),
+                ("t", FieldType::Timestamp),
+                ("g", FieldType::Tags),
+                ("j", FieldType::Int),
+            ],
+        )
+        .unwrap(),
+    )
+}
+
+const INTS: &[i64] = &[i64::MIN, -3, -1, 0, 1, 2, 3, 5, 8, i64::MAX];
+const FLOATS: &[f64] = &[-1e300, -2.5, -0.0, 0.0, 0.5, 1.0, 2.5, 3.0, 9007199254740992.0, 1e300];
+const STRINGS: &[&str] = &["", "a", "ab", "ba", "pro", "free", "enterprise", "Pro"];
+const TAGS: &[&str] = &["x", "y", "z", "w"];
+const TIMES: &[i64] = &[-20 * DAY, -14 * DAY, -DAY - 1, -1, 0, 1, 14 * DAY, 60 * DAY, 61 * DAY];
+
+fn value_for(field: &str) -> BoxedStrategy<Value> {
+    let v: BoxedStrategy<Value> = match field {
+        "i" => prop::sample::select(INTS).prop_map(Value::Int).boxed(),
+        "j" => (-50i64..50).prop_map(Value::Int).boxed(),
+        "f" => prop_oneof![
+            prop::sample::select(FLOATS).prop_map(Value::Float),
+            (-40i64..40).prop_map(|x| Value::Float(x as f64 / 4.0)),
+        ]
+        .boxed(),
+        "s" => prop::sample::select(STRINGS).prop_map(Value::from).boxed(),
+        "b" => any::<bool>().prop_map(Value::Bool).boxed(),
+        "t" => prop::sample::select(TIMES)
+            .prop_map(|d| Value::Timestamp(Timestamp::from_micros(NOW + d)))
+            .boxed(),
+        _ => prop::sample::subsequence(TAGS, 0..=3)
+            .prop_map(|t| Value::Tags(t.into_iter().map(String::from).collect()))
+            .boxed(),
+    };
+    prop_oneof![1 => Just(Value::Null), 6 => v].boxed()
+}
+
+const FIELDS: &[&str] = &["i", "f", "s", "b", "t", "g", "j"];
+
+fn row() -> impl Strategy<Value = Row> {
+    let cells: Vec<_> = FIELDS
+        .iter()
+        .map(|f| (any::<bool>(), value_for(f)).prop_map(move |(set, v)| (set, f.to_string(), v)))
+        .collect();
+    cells.prop_map(|cs| cs.into_iter().filter(|(set, _, _)| *set).map(|(_, f, v)| (f, v)).collect())
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Upsert(usize, Row),
+    Clear(usize, &'static str),
+    Delete(usize),
+}
+
+fn ops(keys: usize) -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => (0..keys, row()).prop_map(|(k, r)| Op::Upsert(k, r)),
+            1 => (0..keys, prop::sample::select(FIELDS)).prop_map(|(k, f)| Op::Clear(k, f)),
+            1 => (0..keys).prop_map(Op::Delete),
+        ],
+        0..60,
+    )
+}
+
+fn num_lit() -> impl Strategy<Value = Literal> {
+    prop_oneof![
+        prop::sample::select(INTS).prop_map(|i| Literal::Int(i as i128)),
+        (-6i64..10).prop_map(|i| Literal::Int(i as i128)),
+        prop::sample::select(FLOATS).prop_map(Literal::Float),
+        (-20i64..20).prop_map(|x| Literal::Float(x as f64 / 4.0)),
+        Just(Literal::Int(1i128 << 64)),
+        Just(Literal::Int(-(1i128 << 63) - 1)),
+        Just(Literal::Int((1i128 << 53) + 1)),
+    ]
+}
+
+fn time_lit() -> impl Strategy<Value = Literal> {
+    (prop::sample::select(TIMES), prop::sample::select(&[0i64, 1, -1][..]), any::<bool>()).prop_map(
+        |(d, e, offset)| {
+            let t = Timestamp::from_micros(NOW + d + e).to_datetime().unwrap();
+            Literal::String(if offset {
+                t.with_timezone(&chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap()).to_rfc3339()
+            } else {
+                t.to_rfc3339()
+            })
+        },
+    )
+}
+
+/// `[a, b]` in ascending order, compared exactly (f64 alone cannot tell
+/// -2^63 from -2^63 - 1).
+fn order(a: Literal, b: Literal) -> Literal {
+    fn exact(l: &Literal) -> (f64, i128) {
+        match l {
+            Literal::Int(i) => (*i as f64, *i),
+            // Floats here are integral beyond 2^53 and within i128.
+            Literal::Float(x) => (*x, x.floor() as i128),
+            Literal::String(s) => {
+                let t = chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+                (t as f64, t as i128)
+            }
+            _ => (0.0, 0),
+        }
+    }
+    let (ka, kb) = (exact(&a), exact(&b));
+    let a_first = match ka.0.partial_cmp(&kb.0).unwrap() {
+        std::cmp::Ordering::Equal => ka.1 <= kb.1,
+        o => o.is_lt(),
+    };
+    if a_first {
+        Literal::List(vec![a, b])
+    } else {
+        Literal::List(vec![b, a])
+    }
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    let numeric = |f: &'static str| {
+        prop_oneof![
+            (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Lt, Operator::Le, Operator::Gt, Operator::Ge][..]), num_lit())
+                .prop_map(move |(op, v)| Rule::new(f, op, Some(v))),
+            (prop::sample::select(&[Operator::Between, Operator::NotBetween][..]), num_lit(), num_lit())
+                .prop_map(move |(op, a, b)| Rule::new(f, op, Some(order(a, b)))),
+            (prop::sample::select(&[Operator::In, Operator::NotIn][..]), prop::collection::vec(num_lit(), 1..4))
+                .prop_map(move |(op, v)| Rule::new(f, op, Some(Literal::List(v)))),
+        ]
+    };
+    let string = prop_oneof![
+        (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Contains, Operator::DoesNotContain,
+            Operator::BeginsWith, Operator::DoesNotBeginWith, Operator::EndsWith, Operator::DoesNotEndWith][..]),
+            prop::sample::select(&["", "a", "b", "pro", "Pro", "zz", "ent"][..]))
+            .prop_map(|(op, v)| Rule::new("s", op, Some(Literal::from(v)))),
+        (prop::sample::select(&[Operator::In, Operator::NotIn][..]), prop::sample::subsequence(STRINGS, 1..4))
+            .prop_map(|(op, v)| Rule::new("s", op, Some(Literal::List(v.into_iter().map(Literal::from).collect())))),
+    ];
+    let boolean = (prop::sample::select(&[Operator::Eq, Operator::Ne][..]), any::<bool>())
+        .prop_map(|(op, v)| Rule::new("b", op, Some(Literal::Bool(v))));
+    let time = prop_oneof![
+        (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Lt, Operator::Le, Operator::Gt, Operator::Ge][..]), time_lit())
+            .prop_map(|(op, v)| Rule::new("t", op, Some(v))),
+        (prop::sample::select(&[Operator::Between, Operator::NotBetween][..]), time_lit(), time_lit())
+            .prop_map(|(op, a, b)| Rule::new("t", op, Some(order(a, b)))),
+        (prop::sample::select(&[Operator::WithinLast, Operator::WithinNext, Operator::MoreThanAgo][..]),
+            prop::sample::select(&[0u64, 1, 14, 60][..]),
+            prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Hours, TimeUnit::Days, TimeUnit::Weeks][..]))
+            .prop_map(|(op, amount, unit)| Rule::new("t", op, Some(Literal::Duration(Duration { amount, unit })))),
+    ];
+    let tags = (prop::sample::select(&[Operator::ContainsAny, Operator::ContainsAll, Operator::ContainsNone][..]),
+        prop::sample::subsequence(&["x", "y", "z", "v"][..], 1..3))
+        .prop_map(|(op, v)| Rule::new("g", op, Some(Literal::List(v.into_iter().map(Literal::from).collect()))));
+    let null = (prop::sample::select(FIELDS), any::<bool>())
+        .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None));
+    prop_oneof![
+        3 => numeric("i"), 3 => numeric("f"), 2 => numeric("j"),
+        2 => string, 1 => boolean, 2 => time, 1 => tags, 1 => null,
+    ]
+}
+
+fn group() -> impl Strategy<Value = Group> {
+    let leaf = (any::<bool>(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(or, not, rs)| Group {
+        combinator: if or { Combinator::Or } else { Combinator::And },
+        not,
+        rules: rs.into_iter().map(Node::Rule).collect(),
+    });
+    // Depth 4 at most: the root plus three levels of nesting.
+    leaf.prop_recursive(3, 10, 3, |inner| {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(prop_oneof![2 => rule().prop_map(Node::Rule), 1 => inner.prop_map(Node::Group)], 0..4),
+        )
+            .prop_map(|(or, not, rules)| Group {
+                combinator: if or { Combinator::Or } else { Combinator::And },
+                not,
+                rules,
+            })
+    })
+}
+
+/// Trims a filter to at most `max` rules, keeping its shape.
+fn trim(g: &mut Group, budget: &mut usize) {
+    g.rules.retain_mut(|n| match n {
+        Node::Rule(_) if *budget > 0 => {
+            *budget -= 1;
+            true
+        }
+        Node::Rule(_) => false,
+        Node::Group(h) => {
+            trim(h, budget);
+            true
+        }
+    });
+}
+
+fn config() -> impl Strategy<Value = IndexConfig> {
+    prop_oneof![
+        Just(IndexConfig { fine_buckets: 6, groups: 3, min_bucket: 1 }),
+        Just(IndexConfig { fine_buckets: 32, groups: 4, min_bucket: 2 }),
+        Just(IndexConfig::default()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn evaluators_agree_with_the_oracle(
+        cfg in config(),
+        rows in prop::collection::vec(row(), 0..120),
+        ops in ops(140),
+        filters in prop::collection::vec(group(), 1..4),
+        now_shift in prop::sample::select(&[0i64, 1, -DAY][..]),
+    ) {
+        let mut table = Table::with_config(schema(), cfg);
+        table.insert_many(rows.into_iter().enumerate().map(|(i, r)| (format!("k{i}"), r))).unwrap();
+        for op in ops {
+            match op {
+                Op::Upsert(k, r) => { table.upsert(&format!("k{k}"), r).unwrap(); }
+                Op::Clear(k, f) => { let _ = table.clear_field(&format!("k{k}"), f); }
+                Op::Delete(k) => { let _ = table.delete(&format!("k{k}")); }
+            }
+        }
+        let now = Timestamp::from_micros(NOW + now_shift);
+        for mut f in filters {
+            let mut budget = 10;
+            trim(&mut f, &mut budget);
+            let plan = f.validate(table.schema(), &LimitPolicy::default()).expect("generated filters are valid");
+            let want = eval::scan(&plan, &table, now).unwrap();
+            let got = eval::evaluate(&plan, &table, now).unwrap();
+            prop_assert_eq!(&got, &want, "filter {}", serde_json::to_string(&f).unwrap());
+            let m = Matcher::new(&plan, &table, now).unwrap();
+            for id in 0..table.live().max().map_or(0, |m| m + 2) {
+                prop_assert_eq!(m.matches(EntityId(id)), want.contains(id), "entity {} filter {}", id, serde_json::to_string(&f).unwrap());
+            }
+            // A scoped evaluation is the plain one intersected with the scope.
+            let scope: roaring::RoaringBitmap = (0..200u32).step_by(3).collect();
+            prop_assert_eq!(eval::evaluate_within(&plan, &table, now, &scope).unwrap(), &want & &scope);
+        }
+    }
+}
