@@ -8,7 +8,7 @@ pub mod schema;
 pub mod store;
 pub mod value;
 pub use error::*;
+pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::*;
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};
-pub use filter::{Filter, LimitPolicy, Plan};

@@ -186,7 +186,9 @@ impl KindSchema {
 
     /// The name and type of a field by id.
     pub fn field(&self, id: FieldId) -> Option<(&str, FieldType)> {
-        self.fields.get_index(id.index()).map(|(n, t)| (n.as_str(), *t))
+        self.fields
+            .get_index(id.index())
+            .map(|(n, t)| (n.as_str(), *t))
     }
 
     /// The fields in declaration order.

@@ -304,7 +304,17 @@ mod tests {
             assert!(int_key(w[0]) < int_key(w[1]));
             assert_eq!(key_to_int(int_key(w[0])), w[0]);
         }
-        let floats = [f64::MIN, -1e300, -1.5, -f64::MIN_POSITIVE, 0.0, 5e-324, 1.0, 2.5, f64::MAX];
+        let floats = [
+            f64::MIN,
+            -1e300,
+            -1.5,
+            -f64::MIN_POSITIVE,
+            0.0,
+            5e-324,
+            1.0,
+            2.5,
+            f64::MAX,
+        ];
         for w in floats.windows(2) {
             assert!(float_key(w[0]) < float_key(w[1]), "{} {}", w[0], w[1]);
             assert_eq!(key_to_float(float_key(w[0])), w[0]);
@@ -319,18 +329,27 @@ mod tests {
     #[test]
     fn exact_comparison_of_large_integers_and_floats() {
         let big = (1i128 << 53) + 1;
-        assert_eq!(cmp_num(Num::Int(big), Num::Float(9007199254740992.0)), Ordering::Greater);
+        assert_eq!(
+            cmp_num(Num::Int(big), Num::Float(9007199254740992.0)),
+            Ordering::Greater
+        );
         assert_eq!(cmp_num(Num::Float(2.5), Num::Int(2)), Ordering::Greater);
         assert_eq!(cmp_num(Num::Float(-2.5), Num::Int(-2)), Ordering::Less);
         assert_eq!(cmp_num(Num::Int(3), Num::Float(3.0)), Ordering::Equal);
-        assert_eq!(cmp_num(Num::Int(i64::MAX as i128), Num::Float(1e300)), Ordering::Less);
+        assert_eq!(
+            cmp_num(Num::Int(i64::MAX as i128), Num::Float(1e300)),
+            Ordering::Less
+        );
     }
 
     #[test]
     fn floors() {
         assert_eq!(floor_key_int(Num::Float(6.5)), (Some(int_key(6)), false));
         assert_eq!(floor_key_int(Num::Float(-6.5)), (Some(int_key(-7)), false));
-        assert_eq!(floor_key_int(Num::Int(1 << 70)), (Some(int_key(i64::MAX)), false));
+        assert_eq!(
+            floor_key_int(Num::Int(1 << 70)),
+            (Some(int_key(i64::MAX)), false)
+        );
         assert_eq!(floor_key_int(Num::Int(-(1 << 70))), (None, false));
         let big = (1i128 << 53) + 1;
         let (k, exact) = floor_key_float(Num::Int(big));
@@ -345,9 +364,22 @@ mod tests {
         let a: Timestamp = "2026-01-01T01:00:00+01:00".parse().unwrap();
         let b: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(a, b);
-        assert_eq!("2026-01-01T00:00:00.000001Z".parse::<Timestamp>().unwrap().as_micros() - b.as_micros(), 1);
-        assert_eq!("2026-01-01T00:00:00.0000001Z".parse::<Timestamp>(), Err(TimestampError::SubMicrosecond));
-        assert!(matches!("yesterday".parse::<Timestamp>(), Err(TimestampError::Parse { .. })));
+        assert_eq!(
+            "2026-01-01T00:00:00.000001Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .as_micros()
+                - b.as_micros(),
+            1
+        );
+        assert_eq!(
+            "2026-01-01T00:00:00.0000001Z".parse::<Timestamp>(),
+            Err(TimestampError::SubMicrosecond)
+        );
+        assert!(matches!(
+            "yesterday".parse::<Timestamp>(),
+            Err(TimestampError::Parse { .. })
+        ));
         assert!("9999-12-31T23:59:59Z".parse::<Timestamp>().is_ok());
         assert!("0000-01-01T00:00:00Z".parse::<Timestamp>().is_ok());
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use segments::eval::{self, Matcher};
 use segments::filter::{Combinator, Duration, Group, Literal, Node, Operator, Rule, TimeUnit};
-use segments::{EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value};
+use segments::{
+    EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value,
+};
 
 const NOW: i64 = 1_795_000_000_000_000; // 2026-11-18T...
 const DAY: i64 = 86_400_000_000;
@@ -31,10 +33,31 @@ fn schema() -> Arc<KindSchema> {
 }
 
 const INTS: &[i64] = &[i64::MIN, -3, -1, 0, 1, 2, 3, 5, 8, i64::MAX];
-const FLOATS: &[f64] = &[-1e300, -2.5, -0.0, 0.0, 0.5, 1.0, 2.5, 3.0, 9007199254740992.0, 1e300];
+const FLOATS: &[f64] = &[
+    -1e300,
+    -2.5,
+    -0.0,
+    0.0,
+    0.5,
+    1.0,
+    2.5,
+    3.0,
+    9007199254740992.0,
+    1e300,
+];
 const STRINGS: &[&str] = &["", "a", "ab", "ba", "pro", "free", "enterprise", "Pro"];
 const TAGS: &[&str] = &["x", "y", "z", "w"];
-const TIMES: &[i64] = &[-20 * DAY, -14 * DAY, -DAY - 1, -1, 0, 1, 14 * DAY, 60 * DAY, 61 * DAY];
+const TIMES: &[i64] = &[
+    -20 * DAY,
+    -14 * DAY,
+    -DAY - 1,
+    -1,
+    0,
+    1,
+    14 * DAY,
+    60 * DAY,
+    61 * DAY,
+];
 
 fn value_for(field: &str) -> BoxedStrategy<Value> {
     let v: BoxedStrategy<Value> = match field {
@@ -64,7 +87,12 @@ fn row() -> impl Strategy<Value = Row> {
         .iter()
         .map(|f| (any::<bool>(), value_for(f)).prop_map(move |(set, v)| (set, f.to_string(), v)))
         .collect();
-    cells.prop_map(|cs| cs.into_iter().filter(|(set, _, _)| *set).map(|(_, f, v)| (f, v)).collect())
+    cells.prop_map(|cs| {
+        cs.into_iter()
+            .filter(|(set, _, _)| *set)
+            .map(|(_, f, v)| (f, v))
+            .collect()
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -98,16 +126,20 @@ fn num_lit() -> impl Strategy<Value = Literal> {
 }
 
 fn time_lit() -> impl Strategy<Value = Literal> {
-    (prop::sample::select(TIMES), prop::sample::select(&[0i64, 1, -1][..]), any::<bool>()).prop_map(
-        |(d, e, offset)| {
+    (
+        prop::sample::select(TIMES),
+        prop::sample::select(&[0i64, 1, -1][..]),
+        any::<bool>(),
+    )
+        .prop_map(|(d, e, offset)| {
             let t = Timestamp::from_micros(NOW + d + e).to_datetime().unwrap();
             Literal::String(if offset {
-                t.with_timezone(&chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap()).to_rfc3339()
+                t.with_timezone(&chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap())
+                    .to_rfc3339()
             } else {
                 t.to_rfc3339()
             })
-        },
-    )
+        })
 }
 
 /// `[a, b]` in ascending order, compared exactly (f64 alone cannot tell
@@ -119,7 +151,9 @@ fn order(a: Literal, b: Literal) -> Literal {
             // Floats here are integral beyond 2^53 and within i128.
             Literal::Float(x) => (*x, x.floor() as i128),
             Literal::String(s) => {
-                let t = chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+                let t = chrono::DateTime::parse_from_rfc3339(s)
+                    .unwrap()
+                    .timestamp_micros();
                 (t as f64, t as i128)
             }
             _ => (0.0, 0),
@@ -140,37 +174,127 @@ fn order(a: Literal, b: Literal) -> Literal {
 fn rule() -> impl Strategy<Value = Rule> {
     let numeric = |f: &'static str| {
         prop_oneof![
-            (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Lt, Operator::Le, Operator::Gt, Operator::Ge][..]), num_lit())
+            (
+                prop::sample::select(
+                    &[
+                        Operator::Eq,
+                        Operator::Ne,
+                        Operator::Lt,
+                        Operator::Le,
+                        Operator::Gt,
+                        Operator::Ge
+                    ][..]
+                ),
+                num_lit()
+            )
                 .prop_map(move |(op, v)| Rule::new(f, op, Some(v))),
-            (prop::sample::select(&[Operator::Between, Operator::NotBetween][..]), num_lit(), num_lit())
+            (
+                prop::sample::select(&[Operator::Between, Operator::NotBetween][..]),
+                num_lit(),
+                num_lit()
+            )
                 .prop_map(move |(op, a, b)| Rule::new(f, op, Some(order(a, b)))),
-            (prop::sample::select(&[Operator::In, Operator::NotIn][..]), prop::collection::vec(num_lit(), 1..4))
+            (
+                prop::sample::select(&[Operator::In, Operator::NotIn][..]),
+                prop::collection::vec(num_lit(), 1..4)
+            )
                 .prop_map(move |(op, v)| Rule::new(f, op, Some(Literal::List(v)))),
         ]
     };
     let string = prop_oneof![
-        (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Contains, Operator::DoesNotContain,
-            Operator::BeginsWith, Operator::DoesNotBeginWith, Operator::EndsWith, Operator::DoesNotEndWith][..]),
-            prop::sample::select(&["", "a", "b", "pro", "Pro", "zz", "ent"][..]))
+        (
+            prop::sample::select(
+                &[
+                    Operator::Eq,
+                    Operator::Ne,
+                    Operator::Contains,
+                    Operator::DoesNotContain,
+                    Operator::BeginsWith,
+                    Operator::DoesNotBeginWith,
+                    Operator::EndsWith,
+                    Operator::DoesNotEndWith
+                ][..]
+            ),
+            prop::sample::select(&["", "a", "b", "pro", "Pro", "zz", "ent"][..])
+        )
             .prop_map(|(op, v)| Rule::new("s", op, Some(Literal::from(v)))),
-        (prop::sample::select(&[Operator::In, Operator::NotIn][..]), prop::sample::subsequence(STRINGS, 1..4))
-            .prop_map(|(op, v)| Rule::new("s", op, Some(Literal::List(v.into_iter().map(Literal::from).collect())))),
+        (
+            prop::sample::select(&[Operator::In, Operator::NotIn][..]),
+            prop::sample::subsequence(STRINGS, 1..4)
+        )
+            .prop_map(|(op, v)| Rule::new(
+                "s",
+                op,
+                Some(Literal::List(v.into_iter().map(Literal::from).collect()))
+            )),
     ];
-    let boolean = (prop::sample::select(&[Operator::Eq, Operator::Ne][..]), any::<bool>())
+    let boolean = (
+        prop::sample::select(&[Operator::Eq, Operator::Ne][..]),
+        any::<bool>(),
+    )
         .prop_map(|(op, v)| Rule::new("b", op, Some(Literal::Bool(v))));
     let time = prop_oneof![
-        (prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Lt, Operator::Le, Operator::Gt, Operator::Ge][..]), time_lit())
+        (
+            prop::sample::select(
+                &[
+                    Operator::Eq,
+                    Operator::Ne,
+                    Operator::Lt,
+                    Operator::Le,
+                    Operator::Gt,
+                    Operator::Ge
+                ][..]
+            ),
+            time_lit()
+        )
             .prop_map(|(op, v)| Rule::new("t", op, Some(v))),
-        (prop::sample::select(&[Operator::Between, Operator::NotBetween][..]), time_lit(), time_lit())
+        (
+            prop::sample::select(&[Operator::Between, Operator::NotBetween][..]),
+            time_lit(),
+            time_lit()
+        )
             .prop_map(|(op, a, b)| Rule::new("t", op, Some(order(a, b)))),
-        (prop::sample::select(&[Operator::WithinLast, Operator::WithinNext, Operator::MoreThanAgo][..]),
+        (
+            prop::sample::select(
+                &[
+                    Operator::WithinLast,
+                    Operator::WithinNext,
+                    Operator::MoreThanAgo
+                ][..]
+            ),
             prop::sample::select(&[0u64, 1, 14, 60][..]),
-            prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Hours, TimeUnit::Days, TimeUnit::Weeks][..]))
-            .prop_map(|(op, amount, unit)| Rule::new("t", op, Some(Literal::Duration(Duration { amount, unit })))),
+            prop::sample::select(
+                &[
+                    TimeUnit::Minutes,
+                    TimeUnit::Hours,
+                    TimeUnit::Days,
+                    TimeUnit::Weeks
+                ][..]
+            )
+        )
+            .prop_map(|(op, amount, unit)| Rule::new(
+                "t",
+                op,
+                Some(Literal::Duration(Duration { amount, unit }))
+            )),
     ];
-    let tags = (prop::sample::select(&[Operator::ContainsAny, Operator::ContainsAll, Operator::ContainsNone][..]),
-        prop::sample::subsequence(&["x", "y", "z", "v"][..], 1..3))
-        .prop_map(|(op, v)| Rule::new("g", op, Some(Literal::List(v.into_iter().map(Literal::from).collect()))));
+    let tags = (
+        prop::sample::select(
+            &[
+                Operator::ContainsAny,
+                Operator::ContainsAll,
+                Operator::ContainsNone,
+            ][..],
+        ),
+        prop::sample::subsequence(&["x", "y", "z", "v"][..], 1..3),
+    )
+        .prop_map(|(op, v)| {
+            Rule::new(
+                "g",
+                op,
+                Some(Literal::List(v.into_iter().map(Literal::from).collect())),
+            )
+        });
     let null = (prop::sample::select(FIELDS), any::<bool>())
         .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None));
     prop_oneof![
@@ -180,17 +304,25 @@ fn rule() -> impl Strategy<Value = Rule> {
 }
 
 fn group() -> impl Strategy<Value = Group> {
-    let leaf = (any::<bool>(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(or, not, rs)| Group {
-        combinator: if or { Combinator::Or } else { Combinator::And },
-        not,
-        rules: rs.into_iter().map(Node::Rule).collect(),
-    });
+    let leaf = (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(rule(), 0..4),
+    )
+        .prop_map(|(or, not, rs)| Group {
+            combinator: if or { Combinator::Or } else { Combinator::And },
+            not,
+            rules: rs.into_iter().map(Node::Rule).collect(),
+        });
     // Depth 4 at most: the root plus three levels of nesting.
     leaf.prop_recursive(3, 10, 3, |inner| {
         (
             any::<bool>(),
             any::<bool>(),
-            prop::collection::vec(prop_oneof![2 => rule().prop_map(Node::Rule), 1 => inner.prop_map(Node::Group)], 0..4),
+            prop::collection::vec(
+                prop_oneof![2 => rule().prop_map(Node::Rule), 1 => inner.prop_map(Node::Group)],
+                0..4,
+            ),
         )
             .prop_map(|(or, not, rules)| Group {
                 combinator: if or { Combinator::Or } else { Combinator::And },
@@ -217,8 +349,16 @@ fn trim(g: &mut Group, budget: &mut usize) {
 
 fn config() -> impl Strategy<Value = IndexConfig> {
     prop_oneof![
-        Just(IndexConfig { fine_buckets: 6, groups: 3, min_bucket: 1 }),
-        Just(IndexConfig { fine_buckets: 32, groups: 4, min_bucket: 2 }),
+        Just(IndexConfig {
+            fine_buckets: 6,
+            groups: 3,
+            min_bucket: 1
+        }),
+        Just(IndexConfig {
+            fine_buckets: 32,
+            groups: 4,
+            min_bucket: 2
+        }),
         Just(IndexConfig::default()),
     ]
 }

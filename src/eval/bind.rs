@@ -7,7 +7,9 @@ use crate::filter::{CmpOp, Cond, PNode, Test, Window};
 use crate::schema::FieldType;
 use crate::store::Column;
 use crate::store::{NumericColumn, StringColumn, TagsColumn};
-use crate::value::{floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, Num, Timestamp};
+use crate::value::{
+    floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, Num, Timestamp,
+};
 use crate::Table;
 
 const NONE: u32 = u32::MAX;
@@ -23,17 +25,35 @@ pub(crate) enum BLeaf<'a> {
     /// True where the value is missing.
     Null(&'a RoaringBitmap),
     /// Keys in `lo..=hi`; none when `lo > hi`.
-    Range { col: &'a NumericColumn, lo: u64, hi: u64 },
+    Range {
+        col: &'a NumericColumn,
+        lo: u64,
+        hi: u64,
+    },
     /// Keys in a sorted set.
-    Keys { col: &'a NumericColumn, keys: Vec<u64> },
+    Keys {
+        col: &'a NumericColumn,
+        keys: Vec<u64>,
+    },
     /// String codes in a set.
-    Codes { col: &'a StringColumn, codes: Vec<u32>, bits: Vec<u64> },
+    Codes {
+        col: &'a StringColumn,
+        codes: Vec<u32>,
+        bits: Vec<u64>,
+    },
     /// The bitmap of `true` or of `false`.
     Bool(&'a RoaringBitmap),
     /// Tags holding any of `codes`.
-    TagsAny { col: &'a TagsColumn, codes: Vec<u32> },
+    TagsAny {
+        col: &'a TagsColumn,
+        codes: Vec<u32>,
+    },
     /// Tags holding all of `codes`; never when a tag is unknown.
-    TagsAll { col: &'a TagsColumn, codes: Vec<u32>, impossible: bool },
+    TagsAll {
+        col: &'a TagsColumn,
+        codes: Vec<u32>,
+        impossible: bool,
+    },
 }
 
 pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp) -> BNode<'a> {
@@ -66,7 +86,10 @@ fn intersect((a, b): (u64, u64), (c, d): (u64, u64)) -> (u64, u64) {
 
 fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
     let column = table.column(c.field);
-    let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
+    let ty = table
+        .schema()
+        .field(c.field)
+        .map_or(FieldType::Int, |(_, t)| t);
     let num_floor = |x: Num| match ty {
         FieldType::Float => floor_key_float(x),
         _ => floor_key_int(x),
@@ -78,7 +101,10 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
         (Column::Numeric(col), test) => {
             let (lo, hi) = match test {
                 Test::Num(op, x) => cmp_range(*op, num_floor(*x)),
-                Test::NumBetween(a, b) => intersect(cmp_range(CmpOp::Ge, num_floor(*a)), cmp_range(CmpOp::Le, num_floor(*b))),
+                Test::NumBetween(a, b) => intersect(
+                    cmp_range(CmpOp::Ge, num_floor(*a)),
+                    cmp_range(CmpOp::Le, num_floor(*b)),
+                ),
                 Test::NumIn(xs) => {
                     let mut keys: Vec<u64> = xs
                         .iter()
@@ -92,9 +118,18 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
                     return BLeaf::Keys { col, keys };
                 }
                 Test::Time(op, nanos) => cmp_range(*op, floor_key_time(*nanos)),
-                Test::TimeBetween(a, b) => intersect(cmp_range(CmpOp::Ge, floor_key_time(*a)), cmp_range(CmpOp::Le, floor_key_time(*b))),
-                Test::Window(Window::Last, d) => intersect(cmp_range(CmpOp::Ge, us(now_us - d)), cmp_range(CmpOp::Le, us(now_us))),
-                Test::Window(Window::Next, d) => intersect(cmp_range(CmpOp::Ge, us(now_us)), cmp_range(CmpOp::Le, us(now_us + d))),
+                Test::TimeBetween(a, b) => intersect(
+                    cmp_range(CmpOp::Ge, floor_key_time(*a)),
+                    cmp_range(CmpOp::Le, floor_key_time(*b)),
+                ),
+                Test::Window(Window::Last, d) => intersect(
+                    cmp_range(CmpOp::Ge, us(now_us - d)),
+                    cmp_range(CmpOp::Le, us(now_us)),
+                ),
+                Test::Window(Window::Next, d) => intersect(
+                    cmp_range(CmpOp::Ge, us(now_us)),
+                    cmp_range(CmpOp::Le, us(now_us + d)),
+                ),
                 Test::Window(Window::MoreThanAgo, d) => cmp_range(CmpOp::Lt, us(now_us - d)),
                 _ => (1, 0),
             };
@@ -102,8 +137,16 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
         }
         (Column::String(col), test) => {
             let mut codes: Vec<u32> = match test {
-                Test::StrEq(s) => col.dict.get_index_of(s.as_str()).map(|i| i as u32).into_iter().collect(),
-                Test::StrIn(xs) => xs.iter().filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32)).collect(),
+                Test::StrEq(s) => col
+                    .dict
+                    .get_index_of(s.as_str())
+                    .map(|i| i as u32)
+                    .into_iter()
+                    .collect(),
+                Test::StrIn(xs) => xs
+                    .iter()
+                    .filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32))
+                    .collect(),
                 Test::Str(m, pat) => col
                     .dict
                     .iter()
@@ -121,7 +164,9 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
             }
             BLeaf::Codes { col, codes, bits }
         }
-        (Column::Bool(col), Test::Bool(b)) => BLeaf::Bool(if *b { &col.trues } else { &col.falses }),
+        (Column::Bool(col), Test::Bool(b)) => {
+            BLeaf::Bool(if *b { &col.trues } else { &col.falses })
+        }
         (Column::Tags(col), Test::TagsAny(tags) | Test::TagsAll(tags)) => {
             let mut codes = Vec::with_capacity(tags.len());
             let mut impossible = false;
@@ -136,7 +181,11 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
             if matches!(c.test, Test::TagsAny(_)) {
                 BLeaf::TagsAny { col, codes }
             } else {
-                BLeaf::TagsAll { col, codes, impossible }
+                BLeaf::TagsAll {
+                    col,
+                    codes,
+                    impossible,
+                }
             }
         }
         // Validation only builds tests that fit the field's type.
@@ -150,8 +199,12 @@ impl BLeaf<'_> {
         let i = id as usize;
         match self {
             BLeaf::Null(present) => !present.contains(id),
-            BLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
-            BLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
+            BLeaf::Range { col, lo, hi } => {
+                col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i])
+            }
+            BLeaf::Keys { col, keys } => {
+                col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok()
+            }
             BLeaf::Codes { col, bits, .. } => match col.codes.get(i) {
                 Some(&c) if c != NONE => bits[c as usize / 64] >> (c % 64) & 1 == 1,
                 _ => false,
@@ -161,7 +214,11 @@ impl BLeaf<'_> {
                 Some(Some(row)) => row.iter().any(|t| codes.binary_search(t).is_ok()),
                 _ => false,
             },
-            BLeaf::TagsAll { col, codes, impossible } => match col.rows.get(i) {
+            BLeaf::TagsAll {
+                col,
+                codes,
+                impossible,
+            } => match col.rows.get(i) {
                 Some(Some(row)) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },

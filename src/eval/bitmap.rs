@@ -35,7 +35,10 @@ impl Ctx<'_> {
                 let mut sure = within.unwrap_or(self.live).clone();
                 sure -= &t.sure;
                 sure -= &t.maybe;
-                Tri { sure, maybe: t.maybe }
+                Tri {
+                    sure,
+                    maybe: t.maybe,
+                }
             }
             BNode::Or(xs) => {
                 let mut out = Tri::default();
@@ -118,17 +121,21 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BLeaf::Codes { col, codes, .. } => {
-                exact(restrict(codes.iter().map(|&c| &col.bitmaps[c as usize]).union()))
-            }
+            BLeaf::Codes { col, codes, .. } => exact(restrict(
+                codes.iter().map(|&c| &col.bitmaps[c as usize]).union(),
+            )),
             BLeaf::Bool(bm) => exact(match within {
                 Some(w) => *bm & w,
                 None => (*bm).clone(),
             }),
-            BLeaf::TagsAny { col, codes } => {
-                exact(restrict(codes.iter().map(|&c| &col.bitmaps[c as usize]).union()))
-            }
-            BLeaf::TagsAll { col, codes, impossible } => {
+            BLeaf::TagsAny { col, codes } => exact(restrict(
+                codes.iter().map(|&c| &col.bitmaps[c as usize]).union(),
+            )),
+            BLeaf::TagsAll {
+                col,
+                codes,
+                impossible,
+            } => {
                 if *impossible || codes.is_empty() {
                     return Tri::default();
                 }
@@ -146,13 +153,21 @@ impl Ctx<'_> {
         match node {
             BNode::Leaf(l) => self.leaf_estimate(l).unwrap_or(self.live_len),
             BNode::Not(x) => match &**x {
-                BNode::Leaf(l) if !matches!(l, BLeaf::Range { .. } | BLeaf::Keys { .. }) => {
-                    self.live_len.saturating_sub(self.leaf_estimate(l).unwrap_or(0))
-                }
+                BNode::Leaf(l) if !matches!(l, BLeaf::Range { .. } | BLeaf::Keys { .. }) => self
+                    .live_len
+                    .saturating_sub(self.leaf_estimate(l).unwrap_or(0)),
                 _ => self.live_len,
             },
-            BNode::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(self.live_len),
-            BNode::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
+            BNode::And(xs) => xs
+                .iter()
+                .map(|x| self.estimate(x))
+                .min()
+                .unwrap_or(self.live_len),
+            BNode::Or(xs) => xs
+                .iter()
+                .map(|x| self.estimate(x))
+                .sum::<u64>()
+                .min(self.live_len),
         }
     }
 
@@ -161,10 +176,18 @@ impl Ctx<'_> {
             BLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
             BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
             BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
-            BLeaf::Codes { col, codes, .. } => codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum(),
+            BLeaf::Codes { col, codes, .. } => {
+                codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum()
+            }
             BLeaf::Bool(bm) => bm.len(),
-            BLeaf::TagsAny { col, codes } => codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum(),
-            BLeaf::TagsAll { col, codes, .. } => codes.iter().map(|&c| col.bitmaps[c as usize].len()).min().unwrap_or(0),
+            BLeaf::TagsAny { col, codes } => {
+                codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum()
+            }
+            BLeaf::TagsAll { col, codes, .. } => codes
+                .iter()
+                .map(|&c| col.bitmaps[c as usize].len())
+                .min()
+                .unwrap_or(0),
         })
     }
 }

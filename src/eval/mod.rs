@@ -161,6 +161,11 @@ impl<'a> Matcher<'a> {
 /// # Errors
 ///
 /// As [`evaluate`].
-pub fn matches(plan: &Plan, table: &Table, id: EntityId, now: Timestamp) -> Result<bool, EvalError> {
+pub fn matches(
+    plan: &Plan,
+    table: &Table,
+    id: EntityId,
+    now: Timestamp,
+) -> Result<bool, EvalError> {
     Ok(Matcher::new(plan, table, now)?.matches(id))
 }

@@ -58,10 +58,11 @@ impl Rule {
 /// # Examples
 ///
 /// ```
-/// use segments::filter::{field, Filter, TimeUnit};
+/// use segments::filter::{field, Filter, Node, TimeUnit};
 ///
+/// // Rules and groups mix in one group as `Node`s.
 /// let at_risk = Filter::and([
-///     field("health").lt(30).into(),
+///     Node::from(field("health").lt(30)),
 ///     Filter::or([field("nps").lt(7), field("mrr").gt(1000)]).into(),
 ///     field("plan").is_in(["pro", "enterprise"]).into(),
 ///     field("last_seen").within_last(14, TimeUnit::Days).into(),

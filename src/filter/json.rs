@@ -38,7 +38,9 @@ impl Filter {
     /// # Ok::<(), segments::FilterError>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Filter, FilterError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json { message: e.to_string() })?;
+        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json {
+            message: e.to_string(),
+        })?;
         Filter::from_json_value(&v)
     }
 
@@ -86,9 +88,12 @@ fn ignorable(name: &str, v: &Value) -> bool {
 }
 
 fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| shape(path, format!("expected a group object, found {}", describe(v))))?;
+    let obj = v.as_object().ok_or_else(|| {
+        shape(
+            path,
+            format!("expected a group object, found {}", describe(v)),
+        )
+    })?;
     let mut combinator = None;
     let mut not = false;
     let mut rules = None;
@@ -107,15 +112,20 @@ fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
                 })
             }
             "not" => {
-                not = val
-                    .as_bool()
-                    .ok_or_else(|| shape(&path.member("not"), format!("expected a boolean, found {}", describe(val))))?
+                not = val.as_bool().ok_or_else(|| {
+                    shape(
+                        &path.member("not"),
+                        format!("expected a boolean, found {}", describe(val)),
+                    )
+                })?
             }
             "rules" => {
-                rules = Some(
-                    val.as_array()
-                        .ok_or_else(|| shape(&path.member("rules"), format!("expected an array, found {}", describe(val))))?,
-                )
+                rules = Some(val.as_array().ok_or_else(|| {
+                    shape(
+                        &path.member("rules"),
+                        format!("expected an array, found {}", describe(val)),
+                    )
+                })?)
             }
             other if ignorable(other, val) => {}
             other => return Err(shape(&path.member(other), "unknown member of a group")),
@@ -129,7 +139,12 @@ fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
         match r.as_object() {
             Some(o) if o.contains_key("rules") => out.push(Node::Group(group_from_json(r, &p)?)),
             Some(o) => out.push(Node::Rule(rule_from_json(o, &p)?)),
-            None => return Err(shape(&p, format!("expected a rule or group object, found {}", describe(r)))),
+            None => {
+                return Err(shape(
+                    &p,
+                    format!("expected a rule or group object, found {}", describe(r)),
+                ))
+            }
         }
     }
     Ok(Group {
@@ -146,19 +161,27 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
     for (name, val) in obj {
         match name.as_str() {
             "field" => {
-                field = Some(
-                    val.as_str()
-                        .ok_or_else(|| shape(&path.member("field"), format!("expected a string, found {}", describe(val))))?,
-                )
+                field = Some(val.as_str().ok_or_else(|| {
+                    shape(
+                        &path.member("field"),
+                        format!("expected a string, found {}", describe(val)),
+                    )
+                })?)
             }
             "operator" => {
-                let s = val
-                    .as_str()
-                    .ok_or_else(|| shape(&path.member("operator"), format!("expected a string, found {}", describe(val))))?;
-                operator = Some(Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
-                    path: path.member("operator").to_string(),
-                    operator: s.to_string(),
-                })?);
+                let s = val.as_str().ok_or_else(|| {
+                    shape(
+                        &path.member("operator"),
+                        format!("expected a string, found {}", describe(val)),
+                    )
+                })?;
+                operator =
+                    Some(
+                        Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
+                            path: path.member("operator").to_string(),
+                            operator: s.to_string(),
+                        })?,
+                    );
             }
             "value" => value = Some(val),
             other if ignorable(other, val) => {}

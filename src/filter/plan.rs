@@ -8,7 +8,7 @@ use super::limit::LimitPolicy;
 use super::path::Path;
 use crate::error::FilterError;
 use crate::schema::{FieldId, FieldType, KindSchema};
-use crate::value::{cmp_num, parse_rfc3339_nanos, Num};
+use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
 
 /// A filter checked against one kind's schema: fields resolved to ids,
 /// literals typed, negative operators turned into `not` of their positive
@@ -126,7 +126,11 @@ impl Plan {
     /// [`FilterError::UnknownField`], [`FilterError::OperatorNotForType`],
     /// [`FilterError::BadValue`], [`FilterError::EmptyList`],
     /// [`FilterError::InvertedRange`]; each with the path of the node.
-    pub fn new(filter: &Filter, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+    pub fn new(
+        filter: &Filter,
+        kind: &Arc<KindSchema>,
+        policy: &LimitPolicy,
+    ) -> Result<Plan, FilterError> {
         let conditions = measure(filter, policy)?;
         let root = group_plan(filter, &Path::root(), kind)?;
         Ok(Plan {
@@ -181,7 +185,11 @@ impl Filter {
     /// # Errors
     ///
     /// As [`Plan::new`].
-    pub fn validate(&self, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+    pub fn validate(
+        &self,
+        kind: &Arc<KindSchema>,
+        policy: &LimitPolicy,
+    ) -> Result<Plan, FilterError> {
         Plan::new(self, kind, policy)
     }
 }
@@ -223,7 +231,11 @@ fn group_plan(g: &Group, path: &Path, kind: &KindSchema) -> Result<PNode, Filter
         Combinator::And => PNode::And(children),
         Combinator::Or => PNode::Or(children),
     };
-    Ok(if g.not { PNode::Not(Box::new(node)) } else { node })
+    Ok(if g.not {
+        PNode::Not(Box::new(node))
+    } else {
+        node
+    })
 }
 
 pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
@@ -273,10 +285,16 @@ impl RuleCtx<'_> {
 
     fn time_at(&self, l: Option<&Literal>, path: &Path) -> Result<i128, FilterError> {
         match l {
-            Some(Literal::String(s)) => parse_rfc3339_nanos(s).map_err(|e| FilterError::BadValue {
-                path: path.to_string(),
-                expected: "an RFC 3339 timestamp".into(),
-                found: format!("{} ({e})", describe_literal(l)),
+            Some(Literal::String(s)) => parse_rfc3339_nanos(s).map_err(|e| {
+                let reason = match e {
+                    TimestampError::Parse { reason } => reason,
+                    other => other.to_string(),
+                };
+                FilterError::BadValue {
+                    path: path.to_string(),
+                    expected: "an RFC 3339 timestamp".into(),
+                    found: format!("{} ({reason})", describe_literal(l)),
+                }
             }),
             _ => Err(self.bad(path, "an RFC 3339 timestamp", l)),
         }
@@ -429,5 +447,9 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
         }
     };
     let leaf = PNode::Leaf(Cond { field, test });
-    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
+    Ok(if negated {
+        PNode::Not(Box::new(leaf))
+    } else {
+        leaf
+    })
 }

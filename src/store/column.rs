@@ -64,12 +64,14 @@ pub(crate) enum Column {
 impl Column {
     pub(crate) fn new(ty: FieldType, cfg: IndexConfig) -> Column {
         match ty {
-            FieldType::Int | FieldType::Float | FieldType::Timestamp => Column::Numeric(NumericColumn {
-                keys: Vec::new(),
-                present: RoaringBitmap::new(),
-                index: RangeIndex::new(cfg),
-                stale: false,
-            }),
+            FieldType::Int | FieldType::Float | FieldType::Timestamp => {
+                Column::Numeric(NumericColumn {
+                    keys: Vec::new(),
+                    present: RoaringBitmap::new(),
+                    index: RangeIndex::new(cfg),
+                    stale: false,
+                })
+            }
             FieldType::String => Column::String(StringColumn {
                 codes: Vec::new(),
                 dict: IndexSet::new(),

@@ -6,18 +6,27 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::column::Cell;
-use super::table::{num_cell_float, num_cell_int, time_cell, tags_cell, Prepared};
+use super::table::{num_cell_float, num_cell_int, tags_cell, time_cell, Prepared};
 use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};
 
 /// Parses one JSON object into a prepared row.
 pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, StoreError> {
+    let text = text.trim_end_matches(['\n', '\r']);
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = RowSeed { schema }
         .deserialize(&mut de)
         .and_then(|r| de.end().map(|_| r))
-        .map_err(|e| StoreError::Json {
-            message: e.to_string(),
+        .map_err(|e| {
+            // The caller names the line; keep serde's message and column only.
+            let mut message = e.to_string();
+            if let Some(i) = message.rfind(" at line ") {
+                message.truncate(i);
+            }
+            if e.column() > 0 {
+                message = format!("{message} at column {}", e.column());
+            }
+            StoreError::Json { message }
         })?;
     let key = parsed.key.ok_or(StoreError::MissingKey)?;
     if key.is_empty() {
@@ -92,10 +101,15 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             }
             let Some(id) = self.schema.field_id(&name) else {
                 map.next_value::<IgnoredAny>()?;
-                out.problem.get_or_insert((name.into_owned(), Problem::UnknownField));
+                out.problem
+                    .get_or_insert((name.into_owned(), Problem::UnknownField));
                 continue;
             };
-            let ty = self.schema.field(id).map(|(_, t)| t).unwrap_or(FieldType::Int);
+            let ty = self
+                .schema
+                .field(id)
+                .map(|(_, t)| t)
+                .unwrap_or(FieldType::Int);
             match map.next_value_seed(CellSeed(ty))? {
                 Ok(cell) => out.cells.push((id, cell)),
                 Err(p) => {
@@ -212,8 +226,8 @@ impl<'de> Visitor<'de> for CellSeed {
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<CellResult, E> {
         Ok(match self.0 {
             FieldType::Float => Ok(Some(num_cell_float(x))),
-            FieldType::Int => self.mismatch(format!("non-integer number {x}")),
-            _ => self.mismatch(format!("number {x}")),
+            FieldType::Int => self.mismatch(format!("non-integer number {x:?}")),
+            _ => self.mismatch(format!("number {x:?}")),
         })
     }
 

@@ -106,7 +106,11 @@ impl RangeIndex {
             return RangeIndex::new(cfg);
         }
         let stride = (n as usize).div_ceil(SAMPLE).max(1);
-        let mut sample: Vec<u64> = present.iter().step_by(stride).map(|id| keys[id as usize]).collect();
+        let mut sample: Vec<u64> = present
+            .iter()
+            .step_by(stride)
+            .map(|id| keys[id as usize])
+            .collect();
         sample.sort_unstable();
         let per_bucket = (n as usize).div_ceil(cfg.fine_buckets).max(cfg.min_bucket);
         let target = (per_bucket * sample.len()).div_ceil(n as usize).max(1);
@@ -150,7 +154,10 @@ impl RangeIndex {
             cum.push(running.clone());
             start = end;
         }
-        let split_at = counts.iter().map(|&c| (2 * per_bucket as u64).max(2 * c)).collect();
+        let split_at = counts
+            .iter()
+            .map(|&c| (2 * per_bucket as u64).max(2 * c))
+            .collect();
         RangeIndex {
             cfg,
             upper,
@@ -211,7 +218,14 @@ impl RangeIndex {
     }
 
     /// Moves `id` from key `old` to key `new`.
-    pub(crate) fn update(&mut self, id: u32, old: u64, new: u64, keys: &[u64], present: &RoaringBitmap) {
+    pub(crate) fn update(
+        &mut self,
+        id: u32,
+        old: u64,
+        new: u64,
+        keys: &[u64],
+        present: &RoaringBitmap,
+    ) {
         let (bo, bn) = (self.bucket_of(old), self.bucket_of(new));
         if bo == bn {
             return;
@@ -271,7 +285,9 @@ impl RangeIndex {
         self.upper.splice(b..=b, uppers);
         self.buckets.splice(
             b..=b,
-            lists.into_iter().map(|l| RoaringBitmap::from_sorted_iter(l).expect("ids come sorted")),
+            lists
+                .into_iter()
+                .map(|l| RoaringBitmap::from_sorted_iter(l).expect("ids come sorted")),
         );
         for e in &mut self.group_end[g..] {
             *e += extra;
@@ -347,7 +363,14 @@ impl RangeIndex {
             }
             r
         };
-        let (gh, gl) = (self.group_of(fb), if fa == 0 { None } else { Some(self.group_of(fa - 1)) });
+        let (gh, gl) = (
+            self.group_of(fb),
+            if fa == 0 {
+                None
+            } else {
+                Some(self.group_of(fa - 1))
+            },
+        );
         if gl == Some(gh) || (fb - fa) < 8 {
             return direct(fa, fb);
         }
@@ -414,7 +437,11 @@ impl RangeIndex {
         }
     }
 
-    fn base<'a>(&'a self, b: Option<Base>, present: &'a RoaringBitmap) -> Option<&'a RoaringBitmap> {
+    fn base<'a>(
+        &'a self,
+        b: Option<Base>,
+        present: &'a RoaringBitmap,
+    ) -> Option<&'a RoaringBitmap> {
         match b? {
             Base::Cum(g) => Some(&self.cum[g]),
             Base::All => Some(present),
@@ -521,7 +548,10 @@ mod tests {
     }
 
     fn brute(keys: &[u64], present: &RoaringBitmap, lo: u64, hi: u64) -> RoaringBitmap {
-        present.iter().filter(|&id| (lo..=hi).contains(&keys[id as usize])).collect()
+        present
+            .iter()
+            .filter(|&id| (lo..=hi).contains(&keys[id as usize]))
+            .collect()
     }
 
     fn check_ranges(ix: &RangeIndex, keys: &[u64], present: &RoaringBitmap) {
@@ -538,7 +568,10 @@ mod tests {
                     let h = ix.range(lo, hi, present, None);
                     assert!(h.sure.is_disjoint(&h.maybe));
                     assert!(h.sure.is_subset(&want), "sure beyond the range {lo}..={hi}");
-                    assert!(want.is_subset(&(&h.sure | &h.maybe)), "range {lo}..={hi} lost ids");
+                    assert!(
+                        want.is_subset(&(&h.sure | &h.maybe)),
+                        "range {lo}..={hi} lost ids"
+                    );
                     let hw = ix.range(lo, hi, present, Some(&within));
                     assert!(hw.sure.is_subset(&(&want & &within)));
                     assert!((&want & &within).is_subset(&(&hw.sure | &hw.maybe)));
@@ -556,12 +589,17 @@ mod tests {
         assert_eq!(cuts, vec![1, 2, 6, 100]);
         assert_eq!(cut_points(&[], 4, 0, 100), vec![100]);
         assert_eq!(cut_points(&[5, 5, 5], 1, 0, u64::MAX), vec![4, 5, u64::MAX]);
-        assert_eq!(cut_points(&[u64::MAX], 1, 0, u64::MAX), vec![u64::MAX - 1, u64::MAX]);
+        assert_eq!(
+            cut_points(&[u64::MAX], 1, 0, u64::MAX),
+            vec![u64::MAX - 1, u64::MAX]
+        );
     }
 
     #[test]
     fn built_index_answers_ranges() {
-        let keys: Vec<u64> = (0..300u64).map(|i| (i * 7919) % 101 + if i % 5 == 0 { 50 } else { 0 }).collect();
+        let keys: Vec<u64> = (0..300u64)
+            .map(|i| (i * 7919) % 101 + if i % 5 == 0 { 50 } else { 0 })
+            .collect();
         let present: RoaringBitmap = (0..300u32).filter(|i| i % 11 != 0).collect();
         let ix = RangeIndex::build(tiny(), &keys, &present);
         ix.check(&keys, &present);

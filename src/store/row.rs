@@ -55,7 +55,10 @@ impl Row {
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Row {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Row {
         Row {
-            cells: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            cells: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 }

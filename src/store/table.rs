@@ -102,6 +102,8 @@ pub struct Table {
     keys: IndexSet<Box<str>>,
     live: RoaringBitmap,
     columns: Vec<Column>,
+    /// Ids are `u32`s; a unit test lowers this to reach the limit.
+    max_keys: u64,
 }
 
 impl Table {
@@ -113,13 +115,17 @@ impl Table {
     /// An empty table with the given index granularity.
     pub fn with_config(schema: impl Into<Arc<KindSchema>>, cfg: IndexConfig) -> Table {
         let schema = schema.into();
-        let columns = schema.fields().map(|(_, _, t)| Column::new(t, cfg)).collect();
+        let columns = schema
+            .fields()
+            .map(|(_, _, t)| Column::new(t, cfg))
+            .collect();
         Table {
             schema,
             cfg,
             keys: IndexSet::new(),
             live: RoaringBitmap::new(),
             columns,
+            max_keys: u32::MAX as u64,
         }
     }
 
@@ -173,7 +179,11 @@ impl Table {
     }
 
     pub(crate) fn value(&self, id: u32, f: FieldId) -> Value {
-        let ty = self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int);
+        let ty = self
+            .schema
+            .field(f)
+            .map(|(_, t)| t)
+            .unwrap_or(FieldType::Int);
         self.columns[f.index()].value(id, ty)
     }
 
@@ -207,11 +217,16 @@ impl Table {
     ///
     /// An unknown key or field.
     pub fn clear_field(&mut self, key: &str, field: &str) -> Result<(), StoreError> {
-        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
-        let f = self.schema.field_id(field).ok_or_else(|| StoreError::UnknownField {
+        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey {
             key: key.to_string(),
-            field: field.to_string(),
         })?;
+        let f = self
+            .schema
+            .field_id(field)
+            .ok_or_else(|| StoreError::UnknownField {
+                key: key.to_string(),
+                field: field.to_string(),
+            })?;
         self.columns[f.index()].clear(id.0);
         Ok(())
     }
@@ -222,7 +237,9 @@ impl Table {
     ///
     /// An unknown key.
     pub fn delete(&mut self, key: &str) -> Result<EntityId, StoreError> {
-        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
+        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey {
+            key: key.to_string(),
+        })?;
         for c in &mut self.columns {
             c.clear(id.0);
         }
@@ -314,13 +331,20 @@ impl Table {
     ) -> Result<usize, StoreError> {
         let mut prepared = Vec::new();
         for (i, (key, row)) in rows.into_iter().enumerate() {
-            prepared.push(self.prepare(key.as_ref(), &row).map_err(|e| Origin::Rows.wrap(i, e))?);
+            prepared.push(
+                self.prepare(key.as_ref(), &row)
+                    .map_err(|e| Origin::Rows.wrap(i, e))?,
+            );
         }
         self.check_batch(&prepared, mode, Some(Origin::Rows))?;
         Ok(self.apply_all(prepared, mode))
     }
 
-    fn write_json_lines(&mut self, mut reader: impl BufRead, mode: Mode) -> Result<usize, StoreError> {
+    fn write_json_lines(
+        &mut self,
+        mut reader: impl BufRead,
+        mode: Mode,
+    ) -> Result<usize, StoreError> {
         let mut prepared = Vec::new();
         let mut lines = Vec::new();
         let mut buf = String::new();
@@ -330,7 +354,9 @@ impl Table {
             line += 1;
             let n = reader.read_line(&mut buf).map_err(|e| StoreError::AtLine {
                 line,
-                source: Box::new(StoreError::Io { message: e.to_string() }),
+                source: Box::new(StoreError::Io {
+                    message: e.to_string(),
+                }),
             })?;
             if n == 0 {
                 break;
@@ -357,7 +383,13 @@ impl Table {
         let mut cells = Vec::with_capacity(row.len());
         for (field, value) in row.iter() {
             let (f, ty) = match self.schema.field_id(field) {
-                Some(f) => (f, self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int)),
+                Some(f) => (
+                    f,
+                    self.schema
+                        .field(f)
+                        .map(|(_, t)| t)
+                        .unwrap_or(FieldType::Int),
+                ),
                 None => {
                     return Err(StoreError::UnknownField {
                         key: key.to_string(),
@@ -386,28 +418,38 @@ impl Table {
     }
 
     /// Checks what depends on the table's state and on the batch as a whole.
-    fn check_batch(&self, batch: &[Prepared], mode: Mode, origin: Option<Origin>) -> Result<(), StoreError> {
+    fn check_batch(
+        &self,
+        batch: &[Prepared],
+        mode: Mode,
+        origin: Option<Origin>,
+    ) -> Result<(), StoreError> {
         let wrap = |i: usize, e: StoreError| match origin {
             Some(o) => o.wrap(i, e),
             None => e,
         };
-        let mut seen: HashSet<&str> = HashSet::with_capacity(if batch.len() > 1 { batch.len() } else { 0 });
+        let mut seen: HashSet<&str> =
+            HashSet::with_capacity(if batch.len() > 1 { batch.len() } else { 0 });
         let mut new_keys = 0u64;
         for (i, p) in batch.iter().enumerate() {
             if p.key.is_empty() {
                 return Err(wrap(i, StoreError::EmptyKey));
             }
-            let dup = StoreError::DuplicateKey { key: p.key.to_string() };
+            let dup = StoreError::DuplicateKey {
+                key: p.key.to_string(),
+            };
             if batch.len() > 1 && !seen.insert(&p.key) {
                 return Err(wrap(i, dup));
             }
             match self.keys.get_index_of(&*p.key) {
-                Some(id) if mode == Mode::Insert && self.live.contains(id as u32) => return Err(wrap(i, dup)),
+                Some(id) if mode == Mode::Insert && self.live.contains(id as u32) => {
+                    return Err(wrap(i, dup))
+                }
                 Some(_) => {}
                 None => new_keys += 1,
             }
         }
-        let max = u32::MAX as u64;
+        let max = self.max_keys;
         if self.keys.len() as u64 + new_keys > max {
             return Err(StoreError::Full { max });
         }
@@ -449,7 +491,8 @@ impl Table {
     /// Estimated heap bytes.
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut m = MemoryUsage {
-            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + self.live.serialized_size(),
+            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>()
+                + self.live.serialized_size(),
             ..MemoryUsage::default()
         };
         for c in &self.columns {
@@ -510,4 +553,94 @@ pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
     tags.sort_unstable();
     tags.dedup();
     (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_stay_exact_through_bulk_loads_updates_and_deletes() {
+        let kind = KindSchema::new(
+            "k",
+            [
+                ("n", FieldType::Int),
+                ("x", FieldType::Float),
+                ("s", FieldType::String),
+            ],
+        )
+        .unwrap();
+        let cfg = IndexConfig {
+            fine_buckets: 16,
+            groups: 4,
+            min_bucket: 2,
+        };
+        let mut t = Table::with_config(kind, cfg);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // A bulk load (numeric indexes built once), then single writes.
+        let rows: Vec<(String, Row)> = (0..5000)
+            .map(|i| {
+                (
+                    format!("k{i}"),
+                    Row::new()
+                        .set("n", (next() % 100) as i64)
+                        .set("x", (next() % 1000) as f64 / 7.0),
+                )
+            })
+            .collect();
+        t.insert_many(rows).unwrap();
+        t.check_indexes();
+        for _ in 0..20_000 {
+            let key = format!("k{}", next() % 6000);
+            match next() % 5 {
+                0 => {
+                    let _ = t.delete(&key);
+                }
+                1 => {
+                    let _ = t.clear_field(&key, "n");
+                }
+                // Ascending values, the worst case for equal-depth buckets.
+                2 => {
+                    let v = 1000 + (next() % 50) as i64 + t.len() as i64;
+                    t.upsert(&key, Row::new().set("n", v)).unwrap();
+                }
+                _ => {
+                    let s = ["a", "b", "c"][(next() % 3) as usize];
+                    t.upsert(
+                        &key,
+                        Row::new()
+                            .set("n", (next() % 100) as i64)
+                            .set("x", next() as f64)
+                            .set("s", s),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        t.check_indexes();
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_keys_and_keeps_old_ones_writable() {
+        let kind = KindSchema::new("k", [("n", FieldType::Int)]).unwrap();
+        let mut t = Table::new(kind);
+        t.max_keys = 2;
+        t.insert_many([("a", Row::new()), ("b", Row::new())])
+            .unwrap();
+        assert_eq!(t.insert("c", Row::new()), Err(StoreError::Full { max: 2 }));
+        assert_eq!(
+            t.upsert_many([("a", Row::new()), ("c", Row::new())]),
+            Err(StoreError::Full { max: 2 })
+        );
+        // A deleted key keeps its id, so it can come back when the table is full.
+        t.delete("a").unwrap();
+        assert_eq!(t.insert("a", Row::new().set("n", 1i64)), Ok(EntityId(0)));
+        assert_eq!(t.len(), 2);
+    }
 }

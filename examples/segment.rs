@@ -1,0 +1,131 @@
+//! The `segment` command: evaluates one filter against one file of entities,
+//! as `../shared/contract.md` fixes it.
+//!
+//! ```text
+//! cargo run --release --example segment -- \
+//!     --schema schema.json --entities entities.jsonl --filter filter.json \
+//!     [--now 2026-11-22T12:00:00Z] [--max-conditions N | --max-conditions unlimited]
+//! ```
+//!
+//! stdout: the keys of the matching entities, one per line, in file order.
+//! stderr: timings, or a one-line error naming the file (and line, key and
+//! field where they apply); the exit code is then non-zero.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use segments::{eval, Filter, KindSchema, LimitPolicy, Table, Timestamp};
+
+struct Args {
+    schema: String,
+    entities: String,
+    filter: String,
+    now: Option<String>,
+    max_conditions: Option<String>,
+}
+
+const USAGE: &str = "usage: segment --schema FILE --entities FILE --filter FILE \
+                     [--now RFC3339] [--max-conditions N|unlimited]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut schema = None;
+    let mut entities = None;
+    let mut filter = None;
+    let mut now = None;
+    let mut max_conditions = None;
+    let mut it = std::env::args_os().skip(1);
+    while let Some(flag) = it.next() {
+        let flag = flag.to_string_lossy().into_owned();
+        let slot = match flag.as_str() {
+            "--schema" => &mut schema,
+            "--entities" => &mut entities,
+            "--filter" => &mut filter,
+            "--now" => &mut now,
+            "--max-conditions" => &mut max_conditions,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument `{other}`; {USAGE}")),
+        };
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?
+            .into_string()
+            .map_err(|_| format!("{flag}: the value is not valid UTF-8"))?;
+        if slot.replace(value).is_some() {
+            return Err(format!("{flag} given twice"));
+        }
+    }
+    let need =
+        |v: Option<String>, flag: &str| v.ok_or_else(|| format!("{flag} is required; {USAGE}"));
+    Ok(Args {
+        schema: need(schema, "--schema")?,
+        entities: need(entities, "--entities")?,
+        filter: need(filter, "--filter")?,
+        now,
+        max_conditions,
+    })
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let policy = match args.max_conditions.as_deref() {
+        None => LimitPolicy::default(),
+        Some("unlimited") => LimitPolicy::default().with_unlimited_conditions(),
+        Some(n) => LimitPolicy::default().with_max_conditions(n.parse().map_err(|_| {
+            format!("--max-conditions: expected a non-negative integer or `unlimited`, found `{n}`")
+        })?),
+    };
+    let now = match &args.now {
+        None => Timestamp::now(),
+        Some(s) => s.parse().map_err(|e| format!("--now: `{s}` {e}"))?,
+    };
+
+    let t0 = Instant::now();
+    let schema_text = std::fs::read_to_string(&args.schema)
+        .map_err(|e| format!("{}: cannot read: {e}", args.schema))?;
+    let kind = KindSchema::from_json("entity", &schema_text)
+        .map_err(|e| format!("{}: {e}", args.schema))?;
+    let filter_text = std::fs::read_to_string(&args.filter)
+        .map_err(|e| format!("{}: cannot read: {e}", args.filter))?;
+    let filter = Filter::from_json(&filter_text).map_err(|e| format!("{}: {e}", args.filter))?;
+
+    let mut table = Table::new(kind);
+    let plan = filter
+        .validate(table.schema(), &policy)
+        .map_err(|e| format!("{}: {e}", args.filter))?;
+    let file =
+        File::open(&args.entities).map_err(|e| format!("{}: cannot read: {e}", args.entities))?;
+    let loaded = table
+        .insert_json_lines(BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| format!("{}: {e}", args.entities))?;
+    let t1 = Instant::now();
+
+    let ids = eval::evaluate(&plan, &table, now).map_err(|e| e.to_string())?;
+    let t2 = Instant::now();
+
+    // Ids are handed out in file order, so id order is file order.
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    for key in table.keys_of(&ids) {
+        writeln!(out, "{key}").map_err(|e| format!("stdout: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    eprintln!(
+        "segment: {loaded} entities loaded in {:.1} ms, {} conditions evaluated in {:.3} ms, {} matches",
+        (t1 - t0).as_secs_f64() * 1e3,
+        plan.conditions(),
+        (t2 - t1).as_secs_f64() * 1e3,
+        ids.len()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("segment: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
