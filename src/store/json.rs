@@ -10,6 +10,88 @@ use super::table::{num_cell_float, num_cell_int, tags_cell, time_cell, Prepared}
 use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};
 
+/// Parses the lines of `block` (the first is line `first_line`), skipping
+/// blank ones, into `out` with their line numbers in `lines`; the block is
+/// split across the available cores. On error, the first bad line's.
+pub(crate) fn parse_block(
+    schema: &KindSchema,
+    block: &[u8],
+    first_line: usize,
+    out: &mut Vec<Prepared>,
+    lines: &mut Vec<usize>,
+) -> Result<(), StoreError> {
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if parts == 1 || block.len() < (256 << 10) {
+        return parse_lines(schema, block, first_line, out, lines);
+    }
+    // Cut at newlines near equal sizes.
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let at = (block.len() * k / parts).max(*cuts.last().unwrap_or(&0));
+        let cut = block[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(block.len(), |i| at + i + 1);
+        cuts.push(cut);
+    }
+    cuts.push(block.len());
+    type Part = Result<(Vec<Prepared>, Vec<usize>), StoreError>;
+    let results: Vec<Part> = std::thread::scope(|s| {
+        let mut line = first_line;
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = &block[w[0]..w[1]];
+                let start = line;
+                line += part.iter().filter(|&&b| b == b'\n').count();
+                s.spawn(move || {
+                    let (mut o, mut l) = (Vec::new(), Vec::new());
+                    parse_lines(schema, part, start, &mut o, &mut l).map(|_| (o, l))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for r in results {
+        let (o, l) = r?;
+        out.extend(o);
+        lines.extend(l);
+    }
+    Ok(())
+}
+
+fn parse_lines(
+    schema: &KindSchema,
+    block: &[u8],
+    first_line: usize,
+    out: &mut Vec<Prepared>,
+    lines: &mut Vec<usize>,
+) -> Result<(), StoreError> {
+    for (i, raw) in block.split(|&b| b == b'\n').enumerate() {
+        let line = first_line + i;
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let at = |e| StoreError::AtLine {
+            line,
+            source: Box::new(e),
+        };
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            at(StoreError::Io {
+                message: "stream did not contain valid UTF-8".into(),
+            })
+        })?;
+        out.push(parse_row(schema, text).map_err(at)?);
+        lines.push(line);
+    }
+    Ok(())
+}
+
 /// Parses one JSON object into a prepared row.
 pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, StoreError> {
     let text = text.trim_end_matches(['\n', '\r']);
@@ -94,30 +176,73 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             cells: Vec::with_capacity(self.schema.len()),
             problem: None,
         };
-        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if name == "key" {
-                out.key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
-                continue;
-            }
-            let Some(id) = self.schema.field_id(&name) else {
-                map.next_value::<IgnoredAny>()?;
-                out.problem
-                    .get_or_insert((name.into_owned(), Problem::UnknownField));
-                continue;
+        while let Some(member) = map.next_key_seed(MemberSeed {
+            schema: self.schema,
+        })? {
+            let id = match member {
+                Member::Key => {
+                    out.key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
+                    continue;
+                }
+                Member::Unknown(name) => {
+                    map.next_value::<IgnoredAny>()?;
+                    out.problem.get_or_insert((name, Problem::UnknownField));
+                    continue;
+                }
+                Member::Field(id) => id,
             };
-            let ty = self
-                .schema
-                .field(id)
-                .map(|(_, t)| t)
-                .unwrap_or(FieldType::Int);
+            let (name, ty) = self.schema.field(id).unwrap_or(("", FieldType::Int));
             match map.next_value_seed(CellSeed(ty))? {
                 Ok(cell) => out.cells.push((id, cell)),
                 Err(p) => {
-                    out.problem.get_or_insert((name.into_owned(), p));
+                    out.problem.get_or_insert((name.to_string(), p));
                 }
             }
         }
         Ok(out)
+    }
+}
+
+/// A member name, resolved against the schema without allocating.
+enum Member {
+    Key,
+    Field(FieldId),
+    Unknown(String),
+}
+
+struct MemberSeed<'a> {
+    schema: &'a KindSchema,
+}
+
+impl<'de> DeserializeSeed<'de> for MemberSeed<'_> {
+    type Value = Member;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Member, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberSeed<'_> {
+    type Value = Member;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Member, E> {
+        if name == "key" {
+            return Ok(Member::Key);
+        }
+        // A scan of a few names beats hashing each member of each row.
+        let found = if self.schema.len() <= 24 {
+            self.schema
+                .fields()
+                .find(|(_, n, _)| *n == name)
+                .map(|(id, _, _)| id)
+        } else {
+            self.schema.field_id(name)
+        };
+        Ok(found.map_or_else(|| Member::Unknown(name.to_string()), Member::Field))
     }
 }
 

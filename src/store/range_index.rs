@@ -106,10 +106,12 @@ impl RangeIndex {
             return RangeIndex::new(cfg);
         }
         let stride = (n as usize).div_ceil(SAMPLE).max(1);
+        // Not `step_by`: roaring's iterator has no cheap `nth`.
         let mut sample: Vec<u64> = present
             .iter()
-            .step_by(stride)
-            .map(|id| keys[id as usize])
+            .enumerate()
+            .filter(|(i, _)| i % stride == 0)
+            .map(|(_, id)| keys[id as usize])
             .collect();
         sample.sort_unstable();
         let per_bucket = (n as usize).div_ceil(cfg.fine_buckets).max(cfg.min_bucket);

@@ -1,6 +1,5 @@
 //! One entity kind's entities: keys, the live set and the columns.
 
-use std::collections::HashSet;
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -314,14 +313,12 @@ impl Table {
     /// As [`Table::upsert`], plus invalid JSON and a missing key.
     pub fn upsert_json(&mut self, json: &str) -> Result<EntityId, StoreError> {
         let p = super::json::parse_row(&self.schema, json)?;
-        self.check_batch(std::slice::from_ref(&p), Mode::Upsert, None)?;
-        Ok(self.apply(p, Mode::Upsert, false))
+        Ok(EntityId(self.commit(vec![p], Mode::Upsert, None)?[0]))
     }
 
     fn write_one(&mut self, key: &str, row: &Row, mode: Mode) -> Result<EntityId, StoreError> {
         let p = self.prepare(key, row)?;
-        self.check_batch(std::slice::from_ref(&p), mode, None)?;
-        Ok(self.apply(p, mode, false))
+        Ok(EntityId(self.commit(vec![p], mode, None)?[0]))
     }
 
     fn write_many<K: AsRef<str>>(
@@ -336,8 +333,7 @@ impl Table {
                     .map_err(|e| Origin::Rows.wrap(i, e))?,
             );
         }
-        self.check_batch(&prepared, mode, Some(Origin::Rows))?;
-        Ok(self.apply_all(prepared, mode))
+        Ok(self.commit(prepared, mode, Some(Origin::Rows))?.len())
     }
 
     fn write_json_lines(
@@ -345,34 +341,61 @@ impl Table {
         mut reader: impl BufRead,
         mode: Mode,
     ) -> Result<usize, StoreError> {
+        // Lines are parsed in blocks, each block split across the cores;
+        // nothing is applied until every line has parsed.
+        const BLOCK: usize = 4 << 20;
         let mut prepared = Vec::new();
         let mut lines = Vec::new();
-        let mut buf = String::new();
-        let mut line = 0;
+        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+        let mut first_line = 1;
         loop {
-            buf.clear();
-            line += 1;
-            let n = reader.read_line(&mut buf).map_err(|e| StoreError::AtLine {
-                line,
-                source: Box::new(StoreError::Io {
-                    message: e.to_string(),
-                }),
-            })?;
-            if n == 0 {
+            let eof = loop {
+                let chunk = match reader.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(StoreError::AtLine {
+                            line: first_line + newlines(&buf),
+                            source: Box::new(StoreError::Io {
+                                message: e.to_string(),
+                            }),
+                        })
+                    }
+                };
+                if chunk.is_empty() {
+                    break true;
+                }
+                let n = chunk.len();
+                buf.extend_from_slice(chunk);
+                reader.consume(n);
+                if buf.len() >= BLOCK {
+                    break false;
+                }
+            };
+            let end = if eof {
+                buf.len()
+            } else {
+                match buf.iter().rposition(|&b| b == b'\n') {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            };
+            super::json::parse_block(
+                &self.schema,
+                &buf[..end],
+                first_line,
+                &mut prepared,
+                &mut lines,
+            )?;
+            first_line += newlines(&buf[..end]);
+            buf.drain(..end);
+            if eof {
                 break;
             }
-            if buf.trim().is_empty() {
-                continue;
-            }
-            let p = super::json::parse_row(&self.schema, &buf).map_err(|e| StoreError::AtLine {
-                line,
-                source: Box::new(e),
-            })?;
-            prepared.push(p);
-            lines.push(line);
         }
-        self.check_batch(&prepared, mode, Some(Origin::Lines(&lines)))?;
-        Ok(self.apply_all(prepared, mode))
+        Ok(self
+            .commit(prepared, mode, Some(Origin::Lines(&lines)))?
+            .len())
     }
 
     /// Type-checks a row against the schema.
@@ -417,75 +440,82 @@ impl Table {
         })
     }
 
-    /// Checks what depends on the table's state and on the batch as a whole.
-    fn check_batch(
-        &self,
-        batch: &[Prepared],
+    /// Applies a batch of prepared rows, all or none.
+    ///
+    /// Keys are interned first, each hashed once; a key that breaks a rule
+    /// (repeated in the batch, already live for an insert, or one too many)
+    /// rolls the new keys back, so the table is as it was. Only then are
+    /// values written, which cannot fail.
+    fn commit(
+        &mut self,
+        batch: Vec<Prepared>,
         mode: Mode,
         origin: Option<Origin>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<u32>, StoreError> {
         let wrap = |i: usize, e: StoreError| match origin {
             Some(o) => o.wrap(i, e),
             None => e,
         };
-        let mut seen: HashSet<&str> =
-            HashSet::with_capacity(if batch.len() > 1 { batch.len() } else { 0 });
-        let mut new_keys = 0u64;
-        for (i, p) in batch.iter().enumerate() {
+        let old_len = self.keys.len();
+        self.keys.reserve(batch.len());
+        let mut touched = RoaringBitmap::new();
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut cells = Vec::with_capacity(batch.len());
+        let mut failure = None;
+        for (i, p) in batch.into_iter().enumerate() {
             if p.key.is_empty() {
-                return Err(wrap(i, StoreError::EmptyKey));
+                failure = Some(wrap(i, StoreError::EmptyKey));
+                break;
             }
-            let dup = StoreError::DuplicateKey {
-                key: p.key.to_string(),
-            };
-            if batch.len() > 1 && !seen.insert(&p.key) {
-                return Err(wrap(i, dup));
+            let (id, _) = self.keys.insert_full(p.key);
+            if self.keys.len() as u64 > self.max_keys {
+                failure = Some(StoreError::Full { max: self.max_keys });
+                break;
             }
-            match self.keys.get_index_of(&*p.key) {
-                Some(id) if mode == Mode::Insert && self.live.contains(id as u32) => {
-                    return Err(wrap(i, dup))
-                }
-                Some(_) => {}
-                None => new_keys += 1,
+            let id = id as u32;
+            let dup = !touched.insert(id) || (mode == Mode::Insert && self.live.contains(id));
+            if dup {
+                let key = self
+                    .keys
+                    .get_index(id as usize)
+                    .map_or("", |k| &**k)
+                    .to_string();
+                failure = Some(wrap(i, StoreError::DuplicateKey { key }));
+                break;
             }
+            ids.push(id);
+            cells.push(p.cells);
         }
-        let max = self.max_keys;
-        if self.keys.len() as u64 + new_keys > max {
-            return Err(StoreError::Full { max });
+        if let Some(e) = failure {
+            self.keys.truncate(old_len);
+            return Err(e);
         }
-        Ok(())
-    }
-
-    fn apply_all(&mut self, batch: Vec<Prepared>, mode: Mode) -> usize {
-        let n = batch.len();
         // A large batch writes numeric columns raw and rebuilds their indexes once.
-        let bulk = n >= 4096 && n as u64 * 4 >= self.live.len();
-        self.keys.reserve(n);
-        for p in batch {
-            self.apply(p, mode, bulk);
+        let bulk = ids.len() >= 4096 && ids.len() as u64 * 4 >= self.live.len();
+        for (&id, cells) in ids.iter().zip(cells) {
+            let existed = self.live.contains(id);
+            for (f, cell) in &cells {
+                let col = &mut self.columns[f.index()];
+                match cell {
+                    Some(c) => col.set(id, c, bulk),
+                    None if existed && mode == Mode::Upsert => col.clear(id),
+                    None => {}
+                }
+            }
+            self.live.insert(id);
         }
         if bulk {
-            for c in &mut self.columns {
-                c.finish_bulk(self.cfg);
-            }
+            // Columns are independent: rebuild their indexes on all cores.
+            let cfg = self.cfg;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let per = self.columns.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                for chunk in self.columns.chunks_mut(per) {
+                    s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
+                }
+            });
         }
-        n
-    }
-
-    fn apply(&mut self, p: Prepared, mode: Mode, bulk: bool) -> EntityId {
-        let (id, _) = self.keys.insert_full(p.key);
-        let id = id as u32;
-        let existed = self.live.contains(id);
-        for (f, cell) in &p.cells {
-            let col = &mut self.columns[f.index()];
-            match cell {
-                Some(c) => col.set(id, c, bulk),
-                None if existed && mode == Mode::Upsert => col.clear(id),
-                None => {}
-            }
-        }
-        self.live.insert(id);
-        EntityId(id)
+        Ok(ids)
     }
 
     /// Estimated heap bytes.
@@ -643,4 +673,8 @@ mod tests {
         assert_eq!(t.insert("a", Row::new().set("n", 1i64)), Ok(EntityId(0)));
         assert_eq!(t.len(), 2);
     }
+}
+
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
