@@ -585,6 +585,10 @@ pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
     (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
 }
 
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,8 +677,4 @@ mod tests {
         assert_eq!(t.insert("a", Row::new().set("n", 1i64)), Ok(EntityId(0)));
         assert_eq!(t.len(), 2);
     }
-}
-
-fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
 }
