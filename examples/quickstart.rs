@@ -15,12 +15,7 @@ use segments::filter::{field, Filter, Node, TimeUnit};
 use segments::{eval, LimitPolicy, Row, Table, Timestamp};
 
 fn segments() -> Vec<(&'static str, Filter)> {
-    let at_risk = || {
-        [
-            Node::from(field("health").lt(30)),
-            field("nps").lt(7).into(),
-        ]
-    };
+    let at_risk = || [Node::from(field("health").lt(30)), field("nps").lt(7).into()];
     vec![
         ("At Risk", Filter::and(at_risk())),
         ("At Risk (either)", Filter::or(at_risk())),
@@ -100,11 +95,7 @@ fn main() -> Result<(), segments::Error> {
     let start = Instant::now();
     let t0 = Instant::now();
     let mut table = accounts::table(n, 20261123);
-    println!(
-        "built {} accounts in {:.2} s",
-        table.len(),
-        t0.elapsed().as_secs_f64()
-    );
+    println!("built {} accounts in {:.2} s", table.len(), t0.elapsed().as_secs_f64());
     let mem = table.memory_usage();
     println!(
         "memory (estimated): {:.1} MB = keys {:.1} + columns {:.1} + indexes {:.1}",
@@ -127,10 +118,7 @@ fn main() -> Result<(), segments::Error> {
     // A support sweep: 1,000 accounts get worse health scores and NPS answers.
     let t1 = Instant::now();
     for i in (0..n).step_by(n / 1000) {
-        table.upsert(
-            &format!("a{i:08}"),
-            Row::new().set("health", 12.5).set("nps", 2i64),
-        )?;
+        table.upsert(&format!("a{i:08}"), Row::new().set("health", 12.5).set("nps", 2i64))?;
     }
     println!(
         "\nupdated 1,000 accounts in {:.2} ms; segments again:",
@@ -146,11 +134,7 @@ fn main() -> Result<(), segments::Error> {
     // The keys of a few members, as a service would show them.
     let at_risk_mrr = eval::evaluate(&plans[2].1, &table, now)?;
     let first: Vec<&str> = table.keys_of(&at_risk_mrr).take(5).collect();
-    println!(
-        "\nfirst members of \"{}\": {}",
-        plans[2].0,
-        first.join(", ")
-    );
+    println!("\nfirst members of \"{}\": {}", plans[2].0, first.join(", "));
     println!("done in {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -56,8 +56,7 @@ fn parse_args() -> Result<Args, String> {
             return Err(format!("{flag} given twice"));
         }
     }
-    let need =
-        |v: Option<String>, flag: &str| v.ok_or_else(|| format!("{flag} is required; {USAGE}"));
+    let need = |v: Option<String>, flag: &str| v.ok_or_else(|| format!("{flag} is required; {USAGE}"));
     Ok(Args {
         schema: need(schema, "--schema")?,
         entities: need(entities, "--entities")?,
@@ -69,33 +68,32 @@ fn parse_args() -> Result<Args, String> {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let policy = match args.max_conditions.as_deref() {
-        None => LimitPolicy::default(),
-        Some("unlimited") => LimitPolicy::default().with_unlimited_conditions(),
-        Some(n) => LimitPolicy::default().with_max_conditions(n.parse().map_err(|_| {
-            format!("--max-conditions: expected a non-negative integer or `unlimited`, found `{n}`")
-        })?),
-    };
+    let policy =
+        match args.max_conditions.as_deref() {
+            None => LimitPolicy::default(),
+            Some("unlimited") => LimitPolicy::default().with_unlimited_conditions(),
+            Some(n) => LimitPolicy::default().with_max_conditions(n.parse().map_err(|_| {
+                format!("--max-conditions: expected a non-negative integer or `unlimited`, found `{n}`")
+            })?),
+        };
     let now = match &args.now {
         None => Timestamp::now(),
         Some(s) => s.parse().map_err(|e| format!("--now: `{s}` {e}"))?,
     };
 
     let t0 = Instant::now();
-    let schema_text = std::fs::read_to_string(&args.schema)
-        .map_err(|e| format!("{}: cannot read: {e}", args.schema))?;
-    let kind = KindSchema::from_json("entity", &schema_text)
-        .map_err(|e| format!("{}: {e}", args.schema))?;
-    let filter_text = std::fs::read_to_string(&args.filter)
-        .map_err(|e| format!("{}: cannot read: {e}", args.filter))?;
+    let schema_text =
+        std::fs::read_to_string(&args.schema).map_err(|e| format!("{}: cannot read: {e}", args.schema))?;
+    let kind = KindSchema::from_json("entity", &schema_text).map_err(|e| format!("{}: {e}", args.schema))?;
+    let filter_text =
+        std::fs::read_to_string(&args.filter).map_err(|e| format!("{}: cannot read: {e}", args.filter))?;
     let filter = Filter::from_json(&filter_text).map_err(|e| format!("{}: {e}", args.filter))?;
 
     let mut table = Table::new(kind);
     let plan = filter
         .validate(table.schema(), &policy)
         .map_err(|e| format!("{}: {e}", args.filter))?;
-    let file =
-        File::open(&args.entities).map_err(|e| format!("{}: cannot read: {e}", args.entities))?;
+    let file = File::open(&args.entities).map_err(|e| format!("{}: cannot read: {e}", args.entities))?;
     let loaded = table
         .insert_json_lines(BufReader::with_capacity(1 << 20, file))
         .map_err(|e| format!("{}: {e}", args.entities))?;

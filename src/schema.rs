@@ -146,9 +146,7 @@ impl KindSchema {
         struct Doc {
             fields: IndexMap<String, String>,
         }
-        let doc: Doc = serde_json::from_str(json).map_err(|e| SchemaError::Json {
-            message: e.to_string(),
-        })?;
+        let doc: Doc = serde_json::from_str(json).map_err(|e| SchemaError::Json { message: e.to_string() })?;
         let mut fields = Vec::with_capacity(doc.fields.len());
         for (field, ty) in doc.fields {
             match FieldType::from_name(&ty) {
@@ -176,7 +174,13 @@ impl KindSchema {
 
     /// The id of a field by name.
     pub fn field_id(&self, name: &str) -> Option<FieldId> {
-        self.fields.get_index_of(name).map(|i| FieldId(i as u32))
+        // Comparing a few names is cheaper than hashing one.
+        let i = if self.fields.len() <= 24 {
+            self.fields.keys().position(|k| k == name)
+        } else {
+            self.fields.get_index_of(name)
+        };
+        i.map(|i| FieldId(i as u32))
     }
 
     /// The type of a field by name.
@@ -186,9 +190,7 @@ impl KindSchema {
 
     /// The name and type of a field by id.
     pub fn field(&self, id: FieldId) -> Option<(&str, FieldType)> {
-        self.fields
-            .get_index(id.index())
-            .map(|(n, t)| (n.as_str(), *t))
+        self.fields.get_index(id.index()).map(|(n, t)| (n.as_str(), *t))
     }
 
     /// The fields in declaration order.
@@ -252,17 +254,12 @@ impl Schema {
     pub fn kind(&self, name: &str) -> Result<&KindSchema, SchemaError> {
         self.kind_id(name)
             .map(|id| &*self.kinds[id.0 as usize])
-            .ok_or_else(|| SchemaError::UnknownKind {
-                kind: name.to_string(),
-            })
+            .ok_or_else(|| SchemaError::UnknownKind { kind: name.to_string() })
     }
 
     /// The id of a kind by name.
     pub fn kind_id(&self, name: &str) -> Option<KindId> {
-        self.kinds
-            .iter()
-            .position(|k| k.name == name)
-            .map(|i| KindId(i as u32))
+        self.kinds.iter().position(|k| k.name == name).map(|i| KindId(i as u32))
     }
 
     /// The kinds in declaration order.

@@ -90,9 +90,7 @@ impl fmt::Display for Timestamp {
 
 /// Parses RFC 3339 into nanoseconds since the epoch, exactly.
 pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
-    let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse {
-        reason: e.to_string(),
-    })?;
+    let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse { reason: e.to_string() })?;
     let secs = d.timestamp() as i128;
     Ok(secs * 1_000_000_000 + d.timestamp_subsec_nanos() as i128)
 }
@@ -336,20 +334,14 @@ mod tests {
         assert_eq!(cmp_num(Num::Float(2.5), Num::Int(2)), Ordering::Greater);
         assert_eq!(cmp_num(Num::Float(-2.5), Num::Int(-2)), Ordering::Less);
         assert_eq!(cmp_num(Num::Int(3), Num::Float(3.0)), Ordering::Equal);
-        assert_eq!(
-            cmp_num(Num::Int(i64::MAX as i128), Num::Float(1e300)),
-            Ordering::Less
-        );
+        assert_eq!(cmp_num(Num::Int(i64::MAX as i128), Num::Float(1e300)), Ordering::Less);
     }
 
     #[test]
     fn floors() {
         assert_eq!(floor_key_int(Num::Float(6.5)), (Some(int_key(6)), false));
         assert_eq!(floor_key_int(Num::Float(-6.5)), (Some(int_key(-7)), false));
-        assert_eq!(
-            floor_key_int(Num::Int(1 << 70)),
-            (Some(int_key(i64::MAX)), false)
-        );
+        assert_eq!(floor_key_int(Num::Int(1 << 70)), (Some(int_key(i64::MAX)), false));
         assert_eq!(floor_key_int(Num::Int(-(1 << 70))), (None, false));
         let big = (1i128 << 53) + 1;
         let (k, exact) = floor_key_float(Num::Int(big));
@@ -365,11 +357,7 @@ mod tests {
         let b: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(a, b);
         assert_eq!(
-            "2026-01-01T00:00:00.000001Z"
-                .parse::<Timestamp>()
-                .unwrap()
-                .as_micros()
-                - b.as_micros(),
+            "2026-01-01T00:00:00.000001Z".parse::<Timestamp>().unwrap().as_micros() - b.as_micros(),
             1
         );
         assert_eq!(

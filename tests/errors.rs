@@ -7,8 +7,8 @@ use std::sync::Arc;
 use segments::eval;
 use segments::filter::{field, Group, Node};
 use segments::{
-    EvalError, FieldType, Filter, FilterError, KindSchema, LimitPolicy, Row, Schema, SchemaError,
-    StoreError, Table, Timestamp, Value,
+    EvalError, FieldType, Filter, FilterError, KindSchema, LimitPolicy, Row, Schema, SchemaError, StoreError, Table,
+    Timestamp, Value,
 };
 
 fn kind() -> Arc<KindSchema> {
@@ -47,11 +47,7 @@ fn state(t: &Table) -> Vec<String> {
         .iter()
         .map(|id| {
             let id = segments::EntityId(id);
-            let vals: Vec<Value> = t
-                .schema()
-                .fields()
-                .map(|(_, f, _)| t.get(id, f).unwrap())
-                .collect();
+            let vals: Vec<Value> = t.schema().fields().map(|(_, f, _)| t.get(id, f).unwrap()).collect();
             format!("{} {:?}", t.key(id).unwrap(), vals)
         })
         .collect();
@@ -64,9 +60,7 @@ fn state(t: &Table) -> Vec<String> {
         field("tags").contains_any(["x", "y"]),
     ];
     for p in probes {
-        let plan = Filter::and([p])
-            .validate(t.schema(), &LimitPolicy::default())
-            .unwrap();
+        let plan = Filter::and([p]).validate(t.schema(), &LimitPolicy::default()).unwrap();
         let now = Timestamp::from_micros(0);
         let got = eval::evaluate(&plan, t, now).unwrap();
         assert_eq!(
@@ -79,10 +73,7 @@ fn state(t: &Table) -> Vec<String> {
     out
 }
 
-fn unchanged<T: std::fmt::Debug>(
-    t: &mut Table,
-    write: impl FnOnce(&mut Table) -> Result<T, StoreError>,
-) -> StoreError {
+fn unchanged<T: std::fmt::Debug>(t: &mut Table, write: impl FnOnce(&mut Table) -> Result<T, StoreError>) -> StoreError {
     let before = state(t);
     let err = write(t).expect_err("the write should fail");
     assert_eq!(state(t), before, "a failed write changed the table ({err})");
@@ -92,10 +83,7 @@ fn unchanged<T: std::fmt::Debug>(
 #[test]
 fn schema_errors() {
     use FieldType::Int;
-    assert_eq!(
-        KindSchema::new(" ", [("a", Int)]),
-        Err(SchemaError::EmptyKindName)
-    );
+    assert_eq!(KindSchema::new(" ", [("a", Int)]), Err(SchemaError::EmptyKindName));
     assert_eq!(
         KindSchema::new("k", [("", Int)]),
         Err(SchemaError::EmptyFieldName { kind: "k".into() })
@@ -119,10 +107,7 @@ fn schema_errors() {
         Err(SchemaError::DuplicateKind { kind: "k".into() })
     );
     let s = Schema::builder().kind("k", [("a", Int)]).build().unwrap();
-    assert_eq!(
-        s.kind("users").unwrap_err().to_string(),
-        "unknown kind `users`"
-    );
+    assert_eq!(s.kind("users").unwrap_err().to_string(), "unknown kind `users`");
     let e = KindSchema::from_json("k", r#"{"fields": {"a": "integer"}}"#).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -156,20 +141,10 @@ fn typed_write_errors_change_nothing() {
     });
     assert!(matches!(e, StoreError::UnknownField { .. }));
     let e = unchanged(&mut t, |t| t.upsert("a", Row::new().set("nps", 1.5)));
-    assert_eq!(
-        e.to_string(),
-        "key `a`, field `nps`: expected int, found float"
-    );
-    let e = unchanged(&mut t, |t| {
-        t.upsert("a", Row::new().set("health", f64::NAN))
-    });
-    assert_eq!(
-        e.to_string(),
-        "key `a`, field `health`: float is not finite"
-    );
-    let e = unchanged(&mut t, |t| {
-        t.upsert("a", Row::new().set("health", f64::INFINITY))
-    });
+    assert_eq!(e.to_string(), "key `a`, field `nps`: expected int, found float");
+    let e = unchanged(&mut t, |t| t.upsert("a", Row::new().set("health", f64::NAN)));
+    assert_eq!(e.to_string(), "key `a`, field `health`: float is not finite");
+    let e = unchanged(&mut t, |t| t.upsert("a", Row::new().set("health", f64::INFINITY)));
     assert!(matches!(e, StoreError::NonFiniteFloat { .. }));
     let e = unchanged(&mut t, |t| t.upsert("a", Row::new().set("tags", "x")));
     assert!(matches!(e, StoreError::TypeMismatch { .. }));
@@ -185,17 +160,11 @@ fn typed_write_errors_change_nothing() {
         e.to_string(),
         "row 2: key `e`, field `paying`: expected bool, found string"
     );
-    let e = unchanged(&mut t, |t| {
-        t.insert_many(vec![("d", Row::new()), ("d", Row::new())])
-    });
+    let e = unchanged(&mut t, |t| t.insert_many(vec![("d", Row::new()), ("d", Row::new())]));
     assert!(matches!(e, StoreError::InRow { row: 1, .. }));
-    let e = unchanged(&mut t, |t| {
-        t.insert_many(vec![("d", Row::new()), ("b", Row::new())])
-    });
+    let e = unchanged(&mut t, |t| t.insert_many(vec![("d", Row::new()), ("b", Row::new())]));
     assert_eq!(e.to_string(), "row 1: key `b`: duplicate key");
-    let e = unchanged(&mut t, |t| {
-        t.upsert_many(vec![("d", Row::new()), ("", Row::new())])
-    });
+    let e = unchanged(&mut t, |t| t.upsert_many(vec![("d", Row::new()), ("", Row::new())]));
     assert!(matches!(&e, StoreError::InRow { row: 1, source } if **source == StoreError::EmptyKey));
 }
 
@@ -231,9 +200,7 @@ fn json_write_errors_change_nothing() {
         .upsert_json_lines("{\"key\": \"a\", \"nps\": null}".as_bytes())
         .is_ok());
     assert_eq!(t.get(t.id("a").unwrap(), "nps"), Some(Value::Null));
-    let e = unchanged(&mut t, |t| {
-        t.upsert_json("{\"key\": \"a\", \"nps\": \"x\"}")
-    });
+    let e = unchanged(&mut t, |t| t.upsert_json("{\"key\": \"a\", \"nps\": \"x\"}"));
     assert!(matches!(e, StoreError::TypeMismatch { .. }));
     let e = unchanged(&mut t, |t| t.upsert_json("nope"));
     assert!(matches!(e, StoreError::Json { .. }));
@@ -253,9 +220,7 @@ fn json_write_errors_change_nothing() {
     let e = unchanged(&mut t, |t| t.insert_json_lines(BufReader::new(Failing(1))));
     assert_eq!(e.to_string(), "line 2: read failed: disk on fire");
     let e = unchanged(&mut t, |t| t.insert_json_lines(&[0xff, 0xfe, b'\n'][..]));
-    assert!(
-        matches!(&e, StoreError::AtLine { line: 1, source } if matches!(**source, StoreError::Io { .. }))
-    );
+    assert!(matches!(&e, StoreError::AtLine { line: 1, source } if matches!(**source, StoreError::Io { .. })));
 }
 
 fn filter_err(json: &str) -> FilterError {
@@ -313,30 +278,15 @@ fn filter_errors_name_the_path() {
     // Each kind of error is its own variant, for callers that match.
     assert!(matches!(filter_err("{"), FilterError::Json { .. }));
     assert!(matches!(filter_err(cases[1].0), FilterError::Shape { .. }));
-    assert!(matches!(
-        filter_err(cases[15].0),
-        FilterError::UnknownOperator { .. }
-    ));
-    assert!(matches!(
-        filter_err(cases[16].0),
-        FilterError::UnknownField { .. }
-    ));
+    assert!(matches!(filter_err(cases[15].0), FilterError::UnknownOperator { .. }));
+    assert!(matches!(filter_err(cases[16].0), FilterError::UnknownField { .. }));
     assert!(matches!(
         filter_err(cases[17].0),
         FilterError::OperatorNotForType { .. }
     ));
-    assert!(matches!(
-        filter_err(cases[21].0),
-        FilterError::BadValue { .. }
-    ));
-    assert!(matches!(
-        filter_err(cases[32].0),
-        FilterError::EmptyList { .. }
-    ));
-    assert!(matches!(
-        filter_err(cases[34].0),
-        FilterError::InvertedRange { .. }
-    ));
+    assert!(matches!(filter_err(cases[21].0), FilterError::BadValue { .. }));
+    assert!(matches!(filter_err(cases[32].0), FilterError::EmptyList { .. }));
+    assert!(matches!(filter_err(cases[34].0), FilterError::InvertedRange { .. }));
 }
 
 #[test]
@@ -361,17 +311,9 @@ fn limits_on_conditions_and_depth() {
     let f = Group::and(rules);
     let k = kind();
     let e = f.validate(&k, &LimitPolicy::default()).unwrap_err();
-    assert_eq!(
-        e,
-        FilterError::TooManyConditions {
-            count: 11,
-            limit: 10
-        }
-    );
+    assert_eq!(e, FilterError::TooManyConditions { count: 11, limit: 10 });
     assert_eq!(e.to_string(), "too many conditions: 11 (the limit is 10)");
-    assert!(f
-        .validate(&k, &LimitPolicy::default().with_max_conditions(11))
-        .is_ok());
+    assert!(f.validate(&k, &LimitPolicy::default().with_max_conditions(11)).is_ok());
     assert!(f
         .validate(&k, &LimitPolicy::default().with_unlimited_conditions())
         .is_ok());
@@ -389,9 +331,7 @@ fn limits_on_conditions_and_depth() {
     for _ in 0..3 {
         deep = Group::or([deep]);
     }
-    assert!(deep
-        .validate(&k, &LimitPolicy::default().with_max_depth(4))
-        .is_ok());
+    assert!(deep.validate(&k, &LimitPolicy::default().with_max_depth(4)).is_ok());
     let e = deep
         .validate(&k, &LimitPolicy::default().with_max_depth(3))
         .unwrap_err();

@@ -48,17 +48,9 @@ fn check(t: &Table, filter: &str, want: &[&str]) {
     };
     let got = eval::evaluate(&plan, t, now).unwrap();
     assert_eq!(sorted(&got), want, "evaluate: {filter}");
-    assert_eq!(
-        sorted(&eval::scan(&plan, t, now).unwrap()),
-        want,
-        "oracle: {filter}"
-    );
+    assert_eq!(sorted(&eval::scan(&plan, t, now).unwrap()), want, "oracle: {filter}");
     let m = Matcher::new(&plan, t, now).unwrap();
-    let by_one: roaring::RoaringBitmap = t
-        .live()
-        .iter()
-        .filter(|&i| m.matches(EntityId(i)))
-        .collect();
+    let by_one: roaring::RoaringBitmap = t.live().iter().filter(|&i| m.matches(EntityId(i))).collect();
     assert_eq!(sorted(&by_one), want, "matcher: {filter}");
 }
 
@@ -66,9 +58,7 @@ fn rule(field: &str, op: &str, value: &str) -> String {
     if value.is_empty() {
         format!(r#"{{"combinator": "and", "rules": [{{"field": "{field}", "operator": "{op}"}}]}}"#)
     } else {
-        format!(
-            r#"{{"combinator": "and", "rules": [{{"field": "{field}", "operator": "{op}", "value": {value}}}]}}"#
-        )
+        format!(r#"{{"combinator": "and", "rules": [{{"field": "{field}", "operator": "{op}", "value": {value}}}]}}"#)
     }
 }
 
@@ -184,11 +174,7 @@ fn groups_empty_negated_and_nested() {
     let t = table();
     check(&t, r#"{"combinator": "and", "rules": []}"#, ALL);
     check(&t, r#"{"combinator": "or", "rules": []}"#, &[]);
-    check(
-        &t,
-        r#"{"combinator": "and", "not": true, "rules": []}"#,
-        &[],
-    );
+    check(&t, r#"{"combinator": "and", "not": true, "rules": []}"#, &[]);
     check(&t, r#"{"combinator": "or", "not": true, "rules": []}"#, ALL);
     // not complements within all entities, missing values included.
     check(
@@ -218,9 +204,7 @@ fn deleted_and_reinserted_entities() {
         r#"{"combinator": "and", "rules": []}"#,
         &["min", "max", "zero", "none"],
     );
-    let id = t
-        .insert("mid", segments::Row::new().set("n", 7i64))
-        .unwrap();
+    let id = t.insert("mid", segments::Row::new().set("n", 7i64)).unwrap();
     assert_eq!(t.id("mid"), Some(id));
     check(&t, &rule("n", ">=", "5"), &["max", "mid"]);
     check(&t, &rule("x", "null", ""), &["mid", "none"]);

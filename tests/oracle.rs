@@ -7,9 +7,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use segments::eval::{self, Matcher};
 use segments::filter::{Combinator, Duration, Group, Literal, Node, Operator, Rule, TimeUnit};
-use segments::{
-    EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value,
-};
+use segments::{EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value};
 
 const NOW: i64 = 1_795_000_000_000_000; // 2026-11-18T...
 const DAY: i64 = 86_400_000_000;
@@ -33,31 +31,10 @@ fn schema() -> Arc<KindSchema> {
 }
 
 const INTS: &[i64] = &[i64::MIN, -3, -1, 0, 1, 2, 3, 5, 8, i64::MAX];
-const FLOATS: &[f64] = &[
-    -1e300,
-    -2.5,
-    -0.0,
-    0.0,
-    0.5,
-    1.0,
-    2.5,
-    3.0,
-    9007199254740992.0,
-    1e300,
-];
+const FLOATS: &[f64] = &[-1e300, -2.5, -0.0, 0.0, 0.5, 1.0, 2.5, 3.0, 9007199254740992.0, 1e300];
 const STRINGS: &[&str] = &["", "a", "ab", "ba", "pro", "free", "enterprise", "Pro"];
 const TAGS: &[&str] = &["x", "y", "z", "w"];
-const TIMES: &[i64] = &[
-    -20 * DAY,
-    -14 * DAY,
-    -DAY - 1,
-    -1,
-    0,
-    1,
-    14 * DAY,
-    60 * DAY,
-    61 * DAY,
-];
+const TIMES: &[i64] = &[-20 * DAY, -14 * DAY, -DAY - 1, -1, 0, 1, 14 * DAY, 60 * DAY, 61 * DAY];
 
 fn value_for(field: &str) -> BoxedStrategy<Value> {
     let v: BoxedStrategy<Value> = match field {
@@ -151,9 +128,7 @@ fn order(a: Literal, b: Literal) -> Literal {
             // Floats here are integral beyond 2^53 and within i128.
             Literal::Float(x) => (*x, x.floor() as i128),
             Literal::String(s) => {
-                let t = chrono::DateTime::parse_from_rfc3339(s)
-                    .unwrap()
-                    .timestamp_micros();
+                let t = chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
                 (t as f64, t as i128)
             }
             _ => (0.0, 0),
@@ -228,10 +203,7 @@ fn rule() -> impl Strategy<Value = Rule> {
                 Some(Literal::List(v.into_iter().map(Literal::from).collect()))
             )),
     ];
-    let boolean = (
-        prop::sample::select(&[Operator::Eq, Operator::Ne][..]),
-        any::<bool>(),
-    )
+    let boolean = (prop::sample::select(&[Operator::Eq, Operator::Ne][..]), any::<bool>())
         .prop_map(|(op, v)| Rule::new("b", op, Some(Literal::Bool(v))));
     let time = prop_oneof![
         (
@@ -255,22 +227,9 @@ fn rule() -> impl Strategy<Value = Rule> {
         )
             .prop_map(|(op, a, b)| Rule::new("t", op, Some(order(a, b)))),
         (
-            prop::sample::select(
-                &[
-                    Operator::WithinLast,
-                    Operator::WithinNext,
-                    Operator::MoreThanAgo
-                ][..]
-            ),
+            prop::sample::select(&[Operator::WithinLast, Operator::WithinNext, Operator::MoreThanAgo][..]),
             prop::sample::select(&[0u64, 1, 14, 60][..]),
-            prop::sample::select(
-                &[
-                    TimeUnit::Minutes,
-                    TimeUnit::Hours,
-                    TimeUnit::Days,
-                    TimeUnit::Weeks
-                ][..]
-            )
+            prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Hours, TimeUnit::Days, TimeUnit::Weeks][..])
         )
             .prop_map(|(op, amount, unit)| Rule::new(
                 "t",
@@ -279,22 +238,10 @@ fn rule() -> impl Strategy<Value = Rule> {
             )),
     ];
     let tags = (
-        prop::sample::select(
-            &[
-                Operator::ContainsAny,
-                Operator::ContainsAll,
-                Operator::ContainsNone,
-            ][..],
-        ),
+        prop::sample::select(&[Operator::ContainsAny, Operator::ContainsAll, Operator::ContainsNone][..]),
         prop::sample::subsequence(&["x", "y", "z", "v"][..], 1..3),
     )
-        .prop_map(|(op, v)| {
-            Rule::new(
-                "g",
-                op,
-                Some(Literal::List(v.into_iter().map(Literal::from).collect())),
-            )
-        });
+        .prop_map(|(op, v)| Rule::new("g", op, Some(Literal::List(v.into_iter().map(Literal::from).collect()))));
     let null = (prop::sample::select(FIELDS), any::<bool>())
         .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None));
     prop_oneof![
@@ -304,16 +251,11 @@ fn rule() -> impl Strategy<Value = Rule> {
 }
 
 fn group() -> impl Strategy<Value = Group> {
-    let leaf = (
-        any::<bool>(),
-        any::<bool>(),
-        prop::collection::vec(rule(), 0..4),
-    )
-        .prop_map(|(or, not, rs)| Group {
-            combinator: if or { Combinator::Or } else { Combinator::And },
-            not,
-            rules: rs.into_iter().map(Node::Rule).collect(),
-        });
+    let leaf = (any::<bool>(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(or, not, rs)| Group {
+        combinator: if or { Combinator::Or } else { Combinator::And },
+        not,
+        rules: rs.into_iter().map(Node::Rule).collect(),
+    });
     // Depth 4 at most: the root plus three levels of nesting.
     leaf.prop_recursive(3, 10, 3, |inner| {
         (

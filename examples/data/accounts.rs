@@ -59,12 +59,7 @@ impl Rng {
     }
 }
 
-const PLANS: [(&str, f64); 4] = [
-    ("free", 0.4),
-    ("starter", 0.3),
-    ("pro", 0.2),
-    ("enterprise", 0.1),
-];
+const PLANS: [(&str, f64); 4] = [("free", 0.4), ("starter", 0.3), ("pro", 0.2), ("enterprise", 0.1)];
 const COUNTRIES: [&str; 10] = ["US", "GB", "DE", "FR", "IN", "BR", "JP", "CA", "AU", "NL"];
 
 fn pick_plan(r: &mut Rng) -> &'static str {
@@ -100,10 +95,7 @@ pub fn row(r: &mut Rng) -> Row {
         ("plan", Value::from(pick_plan(r))),
         ("country", Value::from(pick_country(r))),
         ("paying", Value::Bool(r.unit() < 0.6)),
-        (
-            "last_seen",
-            ts(NOW_MICROS - r.range(0, 90 * 86_400) * SECOND),
-        ),
+        ("last_seen", ts(NOW_MICROS - r.range(0, 90 * 86_400) * SECOND)),
         (
             "renewal_at",
             ts(NOW_MICROS + r.range(-30 * 86_400, 365 * 86_400) * SECOND),
@@ -124,9 +116,7 @@ pub fn table(n: usize, seed: u64) -> Table {
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
-        let rows: Vec<(String, Row)> = (start..end)
-            .map(|i| (format!("a{i:08}"), row(&mut r)))
-            .collect();
+        let rows: Vec<(String, Row)> = (start..end).map(|i| (format!("a{i:08}"), row(&mut r))).collect();
         t.insert_many(rows).expect("generated rows are valid");
         start = end;
     }

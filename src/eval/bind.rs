@@ -6,10 +6,8 @@ use roaring::RoaringBitmap;
 use crate::filter::{CmpOp, Cond, PNode, Test, Window};
 use crate::schema::FieldType;
 use crate::store::Column;
-use crate::store::{NumericColumn, StringColumn, TagsColumn};
-use crate::value::{
-    floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, Num, Timestamp,
-};
+use crate::store::{BoolColumn, NumericColumn, StringColumn, TagsColumn};
+use crate::value::{floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, Num, Timestamp};
 use crate::Table;
 
 const NONE: u32 = u32::MAX;
@@ -25,29 +23,19 @@ pub(crate) enum BLeaf<'a> {
     /// True where the value is missing.
     Null(&'a RoaringBitmap),
     /// Keys in `lo..=hi`; none when `lo > hi`.
-    Range {
-        col: &'a NumericColumn,
-        lo: u64,
-        hi: u64,
-    },
+    Range { col: &'a NumericColumn, lo: u64, hi: u64 },
     /// Keys in a sorted set.
-    Keys {
-        col: &'a NumericColumn,
-        keys: Vec<u64>,
-    },
+    Keys { col: &'a NumericColumn, keys: Vec<u64> },
     /// String codes in a set.
     Codes {
         col: &'a StringColumn,
         codes: Vec<u32>,
         bits: Vec<u64>,
     },
-    /// The bitmap of `true` or of `false`.
-    Bool(&'a RoaringBitmap),
+    /// The value is `value`.
+    Bool { col: &'a BoolColumn, value: bool },
     /// Tags holding any of `codes`.
-    TagsAny {
-        col: &'a TagsColumn,
-        codes: Vec<u32>,
-    },
+    TagsAny { col: &'a TagsColumn, codes: Vec<u32> },
     /// Tags holding all of `codes`; never when a tag is unknown.
     TagsAll {
         col: &'a TagsColumn,
@@ -86,10 +74,7 @@ fn intersect((a, b): (u64, u64), (c, d): (u64, u64)) -> (u64, u64) {
 
 fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
     let column = table.column(c.field);
-    let ty = table
-        .schema()
-        .field(c.field)
-        .map_or(FieldType::Int, |(_, t)| t);
+    let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     let num_floor = |x: Num| match ty {
         FieldType::Float => floor_key_float(x),
         _ => floor_key_int(x),
@@ -101,10 +86,9 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
         (Column::Numeric(col), test) => {
             let (lo, hi) = match test {
                 Test::Num(op, x) => cmp_range(*op, num_floor(*x)),
-                Test::NumBetween(a, b) => intersect(
-                    cmp_range(CmpOp::Ge, num_floor(*a)),
-                    cmp_range(CmpOp::Le, num_floor(*b)),
-                ),
+                Test::NumBetween(a, b) => {
+                    intersect(cmp_range(CmpOp::Ge, num_floor(*a)), cmp_range(CmpOp::Le, num_floor(*b)))
+                }
                 Test::NumIn(xs) => {
                     let mut keys: Vec<u64> = xs
                         .iter()
@@ -122,14 +106,12 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
                     cmp_range(CmpOp::Ge, floor_key_time(*a)),
                     cmp_range(CmpOp::Le, floor_key_time(*b)),
                 ),
-                Test::Window(Window::Last, d) => intersect(
-                    cmp_range(CmpOp::Ge, us(now_us - d)),
-                    cmp_range(CmpOp::Le, us(now_us)),
-                ),
-                Test::Window(Window::Next, d) => intersect(
-                    cmp_range(CmpOp::Ge, us(now_us)),
-                    cmp_range(CmpOp::Le, us(now_us + d)),
-                ),
+                Test::Window(Window::Last, d) => {
+                    intersect(cmp_range(CmpOp::Ge, us(now_us - d)), cmp_range(CmpOp::Le, us(now_us)))
+                }
+                Test::Window(Window::Next, d) => {
+                    intersect(cmp_range(CmpOp::Ge, us(now_us)), cmp_range(CmpOp::Le, us(now_us + d)))
+                }
                 Test::Window(Window::MoreThanAgo, d) => cmp_range(CmpOp::Lt, us(now_us - d)),
                 _ => (1, 0),
             };
@@ -164,9 +146,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
             }
             BLeaf::Codes { col, codes, bits }
         }
-        (Column::Bool(col), Test::Bool(b)) => {
-            BLeaf::Bool(if *b { &col.trues } else { &col.falses })
-        }
+        (Column::Bool(col), Test::Bool(b)) => BLeaf::Bool { col, value: *b },
         (Column::Tags(col), Test::TagsAny(tags) | Test::TagsAll(tags)) => {
             let mut codes = Vec::with_capacity(tags.len());
             let mut impossible = false;
@@ -181,11 +161,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
             if matches!(c.test, Test::TagsAny(_)) {
                 BLeaf::TagsAny { col, codes }
             } else {
-                BLeaf::TagsAll {
-                    col,
-                    codes,
-                    impossible,
-                }
+                BLeaf::TagsAll { col, codes, impossible }
             }
         }
         // Validation only builds tests that fit the field's type.
@@ -199,26 +175,18 @@ impl BLeaf<'_> {
         let i = id as usize;
         match self {
             BLeaf::Null(present) => !present.contains(id),
-            BLeaf::Range { col, lo, hi } => {
-                col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i])
-            }
-            BLeaf::Keys { col, keys } => {
-                col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok()
-            }
+            BLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
+            BLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
             BLeaf::Codes { col, bits, .. } => match col.codes.get(i) {
                 Some(&c) if c != NONE => bits[c as usize / 64] >> (c % 64) & 1 == 1,
                 _ => false,
             },
-            BLeaf::Bool(bm) => bm.contains(id),
+            BLeaf::Bool { col, value } => col.has.get(id) && col.value.get(id) == *value,
             BLeaf::TagsAny { col, codes } => match col.rows.get(i) {
                 Some(Some(row)) => row.iter().any(|t| codes.binary_search(t).is_ok()),
                 _ => false,
             },
-            BLeaf::TagsAll {
-                col,
-                codes,
-                impossible,
-            } => match col.rows.get(i) {
+            BLeaf::TagsAll { col, codes, impossible } => match col.rows.get(i) {
                 Some(Some(row)) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },

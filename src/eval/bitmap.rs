@@ -1,19 +1,32 @@
 //! Set-at-a-time evaluation over the indexes, in three-valued logic.
 //!
 //! Each node yields the ids it surely matches and the ids it may match (the
-//! edge buckets of a numeric range, or an `and` that stopped early because
-//! its candidates were few). `not`, `and` and `or` combine the pairs as
-//! Kleene's logic does, which never puts a wrong id in `sure` nor loses one
-//! from `sure ∪ maybe`; the root's `maybe` is then settled entity at a time.
+//! edge buckets of a numeric range). `not`, `and` and `or` combine the pairs
+//! as Kleene's logic does, which never puts a wrong id in `sure` nor loses
+//! one from `sure ∪ maybe`; the root's `maybe` is then settled entity at a
+//! time.
+//!
+//! An `and` evaluates its children most selective first, in one of three
+//! regimes chosen by how many candidates its running result leaves:
+//! - dense: the child is evaluated over everything and intersected once;
+//! - sparse (under a eighth of the live set): the candidates are handed
+//!   down, so that the child's bitmap operations probe their array
+//!   containers instead of combining dense bitmaps;
+//! - tiny (a few thousand): each candidate is tested against every remaining
+//!   child on the columns. Only here is a per-id test cheaper than a bitmap
+//!   operation: at ten million rows each one is a cache miss.
 
-use roaring::{MultiOps, RoaringBitmap};
+use roaring::RoaringBitmap;
 
 use super::bind::{BLeaf, BNode};
+use crate::store::union_within;
 
-/// An `and` whose candidates are at most this many, plus the live set over
-/// this divisor, checks its remaining children per candidate.
-const FEW: u64 = 1024;
-const FEW_DIVISOR: u64 = 4096;
+/// Candidates fewer than the live set over this divisor are sparse.
+const SPARSE: u64 = 8;
+/// Candidates at most this many, or the live set over `TINY_DIVISOR`, are
+/// tested per id.
+const TINY: u64 = 2048;
+const TINY_DIVISOR: u64 = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct Tri {
@@ -35,10 +48,7 @@ impl Ctx<'_> {
                 let mut sure = within.unwrap_or(self.live).clone();
                 sure -= &t.sure;
                 sure -= &t.maybe;
-                Tri {
-                    sure,
-                    maybe: t.maybe,
-                }
+                Tri { sure, maybe: t.maybe }
             }
             BNode::Or(xs) => {
                 let mut out = Tri::default();
@@ -54,34 +64,52 @@ impl Ctx<'_> {
         }
     }
 
+    fn sparse(&self, n: u64) -> bool {
+        n.saturating_mul(SPARSE) < self.live_len
+    }
+
+    fn tiny(&self, n: u64) -> bool {
+        n <= TINY.max(self.live_len / TINY_DIVISOR)
+    }
+
     fn and(&self, xs: &[BNode], within: Option<&RoaringBitmap>) -> Tri {
         let mut order: Vec<(u64, &BNode)> = xs.iter().map(|x| (self.estimate(x), x)).collect();
         order.sort_by_key(|(e, _)| *e);
-        let few = FEW + self.live_len / FEW_DIVISOR;
         let mut acc: Option<Tri> = None;
-        for (_, x) in order {
-            let cand = acc.as_ref().map(|t| &t.sure | &t.maybe);
-            if let Some(c) = &cand {
-                if c.is_empty() {
-                    return Tri::default();
-                }
-                if c.len() <= few {
-                    return Tri {
-                        sure: RoaringBitmap::new(),
-                        maybe: cand.unwrap_or_default(),
-                    };
-                }
+        for (k, (_, x)) in order.iter().enumerate() {
+            let Some(a) = acc.as_mut() else {
+                acc = Some(self.eval(x, within));
+                continue;
+            };
+            let cand_len = a.sure.len() + a.maybe.len();
+            if cand_len == 0 {
+                return Tri::default();
             }
+            if self.tiny(cand_len) {
+                let rest: Vec<&BNode> = order[k..].iter().map(|(_, x)| *x).collect();
+                let keep = |bm: &RoaringBitmap| {
+                    RoaringBitmap::from_sorted_iter(bm.iter().filter(|&id| rest.iter().all(|x| x.test(id))))
+                        .unwrap_or_default()
+                };
+                return Tri {
+                    sure: keep(&a.sure),
+                    maybe: keep(&a.maybe),
+                };
+            }
+            let cand = self.sparse(cand_len).then(|| &a.sure | &a.maybe);
             let t = self.eval(x, cand.as_ref().or(within));
-            acc = Some(match acc {
-                None => t,
-                Some(a) => {
-                    let sure = a.sure & &t.sure;
-                    let mut maybe = t.sure | t.maybe;
-                    maybe -= &sure;
-                    Tri { sure, maybe }
-                }
-            });
+            if a.maybe.is_empty() && t.maybe.is_empty() {
+                a.sure &= &t.sure;
+            } else {
+                let mut upper = match cand {
+                    Some(c) => c,
+                    None => &a.sure | &a.maybe,
+                };
+                upper &= &(&t.sure | &t.maybe);
+                a.sure &= &t.sure;
+                upper -= &a.sure;
+                a.maybe = upper;
+            }
         }
         acc.unwrap_or_else(|| Tri {
             sure: within.unwrap_or(self.live).clone(),
@@ -90,20 +118,19 @@ impl Ctx<'_> {
     }
 
     fn leaf(&self, l: &BLeaf, within: Option<&RoaringBitmap>) -> Tri {
-        let restrict = |bm: RoaringBitmap| match within {
-            Some(w) => bm & w,
-            None => bm,
-        };
         let exact = |sure| Tri {
             sure,
             maybe: RoaringBitmap::new(),
         };
+        if let Some(w) = within.filter(|w| self.tiny(w.len())) {
+            return exact(RoaringBitmap::from_sorted_iter(w.iter().filter(|&id| l.test(id))).unwrap_or_default());
+        }
+        let restrict = |bm: &RoaringBitmap| match within {
+            Some(w) => w & bm,
+            None => bm.clone(),
+        };
         match l {
-            BLeaf::Null(present) => {
-                let mut sure = within.unwrap_or(self.live).clone();
-                sure -= *present;
-                exact(sure)
-            }
+            BLeaf::Null(present) => exact(within.unwrap_or(self.live) - *present),
             BLeaf::Range { col, lo, hi } => {
                 let h = col.index.range(*lo, *hi, &col.present, within);
                 Tri {
@@ -121,25 +148,20 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BLeaf::Codes { col, codes, .. } => exact(restrict(
-                codes.iter().map(|&c| &col.bitmaps[c as usize]).union(),
-            )),
-            BLeaf::Bool(bm) => exact(match within {
-                Some(w) => *bm & w,
-                None => (*bm).clone(),
-            }),
-            BLeaf::TagsAny { col, codes } => exact(restrict(
-                codes.iter().map(|&c| &col.bitmaps[c as usize]).union(),
-            )),
-            BLeaf::TagsAll {
-                col,
-                codes,
-                impossible,
-            } => {
+            BLeaf::Codes { col, codes, .. } => {
+                let bms: Vec<&RoaringBitmap> = codes.iter().map(|&c| &col.bitmaps[c as usize]).collect();
+                exact(union_within(&bms, within))
+            }
+            BLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
+            BLeaf::TagsAny { col, codes } => {
+                let bms: Vec<&RoaringBitmap> = codes.iter().map(|&c| &col.bitmaps[c as usize]).collect();
+                exact(union_within(&bms, within))
+            }
+            BLeaf::TagsAll { col, codes, impossible } => {
                 if *impossible || codes.is_empty() {
                     return Tri::default();
                 }
-                let mut acc = restrict(col.bitmaps[codes[0] as usize].clone());
+                let mut acc = restrict(&col.bitmaps[codes[0] as usize]);
                 for &c in &codes[1..] {
                     acc &= &col.bitmaps[c as usize];
                 }
@@ -151,43 +173,37 @@ impl Ctx<'_> {
     /// An estimate of how many ids a node matches, to order an `and`.
     fn estimate(&self, node: &BNode) -> u64 {
         match node {
-            BNode::Leaf(l) => self.leaf_estimate(l).unwrap_or(self.live_len),
+            BNode::Leaf(l) => self.leaf_estimate(l),
             BNode::Not(x) => match &**x {
-                BNode::Leaf(l) if !matches!(l, BLeaf::Range { .. } | BLeaf::Keys { .. }) => self
-                    .live_len
-                    .saturating_sub(self.leaf_estimate(l).unwrap_or(0)),
+                BNode::Leaf(l) if !matches!(l, BLeaf::Range { .. } | BLeaf::Keys { .. }) => {
+                    self.live_len.saturating_sub(self.leaf_estimate(l))
+                }
                 _ => self.live_len,
             },
-            BNode::And(xs) => xs
-                .iter()
-                .map(|x| self.estimate(x))
-                .min()
-                .unwrap_or(self.live_len),
-            BNode::Or(xs) => xs
-                .iter()
-                .map(|x| self.estimate(x))
-                .sum::<u64>()
-                .min(self.live_len),
+            BNode::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(self.live_len),
+            BNode::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
         }
     }
 
-    fn leaf_estimate(&self, l: &BLeaf) -> Option<u64> {
-        Some(match l {
+    fn leaf_estimate(&self, l: &BLeaf) -> u64 {
+        match l {
             BLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
             BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
             BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
-            BLeaf::Codes { col, codes, .. } => {
-                codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum()
+            BLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),
+            BLeaf::Bool { col, value } => {
+                if *value {
+                    col.trues.len()
+                } else {
+                    col.falses.len()
+                }
             }
-            BLeaf::Bool(bm) => bm.len(),
-            BLeaf::TagsAny { col, codes } => {
-                codes.iter().map(|&c| col.bitmaps[c as usize].len()).sum()
-            }
-            BLeaf::TagsAll { col, codes, .. } => codes
-                .iter()
-                .map(|&c| col.bitmaps[c as usize].len())
-                .min()
-                .unwrap_or(0),
-        })
+            BLeaf::TagsAny { col, codes } => lens(&col.bitmaps, codes).sum(),
+            BLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
+        }
     }
+}
+
+fn lens<'a>(bms: &'a [RoaringBitmap], codes: &'a [u32]) -> impl Iterator<Item = u64> + 'a {
+    codes.iter().map(|&c| bms[c as usize].len())
 }

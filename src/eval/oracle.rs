@@ -9,11 +9,7 @@ use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
 
 pub(crate) fn scan(root: &PNode, table: &Table, now: Timestamp) -> RoaringBitmap {
-    table
-        .live()
-        .iter()
-        .filter(|&id| holds(root, table, id, now))
-        .collect()
+    table.live().iter().filter(|&id| holds(root, table, id, now)).collect()
 }
 
 fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
@@ -40,8 +36,9 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
         (Test::Null, v) => matches!(v, Value::Null),
         (_, Value::Null) => false,
         (Test::Num(op, lit), _) => num.is_some_and(|n| op.holds(cmp_num(n, *lit))),
-        (Test::NumBetween(lo, hi), _) => num
-            .is_some_and(|n| CmpOp::Ge.holds(cmp_num(n, *lo)) && CmpOp::Le.holds(cmp_num(n, *hi))),
+        (Test::NumBetween(lo, hi), _) => {
+            num.is_some_and(|n| CmpOp::Ge.holds(cmp_num(n, *lo)) && CmpOp::Le.holds(cmp_num(n, *hi)))
+        }
         (Test::NumIn(xs), _) => num.is_some_and(|n| xs.iter().any(|x| cmp_num(n, *x).is_eq())),
         (Test::Time(op, lit), _) => nanos.is_some_and(|t| op.holds(t.cmp(lit))),
         (Test::TimeBetween(lo, hi), _) => nanos.is_some_and(|t| *lo <= t && t <= *hi),
@@ -58,9 +55,7 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
         (Test::Str(m, pat), Value::String(x)) => m.holds(x, pat),
         (Test::Bool(b), Value::Bool(x)) => b == x,
         (Test::TagsAny(xs), Value::Tags(tags)) => xs.iter().any(|t| tags.contains(t)),
-        (Test::TagsAll(xs), Value::Tags(tags)) => {
-            !tags.is_empty() && xs.iter().all(|t| tags.contains(t))
-        }
+        (Test::TagsAll(xs), Value::Tags(tags)) => !tags.is_empty() && xs.iter().all(|t| tags.contains(t)),
         _ => false,
     }
 }

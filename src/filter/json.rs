@@ -38,9 +38,7 @@ impl Filter {
     /// # Ok::<(), segments::FilterError>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Filter, FilterError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json {
-            message: e.to_string(),
-        })?;
+        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json { message: e.to_string() })?;
         Filter::from_json_value(&v)
     }
 
@@ -88,12 +86,9 @@ fn ignorable(name: &str, v: &Value) -> bool {
 }
 
 fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
-    let obj = v.as_object().ok_or_else(|| {
-        shape(
-            path,
-            format!("expected a group object, found {}", describe(v)),
-        )
-    })?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| shape(path, format!("expected a group object, found {}", describe(v))))?;
     let mut combinator = None;
     let mut not = false;
     let mut rules = None;
@@ -175,13 +170,10 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
                         format!("expected a string, found {}", describe(val)),
                     )
                 })?;
-                operator =
-                    Some(
-                        Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
-                            path: path.member("operator").to_string(),
-                            operator: s.to_string(),
-                        })?,
-                    );
+                operator = Some(Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
+                    path: path.member("operator").to_string(),
+                    operator: s.to_string(),
+                })?);
             }
             "value" => value = Some(val),
             other if ignorable(other, val) => {}

@@ -126,11 +126,7 @@ impl Plan {
     /// [`FilterError::UnknownField`], [`FilterError::OperatorNotForType`],
     /// [`FilterError::BadValue`], [`FilterError::EmptyList`],
     /// [`FilterError::InvertedRange`]; each with the path of the node.
-    pub fn new(
-        filter: &Filter,
-        kind: &Arc<KindSchema>,
-        policy: &LimitPolicy,
-    ) -> Result<Plan, FilterError> {
+    pub fn new(filter: &Filter, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
         let conditions = measure(filter, policy)?;
         let root = group_plan(filter, &Path::root(), kind)?;
         Ok(Plan {
@@ -185,11 +181,7 @@ impl Filter {
     /// # Errors
     ///
     /// As [`Plan::new`].
-    pub fn validate(
-        &self,
-        kind: &Arc<KindSchema>,
-        policy: &LimitPolicy,
-    ) -> Result<Plan, FilterError> {
+    pub fn validate(&self, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
         Plan::new(self, kind, policy)
     }
 }
@@ -231,11 +223,7 @@ fn group_plan(g: &Group, path: &Path, kind: &KindSchema) -> Result<PNode, Filter
         Combinator::And => PNode::And(children),
         Combinator::Or => PNode::Or(children),
     };
-    Ok(if g.not {
-        PNode::Not(Box::new(node))
-    } else {
-        node
-    })
+    Ok(if g.not { PNode::Not(Box::new(node)) } else { node })
 }
 
 pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
@@ -398,9 +386,9 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
         }
         (T::Int | T::Float, O::In) => Test::NumIn(cx.each("an array of numbers", RuleCtx::number_at)?),
         (T::String, O::Eq) => Test::StrEq(cx.string_at(cx.value(), &vp)?.to_string()),
-        (T::String, O::In) => Test::StrIn(
-            cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?,
-        ),
+        (T::String, O::In) => {
+            Test::StrIn(cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?)
+        }
         (T::String, O::Contains | O::BeginsWith | O::EndsWith) => {
             let m = match positive {
                 O::Contains => StrMatch::Contains,
@@ -413,7 +401,9 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
             Some(Literal::Bool(b)) => Test::Bool(*b),
             other => return Err(cx.bad(&vp, "true or false", other)),
         },
-        (T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => Test::Time(cmp(positive), cx.time_at(cx.value(), &vp)?),
+        (T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
+            Test::Time(cmp(positive), cx.time_at(cx.value(), &vp)?)
+        }
         (T::Timestamp, O::Between) => {
             let (lo, hi) = cx.pair("[low, high] of RFC 3339 timestamps", RuleCtx::time_at, |a, b| a.cmp(b))?;
             Test::TimeBetween(lo, hi)
@@ -427,7 +417,13 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
                 };
                 Test::Window(w, d.amount as i128 * d.unit.micros())
             }
-            other => return Err(cx.bad(&vp, r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#, other)),
+            other => {
+                return Err(cx.bad(
+                    &vp,
+                    r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#,
+                    other,
+                ))
+            }
         },
         (T::Tags, O::ContainsAny | O::ContainsAll) => {
             let tags = cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?;
@@ -447,9 +443,5 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
         }
     };
     let leaf = PNode::Leaf(Cond { field, test });
-    Ok(if negated {
-        PNode::Not(Box::new(leaf))
-    } else {
-        leaf
-    })
+    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
 }

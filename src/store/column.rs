@@ -24,6 +24,35 @@ fn add(bm: &mut RoaringBitmap, id: u32) {
     bm.insert(id);
 }
 
+/// A dense bitset by id, for O(1) tests of one entity.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Bits(Vec<u64>);
+
+impl Bits {
+    pub(crate) fn get(&self, id: u32) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set(&mut self, id: u32, on: bool) {
+        let i = id as usize / 64;
+        if i >= self.0.len() {
+            if !on {
+                return;
+            }
+            self.0.resize(i + 1, 0);
+        }
+        if on {
+            self.0[i] |= 1 << (id % 64);
+        } else {
+            self.0[i] &= !(1 << (id % 64));
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.0.capacity() * 8
+    }
+}
+
 /// Absent dictionary code.
 const NONE: u32 = u32::MAX;
 
@@ -31,6 +60,8 @@ const NONE: u32 = u32::MAX;
 pub(crate) struct NumericColumn {
     pub(crate) keys: Vec<u64>,
     pub(crate) present: RoaringBitmap,
+    /// `present` again, densely, for per-id tests.
+    pub(crate) has: Bits,
     pub(crate) index: RangeIndex,
     /// Set while a bulk load writes keys without maintaining the index.
     stale: bool,
@@ -49,6 +80,9 @@ pub(crate) struct BoolColumn {
     pub(crate) trues: RoaringBitmap,
     pub(crate) falses: RoaringBitmap,
     pub(crate) present: RoaringBitmap,
+    /// Presence and value, densely, for per-id tests.
+    pub(crate) has: Bits,
+    pub(crate) value: Bits,
 }
 
 #[derive(Debug, Clone)]
@@ -70,14 +104,13 @@ pub(crate) enum Column {
 impl Column {
     pub(crate) fn new(ty: FieldType, cfg: IndexConfig) -> Column {
         match ty {
-            FieldType::Int | FieldType::Float | FieldType::Timestamp => {
-                Column::Numeric(NumericColumn {
-                    keys: Vec::new(),
-                    present: RoaringBitmap::new(),
-                    index: RangeIndex::new(cfg),
-                    stale: false,
-                })
-            }
+            FieldType::Int | FieldType::Float | FieldType::Timestamp => Column::Numeric(NumericColumn {
+                keys: Vec::new(),
+                present: RoaringBitmap::new(),
+                has: Bits::default(),
+                index: RangeIndex::new(cfg),
+                stale: false,
+            }),
             FieldType::String => Column::String(StringColumn {
                 codes: Vec::new(),
                 dict: IndexSet::new(),
@@ -88,6 +121,8 @@ impl Column {
                 trues: RoaringBitmap::new(),
                 falses: RoaringBitmap::new(),
                 present: RoaringBitmap::new(),
+                has: Bits::default(),
+                value: Bits::default(),
             }),
             FieldType::Tags => Column::Tags(TagsColumn {
                 rows: Vec::new(),
@@ -119,6 +154,7 @@ impl Column {
                 let old = c.keys[i];
                 let had = c.present.contains(id);
                 add(&mut c.present, id);
+                c.has.set(id, true);
                 c.keys[i] = *k;
                 if bulk || c.stale {
                     c.stale = true;
@@ -156,6 +192,8 @@ impl Column {
                 add(on, id);
                 off.remove(id);
                 add(&mut c.present, id);
+                c.has.set(id, true);
+                c.value.set(id, *b);
             }
             (Column::Tags(c), Cell::Tags(tags)) => {
                 if c.rows.len() <= i {
@@ -191,6 +229,7 @@ impl Column {
         let i = id as usize;
         match self {
             Column::Numeric(c) => {
+                c.has.set(id, false);
                 if c.present.remove(id) && !c.stale {
                     c.index.remove(id, c.keys[i]);
                 }
@@ -205,6 +244,8 @@ impl Column {
                 c.present.remove(id);
                 c.trues.remove(id);
                 c.falses.remove(id);
+                c.has.set(id, false);
+                c.value.set(id, false);
             }
             Column::Tags(c) => {
                 if c.present.remove(id) {
@@ -270,12 +311,18 @@ impl Column {
         let bm = |b: &RoaringBitmap| b.serialized_size();
         let dict = |d: &IndexSet<Box<str>>| d.iter().map(|s| s.len() + 32).sum::<usize>();
         match self {
-            Column::Numeric(c) => (c.keys.capacity() * 8 + bm(&c.present), c.index.heap_bytes()),
+            Column::Numeric(c) => (
+                c.keys.capacity() * 8 + bm(&c.present) + c.has.bytes(),
+                c.index.heap_bytes(),
+            ),
             Column::String(c) => (
                 c.codes.capacity() * 4 + bm(&c.present) + dict(&c.dict),
                 c.bitmaps.iter().map(bm).sum(),
             ),
-            Column::Bool(c) => (bm(&c.present), bm(&c.trues) + bm(&c.falses)),
+            Column::Bool(c) => (
+                bm(&c.present) + c.has.bytes() + c.value.bytes(),
+                bm(&c.trues) + bm(&c.falses),
+            ),
             Column::Tags(c) => (
                 c.rows.capacity() * 16
                     + c.rows.iter().flatten().map(|r| r.len() * 4).sum::<usize>()

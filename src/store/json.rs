@@ -20,9 +20,7 @@ pub(crate) fn parse_block(
     out: &mut Vec<Prepared>,
     lines: &mut Vec<usize>,
 ) -> Result<(), StoreError> {
-    let parts = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if parts == 1 || block.len() < (256 << 10) {
         return parse_lines(schema, block, first_line, out, lines);
     }
@@ -176,9 +174,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             cells: Vec::with_capacity(self.schema.len()),
             problem: None,
         };
-        while let Some(member) = map.next_key_seed(MemberSeed {
-            schema: self.schema,
-        })? {
+        while let Some(member) = map.next_key_seed(MemberSeed { schema: self.schema })? {
             let id = match member {
                 Member::Key => {
                     out.key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
@@ -233,16 +229,10 @@ impl<'de> Visitor<'de> for MemberSeed<'_> {
         if name == "key" {
             return Ok(Member::Key);
         }
-        // A scan of a few names beats hashing each member of each row.
-        let found = if self.schema.len() <= 24 {
-            self.schema
-                .fields()
-                .find(|(_, n, _)| *n == name)
-                .map(|(id, _, _)| id)
-        } else {
-            self.schema.field_id(name)
-        };
-        Ok(found.map_or_else(|| Member::Unknown(name.to_string()), Member::Field))
+        Ok(self
+            .schema
+            .field_id(name)
+            .map_or_else(|| Member::Unknown(name.to_string()), Member::Field))
     }
 }
 

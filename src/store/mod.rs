@@ -7,7 +7,8 @@ mod range_index;
 mod row;
 mod table;
 
-pub(crate) use column::{Column, NumericColumn, StringColumn, TagsColumn};
+pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn};
+pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;
 pub use table::{EntityId, MemoryUsage, Table};

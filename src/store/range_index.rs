@@ -15,7 +15,7 @@
 //! index is rebuilt when the column doubles or a group doubles, so the cost
 //! is amortised O(log n) per write whatever the order of the keys.
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 /// Granularity of the numeric indexes.
 ///
@@ -34,7 +34,7 @@ pub struct IndexConfig {
 impl Default for IndexConfig {
     fn default() -> IndexConfig {
         IndexConfig {
-            fine_buckets: 512,
+            fine_buckets: 2048,
             groups: 32,
             min_bucket: 64,
         }
@@ -47,6 +47,27 @@ impl IndexConfig {
             fine_buckets: self.fine_buckets.clamp(1, 1 << 16),
             groups: self.groups.clamp(1, 1 << 10),
             min_bucket: self.min_bucket.max(1),
+        }
+    }
+}
+
+/// The union of `bms`, restricted to `within` when given, in the cheaper
+/// order: probing a sparse `within` into each bitmap, or one intersection
+/// after the union when `within` is dense (intersecting dense bitmaps one by
+/// one makes sparse containers that roaring converts to arrays and back).
+pub(crate) fn union_within(bms: &[&RoaringBitmap], within: Option<&RoaringBitmap>) -> RoaringBitmap {
+    match within {
+        None => bms.iter().copied().union(),
+        Some(w) => {
+            let total: u64 = bms.iter().map(|b| b.len()).sum();
+            if w.len().saturating_mul(bms.len() as u64) < total {
+                bms.iter().map(|b| w & *b).union()
+            } else {
+                // Not `u &= w`: that ANDs the union's dense containers in
+                // place and then converts each to an array; `w & u` builds
+                // array containers directly by probing.
+                w & &bms.iter().copied().union()
+            }
         }
     }
 }
@@ -156,10 +177,7 @@ impl RangeIndex {
             cum.push(running.clone());
             start = end;
         }
-        let split_at = counts
-            .iter()
-            .map(|&c| (2 * per_bucket as u64).max(2 * c))
-            .collect();
+        let split_at = counts.iter().map(|&c| (2 * per_bucket as u64).max(2 * c)).collect();
         RangeIndex {
             cfg,
             upper,
@@ -220,14 +238,7 @@ impl RangeIndex {
     }
 
     /// Moves `id` from key `old` to key `new`.
-    pub(crate) fn update(
-        &mut self,
-        id: u32,
-        old: u64,
-        new: u64,
-        keys: &[u64],
-        present: &RoaringBitmap,
-    ) {
+    pub(crate) fn update(&mut self, id: u32, old: u64, new: u64, keys: &[u64], present: &RoaringBitmap) {
         let (bo, bn) = (self.bucket_of(old), self.bucket_of(new));
         if bo == bn {
             return;
@@ -298,13 +309,7 @@ impl RangeIndex {
 
     /// The ids whose key is in `lo..=hi`, restricted to `within` when given.
     /// `present` is the column's presence bitmap (every id in the index).
-    pub(crate) fn range(
-        &self,
-        lo: u64,
-        hi: u64,
-        present: &RoaringBitmap,
-        within: Option<&RoaringBitmap>,
-    ) -> RangeHits {
+    pub(crate) fn range(&self, lo: u64, hi: u64, present: &RoaringBitmap, within: Option<&RoaringBitmap>) -> RangeHits {
         let mut hits = RangeHits::default();
         if lo > hi {
             return hits;
@@ -348,65 +353,48 @@ impl RangeIndex {
     }
 
     /// The union of fine buckets `fa..=fb`, restricted to `within` when given.
-    fn union(
-        &self,
-        fa: usize,
-        fb: usize,
-        present: &RoaringBitmap,
-        within: Option<&RoaringBitmap>,
-    ) -> RoaringBitmap {
-        let direct = |from: usize, to: usize| {
-            let mut r = RoaringBitmap::new();
-            for bm in &self.buckets[from..=to] {
-                match within {
-                    Some(w) => r |= bm & w,
-                    None => r |= bm,
-                }
-            }
-            r
+    fn union(&self, fa: usize, fb: usize, present: &RoaringBitmap, within: Option<&RoaringBitmap>) -> RoaringBitmap {
+        let gather = |r: std::ops::Range<usize>| {
+            let bms: Vec<&RoaringBitmap> = self.buckets[r].iter().collect();
+            union_within(&bms, within)
         };
-        let (gh, gl) = (
-            self.group_of(fb),
-            if fa == 0 {
-                None
-            } else {
-                Some(self.group_of(fa - 1))
-            },
-        );
-        if gl == Some(gh) || (fb - fa) < 8 {
-            return direct(fa, fb);
+        // A sparse result is cheaper as a union of its buckets: the
+        // difference of two dense cumulative bitmaps would leave sparse
+        // containers that roaring converts to arrays one by one.
+        let gl = fa.checked_sub(1).map(|i| self.group_of(i));
+        let ids: u64 = self.counts[fa..=fb].iter().sum();
+        if gl == Some(self.group_of(fb)) || fb - fa < 8 || ids.saturating_mul(16) < self.len {
+            return gather(fa..fb + 1);
         }
         let hi = self.through(fb);
-        let mut r = match (self.base(hi.base, present), within) {
-            (Some(base), Some(w)) => base & w,
-            (Some(base), None) => base.clone(),
-            (None, _) => RoaringBitmap::new(),
+        let lo = fa.checked_sub(1).map(|i| self.through(i));
+        let base_hi = self.base(hi.base, present);
+        let base_lo = lo.as_ref().and_then(|l| self.base(l.base, present));
+        let mut r = match (base_hi, within, base_lo) {
+            (None, _, _) => RoaringBitmap::new(),
+            (Some(h), Some(w), Some(l)) => {
+                let mut r = h & w;
+                r -= l;
+                r
+            }
+            (Some(h), Some(w), None) => h & w,
+            (Some(h), None, Some(l)) => h - l,
+            (Some(h), None, None) => h.clone(),
         };
-        let lo = (fa > 0).then(|| self.through(fa - 1));
-        if let Some(lo) = &lo {
-            if let Some(base) = self.base(lo.base, present) {
-                r -= base;
-            }
-        }
-        for bm in &self.buckets[hi.adds.clone()] {
-            match within {
-                Some(w) => r |= bm & w,
-                None => r |= bm,
-            }
-        }
-        for bm in &self.buckets[hi.subs.clone()] {
+        // Added buckets (of the high group up to fb, and of the low group
+        // from fa) are all inside the range; subtracted ones are outside.
+        let lo_subs = lo.as_ref().map_or(0..0, |l| l.subs.clone());
+        let lo_adds = lo.as_ref().map_or(0..0, |l| l.adds.clone());
+        for bm in self.buckets[hi.subs].iter().chain(&self.buckets[lo_adds]) {
             r -= bm;
         }
-        if let Some(lo) = lo {
-            for bm in &self.buckets[lo.adds] {
-                r -= bm;
-            }
-            for bm in &self.buckets[lo.subs] {
-                match within {
-                    Some(w) => r |= bm & w,
-                    None => r |= bm,
-                }
-            }
+        let adds = self.buckets[hi.adds].iter().chain(&self.buckets[lo_subs]);
+        match within {
+            // `r` is dense here: each bucket goes into its containers in
+            // place. (A multi-way union would build sparse containers and
+            // convert each to an array.)
+            None => adds.for_each(|bm| r |= bm),
+            Some(_) => r |= union_within(&adds.collect::<Vec<_>>(), within),
         }
         r
     }
@@ -439,11 +427,7 @@ impl RangeIndex {
         }
     }
 
-    fn base<'a>(
-        &'a self,
-        b: Option<Base>,
-        present: &'a RoaringBitmap,
-    ) -> Option<&'a RoaringBitmap> {
+    fn base<'a>(&'a self, b: Option<Base>, present: &'a RoaringBitmap) -> Option<&'a RoaringBitmap> {
         match b? {
             Base::Cum(g) => Some(&self.cum[g]),
             Base::All => Some(present),
@@ -452,12 +436,7 @@ impl RangeIndex {
 
     /// Bytes held on the heap, estimated from roaring's serialized sizes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let bitmaps: usize = self
-            .buckets
-            .iter()
-            .chain(&self.cum)
-            .map(|b| b.serialized_size())
-            .sum();
+        let bitmaps: usize = self.buckets.iter().chain(&self.cum).map(|b| b.serialized_size()).sum();
         bitmaps + self.upper.len() * 32 + self.group_end.len() * 16
     }
 
@@ -570,10 +549,7 @@ mod tests {
                     let h = ix.range(lo, hi, present, None);
                     assert!(h.sure.is_disjoint(&h.maybe));
                     assert!(h.sure.is_subset(&want), "sure beyond the range {lo}..={hi}");
-                    assert!(
-                        want.is_subset(&(&h.sure | &h.maybe)),
-                        "range {lo}..={hi} lost ids"
-                    );
+                    assert!(want.is_subset(&(&h.sure | &h.maybe)), "range {lo}..={hi} lost ids");
                     let hw = ix.range(lo, hi, present, Some(&within));
                     assert!(hw.sure.is_subset(&(&want & &within)));
                     assert!((&want & &within).is_subset(&(&hw.sure | &hw.maybe)));
@@ -591,10 +567,7 @@ mod tests {
         assert_eq!(cuts, vec![1, 2, 6, 100]);
         assert_eq!(cut_points(&[], 4, 0, 100), vec![100]);
         assert_eq!(cut_points(&[5, 5, 5], 1, 0, u64::MAX), vec![4, 5, u64::MAX]);
-        assert_eq!(
-            cut_points(&[u64::MAX], 1, 0, u64::MAX),
-            vec![u64::MAX - 1, u64::MAX]
-        );
+        assert_eq!(cut_points(&[u64::MAX], 1, 0, u64::MAX), vec![u64::MAX - 1, u64::MAX]);
     }
 
     #[test]

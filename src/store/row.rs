@@ -1,5 +1,7 @@
 //! Typed rows for writes.
 
+use std::borrow::Cow;
+
 use crate::value::Value;
 
 /// Field values for one entity, by field name.
@@ -20,7 +22,7 @@ use crate::value::Value;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Row {
-    pub(crate) cells: Vec<(String, Value)>,
+    pub(crate) cells: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Row {
@@ -29,9 +31,9 @@ impl Row {
         Row::default()
     }
 
-    /// Sets a field.
+    /// Sets a field. A `&'static str` name is kept without copying.
     #[must_use]
-    pub fn set(mut self, field: impl Into<String>, value: impl Into<Value>) -> Row {
+    pub fn set(mut self, field: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> Row {
         self.cells.push((field.into(), value.into()));
         self
     }
@@ -48,22 +50,19 @@ impl Row {
 
     /// The fields set, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        self.cells.iter().map(|(f, v)| (f.as_str(), v))
+        self.cells.iter().map(|(f, v)| (&**f, v))
     }
 }
 
-impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Row {
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> FromIterator<(K, V)> for Row {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Row {
         Row {
-            cells: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            cells: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
 }
 
-impl<K: Into<String>, V: Into<Value>, const N: usize> From<[(K, V); N]> for Row {
+impl<K: Into<Cow<'static, str>>, V: Into<Value>, const N: usize> From<[(K, V); N]> for Row {
     fn from(cells: [(K, V); N]) -> Row {
         cells.into_iter().collect()
     }

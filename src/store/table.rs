@@ -114,10 +114,7 @@ impl Table {
     /// An empty table with the given index granularity.
     pub fn with_config(schema: impl Into<Arc<KindSchema>>, cfg: IndexConfig) -> Table {
         let schema = schema.into();
-        let columns = schema
-            .fields()
-            .map(|(_, _, t)| Column::new(t, cfg))
-            .collect();
+        let columns = schema.fields().map(|(_, _, t)| Column::new(t, cfg)).collect();
         Table {
             schema,
             cfg,
@@ -178,11 +175,7 @@ impl Table {
     }
 
     pub(crate) fn value(&self, id: u32, f: FieldId) -> Value {
-        let ty = self
-            .schema
-            .field(f)
-            .map(|(_, t)| t)
-            .unwrap_or(FieldType::Int);
+        let ty = self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int);
         self.columns[f.index()].value(id, ty)
     }
 
@@ -216,16 +209,13 @@ impl Table {
     ///
     /// An unknown key or field.
     pub fn clear_field(&mut self, key: &str, field: &str) -> Result<(), StoreError> {
-        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey {
+        let id = self
+            .id(key)
+            .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
+        let f = self.schema.field_id(field).ok_or_else(|| StoreError::UnknownField {
             key: key.to_string(),
+            field: field.to_string(),
         })?;
-        let f = self
-            .schema
-            .field_id(field)
-            .ok_or_else(|| StoreError::UnknownField {
-                key: key.to_string(),
-                field: field.to_string(),
-            })?;
         self.columns[f.index()].clear(id.0);
         Ok(())
     }
@@ -236,9 +226,9 @@ impl Table {
     ///
     /// An unknown key.
     pub fn delete(&mut self, key: &str) -> Result<EntityId, StoreError> {
-        let id = self.id(key).ok_or_else(|| StoreError::UnknownKey {
-            key: key.to_string(),
-        })?;
+        let id = self
+            .id(key)
+            .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
         for c in &mut self.columns {
             c.clear(id.0);
         }
@@ -328,19 +318,12 @@ impl Table {
     ) -> Result<usize, StoreError> {
         let mut prepared = Vec::new();
         for (i, (key, row)) in rows.into_iter().enumerate() {
-            prepared.push(
-                self.prepare(key.as_ref(), &row)
-                    .map_err(|e| Origin::Rows.wrap(i, e))?,
-            );
+            prepared.push(self.prepare(key.as_ref(), &row).map_err(|e| Origin::Rows.wrap(i, e))?);
         }
         Ok(self.commit(prepared, mode, Some(Origin::Rows))?.len())
     }
 
-    fn write_json_lines(
-        &mut self,
-        mut reader: impl BufRead,
-        mode: Mode,
-    ) -> Result<usize, StoreError> {
+    fn write_json_lines(&mut self, mut reader: impl BufRead, mode: Mode) -> Result<usize, StoreError> {
         // Lines are parsed in blocks, each block split across the cores;
         // nothing is applied until every line has parsed.
         const BLOCK: usize = 4 << 20;
@@ -356,9 +339,7 @@ impl Table {
                     Err(e) => {
                         return Err(StoreError::AtLine {
                             line: first_line + newlines(&buf),
-                            source: Box::new(StoreError::Io {
-                                message: e.to_string(),
-                            }),
+                            source: Box::new(StoreError::Io { message: e.to_string() }),
                         })
                     }
                 };
@@ -380,22 +361,14 @@ impl Table {
                     None => continue,
                 }
             };
-            super::json::parse_block(
-                &self.schema,
-                &buf[..end],
-                first_line,
-                &mut prepared,
-                &mut lines,
-            )?;
+            super::json::parse_block(&self.schema, &buf[..end], first_line, &mut prepared, &mut lines)?;
             first_line += newlines(&buf[..end]);
             buf.drain(..end);
             if eof {
                 break;
             }
         }
-        Ok(self
-            .commit(prepared, mode, Some(Origin::Lines(&lines)))?
-            .len())
+        Ok(self.commit(prepared, mode, Some(Origin::Lines(&lines)))?.len())
     }
 
     /// Type-checks a row against the schema.
@@ -406,13 +379,7 @@ impl Table {
         let mut cells = Vec::with_capacity(row.len());
         for (field, value) in row.iter() {
             let (f, ty) = match self.schema.field_id(field) {
-                Some(f) => (
-                    f,
-                    self.schema
-                        .field(f)
-                        .map(|(_, t)| t)
-                        .unwrap_or(FieldType::Int),
-                ),
+                Some(f) => (f, self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int)),
                 None => {
                     return Err(StoreError::UnknownField {
                         key: key.to_string(),
@@ -434,10 +401,7 @@ impl Table {
             })?;
             cells.push((f, cell));
         }
-        Ok(Prepared {
-            key: key.into(),
-            cells,
-        })
+        Ok(Prepared { key: key.into(), cells })
     }
 
     /// Applies a batch of prepared rows, all or none.
@@ -446,12 +410,7 @@ impl Table {
     /// (repeated in the batch, already live for an insert, or one too many)
     /// rolls the new keys back, so the table is as it was. Only then are
     /// values written, which cannot fail.
-    fn commit(
-        &mut self,
-        batch: Vec<Prepared>,
-        mode: Mode,
-        origin: Option<Origin>,
-    ) -> Result<Vec<u32>, StoreError> {
+    fn commit(&mut self, batch: Vec<Prepared>, mode: Mode, origin: Option<Origin>) -> Result<Vec<u32>, StoreError> {
         let wrap = |i: usize, e: StoreError| match origin {
             Some(o) => o.wrap(i, e),
             None => e,
@@ -475,11 +434,7 @@ impl Table {
             let id = id as u32;
             let dup = !touched.insert(id) || (mode == Mode::Insert && self.live.contains(id));
             if dup {
-                let key = self
-                    .keys
-                    .get_index(id as usize)
-                    .map_or("", |k| &**k)
-                    .to_string();
+                let key = self.keys.get_index(id as usize).map_or("", |k| &**k).to_string();
                 failure = Some(wrap(i, StoreError::DuplicateKey { key }));
                 break;
             }
@@ -521,8 +476,7 @@ impl Table {
     /// Estimated heap bytes.
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut m = MemoryUsage {
-            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>()
-                + self.live.serialized_size(),
+            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + self.live.serialized_size(),
             ..MemoryUsage::default()
         };
         for c in &self.columns {
@@ -597,11 +551,7 @@ mod tests {
     fn indexes_stay_exact_through_bulk_loads_updates_and_deletes() {
         let kind = KindSchema::new(
             "k",
-            [
-                ("n", FieldType::Int),
-                ("x", FieldType::Float),
-                ("s", FieldType::String),
-            ],
+            [("n", FieldType::Int), ("x", FieldType::Float), ("s", FieldType::String)],
         )
         .unwrap();
         let cfg = IndexConfig {
@@ -665,8 +615,7 @@ mod tests {
         let kind = KindSchema::new("k", [("n", FieldType::Int)]).unwrap();
         let mut t = Table::new(kind);
         t.max_keys = 2;
-        t.insert_many([("a", Row::new()), ("b", Row::new())])
-            .unwrap();
+        t.insert_many([("a", Row::new()), ("b", Row::new())]).unwrap();
         assert_eq!(t.insert("c", Row::new()), Err(StoreError::Full { max: 2 }));
         assert_eq!(
             t.upsert_many([("a", Row::new()), ("c", Row::new())]),
