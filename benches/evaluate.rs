@@ -2,18 +2,26 @@
 //!
 //! `cargo bench --bench evaluate` runs 1M and 10M accounts;
 //! `SEGMENTS_BENCH_SIZES=1000000 cargo bench --bench evaluate` runs one size.
+//!
+//! With `SEGMENTS_PEERS_DIR=DIR` (as written by `shared/bench/peers.py
+//! --write DIR`), it also loads `DIR/N/entities.jsonl` for each size through
+//! the JSON Lines ingest and times the peers' own filter files on those
+//! rows, so that DuckDB's and polars' figures compare with ours on the same
+//! data and queries (group `peers_rows/N`).
 //! Besides criterion's timings it prints, per size, the load time and the
-//! memory of the table (estimated from its structures, and as the growth of
-//! the process's resident set) against the raw column bytes (8 per value).
+//! live heap of the table (counted by the allocator) against the raw column
+//! bytes (8 per value of each of the 10 fields).
 
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use segments::{eval, Filter, LimitPolicy, Plan, Table, Timestamp};
+use segments::{eval, Filter, KindSchema, LimitPolicy, Plan, Table, Timestamp};
 
 const MIXED10: &str = r#"{"combinator": "and", "rules": [
     {"field": "health", "operator": "<", "value": 30},
@@ -39,13 +47,37 @@ fn plan(table: &Table, json: &str) -> Plan {
         .expect("bench filters are valid")
 }
 
-/// Resident set size of this process, in bytes (Linux; 0 elsewhere).
-fn rss() -> usize {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
-        .map_or(0, |pages| pages * 4096)
+/// Counts live heap bytes, so that the table's memory is measured exactly:
+/// the resident set would also count what the load allocated and freed.
+/// This is the only `unsafe` in the project, in the bench binary alone; it
+/// delegates every call to the system allocator unchanged.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: as `dealloc`, and `new_size` is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
 }
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn sizes() -> Vec<usize> {
     std::env::var("SEGMENTS_BENCH_SIZES")
@@ -57,26 +89,24 @@ fn sizes() -> Vec<usize> {
 fn bench(c: &mut Criterion) {
     let now = Timestamp::from_micros(accounts::NOW_MICROS);
     for n in sizes() {
-        let before = rss();
+        let before = LIVE.load(Ordering::Relaxed);
         let t = Instant::now();
         let table = accounts::table(n, 20261123);
         let load = t.elapsed();
-        let grown = rss().saturating_sub(before);
+        let live = LIVE.load(Ordering::Relaxed) - before;
         let m = table.memory_usage();
         let raw = n * 10 * 8;
+        let mb = |b: usize| b as f64 / 1e6;
         eprintln!(
-            "[{n} accounts] built in {:.1} s; memory estimated {:.0} MB (keys {:.0}, columns {:.0}, indexes {:.0}), \
-             resident growth {:.0} MB; raw column bytes {:.0} MB; columns+indexes / raw = {:.2}, all / raw = {:.2}, resident / raw = {:.2}",
+            "[{n} accounts] built in {:.1} s; live heap {:.0} MB = {:.2} x the raw column bytes ({:.0} MB, 8 per value); \
+             estimated by the table: keys {:.0} MB, columns {:.0} MB, indexes {:.0} MB",
             load.as_secs_f64(),
-            m.total() as f64 / 1e6,
-            m.keys as f64 / 1e6,
-            m.columns as f64 / 1e6,
-            m.indexes as f64 / 1e6,
-            grown as f64 / 1e6,
-            raw as f64 / 1e6,
-            (m.columns + m.indexes) as f64 / raw as f64,
-            m.total() as f64 / raw as f64,
-            grown as f64 / raw as f64,
+            mb(live),
+            live as f64 / raw as f64,
+            mb(raw),
+            mb(m.keys),
+            mb(m.columns),
+            mb(m.indexes),
         );
 
         let label = if n % 1_000_000 == 0 {
@@ -105,5 +135,48 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The peers' rows and filters, when `SEGMENTS_PEERS_DIR` names them.
+fn peers(c: &mut Criterion) {
+    let Some(dir) = std::env::var_os("SEGMENTS_PEERS_DIR") else {
+        return;
+    };
+    for n in sizes() {
+        let d = std::path::Path::new(&dir).join(n.to_string());
+        let Ok(schema) = std::fs::read_to_string(d.join("schema.json")) else {
+            eprintln!("[peers] no {}; skipped", d.join("schema.json").display());
+            continue;
+        };
+        let kind = KindSchema::from_json("account", &schema).expect("peers' schema is valid");
+        let mut table = Table::new(kind);
+        let t = Instant::now();
+        let file = std::fs::File::open(d.join("entities.jsonl")).expect("peers' entities");
+        table
+            .insert_json_lines(std::io::BufReader::with_capacity(1 << 20, file))
+            .expect("peers' rows are valid");
+        eprintln!(
+            "[peers {n}] loaded {} rows from JSON Lines in {:.2} s",
+            table.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let now: Timestamp = std::fs::read_to_string(d.join("now.txt"))
+            .expect("now.txt")
+            .trim()
+            .parse()
+            .expect("an RFC 3339 instant");
+        let mut g = c.benchmark_group(format!("peers_rows/{n}"));
+        g.sample_size(30).measurement_time(Duration::from_secs(4));
+        for name in ["at_risk", "mixed10", "range1pct"] {
+            let json = std::fs::read_to_string(d.join(format!("{name}.json"))).expect("peers' filter");
+            let p = plan(&table, &json);
+            eprintln!(
+                "[peers {n}] {name}: {} matches",
+                eval::evaluate(&p, &table, now).expect("same kind").len()
+            );
+            g.bench_function(name, |b| b.iter(|| eval::evaluate(black_box(&p), &table, now)));
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, peers);
 criterion_main!(benches);

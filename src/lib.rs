@@ -1,14 +1,76 @@
+//! An embedded engine for customer segmentation: an in-memory columnar
+//! store of entities (accounts, users, ...) with typed attributes, filters in
+//! react-querybuilder's JSON, and an evaluator that turns a filter into a
+//! [`RoaringBitmap`](roaring::RoaringBitmap) of entity ids through
+//! per-column indexes.
+//!
+//! ```
+//! use segments::filter::{field, Node, TimeUnit};
+//! use segments::{eval, FieldType, Filter, KindSchema, LimitPolicy, Row, Table, Timestamp};
+//!
+//! // A kind of entity and its typed fields.
+//! let mut accounts = Table::new(KindSchema::new("account", [
+//!     ("health", FieldType::Float),
+//!     ("nps", FieldType::Int),
+//!     ("plan", FieldType::String),
+//!     ("last_seen", FieldType::Timestamp),
+//! ])?);
+//!
+//! // Entities, by key; any field may be missing.
+//! let now: Timestamp = "2026-11-22T12:00:00Z".parse()?;
+//! accounts.insert("acct-1", Row::new().set("health", 25.5).set("nps", 3i64).set("plan", "pro")
+//!     .set("last_seen", Timestamp::from_micros(now.as_micros() - 3_600_000_000)))?;
+//! accounts.insert("acct-2", Row::new().set("health", 80.0).set("plan", "free"))?;
+//! accounts.upsert_json(r#"{"key": "acct-3", "health": 12, "nps": 9, "plan": "enterprise"}"#)?;
+//!
+//! // A filter, as a query builder sends it or built in Rust...
+//! let from_ui = Filter::from_json(r#"{"combinator": "and", "rules": [
+//!     {"field": "health", "operator": "<", "value": 30},
+//!     {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]}]}"#)?;
+//! let in_rust = Filter::and([
+//!     Node::from(field("health").lt(30)),
+//!     field("last_seen").within_last(14, TimeUnit::Days).into(),
+//! ]);
+//!
+//! // ... validated once against the schema into a typed plan...
+//! let policy = LimitPolicy::default();
+//! let plan = from_ui.validate(accounts.schema(), &policy)?;
+//!
+//! // ... and evaluated at an explicit `now` into a bitmap of ids.
+//! let ids = eval::evaluate(&plan, &accounts, now)?;
+//! assert_eq!(accounts.keys_of(&ids).collect::<Vec<_>>(), ["acct-1", "acct-3"]);
+//! let recent = eval::evaluate(&in_rust.validate(accounts.schema(), &policy)?, &accounts, now)?;
+//! assert_eq!(accounts.keys_of(&recent).collect::<Vec<_>>(), ["acct-1"]);
+//!
+//! // Writes keep every index current.
+//! accounts.upsert("acct-3", Row::new().set("health", 95.0))?;
+//! assert_eq!(eval::evaluate(&plan, &accounts, now)?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The modules, in the order data flows through them: [`schema`] (kinds
+//! and fields), [`store`] (tables of keys, live ids and indexed columns),
+//! [`filter`] (the AST, its JSON, limits and validation into a [`Plan`]),
+//! [`eval`] (set-at-a-time and entity-at-a-time evaluation, and the row-scan
+//! oracle), [`error`] (one error type per area).
+//!
+//! Semantics follow the `segment` contract: a rule is true or false for
+//! every entity; positive operators are false on missing values and negative
+//! operators are their exact complements; numbers compare exactly across int
+//! and float; timestamps are instants at microsecond precision.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-//! segments
+
 pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod schema;
 pub mod store;
 pub mod value;
-pub use error::*;
+
+pub use error::{Error, EvalError, FilterError, SchemaError, StoreError};
 pub use filter::{Filter, LimitPolicy, Plan};
-pub use schema::*;
+pub use schema::{FieldId, FieldType, KindId, KindSchema, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};

@@ -51,6 +51,10 @@ impl Bits {
     fn bytes(&self) -> usize {
         self.0.capacity() * 8
     }
+
+    fn reserve_exact(&mut self, ids: usize) {
+        self.0.reserve_exact(ids.div_ceil(64).saturating_sub(self.0.len()));
+    }
 }
 
 /// Absent dictionary code.
@@ -256,6 +260,23 @@ impl Column {
                     }
                 }
             }
+        }
+    }
+
+    /// Makes room for ids below `ids` without the slack of doubling (a bulk
+    /// load knows its size; doubling would leave up to half of a column unused).
+    pub(crate) fn reserve_exact(&mut self, ids: usize) {
+        match self {
+            Column::Numeric(c) => {
+                c.keys.reserve_exact(ids.saturating_sub(c.keys.len()));
+                c.has.reserve_exact(ids);
+            }
+            Column::String(c) => c.codes.reserve_exact(ids.saturating_sub(c.codes.len())),
+            Column::Bool(c) => {
+                c.has.reserve_exact(ids);
+                c.value.reserve_exact(ids);
+            }
+            Column::Tags(c) => c.rows.reserve_exact(ids.saturating_sub(c.rows.len())),
         }
     }
 

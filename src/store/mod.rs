@@ -65,8 +65,8 @@ impl Store {
     ///
     /// [`SchemaError::UnknownKind`].
     pub fn table(&self, kind: &str) -> Result<&Table, SchemaError> {
-        let id = self.schema.kind(kind).map(|_| self.schema.kind_id(kind))?;
-        Ok(&self.tables[id.map_or(0, |k| k.0 as usize)])
+        let i = self.index_of(kind)?;
+        Ok(&self.tables[i])
     }
 
     /// A kind's table, to write to.
@@ -75,7 +75,14 @@ impl Store {
     ///
     /// [`SchemaError::UnknownKind`].
     pub fn table_mut(&mut self, kind: &str) -> Result<&mut Table, SchemaError> {
-        let id = self.schema.kind(kind).map(|_| self.schema.kind_id(kind))?;
-        Ok(&mut self.tables[id.map_or(0, |k| k.0 as usize)])
+        let i = self.index_of(kind)?;
+        Ok(&mut self.tables[i])
+    }
+
+    fn index_of(&self, kind: &str) -> Result<usize, SchemaError> {
+        self.schema
+            .kind_id(kind)
+            .map(|k| k.0 as usize)
+            .ok_or_else(|| SchemaError::UnknownKind { kind: kind.to_string() })
     }
 }

@@ -447,6 +447,12 @@ impl Table {
         }
         // A large batch writes numeric columns raw and rebuilds their indexes once.
         let bulk = ids.len() >= 4096 && ids.len() as u64 * 4 >= self.live.len();
+        if bulk {
+            let end = ids.iter().max().map_or(0, |&m| m as usize + 1);
+            for c in &mut self.columns {
+                c.reserve_exact(end);
+            }
+        }
         for (&id, cells) in ids.iter().zip(cells) {
             let existed = self.live.contains(id);
             for (f, cell) in &cells {
