@@ -64,6 +64,16 @@ fn shape(path: &Path, message: impl Into<String>) -> FilterError {
     }
 }
 
+/// `got`, or a shape error at `path.member` saying what was expected and found.
+fn expect<T>(got: Option<T>, val: &Value, path: &Path, member: &str, expected: &str) -> Result<T, FilterError> {
+    got.ok_or_else(|| {
+        shape(
+            &path.member(member),
+            format!("expected {expected}, found {}", describe(val)),
+        )
+    })
+}
+
 pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -106,22 +116,8 @@ fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
                     }
                 })
             }
-            "not" => {
-                not = val.as_bool().ok_or_else(|| {
-                    shape(
-                        &path.member("not"),
-                        format!("expected a boolean, found {}", describe(val)),
-                    )
-                })?
-            }
-            "rules" => {
-                rules = Some(val.as_array().ok_or_else(|| {
-                    shape(
-                        &path.member("rules"),
-                        format!("expected an array, found {}", describe(val)),
-                    )
-                })?)
-            }
+            "not" => not = expect(val.as_bool(), val, path, "not", "a boolean")?,
+            "rules" => rules = Some(expect(val.as_array(), val, path, "rules", "an array")?),
             other if ignorable(other, val) => {}
             other => return Err(shape(&path.member(other), "unknown member of a group")),
         }
@@ -155,21 +151,9 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
     let mut value = None;
     for (name, val) in obj {
         match name.as_str() {
-            "field" => {
-                field = Some(val.as_str().ok_or_else(|| {
-                    shape(
-                        &path.member("field"),
-                        format!("expected a string, found {}", describe(val)),
-                    )
-                })?)
-            }
+            "field" => field = Some(expect(val.as_str(), val, path, "field", "a string")?),
             "operator" => {
-                let s = val.as_str().ok_or_else(|| {
-                    shape(
-                        &path.member("operator"),
-                        format!("expected a string, found {}", describe(val)),
-                    )
-                })?;
+                let s = expect(val.as_str(), val, path, "operator", "a string")?;
                 operator = Some(Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
                     path: path.member("operator").to_string(),
                     operator: s.to_string(),
