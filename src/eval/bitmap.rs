@@ -98,18 +98,16 @@ impl Ctx<'_> {
             }
             let cand = self.sparse(cand_len).then(|| &a.sure | &a.maybe);
             let t = self.eval(x, cand.as_ref().or(within));
-            if a.maybe.is_empty() && t.maybe.is_empty() {
-                a.sure &= &t.sure;
-            } else {
-                let mut upper = match cand {
-                    Some(c) => c,
-                    None => &a.sure | &a.maybe,
-                };
-                upper &= &(&t.sure | &t.maybe);
-                a.sure &= &t.sure;
-                upper -= &a.sure;
-                a.maybe = upper;
+            // (As ∪ Am) ∩ (Ts ∪ Tm) less As ∩ Ts is (As ∩ Tm) ∪ (Am ∩ (Ts ∪ Tm)):
+            // every term has a (small) maybe set as an operand, so the only
+            // operation on two dense bitmaps is As ∩ Ts itself.
+            let mut maybe = &a.sure & &t.maybe;
+            if !a.maybe.is_empty() {
+                maybe |= &a.maybe & &t.sure;
+                maybe |= &a.maybe & &t.maybe;
             }
+            a.sure &= &t.sure;
+            a.maybe = maybe;
         }
         acc.unwrap_or_else(|| Tri {
             sure: within.unwrap_or(self.live).clone(),
