@@ -452,6 +452,9 @@ impl Table {
             for c in &mut self.columns {
                 c.reserve_exact(end);
             }
+            // `reserve` sized the key entries to the hash table's power-of-two
+            // capacity; give back what the load did not use.
+            self.keys.shrink_to_fit();
         }
         for (&id, cells) in ids.iter().zip(cells) {
             let existed = self.live.contains(id);
