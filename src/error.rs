@@ -160,7 +160,7 @@ pub enum StoreError {
 
 /// Errors from parsing or validating a [`Filter`](crate::Filter).
 ///
-/// Every variant that concerns one node carries its [`path`](crate::filter::Path)
+/// Every variant that concerns one node carries its `path`
 /// in the filter tree, e.g. `rules[1].rules[0].value`, so a UI can point at it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
