@@ -289,17 +289,28 @@ fn trim(g: &mut Group, budget: &mut usize) {
     });
 }
 
+/// Index granularities, and per-id thresholds of 0 and a few candidates, so
+/// that an `and`'s dense, sparse and per-id regimes all meet the oracle on
+/// tables this small.
 fn config() -> impl Strategy<Value = IndexConfig> {
     prop_oneof![
         Just(IndexConfig {
             fine_buckets: 6,
             groups: 3,
-            min_bucket: 1
+            min_bucket: 1,
+            per_id_candidates: 0
         }),
         Just(IndexConfig {
             fine_buckets: 32,
             groups: 4,
-            min_bucket: 2
+            min_bucket: 2,
+            per_id_candidates: 3
+        }),
+        Just(IndexConfig {
+            fine_buckets: 16,
+            groups: 8,
+            min_bucket: 1,
+            per_id_candidates: 0
         }),
         Just(IndexConfig::default()),
     ]

@@ -23,9 +23,8 @@ use crate::store::union_within;
 
 /// Candidates fewer than the live set over this divisor are sparse.
 const SPARSE: u64 = 8;
-/// Candidates at most this many, or the live set over `TINY_DIVISOR`, are
-/// tested per id.
-const TINY: u64 = 2048;
+/// Candidates at most `IndexConfig::per_id_candidates`, or the live set over
+/// this divisor, are tested per id.
 const TINY_DIVISOR: u64 = 4096;
 
 #[derive(Debug, Default)]
@@ -37,6 +36,8 @@ pub(crate) struct Tri {
 pub(crate) struct Ctx<'a> {
     pub live: &'a RoaringBitmap,
     pub live_len: u64,
+    /// `IndexConfig::per_id_candidates`.
+    pub per_id: u64,
 }
 
 impl Ctx<'_> {
@@ -69,7 +70,7 @@ impl Ctx<'_> {
     }
 
     fn tiny(&self, n: u64) -> bool {
-        n <= TINY.max(self.live_len / TINY_DIVISOR)
+        n <= self.per_id.max(self.live_len / TINY_DIVISOR)
     }
 
     fn and(&self, xs: &[BNode], within: Option<&RoaringBitmap>) -> Tri {

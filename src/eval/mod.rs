@@ -95,6 +95,7 @@ fn evaluate_in(
     let cx = bitmap::Ctx {
         live: table.live(),
         live_len: table.len(),
+        per_id: table.config().per_id_candidates,
     };
     let t = cx.eval(&root, within);
     let mut out = t.sure;

@@ -17,18 +17,34 @@
 
 use roaring::{MultiOps, RoaringBitmap};
 
-/// Granularity of the numeric indexes.
+/// Granularity of the indexes, and where evaluation switches from bitmaps
+/// to per-id tests.
 ///
-/// The defaults suit columns of thousands to tens of millions of values;
-/// smaller numbers save memory and cost more per-id checks at query time.
+/// The defaults suit tables of thousands to tens of millions of entities;
+/// fewer buckets save memory and cost more per-id checks at query time.
+/// Every setting gives the same answers; only speed and memory change.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{FieldType, IndexConfig, KindSchema, Table};
+///
+/// let small = IndexConfig { fine_buckets: 256, ..IndexConfig::default() };
+/// let t = Table::with_config(KindSchema::new("account", [("nps", FieldType::Int)])?, small);
+/// # Ok::<(), segments::SchemaError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexConfig {
-    /// Target number of fine buckets per column.
+    /// Target number of fine buckets per numeric column.
     pub fine_buckets: usize,
-    /// Target number of groups (cumulative bitmaps + 1) per column.
+    /// Target number of groups (cumulative bitmaps + 1) per numeric column.
     pub groups: usize,
     /// Smallest target bucket size, in ids.
     pub min_bucket: usize,
+    /// An `and` whose running result has at most this many candidates (or
+    /// the live set over 4096, if more) tests them per id against its
+    /// remaining conditions instead of building their bitmaps.
+    pub per_id_candidates: u64,
 }
 
 impl Default for IndexConfig {
@@ -37,6 +53,7 @@ impl Default for IndexConfig {
             fine_buckets: 2048,
             groups: 32,
             min_bucket: 64,
+            per_id_candidates: 2048,
         }
     }
 }
@@ -47,6 +64,7 @@ impl IndexConfig {
             fine_buckets: self.fine_buckets.clamp(1, 1 << 16),
             groups: self.groups.clamp(1, 1 << 10),
             min_bucket: self.min_bucket.max(1),
+            per_id_candidates: self.per_id_candidates,
         }
     }
 }
@@ -525,6 +543,7 @@ mod tests {
             fine_buckets: 8,
             groups: 3,
             min_bucket: 1,
+            per_id_candidates: 0,
         }
     }
 

@@ -125,6 +125,11 @@ impl Table {
         }
     }
 
+    /// The index configuration.
+    pub fn config(&self) -> &IndexConfig {
+        &self.cfg
+    }
+
     /// The kind's schema.
     pub fn schema(&self) -> &Arc<KindSchema> {
         &self.schema
@@ -567,6 +572,7 @@ mod tests {
             fine_buckets: 16,
             groups: 4,
             min_bucket: 2,
+            per_id_candidates: 0,
         };
         let mut t = Table::with_config(kind, cfg);
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
