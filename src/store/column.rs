@@ -18,13 +18,7 @@ pub(crate) enum Cell {
     Tags(Vec<Box<str>>),
 }
 
-/// Adds `id`. (roaring's `try_push` is no faster for ascending ids: on a
-/// bitmap container it scans for the maximum on every call.)
-fn add(bm: &mut RoaringBitmap, id: u32) {
-    bm.insert(id);
-}
-
-/// A dense bitset by id, for O(1) tests of one entity.
+/// A dense bitset by id, for O(1) tests of one entity (bool columns).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bits(Vec<u64>);
 
@@ -58,14 +52,12 @@ impl Bits {
 }
 
 /// Absent dictionary code.
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NumericColumn {
     pub(crate) keys: Vec<u64>,
     pub(crate) present: RoaringBitmap,
-    /// `present` again, densely, for per-id tests.
-    pub(crate) has: Bits,
     pub(crate) index: RangeIndex,
     /// Set while a bulk load writes keys without maintaining the index.
     stale: bool,
@@ -111,7 +103,6 @@ impl Column {
             FieldType::Int | FieldType::Float | FieldType::Timestamp => Column::Numeric(NumericColumn {
                 keys: Vec::new(),
                 present: RoaringBitmap::new(),
-                has: Bits::default(),
                 index: RangeIndex::new(cfg),
                 stale: false,
             }),
@@ -156,9 +147,7 @@ impl Column {
                     c.keys.resize(i + 1, 0);
                 }
                 let old = c.keys[i];
-                let had = c.present.contains(id);
-                add(&mut c.present, id);
-                c.has.set(id, true);
+                let had = !c.present.insert(id);
                 c.keys[i] = *k;
                 if bulk || c.stale {
                     c.stale = true;
@@ -184,8 +173,8 @@ impl Column {
                     c.bitmaps[old as usize].remove(id);
                 }
                 c.codes[i] = code;
-                add(&mut c.bitmaps[code as usize], id);
-                add(&mut c.present, id);
+                c.bitmaps[code as usize].insert(id);
+                c.present.insert(id);
             }
             (Column::Bool(c), Cell::Bool(b)) => {
                 let (on, off) = if *b {
@@ -193,9 +182,9 @@ impl Column {
                 } else {
                     (&mut c.falses, &mut c.trues)
                 };
-                add(on, id);
+                on.insert(id);
                 off.remove(id);
-                add(&mut c.present, id);
+                c.present.insert(id);
                 c.has.set(id, true);
                 c.value.set(id, *b);
             }
@@ -217,11 +206,11 @@ impl Column {
                             c.dict.insert_full(t.clone()).0 as u32
                         }
                     };
-                    add(&mut c.bitmaps[code as usize], id);
+                    c.bitmaps[code as usize].insert(id);
                     codes.push(code);
                 }
                 c.rows[i] = Some(codes.into_boxed_slice());
-                add(&mut c.present, id);
+                c.present.insert(id);
             }
             // Cells are built for their column's type by `Table::prepare`.
             (col, cell) => unreachable!("cell {cell:?} does not fit column {:?}", col.kind_name()),
@@ -233,7 +222,6 @@ impl Column {
         let i = id as usize;
         match self {
             Column::Numeric(c) => {
-                c.has.set(id, false);
                 if c.present.remove(id) && !c.stale {
                     c.index.remove(id, c.keys[i]);
                 }
@@ -267,10 +255,7 @@ impl Column {
     /// load knows its size; doubling would leave up to half of a column unused).
     pub(crate) fn reserve_exact(&mut self, ids: usize) {
         match self {
-            Column::Numeric(c) => {
-                c.keys.reserve_exact(ids.saturating_sub(c.keys.len()));
-                c.has.reserve_exact(ids);
-            }
+            Column::Numeric(c) => c.keys.reserve_exact(ids.saturating_sub(c.keys.len())),
             Column::String(c) => c.codes.reserve_exact(ids.saturating_sub(c.codes.len())),
             Column::Bool(c) => {
                 c.has.reserve_exact(ids);
@@ -332,10 +317,7 @@ impl Column {
         let bm = |b: &RoaringBitmap| b.serialized_size();
         let dict = |d: &IndexSet<Box<str>>| d.iter().map(|s| s.len() + 32).sum::<usize>();
         match self {
-            Column::Numeric(c) => (
-                c.keys.capacity() * 8 + bm(&c.present) + c.has.bytes(),
-                c.index.heap_bytes(),
-            ),
+            Column::Numeric(c) => (c.keys.capacity() * 8 + bm(&c.present), c.index.heap_bytes()),
             Column::String(c) => (
                 c.codes.capacity() * 4 + bm(&c.present) + dict(&c.dict),
                 c.bitmaps.iter().map(bm).sum(),
