@@ -236,25 +236,10 @@ fn cmp_int_float(i: i128, f: f64) -> Ordering {
 /// The greatest key of the column's domain whose value is <= `x`, and whether
 /// that value equals `x`. `None` when every value of the domain is > `x`.
 pub(crate) fn floor_key_int(x: Num) -> (Option<u64>, bool) {
-    let (fl, exact) = match x {
-        Num::Int(i) => (i, true),
-        Num::Float(f) => {
-            let fl = f.floor();
-            if fl >= 1.8e19 {
-                return (Some(int_key(i64::MAX)), false);
-            }
-            if fl <= -1.8e19 {
-                return (None, false);
-            }
-            (fl as i128, fl == f)
-        }
-    };
-    if fl > i64::MAX as i128 {
-        (Some(int_key(i64::MAX)), false)
-    } else if fl < i64::MIN as i128 {
-        (None, false)
-    } else {
-        (Some(int_key(fl as i64)), exact)
+    match x {
+        Num::Int(i) => floor_key_int_i128(i, true),
+        // `as` saturates, so floats far outside i64 clamp like integers do.
+        Num::Float(f) => floor_key_int_i128(f.floor() as i128, f.floor() == f),
     }
 }
 

@@ -146,30 +146,33 @@ fn order(a: Literal, b: Literal) -> Literal {
     }
 }
 
+/// The comparison operators over `lit`, and `between` / `notBetween` over
+/// two ordered `lit`s: the rules numeric and timestamp fields share.
+fn compare<S: Strategy<Value = Literal>>(field: &'static str, lit: fn() -> S) -> impl Strategy<Value = Rule> {
+    const CMP: &[Operator] = &[
+        Operator::Eq,
+        Operator::Ne,
+        Operator::Lt,
+        Operator::Le,
+        Operator::Gt,
+        Operator::Ge,
+    ];
+    prop_oneof![
+        (prop::sample::select(CMP), lit()).prop_map(move |(op, v)| Rule::new(field, op, Some(v))),
+        (
+            prop::sample::select(&[Operator::Between, Operator::NotBetween][..]),
+            lit(),
+            lit()
+        )
+            .prop_map(move |(op, a, b)| Rule::new(field, op, Some(order(a, b)))),
+    ]
+}
+
 fn rule() -> impl Strategy<Value = Rule> {
     let numeric = |f: &'static str| {
         prop_oneof![
-            (
-                prop::sample::select(
-                    &[
-                        Operator::Eq,
-                        Operator::Ne,
-                        Operator::Lt,
-                        Operator::Le,
-                        Operator::Gt,
-                        Operator::Ge
-                    ][..]
-                ),
-                num_lit()
-            )
-                .prop_map(move |(op, v)| Rule::new(f, op, Some(v))),
-            (
-                prop::sample::select(&[Operator::Between, Operator::NotBetween][..]),
-                num_lit(),
-                num_lit()
-            )
-                .prop_map(move |(op, a, b)| Rule::new(f, op, Some(order(a, b)))),
-            (
+            2 => compare(f, num_lit),
+            1 => (
                 prop::sample::select(&[Operator::In, Operator::NotIn][..]),
                 prop::collection::vec(num_lit(), 1..4)
             )
@@ -206,27 +209,8 @@ fn rule() -> impl Strategy<Value = Rule> {
     let boolean = (prop::sample::select(&[Operator::Eq, Operator::Ne][..]), any::<bool>())
         .prop_map(|(op, v)| Rule::new("b", op, Some(Literal::Bool(v))));
     let time = prop_oneof![
-        (
-            prop::sample::select(
-                &[
-                    Operator::Eq,
-                    Operator::Ne,
-                    Operator::Lt,
-                    Operator::Le,
-                    Operator::Gt,
-                    Operator::Ge
-                ][..]
-            ),
-            time_lit()
-        )
-            .prop_map(|(op, v)| Rule::new("t", op, Some(v))),
-        (
-            prop::sample::select(&[Operator::Between, Operator::NotBetween][..]),
-            time_lit(),
-            time_lit()
-        )
-            .prop_map(|(op, a, b)| Rule::new("t", op, Some(order(a, b)))),
-        (
+        2 => compare("t", time_lit),
+        1 => (
             prop::sample::select(&[Operator::WithinLast, Operator::WithinNext, Operator::MoreThanAgo][..]),
             prop::sample::select(&[0u64, 1, 14, 60][..]),
             prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Hours, TimeUnit::Days, TimeUnit::Weeks][..])

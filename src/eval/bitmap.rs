@@ -147,15 +147,9 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BLeaf::Codes { col, codes, .. } => {
-                let bms: Vec<&RoaringBitmap> = codes.iter().map(|&c| &col.bitmaps[c as usize]).collect();
-                exact(union_within(&bms, within))
-            }
+            BLeaf::Codes { col, codes, .. } => exact(union_of(&col.bitmaps, codes, within)),
             BLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
-            BLeaf::TagsAny { col, codes } => {
-                let bms: Vec<&RoaringBitmap> = codes.iter().map(|&c| &col.bitmaps[c as usize]).collect();
-                exact(union_within(&bms, within))
-            }
+            BLeaf::TagsAny { col, codes } => exact(union_of(&col.bitmaps, codes, within)),
             BLeaf::TagsAll { col, codes, impossible } => {
                 if *impossible || codes.is_empty() {
                     return Tri::default();
@@ -201,6 +195,12 @@ impl Ctx<'_> {
             BLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
         }
     }
+}
+
+/// The union of the dictionary bitmaps of `codes`, restricted to `within`.
+fn union_of(bitmaps: &[RoaringBitmap], codes: &[u32], within: Option<&RoaringBitmap>) -> RoaringBitmap {
+    let bms: Vec<&RoaringBitmap> = codes.iter().map(|&c| &bitmaps[c as usize]).collect();
+    union_within(&bms, within)
 }
 
 fn lens<'a>(bms: &'a [RoaringBitmap], codes: &'a [u32]) -> impl Iterator<Item = u64> + 'a {

@@ -43,7 +43,7 @@ pub(crate) fn parse_block(
             .map(|w| {
                 let part = &block[w[0]..w[1]];
                 let start = line;
-                line += part.iter().filter(|&&b| b == b'\n').count();
+                line += newlines(part);
                 s.spawn(move || {
                     let (mut o, mut l) = (Vec::new(), Vec::new());
                     parse_lines(schema, part, start, &mut o, &mut l).map(|_| (o, l))
@@ -61,6 +61,10 @@ pub(crate) fn parse_block(
         lines.extend(l);
     }
     Ok(())
+}
+
+pub(crate) fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 fn parse_lines(

@@ -7,7 +7,7 @@ mod range_index;
 mod row;
 mod table;
 
-pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn};
+pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;

@@ -8,6 +8,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::column::{Cell, Column};
+use super::json::newlines;
 use super::range_index::IndexConfig;
 use super::row::Row;
 use crate::error::StoreError;
@@ -551,10 +552,6 @@ pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
     tags.sort_unstable();
     tags.dedup();
     (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
-}
-
-fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 #[cfg(test)]
