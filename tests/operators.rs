@@ -52,6 +52,12 @@ fn check(t: &Table, filter: &str, want: &[&str]) {
     let m = Matcher::new(&plan, t, now).unwrap();
     let by_one: roaring::RoaringBitmap = t.live().iter().filter(|&i| m.matches(EntityId(i))).collect();
     assert_eq!(sorted(&by_one), want, "matcher: {filter}");
+    let unbound: roaring::RoaringBitmap = t
+        .live()
+        .iter()
+        .filter(|&i| eval::matches(&plan, t, EntityId(i), now).unwrap())
+        .collect();
+    assert_eq!(sorted(&unbound), want, "one entity: {filter}");
 }
 
 fn rule(field: &str, op: &str, value: &str) -> String {

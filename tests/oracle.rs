@@ -331,6 +331,7 @@ proptest! {
             let m = Matcher::new(&plan, &table, now).unwrap();
             for id in 0..table.live().max().map_or(0, |m| m + 2) {
                 prop_assert_eq!(m.matches(EntityId(id)), want.contains(id), "entity {} filter {}", id, serde_json::to_string(&f).unwrap());
+                prop_assert_eq!(eval::matches(&plan, &table, EntityId(id), now).unwrap(), want.contains(id), "one entity {} filter {}", id, serde_json::to_string(&f).unwrap());
             }
             // A scoped evaluation is the plain one intersected with the scope.
             let scope: roaring::RoaringBitmap = (0..200u32).step_by(3).collect();

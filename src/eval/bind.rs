@@ -69,51 +69,61 @@ fn intersect((a, b): (u64, u64), (c, d): (u64, u64)) -> (u64, u64) {
     (a.max(c), b.min(d))
 }
 
-fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
-    let column = table.column(c.field);
-    let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
+/// The keys a numeric test accepts: a range, or (for `in`) a sorted set.
+pub(crate) enum Span {
+    Range(u64, u64),
+    Keys(Vec<u64>),
+}
+
+/// Lowers a test on a numeric column of type `ty` to the keys it accepts at `now`.
+pub(crate) fn numeric_span(test: &Test, ty: FieldType, now: Timestamp) -> Span {
     let num_floor = |x: Num| match ty {
         FieldType::Float => floor_key_float(x),
         _ => floor_key_int(x),
     };
     let now_us = now.as_micros() as i128;
     let us = |v: i128| floor_key_int_i128(v, true);
+    let (lo, hi) = match test {
+        Test::Num(op, x) => cmp_range(*op, num_floor(*x)),
+        Test::NumBetween(a, b) => intersect(cmp_range(CmpOp::Ge, num_floor(*a)), cmp_range(CmpOp::Le, num_floor(*b))),
+        Test::NumIn(xs) => {
+            let mut keys: Vec<u64> = xs
+                .iter()
+                .filter_map(|x| match num_floor(*x) {
+                    (Some(k), true) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            return Span::Keys(keys);
+        }
+        Test::Time(op, nanos) => cmp_range(*op, floor_key_time(*nanos)),
+        Test::TimeBetween(a, b) => intersect(
+            cmp_range(CmpOp::Ge, floor_key_time(*a)),
+            cmp_range(CmpOp::Le, floor_key_time(*b)),
+        ),
+        Test::Window(Window::Last, d) => {
+            intersect(cmp_range(CmpOp::Ge, us(now_us - d)), cmp_range(CmpOp::Le, us(now_us)))
+        }
+        Test::Window(Window::Next, d) => {
+            intersect(cmp_range(CmpOp::Ge, us(now_us)), cmp_range(CmpOp::Le, us(now_us + d)))
+        }
+        Test::Window(Window::MoreThanAgo, d) => cmp_range(CmpOp::Lt, us(now_us - d)),
+        _ => (1, 0),
+    };
+    Span::Range(lo, hi)
+}
+
+fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
+    let column = table.column(c.field);
+    let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     match (column, &c.test) {
         (col, Test::Null) => BLeaf::Null(col.present()),
-        (Column::Numeric(col), test) => {
-            let (lo, hi) = match test {
-                Test::Num(op, x) => cmp_range(*op, num_floor(*x)),
-                Test::NumBetween(a, b) => {
-                    intersect(cmp_range(CmpOp::Ge, num_floor(*a)), cmp_range(CmpOp::Le, num_floor(*b)))
-                }
-                Test::NumIn(xs) => {
-                    let mut keys: Vec<u64> = xs
-                        .iter()
-                        .filter_map(|x| match num_floor(*x) {
-                            (Some(k), true) => Some(k),
-                            _ => None,
-                        })
-                        .collect();
-                    keys.sort_unstable();
-                    keys.dedup();
-                    return BLeaf::Keys { col, keys };
-                }
-                Test::Time(op, nanos) => cmp_range(*op, floor_key_time(*nanos)),
-                Test::TimeBetween(a, b) => intersect(
-                    cmp_range(CmpOp::Ge, floor_key_time(*a)),
-                    cmp_range(CmpOp::Le, floor_key_time(*b)),
-                ),
-                Test::Window(Window::Last, d) => {
-                    intersect(cmp_range(CmpOp::Ge, us(now_us - d)), cmp_range(CmpOp::Le, us(now_us)))
-                }
-                Test::Window(Window::Next, d) => {
-                    intersect(cmp_range(CmpOp::Ge, us(now_us)), cmp_range(CmpOp::Le, us(now_us + d)))
-                }
-                Test::Window(Window::MoreThanAgo, d) => cmp_range(CmpOp::Lt, us(now_us - d)),
-                _ => (1, 0),
-            };
-            BLeaf::Range { col, lo, hi }
-        }
+        (Column::Numeric(col), test) => match numeric_span(test, ty, now) {
+            Span::Range(lo, hi) => BLeaf::Range { col, lo, hi },
+            Span::Keys(keys) => BLeaf::Keys { col, keys },
+        },
         (Column::String(col), test) => {
             let mut codes: Vec<u32> = match test {
                 Test::StrEq(s) => col

@@ -1,0 +1,74 @@
+//! Entity at a time without binding: each condition reads the one entity's
+//! cell and compares it with the literal, so testing one entity costs a few
+//! column reads whatever the size of the dictionaries.
+//!
+//! [`super::Matcher`] binds once (dictionary codes, key ranges) and then
+//! tests many ids; this module is for the write path, where each write tests
+//! one entity against each rule that reads the written fields.
+
+use super::bind::{numeric_span, Span};
+use crate::filter::{PNode, Test};
+use crate::schema::FieldType;
+use crate::store::{Column, NONE};
+use crate::value::Timestamp;
+use crate::Table;
+
+/// Whether `node` holds for the live entity `id` at `now`.
+pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
+    match node {
+        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now)),
+        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
+        PNode::Not(x) => !holds(x, table, id, now),
+        PNode::Leaf(c) => {
+            let column = table.column(c.field);
+            let i = id as usize;
+            match (column, &c.test) {
+                (col, Test::Null) => !col.present().contains(id),
+                (Column::Numeric(col), test) => {
+                    if !col.present.contains(id) {
+                        return false;
+                    }
+                    let key = col.keys[i];
+                    let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
+                    match numeric_span(test, ty, now) {
+                        Span::Range(lo, hi) => (lo..=hi).contains(&key),
+                        Span::Keys(keys) => keys.binary_search(&key).is_ok(),
+                    }
+                }
+                (Column::String(col), test) => {
+                    let Some(s) = col
+                        .codes
+                        .get(i)
+                        .filter(|&&c| c != NONE)
+                        .and_then(|&c| col.dict.get_index(c as usize))
+                    else {
+                        return false;
+                    };
+                    match test {
+                        Test::StrEq(x) => **s == **x,
+                        Test::StrIn(xs) => xs.iter().any(|x| **s == **x),
+                        Test::Str(m, pat) => m.holds(s, pat),
+                        _ => false,
+                    }
+                }
+                (Column::Bool(col), Test::Bool(b)) => col.has.get(id) && col.value.get(id) == *b,
+                (Column::Tags(col), test) => {
+                    let Some(Some(row)) = col.rows.get(i) else {
+                        return false;
+                    };
+                    let has = |t: &String| {
+                        col.dict
+                            .get_index_of(t.as_str())
+                            .is_some_and(|code| row.contains(&(code as u32)))
+                    };
+                    match test {
+                        Test::TagsAny(tags) => tags.iter().any(has),
+                        Test::TagsAll(tags) => tags.iter().all(has),
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+        }
+    }
+}
