@@ -1,6 +1,7 @@
 //! Error types, one enum per area, and [`Error`] that wraps them all.
 
 use crate::schema::FieldType;
+use crate::segment::{Action, Role, RuleId, SegmentId};
 
 /// Errors from building a [`Schema`](crate::Schema).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +65,13 @@ pub enum SchemaError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A write to a kind the schema does not declare (through the
+    /// [`Engine`](crate::Engine)).
+    #[error("unknown kind `{kind}`")]
+    UnknownKind {
+        /// The kind named.
+        kind: String,
+    },
     /// The entity key is empty.
     #[error("entity key is empty")]
     EmptyKey,
@@ -266,6 +274,125 @@ pub enum EvalError {
     },
 }
 
+/// Errors from managing segments, their rules and their members, and from
+/// asking about them.
+///
+/// A refused call changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// No segment has this id (or it was deleted).
+    #[error("no {id}")]
+    UnknownSegment {
+        /// The id asked for.
+        id: SegmentId,
+    },
+    /// No rule has this id (or it was detached).
+    #[error("no {id}")]
+    UnknownRule {
+        /// The id asked for.
+        id: RuleId,
+    },
+    /// A segment over a kind the schema does not declare.
+    #[error("unknown kind `{kind}`")]
+    UnknownKind {
+        /// The kind named.
+        kind: String,
+    },
+    /// A name that is empty once trimmed.
+    #[error("segment name is empty")]
+    EmptyName,
+    /// A name another segment has.
+    #[error("a segment named `{name}` already exists ({existing})")]
+    DuplicateName {
+        /// The name, trimmed.
+        name: String,
+        /// The segment that has it.
+        existing: SegmentId,
+    },
+    /// The actor's role does not allow the action.
+    #[error("actor `{actor}` ({role:?}) may not {action} {target}")]
+    Denied {
+        /// The actor's id.
+        actor: String,
+        /// The actor's role.
+        role: Role,
+        /// What it tried.
+        action: Action,
+        /// On what: a segment, or `segments`.
+        target: String,
+    },
+    /// A filter that does not validate against the segment's kind.
+    #[error("{segment}: filter: {source}")]
+    Filter {
+        /// The segment's name.
+        segment: String,
+        /// What was wrong, with its path in the filter.
+        source: FilterError,
+    },
+    /// A key that is not a live entity of the segment's kind.
+    #[error("{kind} `{key}`: no such entity")]
+    UnknownKey {
+        /// The kind.
+        kind: String,
+        /// The key.
+        key: String,
+    },
+    /// An id that is not a live entity of the segment's kind.
+    #[error("{kind} entity {id}: no such entity")]
+    UnknownEntity {
+        /// The kind.
+        kind: String,
+        /// The first such id.
+        id: u32,
+    },
+    /// A position past the end of the listing.
+    #[error("position {position} is out of range (there are {len} segments)")]
+    Position {
+        /// The position asked for.
+        position: usize,
+        /// The number of segments.
+        len: usize,
+    },
+    /// A reorder that does not name every segment exactly once.
+    #[error("reorder must list every segment exactly once: {problem}")]
+    NotAPermutation {
+        /// What was wrong.
+        problem: String,
+    },
+}
+
+/// Errors from statistics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatsError {
+    /// A field the kind does not have.
+    #[error("kind `{kind}`: unknown field `{field}`")]
+    UnknownField {
+        /// The kind.
+        kind: String,
+        /// The field named.
+        field: String,
+    },
+    /// Numeric statistics of a field that is not int, float or timestamp, or
+    /// value counts of one that is not string, tags or bool.
+    #[error("field `{field}` is {field_type}: {wanted}")]
+    WrongType {
+        /// The field.
+        field: String,
+        /// Its type.
+        field_type: FieldType,
+        /// What the statistic takes.
+        wanted: &'static str,
+    },
+    /// A percentile outside 0 to 100 (or NaN).
+    #[error("percentile {value} is not between 0 and 100")]
+    BadPercentile {
+        /// The value given.
+        value: f64,
+    },
+}
+
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -282,4 +409,10 @@ pub enum Error {
     /// An evaluation error.
     #[error(transparent)]
     Eval(#[from] EvalError),
+    /// A segment error.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// A statistics error.
+    #[error(transparent)]
+    Stats(#[from] StatsError),
 }

@@ -62,14 +62,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod schema;
+pub mod segment;
+pub mod stats;
 pub mod store;
 pub mod value;
 
-pub use error::{Error, EvalError, FilterError, SchemaError, StoreError};
+pub use engine::{Clock, Engine};
+pub use error::{Error, EvalError, FilterError, SchemaError, SegmentError, StatsError, StoreError};
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};

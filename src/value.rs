@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(t.to_string(), "2026-11-22T12:00:00Z");
 /// # Ok::<(), segments::TimestampError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Timestamp(i64);
 
 /// Why a timestamp was refused.

@@ -60,7 +60,8 @@ fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
 /// # Ok::<(), segments::Error>(())
 /// ```
 pub fn evaluate(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap, EvalError> {
-    evaluate_in(plan, table, now, None)
+    check_kind(plan, table)?;
+    Ok(evaluate_in(plan, table, now, None))
 }
 
 /// As [`evaluate`], restricted to the ids in `within` (a segment, say).
@@ -74,16 +75,13 @@ pub fn evaluate_within(
     now: Timestamp,
     within: &RoaringBitmap,
 ) -> Result<RoaringBitmap, EvalError> {
-    evaluate_in(plan, table, now, Some(within))
+    check_kind(plan, table)?;
+    Ok(evaluate_in(plan, table, now, Some(within)))
 }
 
-fn evaluate_in(
-    plan: &Plan,
-    table: &Table,
-    now: Timestamp,
-    within: Option<&RoaringBitmap>,
-) -> Result<RoaringBitmap, EvalError> {
-    check_kind(plan, table)?;
+/// As [`evaluate_within`] (or [`evaluate`] without a scope), for a plan
+/// known to be of the table's kind.
+pub(crate) fn evaluate_in(plan: &Plan, table: &Table, now: Timestamp, within: Option<&RoaringBitmap>) -> RoaringBitmap {
     let scoped;
     let within = match within {
         Some(w) => {
@@ -106,7 +104,7 @@ fn evaluate_in(
     let mut maybe: Vec<u32> = t.maybe.iter().collect();
     maybe.retain(|&id| root.test(id));
     out |= RoaringBitmap::from_sorted_iter(maybe).unwrap_or_default();
-    Ok(out)
+    out
 }
 
 /// The row-scan oracle: tests every live entity against every condition on

@@ -11,6 +11,7 @@ pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsCol
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;
+pub(crate) use table::Written;
 pub use table::{EntityId, MemoryUsage, Table};
 
 use crate::error::SchemaError;
@@ -77,6 +78,14 @@ impl Store {
     pub fn table_mut(&mut self, kind: &str) -> Result<&mut Table, SchemaError> {
         let i = self.index_of(kind)?;
         Ok(&mut self.tables[i])
+    }
+
+    pub(crate) fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    pub(crate) fn tables_mut(&mut self) -> &mut [Table] {
+        &mut self.tables
     }
 
     fn index_of(&self, kind: &str) -> Result<usize, SchemaError> {

@@ -37,6 +37,27 @@ enum Mode {
     Upsert,
 }
 
+impl Mode {
+    fn of(upsert: bool) -> Mode {
+        if upsert {
+            Mode::Upsert
+        } else {
+            Mode::Insert
+        }
+    }
+}
+
+/// What a successful write touched, for the engine's incremental maintenance.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// The entities written, in batch order.
+    pub(crate) ids: Vec<u32>,
+    /// The entities that were not live before the write.
+    pub(crate) born: Vec<u32>,
+    /// The fields written (set or cleared), sorted, each once.
+    pub(crate) fields: Vec<FieldId>,
+}
+
 /// Where a batch's rows came from, for error positions.
 #[derive(Clone, Copy)]
 enum Origin<'a> {
@@ -196,7 +217,7 @@ impl Table {
     /// An empty key, a key that is already live, an unknown field, or a value
     /// of the wrong type (see [`StoreError`]).
     pub fn insert(&mut self, key: &str, row: Row) -> Result<EntityId, StoreError> {
-        self.write_one(key, &row, Mode::Insert)
+        self.write_one(key, &row, false).map(|w| EntityId(w.ids[0]))
     }
 
     /// Inserts or updates an entity: the fields in `row` are set, a
@@ -206,7 +227,7 @@ impl Table {
     ///
     /// As [`Table::insert`], but an existing key is not an error.
     pub fn upsert(&mut self, key: &str, row: Row) -> Result<EntityId, StoreError> {
-        self.write_one(key, &row, Mode::Upsert)
+        self.write_one(key, &row, true).map(|w| EntityId(w.ids[0]))
     }
 
     /// Makes a field of a live entity missing.
@@ -215,6 +236,10 @@ impl Table {
     ///
     /// An unknown key or field.
     pub fn clear_field(&mut self, key: &str, field: &str) -> Result<(), StoreError> {
+        self.clear_field_report(key, field).map(|_| ())
+    }
+
+    pub(crate) fn clear_field_report(&mut self, key: &str, field: &str) -> Result<Written, StoreError> {
         let id = self
             .id(key)
             .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
@@ -223,7 +248,11 @@ impl Table {
             field: field.to_string(),
         })?;
         self.columns[f.index()].clear(id.0);
-        Ok(())
+        Ok(Written {
+            ids: vec![id.0],
+            born: Vec::new(),
+            fields: vec![f],
+        })
     }
 
     /// Deletes a live entity: it leaves the live set and every column.
@@ -252,7 +281,7 @@ impl Table {
         &mut self,
         rows: impl IntoIterator<Item = (K, Row)>,
     ) -> Result<usize, StoreError> {
-        self.write_many(rows, Mode::Insert)
+        self.write_many(rows, false).map(|w| w.ids.len())
     }
 
     /// Upserts a batch, all or none; a key may appear once in a batch.
@@ -264,7 +293,7 @@ impl Table {
         &mut self,
         rows: impl IntoIterator<Item = (K, Row)>,
     ) -> Result<usize, StoreError> {
-        self.write_many(rows, Mode::Upsert)
+        self.write_many(rows, true).map(|w| w.ids.len())
     }
 
     /// Inserts new entities from JSON Lines: one object a line,
@@ -290,7 +319,7 @@ impl Table {
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn insert_json_lines(&mut self, reader: impl BufRead) -> Result<usize, StoreError> {
-        self.write_json_lines(reader, Mode::Insert)
+        self.write_json_lines(reader, false).map(|w| w.ids.len())
     }
 
     /// As [`Table::insert_json_lines`], with [`Table::upsert`]'s semantics.
@@ -299,7 +328,7 @@ impl Table {
     ///
     /// As [`Table::insert_json_lines`], but existing keys are not an error.
     pub fn upsert_json_lines(&mut self, reader: impl BufRead) -> Result<usize, StoreError> {
-        self.write_json_lines(reader, Mode::Upsert)
+        self.write_json_lines(reader, true).map(|w| w.ids.len())
     }
 
     /// Upserts one JSON object, as one line of [`Table::upsert_json_lines`].
@@ -308,28 +337,34 @@ impl Table {
     ///
     /// As [`Table::upsert`], plus invalid JSON and a missing key.
     pub fn upsert_json(&mut self, json: &str) -> Result<EntityId, StoreError> {
+        self.upsert_json_report(json).map(|w| EntityId(w.ids[0]))
+    }
+
+    pub(crate) fn upsert_json_report(&mut self, json: &str) -> Result<Written, StoreError> {
         let p = super::json::parse_row(&self.schema, json)?;
-        Ok(EntityId(self.commit(vec![p], Mode::Upsert, None)?[0]))
+        self.commit(vec![p], Mode::Upsert, None)
     }
 
-    fn write_one(&mut self, key: &str, row: &Row, mode: Mode) -> Result<EntityId, StoreError> {
+    pub(crate) fn write_one(&mut self, key: &str, row: &Row, upsert: bool) -> Result<Written, StoreError> {
         let p = self.prepare(key, row)?;
-        Ok(EntityId(self.commit(vec![p], mode, None)?[0]))
+        self.commit(vec![p], Mode::of(upsert), None)
     }
 
-    fn write_many<K: AsRef<str>>(
+    pub(crate) fn write_many<K: AsRef<str>>(
         &mut self,
         rows: impl IntoIterator<Item = (K, Row)>,
-        mode: Mode,
-    ) -> Result<usize, StoreError> {
+        upsert: bool,
+    ) -> Result<Written, StoreError> {
+        let mode = Mode::of(upsert);
         let mut prepared = Vec::new();
         for (i, (key, row)) in rows.into_iter().enumerate() {
             prepared.push(self.prepare(key.as_ref(), &row).map_err(|e| Origin::Rows.wrap(i, e))?);
         }
-        Ok(self.commit(prepared, mode, Some(Origin::Rows))?.len())
+        self.commit(prepared, mode, Some(Origin::Rows))
     }
 
-    fn write_json_lines(&mut self, mut reader: impl BufRead, mode: Mode) -> Result<usize, StoreError> {
+    pub(crate) fn write_json_lines(&mut self, mut reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
+        let mode = Mode::of(upsert);
         // Lines are parsed in blocks, each block split across the cores;
         // nothing is applied until every line has parsed.
         const BLOCK: usize = 4 << 20;
@@ -374,7 +409,7 @@ impl Table {
                 break;
             }
         }
-        Ok(self.commit(prepared, mode, Some(Origin::Lines(&lines)))?.len())
+        self.commit(prepared, mode, Some(Origin::Lines(&lines)))
     }
 
     /// Type-checks a row against the schema.
@@ -416,7 +451,7 @@ impl Table {
     /// (repeated in the batch, already live for an insert, or one too many)
     /// rolls the new keys back, so the table is as it was. Only then are
     /// values written, which cannot fail.
-    fn commit(&mut self, batch: Vec<Prepared>, mode: Mode, origin: Option<Origin>) -> Result<Vec<u32>, StoreError> {
+    fn commit(&mut self, batch: Vec<Prepared>, mode: Mode, origin: Option<Origin>) -> Result<Written, StoreError> {
         let wrap = |i: usize, e: StoreError| match origin {
             Some(o) => o.wrap(i, e),
             None => e,
@@ -462,9 +497,15 @@ impl Table {
             // capacity; give back what the load did not use.
             self.keys.shrink_to_fit();
         }
+        let mut written = vec![false; self.columns.len()];
+        let mut born = Vec::new();
         for (&id, cells) in ids.iter().zip(cells) {
             let existed = self.live.contains(id);
+            if !existed {
+                born.push(id);
+            }
             for (f, cell) in &cells {
+                written[f.index()] = true;
                 let col = &mut self.columns[f.index()];
                 match cell {
                     Some(c) => col.set(id, c, bulk),
@@ -485,7 +526,8 @@ impl Table {
                 }
             });
         }
-        Ok(ids)
+        let fields = (0..written.len() as u32).filter(|&f| written[f as usize]).map(FieldId).collect();
+        Ok(Written { ids, born, fields })
     }
 
     /// Estimated heap bytes.

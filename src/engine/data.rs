@@ -1,0 +1,172 @@
+//! Writes to entities, each followed by the membership changes it caused.
+
+use std::io::BufRead;
+
+use roaring::RoaringBitmap;
+
+use super::{Deltas, Engine};
+use crate::error::StoreError;
+use crate::segment::{Cause, Changes, Delta, RuleId, Source};
+use crate::store::{Row, Table, Written};
+
+impl Engine {
+    /// Inserts an entity (see [`Table::insert`]) and brings it into every
+    /// segment whose rules it matches.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert`] refuses; then
+    /// nothing changed.
+    pub fn insert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_one(key, &row, false))
+    }
+
+    /// Inserts or updates an entity (see [`Table::upsert`]) and re-evaluates,
+    /// for it alone, the rules that read the fields written.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::insert`], with [`Table::upsert`]'s rules.
+    pub fn upsert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_one(key, &row, true))
+    }
+
+    /// Upserts one JSON object (see [`Table::upsert_json`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::upsert`], plus what [`Table::upsert_json`] refuses.
+    pub fn upsert_json(&mut self, kind: &str, json: &str) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.upsert_json_report(json))
+    }
+
+    /// Makes a field of an entity missing (see [`Table::clear_field`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::clear_field`] refuses.
+    pub fn clear_field(&mut self, kind: &str, key: &str, field: &str) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.clear_field_report(key, field))
+    }
+
+    /// Inserts a batch, all or none (see [`Table::insert_many`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_many`] refuses.
+    pub fn insert_many<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_many(rows, false))
+    }
+
+    /// Upserts a batch, all or none (see [`Table::upsert_many`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_many`] refuses.
+    pub fn upsert_many<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_many(rows, true))
+    }
+
+    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`] refuses.
+    pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_json_lines(reader, false))
+    }
+
+    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`] refuses.
+    pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
+        self.write(kind, |t| t.write_json_lines(reader, true))
+    }
+
+    /// Deletes an entity: it exits every segment
+    /// ([`Cause::EntityDeleted`]), and its manual links and blocks go.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or [`StoreError::UnknownKey`].
+    pub fn delete(&mut self, kind: &str, key: &str) -> Result<Changes, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let id = self.store.tables_mut()[k].delete(key)?.0;
+        let at = self.now();
+        let mut deltas = Deltas::new();
+        for (sid, seg) in self.segments.iter_mut().filter(|(_, s)| s.kind == k) {
+            let mut d = Delta::with_exit_cause(Cause::EntityDeleted);
+            let one = || RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+            if seg.manual.remove(id) {
+                d.lost(Source::Manual, one());
+            }
+            for rule in &seg.info.rules {
+                let Some(r) = self.rules.get_mut(rule) else { continue };
+                r.blocked.remove(id);
+                if r.links.remove(id) {
+                    d.lost(Source::Rule(r.info.id), one());
+                }
+            }
+            if !d.is_empty() {
+                deltas.insert(*sid, d);
+            }
+        }
+        Ok(self.settle(deltas, at))
+    }
+
+    pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
+        self.kind_index(kind).ok_or_else(|| StoreError::UnknownKind { kind: kind.to_string() })
+    }
+
+    fn write(
+        &mut self,
+        kind: &str,
+        op: impl FnOnce(&mut Table) -> Result<Written, StoreError>,
+    ) -> Result<Changes, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let written = op(&mut self.store.tables_mut()[k])?;
+        Ok(self.after_write(k, &written))
+    }
+
+    /// Re-evaluates, for the entities written, the rules that read a field
+    /// written; and for entities new to the live set, every rule of the kind.
+    fn after_write(&mut self, k: usize, w: &Written) -> Changes {
+        let at = self.now();
+        let mut reading: Vec<RuleId> = w.fields.iter().flat_map(|f| &self.deps[k][f.index()]).copied().collect();
+        if w.fields.len() > 1 {
+            reading.sort_unstable();
+            reading.dedup();
+        }
+        let ids: RoaringBitmap = if w.ids.len() == 1 {
+            RoaringBitmap::from_sorted_iter(w.ids.iter().copied()).unwrap_or_default()
+        } else {
+            w.ids.iter().copied().collect()
+        };
+        let mut deltas = Deltas::new();
+        for &r in &reading {
+            self.relink(r, Some(&ids), at, &mut deltas);
+        }
+        if !w.born.is_empty() {
+            let born: RoaringBitmap = w.born.iter().copied().collect();
+            let others: Vec<RuleId> = self.kind_rules[k]
+                .iter()
+                .filter(|r| reading.binary_search(r).is_err())
+                .copied()
+                .collect();
+            for r in others {
+                self.relink(r, Some(&born), at, &mut deltas);
+            }
+        }
+        self.settle(deltas, at)
+    }
+}

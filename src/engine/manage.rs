@@ -1,0 +1,585 @@
+//! Segment definitions, rules, manual membership and roles.
+
+use std::collections::BTreeSet;
+
+use roaring::RoaringBitmap;
+
+use super::{Deltas, Engine, RuleState, SegmentState};
+use crate::error::SegmentError;
+use crate::filter::{Filter, Plan};
+use crate::segment::{
+    Action, Actor, Cause, ChangeKind, Changes, Delta, NewSegment, RuleId, RuleInfo, SegmentId, SegmentInfo, Source,
+    Visibility,
+};
+
+impl Engine {
+    /// Creates a segment and computes its members at once.
+    ///
+    /// The actor becomes its owner. Members (the role) may create private
+    /// segments only.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Denied`] for a member creating a public segment,
+    /// [`SegmentError::UnknownKind`], [`SegmentError::EmptyName`],
+    /// [`SegmentError::DuplicateName`], [`SegmentError::Filter`].
+    pub fn create_segment(&mut self, actor: &Actor, spec: NewSegment) -> Result<(SegmentId, Changes), SegmentError> {
+        if spec.visibility == Visibility::Public && !actor.manages_all() {
+            return Err(denied(actor, Action::CreatePublic, "segments".into()));
+        }
+        let kind = self
+            .kind_index(&spec.kind)
+            .ok_or_else(|| SegmentError::UnknownKind { kind: spec.kind.clone() })?;
+        let name = self.check_name(&spec.name, None)?;
+        let plan = match &spec.filter {
+            Some(f) => Some(self.plan(f, kind, &name)?),
+            None => None,
+        };
+        let at = self.now();
+        let id = SegmentId(self.next_segment);
+        self.next_segment += 1;
+        self.segments.insert(
+            id,
+            SegmentState {
+                info: SegmentInfo {
+                    id,
+                    name,
+                    kind: spec.kind,
+                    visibility: spec.visibility,
+                    owner: actor.id.clone(),
+                    filter_rule: None,
+                    rules: Vec::new(),
+                    created: at,
+                    updated: at,
+                },
+                kind,
+                manual: RoaringBitmap::new(),
+                members: RoaringBitmap::new(),
+            },
+        );
+        self.order.push(id);
+        let changes = match (spec.filter, plan) {
+            (Some(filter), Some(plan)) => {
+                let (rule, changes) = self.add_rule(id, filter, plan, at);
+                if let Some(s) = self.segments.get_mut(&id) {
+                    s.info.filter_rule = Some(rule);
+                }
+                changes
+            }
+            _ => Changes::new(at),
+        };
+        Ok((id, changes))
+    }
+
+    /// Renames a segment.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`].
+    pub fn rename(&mut self, actor: &Actor, segment: SegmentId, name: &str) -> Result<(), SegmentError> {
+        self.managed(actor, segment, Action::Rename)?;
+        let name = self.check_name(name, Some(segment))?;
+        let at = self.now();
+        let s = self.segment_mut(segment)?;
+        s.info.name = name;
+        s.info.updated = at;
+        Ok(())
+    }
+
+    /// Changes who sees a segment; a member (the role) may not make one public.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    pub fn set_visibility(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        visibility: Visibility,
+    ) -> Result<(), SegmentError> {
+        self.managed(actor, segment, Action::SetVisibility)?;
+        if visibility == Visibility::Public && !actor.manages_all() {
+            return Err(denied(actor, Action::SetVisibility, segment.to_string()));
+        }
+        let at = self.now();
+        let s = self.segment_mut(segment)?;
+        s.info.visibility = visibility;
+        s.info.updated = at;
+        Ok(())
+    }
+
+    /// Sets, replaces or (with `None`) removes a segment's defining filter,
+    /// and recomputes its membership at once: one evaluation and a bitmap
+    /// diff. An edited filter keeps its rule id, so its blocks stay.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn set_filter(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        filter: Option<Filter>,
+    ) -> Result<Changes, SegmentError> {
+        let s = self.managed(actor, segment, Action::EditFilter)?;
+        let current = s.info.filter_rule;
+        let at = self.now();
+        match (filter, current) {
+            (Some(f), Some(rule)) => self.replace_rule(rule, f, at),
+            (Some(f), None) => {
+                let plan = self.plan(&f, s.kind, &s.info.name)?;
+                let (rule, changes) = self.add_rule(segment, f, plan, at);
+                self.segment_mut(segment)?.info.filter_rule = Some(rule);
+                Ok(changes)
+            }
+            (None, Some(rule)) => {
+                self.segment_mut(segment)?.info.filter_rule = None;
+                Ok(self.drop_rule(rule, at))
+            }
+            (None, None) => Ok(Changes::new(at)),
+        }
+    }
+
+    /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`]) and
+    /// its rules go.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
+        self.managed(actor, segment, Action::Delete)?;
+        let at = self.now();
+        let s = self.segments.remove(&segment).ok_or(SegmentError::UnknownSegment { id: segment })?;
+        for r in &s.info.rules {
+            self.unregister(*r);
+        }
+        self.order.retain(|&x| x != segment);
+        let mut out = Changes::new(at);
+        out.push(segment, ChangeKind::Exited, Cause::SegmentDeleted, s.members);
+        Ok(out)
+    }
+
+    /// Moves a segment to `position` in the listing order (0 is first).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Position`] past the last position.
+    pub fn move_segment(&mut self, actor: &Actor, segment: SegmentId, position: usize) -> Result<(), SegmentError> {
+        self.managed(actor, segment, Action::Move)?;
+        if position >= self.order.len() {
+            return Err(SegmentError::Position {
+                position,
+                len: self.order.len(),
+            });
+        }
+        self.order.retain(|&x| x != segment);
+        self.order.insert(position, segment);
+        Ok(())
+    }
+
+    /// Sets the whole listing order; admins and leaders only.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Denied`], or [`SegmentError::NotAPermutation`] unless
+    /// `order` names every segment exactly once.
+    pub fn reorder(&mut self, actor: &Actor, order: &[SegmentId]) -> Result<(), SegmentError> {
+        if !actor.manages_all() {
+            return Err(denied(actor, Action::Reorder, "segments".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for id in order {
+            if !self.segments.contains_key(id) {
+                return Err(SegmentError::NotAPermutation {
+                    problem: format!("{id} does not exist"),
+                });
+            }
+            if !seen.insert(*id) {
+                return Err(SegmentError::NotAPermutation {
+                    problem: format!("{id} is listed twice"),
+                });
+            }
+        }
+        if let Some(missing) = self.order.iter().find(|id| !seen.contains(id)) {
+            return Err(SegmentError::NotAPermutation {
+                problem: format!("{missing} is missing"),
+            });
+        }
+        self.order = order.to_vec();
+        Ok(())
+    }
+
+    /// Attaches a rule that links the entities it matches into the segment
+    /// (an automation, a playbook). A new rule is not blocked by earlier
+    /// manual removals.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn attach_rule(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        filter: Filter,
+    ) -> Result<(RuleId, Changes), SegmentError> {
+        let s = self.managed(actor, segment, Action::EditRules)?;
+        let plan = self.plan(&filter, s.kind, &s.info.name)?;
+        let at = self.now();
+        Ok(self.add_rule(segment, filter, plan, at))
+    }
+
+    /// Replaces a rule's filter; the rule keeps its id and its blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
+        let segment = self.rule_segment(rule)?;
+        self.managed(actor, segment, Action::EditRules)?;
+        let at = self.now();
+        self.replace_rule(rule, filter, at)
+    }
+
+    /// Detaches a rule: its links and blocks go. Detaching the defining
+    /// filter's rule leaves the segment without a filter.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`].
+    pub fn detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
+        let segment = self.rule_segment(rule)?;
+        self.managed(actor, segment, Action::EditRules)?;
+        let at = self.now();
+        let s = self.segment_mut(segment)?;
+        if s.info.filter_rule == Some(rule) {
+            s.info.filter_rule = None;
+        }
+        Ok(self.drop_rule(rule, at))
+    }
+
+    /// Adds entities by hand. No rule removes a manual link; only a manual
+    /// removal does.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::UnknownKey`] for a key that is not live.
+    pub fn add_members<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let ids = self.ids_of(actor, segment, keys)?;
+        Ok(self.add_manual(segment, ids))
+    }
+
+    /// As [`Engine::add_members`], by entity ids.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`], with [`SegmentError::UnknownEntity`] for
+    /// an id that is not live.
+    pub fn add_member_ids(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        ids: &RoaringBitmap,
+    ) -> Result<Changes, SegmentError> {
+        self.check_ids(actor, segment, ids)?;
+        Ok(self.add_manual(segment, ids.clone()))
+    }
+
+    /// Removes entities by hand: every link of theirs goes, and every rule
+    /// attached to the segment now is blocked from linking them again.
+    /// Entities that were not members are blocked all the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`].
+    pub fn remove_members<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let ids = self.ids_of(actor, segment, keys)?;
+        Ok(self.remove_manual(segment, &ids))
+    }
+
+    /// As [`Engine::remove_members`], by entity ids.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_member_ids`].
+    pub fn remove_member_ids(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        ids: &RoaringBitmap,
+    ) -> Result<Changes, SegmentError> {
+        self.check_ids(actor, segment, ids)?;
+        Ok(self.remove_manual(segment, ids))
+    }
+
+    /// Clears the blocks of the given entities in a segment; the rules that
+    /// match them link them again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`].
+    pub fn clear_blocks<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let ids = self.ids_of(actor, segment, keys)?;
+        self.unblock(segment, Some(ids))
+    }
+
+    /// Clears every block in a segment.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    pub fn clear_all_blocks(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
+        self.managed(actor, segment, Action::EditMembers)?;
+        self.unblock(segment, None)
+    }
+
+    // ---- internals ----
+
+    fn unblock(&mut self, segment: SegmentId, only: Option<RoaringBitmap>) -> Result<Changes, SegmentError> {
+        let at = self.now();
+        let rules = self.segment_ref(segment)?.info.rules.clone();
+        let mut deltas = Deltas::new();
+        for rule in rules {
+            let Some(r) = self.rules.get_mut(&rule) else { continue };
+            let freed = match &only {
+                Some(ids) => &r.blocked & ids,
+                None => r.blocked.clone(),
+            };
+            if freed.is_empty() {
+                continue;
+            }
+            r.blocked -= &freed;
+            self.relink(rule, Some(&freed), at, &mut deltas);
+        }
+        Ok(self.settle(deltas, at))
+    }
+
+    fn check_name(&self, name: &str, except: Option<SegmentId>) -> Result<String, SegmentError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(SegmentError::EmptyName);
+        }
+        match self.segments.values().find(|s| s.info.name == name && Some(s.info.id) != except) {
+            Some(s) => Err(SegmentError::DuplicateName {
+                name: name.to_string(),
+                existing: s.info.id,
+            }),
+            None => Ok(name.to_string()),
+        }
+    }
+
+    fn plan(&self, filter: &Filter, kind: usize, segment: &str) -> Result<Plan, SegmentError> {
+        let schema = &self.store.schema().kind_arcs()[kind];
+        filter.validate(schema, &self.policy).map_err(|source| SegmentError::Filter {
+            segment: segment.to_string(),
+            source,
+        })
+    }
+
+    pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {
+        self.segments.get(&id).ok_or(SegmentError::UnknownSegment { id })
+    }
+
+    fn segment_mut(&mut self, id: SegmentId) -> Result<&mut SegmentState, SegmentError> {
+        self.segments.get_mut(&id).ok_or(SegmentError::UnknownSegment { id })
+    }
+
+    fn rule_segment(&self, rule: RuleId) -> Result<SegmentId, SegmentError> {
+        self.rules
+            .get(&rule)
+            .map(|r| r.info.segment)
+            .ok_or(SegmentError::UnknownRule { id: rule })
+    }
+
+    /// The segment, if `actor` may take `action` on it.
+    fn managed(&self, actor: &Actor, segment: SegmentId, action: Action) -> Result<&SegmentState, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        if actor.manages_all() || s.info.owner == actor.id {
+            Ok(s)
+        } else {
+            Err(denied(actor, action, format!("{segment} `{}`", s.info.name)))
+        }
+    }
+
+    fn ids_of<K: AsRef<str>>(
+        &self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<RoaringBitmap, SegmentError> {
+        let s = self.managed(actor, segment, Action::EditMembers)?;
+        let table = self.table_at(s.kind);
+        let mut ids = RoaringBitmap::new();
+        for key in keys {
+            let key = key.as_ref();
+            match table.id(key) {
+                Some(id) => ids.insert(id.0),
+                None => {
+                    return Err(SegmentError::UnknownKey {
+                        kind: s.info.kind.clone(),
+                        key: key.to_string(),
+                    })
+                }
+            };
+        }
+        Ok(ids)
+    }
+
+    fn check_ids(&self, actor: &Actor, segment: SegmentId, ids: &RoaringBitmap) -> Result<(), SegmentError> {
+        let s = self.managed(actor, segment, Action::EditMembers)?;
+        match (ids - self.table_at(s.kind).live()).min() {
+            Some(id) => Err(SegmentError::UnknownEntity {
+                kind: s.info.kind.clone(),
+                id,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn add_manual(&mut self, segment: SegmentId, ids: RoaringBitmap) -> Changes {
+        let at = self.now();
+        let mut deltas = Deltas::new();
+        if let Some(s) = self.segments.get_mut(&segment) {
+            let new = ids - &s.manual;
+            s.manual |= &new;
+            let mut d = Delta::default();
+            d.gained(Source::Manual, new);
+            deltas.insert(segment, d);
+        }
+        self.settle(deltas, at)
+    }
+
+    fn remove_manual(&mut self, segment: SegmentId, ids: &RoaringBitmap) -> Changes {
+        let at = self.now();
+        let mut deltas = Deltas::new();
+        if let Some(s) = self.segments.get_mut(&segment) {
+            let mut d = Delta::with_exit_cause(Cause::Manual);
+            d.lost(Source::Manual, &s.manual & ids);
+            s.manual -= ids;
+            for rule in &s.info.rules {
+                let Some(r) = self.rules.get_mut(rule) else { continue };
+                d.lost(Source::Rule(r.info.id), &r.links & ids);
+                r.links -= ids;
+                r.blocked |= ids;
+            }
+            deltas.insert(segment, d);
+        }
+        self.settle(deltas, at)
+    }
+
+    /// Registers a validated rule on a segment and links its matches.
+    fn add_rule(&mut self, segment: SegmentId, filter: Filter, plan: Plan, at: crate::Timestamp) -> (RuleId, Changes) {
+        let id = RuleId(self.next_rule);
+        self.next_rule += 1;
+        let Some(s) = self.segments.get_mut(&segment) else {
+            return (id, Changes::new(at));
+        };
+        s.info.rules.push(id);
+        s.info.updated = at;
+        let kind = s.kind;
+        let fields = plan.fields();
+        for f in &fields {
+            self.deps[kind][f.index()].push(id);
+        }
+        self.kind_rules[kind].push(id);
+        self.rules.insert(
+            id,
+            RuleState {
+                info: RuleInfo {
+                    id,
+                    segment,
+                    time_relative: plan.is_time_relative(),
+                    filter,
+                },
+                kind,
+                plan,
+                fields,
+                links: RoaringBitmap::new(),
+                blocked: RoaringBitmap::new(),
+            },
+        );
+        let mut deltas = Deltas::new();
+        self.relink(id, None, at, &mut deltas);
+        (id, self.settle(deltas, at))
+    }
+
+    fn replace_rule(&mut self, rule: RuleId, filter: Filter, at: crate::Timestamp) -> Result<Changes, SegmentError> {
+        let segment = self.rule_segment(rule)?;
+        let s = self.segment_ref(segment)?;
+        let plan = self.plan(&filter, s.kind, &s.info.name)?;
+        let kind = s.kind;
+        let Some(r) = self.rules.get_mut(&rule) else {
+            return Err(SegmentError::UnknownRule { id: rule });
+        };
+        for f in &r.fields {
+            self.deps[kind][f.index()].retain(|&x| x != rule);
+        }
+        r.fields = plan.fields();
+        for f in &r.fields {
+            let list = &mut self.deps[kind][f.index()];
+            let at = list.partition_point(|&x| x < rule);
+            list.insert(at, rule);
+        }
+        r.info.time_relative = plan.is_time_relative();
+        r.info.filter = filter;
+        r.plan = plan;
+        self.segment_mut(segment)?.info.updated = at;
+        let mut deltas = Deltas::new();
+        self.relink(rule, None, at, &mut deltas);
+        Ok(self.settle(deltas, at))
+    }
+
+    /// Unregisters a rule; its links go.
+    fn drop_rule(&mut self, rule: RuleId, at: crate::Timestamp) -> Changes {
+        let Some(r) = self.unregister(rule) else {
+            return Changes::new(at);
+        };
+        let mut deltas = Deltas::new();
+        if let Some(s) = self.segments.get_mut(&r.info.segment) {
+            s.info.rules.retain(|&x| x != rule);
+            s.info.updated = at;
+            let mut d = Delta::default();
+            d.lost(Source::Rule(rule), r.links);
+            deltas.insert(r.info.segment, d);
+        }
+        self.settle(deltas, at)
+    }
+
+    fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
+        let r = self.rules.remove(&rule)?;
+        for f in &r.fields {
+            self.deps[r.kind][f.index()].retain(|&x| x != rule);
+        }
+        self.kind_rules[r.kind].retain(|&x| x != rule);
+        Some(r)
+    }
+}
+
+fn denied(actor: &Actor, action: Action, target: String) -> SegmentError {
+    SegmentError::Denied {
+        actor: actor.id.clone(),
+        role: actor.role,
+        action,
+        target,
+    }
+}

@@ -1,0 +1,233 @@
+//! The façade: a [`Store`] of entities and the segments over them, kept
+//! current on every write, with the membership changes each call caused.
+
+mod data;
+mod manage;
+mod query;
+
+pub use query::Scope;
+
+use std::collections::BTreeMap;
+
+use roaring::RoaringBitmap;
+
+use crate::eval;
+use crate::filter::{LimitPolicy, Plan};
+use crate::schema::{FieldId, Schema};
+use crate::segment::{Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
+use crate::store::{IndexConfig, Store, Table};
+use crate::value::Timestamp;
+
+/// Where the engine's time comes from: when changes happened, when segments
+/// were created, and the `now` of relative-time rules on writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// The system's clock.
+    #[default]
+    System,
+    /// A fixed instant, for tests and replays.
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    /// The current instant by this clock.
+    pub fn now(self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// Entities, segments over them, and the rules and manual links that make
+/// their membership, kept current on every write.
+///
+/// Reads take `&self`, writes `&mut self`; every write returns the
+/// [`Changes`] in membership it caused, and a write that fails changes
+/// nothing. See [the membership model](crate::segment#the-membership-model).
+///
+/// # Examples
+///
+/// ```
+/// use segments::filter::field;
+/// use segments::segment::{Actor, ChangeKind, NewSegment, Role};
+/// use segments::{Engine, FieldType, Filter, Row, Schema};
+///
+/// let schema = Schema::builder().kind("account", [("health", FieldType::Float)]).build()?;
+/// let mut engine = Engine::new(schema);
+/// let admin = Actor::new("ada", Role::Admin);
+/// engine.insert("account", "a", Row::new().set("health", 80.0))?;
+///
+/// let (at_risk, _) = engine.create_segment(&admin,
+///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+/// let changes = engine.upsert("account", "a", Row::new().set("health", 12.0))?;
+/// let change = changes.iter().next().unwrap();
+/// assert_eq!((change.segment, change.kind), (at_risk, ChangeKind::Entered));
+/// assert!(engine.is_member(at_risk, "a")?);
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Store,
+    policy: LimitPolicy,
+    clock: Clock,
+    segments: BTreeMap<SegmentId, SegmentState>,
+    /// The listing order.
+    order: Vec<SegmentId>,
+    rules: BTreeMap<RuleId, RuleState>,
+    /// Per kind, per field: the rules that read it, by id.
+    deps: Vec<Vec<Vec<RuleId>>>,
+    /// Per kind: every rule over it, by id.
+    kind_rules: Vec<Vec<RuleId>>,
+    next_segment: u64,
+    next_rule: u64,
+}
+
+#[derive(Debug, Clone)]
+struct SegmentState {
+    info: SegmentInfo,
+    kind: usize,
+    manual: RoaringBitmap,
+    members: RoaringBitmap,
+}
+
+#[derive(Debug, Clone)]
+struct RuleState {
+    info: RuleInfo,
+    kind: usize,
+    plan: Plan,
+    fields: Vec<FieldId>,
+    links: RoaringBitmap,
+    blocked: RoaringBitmap,
+}
+
+/// Scopes this small are tested entity by entity; larger ones through the indexes.
+const PER_ENTITY: u64 = 64;
+
+impl Engine {
+    /// An empty engine over `schema`, with the default [`LimitPolicy`] and
+    /// [`IndexConfig`], on the system clock.
+    pub fn new(schema: Schema) -> Engine {
+        Engine::with_config(schema, LimitPolicy::default(), IndexConfig::default())
+    }
+
+    /// An empty engine with the given filter limits and index granularity.
+    pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
+        let deps = schema.kinds().map(|k| vec![Vec::new(); k.len()]).collect();
+        let kind_rules = vec![Vec::new(); schema.kinds().len()];
+        Engine {
+            store: Store::with_config(schema, cfg),
+            policy,
+            clock: Clock::System,
+            segments: BTreeMap::new(),
+            order: Vec::new(),
+            rules: BTreeMap::new(),
+            deps,
+            kind_rules,
+            next_segment: 1,
+            next_rule: 1,
+        }
+    }
+
+    /// Sets the clock.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The current instant by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The filter limits segments and rules are validated with.
+    pub fn policy(&self) -> &LimitPolicy {
+        &self.policy
+    }
+
+    /// The entities.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn kind_index(&self, kind: &str) -> Option<usize> {
+        self.store.schema().kind_id(kind).map(|k| k.0 as usize)
+    }
+
+    fn table_at(&self, kind: usize) -> &Table {
+        &self.store.tables()[kind]
+    }
+
+    /// Re-evaluates `rule` over `scope` (every entity when `None`) at `now`
+    /// and records the links gained and lost in `deltas`.
+    fn relink(&mut self, rule: RuleId, scope: Option<&RoaringBitmap>, now: Timestamp, deltas: &mut Deltas) {
+        let Some(r) = self.rules.get_mut(&rule) else { return };
+        let table = &self.store.tables()[r.kind];
+        let source = Source::Rule(rule);
+        if let Some(s) = scope.filter(|s| s.len() == 1) {
+            let id = s.min().unwrap_or_default();
+            let now_linked = eval::matches_unchecked(&r.plan, table, id, now) && !r.blocked.contains(id);
+            if now_linked != r.links.contains(id) {
+                let d = deltas.entry(r.info.segment).or_default();
+                let one = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+                if now_linked {
+                    r.links.insert(id);
+                    d.gained(source, one);
+                } else {
+                    r.links.remove(id);
+                    d.lost(source, one);
+                }
+            }
+            return;
+        }
+        let mut matched = match scope {
+            Some(s) if s.len() <= PER_ENTITY => {
+                s.iter().filter(|&id| eval::matches_unchecked(&r.plan, table, id, now)).collect()
+            }
+            _ => eval::evaluate_in(&r.plan, table, now, scope),
+        };
+        matched -= &r.blocked;
+        let old = match scope {
+            Some(s) => &r.links & s,
+            None => r.links.clone(),
+        };
+        let gained = &matched - &old;
+        let lost = old - &matched;
+        if gained.is_empty() && lost.is_empty() {
+            return;
+        }
+        r.links |= &gained;
+        r.links -= &lost;
+        let d = deltas.entry(r.info.segment).or_default();
+        d.gained(source, gained);
+        d.lost(source, lost);
+    }
+
+    /// Turns the link changes of a call into membership changes.
+    fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
+        let mut out = Changes::new(at);
+        for (id, delta) in deltas {
+            let Some(seg) = self.segments.get_mut(&id) else { continue };
+            let rules = &self.rules;
+            let (manual, rule_ids) = (&seg.manual, &seg.info.rules);
+            delta.finish(
+                id,
+                &mut seg.members,
+                |t| {
+                    let mut linked = t & manual;
+                    for r in rule_ids.iter().filter_map(|r| rules.get(r)) {
+                        if linked.len() == t.len() {
+                            break;
+                        }
+                        linked |= t & &r.links;
+                    }
+                    linked
+                },
+                &mut out,
+            );
+        }
+        out.sort();
+        out
+    }
+}
+
+type Deltas = BTreeMap<SegmentId, Delta>;

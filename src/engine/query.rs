@@ -1,0 +1,333 @@
+//! Questions about segments and their members, refreshes, and scoped views.
+
+use roaring::RoaringBitmap;
+
+use super::{Deltas, Engine, RuleState};
+use crate::error::{Error, SchemaError, SegmentError, StatsError};
+use crate::filter::Filter;
+use crate::segment::{Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
+use crate::stats::{self, NumericStats, ValueCounts};
+use crate::store::Table;
+use crate::value::Timestamp;
+use crate::eval;
+
+impl Engine {
+    /// A kind's entities.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`].
+    pub fn table(&self, kind: &str) -> Result<&Table, SchemaError> {
+        self.store.table(kind)
+    }
+
+    /// A segment's definition.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn segment(&self, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
+        Ok(&self.segment_ref(segment)?.info)
+    }
+
+    /// A segment's definition, if `actor` may see it: public segments, its
+    /// own, and every segment for admins and leaders.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    pub fn view(&self, actor: &Actor, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
+        let info = self.segment(segment)?;
+        if info.visibility == Visibility::Public || info.owner == actor.id || actor.manages_all() {
+            Ok(info)
+        } else {
+            Err(SegmentError::Denied {
+                actor: actor.id.clone(),
+                role: actor.role,
+                action: crate::segment::Action::View,
+                target: format!("{segment} `{}`", info.name),
+            })
+        }
+    }
+
+    /// The segments listed for `actor`, in the listing order: the public
+    /// ones and its own private ones. Others' private segments are not
+    /// listed, whatever the role.
+    pub fn list<'a>(&'a self, actor: &'a Actor) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
+        self.order
+            .iter()
+            .filter_map(|id| self.segments.get(id))
+            .map(|s| &s.info)
+            .filter(move |i| i.visibility == Visibility::Public || i.owner == actor.id)
+    }
+
+    /// Every segment, in the listing order, whoever sees it.
+    pub fn segments(&self) -> impl Iterator<Item = &SegmentInfo> + '_ {
+        self.order.iter().filter_map(|id| self.segments.get(id)).map(|s| &s.info)
+    }
+
+    /// A rule.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`].
+    pub fn rule(&self, rule: RuleId) -> Result<&RuleInfo, SegmentError> {
+        self.rules
+            .get(&rule)
+            .map(|r| &r.info)
+            .ok_or(SegmentError::UnknownRule { id: rule })
+    }
+
+    /// A segment's members.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn members(&self, segment: SegmentId) -> Result<&RoaringBitmap, SegmentError> {
+        Ok(&self.segment_ref(segment)?.members)
+    }
+
+    /// The keys of a segment's members, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn member_keys(&self, segment: SegmentId) -> Result<impl Iterator<Item = &str> + '_, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        Ok(self.table_at(s.kind).keys_of(&s.members))
+    }
+
+    /// The number of members.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn count(&self, segment: SegmentId) -> Result<u64, SegmentError> {
+        Ok(self.members(segment)?.len())
+    }
+
+    /// Whether the entity `key` is a member (an unknown key is not).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn is_member(&self, segment: SegmentId, key: &str) -> Result<bool, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        Ok(self.table_at(s.kind).id(key).is_some_and(|id| s.members.contains(id.0)))
+    }
+
+    /// The segments the entity `key` of `kind` is in, in the listing order.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownKind`], [`SegmentError::UnknownKey`] for a key
+    /// that is not live.
+    pub fn segments_of(&self, kind: &str, key: &str) -> Result<Vec<SegmentId>, SegmentError> {
+        let k = self
+            .kind_index(kind)
+            .ok_or_else(|| SegmentError::UnknownKind { kind: kind.to_string() })?;
+        let id = self.live_id(k, kind, key)?;
+        Ok(self
+            .order
+            .iter()
+            .filter(|s| self.segments.get(s).is_some_and(|s| s.kind == k && s.members.contains(id)))
+            .copied()
+            .collect())
+    }
+
+    /// Why the entity `key` is in a segment: its links, manual first, then
+    /// rules by id. Empty when it is not a member.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    pub fn links(&self, segment: SegmentId, key: &str) -> Result<Vec<Source>, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        let id = self.live_id(s.kind, &s.info.kind, key)?;
+        let mut out = Vec::new();
+        if s.manual.contains(id) {
+            out.push(Source::Manual);
+        }
+        out.extend(self.rules_of(s.info.rules.iter()).filter(|r| r.links.contains(id)).map(|r| Source::Rule(r.info.id)));
+        Ok(out)
+    }
+
+    /// The rules of a segment that a manual removal blocks from linking the
+    /// entity `key`, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    pub fn blocks(&self, segment: SegmentId, key: &str) -> Result<Vec<RuleId>, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        let id = self.live_id(s.kind, &s.info.kind, key)?;
+        Ok(self.rules_of(s.info.rules.iter()).filter(|r| r.blocked.contains(id)).map(|r| r.info.id).collect())
+    }
+
+    /// The entities a rule links (before manual links are added).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`].
+    pub fn rule_links(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
+        self.rules.get(&rule).map(|r| &r.links).ok_or(SegmentError::UnknownRule { id: rule })
+    }
+
+    /// The entities a rule is blocked from linking.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`].
+    pub fn rule_blocks(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
+        self.rules.get(&rule).map(|r| &r.blocked).ok_or(SegmentError::UnknownRule { id: rule })
+    }
+
+    /// A segment's manual links.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    pub fn manual_links(&self, segment: SegmentId) -> Result<&RoaringBitmap, SegmentError> {
+        Ok(&self.segment_ref(segment)?.manual)
+    }
+
+    /// Re-evaluates the rules with relative-time conditions at `now`, so
+    /// entities whose windows slid enter or exit. Other rules are current
+    /// already. Changes are stamped `now`.
+    pub fn refresh(&mut self, now: Timestamp) -> Changes {
+        let rules: Vec<RuleId> = self.rules.values().filter(|r| r.info.time_relative).map(|r| r.info.id).collect();
+        self.reevaluate(rules, now)
+    }
+
+    /// Re-evaluates every rule at `now` (a daily full refresh).
+    pub fn refresh_all(&mut self, now: Timestamp) -> Changes {
+        let rules: Vec<RuleId> = self.rules.keys().copied().collect();
+        self.reevaluate(rules, now)
+    }
+
+    fn reevaluate(&mut self, rules: Vec<RuleId>, now: Timestamp) -> Changes {
+        let mut deltas = Deltas::new();
+        for r in rules {
+            self.relink(r, None, now, &mut deltas);
+        }
+        self.settle(deltas, now)
+    }
+
+    /// Evaluates a filter over a kind at `now`, without saving it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for an unknown kind, [`Error::Filter`] for a filter
+    /// that does not validate.
+    pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
+        self.evaluate_in(kind, filter, now, None)
+    }
+
+    fn evaluate_in(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        now: Timestamp,
+        within: Option<&RoaringBitmap>,
+    ) -> Result<RoaringBitmap, Error> {
+        let table = self.store.table(kind)?;
+        let plan = filter.validate(table.schema(), &self.policy)?;
+        Ok(eval::evaluate_in(&plan, table, now, within))
+    }
+
+    /// A view restricted to one segment's members (an "active segment"):
+    /// evaluations and statistics through it see only them.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, mrr) in [("a", 100i64), ("b", 2000), ("c", 5000)] {
+    ///     engine.insert("account", k, Row::new().set("mrr", mrr))?;
+    /// }
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (big, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])))?;
+    /// let scope = engine.scope(big)?;
+    /// let ids = scope.evaluate(&Filter::and([field("mrr").lt(3000)]), Timestamp::now())?;
+    /// assert_eq!(ids.len(), 1);
+    /// assert_eq!(scope.numeric_stats("mrr", &[])?.median, Some(3500.0));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn scope(&self, segment: SegmentId) -> Result<Scope<'_>, SegmentError> {
+        let s = self.segment_ref(segment)?;
+        Ok(Scope {
+            engine: self,
+            kind: &s.info.kind,
+            table: self.table_at(s.kind),
+            members: &s.members,
+        })
+    }
+
+    fn live_id(&self, k: usize, kind: &str, key: &str) -> Result<u32, SegmentError> {
+        let table = self.table_at(k);
+        match table.id(key) {
+            Some(id) if table.live().contains(id.0) => Ok(id.0),
+            _ => Err(SegmentError::UnknownKey {
+                kind: kind.to_string(),
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    fn rules_of<'a>(&'a self, ids: impl Iterator<Item = &'a RuleId> + 'a) -> impl Iterator<Item = &'a RuleState> + 'a {
+        ids.filter_map(|r| self.rules.get(r))
+    }
+}
+
+/// An engine seen through one segment: see [`Engine::scope`].
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    engine: &'a Engine,
+    kind: &'a str,
+    table: &'a Table,
+    members: &'a RoaringBitmap,
+}
+
+impl<'a> Scope<'a> {
+    /// The segment's members.
+    pub fn members(&self) -> &'a RoaringBitmap {
+        self.members
+    }
+
+    /// The members that match `filter` at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Filter`] for a filter that does not validate.
+    pub fn evaluate(&self, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
+        self.engine.evaluate_in(self.kind, filter, now, Some(self.members))
+    }
+
+    /// Numeric statistics of the members (see [`stats::numeric`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`stats::numeric`].
+    pub fn numeric_stats(&self, field: &str, percentiles: &[f64]) -> Result<NumericStats, StatsError> {
+        stats::numeric(self.table, field, self.members, percentiles)
+    }
+
+    /// Value counts of the members (see [`stats::value_counts`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`stats::value_counts`].
+    pub fn value_counts(&self, field: &str) -> Result<ValueCounts, StatsError> {
+        stats::value_counts(self.table, field, self.members)
+    }
+}

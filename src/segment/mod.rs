@@ -1,0 +1,278 @@
+//! Segments: their ids and definitions, who may manage them, the sources
+//! that link entities into them, and the change feed.
+//!
+//! The [`Engine`](crate::Engine) owns segments and keeps their membership
+//! current; this module holds the vocabulary it speaks.
+//!
+//! # The membership model
+//!
+//! An entity is a member of a segment while at least one **link** holds it
+//! there. A link has a [`Source`]: a rule (the segment's defining filter or
+//! another rule attached to it) or a manual add.
+//!
+//! - A rule links the live entities that match it and unlinks those that stop
+//!   matching.
+//! - A manual add links an entity manually. No rule removes that link.
+//! - A manual removal drops every link of the entity, manual or not, and
+//!   **blocks** every rule attached to the segment at that moment from
+//!   linking it again. A rule attached later is not blocked. Blocks last until
+//!   they are cleared (or the rule, the segment or the entity is deleted).
+//!   A manual add does not clear blocks: the entity is then a member through
+//!   its manual link only.
+//! - Deleting an entity drops its links and blocks everywhere.
+//!
+//! Every call that changes membership returns [`Changes`]: one
+//! [`Change`] per entity that entered or exited a segment, with its
+//! [`Cause`]. A link that comes or goes without changing membership (a
+//! second rule matching a member, say) is not reported.
+
+mod changes;
+mod membership;
+
+pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
+pub(crate) use membership::Delta;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::filter::Filter;
+use crate::value::Timestamp;
+
+/// The id of a segment, unique within an engine and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SegmentId(pub u64);
+
+/// The id of a rule, unique within an engine and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RuleId(pub u64);
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "segment {}", self.0)
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {}", self.0)
+    }
+}
+
+/// What links an entity into a segment.
+///
+/// Ordered manual first, then rules by id: the order in which causes are
+/// reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Source {
+    /// Added by hand.
+    Manual,
+    /// Matched by a rule.
+    Rule(RuleId),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Manual => f.write_str("manual"),
+            Source::Rule(r) => r.fmt(f),
+        }
+    }
+}
+
+/// What an actor may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Manages every segment.
+    Admin,
+    /// Manages every segment.
+    Leader,
+    /// Manages only the segments it created, which are private to it.
+    Member,
+}
+
+/// Who asks: a user of the host service, with a role.
+///
+/// # Examples
+///
+/// ```
+/// use segments::segment::{Actor, Role};
+///
+/// let ana = Actor::new("ana", Role::Member);
+/// assert!(!ana.manages_all());
+/// assert!(Actor::new("lee", Role::Leader).manages_all());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    /// The host's id for the user; owners of segments are recorded by it.
+    pub id: String,
+    /// What the user may do.
+    pub role: Role,
+}
+
+impl Actor {
+    /// An actor.
+    pub fn new(id: impl Into<String>, role: Role) -> Actor {
+        Actor { id: id.into(), role }
+    }
+
+    /// Whether the actor manages every segment (admins and leaders).
+    pub fn manages_all(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Leader)
+    }
+}
+
+/// Who sees a segment in listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Visibility {
+    /// Every actor.
+    Public,
+    /// Its owner only.
+    Private,
+}
+
+/// An action on segments, as named in [`SegmentError::Denied`](crate::SegmentError::Denied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// Create a public segment.
+    CreatePublic,
+    /// See a segment.
+    View,
+    /// Rename a segment.
+    Rename,
+    /// Set, edit or remove a segment's defining filter.
+    EditFilter,
+    /// Change a segment's visibility.
+    SetVisibility,
+    /// Delete a segment.
+    Delete,
+    /// Move a segment in the listing order.
+    Move,
+    /// Reorder every segment.
+    Reorder,
+    /// Attach, edit or detach a rule.
+    EditRules,
+    /// Add or remove members by hand, or clear blocks.
+    EditMembers,
+}
+
+impl Action {
+    /// The action's name, as in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::CreatePublic => "create a public segment",
+            Action::View => "view",
+            Action::Rename => "rename",
+            Action::EditFilter => "edit the filter of",
+            Action::SetVisibility => "change the visibility of",
+            Action::Delete => "delete",
+            Action::Move => "move",
+            Action::Reorder => "reorder the segments",
+            Action::EditRules => "edit the rules of",
+            Action::EditMembers => "edit the members of",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A segment's definition, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SegmentInfo {
+    /// Its id.
+    pub id: SegmentId,
+    /// Its name, trimmed; unique within the engine.
+    pub name: String,
+    /// The kind of entity it holds.
+    pub kind: String,
+    /// Who sees it.
+    pub visibility: Visibility,
+    /// The id of the actor that created it.
+    pub owner: String,
+    /// The rule of its defining filter, if it has one.
+    pub filter_rule: Option<RuleId>,
+    /// Every rule that feeds it, the defining one included, by id.
+    pub rules: Vec<RuleId>,
+    /// When it was created (the engine's clock).
+    pub created: Timestamp,
+    /// When its definition last changed: name, visibility, filter or rules.
+    pub updated: Timestamp,
+}
+
+/// A rule, as attached to a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RuleInfo {
+    /// Its id.
+    pub id: RuleId,
+    /// The segment it feeds.
+    pub segment: SegmentId,
+    /// Its filter, as given.
+    pub filter: Filter,
+    /// Whether it reads the time (`withinLast` and friends), so that
+    /// [`Engine::refresh`](crate::Engine::refresh) re-evaluates it.
+    pub time_relative: bool,
+}
+
+/// A new segment: a name, a kind, and optionally a defining filter and a
+/// visibility (public unless set).
+///
+/// # Examples
+///
+/// ```
+/// use segments::filter::field;
+/// use segments::segment::{NewSegment, Visibility};
+/// use segments::Filter;
+///
+/// let spec = NewSegment::new("At risk", "account")
+///     .filter(Filter::and([field("health").lt(30)]))
+///     .visibility(Visibility::Private);
+/// assert_eq!(spec.name, "At risk");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NewSegment {
+    /// The name; trimmed when saved.
+    pub name: String,
+    /// The entity kind.
+    pub kind: String,
+    /// The defining filter, if any.
+    pub filter: Option<Filter>,
+    /// Public unless set.
+    pub visibility: Visibility,
+}
+
+impl NewSegment {
+    /// A public segment without a filter (members come from rules attached
+    /// later and manual adds).
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> NewSegment {
+        NewSegment {
+            name: name.into(),
+            kind: kind.into(),
+            filter: None,
+            visibility: Visibility::Public,
+        }
+    }
+
+    /// Sets the defining filter.
+    #[must_use]
+    pub fn filter(mut self, filter: Filter) -> NewSegment {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Sets the visibility.
+    #[must_use]
+    pub fn visibility(mut self, visibility: Visibility) -> NewSegment {
+        self.visibility = visibility;
+        self
+    }
+}
