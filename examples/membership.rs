@@ -65,8 +65,11 @@ fn main() -> Result<(), segments::Error> {
     feed(&engine, &changes);
 
     step("A playbook rule attached later (NPS < 7) is not blocked: globex is back");
-    let (detractors, changes) =
-        engine.attach_rule(&admin, at_risk, Filter::and([field("nps").lt(7), field("mrr").lt(1000)]))?;
+    let (detractors, changes) = engine.attach_rule(
+        &admin,
+        at_risk,
+        Filter::and([field("nps").lt(7), field("mrr").lt(1000)]),
+    )?;
     feed(&engine, &changes);
     println!("  globex is linked by {}", list(engine.links(at_risk, "globex")?));
 
@@ -100,7 +103,11 @@ fn main() -> Result<(), segments::Error> {
     )?;
     feed(&engine, &changes);
     let names = |a: &Actor| engine.list(a).map(|s| s.name.clone()).collect::<Vec<_>>();
-    println!("  the CSM lists {:?}; another member lists {:?}", names(&csm), names(&Actor::new("mo", Role::Member)));
+    println!(
+        "  the CSM lists {:?}; another member lists {:?}",
+        names(&csm),
+        names(&Actor::new("mo", Role::Member))
+    );
 
     step("Five days later, a refresh moves those whose window slid");
     let later = Timestamp::from_micros(now.as_micros() + 5 * 86_400_000_000);
@@ -140,12 +147,22 @@ fn feed(engine: &Engine, changes: &Changes) {
         println!("  (no membership change)");
     }
     for c in changes.iter() {
-        let segment = engine.segment(c.segment).map_or("(deleted)".to_string(), |s| s.name.clone());
-        let key = engine.table("account").ok().and_then(|t| t.key(c.entity)).unwrap_or("?");
+        let segment = engine
+            .segment(c.segment)
+            .map_or("(deleted)".to_string(), |s| s.name.clone());
+        let key = engine
+            .table("account")
+            .ok()
+            .and_then(|t| t.key(c.entity))
+            .unwrap_or("?");
         let kind = match c.kind {
             ChangeKind::Entered => "entered",
             ChangeKind::Exited => "exited ",
         };
-        println!("  {key:<9} {kind} {segment:<14} cause: {:<8} at {}", c.cause.to_string(), c.at);
+        println!(
+            "  {key:<9} {kind} {segment:<14} cause: {:<8} at {}",
+            c.cause.to_string(),
+            c.at
+        );
     }
 }

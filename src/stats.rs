@@ -3,7 +3,6 @@
 
 use roaring::RoaringBitmap;
 
-
 use crate::error::StatsError;
 use crate::schema::{FieldId, FieldType};
 use crate::store::{Column, Table};
@@ -82,7 +81,12 @@ fn resolve(table: &Table, field: &str) -> Result<(FieldId, FieldType), StatsErro
 /// assert_eq!(s.percentiles, [(90.0, 37.0)]);
 /// # Ok::<(), segments::Error>(())
 /// ```
-pub fn numeric(table: &Table, field: &str, ids: &RoaringBitmap, percentiles: &[f64]) -> Result<NumericStats, StatsError> {
+pub fn numeric(
+    table: &Table,
+    field: &str,
+    ids: &RoaringBitmap,
+    percentiles: &[f64],
+) -> Result<NumericStats, StatsError> {
     let (f, ty) = resolve(table, field)?;
     if let Some(&bad) = percentiles.iter().find(|p| !(0.0..=100.0).contains(*p)) {
         return Err(StatsError::BadPercentile { value: bad });
@@ -201,9 +205,11 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
         })
         .map(|(code, n)| (col.dict[code as usize].to_string(), n))
         .collect(),
-        Column::Tags(col) => per_code(&col.bitmaps, &scope, |id| col.rows[id as usize].as_deref().map(<[u32]>::to_vec))
-            .map(|(code, n)| (col.dict[code as usize].to_string(), n))
-            .collect(),
+        Column::Tags(col) => per_code(&col.bitmaps, &scope, |id| {
+            col.rows[id as usize].as_deref().map(<[u32]>::to_vec)
+        })
+        .map(|(code, n)| (col.dict[code as usize].to_string(), n))
+        .collect(),
         Column::Bool(col) => [("false", &col.falses), ("true", &col.trues)]
             .into_iter()
             .map(|(v, b)| (v.to_string(), b.intersection_len(&scope)))

@@ -125,7 +125,8 @@ impl Engine {
     }
 
     pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
-        self.kind_index(kind).ok_or_else(|| StoreError::UnknownKind { kind: kind.to_string() })
+        self.kind_index(kind)
+            .ok_or_else(|| StoreError::UnknownKind { kind: kind.to_string() })
     }
 
     fn write(
@@ -142,7 +143,12 @@ impl Engine {
     /// written; and for entities new to the live set, every rule of the kind.
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
         let at = self.now();
-        let mut reading: Vec<RuleId> = w.fields.iter().flat_map(|f| &self.deps[k][f.index()]).copied().collect();
+        let mut reading: Vec<RuleId> = w
+            .fields
+            .iter()
+            .flat_map(|f| &self.deps[k][f.index()])
+            .copied()
+            .collect();
         if w.fields.len() > 1 {
             reading.sort_unstable();
             reading.dedup();

@@ -27,9 +27,9 @@ impl Engine {
         if spec.visibility == Visibility::Public && !actor.manages_all() {
             return Err(denied(actor, Action::CreatePublic, "segments".into()));
         }
-        let kind = self
-            .kind_index(&spec.kind)
-            .ok_or_else(|| SegmentError::UnknownKind { kind: spec.kind.clone() })?;
+        let kind = self.kind_index(&spec.kind).ok_or_else(|| SegmentError::UnknownKind {
+            kind: spec.kind.clone(),
+        })?;
         let name = self.check_name(&spec.name, None)?;
         let plan = match &spec.filter {
             Some(f) => Some(self.plan(f, kind, &name)?),
@@ -151,7 +151,10 @@ impl Engine {
     pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
         self.managed(actor, segment, Action::Delete)?;
         let at = self.now();
-        let s = self.segments.remove(&segment).ok_or(SegmentError::UnknownSegment { id: segment })?;
+        let s = self
+            .segments
+            .remove(&segment)
+            .ok_or(SegmentError::UnknownSegment { id: segment })?;
         for r in &s.info.rules {
             self.unregister(*r);
         }
@@ -379,7 +382,11 @@ impl Engine {
         if name.is_empty() {
             return Err(SegmentError::EmptyName);
         }
-        match self.segments.values().find(|s| s.info.name == name && Some(s.info.id) != except) {
+        match self
+            .segments
+            .values()
+            .find(|s| s.info.name == name && Some(s.info.id) != except)
+        {
             Some(s) => Err(SegmentError::DuplicateName {
                 name: name.to_string(),
                 existing: s.info.id,
@@ -390,10 +397,12 @@ impl Engine {
 
     fn plan(&self, filter: &Filter, kind: usize, segment: &str) -> Result<Plan, SegmentError> {
         let schema = &self.store.schema().kind_arcs()[kind];
-        filter.validate(schema, &self.policy).map_err(|source| SegmentError::Filter {
-            segment: segment.to_string(),
-            source,
-        })
+        filter
+            .validate(schema, &self.policy)
+            .map_err(|source| SegmentError::Filter {
+                segment: segment.to_string(),
+                source,
+            })
     }
 
     pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {

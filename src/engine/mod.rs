@@ -101,7 +101,8 @@ struct RuleState {
     blocked: RoaringBitmap,
 }
 
-/// Scopes this small are tested entity by entity; larger ones through the indexes.
+/// Scopes this small (or the table's `per_id_candidates`, if smaller) are
+/// tested entity by entity; larger ones through the indexes.
 const PER_ENTITY: u64 = 64;
 
 impl Engine {
@@ -180,9 +181,10 @@ impl Engine {
             return;
         }
         let mut matched = match scope {
-            Some(s) if s.len() <= PER_ENTITY => {
-                s.iter().filter(|&id| eval::matches_unchecked(&r.plan, table, id, now)).collect()
-            }
+            Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
+                .iter()
+                .filter(|&id| eval::matches_unchecked(&r.plan, table, id, now))
+                .collect(),
             _ => eval::evaluate_in(&r.plan, table, now, scope),
         };
         matched -= &r.blocked;
@@ -206,7 +208,9 @@ impl Engine {
     fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
         let mut out = Changes::new(at);
         for (id, delta) in deltas {
-            let Some(seg) = self.segments.get_mut(&id) else { continue };
+            let Some(seg) = self.segments.get_mut(&id) else {
+                continue;
+            };
             let rules = &self.rules;
             let (manual, rule_ids) = (&seg.manual, &seg.info.rules);
             delta.finish(

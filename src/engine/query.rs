@@ -4,12 +4,12 @@ use roaring::RoaringBitmap;
 
 use super::{Deltas, Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
+use crate::eval;
 use crate::filter::Filter;
 use crate::segment::{Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
 use crate::stats::{self, NumericStats, ValueCounts};
 use crate::store::Table;
 use crate::value::Timestamp;
-use crate::eval;
 
 impl Engine {
     /// A kind's entities.
@@ -63,7 +63,10 @@ impl Engine {
 
     /// Every segment, in the listing order, whoever sees it.
     pub fn segments(&self) -> impl Iterator<Item = &SegmentInfo> + '_ {
-        self.order.iter().filter_map(|id| self.segments.get(id)).map(|s| &s.info)
+        self.order
+            .iter()
+            .filter_map(|id| self.segments.get(id))
+            .map(|s| &s.info)
     }
 
     /// A rule.
@@ -130,7 +133,11 @@ impl Engine {
         Ok(self
             .order
             .iter()
-            .filter(|s| self.segments.get(s).is_some_and(|s| s.kind == k && s.members.contains(id)))
+            .filter(|s| {
+                self.segments
+                    .get(s)
+                    .is_some_and(|s| s.kind == k && s.members.contains(id))
+            })
             .copied()
             .collect())
     }
@@ -148,7 +155,11 @@ impl Engine {
         if s.manual.contains(id) {
             out.push(Source::Manual);
         }
-        out.extend(self.rules_of(s.info.rules.iter()).filter(|r| r.links.contains(id)).map(|r| Source::Rule(r.info.id)));
+        out.extend(
+            self.rules_of(s.info.rules.iter())
+                .filter(|r| r.links.contains(id))
+                .map(|r| Source::Rule(r.info.id)),
+        );
         Ok(out)
     }
 
@@ -161,7 +172,11 @@ impl Engine {
     pub fn blocks(&self, segment: SegmentId, key: &str) -> Result<Vec<RuleId>, SegmentError> {
         let s = self.segment_ref(segment)?;
         let id = self.live_id(s.kind, &s.info.kind, key)?;
-        Ok(self.rules_of(s.info.rules.iter()).filter(|r| r.blocked.contains(id)).map(|r| r.info.id).collect())
+        Ok(self
+            .rules_of(s.info.rules.iter())
+            .filter(|r| r.blocked.contains(id))
+            .map(|r| r.info.id)
+            .collect())
     }
 
     /// The entities a rule links (before manual links are added).
@@ -170,7 +185,10 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`].
     pub fn rule_links(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        self.rules.get(&rule).map(|r| &r.links).ok_or(SegmentError::UnknownRule { id: rule })
+        self.rules
+            .get(&rule)
+            .map(|r| &r.links)
+            .ok_or(SegmentError::UnknownRule { id: rule })
     }
 
     /// The entities a rule is blocked from linking.
@@ -179,7 +197,10 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`].
     pub fn rule_blocks(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        self.rules.get(&rule).map(|r| &r.blocked).ok_or(SegmentError::UnknownRule { id: rule })
+        self.rules
+            .get(&rule)
+            .map(|r| &r.blocked)
+            .ok_or(SegmentError::UnknownRule { id: rule })
     }
 
     /// A segment's manual links.
@@ -195,7 +216,12 @@ impl Engine {
     /// entities whose windows slid enter or exit. Other rules are current
     /// already. Changes are stamped `now`.
     pub fn refresh(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self.rules.values().filter(|r| r.info.time_relative).map(|r| r.info.id).collect();
+        let rules: Vec<RuleId> = self
+            .rules
+            .values()
+            .filter(|r| r.info.time_relative)
+            .map(|r| r.info.id)
+            .collect();
         self.reevaluate(rules, now)
     }
 

@@ -190,6 +190,18 @@ impl Table {
         }
     }
 
+    /// The key an id was given, whether the entity is live or deleted (ids
+    /// are never given to another key): to name the entity of an
+    /// [`EntityDeleted`](crate::segment::Cause::EntityDeleted) change.
+    pub fn key_any(&self, id: EntityId) -> Option<&str> {
+        self.keys.get_index(id.0 as usize).map(|k| &**k)
+    }
+
+    /// The id a key was given, whether the entity is live or deleted.
+    pub fn id_any(&self, key: &str) -> Option<EntityId> {
+        self.keys.get_index_of(key).map(|i| EntityId(i as u32))
+    }
+
     /// The keys of the live ids in `ids`, in id order.
     pub fn keys_of<'a>(&'a self, ids: &'a RoaringBitmap) -> impl Iterator<Item = &'a str> + 'a {
         ids.iter().filter_map(move |i| self.key(EntityId(i)))
@@ -526,7 +538,10 @@ impl Table {
                 }
             });
         }
-        let fields = (0..written.len() as u32).filter(|&f| written[f as usize]).map(FieldId).collect();
+        let fields = (0..written.len() as u32)
+            .filter(|&f| written[f as usize])
+            .map(FieldId)
+            .collect();
         Ok(Written { ids, born, fields })
     }
 

@@ -1,0 +1,745 @@
+//! Model-based test of segments and link-based membership.
+//!
+//! Random sequences of operations run against the engine and against a
+//! reference model built on `HashSet`s, where a rule's links are, by
+//! definition, the live entities its predicate holds for minus those it is
+//! blocked for. After every step the engine's members, manual links, rule
+//! links, blocks, errors and emitted changes must equal the model's.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use proptest::prelude::*;
+use segments::filter::{field, Node, TimeUnit};
+use segments::segment::{Actor, Cause, ChangeKind, Changes, NewSegment, Role, RuleId, SegmentId, Visibility};
+use segments::{Clock, Engine, FieldType, Filter, IndexConfig, LimitPolicy, Row, Schema, Timestamp, Value};
+
+const BASE: i64 = 1_800_000_000_000_000;
+const HOUR: i64 = 3_600_000_000;
+const KEYS: usize = 12;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Entity {
+    a: Option<i64>,
+    b: Option<&'static str>,
+    t: Option<i64>,
+}
+
+/// The filters rules draw from, each with its predicate written out by hand.
+fn pool(i: usize) -> (Filter, fn(&Entity, i64) -> bool) {
+    match i % 10 {
+        0 => (Filter::and([field("a").lt(3)]), |e, _| e.a.is_some_and(|a| a < 3)),
+        1 => (Filter::and([field("b").eq("x")]), |e, _| e.b == Some("x")),
+        2 => (Filter::and([field("a").ge(2), field("b").ne("y")]), |e, _| {
+            e.a.is_some_and(|a| a >= 2) && e.b != Some("y")
+        }),
+        3 => (Filter::or([field("a").eq(0), field("b").is_in(["y", "z"])]), |e, _| {
+            e.a == Some(0) || matches!(e.b, Some("y" | "z"))
+        }),
+        4 => (Filter::and([field("t").within_last(2, TimeUnit::Days)]), |e, now| {
+            e.t.is_some_and(|t| now - 48 * HOUR <= t && t <= now)
+        }),
+        5 => (
+            Filter::and([
+                Node::from(field("a").not_null()),
+                field("t").more_than_ago(1, TimeUnit::Days).into(),
+            ]),
+            |e, now| e.a.is_some() && e.t.is_some_and(|t| t < now - 24 * HOUR),
+        ),
+        6 => (Filter::and([field("b").is_null()]).negated(), |e, _| e.b.is_some()),
+        // True on missing values, so that new entities match rules over
+        // fields they were not written with.
+        7 => (Filter::and([field("b").is_null()]), |e, _| e.b.is_none()),
+        8 => (Filter::and([field("a").lt(3)]).negated(), |e, _| {
+            !e.a.is_some_and(|a| a < 3)
+        }),
+        _ => (Filter::and([field("a").between(1, 3)]), |e, _| {
+            e.a.is_some_and(|a| (1..=3).contains(&a))
+        }),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Upsert(usize, Patch),
+    Insert(usize, Patch),
+    UpsertMany(Vec<(usize, Patch)>),
+    Clear(usize, usize),
+    Delete(usize),
+    Create {
+        actor: usize,
+        filter: Option<usize>,
+        private: bool,
+    },
+    SetFilter {
+        actor: usize,
+        seg: usize,
+        filter: Option<usize>,
+    },
+    DeleteSegment {
+        actor: usize,
+        seg: usize,
+    },
+    Attach {
+        actor: usize,
+        seg: usize,
+        filter: usize,
+    },
+    Edit {
+        actor: usize,
+        seg: usize,
+        rule: usize,
+        filter: usize,
+    },
+    Detach {
+        actor: usize,
+        seg: usize,
+        rule: usize,
+    },
+    Add {
+        actor: usize,
+        seg: usize,
+        keys: Vec<usize>,
+        by_id: bool,
+    },
+    Remove {
+        actor: usize,
+        seg: usize,
+        keys: Vec<usize>,
+        by_id: bool,
+    },
+    Unblock {
+        actor: usize,
+        seg: usize,
+        keys: Option<Vec<usize>>,
+    },
+    Move {
+        actor: usize,
+        seg: usize,
+        to: usize,
+    },
+    Refresh {
+        hours: i64,
+        all: bool,
+    },
+}
+
+/// Fields to write: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone)]
+struct Patch {
+    a: Option<Option<i64>>,
+    b: Option<Option<&'static str>>,
+    t: Option<Option<i64>>,
+}
+
+fn patch() -> impl Strategy<Value = Patch> {
+    (
+        prop::option::of(prop::option::of(0i64..5)),
+        prop::option::of(prop::option::of(prop::sample::select(&["x", "y", "z"][..]))),
+        prop::option::of(prop::option::of(-72i64..72)),
+    )
+        .prop_map(|(a, b, t)| Patch { a, b, t })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let key = 0..KEYS;
+    let keys = prop::collection::vec(0..KEYS + 1, 0..4);
+    let actor = 0usize..4;
+    let seg = 0usize..10;
+    prop_oneof![
+        8 => (key.clone(), patch()).prop_map(|(k, p)| Op::Upsert(k, p)),
+        2 => (key.clone(), patch()).prop_map(|(k, p)| Op::Insert(k, p)),
+        2 => prop::collection::vec((0..KEYS, patch()), 0..6).prop_map(Op::UpsertMany),
+        2 => (key.clone(), 0usize..3).prop_map(|(k, f)| Op::Clear(k, f)),
+        2 => key.clone().prop_map(Op::Delete),
+        3 => (actor.clone(), prop::option::of(0usize..10), any::<bool>())
+            .prop_map(|(actor, filter, private)| Op::Create { actor, filter, private }),
+        2 => (actor.clone(), seg.clone(), prop::option::of(0usize..10))
+            .prop_map(|(actor, seg, filter)| Op::SetFilter { actor, seg, filter }),
+        1 => (actor.clone(), seg.clone()).prop_map(|(actor, seg)| Op::DeleteSegment { actor, seg }),
+        3 => (actor.clone(), seg.clone(), 0usize..10).prop_map(|(actor, seg, filter)| Op::Attach { actor, seg, filter }),
+        1 => (actor.clone(), seg.clone(), 0usize..4, 0usize..10)
+            .prop_map(|(actor, seg, rule, filter)| Op::Edit { actor, seg, rule, filter }),
+        1 => (actor.clone(), seg.clone(), 0usize..4).prop_map(|(actor, seg, rule)| Op::Detach { actor, seg, rule }),
+        3 => (actor.clone(), seg.clone(), keys.clone(), any::<bool>())
+            .prop_map(|(actor, seg, keys, by_id)| Op::Add { actor, seg, keys, by_id }),
+        3 => (actor.clone(), seg.clone(), keys.clone(), any::<bool>())
+            .prop_map(|(actor, seg, keys, by_id)| Op::Remove { actor, seg, keys, by_id }),
+        1 => (actor.clone(), seg.clone(), prop::option::of(keys))
+            .prop_map(|(actor, seg, keys)| Op::Unblock { actor, seg, keys }),
+        1 => (actor.clone(), seg.clone(), 0usize..10).prop_map(|(actor, seg, to)| Op::Move { actor, seg, to }),
+        2 => (0i64..60, any::<bool>()).prop_map(|(hours, all)| Op::Refresh { hours, all }),
+    ]
+}
+
+fn actors() -> [Actor; 4] {
+    [
+        Actor::new("ada", Role::Admin),
+        Actor::new("lee", Role::Leader),
+        Actor::new("mo", Role::Member),
+        Actor::new("mia", Role::Member),
+    ]
+}
+
+fn key(k: usize) -> String {
+    format!("k{k}")
+}
+
+#[derive(Debug, Clone)]
+struct MSegment {
+    id: SegmentId,
+    owner: String,
+    filter_rule: Option<RuleId>,
+    /// Rule id → index into the pool.
+    rules: BTreeMap<RuleId, usize>,
+    manual: HashSet<String>,
+    blocked: HashMap<RuleId, HashSet<String>>,
+}
+
+/// The reference model.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    now: i64,
+    live: BTreeMap<String, Entity>,
+    segments: Vec<MSegment>,
+    next_segment: u64,
+    next_rule: u64,
+}
+
+/// Link sets of one segment by source (`None` = manual).
+type Links = BTreeMap<Option<RuleId>, HashSet<String>>;
+
+impl Model {
+    fn links(&self, s: &MSegment) -> Links {
+        let mut out = Links::new();
+        out.insert(None, s.manual.clone());
+        for (&r, &f) in &s.rules {
+            let pred = pool(f).1;
+            let blocked = s.blocked.get(&r);
+            let linked = self
+                .live
+                .iter()
+                .filter(|(k, e)| pred(e, self.now) && !blocked.is_some_and(|b| b.contains(*k)))
+                .map(|(k, _)| k.clone())
+                .collect();
+            out.insert(Some(r), linked);
+        }
+        out
+    }
+
+    fn all_links(&self) -> BTreeMap<SegmentId, Links> {
+        self.segments.iter().map(|s| (s.id, self.links(s))).collect()
+    }
+
+    fn manages(&self, actor: &Actor, s: &MSegment) -> bool {
+        actor.manages_all() || s.owner == actor.id
+    }
+}
+
+fn members(links: &Links) -> HashSet<String> {
+    links.values().flatten().cloned().collect()
+}
+
+/// Expected changes between two link states; `forced` is the cause of every exit.
+fn diff(
+    before: &BTreeMap<SegmentId, Links>,
+    after: &BTreeMap<SegmentId, Links>,
+    forced: Option<Cause>,
+) -> Vec<(SegmentId, ChangeKind, Cause, String)> {
+    let cause_of = |s: &Option<RuleId>| s.map_or(Cause::Manual, Cause::Rule);
+    let empty = Links::new();
+    let mut out = Vec::new();
+    let ids: std::collections::BTreeSet<SegmentId> = before.keys().chain(after.keys()).copied().collect();
+    for id in ids {
+        let (b, a) = (before.get(&id).unwrap_or(&empty), after.get(&id).unwrap_or(&empty));
+        let (mb, ma) = (members(b), members(a));
+        for k in ma.difference(&mb) {
+            let src = a
+                .iter()
+                .find(|(s, set)| set.contains(k) && !b.get(*s).is_some_and(|x| x.contains(k)));
+            out.push((
+                id,
+                ChangeKind::Entered,
+                cause_of(src.expect("an entry has a new link").0),
+                k.clone(),
+            ));
+        }
+        for k in mb.difference(&ma) {
+            let cause = match forced {
+                Some(c) => c,
+                None if !after.contains_key(&id) => Cause::SegmentDeleted,
+                None => {
+                    let src = b
+                        .iter()
+                        .find(|(s, set)| set.contains(k) && !a.get(*s).is_some_and(|x| x.contains(k)));
+                    cause_of(src.expect("an exit has a lost link").0)
+                }
+            };
+            out.push((id, ChangeKind::Exited, cause, k.clone()));
+        }
+    }
+    out
+}
+
+fn row(p: &Patch) -> Row {
+    let mut r = Row::new();
+    if let Some(a) = p.a {
+        r = r.set("a", a.map_or(Value::Null, Value::Int));
+    }
+    if let Some(b) = p.b {
+        r = r.set("b", b.map_or(Value::Null, Value::from));
+    }
+    if let Some(t) = p.t {
+        r = r.set(
+            "t",
+            t.map_or(Value::Null, |h| {
+                Value::Timestamp(Timestamp::from_micros(BASE + h * HOUR))
+            }),
+        );
+    }
+    r
+}
+
+fn apply_patch(e: &mut Entity, p: &Patch) {
+    if let Some(a) = p.a {
+        e.a = a;
+    }
+    if let Some(b) = p.b {
+        e.b = b;
+    }
+    if let Some(t) = p.t {
+        e.t = t.map(|h| BASE + h * HOUR);
+    }
+}
+
+fn engine_changes(engine: &Engine, changes: &Changes) -> Vec<(SegmentId, ChangeKind, Cause, String)> {
+    let t = engine.table("account").unwrap();
+    changes
+        .iter()
+        .map(|c| (c.segment, c.kind, c.cause, t.key_any(c.entity).unwrap().to_string()))
+        .collect()
+}
+
+struct Run {
+    engine: Engine,
+    model: Model,
+    actors: [Actor; 4],
+}
+
+impl Run {
+    fn new(cfg: IndexConfig) -> Run {
+        let schema = Schema::builder()
+            .kind(
+                "account",
+                [
+                    ("a", FieldType::Int),
+                    ("b", FieldType::String),
+                    ("t", FieldType::Timestamp),
+                ],
+            )
+            .kind("user", [("a", FieldType::Int)])
+            .build()
+            .unwrap();
+        let mut engine = Engine::with_config(schema, LimitPolicy::default(), cfg);
+        engine.set_clock(Clock::Fixed(Timestamp::from_micros(BASE)));
+        Run {
+            engine,
+            model: Model {
+                now: BASE,
+                next_segment: 1,
+                next_rule: 1,
+                ..Model::default()
+            },
+            actors: actors(),
+        }
+    }
+
+    fn seg(&self, i: usize) -> Option<usize> {
+        (!self.model.segments.is_empty()).then(|| i % self.model.segments.len())
+    }
+
+    fn ids(&self, keys: &[usize]) -> Option<roaring::RoaringBitmap> {
+        let t = self.engine.table("account").unwrap();
+        keys.iter()
+            .map(|&k| t.id(&key(k)).filter(|id| t.live().contains(id.0)).map(|id| id.0))
+            .collect()
+    }
+
+    /// Runs one operation on both sides and checks that they agree.
+    fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        let before = self.model.all_links();
+        let mut next = self.model.clone();
+        let mut forced = None;
+        // `Some(result)` from the engine; the model's verdict in `ok`.
+        let (got, ok): (Result<Changes, String>, bool) = match op {
+            Op::Upsert(k, p) | Op::Insert(k, p) => {
+                let insert = matches!(op, Op::Insert(..));
+                let exists = next.live.contains_key(&key(*k));
+                let ok = !(insert && exists);
+                if ok {
+                    apply_patch(next.live.entry(key(*k)).or_default(), p);
+                }
+                let r = if insert {
+                    self.engine.insert("account", &key(*k), row(p))
+                } else {
+                    self.engine.upsert("account", &key(*k), row(p))
+                };
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::UpsertMany(rows) => {
+                let mut seen = HashSet::new();
+                let ok = rows.iter().all(|(k, _)| seen.insert(*k));
+                if ok {
+                    for (k, p) in rows {
+                        apply_patch(next.live.entry(key(*k)).or_default(), p);
+                    }
+                }
+                let batch: Vec<(String, Row)> = rows.iter().map(|(k, p)| (key(*k), row(p))).collect();
+                (self.engine.upsert_many("account", batch).map_err(|e| e.to_string()), ok)
+            }
+            Op::Clear(k, f) => {
+                let name = ["a", "b", "t"][*f];
+                let ok = next.live.contains_key(&key(*k));
+                if let Some(e) = next.live.get_mut(&key(*k)) {
+                    match f {
+                        0 => e.a = None,
+                        1 => e.b = None,
+                        _ => e.t = None,
+                    }
+                }
+                (
+                    self.engine
+                        .clear_field("account", &key(*k), name)
+                        .map_err(|e| e.to_string()),
+                    ok,
+                )
+            }
+            Op::Delete(k) => {
+                let ok = next.live.remove(&key(*k)).is_some();
+                for s in &mut next.segments {
+                    s.manual.remove(&key(*k));
+                    for b in s.blocked.values_mut() {
+                        b.remove(&key(*k));
+                    }
+                }
+                forced = Some(Cause::EntityDeleted);
+                (self.engine.delete("account", &key(*k)).map_err(|e| e.to_string()), ok)
+            }
+            Op::Create { actor, filter, private } => {
+                let a = &self.actors[*actor];
+                let ok = *private || a.manages_all();
+                let mut spec =
+                    NewSegment::new(format!(" s{} ", next.next_segment), "account").visibility(if *private {
+                        Visibility::Private
+                    } else {
+                        Visibility::Public
+                    });
+                if let Some(f) = filter {
+                    spec = spec.filter(pool(*f).0);
+                }
+                if ok {
+                    let id = SegmentId(next.next_segment);
+                    next.next_segment += 1;
+                    let mut s = MSegment {
+                        id,
+                        owner: a.id.clone(),
+                        filter_rule: None,
+                        rules: BTreeMap::new(),
+                        manual: HashSet::new(),
+                        blocked: HashMap::new(),
+                    };
+                    if let Some(f) = filter {
+                        let r = RuleId(next.next_rule);
+                        next.next_rule += 1;
+                        s.rules.insert(r, *f);
+                        s.filter_rule = Some(r);
+                    }
+                    next.segments.push(s);
+                }
+                let r = self.engine.create_segment(a, spec).map(|(id, c)| {
+                    assert_eq!(Some(id), next.segments.last().map(|s| s.id));
+                    c
+                });
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::SetFilter { actor, seg, filter } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let a = &self.actors[*actor];
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    let fresh = RuleId(next.next_rule);
+                    let s = &mut next.segments[i];
+                    match (filter, s.filter_rule) {
+                        (Some(f), Some(r)) => {
+                            s.rules.insert(r, *f);
+                        }
+                        (Some(f), None) => {
+                            s.rules.insert(fresh, *f);
+                            s.filter_rule = Some(fresh);
+                            next.next_rule += 1;
+                        }
+                        (None, Some(r)) => {
+                            s.rules.remove(&r);
+                            s.blocked.remove(&r);
+                            s.filter_rule = None;
+                        }
+                        (None, None) => {}
+                    }
+                }
+                let id = self.model.segments[i].id;
+                let r = self.engine.set_filter(a, id, filter.map(|f| pool(f).0));
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::DeleteSegment { actor, seg } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let a = &self.actors[*actor];
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    next.segments.remove(i);
+                }
+                let id = self.model.segments[i].id;
+                (self.engine.delete_segment(a, id).map_err(|e| e.to_string()), ok)
+            }
+            Op::Attach { actor, seg, filter } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let a = &self.actors[*actor];
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    next.segments[i].rules.insert(RuleId(next.next_rule), *filter);
+                    next.next_rule += 1;
+                }
+                let id = self.model.segments[i].id;
+                let r = self.engine.attach_rule(a, id, pool(*filter).0).map(|(_, c)| c);
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::Edit {
+                actor,
+                seg,
+                rule,
+                filter,
+            } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let Some(&r) = next.segments[i]
+                    .rules
+                    .keys()
+                    .nth(*rule % next.segments[i].rules.len().max(1))
+                else {
+                    return Ok(());
+                };
+                let a = &self.actors[*actor];
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    next.segments[i].rules.insert(r, *filter);
+                }
+                (
+                    self.engine.edit_rule(a, r, pool(*filter).0).map_err(|e| e.to_string()),
+                    ok,
+                )
+            }
+            Op::Detach { actor, seg, rule } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let Some(&r) = next.segments[i]
+                    .rules
+                    .keys()
+                    .nth(*rule % next.segments[i].rules.len().max(1))
+                else {
+                    return Ok(());
+                };
+                let a = &self.actors[*actor];
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    let s = &mut next.segments[i];
+                    s.rules.remove(&r);
+                    s.blocked.remove(&r);
+                    if s.filter_rule == Some(r) {
+                        s.filter_rule = None;
+                    }
+                }
+                (self.engine.detach_rule(a, r).map_err(|e| e.to_string()), ok)
+            }
+            Op::Add {
+                actor,
+                seg,
+                keys,
+                by_id,
+            }
+            | Op::Remove {
+                actor,
+                seg,
+                keys,
+                by_id,
+            } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let add = matches!(op, Op::Add { .. });
+                let a = &self.actors[*actor];
+                let all_live = keys.iter().all(|k| next.live.contains_key(&key(*k)));
+                let ok = next.manages(a, &next.segments[i]) && all_live;
+                if ok {
+                    let s = &mut next.segments[i];
+                    for k in keys {
+                        if add {
+                            s.manual.insert(key(*k));
+                        } else {
+                            s.manual.remove(&key(*k));
+                            for r in s.rules.keys() {
+                                s.blocked.entry(*r).or_default().insert(key(*k));
+                            }
+                        }
+                    }
+                    if !add {
+                        forced = Some(Cause::Manual);
+                    }
+                }
+                let id = self.model.segments[i].id;
+                let names: Vec<String> = keys.iter().map(|&k| key(k)).collect();
+                let r = match (add, by_id, self.ids(keys)) {
+                    (true, true, Some(ids)) => self.engine.add_member_ids(a, id, &ids),
+                    (false, true, Some(ids)) => self.engine.remove_member_ids(a, id, &ids),
+                    (true, _, _) => self.engine.add_members(a, id, &names),
+                    (false, _, _) => self.engine.remove_members(a, id, &names),
+                };
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::Unblock { actor, seg, keys } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let a = &self.actors[*actor];
+                let all_live = keys.iter().flatten().all(|k| next.live.contains_key(&key(*k)));
+                let ok = next.manages(a, &next.segments[i]) && all_live;
+                if ok {
+                    let s = &mut next.segments[i];
+                    match keys {
+                        None => s.blocked.clear(),
+                        Some(keys) => {
+                            for b in s.blocked.values_mut() {
+                                for k in keys {
+                                    b.remove(&key(*k));
+                                }
+                            }
+                        }
+                    }
+                }
+                let id = self.model.segments[i].id;
+                let r = match keys {
+                    None => self.engine.clear_all_blocks(a, id),
+                    Some(keys) => self.engine.clear_blocks(a, id, keys.iter().map(|&k| key(k))),
+                };
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::Move { actor, seg, to } => {
+                let Some(i) = self.seg(*seg) else { return Ok(()) };
+                let a = &self.actors[*actor];
+                let to = to % next.segments.len();
+                let ok = next.manages(a, &next.segments[i]);
+                if ok {
+                    let s = next.segments.remove(i);
+                    next.segments.insert(to, s);
+                }
+                let id = self.model.segments[i].id;
+                let r = self.engine.move_segment(a, id, to).map(|()| Changes::default());
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::Refresh { hours, all } => {
+                // Time moves only here, so the model's links at `now` are the
+                // engine's between refreshes.
+                next.now += hours * HOUR;
+                let now = Timestamp::from_micros(next.now);
+                self.engine.set_clock(Clock::Fixed(now));
+                let c = if *all {
+                    self.engine.refresh_all(now)
+                } else {
+                    self.engine.refresh(now)
+                };
+                (Ok(c), true)
+            }
+        };
+        match got {
+            Err(e) => {
+                prop_assert!(!ok, "{op:?} failed: {e}");
+                // A refused call changes nothing: the model stays as it was.
+            }
+            Ok(changes) => {
+                prop_assert!(ok, "{op:?} succeeded, the model refuses it");
+                if !matches!(op, Op::Move { .. }) {
+                    prop_assert_eq!(changes.at(), Timestamp::from_micros(next.now));
+                }
+                self.model = next;
+                let after = self.model.all_links();
+                let mut want = diff(&before, &after, forced);
+                let t = self.engine.table("account").unwrap();
+                want.sort_by_key(|(s, kind, cause, k)| (*s, *kind, *cause, t.id_any(k).map(|i| i.0)));
+                prop_assert_eq!(engine_changes(&self.engine, &changes), want, "changes of {:?}", op);
+            }
+        }
+        self.check()
+    }
+
+    /// The engine's whole membership state equals the model's.
+    fn check(&self) -> Result<(), TestCaseError> {
+        let t = self.engine.table("account").unwrap();
+        let keys = |b: &roaring::RoaringBitmap| -> HashSet<String> { t.keys_of(b).map(String::from).collect() };
+        let order: Vec<SegmentId> = self.engine.segments().map(|s| s.id).collect();
+        let want_order: Vec<SegmentId> = self.model.segments.iter().map(|s| s.id).collect();
+        prop_assert_eq!(order, want_order);
+        for s in &self.model.segments {
+            let links = self.model.links(s);
+            let info = self.engine.segment(s.id).unwrap();
+            prop_assert_eq!(info.rules.clone(), s.rules.keys().copied().collect::<Vec<_>>());
+            prop_assert_eq!(info.filter_rule, s.filter_rule);
+            prop_assert_eq!(
+                keys(self.engine.members(s.id).unwrap()),
+                members(&links),
+                "members of {}",
+                s.id
+            );
+            prop_assert_eq!(keys(self.engine.manual_links(s.id).unwrap()), s.manual.clone());
+            for &r in s.rules.keys() {
+                prop_assert_eq!(
+                    keys(self.engine.rule_links(r).unwrap()),
+                    links[&Some(r)].clone(),
+                    "links of {}",
+                    r
+                );
+                let blocked = s.blocked.get(&r).cloned().unwrap_or_default();
+                prop_assert_eq!(keys(self.engine.rule_blocks(r).unwrap()), blocked, "blocks of {}", r);
+            }
+            for k in self.model.live.keys() {
+                let want: Vec<_> = links
+                    .iter()
+                    .filter(|(_, set)| set.contains(k))
+                    .map(|(src, _)| src.map_or(segments::segment::Source::Manual, segments::segment::Source::Rule))
+                    .collect();
+                prop_assert_eq!(self.engine.links(s.id, k).unwrap(), want);
+                prop_assert_eq!(self.engine.is_member(s.id, k).unwrap(), members(&links).contains(k));
+            }
+        }
+        for k in self.model.live.keys() {
+            let want: Vec<SegmentId> = self
+                .model
+                .segments
+                .iter()
+                .filter(|s| members(&self.model.links(s)).contains(k))
+                .map(|s| s.id)
+                .collect();
+            prop_assert_eq!(self.engine.segments_of("account", k).unwrap(), want);
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_follows_the_model(ops in prop::collection::vec(op(), 1..200), tiny in any::<bool>()) {
+        // Tiny index granularities send batch re-evaluations through every
+        // path of the bitmap evaluator.
+        let cfg = if tiny {
+            IndexConfig { fine_buckets: 4, groups: 2, min_bucket: 1, per_id_candidates: 3 }
+        } else {
+            IndexConfig::default()
+        };
+        let mut run = Run::new(cfg);
+        for op in &ops {
+            run.step(op)?;
+        }
+    }
+}
