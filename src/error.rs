@@ -323,7 +323,7 @@ pub enum SegmentError {
         target: String,
     },
     /// A filter that does not validate against the segment's kind.
-    #[error("{segment}: filter: {source}")]
+    #[error("segment `{segment}`: {source}")]
     Filter {
         /// The segment's name.
         segment: String,

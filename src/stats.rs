@@ -153,10 +153,12 @@ pub fn numeric(
     }
     ranks.sort_unstable();
     ranks.dedup();
+    // After placing rank `r`, everything past it is at least as large, so
+    // the next rank is found in `keys[r + 1..]` and `keys[r]` stays put.
     let mut start = 0;
     for &r in &ranks {
         keys[start..].select_nth_unstable(r - start);
-        start = r;
+        start = r + 1;
     }
     out.min = Some(typed(keys[0]));
     out.max = Some(typed(keys[n - 1]));
@@ -200,13 +202,15 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
     let column = table.column(f);
     let mut counted: Vec<(String, u64)> = match column {
         Column::String(col) => per_code(&col.bitmaps, &scope, |id| {
-            let c = col.codes[id as usize];
-            (c != crate::store::NONE).then_some(vec![c])
+            col.codes
+                .get(id as usize)
+                .filter(|&&c| c != crate::store::NONE)
+                .map_or(&[][..], std::slice::from_ref)
         })
         .map(|(code, n)| (col.dict[code as usize].to_string(), n))
         .collect(),
         Column::Tags(col) => per_code(&col.bitmaps, &scope, |id| {
-            col.rows[id as usize].as_deref().map(<[u32]>::to_vec)
+            col.rows.get(id as usize).and_then(|r| r.as_deref()).unwrap_or(&[])
         })
         .map(|(code, n)| (col.dict[code as usize].to_string(), n))
         .collect(),
@@ -243,12 +247,12 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
 fn per_code<'a>(
     bitmaps: &'a [RoaringBitmap],
     scope: &'a RoaringBitmap,
-    codes_of: impl Fn(u32) -> Option<Vec<u32>>,
+    codes_of: impl Fn(u32) -> &'a [u32],
 ) -> impl Iterator<Item = (u32, u64)> + 'a {
     let counts: Vec<u64> = if scope.len() < bitmaps.len() as u64 {
         let mut counts = vec![0u64; bitmaps.len()];
         for id in scope {
-            for c in codes_of(id).unwrap_or_default() {
+            for &c in codes_of(id) {
                 counts[c as usize] += 1;
             }
         }

@@ -397,3 +397,140 @@ fn a_plan_for_another_kind_is_refused() {
     assert!(eval::scan(&plan, &t, Timestamp::now()).is_err());
     assert!(eval::matches(&plan, &t, segments::EntityId(0), Timestamp::now()).is_err());
 }
+
+fn engine_with_segment() -> (segments::Engine, segments::segment::SegmentId) {
+    use segments::segment::{Actor, NewSegment, Role};
+    let schema = Schema::new([KindSchema::new("account", [("health", FieldType::Float)]).unwrap()]).unwrap();
+    let mut e = segments::Engine::new(schema);
+    e.insert("account", "a", Row::new().set("health", 10.0)).unwrap();
+    e.insert("account", "b", Row::new().set("health", 90.0)).unwrap();
+    let admin = Actor::new("ada", Role::Admin);
+    let (s, _) = e
+        .create_segment(
+            &admin,
+            NewSegment::new("Low", "account").filter(Filter::and([field("health").lt(30)])),
+        )
+        .unwrap();
+    (e, s)
+}
+
+#[test]
+fn segment_errors_say_what_and_where_and_change_nothing() {
+    use segments::segment::{Actor, NewSegment, Role, RuleId, SegmentId};
+    use segments::SegmentError as E;
+    let admin = Actor::new("ada", Role::Admin);
+    let (mut e, s) = engine_with_segment();
+    let before = format!("{e:?}");
+    let check = |e: &mut segments::Engine, got: SegmentError, msg: &str| {
+        assert_eq!(got.to_string(), msg);
+        assert_eq!(format!("{e:?}"), before, "{msg}");
+    };
+    use segments::SegmentError;
+    let got = e.rename(&admin, SegmentId(99), "x").unwrap_err();
+    assert!(matches!(got, E::UnknownSegment { id: SegmentId(99) }));
+    check(&mut e, got, "no segment 99");
+    let got = e.detach_rule(&admin, RuleId(42)).unwrap_err();
+    assert!(matches!(got, E::UnknownRule { .. }));
+    check(&mut e, got, "no rule 42");
+    let got = e.create_segment(&admin, NewSegment::new("Users", "user")).unwrap_err();
+    assert!(matches!(got, E::UnknownKind { .. }));
+    check(&mut e, got, "unknown kind `user`");
+    let got = e
+        .create_segment(&admin, NewSegment::new("  \t", "account"))
+        .unwrap_err();
+    assert!(matches!(got, E::EmptyName));
+    check(&mut e, got, "segment name is empty");
+    let got = e
+        .create_segment(&admin, NewSegment::new("  Low ", "account"))
+        .unwrap_err();
+    assert!(matches!(got, E::DuplicateName { .. }));
+    check(&mut e, got, "a segment named `Low` already exists (segment 1)");
+    let bad = Filter::and([Node::from(field("health").lt(30)), field("mrr").gt(5).into()]);
+    let got = e.set_filter(&admin, s, Some(bad.clone())).unwrap_err();
+    assert!(matches!(got, E::Filter { .. }));
+    check(&mut e, got, "segment `Low`: rules[1].field: unknown field `mrr`");
+    let got = e.attach_rule(&admin, s, bad).unwrap_err();
+    check(&mut e, got, "segment `Low`: rules[1].field: unknown field `mrr`");
+    let got = e.add_members(&admin, s, ["a", "zz"]).unwrap_err();
+    assert!(matches!(got, E::UnknownKey { .. }));
+    check(&mut e, got, "account `zz`: no such entity");
+    let got = e
+        .remove_member_ids(&admin, s, &[0u32, 7].into_iter().collect())
+        .unwrap_err();
+    assert!(matches!(got, E::UnknownEntity { id: 7, .. }));
+    check(&mut e, got, "account entity 7: no such entity");
+    let got = e.move_segment(&admin, s, 1).unwrap_err();
+    assert!(matches!(got, E::Position { position: 1, len: 1 }));
+    check(&mut e, got, "position 1 is out of range (there are 1 segments)");
+    for (order, msg) in [
+        (vec![], "segment 1 is missing"),
+        (vec![s, s], "segment 1 is listed twice"),
+        (vec![SegmentId(5)], "segment 5 does not exist"),
+    ] {
+        let got = e.reorder(&admin, &order).unwrap_err();
+        assert!(matches!(got, E::NotAPermutation { .. }));
+        check(
+            &mut e,
+            got,
+            &format!("reorder must list every segment exactly once: {msg}"),
+        );
+    }
+    let member = Actor::new("mo", Role::Member);
+    let got = e.rename(&member, s, "Mine").unwrap_err();
+    assert!(matches!(got, E::Denied { .. }));
+    check(&mut e, got, "actor `mo` (Member) may not rename segment 1 `Low`");
+    // Queries name the segment or key too.
+    assert_eq!(
+        e.links(s, "zz").unwrap_err().to_string(),
+        "account `zz`: no such entity"
+    );
+    assert_eq!(
+        e.segments_of("user", "a").unwrap_err().to_string(),
+        "unknown kind `user`"
+    );
+}
+
+#[test]
+fn engine_write_errors_change_nothing() {
+    let (mut e, _) = engine_with_segment();
+    let before = format!("{e:?}");
+    let err = e.upsert("user", "a", Row::new()).unwrap_err();
+    assert_eq!(err, StoreError::UnknownKind { kind: "user".into() });
+    assert_eq!(err.to_string(), "unknown kind `user`");
+    let err = e.upsert("account", "a", Row::new().set("health", "low")).unwrap_err();
+    assert!(matches!(err, StoreError::TypeMismatch { .. }));
+    let err = e
+        .upsert_many(
+            "account",
+            [("c", Row::new().set("health", 1.0)), ("d", Row::new().set("x", 1.0))],
+        )
+        .unwrap_err();
+    assert_eq!(err.to_string(), "row 1: key `d`: unknown field `x`");
+    let err = e.delete("account", "zz").unwrap_err();
+    assert!(matches!(err, StoreError::UnknownKey { .. }));
+    assert_eq!(format!("{e:?}"), before);
+}
+
+#[test]
+fn stats_errors() {
+    use segments::{stats, StatsError};
+    let t = filled();
+    let err = stats::numeric(&t, "mrr", t.live(), &[]).unwrap_err();
+    assert!(matches!(err, StatsError::UnknownField { .. }));
+    assert_eq!(err.to_string(), "kind `account`: unknown field `mrr`");
+    let err = stats::numeric(&t, "plan", t.live(), &[]).unwrap_err();
+    assert!(matches!(err, StatsError::WrongType { .. }));
+    assert_eq!(
+        err.to_string(),
+        "field `plan` is string: numeric statistics take an int, float or timestamp field"
+    );
+    let err = stats::value_counts(&t, "nps", t.live()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "field `nps` is int: value counts take a string, tags or bool field"
+    );
+    for p in [-1.0, 100.5, f64::NAN] {
+        let err = stats::numeric(&t, "nps", t.live(), &[50.0, p]).unwrap_err();
+        assert!(matches!(err, StatsError::BadPercentile { .. }), "{p}");
+    }
+}

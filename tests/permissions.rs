@@ -1,0 +1,233 @@
+//! Every role × every action on segments: who may, and that a refusal is a
+//! typed error that changes nothing.
+
+use roaring::RoaringBitmap;
+use segments::filter::field;
+use segments::segment::{Action, Actor, NewSegment, Role, SegmentId, Visibility};
+use segments::{Clock, Engine, FieldType, Filter, Row, Schema, SegmentError, Timestamp};
+
+struct Fixture {
+    engine: Engine,
+    /// Public, created by the admin.
+    public: SegmentId,
+    /// Private, created by the member `mo`.
+    private: SegmentId,
+}
+
+fn fixture() -> Fixture {
+    let schema = Schema::builder()
+        .kind("account", [("health", FieldType::Int)])
+        .build()
+        .unwrap();
+    let mut engine = Engine::new(schema);
+    engine.set_clock(Clock::Fixed(Timestamp::from_micros(1_800_000_000_000_000)));
+    for (k, h) in [("a", 10i64), ("b", 50), ("c", 90)] {
+        engine.insert("account", k, Row::new().set("health", h)).unwrap();
+    }
+    let admin = Actor::new("ada", Role::Admin);
+    let mo = Actor::new("mo", Role::Member);
+    let low = || Filter::and([field("health").lt(60)]);
+    let (public, _) = engine
+        .create_segment(&admin, NewSegment::new("Public", "account").filter(low()))
+        .unwrap();
+    let (private, _) = engine
+        .create_segment(
+            &mo,
+            NewSegment::new("Mine", "account")
+                .filter(low())
+                .visibility(Visibility::Private),
+        )
+        .unwrap();
+    // A block and a manual link in each, so clearing and removing have work to do.
+    for s in [public, private] {
+        let owner = if s == public { &admin } else { &mo };
+        engine.remove_members(owner, s, ["a"]).unwrap();
+        engine.add_members(owner, s, ["c"]).unwrap();
+    }
+    Fixture {
+        engine,
+        public,
+        private,
+    }
+}
+
+fn actors() -> [Actor; 4] {
+    [
+        Actor::new("ada", Role::Admin),
+        Actor::new("lee", Role::Leader),
+        Actor::new("mo", Role::Member),
+        Actor::new("mia", Role::Member),
+    ]
+}
+
+type Attempt = fn(&mut Engine, &Actor, SegmentId) -> Result<(), SegmentError>;
+
+/// Each action with what it is called in `Denied`.
+fn actions() -> Vec<(&'static str, Action, Attempt)> {
+    fn ids(keys: &[u32]) -> RoaringBitmap {
+        keys.iter().copied().collect()
+    }
+    vec![
+        ("rename", Action::Rename, |e, a, s| e.rename(a, s, "Renamed")),
+        ("make public", Action::SetVisibility, |e, a, s| {
+            e.set_visibility(a, s, Visibility::Public)
+        }),
+        ("make private", Action::SetVisibility, |e, a, s| {
+            e.set_visibility(a, s, Visibility::Private)
+        }),
+        ("edit filter", Action::EditFilter, |e, a, s| {
+            e.set_filter(a, s, Some(Filter::and([field("health").gt(5)]))).map(drop)
+        }),
+        ("remove filter", Action::EditFilter, |e, a, s| {
+            e.set_filter(a, s, None).map(drop)
+        }),
+        ("delete", Action::Delete, |e, a, s| e.delete_segment(a, s).map(drop)),
+        ("move", Action::Move, |e, a, s| e.move_segment(a, s, 0)),
+        ("attach rule", Action::EditRules, |e, a, s| {
+            e.attach_rule(a, s, Filter::and([field("health").gt(80)])).map(drop)
+        }),
+        ("edit rule", Action::EditRules, |e, a, s| {
+            let r = e.segment(s)?.rules[0];
+            e.edit_rule(a, r, Filter::and([field("health").gt(1)])).map(drop)
+        }),
+        ("detach rule", Action::EditRules, |e, a, s| {
+            let r = e.segment(s)?.rules[0];
+            e.detach_rule(a, r).map(drop)
+        }),
+        ("add by key", Action::EditMembers, |e, a, s| {
+            e.add_members(a, s, ["b"]).map(drop)
+        }),
+        ("add by id", Action::EditMembers, |e, a, s| {
+            e.add_member_ids(a, s, &ids(&[1])).map(drop)
+        }),
+        ("remove by key", Action::EditMembers, |e, a, s| {
+            e.remove_members(a, s, ["b"]).map(drop)
+        }),
+        ("remove by id", Action::EditMembers, |e, a, s| {
+            e.remove_member_ids(a, s, &ids(&[1])).map(drop)
+        }),
+        ("clear blocks", Action::EditMembers, |e, a, s| {
+            e.clear_blocks(a, s, ["a"]).map(drop)
+        }),
+        ("clear all blocks", Action::EditMembers, |e, a, s| {
+            e.clear_all_blocks(a, s).map(drop)
+        }),
+        ("view", Action::View, |e, a, s| e.view(a, s).map(drop)),
+    ]
+}
+
+/// Whether `actor` may take the action on a segment owned by `owner`.
+fn allowed(actor: &Actor, owner: &str, visibility: Visibility, name: &str) -> bool {
+    let manages = actor.manages_all() || actor.id == owner;
+    match name {
+        "view" => visibility == Visibility::Public || manages,
+        "make public" => actor.manages_all(),
+        _ => manages,
+    }
+}
+
+#[test]
+fn every_role_times_every_segment_action() {
+    let mut checked = 0;
+    for actor in actors() {
+        for (name, action, attempt) in actions() {
+            for private in [false, true] {
+                let mut f = fixture();
+                let (s, owner, vis) = if private {
+                    (f.private, "mo", Visibility::Private)
+                } else {
+                    (f.public, "ada", Visibility::Public)
+                };
+                let before = format!("{:?}", f.engine);
+                let got = attempt(&mut f.engine, &actor, s);
+                let want = allowed(&actor, owner, vis, name);
+                match got {
+                    Ok(()) => assert!(want, "{} ({:?}) may not {name} {s}", actor.id, actor.role),
+                    Err(e) => {
+                        assert!(!want, "{} ({:?}) may {name} {s}, refused: {e}", actor.id, actor.role);
+                        assert!(
+                            matches!(&e, SegmentError::Denied { action: a, actor: who, .. } if *a == action && *who == actor.id),
+                            "{name}: {e:?}"
+                        );
+                        assert!(e.to_string().starts_with(&format!("actor `{}`", actor.id)), "{e}");
+                        assert_eq!(format!("{:?}", f.engine), before, "a refused {name} changed the engine");
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 4 * actions().len() * 2);
+}
+
+#[test]
+fn creating_and_reordering_by_role() {
+    for actor in actors() {
+        let mut f = fixture();
+        let before = format!("{:?}", f.engine);
+        let public = f
+            .engine
+            .create_segment(&actor, NewSegment::new("New public", "account"));
+        match public {
+            Ok(_) => assert!(actor.manages_all(), "{} created a public segment", actor.id),
+            Err(e) => {
+                assert!(!actor.manages_all());
+                assert!(matches!(
+                    e,
+                    SegmentError::Denied {
+                        action: Action::CreatePublic,
+                        ..
+                    }
+                ));
+                assert_eq!(format!("{:?}", f.engine), before);
+            }
+        }
+        let (mine, _) = f
+            .engine
+            .create_segment(
+                &actor,
+                NewSegment::new("New private", "account").visibility(Visibility::Private),
+            )
+            .expect("anyone may create a private segment");
+        assert_eq!(f.engine.segment(mine).unwrap().owner, actor.id);
+
+        let mut order: Vec<SegmentId> = f.engine.segments().map(|s| s.id).collect();
+        order.reverse();
+        let before = format!("{:?}", f.engine);
+        match f.engine.reorder(&actor, &order) {
+            Ok(()) => {
+                assert!(actor.manages_all());
+                assert_eq!(f.engine.segments().map(|s| s.id).collect::<Vec<_>>(), order);
+            }
+            Err(e) => {
+                assert!(!actor.manages_all());
+                assert!(matches!(
+                    e,
+                    SegmentError::Denied {
+                        action: Action::Reorder,
+                        ..
+                    }
+                ));
+                assert_eq!(format!("{:?}", f.engine), before);
+            }
+        }
+    }
+}
+
+#[test]
+fn listing_shows_public_and_own_private_segments() {
+    let f = fixture();
+    let names = |a: &Actor| f.engine.list(a).map(|s| s.name.clone()).collect::<Vec<_>>();
+    for actor in actors() {
+        let want: &[&str] = if actor.id == "mo" {
+            &["Public", "Mine"]
+        } else {
+            &["Public"]
+        };
+        assert_eq!(names(&actor), want, "{}", actor.id);
+    }
+    // Admins manage others' private segments by id without seeing them listed.
+    let admin = Actor::new("ada", Role::Admin);
+    assert_eq!(f.engine.view(&admin, f.private).unwrap().name, "Mine");
+    assert!(f.engine.view(&Actor::new("mia", Role::Member), f.private).is_err());
+}
