@@ -153,25 +153,29 @@ impl Engine {
             reading.sort_unstable();
             reading.dedup();
         }
-        let ids: RoaringBitmap = if w.ids.len() == 1 {
-            RoaringBitmap::from_sorted_iter(w.ids.iter().copied()).unwrap_or_default()
-        } else {
-            w.ids.iter().copied().collect()
+        let others = |reading: &[RuleId]| -> Vec<RuleId> {
+            self.kind_rules[k]
+                .iter()
+                .filter(|r| reading.binary_search(r).is_err())
+                .copied()
+                .collect()
         };
+        if let [id] = w.ids[..] {
+            if !w.born.is_empty() {
+                reading.extend(others(&reading));
+                reading.sort_unstable();
+            }
+            return self.relink_one(&reading, id, at);
+        }
+        let ids: RoaringBitmap = w.ids.iter().copied().collect();
+        let born: RoaringBitmap = w.born.iter().copied().collect();
+        let others = if born.is_empty() { Vec::new() } else { others(&reading) };
         let mut deltas = Deltas::new();
         for &r in &reading {
             self.relink(r, Some(&ids), at, &mut deltas);
         }
-        if !w.born.is_empty() {
-            let born: RoaringBitmap = w.born.iter().copied().collect();
-            let others: Vec<RuleId> = self.kind_rules[k]
-                .iter()
-                .filter(|r| reading.binary_search(r).is_err())
-                .copied()
-                .collect();
-            for r in others {
-                self.relink(r, Some(&born), at, &mut deltas);
-            }
+        for r in others {
+            self.relink(r, Some(&born), at, &mut deltas);
         }
         self.settle(deltas, at)
     }

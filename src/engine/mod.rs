@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 use crate::eval;
 use crate::filter::{LimitPolicy, Plan};
 use crate::schema::{FieldId, Schema};
-use crate::segment::{Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
+use crate::segment::{Cause, ChangeKind, Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
 use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
 
@@ -164,22 +164,6 @@ impl Engine {
         let Some(r) = self.rules.get_mut(&rule) else { return };
         let table = &self.store.tables()[r.kind];
         let source = Source::Rule(rule);
-        if let Some(s) = scope.filter(|s| s.len() == 1) {
-            let id = s.min().unwrap_or_default();
-            let now_linked = eval::matches_unchecked(&r.plan, table, id, now) && !r.blocked.contains(id);
-            if now_linked != r.links.contains(id) {
-                let d = deltas.entry(r.info.segment).or_default();
-                let one = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
-                if now_linked {
-                    r.links.insert(id);
-                    d.gained(source, one);
-                } else {
-                    r.links.remove(id);
-                    d.lost(source, one);
-                }
-            }
-            return;
-        }
         let mut matched = match scope {
             Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
                 .iter()
@@ -188,20 +172,81 @@ impl Engine {
             _ => eval::evaluate_in(&r.plan, table, now, scope),
         };
         matched -= &r.blocked;
-        let old = match scope {
-            Some(s) => &r.links & s,
-            None => r.links.clone(),
+        let (gained, lost) = match scope {
+            Some(s) => {
+                let old = &r.links & s;
+                let gained = &matched - &old;
+                let lost = old - &matched;
+                r.links |= &gained;
+                r.links -= &lost;
+                (gained, lost)
+            }
+            None => {
+                let gained = &matched - &r.links;
+                let lost = &r.links - &matched;
+                r.links = matched;
+                (gained, lost)
+            }
         };
-        let gained = &matched - &old;
-        let lost = old - &matched;
         if gained.is_empty() && lost.is_empty() {
             return;
         }
-        r.links |= &gained;
-        r.links -= &lost;
         let d = deltas.entry(r.info.segment).or_default();
         d.gained(source, gained);
         d.lost(source, lost);
+    }
+
+    /// Re-evaluates `rules` (sorted by id) for the one entity `id` and
+    /// reports the membership changes: the write path for one entity, with
+    /// no bitmap built unless membership changes.
+    fn relink_one(&mut self, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
+        // (segment, rule, linked now) for each link that changed, in rule order.
+        let mut flips: Vec<(SegmentId, RuleId, bool)> = Vec::new();
+        for &rule in rules {
+            let Some(r) = self.rules.get_mut(&rule) else { continue };
+            let table = &self.store.tables()[r.kind];
+            let now_linked = eval::matches_unchecked(&r.plan, table, id, at) && !r.blocked.contains(id);
+            if now_linked != r.links.contains(id) {
+                if now_linked {
+                    r.links.insert(id);
+                } else {
+                    r.links.remove(id);
+                }
+                flips.push((r.info.segment, rule, now_linked));
+            }
+        }
+        // Stable: each segment's flips stay in rule order, so the first is the cause.
+        flips.sort_by_key(|f| f.0);
+        let mut out = Changes::new(at);
+        out.groups.reserve(flips.len());
+        for group in flips.chunk_by(|a, b| a.0 == b.0) {
+            let segment = group[0].0;
+            let Some(s) = self.segments.get_mut(&segment) else {
+                continue;
+            };
+            let was = s.members.contains(id);
+            // A gained link makes a member; only a lost one needs a look at the others.
+            let is = group.iter().any(|f| f.2)
+                || s.manual.contains(id)
+                || s.info
+                    .rules
+                    .iter()
+                    .any(|r| self.rules.get(r).is_some_and(|r| r.links.contains(id)));
+            if was == is {
+                continue;
+            }
+            let Some(&(_, cause, _)) = group.iter().find(|f| f.2 == is) else {
+                continue;
+            };
+            if is {
+                s.members.insert(id);
+                out.push_one(segment, ChangeKind::Entered, Cause::Rule(cause), id);
+            } else {
+                s.members.remove(id);
+                out.push_one(segment, ChangeKind::Exited, Cause::Rule(cause), id);
+            }
+        }
+        out
     }
 
     /// Turns the link changes of a call into membership changes.

@@ -64,16 +64,66 @@ pub struct Change {
 
 /// The entities of one segment that changed the same way for the same cause.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub struct ChangeGroup {
+    segment: SegmentId,
+    kind: ChangeKind,
+    cause: Cause,
+    entities: Ids,
+}
+
+/// One id without a bitmap: the write path of one entity emits one change
+/// per segment, and a bitmap each would cost two allocations.
+#[derive(Debug, Clone, PartialEq)]
+enum Ids {
+    One(u32),
+    Many(RoaringBitmap),
+}
+
+impl ChangeGroup {
     /// The segment.
-    pub segment: SegmentId,
+    pub fn segment(&self) -> SegmentId {
+        self.segment
+    }
+
     /// Entered or exited.
-    pub kind: ChangeKind,
+    pub fn kind(&self) -> ChangeKind {
+        self.kind
+    }
+
     /// Why.
-    pub cause: Cause,
-    /// The entities, never empty.
-    pub entities: RoaringBitmap,
+    pub fn cause(&self) -> Cause {
+        self.cause
+    }
+
+    /// The number of entities, at least one.
+    pub fn len(&self) -> u64 {
+        match &self.entities {
+            Ids::One(_) => 1,
+            Ids::Many(b) => b.len(),
+        }
+    }
+
+    /// Always false: a group has at least one entity.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The entities, by id.
+    pub fn entities(&self) -> impl Iterator<Item = EntityId> + '_ {
+        let (one, many) = match &self.entities {
+            Ids::One(id) => (Some(*id), None),
+            Ids::Many(b) => (None, Some(b.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten()).map(EntityId)
+    }
+
+    /// The entities as a bitmap.
+    pub fn to_bitmap(&self) -> RoaringBitmap {
+        match &self.entities {
+            Ids::One(id) => RoaringBitmap::from_sorted_iter([*id]).unwrap_or_default(),
+            Ids::Many(b) => b.clone(),
+        }
+    }
 }
 
 /// The membership changes one call caused.
@@ -110,9 +160,18 @@ impl Changes {
                 segment,
                 kind,
                 cause,
-                entities,
+                entities: Ids::Many(entities),
             });
         }
+    }
+
+    pub(crate) fn push_one(&mut self, segment: SegmentId, kind: ChangeKind, cause: Cause, id: u32) {
+        self.groups.push(ChangeGroup {
+            segment,
+            kind,
+            cause,
+            entities: Ids::One(id),
+        });
     }
 
     /// Puts the groups in the documented order (each segment's own groups
@@ -133,7 +192,7 @@ impl Changes {
 
     /// The number of changes.
     pub fn len(&self) -> u64 {
-        self.groups.iter().map(|g| g.entities.len()).sum()
+        self.groups.iter().map(ChangeGroup::len).sum()
     }
 
     /// Whether nothing changed.
@@ -144,9 +203,9 @@ impl Changes {
     /// Every change, in order.
     pub fn iter(&self) -> impl Iterator<Item = Change> + '_ {
         self.groups.iter().flat_map(move |g| {
-            g.entities.iter().map(move |id| Change {
+            g.entities().map(move |entity| Change {
                 segment: g.segment,
-                entity: EntityId(id),
+                entity,
                 kind: g.kind,
                 cause: g.cause,
                 at: self.at,
@@ -156,10 +215,15 @@ impl Changes {
 
     /// The entities that changed `kind` in `segment`, whatever the cause.
     pub fn of(&self, segment: SegmentId, kind: ChangeKind) -> RoaringBitmap {
-        self.groups
-            .iter()
-            .filter(|g| g.segment == segment && g.kind == kind)
-            .map(|g| &g.entities)
-            .fold(RoaringBitmap::new(), |acc, b| acc | b)
+        let mut out = RoaringBitmap::new();
+        for g in self.groups.iter().filter(|g| g.segment == segment && g.kind == kind) {
+            match &g.entities {
+                Ids::One(id) => {
+                    out.insert(*id);
+                }
+                Ids::Many(b) => out |= b,
+            }
+        }
+        out
     }
 }
