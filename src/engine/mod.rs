@@ -219,8 +219,11 @@ impl Engine {
         flips.sort_by_key(|f| f.0);
         let mut out = Changes::new(at);
         out.groups.reserve(flips.len());
-        for group in flips.chunk_by(|a, b| a.0 == b.0) {
-            let segment = group[0].0;
+        let mut rest = &flips[..];
+        while let Some(&(segment, ..)) = rest.first() {
+            let n = rest.iter().take_while(|f| f.0 == segment).count();
+            let group = &rest[..n];
+            rest = &rest[n..];
             let Some(s) = self.segments.get_mut(&segment) else {
                 continue;
             };
