@@ -52,7 +52,38 @@
 //! and fields), [`store`] (tables of keys, live ids and indexed columns),
 //! [`filter`] (the AST, its JSON, limits and validation into a [`Plan`]),
 //! [`eval`] (set-at-a-time and entity-at-a-time evaluation, and the row-scan
-//! oracle), [`error`] (one error type per area).
+//! oracle), [`segment`] (segments, roles, links and the change feed),
+//! [`engine`] (the [`Engine`] that keeps segments current on every write),
+//! [`stats`] (statistics of a field over a set of ids), [`error`] (one
+//! error type per area).
+//!
+//! Segments with link-based membership, through the [`Engine`]:
+//!
+//! ```
+//! use segments::filter::field;
+//! use segments::segment::{Actor, Cause, ChangeKind, NewSegment, Role};
+//! use segments::{Engine, FieldType, Filter, Row, Schema};
+//!
+//! let schema = Schema::builder().kind("account", [("health", FieldType::Float)]).build()?;
+//! let mut engine = Engine::new(schema);
+//! engine.insert("account", "acme", Row::new().set("health", 22.0))?;
+//! let admin = Actor::new("ada", Role::Admin);
+//!
+//! // A segment's filter is a rule: it links the entities it matches.
+//! let (at_risk, changes) = engine.create_segment(&admin,
+//!     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+//! assert_eq!(changes.len(), 1);
+//!
+//! // A manual removal unlinks acme and blocks the filter from adding it back.
+//! engine.remove_members(&admin, at_risk, ["acme"])?;
+//! assert!(engine.upsert("account", "acme", Row::new().set("health", 10.0))?.is_empty());
+//!
+//! // A rule attached later is not blocked.
+//! let (rule, changes) = engine.attach_rule(&admin, at_risk, Filter::and([field("health").lt(15)]))?;
+//! let c = changes.iter().next().unwrap();
+//! assert_eq!((c.kind, c.cause), (ChangeKind::Entered, Cause::Rule(rule)));
+//! # Ok::<(), segments::Error>(())
+//! ```
 //!
 //! Semantics follow the `segment` contract: a rule is true or false for
 //! every entity; positive operators are false on missing values and negative
