@@ -230,6 +230,12 @@ impl Model {
         self.segments.iter().map(|s| (s.id, self.links(s))).collect()
     }
 
+    /// The `n`-th rule (modulo their number) of the `i`-th segment.
+    fn rule(&self, i: usize, n: usize) -> Option<RuleId> {
+        let rules = &self.segments[i].rules;
+        rules.keys().nth(n % rules.len().max(1)).copied()
+    }
+
     fn manages(&self, actor: &Actor, s: &MSegment) -> bool {
         actor.manages_all() || s.owner == actor.id
     }
@@ -518,13 +524,7 @@ impl Run {
                 filter,
             } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
-                let Some(&r) = next.segments[i]
-                    .rules
-                    .keys()
-                    .nth(*rule % next.segments[i].rules.len().max(1))
-                else {
-                    return Ok(());
-                };
+                let Some(r) = next.rule(i, *rule) else { return Ok(()) };
                 let a = &self.actors[*actor];
                 let ok = next.manages(a, &next.segments[i]);
                 if ok {
@@ -537,13 +537,7 @@ impl Run {
             }
             Op::Detach { actor, seg, rule } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
-                let Some(&r) = next.segments[i]
-                    .rules
-                    .keys()
-                    .nth(*rule % next.segments[i].rules.len().max(1))
-                else {
-                    return Ok(());
-                };
+                let Some(r) = next.rule(i, *rule) else { return Ok(()) };
                 let a = &self.actors[*actor];
                 let ok = next.manages(a, &next.segments[i]);
                 if ok {
