@@ -28,6 +28,15 @@ pub enum SchemaError {
         /// The kind being declared.
         kind: String,
     },
+    /// Field names starting with `@` name event conditions in filters
+    /// (`@lastSeen`, `@count:login`).
+    #[error("kind `{kind}`: field name `{field}` starts with `@`, which is reserved for event conditions")]
+    ReservedPrefix {
+        /// The kind being declared.
+        kind: String,
+        /// The field named.
+        field: String,
+    },
     /// Two fields of one kind share a name.
     #[error("kind `{kind}`: duplicate field `{field}`")]
     DuplicateField {
@@ -126,6 +135,12 @@ pub enum StoreError {
         value: String,
         /// Why it was refused.
         reason: String,
+    },
+    /// An event with an empty name.
+    #[error("key `{key}`: event name is empty")]
+    EmptyEventName {
+        /// The entity's key.
+        key: String,
     },
     /// A JSON row without a `key` member, or with a key that is not a string.
     #[error("missing or non-string `key`")]

@@ -120,6 +120,9 @@ impl KindSchema {
             if field == "key" {
                 return Err(SchemaError::ReservedFieldName { kind: name });
             }
+            if field.starts_with('@') {
+                return Err(SchemaError::ReservedPrefix { kind: name, field });
+            }
             if map.insert(field.clone(), ty).is_some() {
                 return Err(SchemaError::DuplicateField { kind: name, field });
             }

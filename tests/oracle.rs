@@ -1,12 +1,12 @@
 //! The bitmap evaluator and the entity-at-a-time evaluator agree with the
-//! row-scan oracle on random data (with missing values, updates and deletes
-//! applied) and random filters up to the condition limit and depth 4.
+//! row-scan oracle on random data (with missing values, updates, deletes and
+//! out-of-order events applied) and random filters up to the condition limit and depth 4.
 
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use segments::eval::{self, Matcher};
-use segments::filter::{Combinator, Duration, Group, Literal, Node, Operator, Rule, TimeUnit};
+use segments::filter::{Combinator, CountWindow, Duration, EventCount, Group, Literal, Node, Operator, Rule, TimeUnit};
 use segments::{EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value};
 
 const NOW: i64 = 1_795_000_000_000_000; // 2026-11-18T...
@@ -77,7 +77,11 @@ enum Op {
     Upsert(usize, Row),
     Clear(usize, &'static str),
     Delete(usize),
+    /// An event at `NOW + offset`: out of order, sometimes at the same instant.
+    Event(usize, &'static str, i64),
 }
+
+const EVENTS: &[&str] = &["login", "export"];
 
 fn ops(keys: usize) -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(
@@ -85,6 +89,8 @@ fn ops(keys: usize) -> impl Strategy<Value = Vec<Op>> {
             4 => (0..keys, row()).prop_map(|(k, r)| Op::Upsert(k, r)),
             1 => (0..keys, prop::sample::select(FIELDS)).prop_map(|(k, f)| Op::Clear(k, f)),
             1 => (0..keys).prop_map(Op::Delete),
+            4 => (0..keys, prop::sample::select(EVENTS), prop::sample::select(TIMES), -1i64..=1)
+                .prop_map(|(k, e, d, jitter)| Op::Event(k, e, d + jitter)),
         ],
         0..60,
     )
@@ -226,11 +232,63 @@ fn rule() -> impl Strategy<Value = Rule> {
         prop::sample::subsequence(&["x", "y", "z", "v"][..], 1..3),
     )
         .prop_map(|(op, v)| Rule::new("g", op, Some(Literal::List(v.into_iter().map(Literal::from).collect()))));
+    let seen = prop::sample::select(
+        &[
+            "@firstSeen",
+            "@lastSeen",
+            "@firstSeen:login",
+            "@lastSeen:export",
+            "@lastSeen:never",
+        ][..],
+    );
+    let seen = prop_oneof![
+        2 => seen.clone().prop_flat_map(|f| compare(f, time_lit)),
+        1 => (
+            seen.clone(),
+            prop::sample::select(&[Operator::WithinLast, Operator::WithinNext, Operator::MoreThanAgo][..]),
+            prop::sample::select(&[0u64, 1, 14][..]),
+            prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Days][..])
+        )
+            .prop_map(|(f, op, amount, unit)| Rule::new(f, op, Some(Literal::Duration(Duration { amount, unit })))),
+        1 => (seen, any::<bool>())
+            .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None)),
+    ];
+    let window = prop_oneof![
+        Just(CountWindow::AllTime),
+        (
+            prop::sample::select(&[0u64, 1, 14, 60][..]),
+            prop::sample::select(&[TimeUnit::Minutes, TimeUnit::Days][..])
+        )
+            .prop_map(|(amount, unit)| CountWindow::Last(Duration { amount, unit })),
+        (time_lit(), time_lit()).prop_map(|(a, b)| match order(a, b) {
+            Literal::List(xs) => match (&xs[0], &xs[1]) {
+                (Literal::String(a), Literal::String(b)) => CountWindow::Between(a.clone(), b.clone()),
+                _ => CountWindow::AllTime,
+            },
+            _ => CountWindow::AllTime,
+        }),
+    ];
+    let count = (
+        prop::sample::select(&["@count:login", "@count:export", "@count:never"][..]),
+        prop::sample::select(
+            &[
+                Operator::Eq,
+                Operator::Ne,
+                Operator::Lt,
+                Operator::Le,
+                Operator::Gt,
+                Operator::Ge,
+            ][..],
+        ),
+        0u64..4,
+        window,
+    )
+        .prop_map(|(f, op, count, window)| Rule::new(f, op, Some(Literal::Count(EventCount { count, window }))));
     let null = (prop::sample::select(FIELDS), any::<bool>())
         .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None));
     prop_oneof![
         3 => numeric("i"), 3 => numeric("f"), 2 => numeric("j"),
-        2 => string, 1 => boolean, 2 => time, 1 => tags, 1 => null,
+        2 => string, 1 => boolean, 2 => time, 1 => tags, 1 => null, 2 => seen, 2 => count,
     ]
 }
 
@@ -318,6 +376,7 @@ proptest! {
                 Op::Upsert(k, r) => { table.upsert(&format!("k{k}"), r).unwrap(); }
                 Op::Clear(k, f) => { let _ = table.clear_field(&format!("k{k}"), f); }
                 Op::Delete(k) => { let _ = table.delete(&format!("k{k}")); }
+                Op::Event(k, e, d) => { let _ = table.record_event(&format!("k{k}"), e, Timestamp::from_micros(NOW + d)); }
             }
         }
         let now = Timestamp::from_micros(NOW + now_shift);

@@ -3,10 +3,10 @@
 
 use roaring::RoaringBitmap;
 
-use crate::filter::{CmpOp, Cond, PNode, Test, Window};
+use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Test, Window};
 use crate::schema::FieldType;
-use crate::store::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
-use crate::value::{floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, Num, Timestamp};
+use crate::store::{BoolColumn, Column, EventLog, NumericColumn, StringColumn, TagsColumn, NONE};
+use crate::value::{floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, int_key, Num, Timestamp};
 use crate::Table;
 
 pub(crate) enum BNode<'a> {
@@ -39,6 +39,8 @@ pub(crate) enum BLeaf<'a> {
         codes: Vec<u32>,
         impossible: bool,
     },
+    /// A condition on events.
+    Event(EventLeaf<'a>),
 }
 
 pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp) -> BNode<'a> {
@@ -47,6 +49,139 @@ pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp) -> BNode<
         PNode::Or(xs) => BNode::Or(xs.iter().map(|x| bind(x, table, now)).collect()),
         PNode::Not(x) => BNode::Not(Box::new(bind(x, table, now))),
         PNode::Leaf(c) => BNode::Leaf(bind_leaf(c, table, now)),
+        PNode::Event(e) => BNode::Leaf(BLeaf::Event(EventLeaf::bind(e, table, now))),
+    }
+}
+
+/// An event condition bound to a table's events at `now`.
+pub(crate) struct EventLeaf<'a> {
+    log: &'a EventLog,
+    /// The event's index; `None` for any event.
+    name: Option<usize>,
+    /// A named event that was never recorded: nobody has one.
+    unknown: bool,
+    test: EventTest,
+}
+
+enum EventTest {
+    /// Never did it.
+    Never,
+    /// The first (or last) instant's key is in `lo..=hi`.
+    First(u64, u64),
+    Last(u64, u64),
+    /// The number of instants in `from..=to` (microseconds) compared with `n`.
+    Count {
+        op: CmpOp,
+        n: u64,
+        from: i64,
+        to: i64,
+    },
+}
+
+impl<'a> EventLeaf<'a> {
+    pub(crate) fn bind(e: &EventCond, table: &'a Table, now: Timestamp) -> EventLeaf<'a> {
+        let log = table.events();
+        let name = e.name.as_deref().and_then(|n| log.name(n));
+        let unknown = e.name.is_some() && name.is_none();
+        let range = |t: &Test| match t {
+            Test::Null => None,
+            t => match numeric_span(t, FieldType::Timestamp, now) {
+                Span::Range(lo, hi) => Some((lo, hi)),
+                Span::Keys(_) => Some((1, 0)),
+            },
+        };
+        let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        let test = match &e.what {
+            EventWhat::First(t) => range(t).map_or(EventTest::Never, |(lo, hi)| EventTest::First(lo, hi)),
+            EventWhat::Last(t) => range(t).map_or(EventTest::Never, |(lo, hi)| EventTest::Last(lo, hi)),
+            EventWhat::Count { op, n, window } => {
+                let now_us = now.as_micros() as i128;
+                let (from, to) = match *window {
+                    CountWin::All => (i64::MIN, i64::MAX),
+                    CountWin::Last(d) => (clamp(now_us - d), clamp(now_us)),
+                    // Instants are whole microseconds: round the bounds inwards.
+                    CountWin::Between(lo, hi) => (
+                        clamp(lo.div_euclid(1000) + i128::from(lo.rem_euclid(1000) != 0)),
+                        clamp(hi.div_euclid(1000)),
+                    ),
+                };
+                EventTest::Count {
+                    op: *op,
+                    n: *n,
+                    from,
+                    to,
+                }
+            }
+        };
+        EventLeaf {
+            log,
+            name,
+            unknown,
+            test,
+        }
+    }
+
+    /// Whether the condition holds for a live `id`.
+    pub(crate) fn test(&self, id: u32) -> bool {
+        let span = if self.unknown {
+            None
+        } else {
+            self.log.span(self.name, id)
+        };
+        match self.test {
+            EventTest::Never => span.is_none(),
+            EventTest::First(lo, hi) => span.is_some_and(|(f, _)| (lo..=hi).contains(&int_key(f))),
+            EventTest::Last(lo, hi) => span.is_some_and(|(_, l)| (lo..=hi).contains(&int_key(l))),
+            EventTest::Count { op, n, from, to } => op.holds(self.count(id, from, to).cmp(&n)),
+        }
+    }
+
+    fn count(&self, id: u32, from: i64, to: i64) -> u64 {
+        match (self.unknown, self.name) {
+            (false, Some(n)) => {
+                let ts = self.log.times(n, id);
+                (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether an entity without any such event satisfies the condition.
+    fn holds_for_none(&self) -> bool {
+        match self.test {
+            EventTest::Never => true,
+            EventTest::First(..) | EventTest::Last(..) => false,
+            EventTest::Count { op, n, .. } => op.holds(0.cmp(&n)),
+        }
+    }
+
+    fn who(&self) -> Option<&'a RoaringBitmap> {
+        (!self.unknown).then(|| self.log.who(self.name))
+    }
+
+    /// The ids of `scope` (live ids) that satisfy the condition: only the
+    /// entities with such events are tested.
+    pub(crate) fn ids(&self, scope: &RoaringBitmap) -> RoaringBitmap {
+        let with: RoaringBitmap = match self.who() {
+            Some(who) => who & scope,
+            None => RoaringBitmap::new(),
+        };
+        if self.holds_for_none() {
+            let fail: Vec<u32> = with.iter().filter(|&id| !self.test(id)).collect();
+            scope - RoaringBitmap::from_sorted_iter(fail).unwrap_or_default()
+        } else {
+            RoaringBitmap::from_sorted_iter(with.iter().filter(|&id| self.test(id))).unwrap_or_default()
+        }
+    }
+
+    /// An estimate of how many of `live` ids satisfy the condition.
+    pub(crate) fn estimate(&self, live: u64) -> u64 {
+        let with = self.who().map_or(0, RoaringBitmap::len);
+        if self.holds_for_none() {
+            live.saturating_sub(with) + with / 2
+        } else {
+            with
+        }
     }
 }
 
@@ -197,6 +332,7 @@ impl BLeaf<'_> {
                 Some(Some(row)) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },
+            BLeaf::Event(e) => e.test(id),
         }
     }
 }

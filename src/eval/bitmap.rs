@@ -130,6 +130,7 @@ impl Ctx<'_> {
         };
         match l {
             BLeaf::Null(present) => exact(within.unwrap_or(self.live) - *present),
+            BLeaf::Event(e) => exact(e.ids(within.unwrap_or(self.live))),
             BLeaf::Range { col, lo, hi } => {
                 let h = col.index.range(*lo, *hi, &col.present, within);
                 Tri {
@@ -181,6 +182,7 @@ impl Ctx<'_> {
     fn leaf_estimate(&self, l: &BLeaf) -> u64 {
         match l {
             BLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
+            BLeaf::Event(e) => e.estimate(self.live_len),
             BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
             BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
             BLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),

@@ -19,6 +19,7 @@ pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> boo
         PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now)),
         PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
         PNode::Not(x) => !holds(x, table, id, now),
+        PNode::Event(e) => super::bind::EventLeaf::bind(e, table, now).test(id),
         PNode::Leaf(c) => {
             let column = table.column(c.field);
             let i = id as usize;

@@ -4,7 +4,8 @@
 
 use roaring::RoaringBitmap;
 
-use crate::filter::{CmpOp, PNode, Test, Window};
+use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PNode, Test, Window};
+use crate::store::EntityId;
 use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
 
@@ -18,6 +19,38 @@ fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
         PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
         PNode::Not(x) => !holds(x, table, id, now),
         PNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
+        PNode::Event(e) => event(e, table, id, now),
+    }
+}
+
+/// An event condition from the entity's event list, read in full.
+fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
+    let names: Vec<String> = match &e.name {
+        Some(n) => vec![n.clone()],
+        None => table.event_names().map(String::from).collect(),
+    };
+    let times: Vec<i128> = names
+        .iter()
+        .flat_map(|n| table.event_times(EntityId(id), n))
+        .map(|t| t.as_micros() as i128 * 1000)
+        .collect();
+    let as_value = |t: Option<&i128>| match t {
+        Some(&ns) => Value::Timestamp(Timestamp::from_micros((ns / 1000) as i64)),
+        None => Value::Null,
+    };
+    let now_ns = now.as_micros() as i128 * 1000;
+    match &e.what {
+        EventWhat::First(t) => test(t, &as_value(times.iter().min()), now),
+        EventWhat::Last(t) => test(t, &as_value(times.iter().max()), now),
+        EventWhat::Count { op, n, window } => {
+            let inside = |t: i128| match *window {
+                CountWin::All => true,
+                CountWin::Last(d) => now_ns - d * 1000 <= t && t <= now_ns,
+                CountWin::Between(lo, hi) => lo <= t && t <= hi,
+            };
+            let count = times.iter().filter(|&&t| inside(t)).count() as u64;
+            op.holds(count.cmp(n))
+        }
     }
 }
 

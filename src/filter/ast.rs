@@ -77,6 +77,29 @@ pub enum Literal {
     List(Vec<Literal>),
     /// A duration for `withinLast`, `withinNext` and `moreThanAgo`.
     Duration(Duration),
+    /// An event count in a window, for the `@count:<event>` pseudo-field.
+    Count(EventCount),
+}
+
+/// `{"count": 3, "withinLast": {"amount": 14, "unit": "days"}}`: the value of
+/// a rule on `@count:<event>`, compared with the rule's operator.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventCount {
+    /// The number of events to compare with.
+    pub count: u64,
+    /// Which events count.
+    pub window: CountWindow,
+}
+
+/// Which events an [`EventCount`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CountWindow {
+    /// Every event ever recorded (no window member).
+    AllTime,
+    /// `"withinLast": duration`: events in `[now - d, now]`.
+    Last(Duration),
+    /// `"between": [from, to]`: events in `[from, to]`, RFC 3339 instants.
+    Between(String, String),
 }
 
 /// `{"amount": 14, "unit": "days"}`.

@@ -4,7 +4,9 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::ast::{Combinator, Duration, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+use super::ast::{
+    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Node, Operator, Rule, TimeUnit,
+};
 use super::path::Path;
 use crate::error::FilterError;
 
@@ -195,6 +197,13 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
                 })
                 .collect::<Result<_, _>>()?,
         ),
+        Value::Object(o) if o.contains_key("count") => {
+            Literal::Count(count_from_json(o).ok_or_else(|| FilterError::BadValue {
+                path: path.to_string(),
+                expected: COUNT_SHAPE.into(),
+                found: Value::Object(o.clone()).to_string(),
+            })?)
+        }
         Value::Object(o) => Literal::Duration(duration_from_json(o).ok_or_else(|| FilterError::BadValue {
             path: path.to_string(),
             expected: r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#.into(),
@@ -219,6 +228,21 @@ fn scalar_literal(v: &Value) -> Option<Literal> {
         },
         _ => return None,
     })
+}
+
+pub(crate) const COUNT_SHAPE: &str = r#"{"count": <non-negative integer>} with "withinLast": <duration> or "between": [<RFC 3339>, <RFC 3339>], or neither"#;
+
+fn count_from_json(o: &Map<String, Value>) -> Option<EventCount> {
+    let count = o.get("count")?.as_u64()?;
+    let window = match (o.len(), o.get("withinLast"), o.get("between")) {
+        (1, None, None) => CountWindow::AllTime,
+        (2, Some(Value::Object(d)), None) => CountWindow::Last(duration_from_json(d)?),
+        (2, None, Some(Value::Array(xs))) if xs.len() == 2 => {
+            CountWindow::Between(xs[0].as_str()?.to_string(), xs[1].as_str()?.to_string())
+        }
+        _ => return None,
+    };
+    Some(EventCount { count, window })
 }
 
 fn duration_from_json(o: &Map<String, Value>) -> Option<Duration> {
@@ -270,6 +294,14 @@ fn literal_to_json(l: &Literal) -> Value {
         Literal::String(s) => s.clone().into(),
         Literal::List(xs) => Value::Array(xs.iter().map(literal_to_json).collect()),
         Literal::Duration(d) => serde_json::json!({"amount": d.amount, "unit": d.unit.name()}),
+        Literal::Count(c) => match &c.window {
+            CountWindow::AllTime => serde_json::json!({"count": c.count}),
+            CountWindow::Last(d) => serde_json::json!({
+                "count": c.count,
+                "withinLast": {"amount": d.amount, "unit": d.unit.name()},
+            }),
+            CountWindow::Between(a, b) => serde_json::json!({"count": c.count, "between": [a, b]}),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::ast::{Combinator, Filter, Group, Literal, Node, Operator, Rule};
+use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator, Rule};
 use super::limit::LimitPolicy;
 use super::path::Path;
 use crate::error::FilterError;
@@ -42,6 +42,35 @@ pub(crate) enum PNode {
     Or(Vec<PNode>),
     Not(Box<PNode>),
     Leaf(Cond),
+    Event(EventCond),
+}
+
+/// A positive condition on an entity's events.
+#[derive(Debug, Clone)]
+pub(crate) struct EventCond {
+    /// The event name; `None` for any event (first and last seen only).
+    pub name: Option<String>,
+    pub what: EventWhat,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum EventWhat {
+    /// A timestamp test on the first instant; `Test::Null` means never.
+    First(Test),
+    /// A timestamp test on the last instant; `Test::Null` means never.
+    Last(Test),
+    /// The number of events in the window compared with `n`.
+    Count { op: CmpOp, n: u64, window: CountWin },
+}
+
+/// The instants an event count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CountWin {
+    All,
+    /// `[now - d, now]`, `d` in microseconds.
+    Last(i128),
+    /// `[from, to]` in nanoseconds, exact.
+    Between(i128, i128),
 }
 
 /// A positive condition on one field.
@@ -149,27 +178,55 @@ impl Plan {
     /// The fields the plan reads, sorted, each once.
     pub fn fields(&self) -> Vec<FieldId> {
         let mut out = Vec::new();
-        self.visit(&mut |c| out.push(c.field));
+        self.visit(&mut |n| {
+            if let PNode::Leaf(c) = n {
+                out.push(c.field)
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The events the plan reads, sorted, each once; `None` stands for any
+    /// event (`@firstSeen`, `@lastSeen`).
+    pub fn events(&self) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        self.visit(&mut |n| {
+            if let PNode::Event(e) = n {
+                out.push(e.name.clone())
+            }
+        });
         out.sort_unstable();
         out.dedup();
         out
     }
 
     /// Whether a condition is relative to `now` (`withinLast`, `withinNext`,
-    /// `moreThanAgo`), so that results change with time alone.
+    /// `moreThanAgo`, an event count `withinLast`), so that results change
+    /// with time alone.
     pub fn is_time_relative(&self) -> bool {
         let mut rel = false;
-        self.visit(&mut |c| rel |= matches!(c.test, Test::Window(..)));
+        self.visit(&mut |n| {
+            rel |= match n {
+                PNode::Leaf(c) => matches!(c.test, Test::Window(..)),
+                PNode::Event(e) => match &e.what {
+                    EventWhat::First(t) | EventWhat::Last(t) => matches!(t, Test::Window(..)),
+                    EventWhat::Count { window, .. } => matches!(window, CountWin::Last(_)),
+                },
+                _ => false,
+            }
+        });
         rel
     }
 
-    fn visit(&self, f: &mut impl FnMut(&Cond)) {
+    fn visit(&self, f: &mut impl FnMut(&PNode)) {
         let mut stack = vec![&self.root];
         while let Some(n) = stack.pop() {
             match n {
                 PNode::And(xs) | PNode::Or(xs) => stack.extend(xs),
                 PNode::Not(x) => stack.push(x),
-                PNode::Leaf(c) => f(c),
+                leaf => f(leaf),
             }
         }
     }
@@ -235,6 +292,7 @@ pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
         Some(Literal::String(s)) => format!("string {}", serde_json::Value::from(s.as_str())),
         Some(Literal::List(xs)) => format!("an array of {}", xs.len()),
         Some(Literal::Duration(d)) => format!("duration {} {}", d.amount, d.unit.name()),
+        Some(Literal::Count(c)) => format!("event count {}", c.count),
     }
 }
 
@@ -350,13 +408,6 @@ fn literal_text(l: &Literal) -> String {
 }
 
 fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, FilterError> {
-    let Some(field) = kind.field_id(&rule.field) else {
-        return Err(FilterError::UnknownField {
-            path: path.member("field").to_string(),
-            field: rule.field.clone(),
-        });
-    };
-    let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
     let (positive, negated) = match rule.operator.negates() {
         Some(p) => (p, true),
         None => (rule.operator, false),
@@ -365,6 +416,83 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
         path: path.clone(),
         rule,
     };
+    let unknown = || FilterError::UnknownField {
+        path: path.member("field").to_string(),
+        field: rule.field.clone(),
+    };
+    let leaf = if let Some(pseudo) = rule.field.strip_prefix('@') {
+        let (what, name) = match pseudo.split_once(':') {
+            Some((what, name)) if !name.is_empty() => (what, Some(name.to_string())),
+            Some(_) => return Err(unknown()),
+            None => (pseudo, None),
+        };
+        let what = match (what, &name) {
+            ("firstSeen", _) => EventWhat::First(typed_test(&cx, FieldType::Timestamp, positive)?),
+            ("lastSeen", _) => EventWhat::Last(typed_test(&cx, FieldType::Timestamp, positive)?),
+            ("count", Some(_)) => count_test(&cx, positive)?,
+            _ => return Err(unknown()),
+        };
+        PNode::Event(EventCond { name, what })
+    } else {
+        let field = kind.field_id(&rule.field).ok_or_else(unknown)?;
+        let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
+        PNode::Leaf(Cond {
+            field,
+            test: typed_test(&cx, ty, positive)?,
+        })
+    };
+    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
+}
+
+fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {
+    FilterError::OperatorNotForType {
+        path: cx.path.member("operator").to_string(),
+        field: cx.rule.field.clone(),
+        field_type: ty,
+        operator: cx.rule.operator.name().to_string(),
+    }
+}
+
+/// `@count:<event>` compared with `=`, `!=`, `<`, `<=`, `>`, `>=`.
+fn count_test(cx: &RuleCtx, positive: Operator) -> Result<EventWhat, FilterError> {
+    use Operator as O;
+    let op = match positive {
+        O::Eq => CmpOp::Eq,
+        O::Lt => CmpOp::Lt,
+        O::Le => CmpOp::Le,
+        O::Gt => CmpOp::Gt,
+        O::Ge => CmpOp::Ge,
+        _ => return Err(not_for_type(cx, FieldType::Int)),
+    };
+    let vp = cx.value_path();
+    let Some(Literal::Count(c)) = cx.value() else {
+        return Err(cx.bad(&vp, super::json::COUNT_SHAPE, cx.value()));
+    };
+    let window = match &c.window {
+        CountWindow::AllTime => CountWin::All,
+        CountWindow::Last(d) => CountWin::Last(d.amount as i128 * d.unit.micros()),
+        CountWindow::Between(a, b) => {
+            let bp = vp.member("between");
+            let (la, lb) = (Literal::String(a.clone()), Literal::String(b.clone()));
+            let lo = cx.time_at(Some(&la), &bp.index(0))?;
+            let hi = cx.time_at(Some(&lb), &bp.index(1))?;
+            if lo > hi {
+                return Err(FilterError::InvertedRange {
+                    path: bp.to_string(),
+                    low: a.clone(),
+                    high: b.clone(),
+                });
+            }
+            CountWin::Between(lo, hi)
+        }
+    };
+    Ok(EventWhat::Count { op, n: c.count, window })
+}
+
+/// The test of a positive operator on a value of type `ty`.
+fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, FilterError> {
+    let path = &cx.path;
+    let rule = cx.rule;
     let vp = cx.value_path();
     use FieldType as T;
     use Operator as O;
@@ -433,15 +561,8 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
                 Test::TagsAll(tags)
             }
         }
-        _ => {
-            return Err(FilterError::OperatorNotForType {
-                path: path.member("operator").to_string(),
-                field: rule.field.clone(),
-                field_type: ty,
-                operator: rule.operator.name().to_string(),
-            })
-        }
+        _ => return Err(not_for_type(cx, ty)),
     };
-    let leaf = PNode::Leaf(Cond { field, test });
-    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
+    let _ = (path, rule);
+    Ok(test)
 }

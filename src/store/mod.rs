@@ -2,12 +2,14 @@
 //! live-id bitmap, and one indexed column per field.
 
 mod column;
+mod events;
 mod json;
 mod range_index;
 mod row;
 mod table;
 
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
+pub(crate) use events::EventLog;
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;

@@ -8,6 +8,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::column::{Cell, Column};
+use super::events::EventLog;
 use super::json::newlines;
 use super::range_index::IndexConfig;
 use super::row::Row;
@@ -89,12 +90,14 @@ pub struct MemoryUsage {
     pub columns: usize,
     /// Indexes: range buckets and cumulative bitmaps, value → ids bitmaps.
     pub indexes: usize,
+    /// Events: instants per entity and event name.
+    pub events: usize,
 }
 
 impl MemoryUsage {
     /// All of it.
     pub fn total(&self) -> usize {
-        self.keys + self.columns + self.indexes
+        self.keys + self.columns + self.indexes + self.events
     }
 }
 
@@ -123,6 +126,7 @@ pub struct Table {
     keys: IndexSet<Box<str>>,
     live: RoaringBitmap,
     columns: Vec<Column>,
+    events: EventLog,
     /// Ids are `u32`s; a unit test lowers this to reach the limit.
     max_keys: u64,
 }
@@ -143,6 +147,7 @@ impl Table {
             keys: IndexSet::new(),
             live: RoaringBitmap::new(),
             columns,
+            events: EventLog::default(),
             max_keys: u32::MAX as u64,
         }
     }
@@ -279,8 +284,94 @@ impl Table {
         for c in &mut self.columns {
             c.clear(id.0);
         }
+        self.events.clear(id.0);
         self.live.remove(id.0);
         Ok(id)
+    }
+
+    /// Records that the live entity `key` did `event` at `at`. Events may
+    /// arrive in any order; two events at the same instant both count.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKey`], or [`StoreError::EmptyEventName`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{FieldType, KindSchema, Row, Table, Timestamp};
+    ///
+    /// let mut t = Table::new(KindSchema::new("user", [("email", FieldType::String)])?);
+    /// let u = t.insert("u-1", Row::new())?;
+    /// t.record_event("u-1", "login", "2026-11-20T09:00:00Z".parse()?)?;
+    /// t.record_event("u-1", "login", "2026-11-18T09:00:00Z".parse()?)?;
+    /// assert_eq!(t.event_times(u, "login").count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_event(&mut self, key: &str, event: &str, at: Timestamp) -> Result<EntityId, StoreError> {
+        let id = self.event_target(key, event)?;
+        self.events.record(id.0, event, at.as_micros());
+        Ok(id)
+    }
+
+    /// Records a batch of events, all or none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InRow`] naming the first bad event (0-based), with what
+    /// [`Table::record_event`] would say of it.
+    pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        events: impl IntoIterator<Item = (K, E, Timestamp)>,
+    ) -> Result<Vec<EntityId>, StoreError> {
+        let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
+        let mut ids = Vec::with_capacity(events.len());
+        for (i, (key, event, _)) in events.iter().enumerate() {
+            ids.push(
+                self.event_target(key.as_ref(), event.as_ref())
+                    .map_err(|e| StoreError::InRow {
+                        row: i,
+                        source: Box::new(e),
+                    })?,
+            );
+        }
+        for (id, (_, event, at)) in ids.iter().zip(&events) {
+            self.events.record(id.0, event.as_ref(), at.as_micros());
+        }
+        Ok(ids)
+    }
+
+    fn event_target(&self, key: &str, event: &str) -> Result<EntityId, StoreError> {
+        let id = self
+            .id(key)
+            .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
+        if event.trim().is_empty() {
+            return Err(StoreError::EmptyEventName { key: key.to_string() });
+        }
+        Ok(id)
+    }
+
+    /// The instants at which entity `id` did `event`, in order.
+    pub fn event_times(&self, id: EntityId, event: &str) -> impl Iterator<Item = Timestamp> + '_ {
+        let times = match self.events.name(event) {
+            Some(n) if self.live.contains(id.0) => self.events.times(n, id.0),
+            _ => &[],
+        };
+        times.iter().map(|&t| Timestamp::from_micros(t))
+    }
+
+    /// The names of the events recorded, in order of first appearance.
+    pub fn event_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.events.names()
+    }
+
+    /// The number of events held.
+    pub fn event_count(&self) -> u64 {
+        self.events.len()
+    }
+
+    pub(crate) fn events(&self) -> &EventLog {
+        &self.events
     }
 
     /// Inserts a batch of new entities, all or none.
@@ -549,6 +640,7 @@ impl Table {
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut m = MemoryUsage {
             keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + self.live.serialized_size(),
+            events: self.events.heap_bytes(),
             ..MemoryUsage::default()
         };
         for c in &self.columns {
