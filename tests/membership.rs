@@ -22,11 +22,13 @@ struct Entity {
     a: Option<i64>,
     b: Option<&'static str>,
     t: Option<i64>,
+    /// (event name, instant), in arrival order.
+    events: Vec<(&'static str, i64)>,
 }
 
 /// The filters rules draw from, each with its predicate written out by hand.
 fn pool(i: usize) -> (Filter, fn(&Entity, i64) -> bool) {
-    match i % 10 {
+    match i % 12 {
         0 => (Filter::and([field("a").lt(3)]), |e, _| e.a.is_some_and(|a| a < 3)),
         1 => (Filter::and([field("b").eq("x")]), |e, _| e.b == Some("x")),
         2 => (Filter::and([field("a").ge(2), field("b").ne("y")]), |e, _| {
@@ -60,6 +62,7 @@ fn pool(i: usize) -> (Filter, fn(&Entity, i64) -> bool) {
 
 #[derive(Debug, Clone)]
 enum Op {
+    Event(Vec<(usize, &'static str, i64)>),
     Upsert(usize, Patch),
     Insert(usize, Patch),
     UpsertMany(Vec<(usize, Patch)>),
@@ -144,20 +147,20 @@ fn op() -> impl Strategy<Value = Op> {
     let key = 0..KEYS;
     let keys = prop::collection::vec(0..KEYS + 1, 0..4);
     let actor = 0usize..4;
-    let seg = 0usize..10;
+    let seg = 0usize..12;
     prop_oneof![
         8 => (key.clone(), patch()).prop_map(|(k, p)| Op::Upsert(k, p)),
         2 => (key.clone(), patch()).prop_map(|(k, p)| Op::Insert(k, p)),
         2 => prop::collection::vec((0..KEYS, patch()), 0..6).prop_map(Op::UpsertMany),
         2 => (key.clone(), 0usize..3).prop_map(|(k, f)| Op::Clear(k, f)),
         2 => key.clone().prop_map(Op::Delete),
-        3 => (actor.clone(), prop::option::of(0usize..10), any::<bool>())
+        3 => (actor.clone(), prop::option::of(0usize..12), any::<bool>())
             .prop_map(|(actor, filter, private)| Op::Create { actor, filter, private }),
-        2 => (actor.clone(), seg.clone(), prop::option::of(0usize..10))
+        2 => (actor.clone(), seg.clone(), prop::option::of(0usize..12))
             .prop_map(|(actor, seg, filter)| Op::SetFilter { actor, seg, filter }),
         1 => (actor.clone(), seg.clone()).prop_map(|(actor, seg)| Op::DeleteSegment { actor, seg }),
-        3 => (actor.clone(), seg.clone(), 0usize..10).prop_map(|(actor, seg, filter)| Op::Attach { actor, seg, filter }),
-        1 => (actor.clone(), seg.clone(), 0usize..4, 0usize..10)
+        3 => (actor.clone(), seg.clone(), 0usize..12).prop_map(|(actor, seg, filter)| Op::Attach { actor, seg, filter }),
+        1 => (actor.clone(), seg.clone(), 0usize..4, 0usize..12)
             .prop_map(|(actor, seg, rule, filter)| Op::Edit { actor, seg, rule, filter }),
         1 => (actor.clone(), seg.clone(), 0usize..4).prop_map(|(actor, seg, rule)| Op::Detach { actor, seg, rule }),
         3 => (actor.clone(), seg.clone(), keys.clone(), any::<bool>())
@@ -166,8 +169,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(actor, seg, keys, by_id)| Op::Remove { actor, seg, keys, by_id }),
         1 => (actor.clone(), seg.clone(), prop::option::of(keys))
             .prop_map(|(actor, seg, keys)| Op::Unblock { actor, seg, keys }),
-        1 => (actor.clone(), seg.clone(), 0usize..10).prop_map(|(actor, seg, to)| Op::Move { actor, seg, to }),
+        1 => (actor.clone(), seg.clone(), 0usize..12).prop_map(|(actor, seg, to)| Op::Move { actor, seg, to }),
         2 => (0i64..60, any::<bool>()).prop_map(|(hours, all)| Op::Refresh { hours, all }),
+        4 => prop::collection::vec((0..KEYS, prop::sample::select(&["login", "view"][..]), -60i64..10), 1..3)
+            .prop_map(Op::Event),
     ]
 }
 
@@ -629,6 +634,29 @@ impl Run {
                 }
                 let id = self.model.segments[i].id;
                 let r = self.engine.move_segment(a, id, to).map(|()| Changes::default());
+                (r.map_err(|e| e.to_string()), ok)
+            }
+            Op::Event(events) => {
+                let ok = events.iter().all(|(k, _, _)| next.live.contains_key(&key(*k)));
+                if ok {
+                    for (k, name, h) in events {
+                        next.live
+                            .get_mut(&key(*k))
+                            .unwrap()
+                            .events
+                            .push((name, next.now + h * HOUR));
+                    }
+                }
+                let now = next.now;
+                let batch: Vec<(String, &str, Timestamp)> = events
+                    .iter()
+                    .map(|(k, n, h)| (key(*k), *n, Timestamp::from_micros(now + h * HOUR)))
+                    .collect();
+                let r = if let [(k, n, t)] = &batch[..] {
+                    self.engine.record_event("account", k, n, *t)
+                } else {
+                    self.engine.record_events("account", batch)
+                };
                 (r.map_err(|e| e.to_string()), ok)
             }
             Op::Refresh { hours, all } => {

@@ -1,5 +1,6 @@
 //! Writes to entities, each followed by the membership changes it caused.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use roaring::RoaringBitmap;
@@ -8,6 +9,7 @@ use super::{Deltas, Engine};
 use crate::error::StoreError;
 use crate::segment::{Cause, Changes, Delta, RuleId, Source};
 use crate::store::{Row, Table, Written};
+use crate::value::Timestamp;
 
 impl Engine {
     /// Inserts an entity (see [`Table::insert`]) and brings it into every
@@ -122,6 +124,51 @@ impl Engine {
             }
         }
         Ok(self.settle(deltas, at))
+    }
+
+    /// Records that entity `key` did `event` at `at` (see
+    /// [`Table::record_event`]) and re-evaluates, for it alone, the rules
+    /// that read that event or any event.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::record_event`] refuses.
+    pub fn record_event(&mut self, kind: &str, key: &str, event: &str, at: Timestamp) -> Result<Changes, StoreError> {
+        self.record_events(kind, [(key, event, at)])
+    }
+
+    /// Records a batch of events, all or none (see [`Table::record_events`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::record_events`] refuses.
+    pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        events: impl IntoIterator<Item = (K, E, Timestamp)>,
+    ) -> Result<Changes, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
+        let ids = self.store.tables_mut()[k].record_events(events.iter().map(|(a, b, t)| (a, b, *t)))?;
+        let now = self.now();
+        // The rules that read each event name, with the entities that did it.
+        let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
+        let any = self.event_deps[k].get(&None);
+        for (id, (_, event, _)) in ids.iter().zip(&events) {
+            let named = self.event_deps[k].get(&Some(event.as_ref().to_string()));
+            for &r in named.into_iter().flatten().chain(any.into_iter().flatten()) {
+                touched.entry(r).or_default().insert(id.0);
+            }
+        }
+        if let [id] = ids[..] {
+            let rules: Vec<RuleId> = touched.into_keys().collect();
+            return Ok(self.relink_one(&rules, id.0, now));
+        }
+        let mut deltas = Deltas::new();
+        for (r, scope) in touched {
+            self.relink(r, Some(&scope), now, &mut deltas);
+        }
+        Ok(self.settle(deltas, now))
     }
 
     pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {

@@ -510,6 +510,10 @@ impl Engine {
         for f in &fields {
             self.deps[kind][f.index()].push(id);
         }
+        let events = plan.events();
+        for e in &events {
+            self.event_deps[kind].entry(e.clone()).or_default().push(id);
+        }
         self.kind_rules[kind].push(id);
         self.rules.insert(
             id,
@@ -523,6 +527,7 @@ impl Engine {
                 kind,
                 plan,
                 fields,
+                events,
                 links: RoaringBitmap::new(),
                 blocked: RoaringBitmap::new(),
             },
@@ -543,9 +548,20 @@ impl Engine {
         for f in &r.fields {
             self.deps[kind][f.index()].retain(|&x| x != rule);
         }
+        for e in &r.events {
+            if let Some(list) = self.event_deps[kind].get_mut(e) {
+                list.retain(|&x| x != rule);
+            }
+        }
         r.fields = plan.fields();
         for f in &r.fields {
             let list = &mut self.deps[kind][f.index()];
+            let at = list.partition_point(|&x| x < rule);
+            list.insert(at, rule);
+        }
+        r.events = plan.events();
+        for e in &r.events {
+            let list = self.event_deps[kind].entry(e.clone()).or_default();
             let at = list.partition_point(|&x| x < rule);
             list.insert(at, rule);
         }
@@ -578,6 +594,11 @@ impl Engine {
         let r = self.rules.remove(&rule)?;
         for f in &r.fields {
             self.deps[r.kind][f.index()].retain(|&x| x != rule);
+        }
+        for e in &r.events {
+            if let Some(list) = self.event_deps[r.kind].get_mut(e) {
+                list.retain(|&x| x != rule);
+            }
         }
         self.kind_rules[r.kind].retain(|&x| x != rule);
         Some(r)

@@ -79,6 +79,9 @@ pub struct Engine {
     deps: Vec<Vec<Vec<RuleId>>>,
     /// Per kind: every rule over it, by id.
     kind_rules: Vec<Vec<RuleId>>,
+    /// Per kind, per event name: the rules that read it, by id; under
+    /// `None`, the rules that read any event (`@firstSeen`, `@lastSeen`).
+    event_deps: Vec<BTreeMap<Option<String>, Vec<RuleId>>>,
     next_segment: u64,
     next_rule: u64,
 }
@@ -97,6 +100,7 @@ struct RuleState {
     kind: usize,
     plan: Plan,
     fields: Vec<FieldId>,
+    events: Vec<Option<String>>,
     links: RoaringBitmap,
     blocked: RoaringBitmap,
 }
@@ -116,6 +120,7 @@ impl Engine {
     pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
         let deps = schema.kinds().map(|k| vec![Vec::new(); k.len()]).collect();
         let kind_rules = vec![Vec::new(); schema.kinds().len()];
+        let event_deps = vec![BTreeMap::new(); schema.kinds().len()];
         Engine {
             store: Store::with_config(schema, cfg),
             policy,
@@ -125,6 +130,7 @@ impl Engine {
             rules: BTreeMap::new(),
             deps,
             kind_rules,
+            event_deps,
             next_segment: 1,
             next_rule: 1,
         }
