@@ -54,9 +54,30 @@ fn pool(i: usize) -> (Filter, fn(&Entity, i64) -> bool) {
         8 => (Filter::and([field("a").lt(3)]).negated(), |e, _| {
             !e.a.is_some_and(|a| a < 3)
         }),
-        _ => (Filter::and([field("a").between(1, 3)]), |e, _| {
+        9 => (Filter::and([field("a").between(1, 3)]), |e, _| {
             e.a.is_some_and(|a| (1..=3).contains(&a))
         }),
+        10 => (
+            Filter::from_json(
+                r#"{"combinator": "and", "rules": [{"field": "@count:login", "operator": ">=",
+                    "value": {"count": 2, "withinLast": {"amount": 2, "unit": "days"}}}]}"#,
+            )
+            .unwrap(),
+            |e, now| {
+                let recent = |(n, t): &&(&str, i64)| *n == "login" && now - 48 * HOUR <= *t && *t <= now;
+                e.events.iter().filter(recent).count() >= 2
+            },
+        ),
+        _ => (
+            Filter::and([field("@lastSeen").within_last(1, TimeUnit::Days)]),
+            |e, now| {
+                e.events
+                    .iter()
+                    .map(|x| x.1)
+                    .max()
+                    .is_some_and(|t| now - 24 * HOUR <= t && t <= now)
+            },
+        ),
     }
 }
 
