@@ -151,18 +151,26 @@ impl Engine {
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
         let ids = self.store.tables_mut()[k].record_events(events.iter().map(|(a, b, t)| (a, b, *t)))?;
         let now = self.now();
+        let any = self.event_deps[k].get(&None);
+        if let ([id], [(_, event, _)]) = (&ids[..], &events[..]) {
+            // One event: no bitmap per rule, just the rules to test.
+            let named = self.event_deps[k].get(&Some(event.as_ref().to_string()));
+            let mut rules: Vec<RuleId> = named
+                .into_iter()
+                .flatten()
+                .chain(any.into_iter().flatten())
+                .copied()
+                .collect();
+            rules.sort_unstable();
+            return Ok(self.relink_one(&rules, id.0, now));
+        }
         // The rules that read each event name, with the entities that did it.
         let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
-        let any = self.event_deps[k].get(&None);
         for (id, (_, event, _)) in ids.iter().zip(&events) {
             let named = self.event_deps[k].get(&Some(event.as_ref().to_string()));
             for &r in named.into_iter().flatten().chain(any.into_iter().flatten()) {
                 touched.entry(r).or_default().insert(id.0);
             }
-        }
-        if let [id] = ids[..] {
-            let rules: Vec<RuleId> = touched.into_keys().collect();
-            return Ok(self.relink_one(&rules, id.0, now));
         }
         let mut deltas = Deltas::new();
         for (r, scope) in touched {
