@@ -154,15 +154,16 @@ fn order(a: Literal, b: Literal) -> Literal {
 
 /// The comparison operators over `lit`, and `between` / `notBetween` over
 /// two ordered `lit`s: the rules numeric and timestamp fields share.
+const CMP: &[Operator] = &[
+    Operator::Eq,
+    Operator::Ne,
+    Operator::Lt,
+    Operator::Le,
+    Operator::Gt,
+    Operator::Ge,
+];
+
 fn compare<S: Strategy<Value = Literal>>(field: &'static str, lit: fn() -> S) -> impl Strategy<Value = Rule> {
-    const CMP: &[Operator] = &[
-        Operator::Eq,
-        Operator::Ne,
-        Operator::Lt,
-        Operator::Le,
-        Operator::Gt,
-        Operator::Ge,
-    ];
     prop_oneof![
         (prop::sample::select(CMP), lit()).prop_map(move |(op, v)| Rule::new(field, op, Some(v))),
         (
@@ -270,16 +271,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     ];
     let count = (
         prop::sample::select(&["@count:login", "@count:export", "@count:never"][..]),
-        prop::sample::select(
-            &[
-                Operator::Eq,
-                Operator::Ne,
-                Operator::Lt,
-                Operator::Le,
-                Operator::Gt,
-                Operator::Ge,
-            ][..],
-        ),
+        prop::sample::select(CMP),
         0u64..4,
         window,
     )
