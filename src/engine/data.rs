@@ -151,24 +151,15 @@ impl Engine {
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
         let ids = self.store.tables_mut()[k].record_events(events.iter().map(|(a, b, t)| (a, b, *t)))?;
         let now = self.now();
-        let any = self.event_deps[k].get(&None);
         if let ([id], [(_, event, _)]) = (&ids[..], &events[..]) {
             // One event: no bitmap per rule, just the rules to test.
-            let named = self.event_deps[k].get(&Some(event.as_ref().to_string()));
-            let mut rules: Vec<RuleId> = named
-                .into_iter()
-                .flatten()
-                .chain(any.into_iter().flatten())
-                .copied()
-                .collect();
-            rules.sort_unstable();
+            let rules = self.deps[k].of_event(event.as_ref());
             return Ok(self.relink_one(&rules, id.0, now));
         }
         // The rules that read each event name, with the entities that did it.
         let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
         for (id, (_, event, _)) in ids.iter().zip(&events) {
-            let named = self.event_deps[k].get(&Some(event.as_ref().to_string()));
-            for &r in named.into_iter().flatten().chain(any.into_iter().flatten()) {
+            for r in self.deps[k].of_event(event.as_ref()) {
                 touched.entry(r).or_default().insert(id.0);
             }
         }
@@ -198,33 +189,28 @@ impl Engine {
     /// written; and for entities new to the live set, every rule of the kind.
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
         let at = self.now();
-        let mut reading: Vec<RuleId> = w
-            .fields
-            .iter()
-            .flat_map(|f| &self.deps[k][f.index()])
-            .copied()
-            .collect();
-        if w.fields.len() > 1 {
-            reading.sort_unstable();
-            reading.dedup();
+        let deps = &self.deps[k];
+        if let [id] = w.ids[..] {
+            // A new entity is tested against every rule of its kind.
+            let rules = if w.born.is_empty() {
+                deps.of_fields(&w.fields)
+            } else {
+                deps.all().to_vec()
+            };
+            return self.relink_one(&rules, id, at);
         }
-        let others = |reading: &[RuleId]| -> Vec<RuleId> {
-            self.kind_rules[k]
+        let reading = deps.of_fields(&w.fields);
+        let ids: RoaringBitmap = w.ids.iter().copied().collect();
+        let born: RoaringBitmap = w.born.iter().copied().collect();
+        let others: Vec<RuleId> = if born.is_empty() {
+            Vec::new()
+        } else {
+            deps.all()
                 .iter()
                 .filter(|r| reading.binary_search(r).is_err())
                 .copied()
                 .collect()
         };
-        if let [id] = w.ids[..] {
-            if !w.born.is_empty() {
-                reading.extend(others(&reading));
-                reading.sort_unstable();
-            }
-            return self.relink_one(&reading, id, at);
-        }
-        let ids: RoaringBitmap = w.ids.iter().copied().collect();
-        let born: RoaringBitmap = w.born.iter().copied().collect();
-        let others = if born.is_empty() { Vec::new() } else { others(&reading) };
         let mut deltas = Deltas::new();
         for &r in &reading {
             self.relink(r, Some(&ids), at, &mut deltas);

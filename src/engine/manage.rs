@@ -506,15 +506,7 @@ impl Engine {
         s.info.rules.push(id);
         s.info.updated = at;
         let kind = s.kind;
-        let fields = plan.fields();
-        for f in &fields {
-            self.deps[kind][f.index()].push(id);
-        }
-        let events = plan.events();
-        for e in &events {
-            self.event_deps[kind].entry(e.clone()).or_default().push(id);
-        }
-        self.kind_rules[kind].push(id);
+        self.deps[kind].add(id, &plan);
         self.rules.insert(
             id,
             RuleState {
@@ -526,8 +518,6 @@ impl Engine {
                 },
                 kind,
                 plan,
-                fields,
-                events,
                 links: RoaringBitmap::new(),
                 blocked: RoaringBitmap::new(),
             },
@@ -545,26 +535,8 @@ impl Engine {
         let Some(r) = self.rules.get_mut(&rule) else {
             return Err(SegmentError::UnknownRule { id: rule });
         };
-        for f in &r.fields {
-            self.deps[kind][f.index()].retain(|&x| x != rule);
-        }
-        for e in &r.events {
-            if let Some(list) = self.event_deps[kind].get_mut(e) {
-                list.retain(|&x| x != rule);
-            }
-        }
-        r.fields = plan.fields();
-        for f in &r.fields {
-            let list = &mut self.deps[kind][f.index()];
-            let at = list.partition_point(|&x| x < rule);
-            list.insert(at, rule);
-        }
-        r.events = plan.events();
-        for e in &r.events {
-            let list = self.event_deps[kind].entry(e.clone()).or_default();
-            let at = list.partition_point(|&x| x < rule);
-            list.insert(at, rule);
-        }
+        self.deps[kind].remove(rule, &r.plan);
+        self.deps[kind].add(rule, &plan);
         r.info.time_relative = plan.is_time_relative();
         r.info.filter = filter;
         r.plan = plan;
@@ -592,20 +564,12 @@ impl Engine {
 
     fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
         let r = self.rules.remove(&rule)?;
-        for f in &r.fields {
-            self.deps[r.kind][f.index()].retain(|&x| x != rule);
-        }
-        for e in &r.events {
-            if let Some(list) = self.event_deps[r.kind].get_mut(e) {
-                list.retain(|&x| x != rule);
-            }
-        }
-        self.kind_rules[r.kind].retain(|&x| x != rule);
+        self.deps[r.kind].remove(rule, &r.plan);
         Some(r)
     }
 }
 
-fn denied(actor: &Actor, action: Action, target: String) -> SegmentError {
+pub(super) fn denied(actor: &Actor, action: Action, target: String) -> SegmentError {
     SegmentError::Denied {
         actor: actor.id.clone(),
         role: actor.role,

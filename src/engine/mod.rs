@@ -2,6 +2,7 @@
 //! current on every write, with the membership changes each call caused.
 
 mod data;
+mod deps;
 mod manage;
 mod query;
 
@@ -13,10 +14,11 @@ use roaring::RoaringBitmap;
 
 use crate::eval;
 use crate::filter::{LimitPolicy, Plan};
-use crate::schema::{FieldId, Schema};
+use crate::schema::Schema;
 use crate::segment::{Cause, ChangeKind, Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
 use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
+use deps::KindDeps;
 
 /// Where the engine's time comes from: when changes happened, when segments
 /// were created, and the `now` of relative-time rules on writes.
@@ -75,13 +77,8 @@ pub struct Engine {
     /// The listing order.
     order: Vec<SegmentId>,
     rules: BTreeMap<RuleId, RuleState>,
-    /// Per kind, per field: the rules that read it, by id.
-    deps: Vec<Vec<Vec<RuleId>>>,
-    /// Per kind: every rule over it, by id.
-    kind_rules: Vec<Vec<RuleId>>,
-    /// Per kind, per event name: the rules that read it, by id; under
-    /// `None`, the rules that read any event (`@firstSeen`, `@lastSeen`).
-    event_deps: Vec<BTreeMap<Option<String>, Vec<RuleId>>>,
+    /// Per kind: which rules read which field or event.
+    deps: Vec<KindDeps>,
     next_segment: u64,
     next_rule: u64,
 }
@@ -99,8 +96,6 @@ struct RuleState {
     info: RuleInfo,
     kind: usize,
     plan: Plan,
-    fields: Vec<FieldId>,
-    events: Vec<Option<String>>,
     links: RoaringBitmap,
     blocked: RoaringBitmap,
 }
@@ -118,9 +113,7 @@ impl Engine {
 
     /// An empty engine with the given filter limits and index granularity.
     pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
-        let deps = schema.kinds().map(|k| vec![Vec::new(); k.len()]).collect();
-        let kind_rules = vec![Vec::new(); schema.kinds().len()];
-        let event_deps = vec![BTreeMap::new(); schema.kinds().len()];
+        let deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
         Engine {
             store: Store::with_config(schema, cfg),
             policy,
@@ -129,8 +122,6 @@ impl Engine {
             order: Vec::new(),
             rules: BTreeMap::new(),
             deps,
-            kind_rules,
-            event_deps,
             next_segment: 1,
             next_rule: 1,
         }

@@ -6,7 +6,7 @@ use super::{Deltas, Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
 use crate::eval;
 use crate::filter::Filter;
-use crate::segment::{Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
+use crate::segment::{Action, Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
 use crate::stats::{self, NumericStats, ValueCounts};
 use crate::store::Table;
 use crate::value::Timestamp;
@@ -41,12 +41,11 @@ impl Engine {
         if info.visibility == Visibility::Public || info.owner == actor.id || actor.manages_all() {
             Ok(info)
         } else {
-            Err(SegmentError::Denied {
-                actor: actor.id.clone(),
-                role: actor.role,
-                action: crate::segment::Action::View,
-                target: format!("{segment} `{}`", info.name),
-            })
+            Err(super::manage::denied(
+                actor,
+                Action::View,
+                format!("{segment} `{}`", info.name),
+            ))
         }
     }
 
@@ -300,14 +299,14 @@ impl Engine {
     }
 
     fn live_id(&self, k: usize, kind: &str, key: &str) -> Result<u32, SegmentError> {
-        let table = self.table_at(k);
-        match table.id(key) {
-            Some(id) if table.live().contains(id.0) => Ok(id.0),
-            _ => Err(SegmentError::UnknownKey {
+        // `Table::id` answers for live entities only.
+        self.table_at(k)
+            .id(key)
+            .map(|id| id.0)
+            .ok_or_else(|| SegmentError::UnknownKey {
                 kind: kind.to_string(),
                 key: key.to_string(),
-            }),
-        }
+            })
     }
 
     fn rules_of<'a>(&'a self, ids: impl Iterator<Item = &'a RuleId> + 'a) -> impl Iterator<Item = &'a RuleState> + 'a {

@@ -1,0 +1,96 @@
+//! The dependency index of one kind: which rules read which field or event,
+//! so that a write re-evaluates only the rules it can change.
+
+use std::collections::BTreeMap;
+
+use crate::filter::Plan;
+use crate::schema::FieldId;
+use crate::segment::RuleId;
+
+/// Every list is sorted by rule id.
+#[derive(Debug, Clone)]
+pub(super) struct KindDeps {
+    /// Per field: the rules that read it.
+    fields: Vec<Vec<RuleId>>,
+    /// Per event name: the rules that read it.
+    events: BTreeMap<String, Vec<RuleId>>,
+    /// The rules that read any event (`@firstSeen`, `@lastSeen`).
+    any_event: Vec<RuleId>,
+    /// Every rule over the kind.
+    all: Vec<RuleId>,
+}
+
+fn insert(list: &mut Vec<RuleId>, rule: RuleId) {
+    let at = list.partition_point(|&x| x < rule);
+    list.insert(at, rule);
+}
+
+fn remove(list: &mut Vec<RuleId>, rule: RuleId) {
+    list.retain(|&x| x != rule);
+}
+
+impl KindDeps {
+    pub(super) fn new(fields: usize) -> KindDeps {
+        KindDeps {
+            fields: vec![Vec::new(); fields],
+            events: BTreeMap::new(),
+            any_event: Vec::new(),
+            all: Vec::new(),
+        }
+    }
+
+    /// Indexes `rule` under what `plan` reads.
+    pub(super) fn add(&mut self, rule: RuleId, plan: &Plan) {
+        for f in plan.fields() {
+            insert(&mut self.fields[f.index()], rule);
+        }
+        for e in plan.events() {
+            match e {
+                Some(name) => insert(self.events.entry(name).or_default(), rule),
+                None => insert(&mut self.any_event, rule),
+            }
+        }
+        insert(&mut self.all, rule);
+    }
+
+    /// Removes `rule`, indexed under what `plan` reads.
+    pub(super) fn remove(&mut self, rule: RuleId, plan: &Plan) {
+        for f in plan.fields() {
+            remove(&mut self.fields[f.index()], rule);
+        }
+        for e in plan.events() {
+            match e {
+                Some(name) => {
+                    if let Some(list) = self.events.get_mut(&name) {
+                        remove(list, rule);
+                    }
+                }
+                None => remove(&mut self.any_event, rule),
+            }
+        }
+        remove(&mut self.all, rule);
+    }
+
+    /// The rules that read any of `fields`, sorted, each once.
+    pub(super) fn of_fields(&self, fields: &[FieldId]) -> Vec<RuleId> {
+        let mut out: Vec<RuleId> = fields.iter().flat_map(|f| &self.fields[f.index()]).copied().collect();
+        if fields.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+
+    /// The rules that read event `name` or any event, sorted.
+    pub(super) fn of_event(&self, name: &str) -> Vec<RuleId> {
+        let named = self.events.get(name).map_or(&[][..], Vec::as_slice);
+        let mut out: Vec<RuleId> = named.iter().chain(&self.any_event).copied().collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Every rule over the kind.
+    pub(super) fn all(&self) -> &[RuleId] {
+        &self.all
+    }
+}
