@@ -149,7 +149,7 @@ impl Engine {
     ) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
-        let ids = self.store.tables_mut()[k].record_events(events.iter().map(|(a, b, t)| (a, b, *t)))?;
+        let ids = self.store.tables_mut()[k].record_slice(&events)?;
         let now = self.now();
         if let ([id], [(_, event, _)]) = (&ids[..], &events[..]) {
             // One event: no bitmap per rule, just the rules to test.

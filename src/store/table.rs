@@ -325,6 +325,14 @@ impl Table {
         events: impl IntoIterator<Item = (K, E, Timestamp)>,
     ) -> Result<Vec<EntityId>, StoreError> {
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
+        self.record_slice(&events)
+    }
+
+    /// As [`Table::record_events`], for a batch the caller keeps.
+    pub(crate) fn record_slice<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        events: &[(K, E, Timestamp)],
+    ) -> Result<Vec<EntityId>, StoreError> {
         let mut ids = Vec::with_capacity(events.len());
         for (i, (key, event, _)) in events.iter().enumerate() {
             ids.push(
@@ -335,7 +343,7 @@ impl Table {
                     })?,
             );
         }
-        for (id, (_, event, at)) in ids.iter().zip(&events) {
+        for (id, (_, event, at)) in ids.iter().zip(events) {
             self.events.record(id.0, event.as_ref(), at.as_micros());
         }
         Ok(ids)
