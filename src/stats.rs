@@ -200,23 +200,23 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
     let (f, ty) = resolve(table, field)?;
     let scope = ids & table.live();
     let column = table.column(f);
-    let mut counted: Vec<(String, u64)> = match column {
+    let mut values: Vec<(Value, u64)> = match column {
         Column::String(col) => per_code(&col.bitmaps, &scope, |id| {
             col.codes
                 .get(id as usize)
                 .filter(|&&c| c != crate::store::NONE)
                 .map_or(&[][..], std::slice::from_ref)
         })
-        .map(|(code, n)| (col.dict[code as usize].to_string(), n))
+        .map(|(code, n)| (Value::String(col.dict[code as usize].to_string()), n))
         .collect(),
         Column::Tags(col) => per_code(&col.bitmaps, &scope, |id| {
             col.rows.get(id as usize).and_then(|r| r.as_deref()).unwrap_or(&[])
         })
-        .map(|(code, n)| (col.dict[code as usize].to_string(), n))
+        .map(|(code, n)| (Value::String(col.dict[code as usize].to_string()), n))
         .collect(),
-        Column::Bool(col) => [("false", &col.falses), ("true", &col.trues)]
+        Column::Bool(col) => [(false, &col.falses), (true, &col.trues)]
             .into_iter()
-            .map(|(v, b)| (v.to_string(), b.intersection_len(&scope)))
+            .map(|(v, b)| (Value::Bool(v), b.intersection_len(&scope)))
             .filter(|&(_, n)| n > 0)
             .collect(),
         Column::Numeric(_) => {
@@ -227,14 +227,13 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
             })
         }
     };
-    counted.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let values = counted
-        .into_iter()
-        .map(|(v, n)| match ty {
-            FieldType::Bool => (Value::Bool(v == "true"), n),
-            _ => (Value::String(v), n),
-        })
-        .collect();
+    // One column holds one type of value: strings, or booleans.
+    let by_value = |a: &Value, b: &Value| match (a, b) {
+        (Value::String(a), Value::String(b)) => a.cmp(b),
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        _ => std::cmp::Ordering::Equal,
+    };
+    values.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| by_value(&a.0, &b.0)));
     Ok(ValueCounts {
         count: scope.len(),
         missing: scope.len() - scope.intersection_len(column.present()),

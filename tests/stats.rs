@@ -102,3 +102,30 @@ proptest! {
         prop_assert_eq!(c.missing, live.iter().filter(|&&i| rows[i].2.is_none()).count() as u64);
     }
 }
+
+#[test]
+fn bool_and_tags_value_counts() {
+    let mut t =
+        Table::new(KindSchema::new("account", [("paying", FieldType::Bool), ("tags", FieldType::Tags)]).unwrap());
+    t.insert(
+        "a",
+        Row::new()
+            .set("paying", true)
+            .set("tags", Value::Tags(vec!["vip".into(), "eu".into()])),
+    )
+    .unwrap();
+    t.insert(
+        "b",
+        Row::new()
+            .set("paying", false)
+            .set("tags", Value::Tags(vec!["eu".into()])),
+    )
+    .unwrap();
+    t.insert("c", Row::new().set("paying", true)).unwrap();
+    let c = stats::value_counts(&t, "paying", t.live()).unwrap();
+    assert_eq!(c.values, [(Value::Bool(true), 2), (Value::Bool(false), 1)]);
+    assert_eq!(c.missing, 0);
+    let c = stats::value_counts(&t, "tags", t.live()).unwrap();
+    assert_eq!(c.values, [(Value::from("eu"), 2), (Value::from("vip"), 1)]);
+    assert_eq!(c.missing, 1);
+}
