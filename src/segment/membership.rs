@@ -63,34 +63,36 @@ impl Delta {
             .fold(RoaringBitmap::new(), |acc, b| acc | b);
         let now_in = linked(&touched);
         let was_in = &touched & &*members;
-        let mut entered = &now_in - &was_in;
-        let mut exited = was_in - &now_in;
+        let entered = &now_in - &was_in;
+        let exited = was_in - &now_in;
         *members -= &exited;
         *members |= &entered;
-        for (source, ids) in &self.gained {
-            if entered.is_empty() {
-                break;
-            }
-            let these = &entered & ids;
-            entered -= &these;
-            out.push(segment, ChangeKind::Entered, cause_of(*source), these);
-        }
-        debug_assert!(entered.is_empty(), "an entry without a new link");
+        attribute(segment, ChangeKind::Entered, entered, &self.gained, out);
         match self.exit_cause {
             Some(cause) => out.push(segment, ChangeKind::Exited, cause, exited),
-            None => {
-                for (source, ids) in &self.lost {
-                    if exited.is_empty() {
-                        break;
-                    }
-                    let these = &exited & ids;
-                    exited -= &these;
-                    out.push(segment, ChangeKind::Exited, cause_of(*source), these);
-                }
-                debug_assert!(exited.is_empty(), "an exit without a lost link");
-            }
+            None => attribute(segment, ChangeKind::Exited, exited, &self.lost, out),
         }
     }
+}
+
+/// Reports `ids` as changes of `kind`, each caused by the first source (in
+/// source order) whose link change covers it.
+fn attribute(
+    segment: SegmentId,
+    kind: ChangeKind,
+    mut ids: RoaringBitmap,
+    by: &BTreeMap<Source, RoaringBitmap>,
+    out: &mut Changes,
+) {
+    for (source, changed) in by {
+        if ids.is_empty() {
+            break;
+        }
+        let these = &ids & changed;
+        ids -= &these;
+        out.push(segment, kind, cause_of(*source), these);
+    }
+    debug_assert!(ids.is_empty(), "a change of membership without a change of link");
 }
 
 fn cause_of(source: Source) -> Cause {
