@@ -60,6 +60,36 @@ pub enum SchemaError {
         /// The type name found.
         found: String,
     },
+    /// A relation names a field its child kind does not have.
+    #[error("relation from `{kind}` to `{parent}`: kind `{kind}` has no field `{field}`")]
+    UnknownRelationField {
+        /// The child kind.
+        kind: String,
+        /// The field named.
+        field: String,
+        /// The parent kind.
+        parent: String,
+    },
+    /// A relation's field must hold the parent's key, a string.
+    #[error("relation from `{kind}` to `{parent}`: field `{field}` is {found}, but a relation field holds the parent's key, a string")]
+    RelationFieldType {
+        /// The child kind.
+        kind: String,
+        /// The field named.
+        field: String,
+        /// The parent kind.
+        parent: String,
+        /// The field's type.
+        found: FieldType,
+    },
+    /// Two relations from one kind to another: filters could not tell them apart.
+    #[error("duplicate relation from `{kind}` to `{parent}`")]
+    DuplicateRelation {
+        /// The child kind.
+        kind: String,
+        /// The parent kind.
+        parent: String,
+    },
     /// A JSON schema document that is not of the expected shape.
     #[error("invalid schema JSON: {message}")]
     Json {
@@ -256,6 +286,34 @@ pub enum FilterError {
         /// The high bound as written.
         high: String,
     },
+    /// An operator that a pseudo-field (`@segment`, `@related:<kind>`,
+    /// `@change:<event>`) does not take.
+    #[error("{path}: operator `{operator}` does not apply to `{field}` (it takes {allowed})")]
+    OperatorNotAllowed {
+        /// Where.
+        path: String,
+        /// The pseudo-field.
+        field: String,
+        /// The operator.
+        operator: String,
+        /// The operators it takes.
+        allowed: String,
+    },
+    /// `@related:<kind>` names a kind that is not related to the rule's
+    /// kind (or the plan was validated without a schema).
+    #[error("{path}: no relation from kind `{kind}` to this filter's kind")]
+    UnknownRelation {
+        /// Where.
+        path: String,
+        /// The kind named.
+        kind: String,
+    },
+    /// [`Plan::in_schema`](crate::Plan::in_schema) with a kind the schema lacks.
+    #[error("unknown kind `{kind}`")]
+    UnknownKind {
+        /// The kind named.
+        kind: String,
+    },
     /// More rules than the [`LimitPolicy`](crate::LimitPolicy) allows.
     #[error("too many conditions: {count} (the limit is {limit})")]
     TooManyConditions {
@@ -287,6 +345,10 @@ pub enum EvalError {
         /// The table's kind.
         table_kind: String,
     },
+    /// The plan names segments (`@segment`) or related kinds
+    /// (`@related:<kind>`), which only an [`Engine`](crate::Engine) holds.
+    #[error("the plan names segments or related kinds: evaluate it with an Engine")]
+    NeedsEngine,
 }
 
 /// Errors from managing segments, their rules and their members, and from
@@ -374,6 +436,32 @@ pub enum SegmentError {
     NotAPermutation {
         /// What was wrong.
         problem: String,
+    },
+    /// A rule names (`@segment`) a segment that does not exist or holds
+    /// another kind of entity than the filter tests there.
+    #[error("segment `{segment}`: the filter names {referenced}, but {problem}")]
+    BadReference {
+        /// The segment whose rule names it.
+        segment: String,
+        /// The segment named.
+        referenced: SegmentId,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Saving the rule would make segments depend on themselves.
+    #[error("segments would depend on themselves: {cycle}")]
+    Cycle {
+        /// The cycle, from the segment being saved back to itself:
+        /// `` `A` (segment 1) -> `B` (segment 2) -> `A` (segment 1) ``.
+        cycle: String,
+    },
+    /// A segment that other segments' rules name cannot be deleted.
+    #[error("{segment} is named by the rules of {by}")]
+    InUse {
+        /// The segment.
+        segment: SegmentId,
+        /// The segments that name it, e.g. `` `Churn risk` (segment 4) ``.
+        by: String,
     },
 }
 

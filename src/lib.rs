@@ -106,6 +106,6 @@ pub mod value;
 pub use engine::{Clock, Engine};
 pub use error::{Error, EvalError, FilterError, SchemaError, SegmentError, StatsError, StoreError};
 pub use filter::{Filter, LimitPolicy, Plan};
-pub use schema::{FieldId, FieldType, KindId, KindSchema, Schema, SchemaBuilder};
+pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};

@@ -222,6 +222,25 @@ impl KindSchema {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
     kinds: Vec<Arc<KindSchema>>,
+    relations: Vec<Relation>,
+}
+
+/// A child kind belongs to a parent kind: the child's string `field` holds
+/// its parent's key (a user's `account_id` names its account).
+///
+/// An account rule quantifies over its users with the pseudo-field
+/// `@related:user`; see [the filter docs](crate::filter#relations).
+/// A child whose field is missing, or names no live parent, belongs to no
+/// parent. Child and parent may be the same kind (an account's parent
+/// account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Relation {
+    /// The child kind.
+    pub child: KindId,
+    /// The child's field that holds the parent's key.
+    pub field: FieldId,
+    /// The parent kind.
+    pub parent: KindId,
 }
 
 impl Schema {
@@ -229,6 +248,7 @@ impl Schema {
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder {
             kinds: Vec::new(),
+            relations: Vec::new(),
             error: None,
         }
     }
@@ -246,7 +266,83 @@ impl Schema {
             }
             out.push(Arc::new(k));
         }
-        Ok(Schema { kinds: out })
+        Ok(Schema {
+            kinds: out,
+            relations: Vec::new(),
+        })
+    }
+
+    /// Declares that kind `child` belongs to kind `parent` through the
+    /// child's string field `field`, which holds the parent's key.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`], [`SchemaError::UnknownRelationField`],
+    /// [`SchemaError::RelationFieldType`] for a field that is not a string,
+    /// [`SchemaError::DuplicateRelation`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{FieldType, Schema};
+    ///
+    /// let schema = Schema::builder()
+    ///     .kind("account", [("mrr", FieldType::Float)])
+    ///     .kind("user", [("account_id", FieldType::String)])
+    ///     .relation("user", "account_id", "account")
+    ///     .build()?;
+    /// assert_eq!(schema.relations().len(), 1);
+    /// # Ok::<(), segments::SchemaError>(())
+    /// ```
+    pub fn with_relation(mut self, child: &str, field: &str, parent: &str) -> Result<Schema, SchemaError> {
+        let c = self
+            .kind_id(child)
+            .ok_or_else(|| SchemaError::UnknownKind { kind: child.into() })?;
+        let p = self
+            .kind_id(parent)
+            .ok_or_else(|| SchemaError::UnknownKind { kind: parent.into() })?;
+        let ck = &self.kinds[c.0 as usize];
+        let f = ck.field_id(field).ok_or_else(|| SchemaError::UnknownRelationField {
+            kind: child.into(),
+            field: field.into(),
+            parent: parent.into(),
+        })?;
+        match ck.field(f) {
+            Some((_, FieldType::String)) => {}
+            Some((_, found)) => {
+                return Err(SchemaError::RelationFieldType {
+                    kind: child.into(),
+                    field: field.into(),
+                    parent: parent.into(),
+                    found,
+                })
+            }
+            None => unreachable!("field_id returned an id of the kind"),
+        }
+        if self.relation(c, p).is_some() {
+            return Err(SchemaError::DuplicateRelation {
+                kind: child.into(),
+                parent: parent.into(),
+            });
+        }
+        self.relations.push(Relation {
+            child: c,
+            field: f,
+            parent: p,
+        });
+        Ok(self)
+    }
+
+    /// The relations, in declaration order.
+    pub fn relations(&self) -> &[Relation] {
+        &self.relations
+    }
+
+    /// The index of the relation from `child` to `parent`, if declared.
+    pub fn relation(&self, child: KindId, parent: KindId) -> Option<usize> {
+        self.relations
+            .iter()
+            .position(|r| r.child == child && r.parent == parent)
     }
 
     /// A kind by name.
@@ -279,6 +375,7 @@ impl Schema {
 #[derive(Debug)]
 pub struct SchemaBuilder {
     kinds: Vec<KindSchema>,
+    relations: Vec<(String, String, String)>,
     error: Option<SchemaError>,
 }
 
@@ -299,15 +396,28 @@ impl SchemaBuilder {
         self
     }
 
+    /// Declares that `child` belongs to `parent` through the child's string
+    /// field `field`; see [`Schema::with_relation`].
+    pub fn relation(mut self, child: &str, field: &str, parent: &str) -> SchemaBuilder {
+        self.relations.push((child.into(), field.into(), parent.into()));
+        self
+    }
+
     /// The schema.
     ///
     /// # Errors
     ///
-    /// The first error of any [`kind`](SchemaBuilder::kind) call, or two kinds with one name.
+    /// The first error of any [`kind`](SchemaBuilder::kind) call, two kinds
+    /// with one name, or the first error of a
+    /// [`relation`](Schema::with_relation).
     pub fn build(self) -> Result<Schema, SchemaError> {
-        match self.error {
-            Some(e) => Err(e),
-            None => Schema::new(self.kinds),
+        if let Some(e) = self.error {
+            return Err(e);
         }
+        let mut schema = Schema::new(self.kinds)?;
+        for (c, f, p) in &self.relations {
+            schema = schema.with_relation(c, f, p)?;
+        }
+        Ok(schema)
     }
 }

@@ -103,7 +103,12 @@ impl Engine {
     /// [`StoreError::UnknownKind`], or [`StoreError::UnknownKey`].
     pub fn delete(&mut self, kind: &str, key: &str) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
-        let id = self.store.tables_mut()[k].delete(key)?.0;
+        let id = self.store.tables()[k]
+            .id(key)
+            .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?
+            .0;
+        let left = self.orphan(k, id);
+        self.store.tables_mut()[k].delete(key)?;
         let at = self.now();
         let mut deltas = Deltas::new();
         for (sid, seg) in self.segments.iter_mut().filter(|(_, s)| s.kind == k) {
@@ -122,6 +127,11 @@ impl Engine {
             if !d.is_empty() {
                 deltas.insert(*sid, d);
             }
+        }
+        // Rules over its parents count it no more.
+        let gone = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+        for (r, scope) in self.nested_scopes(k, &gone, &left, |_| true) {
+            self.relink(r, Some(&scope), at, &mut deltas);
         }
         Ok(self.settle(deltas, at))
     }
@@ -151,7 +161,14 @@ impl Engine {
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
         let ids = self.store.tables_mut()[k].record_slice(&events)?;
         let now = self.now();
-        if let ([id], [(_, event, _)]) = (&ids[..], &events[..]) {
+        let nested = if self.deps[k].nested.is_empty() {
+            Vec::new()
+        } else {
+            let did: RoaringBitmap = ids.iter().map(|id| id.0).collect();
+            let names: Vec<&str> = events.iter().map(|(_, e, _)| e.as_ref()).collect();
+            self.nested_scopes(k, &did, &[], |d| names.iter().any(|n| d.reads_event(n)))
+        };
+        if let ([id], [(_, event, _)], true) = (&ids[..], &events[..], nested.is_empty()) {
             // One event: no bitmap per rule, just the rules to test.
             let rules = self.deps[k].of_event(event.as_ref());
             return Ok(self.relink_one(&rules, id.0, now));
@@ -164,7 +181,7 @@ impl Engine {
             }
         }
         let mut deltas = Deltas::new();
-        for (r, scope) in touched {
+        for (r, scope) in touched.into_iter().chain(nested) {
             self.relink(r, Some(&scope), now, &mut deltas);
         }
         Ok(self.settle(deltas, now))
@@ -189,8 +206,24 @@ impl Engine {
     /// written; and for entities new to the live set, every rule of the kind.
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
         let at = self.now();
+        let left = if self.parents.is_empty() {
+            Vec::new()
+        } else {
+            self.reparent(k, &w.ids, &w.fields, &w.born)
+        };
+        let nested = if self.deps[k].nested.is_empty() {
+            Vec::new()
+        } else {
+            let relations = self.store.schema().relations();
+            let written: RoaringBitmap = w.ids.iter().copied().collect();
+            self.nested_scopes(k, &written, &left, |d| {
+                let field = d.chain.last().map(|&r| relations[r].field);
+                !w.born.is_empty() || field.is_some_and(|f| d.reads_fields(&w.fields, f))
+            })
+        };
         let deps = &self.deps[k];
-        if let [id] = w.ids[..] {
+        if let ([id], true) = (&w.ids[..], nested.is_empty()) {
+            let id = *id;
             // A new entity is tested against every rule of its kind.
             let rules = if w.born.is_empty() {
                 deps.of_fields(&w.fields)
@@ -217,6 +250,9 @@ impl Engine {
         }
         for r in others {
             self.relink(r, Some(&born), at, &mut deltas);
+        }
+        for (r, scope) in nested {
+            self.relink(r, Some(&scope), at, &mut deltas);
         }
         self.settle(deltas, at)
     }

@@ -18,6 +18,35 @@ pub(super) struct KindDeps {
     any_event: Vec<RuleId>,
     /// Every rule over the kind.
     all: Vec<RuleId>,
+    /// Rules of other kinds whose nested filters read this kind, by id.
+    pub(super) nested: Vec<NestedDep>,
+}
+
+/// A rule that quantifies over this kind through a chain of relations.
+#[derive(Debug, Clone)]
+pub(super) struct NestedDep {
+    pub rule: RuleId,
+    /// Relation indexes, outermost first; the last one's child is this kind.
+    pub chain: Vec<usize>,
+    /// The fields of this kind the nested filter reads.
+    pub fields: Vec<FieldId>,
+    /// The events; `None` for any event.
+    pub events: Vec<Option<String>>,
+}
+
+impl NestedDep {
+    /// Whether a write of `fields` (or a change of the relation field
+    /// `relation_field`) can change the rule's result.
+    pub(super) fn reads_fields(&self, fields: &[FieldId], relation_field: FieldId) -> bool {
+        fields
+            .iter()
+            .any(|f| *f == relation_field || self.fields.binary_search(f).is_ok())
+    }
+
+    /// Whether the rule reads event `name`.
+    pub(super) fn reads_event(&self, name: &str) -> bool {
+        self.events.iter().any(|e| e.as_deref().map_or(true, |e| e == name))
+    }
 }
 
 fn insert(list: &mut Vec<RuleId>, rule: RuleId) {
@@ -36,6 +65,7 @@ impl KindDeps {
             events: BTreeMap::new(),
             any_event: Vec::new(),
             all: Vec::new(),
+            nested: Vec::new(),
         }
     }
 

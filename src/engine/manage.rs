@@ -31,12 +31,12 @@ impl Engine {
             kind: spec.kind.clone(),
         })?;
         let name = self.check_name(&spec.name, None)?;
+        let id = SegmentId(self.next_segment);
         let plan = match &spec.filter {
-            Some(f) => Some(self.plan(f, kind, &name)?),
+            Some(f) => Some(self.plan(f, kind, id, &name)?),
             None => None,
         };
         let at = self.now();
-        let id = SegmentId(self.next_segment);
         self.next_segment += 1;
         self.segments.insert(
             id,
@@ -55,6 +55,7 @@ impl Engine {
                 kind,
                 manual: RoaringBitmap::new(),
                 members: RoaringBitmap::new(),
+                rank: 0,
             },
         );
         self.order.push(id);
@@ -129,7 +130,7 @@ impl Engine {
         match (filter, current) {
             (Some(f), Some(rule)) => self.replace_rule(rule, f, at),
             (Some(f), None) => {
-                let plan = self.plan(&f, s.kind, &s.info.name)?;
+                let plan = self.plan(&f, s.kind, segment, &s.info.name)?;
                 let (rule, changes) = self.add_rule(segment, f, plan, at);
                 self.segment_mut(segment)?.info.filter_rule = Some(rule);
                 Ok(changes)
@@ -148,8 +149,21 @@ impl Engine {
     /// # Errors
     ///
     /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    /// [`SegmentError::InUse`] while other segments' rules name it.
     pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
         self.managed(actor, segment, Action::Delete)?;
+        let naming = self.naming(segment);
+        if !naming.is_empty() {
+            let by: Vec<String> = naming
+                .iter()
+                .filter_map(|id| self.segments.get(id))
+                .map(|s| format!("`{}` ({})", s.info.name, s.info.id))
+                .collect();
+            return Err(SegmentError::InUse {
+                segment,
+                by: by.join(", "),
+            });
+        }
         let at = self.now();
         let s = self
             .segments
@@ -158,6 +172,7 @@ impl Engine {
         for r in &s.info.rules {
             self.unregister(*r);
         }
+        self.rerank();
         self.order.retain(|&x| x != segment);
         let mut out = Changes::new(at);
         out.push(segment, ChangeKind::Exited, Cause::SegmentDeleted, s.members);
@@ -230,7 +245,7 @@ impl Engine {
         filter: Filter,
     ) -> Result<(RuleId, Changes), SegmentError> {
         let s = self.managed(actor, segment, Action::EditRules)?;
-        let plan = self.plan(&filter, s.kind, &s.info.name)?;
+        let plan = self.plan(&filter, s.kind, segment, &s.info.name)?;
         let at = self.now();
         Ok(self.add_rule(segment, filter, plan, at))
     }
@@ -395,14 +410,19 @@ impl Engine {
         }
     }
 
-    fn plan(&self, filter: &Filter, kind: usize, segment: &str) -> Result<Plan, SegmentError> {
-        let schema = &self.store.schema().kind_arcs()[kind];
-        filter
-            .validate(schema, &self.policy)
-            .map_err(|source| SegmentError::Filter {
-                segment: segment.to_string(),
-                source,
-            })
+    /// Validates a filter for a rule of `segment` (named `name`, of `kind`),
+    /// and the segments it names.
+    fn plan(&self, filter: &Filter, kind: usize, segment: SegmentId, name: &str) -> Result<Plan, SegmentError> {
+        let schema = self.store.schema();
+        let plan =
+            Plan::in_schema(filter, schema, schema.kind_arcs()[kind].name(), &self.policy).map_err(|source| {
+                SegmentError::Filter {
+                    segment: name.to_string(),
+                    source,
+                }
+            })?;
+        self.check_refs(segment, name, kind, &plan)?;
+        Ok(plan)
     }
 
     pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {
@@ -506,7 +526,7 @@ impl Engine {
         s.info.rules.push(id);
         s.info.updated = at;
         let kind = s.kind;
-        self.deps[kind].add(id, &plan);
+        self.index_rule(id, kind, &plan);
         self.rules.insert(
             id,
             RuleState {
@@ -522,6 +542,7 @@ impl Engine {
                 blocked: RoaringBitmap::new(),
             },
         );
+        self.rerank();
         let mut deltas = Deltas::new();
         self.relink(id, None, at, &mut deltas);
         (id, self.settle(deltas, at))
@@ -530,16 +551,19 @@ impl Engine {
     fn replace_rule(&mut self, rule: RuleId, filter: Filter, at: crate::Timestamp) -> Result<Changes, SegmentError> {
         let segment = self.rule_segment(rule)?;
         let s = self.segment_ref(segment)?;
-        let plan = self.plan(&filter, s.kind, &s.info.name)?;
+        let plan = self.plan(&filter, s.kind, segment, &s.info.name)?;
         let kind = s.kind;
-        let Some(r) = self.rules.get_mut(&rule) else {
+        let Some(old) = self.rules.get(&rule).map(|r| r.plan.clone()) else {
             return Err(SegmentError::UnknownRule { id: rule });
         };
-        self.deps[kind].remove(rule, &r.plan);
-        self.deps[kind].add(rule, &plan);
-        r.info.time_relative = plan.is_time_relative();
-        r.info.filter = filter;
-        r.plan = plan;
+        self.unindex_rule(rule, kind, &old);
+        self.index_rule(rule, kind, &plan);
+        if let Some(r) = self.rules.get_mut(&rule) {
+            r.info.time_relative = plan.is_time_relative();
+            r.info.filter = filter;
+            r.plan = plan;
+        }
+        self.rerank();
         self.segment_mut(segment)?.info.updated = at;
         let mut deltas = Deltas::new();
         self.relink(rule, None, at, &mut deltas);
@@ -564,7 +588,8 @@ impl Engine {
 
     fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
         let r = self.rules.remove(&rule)?;
-        self.deps[r.kind].remove(rule, &r.plan);
+        self.unindex_rule(rule, r.kind, &r.plan);
+        self.rerank();
         Some(r)
     }
 }

@@ -3,6 +3,7 @@
 
 mod data;
 mod deps;
+mod graph;
 mod manage;
 mod query;
 
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use crate::eval;
+use crate::eval::{self, Env, Parents};
 use crate::filter::{LimitPolicy, Plan};
 use crate::schema::Schema;
 use crate::segment::{Cause, ChangeKind, Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
@@ -79,6 +80,11 @@ pub struct Engine {
     rules: BTreeMap<RuleId, RuleState>,
     /// Per kind: which rules read which field or event.
     deps: Vec<KindDeps>,
+    /// Per relation of the schema: each child's parent.
+    parents: Vec<Parents>,
+    /// Per segment: the rules that name it, with the chain of relations of
+    /// the nested filter that does.
+    refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<usize>)>>,
     next_segment: u64,
     next_rule: u64,
 }
@@ -89,6 +95,10 @@ struct SegmentState {
     kind: usize,
     manual: RoaringBitmap,
     members: RoaringBitmap,
+    /// 0 for a segment whose rules name no segment; otherwise one more
+    /// than the highest rank of the segments they name. Segments settle
+    /// in rank order, so a segment settles after those it depends on.
+    rank: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +124,10 @@ impl Engine {
     /// An empty engine with the given filter limits and index granularity.
     pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
         let deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
+        let parents = vec![Parents::default(); schema.relations().len()];
         Engine {
+            parents,
+            refs: BTreeMap::new(),
             store: Store::with_config(schema, cfg),
             policy,
             clock: Clock::System,
@@ -158,15 +171,29 @@ impl Engine {
     /// Re-evaluates `rule` over `scope` (every entity when `None`) at `now`
     /// and records the links gained and lost in `deltas`.
     fn relink(&mut self, rule: RuleId, scope: Option<&RoaringBitmap>, now: Timestamp, deltas: &mut Deltas) {
-        let Some(r) = self.rules.get_mut(&rule) else { return };
-        let table = &self.store.tables()[r.kind];
+        let Engine {
+            rules,
+            store,
+            segments,
+            parents,
+            ..
+        } = self;
+        let Some(r) = rules.get_mut(&rule) else { return };
+        let members = |s: SegmentId| segments.get(&s).map(|s| &s.members);
+        let env = Env {
+            tables: store.tables(),
+            relations: store.schema().relations(),
+            parents,
+            members: &members,
+        };
+        let table = &store.tables()[r.kind];
         let source = Source::Rule(rule);
         let mut matched = match scope {
             Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
                 .iter()
-                .filter(|&id| eval::matches_unchecked(&r.plan, table, id, now))
+                .filter(|&id| eval::matches_unchecked(&r.plan, table, id, now, &env))
                 .collect(),
-            _ => eval::evaluate_in(&r.plan, table, now, scope),
+            _ => eval::evaluate_in(&r.plan, table, now, scope, &env),
         };
         matched -= &r.blocked;
         let (gained, lost) = match scope {
@@ -197,12 +224,35 @@ impl Engine {
     /// reports the membership changes: the write path for one entity, with
     /// no bitmap built unless membership changes.
     fn relink_one(&mut self, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
+        if !self.simple(rules) {
+            // Segments that name segments settle in rank order.
+            let scope = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+            let mut deltas = Deltas::new();
+            for &r in rules {
+                self.relink(r, Some(&scope), at, &mut deltas);
+            }
+            return self.settle(deltas, at);
+        }
         // (segment, rule, linked now) for each link that changed, in rule order.
         let mut flips: Vec<(SegmentId, RuleId, bool)> = Vec::new();
+        let Engine {
+            rules: all,
+            store,
+            segments,
+            parents,
+            ..
+        } = self;
+        let members = |s: SegmentId| segments.get(&s).map(|s| &s.members);
+        let env = Env {
+            tables: store.tables(),
+            relations: store.schema().relations(),
+            parents,
+            members: &members,
+        };
         for &rule in rules {
-            let Some(r) = self.rules.get_mut(&rule) else { continue };
-            let table = &self.store.tables()[r.kind];
-            let now_linked = eval::matches_unchecked(&r.plan, table, id, at) && !r.blocked.contains(id);
+            let Some(r) = all.get_mut(&rule) else { continue };
+            let table = &store.tables()[r.kind];
+            let now_linked = eval::matches_unchecked(&r.plan, table, id, at, &env) && !r.blocked.contains(id);
             if now_linked != r.links.contains(id) {
                 if now_linked {
                     r.links.insert(id);
@@ -249,13 +299,32 @@ impl Engine {
         out
     }
 
+    /// Whether the rules' segments neither name segments nor are named:
+    /// then one entity's changes need no ordering.
+    fn simple(&self, rules: &[RuleId]) -> bool {
+        self.refs.is_empty()
+            || rules.iter().all(|r| {
+                self.rules.get(r).map_or(true, |r| {
+                    let s = r.info.segment;
+                    !self.refs.contains_key(&s) && self.segments.get(&s).map_or(true, |s| s.rank == 0)
+                })
+            })
+    }
+
     /// Turns the link changes of a call into membership changes.
-    fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
+    ///
+    /// Segments settle in rank order; each change of a segment's members
+    /// re-evaluates, for the entities that changed (or their parents), the
+    /// rules that name it, so a change reaches every segment that depends on
+    /// it, and each segment settles once with its net change.
+    fn settle(&mut self, mut deltas: Deltas, at: Timestamp) -> Changes {
         let mut out = Changes::new(at);
-        for (id, delta) in deltas {
+        while let Some(id) = self.next_to_settle(&deltas) {
+            let Some(delta) = deltas.remove(&id) else { break };
             let Some(seg) = self.segments.get_mut(&id) else {
                 continue;
             };
+            let first = out.groups.len();
             let rules = &self.rules;
             let (manual, rule_ids) = (&seg.manual, &seg.info.rules);
             delta.finish(
@@ -273,9 +342,32 @@ impl Engine {
                 },
                 &mut out,
             );
+            if out.groups.len() > first {
+                if let Some(dependents) = self.refs.get(&id).cloned() {
+                    let mut moved = RoaringBitmap::new();
+                    for g in &out.groups[first..] {
+                        moved |= g.to_bitmap();
+                    }
+                    for (rule, chain) in dependents {
+                        let scope = self.lift(&chain, &moved, None);
+                        self.relink(rule, Some(&scope), at, &mut deltas);
+                    }
+                }
+            }
         }
         out.sort();
         out
+    }
+
+    /// The pending segment of lowest (rank, id).
+    fn next_to_settle(&self, deltas: &Deltas) -> Option<SegmentId> {
+        if self.refs.is_empty() {
+            return deltas.keys().next().copied();
+        }
+        deltas
+            .keys()
+            .min_by_key(|id| (self.segments.get(id).map_or(0, |s| s.rank), **id))
+            .copied()
     }
 }
 

@@ -5,7 +5,7 @@ use roaring::RoaringBitmap;
 use super::{Deltas, Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
 use crate::eval;
-use crate::filter::Filter;
+use crate::filter::{Filter, Plan};
 use crate::segment::{Action, Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
 use crate::stats::{self, NumericStats, ValueCounts};
 use crate::store::Table;
@@ -243,7 +243,8 @@ impl Engine {
     /// # Errors
     ///
     /// [`Error::Schema`] for an unknown kind, [`Error::Filter`] for a filter
-    /// that does not validate.
+    /// that does not validate, [`Error::Segment`] for one that names a
+    /// segment that does not exist or holds another kind.
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
         self.evaluate_in(kind, filter, now, None)
     }
@@ -256,8 +257,83 @@ impl Engine {
         within: Option<&RoaringBitmap>,
     ) -> Result<RoaringBitmap, Error> {
         let table = self.store.table(kind)?;
-        let plan = filter.validate(table.schema(), &self.policy)?;
-        Ok(eval::evaluate_in(&plan, table, now, within))
+        let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
+        let k = self.kind_index(kind).unwrap_or(0);
+        self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan)?;
+        Ok(self.with_env(|env| eval::evaluate_in(&plan, table, now, within, env)))
+    }
+
+    /// The row-scan oracle over the engine's data: as [`Engine::evaluate`],
+    /// testing every live entity from first principles (related entities
+    /// found by comparing keys). For tests.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`].
+    #[doc(hidden)]
+    pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
+        let table = self.store.table(kind)?;
+        let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
+        Ok(self.with_env(|env| eval::scan_in(&plan, table, now, env)))
+    }
+
+    /// Checks every invariant the engine keeps against a recomputation from
+    /// first principles at `now`: each rule's links are the live entities
+    /// its filter matches (by the row-scan oracle) less its blocks; members
+    /// are the manual links and the rules' links; each child's parent is
+    /// the live entity its relation field names. For tests; slow.
+    ///
+    /// # Errors
+    ///
+    /// A description of the first difference found.
+    #[doc(hidden)]
+    pub fn check_consistency(&self, now: Timestamp) -> Result<(), String> {
+        let relations = self.store.schema().relations();
+        for (i, rel) in relations.iter().enumerate() {
+            let built = eval::Parents::build(rel, self.store.tables());
+            for c in self.table_at(rel.child.0 as usize).live() {
+                if built.of(c) != self.parents[i].of(c) {
+                    return Err(format!(
+                        "relation {i}: child {c} has parent {:?}, expected {:?}",
+                        self.parents[i].of(c),
+                        built.of(c)
+                    ));
+                }
+            }
+        }
+        for s in self.segments.values() {
+            let mut members = s.manual.clone();
+            for r in self.rules_of(s.info.rules.iter()) {
+                let table = self.table_at(r.kind);
+                let want = self.with_env(|env| eval::scan_in(&r.plan, table, now, env)) - &r.blocked;
+                if want != r.links {
+                    return Err(format!(
+                        "{} of {}: links {:?}, expected {:?}",
+                        r.info.id, s.info.id, r.links, want
+                    ));
+                }
+                members |= &r.links;
+            }
+            if members != s.members {
+                return Err(format!(
+                    "{}: members {:?}, expected {:?}",
+                    s.info.id, s.members, members
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the context that plans naming segments and related
+    /// kinds read.
+    pub(super) fn with_env<R>(&self, f: impl FnOnce(&eval::Env) -> R) -> R {
+        let members = |s: SegmentId| self.segments.get(&s).map(|s| &s.members);
+        f(&eval::Env {
+            tables: self.store.tables(),
+            relations: self.store.schema().relations(),
+            parents: &self.parents,
+            members: &members,
+        })
     }
 
     /// A view restricted to one segment's members (an "active segment"):

@@ -3,6 +3,7 @@
 
 use roaring::RoaringBitmap;
 
+use super::Env;
 use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Test, Window};
 use crate::schema::FieldType;
 use crate::store::{BoolColumn, Column, EventLog, NumericColumn, StringColumn, TagsColumn, NONE};
@@ -41,15 +42,26 @@ pub(crate) enum BLeaf<'a> {
     },
     /// A condition on events.
     Event(EventLeaf<'a>),
+    /// A condition computed whole when bound (segment membership, a
+    /// quantifier over related entities): the live ids that satisfy it.
+    Set(RoaringBitmap),
 }
 
-pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp) -> BNode<'a> {
+pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp, env: &Env) -> BNode<'a> {
     match node {
-        PNode::And(xs) => BNode::And(xs.iter().map(|x| bind(x, table, now)).collect()),
-        PNode::Or(xs) => BNode::Or(xs.iter().map(|x| bind(x, table, now)).collect()),
-        PNode::Not(x) => BNode::Not(Box::new(bind(x, table, now))),
+        PNode::And(xs) => BNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PNode::Or(xs) => BNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PNode::Not(x) => BNode::Not(Box::new(bind(x, table, now, env))),
         PNode::Leaf(c) => BNode::Leaf(bind_leaf(c, table, now)),
         PNode::Event(e) => BNode::Leaf(BLeaf::Event(EventLeaf::bind(e, table, now))),
+        PNode::InSegment(ids) => {
+            let mut set = RoaringBitmap::new();
+            for m in ids.iter().filter_map(|s| (env.members)(*s)) {
+                set |= m;
+            }
+            BNode::Leaf(BLeaf::Set(set & table.live()))
+        }
+        PNode::Related(r) => BNode::Leaf(BLeaf::Set(super::related::ids(r, env, now, table.live()))),
     }
 }
 
@@ -74,6 +86,15 @@ enum EventTest {
         op: CmpOp,
         n: u64,
         from: i64,
+        to: i64,
+    },
+    /// The count in `[mid, to]` compared with `ratio` times the count in
+    /// `[from, mid)`, with at least one event in `[from, to]`.
+    Change {
+        op: CmpOp,
+        ratio: f64,
+        from: i64,
+        mid: i64,
         to: i64,
     },
 }
@@ -112,6 +133,16 @@ impl<'a> EventLeaf<'a> {
                     to,
                 }
             }
+            EventWhat::Change { op, ratio, window } => {
+                let now_us = now.as_micros() as i128;
+                EventTest::Change {
+                    op: *op,
+                    ratio: *ratio,
+                    from: clamp(now_us - 2 * window),
+                    mid: clamp(now_us - window),
+                    to: clamp(now_us),
+                }
+            }
         };
         EventLeaf {
             log,
@@ -133,6 +164,17 @@ impl<'a> EventLeaf<'a> {
             EventTest::First(lo, hi) => span.is_some_and(|(f, _)| (lo..=hi).contains(&int_key(f))),
             EventTest::Last(lo, hi) => span.is_some_and(|(_, l)| (lo..=hi).contains(&int_key(l))),
             EventTest::Count { op, n, from, to } => op.holds(self.count(id, from, to).cmp(&n)),
+            EventTest::Change {
+                op,
+                ratio,
+                from,
+                mid,
+                to,
+            } => {
+                let last = self.count(id, mid, to);
+                let before = self.count(id, from, mid.saturating_sub(1));
+                change_holds(op, ratio, last, before)
+            }
         }
     }
 
@@ -152,6 +194,7 @@ impl<'a> EventLeaf<'a> {
             EventTest::Never => true,
             EventTest::First(..) | EventTest::Last(..) => false,
             EventTest::Count { op, n, .. } => op.holds(0.cmp(&n)),
+            EventTest::Change { .. } => false,
         }
     }
 
@@ -183,6 +226,12 @@ impl<'a> EventLeaf<'a> {
             with
         }
     }
+}
+
+/// Whether a usage change from `before` to `last` events satisfies `op`
+/// (`Ge` or `Le`) `ratio`: `last op ratio × before`, and some event at all.
+pub(crate) fn change_holds(op: CmpOp, ratio: f64, last: u64, before: u64) -> bool {
+    last + before > 0 && op.holds((last as f64).total_cmp(&(ratio * before as f64)))
 }
 
 /// The key range of `x op lit` given the floor of `lit` in the column's domain.
@@ -333,6 +382,7 @@ impl BLeaf<'_> {
                 _ => false,
             },
             BLeaf::Event(e) => e.test(id),
+            BLeaf::Set(ids) => ids.contains(id),
         }
     }
 }

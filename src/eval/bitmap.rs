@@ -131,6 +131,7 @@ impl Ctx<'_> {
         match l {
             BLeaf::Null(present) => exact(within.unwrap_or(self.live) - *present),
             BLeaf::Event(e) => exact(e.ids(within.unwrap_or(self.live))),
+            BLeaf::Set(ids) => exact(restrict(ids)),
             BLeaf::Range { col, lo, hi } => {
                 let h = col.index.range(*lo, *hi, &col.present, within);
                 Tri {
@@ -183,6 +184,7 @@ impl Ctx<'_> {
         match l {
             BLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
             BLeaf::Event(e) => e.estimate(self.live_len),
+            BLeaf::Set(ids) => ids.len(),
             BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
             BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
             BLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),

@@ -7,6 +7,7 @@
 //! one entity against each rule that reads the written fields.
 
 use super::bind::{numeric_span, Span};
+use super::Env;
 use crate::filter::{PNode, Test};
 use crate::schema::FieldType;
 use crate::store::{Column, NONE};
@@ -14,11 +15,13 @@ use crate::value::Timestamp;
 use crate::Table;
 
 /// Whether `node` holds for the live entity `id` at `now`.
-pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
+pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
     match node {
-        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now)),
-        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
-        PNode::Not(x) => !holds(x, table, id, now),
+        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now, env)),
+        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now, env)),
+        PNode::Not(x) => !holds(x, table, id, now, env),
+        PNode::InSegment(ids) => env.in_segments(ids, id),
+        PNode::Related(r) => super::related::holds(r, env, id, now),
         PNode::Event(e) => super::bind::EventLeaf::bind(e, table, now).test(id),
         PNode::Leaf(c) => {
             let column = table.column(c.field);

@@ -11,18 +11,54 @@ mod bind;
 mod bitmap;
 mod entity;
 mod oracle;
+mod related;
 
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
 use crate::error::EvalError;
-use crate::filter::Plan;
+use crate::filter::{PNode, Plan};
+use crate::schema::Relation;
+use crate::segment::SegmentId;
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 use bind::BNode;
+pub(crate) use related::{resolve as resolve_parent, Parents};
+
+/// What a plan that names segments or related kinds reads besides its own
+/// table: every kind's table, the parent of each child per relation, and
+/// the members of segments.
+pub(crate) struct Env<'a> {
+    pub tables: &'a [Table],
+    pub relations: &'a [Relation],
+    pub parents: &'a [Parents],
+    pub members: &'a dyn Fn(SegmentId) -> Option<&'a RoaringBitmap>,
+}
+
+impl Env<'_> {
+    /// The context of a plan that needs none ([`Plan::needs_engine`] is false).
+    pub(crate) fn none() -> Env<'static> {
+        Env {
+            tables: &[],
+            relations: &[],
+            parents: &[],
+            members: &|_| None,
+        }
+    }
+
+    /// Whether `id` is a member of any of `segments`.
+    pub(crate) fn in_segments(&self, segments: &[SegmentId], id: u32) -> bool {
+        segments
+            .iter()
+            .any(|s| (self.members)(*s).is_some_and(|m| m.contains(id)))
+    }
+}
 
 fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
+    if plan.needs_engine() {
+        return Err(EvalError::NeedsEngine);
+    }
     if Arc::ptr_eq(plan.kind(), table.schema()) || **plan.kind() == **table.schema() {
         Ok(())
     } else {
@@ -41,7 +77,9 @@ fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
 /// # Errors
 ///
 /// [`EvalError::KindMismatch`] when the plan was validated against another
-/// kind than the table's.
+/// kind than the table's; [`EvalError::NeedsEngine`] for a plan that names
+/// segments or related kinds ([`Plan::needs_engine`]): evaluate those with
+/// [`Engine::evaluate`](crate::Engine::evaluate).
 ///
 /// # Examples
 ///
@@ -61,7 +99,7 @@ fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
 /// ```
 pub fn evaluate(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap, EvalError> {
     check_kind(plan, table)?;
-    Ok(evaluate_in(plan, table, now, None))
+    Ok(evaluate_in(plan, table, now, None, &Env::none()))
 }
 
 /// As [`evaluate`], restricted to the ids in `within` (a segment, say).
@@ -76,12 +114,28 @@ pub fn evaluate_within(
     within: &RoaringBitmap,
 ) -> Result<RoaringBitmap, EvalError> {
     check_kind(plan, table)?;
-    Ok(evaluate_in(plan, table, now, Some(within)))
+    Ok(evaluate_in(plan, table, now, Some(within), &Env::none()))
 }
 
 /// As [`evaluate_within`] (or [`evaluate`] without a scope), for a plan
 /// known to be of the table's kind.
-pub(crate) fn evaluate_in(plan: &Plan, table: &Table, now: Timestamp, within: Option<&RoaringBitmap>) -> RoaringBitmap {
+pub(crate) fn evaluate_in(
+    plan: &Plan,
+    table: &Table,
+    now: Timestamp,
+    within: Option<&RoaringBitmap>,
+    env: &Env,
+) -> RoaringBitmap {
+    eval_node(&plan.root, table, now, within, env)
+}
+
+pub(crate) fn eval_node(
+    node: &PNode,
+    table: &Table,
+    now: Timestamp,
+    within: Option<&RoaringBitmap>,
+    env: &Env,
+) -> RoaringBitmap {
     let scoped;
     let within = match within {
         Some(w) => {
@@ -90,7 +144,7 @@ pub(crate) fn evaluate_in(plan: &Plan, table: &Table, now: Timestamp, within: Op
         }
         None => None,
     };
-    let root = bind::bind(&plan.root, table, now);
+    let root = bind::bind(node, table, now, env);
     let cx = bitmap::Ctx {
         live: table.live(),
         live_len: table.len(),
@@ -115,7 +169,12 @@ pub(crate) fn evaluate_in(plan: &Plan, table: &Table, now: Timestamp, within: Op
 /// As [`evaluate`].
 pub fn scan(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap, EvalError> {
     check_kind(plan, table)?;
-    Ok(oracle::scan(&plan.root, table, now))
+    Ok(oracle::scan(&plan.root, table, now, &Env::none()))
+}
+
+/// The oracle with a context, for the engine's checks.
+pub(crate) fn scan_in(plan: &Plan, table: &Table, now: Timestamp, env: &Env) -> RoaringBitmap {
+    oracle::scan(&plan.root, table, now, env)
 }
 
 /// A plan bound to one table and one `now`, to test entities one at a time.
@@ -150,7 +209,7 @@ impl<'a> Matcher<'a> {
         check_kind(plan, table)?;
         Ok(Matcher {
             table,
-            root: bind::bind(&plan.root, table, now),
+            root: bind::bind(&plan.root, table, now, &Env::none()),
         })
     }
 
@@ -171,10 +230,10 @@ impl<'a> Matcher<'a> {
 /// As [`evaluate`].
 pub fn matches(plan: &Plan, table: &Table, id: EntityId, now: Timestamp) -> Result<bool, EvalError> {
     check_kind(plan, table)?;
-    Ok(table.live().contains(id.0) && entity::holds(&plan.root, table, id.0, now))
+    Ok(table.live().contains(id.0) && entity::holds(&plan.root, table, id.0, now, &Env::none()))
 }
 
 /// As [`matches`] for a plan known to be of the table's kind.
-pub(crate) fn matches_unchecked(plan: &Plan, table: &Table, id: u32, now: Timestamp) -> bool {
-    table.live().contains(id) && entity::holds(&plan.root, table, id, now)
+pub(crate) fn matches_unchecked(plan: &Plan, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
+    table.live().contains(id) && entity::holds(&plan.root, table, id, now, env)
 }

@@ -4,20 +4,27 @@
 
 use roaring::RoaringBitmap;
 
+use super::Env;
 use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PNode, Test, Window};
 use crate::store::EntityId;
 use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
 
-pub(crate) fn scan(root: &PNode, table: &Table, now: Timestamp) -> RoaringBitmap {
-    table.live().iter().filter(|&id| holds(root, table, id, now)).collect()
+pub(crate) fn scan(root: &PNode, table: &Table, now: Timestamp, env: &Env) -> RoaringBitmap {
+    table
+        .live()
+        .iter()
+        .filter(|&id| holds(root, table, id, now, env))
+        .collect()
 }
 
-fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp) -> bool {
+fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
     match node {
-        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now)),
-        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now)),
-        PNode::Not(x) => !holds(x, table, id, now),
+        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now, env)),
+        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now, env)),
+        PNode::Not(x) => !holds(x, table, id, now, env),
+        PNode::InSegment(ids) => ids.iter().any(|s| (env.members)(*s).is_some_and(|m| m.contains(id))),
+        PNode::Related(r) => super::related::oracle(r, env, id, |child, c| holds(&r.nested, child, c, now, env)),
         PNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
         PNode::Event(e) => event(e, table, id, now),
     }
@@ -50,6 +57,16 @@ fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
             };
             let count = times.iter().filter(|&&t| inside(t)).count() as u64;
             op.holds(count.cmp(n))
+        }
+        EventWhat::Change { op, ratio, window } => {
+            let w = window * 1000;
+            let last = times.iter().filter(|&&t| now_ns - w <= t && t <= now_ns).count() as u64;
+            let before = times.iter().filter(|&&t| now_ns - 2 * w <= t && t < now_ns - w).count() as u64;
+            let grew_or_fell = match op {
+                CmpOp::Ge => last as f64 >= ratio * before as f64,
+                _ => last as f64 <= ratio * before as f64,
+            };
+            last + before > 0 && grew_or_fell
         }
     }
 }

@@ -79,6 +79,43 @@ pub enum Literal {
     Duration(Duration),
     /// An event count in a window, for the `@count:<event>` pseudo-field.
     Count(EventCount),
+    /// A usage change between two windows, for the `@change:<event>` pseudo-field.
+    Change(UsageChange),
+    /// A filter over related entities, for `any`, `none`, `all` and
+    /// `atLeast` on `@related:<kind>`.
+    Nested(Box<Nested>),
+}
+
+/// The value of a rule on `@related:<kind>`: a filter over the related
+/// entities and, for `atLeast`, how many of them must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nested {
+    /// For `atLeast`: a count or a share; `None` for `any`, `none`, `all`.
+    pub threshold: Option<Threshold>,
+    /// The filter each related entity is tested against.
+    pub filter: Group,
+}
+
+/// How many related entities `atLeast` asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// `{"count": n, "filter": ...}`: at least `n` of them.
+    Count(u64),
+    /// `{"percent": p, "filter": ...}`: at least `p`% of them, and at least one.
+    Percent(f64),
+}
+
+/// `{"ratio": 2, "window": {"amount": 7, "unit": "days"}}`: the value of a
+/// rule on `@change:<event>`. The count of the last window is compared with
+/// `ratio` times the count of the window before it: `>=` finds usage that
+/// grew by at least that ratio, `<=` (with a ratio below 1) usage that fell.
+/// An entity without the event in either window matches neither.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UsageChange {
+    /// The factor, finite and positive.
+    pub ratio: f64,
+    /// The length of each of the two windows.
+    pub window: Duration,
 }
 
 /// `{"count": 3, "withinLast": {"amount": 14, "unit": "days"}}`: the value of
@@ -237,6 +274,14 @@ operators! {
     Null = "null",
     /// The complement of `null`.
     NotNull = "notNull",
+    /// Some related entity matches the nested filter.
+    Any = "any",
+    /// No related entity matches: the complement of `any`.
+    None = "none",
+    /// Every related entity matches (true when there are none).
+    All = "all",
+    /// At least a count or a share of the related entities match.
+    AtLeast = "atLeast",
 }
 
 impl Operator {
@@ -251,6 +296,7 @@ impl Operator {
             Operator::DoesNotEndWith => Operator::EndsWith,
             Operator::ContainsNone => Operator::ContainsAny,
             Operator::NotNull => Operator::Null,
+            Operator::None => Operator::Any,
             _ => return None,
         })
     }
@@ -269,8 +315,20 @@ impl Drop for Group {
         let mut stack: Vec<Group> = Vec::new();
         let take = |rules: &mut Vec<Node>, stack: &mut Vec<Group>| {
             for node in rules.drain(..) {
-                if let Node::Group(g) = node {
-                    stack.push(g);
+                match node {
+                    Node::Group(g) => stack.push(g),
+                    Node::Rule(Rule {
+                        value: Some(Literal::Nested(mut n)),
+                        ..
+                    }) => stack.push(std::mem::replace(
+                        &mut n.filter,
+                        Group {
+                            combinator: Combinator::And,
+                            not: false,
+                            rules: Vec::new(),
+                        },
+                    )),
+                    Node::Rule(_) => {}
                 }
             }
         };

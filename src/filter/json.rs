@@ -5,7 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::ast::{
-    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Node, Operator, Rule, TimeUnit,
+    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold,
+    TimeUnit, UsageChange,
 };
 use super::path::Path;
 use crate::error::FilterError;
@@ -197,6 +198,18 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
                 })
                 .collect::<Result<_, _>>()?,
         ),
+        Value::Object(o) if o.contains_key("rules") => Literal::Nested(Box::new(Nested {
+            threshold: None,
+            filter: group_from_json(v, path)?,
+        })),
+        Value::Object(o) if o.contains_key("filter") => Literal::Nested(Box::new(threshold_from_json(o, path)?)),
+        Value::Object(o) if o.contains_key("ratio") => {
+            Literal::Change(change_from_json(o).ok_or_else(|| FilterError::BadValue {
+                path: path.to_string(),
+                expected: CHANGE_SHAPE.into(),
+                found: Value::Object(o.clone()).to_string(),
+            })?)
+        }
         Value::Object(o) if o.contains_key("count") => {
             Literal::Count(count_from_json(o).ok_or_else(|| FilterError::BadValue {
                 path: path.to_string(),
@@ -243,6 +256,50 @@ fn count_from_json(o: &Map<String, Value>) -> Option<EventCount> {
         _ => return None,
     };
     Some(EventCount { count, window })
+}
+
+pub(crate) const THRESHOLD_SHAPE: &str =
+    r#"{"count": <non-negative integer>, "filter": <group>} or {"percent": <0 to 100>, "filter": <group>}"#;
+
+pub(crate) const CHANGE_SHAPE: &str = r#"{"ratio": <positive number>, "window": {"amount": <positive integer>, "unit": "minutes" | "hours" | "days" | "weeks"}}"#;
+
+fn threshold_from_json(o: &Map<String, Value>, path: &Path) -> Result<Nested, FilterError> {
+    let bad = || FilterError::BadValue {
+        path: path.to_string(),
+        expected: THRESHOLD_SHAPE.into(),
+        found: format!(
+            "an object with members {}",
+            o.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    if o.len() != 2 {
+        return Err(bad());
+    }
+    let threshold = match (o.get("count"), o.get("percent")) {
+        (Some(c), None) => Threshold::Count(c.as_u64().ok_or_else(bad)?),
+        (None, Some(p)) => match p.as_f64() {
+            Some(p) if (0.0..=100.0).contains(&p) => Threshold::Percent(p),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    let filter = match o.get("filter") {
+        Some(f) => group_from_json(f, &path.member("filter"))?,
+        None => return Err(bad()),
+    };
+    Ok(Nested {
+        threshold: Some(threshold),
+        filter,
+    })
+}
+
+fn change_from_json(o: &Map<String, Value>) -> Option<UsageChange> {
+    if o.len() != 2 {
+        return None;
+    }
+    let ratio = o.get("ratio")?.as_f64().filter(|r| r.is_finite() && *r > 0.0)?;
+    let window = duration_from_json(o.get("window")?.as_object()?).filter(|d| d.amount > 0)?;
+    Some(UsageChange { ratio, window })
 }
 
 fn duration_from_json(o: &Map<String, Value>) -> Option<Duration> {
@@ -301,6 +358,15 @@ fn literal_to_json(l: &Literal) -> Value {
                 "withinLast": {"amount": d.amount, "unit": d.unit.name()},
             }),
             CountWindow::Between(a, b) => serde_json::json!({"count": c.count, "between": [a, b]}),
+        },
+        Literal::Change(c) => serde_json::json!({
+            "ratio": c.ratio,
+            "window": {"amount": c.window.amount, "unit": c.window.unit.name()},
+        }),
+        Literal::Nested(n) => match n.threshold {
+            None => group_to_json(&n.filter),
+            Some(Threshold::Count(c)) => serde_json::json!({"count": c, "filter": group_to_json(&n.filter)}),
+            Some(Threshold::Percent(p)) => serde_json::json!({"percent": p, "filter": group_to_json(&n.filter)}),
         },
     }
 }

@@ -8,8 +8,11 @@ mod limit;
 mod path;
 mod plan;
 
-pub use ast::{Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+pub use ast::{
+    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold,
+    TimeUnit, UsageChange,
+};
 pub use builder::{field, FieldRef};
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub use plan::Plan;
-pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Test, Window};
+pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Quant, RelCond, Test, Window};

@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator, Rule};
+use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator, Rule, Threshold};
 use super::limit::LimitPolicy;
 use super::path::Path;
 use crate::error::FilterError;
-use crate::schema::{FieldId, FieldType, KindSchema};
+use crate::schema::{FieldId, FieldType, KindSchema, Schema};
+use crate::segment::SegmentId;
 use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
 
 /// A filter checked against one kind's schema: fields resolved to ids,
@@ -33,6 +34,9 @@ pub struct Plan {
     pub(crate) kind: Arc<KindSchema>,
     pub(crate) root: PNode,
     conditions: usize,
+    /// Whether the plan names segments or relations, which only an
+    /// [`Engine`](crate::Engine) can evaluate.
+    contextual: bool,
 }
 
 /// A node of a plan.
@@ -43,6 +47,59 @@ pub(crate) enum PNode {
     Not(Box<PNode>),
     Leaf(Cond),
     Event(EventCond),
+    /// A member of any of these segments (of the plan's kind).
+    InSegment(Vec<SegmentId>),
+    /// A quantifier over the related entities of another kind.
+    Related(Box<RelCond>),
+}
+
+/// What a plan reads of the kind at the end of a chain of relations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NestedRead {
+    /// Relation indexes, outermost first.
+    pub chain: Vec<usize>,
+    /// Fields of the innermost child kind (not including the relation field).
+    pub fields: Vec<FieldId>,
+    /// Events of it; `None` for any event.
+    pub events: Vec<Option<String>>,
+}
+
+/// `@related:<kind>`: how many of an entity's children match `nested`.
+#[derive(Debug, Clone)]
+pub(crate) struct RelCond {
+    /// The index of the relation in the schema.
+    pub relation: usize,
+    /// The child kind's index.
+    pub child: usize,
+    pub quant: Quant,
+    /// A plan over the child kind.
+    pub nested: PNode,
+}
+
+/// How many children must match.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Quant {
+    /// At least one.
+    Any,
+    /// Every one; true when there are none.
+    All,
+    /// At least `n`.
+    AtLeast(u64),
+    /// At least `p` percent, and at least one.
+    Percent(f64),
+}
+
+impl Quant {
+    /// Whether `matched` of `total` children satisfy the quantifier.
+    pub(crate) fn holds(self, matched: u64, total: u64) -> bool {
+        match self {
+            Quant::Any => matched > 0,
+            Quant::All => matched == total,
+            Quant::AtLeast(n) => matched >= n,
+            // matched / total >= p / 100, exactly: p is an f64 in 0..=100.
+            Quant::Percent(p) => total > 0 && matched as f64 * 100.0 >= p * total as f64,
+        }
+    }
 }
 
 /// A positive condition on an entity's events.
@@ -61,6 +118,9 @@ pub(crate) enum EventWhat {
     Last(Test),
     /// The number of events in the window compared with `n`.
     Count { op: CmpOp, n: u64, window: CountWin },
+    /// The count in `[now - w, now]` compared (`Ge` or `Le`) with `ratio`
+    /// times the count in `[now - 2w, now - w)`; `w` in microseconds.
+    Change { op: CmpOp, ratio: f64, window: i128 },
 }
 
 /// The instants an event count counts.
@@ -155,14 +215,144 @@ impl Plan {
     /// [`FilterError::UnknownField`], [`FilterError::OperatorNotForType`],
     /// [`FilterError::BadValue`], [`FilterError::EmptyList`],
     /// [`FilterError::InvertedRange`]; each with the path of the node.
+    ///
+    /// Without a [`Schema`], a plan cannot name related kinds: use
+    /// [`Plan::in_schema`] for `@related:<kind>`.
     pub fn new(filter: &Filter, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
         let conditions = measure(filter, policy)?;
-        let root = group_plan(filter, &Path::root(), kind)?;
-        Ok(Plan {
-            kind: kind.clone(),
+        let cx = Kinds { schema: None, kind: 0 };
+        let root = group_plan(filter, &Path::root(), kind, &cx)?;
+        Ok(Plan::made(kind.clone(), root, conditions))
+    }
+
+    /// Validates `filter` against kind `kind` of `schema`, where rules may
+    /// also quantify over related kinds (`@related:<kind>`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::new`], and [`FilterError::UnknownKind`] for a kind the
+    /// schema does not have.
+    pub fn in_schema(filter: &Filter, schema: &Schema, kind: &str, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        let k = schema
+            .kind_id(kind)
+            .ok_or_else(|| FilterError::UnknownKind { kind: kind.to_string() })?;
+        let conditions = measure(filter, policy)?;
+        let cx = Kinds {
+            schema: Some(schema),
+            kind: k.0 as usize,
+        };
+        let arc = &schema.kind_arcs()[k.0 as usize];
+        let root = group_plan(filter, &Path::root(), arc, &cx)?;
+        Ok(Plan::made(arc.clone(), root, conditions))
+    }
+
+    fn made(kind: Arc<KindSchema>, root: PNode, conditions: usize) -> Plan {
+        let mut plan = Plan {
+            kind,
             root,
             conditions,
-        })
+            contextual: false,
+        };
+        let mut contextual = false;
+        plan.visit_all(&mut |_, n| contextual |= matches!(n, PNode::InSegment(_) | PNode::Related(_)));
+        plan.contextual = contextual;
+        plan
+    }
+
+    /// Whether the plan names segments (`@segment`) or related kinds
+    /// (`@related:<kind>`): then only an [`Engine`](crate::Engine), which
+    /// holds them, evaluates it.
+    pub fn needs_engine(&self) -> bool {
+        self.contextual
+    }
+
+    /// The segments the plan names, sorted, each once, with those named
+    /// inside nested filters over related kinds.
+    pub fn segments(&self) -> Vec<SegmentId> {
+        let mut out = Vec::new();
+        self.visit_all(&mut |_, n| {
+            if let PNode::InSegment(ids) = n {
+                out.extend(ids)
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// What the plan reads of related kinds: per chain of relations
+    /// (outermost first), the fields and events of the innermost child kind
+    /// that its nested filter reads, the relation's own field included.
+    pub(crate) fn nested_reads(&self) -> Vec<NestedRead> {
+        let mut out: Vec<NestedRead> = Vec::new();
+        self.visit_all(&mut |chain, n| {
+            let mut entry = |chain: &[usize]| -> usize {
+                match out.iter().position(|r| r.chain == chain) {
+                    Some(i) => i,
+                    None => {
+                        out.push(NestedRead {
+                            chain: chain.to_vec(),
+                            fields: Vec::new(),
+                            events: Vec::new(),
+                        });
+                        out.len() - 1
+                    }
+                }
+            };
+            if let PNode::Related(r) = n {
+                let mut c = chain.to_vec();
+                c.push(r.relation);
+                entry(&c);
+            }
+            if chain.is_empty() {
+                return;
+            }
+            let i = entry(chain);
+            match n {
+                PNode::Leaf(c) => out[i].fields.push(c.field),
+                PNode::Event(e) => out[i].events.push(e.name.clone()),
+                _ => {}
+            }
+        });
+        for r in &mut out {
+            r.fields.sort_unstable();
+            r.fields.dedup();
+            r.events.sort_unstable();
+            r.events.dedup();
+        }
+        out
+    }
+
+    /// The segments the plan names, each with the chain of relations
+    /// (outermost first) of the nested filter that names it.
+    pub(crate) fn segment_refs(&self) -> Vec<(Vec<usize>, SegmentId)> {
+        let mut out = Vec::new();
+        self.visit_all(&mut |chain, n| {
+            if let PNode::InSegment(ids) = n {
+                out.extend(ids.iter().map(|s| (chain.to_vec(), *s)))
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Every leaf with the chain of relations (outermost first) it sits under.
+    pub(crate) fn visit_all(&self, f: &mut impl FnMut(&[usize], &PNode)) {
+        let mut stack: Vec<(&PNode, Vec<usize>)> = vec![(&self.root, Vec::new())];
+        while let Some((n, chain)) = stack.pop() {
+            match n {
+                PNode::And(xs) | PNode::Or(xs) => stack.extend(xs.iter().map(|x| (x, chain.clone()))),
+                PNode::Not(x) => stack.push((x, chain)),
+                PNode::Related(r) => {
+                    f(&chain, n);
+                    let mut c = chain.clone();
+                    c.push(r.relation);
+                    stack.push((&r.nested, c));
+                }
+                leaf => f(&chain, leaf),
+            }
+        }
     }
 
     /// The kind the plan was validated against.
@@ -207,29 +397,39 @@ impl Plan {
     /// with time alone.
     pub fn is_time_relative(&self) -> bool {
         let mut rel = false;
-        self.visit(&mut |n| {
-            rel |= match n {
-                PNode::Leaf(c) => matches!(c.test, Test::Window(..)),
-                PNode::Event(e) => match &e.what {
-                    EventWhat::First(t) | EventWhat::Last(t) => matches!(t, Test::Window(..)),
-                    EventWhat::Count { window, .. } => matches!(window, CountWin::Last(_)),
-                },
-                _ => false,
-            }
-        });
+        self.visit_all(&mut |_, n| rel |= n.is_time_relative_leaf());
         rel
     }
 
+    /// The leaves of the plan's own kind (not inside nested filters).
     fn visit(&self, f: &mut impl FnMut(&PNode)) {
-        let mut stack = vec![&self.root];
-        while let Some(n) = stack.pop() {
-            match n {
-                PNode::And(xs) | PNode::Or(xs) => stack.extend(xs),
-                PNode::Not(x) => stack.push(x),
-                leaf => f(leaf),
+        self.visit_all(&mut |chain, n| {
+            if chain.is_empty() {
+                f(n)
             }
+        });
+    }
+}
+
+impl PNode {
+    /// Whether this leaf's result changes with `now` alone.
+    pub(crate) fn is_time_relative_leaf(&self) -> bool {
+        match self {
+            PNode::Leaf(c) => matches!(c.test, Test::Window(..)),
+            PNode::Event(e) => match &e.what {
+                EventWhat::First(t) | EventWhat::Last(t) => matches!(t, Test::Window(..)),
+                EventWhat::Count { window, .. } => matches!(window, CountWin::Last(_)),
+                EventWhat::Change { .. } => true,
+            },
+            _ => false,
         }
     }
+}
+
+/// The schema (when validating within one) and the index of the kind at hand.
+struct Kinds<'a> {
+    schema: Option<&'a Schema>,
+    kind: usize,
 }
 
 impl Filter {
@@ -256,7 +456,18 @@ fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> 
         }
         for (i, n) in g.rules.iter().enumerate() {
             match n {
-                Node::Rule(_) => count += 1,
+                Node::Rule(r) => {
+                    count += 1;
+                    if let Some(Literal::Nested(nested)) = &r.value {
+                        let p = path.rule(i).member("value");
+                        let p = if nested.threshold.is_some() {
+                            p.member("filter")
+                        } else {
+                            p
+                        };
+                        stack.push((&nested.filter, depth + 1, p));
+                    }
+                }
                 Node::Group(h) => stack.push((h, depth + 1, path.rule(i))),
             }
         }
@@ -267,13 +478,13 @@ fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> 
     }
 }
 
-fn group_plan(g: &Group, path: &Path, kind: &KindSchema) -> Result<PNode, FilterError> {
+fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PNode, FilterError> {
     let mut children = Vec::with_capacity(g.rules.len());
     for (i, n) in g.rules.iter().enumerate() {
         let p = path.rule(i);
         children.push(match n {
-            Node::Rule(r) => rule_plan(r, &p, kind)?,
-            Node::Group(h) => group_plan(h, &p, kind)?,
+            Node::Rule(r) => rule_plan(r, &p, kind, kinds)?,
+            Node::Group(h) => group_plan(h, &p, kind, kinds)?,
         });
     }
     let node = match g.combinator {
@@ -293,6 +504,8 @@ pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
         Some(Literal::List(xs)) => format!("an array of {}", xs.len()),
         Some(Literal::Duration(d)) => format!("duration {} {}", d.amount, d.unit.name()),
         Some(Literal::Count(c)) => format!("event count {}", c.count),
+        Some(Literal::Change(c)) => format!("usage change ratio {}", c.ratio),
+        Some(Literal::Nested(_)) => "a nested filter".into(),
     }
 }
 
@@ -407,7 +620,7 @@ fn literal_text(l: &Literal) -> String {
     }
 }
 
-fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, FilterError> {
+fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PNode, FilterError> {
     let (positive, negated) = match rule.operator.negates() {
         Some(p) => (p, true),
         None => (rule.operator, false),
@@ -427,12 +640,18 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema) -> Result<PNode, Filte
             None => (pseudo, None),
         };
         let what = match (what, &name) {
-            ("firstSeen", _) => EventWhat::First(typed_test(&cx, FieldType::Timestamp, positive)?),
-            ("lastSeen", _) => EventWhat::Last(typed_test(&cx, FieldType::Timestamp, positive)?),
-            ("count", Some(_)) => count_test(&cx, positive)?,
+            ("segment", None) => segment_test(&cx, positive)?,
+            ("related", Some(child)) => related_test(&cx, positive, child, kinds)?,
+            ("firstSeen", _) => EventWhat::First(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
+            ("lastSeen", _) => EventWhat::Last(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
+            ("count", Some(_)) => count_test(&cx, positive)?.into(),
+            ("change", Some(_)) => change_test(&cx, positive)?.into(),
             _ => return Err(unknown()),
         };
-        PNode::Event(EventCond { name, what })
+        match what {
+            Pseudo::Event(what) => PNode::Event(EventCond { name, what }),
+            Pseudo::Node(n) => n,
+        }
     } else {
         let field = kind.field_id(&rule.field).ok_or_else(unknown)?;
         let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
@@ -450,6 +669,116 @@ fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {
         field: cx.rule.field.clone(),
         field_type: ty,
         operator: cx.rule.operator.name().to_string(),
+    }
+}
+
+/// What a pseudo-field rule became.
+enum Pseudo {
+    Event(EventWhat),
+    Node(PNode),
+}
+
+impl From<EventWhat> for Pseudo {
+    fn from(w: EventWhat) -> Pseudo {
+        Pseudo::Event(w)
+    }
+}
+
+fn not_allowed(cx: &RuleCtx, allowed: &str) -> FilterError {
+    FilterError::OperatorNotAllowed {
+        path: cx.path.member("operator").to_string(),
+        field: cx.rule.field.clone(),
+        operator: cx.rule.operator.name().to_string(),
+        allowed: allowed.into(),
+    }
+}
+
+/// `@segment` with `in` or `notIn`: a segment id or a list of them.
+fn segment_test(cx: &RuleCtx, positive: Operator) -> Result<Pseudo, FilterError> {
+    if positive != Operator::In {
+        return Err(not_allowed(cx, "`in` and `notIn`"));
+    }
+    let vp = cx.value_path();
+    let id = |l: &Literal, p: &Path| match l {
+        Literal::Int(i) if *i >= 1 && *i <= u64::MAX as i128 => Ok(SegmentId(*i as u64)),
+        other => Err(cx.bad(p, "a segment id (a positive integer)", Some(other))),
+    };
+    let mut ids = match cx.value() {
+        Some(Literal::List(xs)) if xs.is_empty() => return Err(FilterError::EmptyList { path: vp.to_string() }),
+        Some(Literal::List(xs)) => xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| id(x, &vp.index(i)))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(l) => vec![id(l, &vp)?],
+        None => return Err(cx.bad(&vp, "a segment id or a list of them", None)),
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Pseudo::Node(PNode::InSegment(ids)))
+}
+
+/// `@related:<child>` with `any`, `none`, `all` or `atLeast`.
+fn related_test(cx: &RuleCtx, positive: Operator, child: &str, kinds: &Kinds) -> Result<Pseudo, FilterError> {
+    let vp = cx.value_path();
+    let no_relation = || FilterError::UnknownRelation {
+        path: cx.path.member("field").to_string(),
+        kind: child.to_string(),
+    };
+    let schema = kinds.schema.ok_or_else(no_relation)?;
+    let c = schema.kind_id(child).ok_or_else(no_relation)?;
+    let parent = crate::schema::KindId(kinds.kind as u32);
+    let relation = schema.relation(c, parent).ok_or_else(no_relation)?;
+    let nested = match cx.value() {
+        Some(Literal::Nested(n)) => n,
+        other => return Err(cx.bad(&vp, "a nested filter (a group)", other)),
+    };
+    let quant = match (positive, nested.threshold) {
+        (Operator::Any, None) => Quant::Any,
+        (Operator::All, None) => Quant::All,
+        (Operator::AtLeast, Some(Threshold::Count(n))) => Quant::AtLeast(n),
+        (Operator::AtLeast, Some(Threshold::Percent(p))) if (0.0..=100.0).contains(&p) => Quant::Percent(p),
+        (Operator::AtLeast, _) => return Err(cx.bad(&vp, super::json::THRESHOLD_SHAPE, cx.value())),
+        (Operator::Any | Operator::All, Some(_)) => {
+            return Err(cx.bad(&vp, "a group (a threshold goes with `atLeast` only)", cx.value()))
+        }
+        _ => return Err(not_allowed(cx, "`any`, `none`, `all` and `atLeast`")),
+    };
+    let fp = if nested.threshold.is_some() {
+        vp.member("filter")
+    } else {
+        vp
+    };
+    let child_kinds = Kinds {
+        schema: Some(schema),
+        kind: c.0 as usize,
+    };
+    let child_schema = &schema.kind_arcs()[c.0 as usize];
+    let nested = group_plan(&nested.filter, &fp, child_schema, &child_kinds)?;
+    Ok(Pseudo::Node(PNode::Related(Box::new(RelCond {
+        relation,
+        child: c.0 as usize,
+        quant,
+        nested,
+    }))))
+}
+
+/// `@change:<event>` with `>=` (grew) or `<=` (fell).
+fn change_test(cx: &RuleCtx, positive: Operator) -> Result<EventWhat, FilterError> {
+    let op = match positive {
+        Operator::Ge => CmpOp::Ge,
+        Operator::Le => CmpOp::Le,
+        _ => return Err(not_allowed(cx, "`>=` and `<=`")),
+    };
+    match cx.value() {
+        Some(Literal::Change(c)) if c.ratio.is_finite() && c.ratio > 0.0 && c.window.amount > 0 => {
+            Ok(EventWhat::Change {
+                op,
+                ratio: c.ratio,
+                window: c.window.amount as i128 * c.window.unit.micros(),
+            })
+        }
+        other => Err(cx.bad(&cx.value_path(), super::json::CHANGE_SHAPE, other)),
     }
 }
 

@@ -1,0 +1,304 @@
+//! How rules depend on one another and on other kinds: segments that name
+//! segments (ranks, cycles), rules that quantify over related kinds, and the
+//! parent of each child.
+
+use std::collections::BTreeMap;
+
+use roaring::RoaringBitmap;
+
+use super::deps::NestedDep;
+use super::Engine;
+use crate::error::SegmentError;
+use crate::eval::{resolve_parent, Parents};
+use crate::filter::Plan;
+use crate::schema::FieldId;
+use crate::segment::{RuleId, SegmentId};
+use crate::store::Column;
+
+impl Engine {
+    /// Indexes a rule under everything it reads: its own kind's fields and
+    /// events, the related kinds' fields and events, the segments it names.
+    pub(super) fn index_rule(&mut self, rule: RuleId, kind: usize, plan: &Plan) {
+        self.deps[kind].add(rule, plan);
+        let relations = self.store.schema().relations();
+        for nr in plan.nested_reads() {
+            let Some(&last) = nr.chain.last() else { continue };
+            let child = relations[last].child.0 as usize;
+            self.deps[child].nested.push(NestedDep {
+                rule,
+                chain: nr.chain,
+                fields: nr.fields,
+                events: nr.events,
+            });
+        }
+        for (chain, s) in plan.segment_refs() {
+            self.refs.entry(s).or_default().push((rule, chain));
+        }
+    }
+
+    /// Undoes [`Engine::index_rule`].
+    pub(super) fn unindex_rule(&mut self, rule: RuleId, kind: usize, plan: &Plan) {
+        self.deps[kind].remove(rule, plan);
+        for d in &mut self.deps {
+            d.nested.retain(|n| n.rule != rule);
+        }
+        for s in plan.segments() {
+            if let Some(list) = self.refs.get_mut(&s) {
+                list.retain(|(r, _)| *r != rule);
+                if list.is_empty() {
+                    self.refs.remove(&s);
+                }
+            }
+        }
+    }
+
+    /// Checks the segments a new plan of `segment`'s rule names: each
+    /// exists, is of the kind the plan tests there, and naming it makes no
+    /// cycle.
+    pub(super) fn check_refs(
+        &self,
+        segment: SegmentId,
+        segment_name: &str,
+        kind: usize,
+        plan: &Plan,
+    ) -> Result<(), SegmentError> {
+        let relations = self.store.schema().relations();
+        let name = |id: SegmentId| {
+            self.segments
+                .get(&id)
+                .map_or(segment_name.to_string(), |s| s.info.name.clone())
+        };
+        for (chain, s) in plan.segment_refs() {
+            let want = chain.last().map_or(kind, |&r| relations[r].child.0 as usize);
+            let Some(target) = self.segments.get(&s) else {
+                return Err(SegmentError::BadReference {
+                    segment: name(segment),
+                    referenced: s,
+                    problem: "no such segment".into(),
+                });
+            };
+            if target.kind != want {
+                let kinds = self.store.schema().kind_arcs();
+                return Err(SegmentError::BadReference {
+                    segment: name(segment),
+                    referenced: s,
+                    problem: format!(
+                        "it holds `{}` entities where the filter tests `{}` entities",
+                        kinds[target.kind].name(),
+                        kinds[want].name()
+                    ),
+                });
+            }
+            if let Some(path) = self.path_between(s, segment) {
+                let mut cycle = vec![segment];
+                cycle.extend(path);
+                let text: Vec<String> = cycle.iter().map(|id| format!("`{}` ({id})", name(*id))).collect();
+                return Err(SegmentError::Cycle {
+                    cycle: text.join(" -> "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A chain of references from `from` to `to` (both included), if any.
+    fn path_between(&self, from: SegmentId, to: SegmentId) -> Option<Vec<SegmentId>> {
+        // Depth-first over the segments each segment's rules name, with a
+        // heap stack and the way back to `from`.
+        let mut came: BTreeMap<SegmentId, SegmentId> = BTreeMap::new();
+        let mut stack = vec![from];
+        let mut seen = std::collections::BTreeSet::from([from]);
+        while let Some(s) = stack.pop() {
+            if s == to {
+                let mut path = vec![s];
+                let mut at = s;
+                while let Some(&p) = came.get(&at) {
+                    path.push(p);
+                    at = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for next in self.named_by(s) {
+                if seen.insert(next) {
+                    came.insert(next, s);
+                    stack.push(next);
+                }
+            }
+        }
+        None
+    }
+
+    /// The segments that `segment`'s rules name.
+    fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
+        let Some(s) = self.segments.get(&segment) else {
+            return Vec::new();
+        };
+        let mut out: Vec<SegmentId> = s
+            .info
+            .rules
+            .iter()
+            .filter_map(|r| self.rules.get(r))
+            .flat_map(|r| r.plan.segments())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Recomputes every segment's rank (the graph is acyclic).
+    pub(super) fn rerank(&mut self) {
+        let ids: Vec<SegmentId> = self.segments.keys().copied().collect();
+        let mut rank: BTreeMap<SegmentId, u32> = BTreeMap::new();
+        for id in ids {
+            // Iterative post-order: a segment's rank once all it names are ranked.
+            let mut stack = vec![(id, false)];
+            while let Some((s, expanded)) = stack.pop() {
+                if rank.contains_key(&s) {
+                    continue;
+                }
+                let named = self.named_by(s);
+                if expanded {
+                    let r = named
+                        .iter()
+                        .filter_map(|n| rank.get(n))
+                        .map(|r| r + 1)
+                        .max()
+                        .unwrap_or(0);
+                    rank.insert(s, r);
+                } else {
+                    stack.push((s, true));
+                    stack.extend(named.into_iter().filter(|n| !rank.contains_key(n)).map(|n| (n, false)));
+                }
+            }
+        }
+        for (id, s) in &mut self.segments {
+            s.rank = rank.get(id).copied().unwrap_or(0);
+        }
+    }
+
+    /// The segments whose rules name `segment`.
+    pub(super) fn naming(&self, segment: SegmentId) -> Vec<SegmentId> {
+        let mut out: Vec<SegmentId> = self
+            .refs
+            .get(&segment)
+            .into_iter()
+            .flatten()
+            .filter_map(|(r, _)| self.rules.get(r).map(|r| r.info.segment))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Maps ids of the innermost kind of `chain` up to the outermost parent
+    /// kind; `extra` joins the parents found at the first step (the parents
+    /// that children had before a write).
+    pub(super) fn lift(&self, chain: &[usize], ids: &RoaringBitmap, extra: Option<&RoaringBitmap>) -> RoaringBitmap {
+        let mut cur = ids.clone();
+        for (i, &rel) in chain.iter().rev().enumerate() {
+            cur = self.parents[rel].parents_of(&cur);
+            if i == 0 {
+                if let Some(e) = extra {
+                    cur |= e;
+                }
+            }
+        }
+        cur
+    }
+
+    /// After a write to kind `k`: sets the parents of the children written
+    /// (`ids`, for relations whose field is among `fields` or all when
+    /// `born` is non-empty) and of the children of parents born. Returns, per
+    /// relation, the parents that written children left.
+    pub(super) fn reparent(&mut self, k: usize, ids: &[u32], fields: &[FieldId], born: &[u32]) -> Vec<RoaringBitmap> {
+        let relations = self.store.schema().relations().to_vec();
+        let mut left = vec![RoaringBitmap::new(); relations.len()];
+        for (i, rel) in relations.iter().enumerate() {
+            if rel.child.0 as usize == k && (!born.is_empty() || fields.contains(&rel.field)) {
+                for &id in ids {
+                    let now = resolve_parent(rel, self.store.tables(), id);
+                    if let Some(old) = self.parents[i].set(id, now) {
+                        if Some(old) != now {
+                            left[i].insert(old);
+                        }
+                    }
+                }
+            }
+            if rel.parent.0 as usize == k && !born.is_empty() {
+                let tables = self.store.tables();
+                let Column::String(col) = tables[rel.child.0 as usize].column(rel.field) else {
+                    continue;
+                };
+                let mut adopted = Vec::new();
+                for &p in born {
+                    let Some(key) = tables[k].key(crate::EntityId(p)) else {
+                        continue;
+                    };
+                    if let Some(code) = col.dict.get_index_of(key) {
+                        adopted.extend(col.bitmaps[code].iter().map(|c| (c, p)));
+                    }
+                }
+                for (c, p) in adopted {
+                    self.parents[i].set(c, Some(p));
+                }
+            }
+        }
+        left
+    }
+
+    /// Before deleting entity `id` of kind `k`: it leaves its parents, and
+    /// its children lose it. Returns, per relation, the parent it left.
+    pub(super) fn orphan(&mut self, k: usize, id: u32) -> Vec<RoaringBitmap> {
+        let relations = self.store.schema().relations().to_vec();
+        let mut left = vec![RoaringBitmap::new(); relations.len()];
+        for (i, rel) in relations.iter().enumerate() {
+            if rel.child.0 as usize == k {
+                if let Some(old) = self.parents[i].set(id, None) {
+                    left[i].insert(old);
+                }
+            }
+            if rel.parent.0 as usize == k {
+                let one = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+                for c in self.parents[i].children_of(&one) {
+                    self.parents[i].set(c, None);
+                }
+            }
+        }
+        left
+    }
+
+    /// The rules of other kinds to re-evaluate after children of kind `k`
+    /// changed, with the parents to re-evaluate them for.
+    pub(super) fn nested_scopes(
+        &self,
+        k: usize,
+        changed: &RoaringBitmap,
+        left: &[RoaringBitmap],
+        reads: impl Fn(&NestedDep) -> bool,
+    ) -> Vec<(RuleId, RoaringBitmap)> {
+        let mut out: Vec<(RuleId, RoaringBitmap)> = Vec::new();
+        for d in self.deps[k].nested.iter().filter(|d| reads(d)) {
+            let Some(&last) = d.chain.last() else { continue };
+            let scope = self.lift(&d.chain, changed, left.get(last).filter(|l| !l.is_empty()));
+            if scope.is_empty() {
+                continue;
+            }
+            match out.iter_mut().find(|(r, _)| *r == d.rule) {
+                Some((_, s)) => *s |= scope,
+                None => out.push((d.rule, scope)),
+            }
+        }
+        out
+    }
+
+    /// Rebuilds every relation's parents from the tables.
+    #[allow(dead_code)]
+    pub(super) fn rebuild_parents(&mut self) {
+        let relations = self.store.schema().relations().to_vec();
+        self.parents = relations
+            .iter()
+            .map(|r| Parents::build(r, self.store.tables()))
+            .collect();
+    }
+}

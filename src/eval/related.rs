@@ -1,0 +1,171 @@
+//! Quantifiers over related entities: an account rule over its users.
+//!
+//! A child belongs to the live parent whose key its relation field holds.
+//! [`Parents`] keeps that parent per child id, so that a set of matching
+//! children maps to their parents in one pass over the set (in id order,
+//! so the reads are sequential). One parent's children are the child
+//! column's dictionary bitmap of the parent's key, which is how the
+//! entity-at-a-time path finds them.
+
+use roaring::RoaringBitmap;
+
+use super::Env;
+use crate::filter::{Quant, RelCond};
+use crate::schema::Relation;
+use crate::store::{Column, NONE};
+use crate::value::{Timestamp, Value};
+use crate::Table;
+
+/// Per relation, the parent id of each child id (`NONE` for none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Parents {
+    of: Vec<u32>,
+}
+
+impl Parents {
+    /// The parents of every live child, from the tables.
+    pub(crate) fn build(rel: &Relation, tables: &[Table]) -> Parents {
+        let child = &tables[rel.child.0 as usize];
+        let mut p = Parents::default();
+        for id in child.live() {
+            p.set(id, resolve(rel, tables, id));
+        }
+        p
+    }
+
+    /// The parent of `child`, if it has one.
+    pub(crate) fn of(&self, child: u32) -> Option<u32> {
+        self.of.get(child as usize).copied().filter(|&p| p != NONE)
+    }
+
+    /// Sets the parent of `child`; returns the previous one.
+    pub(crate) fn set(&mut self, child: u32, parent: Option<u32>) -> Option<u32> {
+        let i = child as usize;
+        if self.of.len() <= i {
+            parent?;
+            self.of.resize(i + 1, NONE);
+        }
+        let old = std::mem::replace(&mut self.of[i], parent.unwrap_or(NONE));
+        (old != NONE).then_some(old)
+    }
+
+    /// The children whose parent is in `parents`.
+    pub(crate) fn children_of(&self, parents: &RoaringBitmap) -> RoaringBitmap {
+        let ids = self
+            .of
+            .iter()
+            .enumerate()
+            .filter(|&(_, &p)| p != NONE && parents.contains(p))
+            .map(|(c, _)| c as u32);
+        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+    }
+
+    /// The parents of `children`.
+    pub(crate) fn parents_of(&self, children: &RoaringBitmap) -> RoaringBitmap {
+        let mut v: Vec<u32> = children.iter().filter_map(|c| self.of(c)).collect();
+        v.sort_unstable();
+        v.dedup();
+        RoaringBitmap::from_sorted_iter(v).unwrap_or_default()
+    }
+}
+
+/// The live parent that the live child `id`'s relation field names.
+pub(crate) fn resolve(rel: &Relation, tables: &[Table], id: u32) -> Option<u32> {
+    let child = &tables[rel.child.0 as usize];
+    let Column::String(col) = child.column(rel.field) else {
+        return None;
+    };
+    let code = *col.codes.get(id as usize)?;
+    let key = col.dict.get_index(code as usize).filter(|_| code != NONE)?;
+    tables[rel.parent.0 as usize].id(key).map(|p| p.0)
+}
+
+/// The children of the live parent `id`: the child column's bitmap of its key.
+fn children<'t>(rel: &Relation, tables: &'t [Table], id: u32) -> Option<&'t RoaringBitmap> {
+    let key = tables[rel.parent.0 as usize].key(crate::EntityId(id))?;
+    let Column::String(col) = tables[rel.child.0 as usize].column(rel.field) else {
+        return None;
+    };
+    col.dict.get_index_of(key).map(|c| &col.bitmaps[c])
+}
+
+/// The parents in `scope` (live) for which the quantifier holds.
+pub(crate) fn ids(r: &RelCond, env: &Env, now: Timestamp, scope: &RoaringBitmap) -> RoaringBitmap {
+    let parents = &env.parents[r.relation];
+    let child = &env.tables[r.child];
+    let matched = super::eval_node(&r.nested, child, now, None, env);
+    let out = match r.quant {
+        Quant::Any => parents.parents_of(&matched),
+        Quant::AtLeast(0) => scope.clone(),
+        Quant::All => {
+            let failing = child.live() - &matched;
+            scope - parents.parents_of(&failing)
+        }
+        Quant::AtLeast(n) => {
+            let counts = count(parents, &matched);
+            let hits = counts.iter().enumerate().filter(|&(_, &c)| u64::from(c) >= n);
+            RoaringBitmap::from_sorted_iter(hits.map(|(p, _)| p as u32)).unwrap_or_default()
+        }
+        Quant::Percent(_) => {
+            let counts = count(parents, &matched);
+            let totals = count(parents, child.live());
+            let hits = totals.iter().enumerate().filter(|&(p, &t)| {
+                r.quant
+                    .holds(u64::from(counts.get(p).copied().unwrap_or(0)), u64::from(t))
+            });
+            RoaringBitmap::from_sorted_iter(hits.map(|(p, _)| p as u32)).unwrap_or_default()
+        }
+    };
+    out & scope
+}
+
+/// The number of `children` per parent id.
+fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
+    let mut counts: Vec<u32> = Vec::new();
+    for c in children {
+        if let Some(p) = parents.of(c) {
+            let p = p as usize;
+            if counts.len() <= p {
+                counts.resize(p + 1, 0);
+            }
+            counts[p] += 1;
+        }
+    }
+    counts
+}
+
+/// Entity at a time: whether the quantifier holds for the live parent `id`.
+pub(crate) fn holds(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
+    let rel = &env.relations[r.relation];
+    let child = &env.tables[r.child];
+    let kids = children(rel, env.tables, id);
+    let total = kids.map_or(0, RoaringBitmap::len);
+    let mut matched = 0u64;
+    for c in kids.into_iter().flatten() {
+        if super::entity::holds(&r.nested, child, c, now, env) {
+            matched += 1;
+            if r.quant == Quant::Any {
+                break;
+            }
+        }
+    }
+    r.quant.holds(matched, total)
+}
+
+/// From first principles, for the oracle: the live children whose relation
+/// field's value is the parent's key, each tested by `test`.
+pub(crate) fn oracle(r: &RelCond, env: &Env, id: u32, test: impl Fn(&Table, u32) -> bool) -> bool {
+    let rel = &env.relations[r.relation];
+    let child = &env.tables[r.child];
+    let Some(key) = env.tables[rel.parent.0 as usize].key(crate::EntityId(id)) else {
+        return false;
+    };
+    let (mut matched, mut total) = (0, 0);
+    for c in child.live() {
+        if child.value(c, rel.field) == Value::String(key.to_string()) {
+            total += 1;
+            matched += u64::from(test(child, c));
+        }
+    }
+    r.quant.holds(matched, total)
+}
