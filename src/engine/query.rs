@@ -224,6 +224,52 @@ impl Engine {
         self.reevaluate(rules, now)
     }
 
+    /// When to call [`Engine::refresh`] next: the earliest instant after
+    /// `now` at which a relative-time condition of some rule (a window on a
+    /// field, first or last seen, an event count or usage change over a
+    /// sliding window, in nested filters too) changes its answer for some
+    /// live entity, if no data changes. `None` if none ever will.
+    ///
+    /// No membership changes before that instant; one may not change at it
+    /// (a condition that flips may not change its rule's answer). Each call
+    /// reads every value and event instant that a relative-time condition
+    /// looks at: it costs about one evaluation per such condition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::{field, TimeUnit};
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("renewal", FieldType::Timestamp)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let renewal: Timestamp = "2026-12-20T00:00:00Z".parse()?;
+    /// engine.insert("account", "a", Row::new().set("renewal", renewal))?;
+    /// let soon = Filter::and([field("renewal").within_next(30, TimeUnit::Days)]);
+    /// engine.create_segment(&Actor::new("ada", Role::Admin), NewSegment::new("Renewing", "account").filter(soon))?;
+    /// // It enters 30 days before the renewal.
+    /// let now: Timestamp = "2026-11-01T00:00:00Z".parse()?;
+    /// assert_eq!(engine.next_change(now), Some("2026-11-20T00:00:00Z".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        let relations = self.store.schema().relations();
+        let mut best: Option<i64> = None;
+        for r in self.rules.values().filter(|r| r.info.time_relative) {
+            r.plan.visit_all(&mut |chain, leaf| {
+                if !leaf.is_time_relative_leaf() {
+                    return;
+                }
+                let kind = chain.last().map_or(r.kind, |&rel| relations[rel].child.0 as usize);
+                if let Some(t) = eval::next_flip(leaf, self.table_at(kind), now.as_micros()) {
+                    best = Some(best.map_or(t, |b| b.min(t)));
+                }
+            });
+        }
+        best.map(Timestamp::from_micros)
+    }
+
     /// Re-evaluates every rule at `now` (a daily full refresh).
     pub fn refresh_all(&mut self, now: Timestamp) -> Changes {
         let rules: Vec<RuleId> = self.rules.keys().copied().collect();

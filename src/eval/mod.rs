@@ -10,6 +10,7 @@
 mod bind;
 mod bitmap;
 mod entity;
+mod next;
 mod oracle;
 mod related;
 
@@ -24,6 +25,7 @@ use crate::segment::SegmentId;
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 use bind::BNode;
+pub(crate) use next::next_flip;
 pub(crate) use related::{resolve as resolve_parent, Parents};
 
 /// What a plan that names segments or related kinds reads besides its own

@@ -1,6 +1,9 @@
 //! Building filters in Rust.
 
-use super::ast::{Combinator, Duration, Filter, Group, Literal, Node, Operator, Rule, TimeUnit};
+use super::ast::{
+    Combinator, Duration, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold, TimeUnit, UsageChange,
+};
+use crate::segment::SegmentId;
 use crate::value::Timestamp;
 
 impl Group {
@@ -199,6 +202,90 @@ literal_from! {
     String => |x| Literal::String(x),
     Timestamp => |x| Literal::String(x.to_string()),
     Duration => |x| Literal::Duration(x),
+}
+
+/// A quantifier over the entities of kind `kind` related to the filter's
+/// kind (`@related:<kind>`), e.g. an account's users.
+///
+/// # Examples
+///
+/// ```
+/// use segments::filter::{field, related, TimeUnit};
+/// use segments::Filter;
+///
+/// // Accounts with no user active in the last 14 days.
+/// let dormant = Filter::and([related("user").none(Filter::and([
+///     field("@lastSeen").within_last(14, TimeUnit::Days)]))]);
+/// assert_eq!(dormant.to_json_value()["rules"][0]["operator"], "none");
+/// ```
+pub fn related(kind: &str) -> RelatedRef {
+    RelatedRef(format!("@related:{kind}"))
+}
+
+/// See [`related`].
+#[derive(Debug, Clone)]
+pub struct RelatedRef(String);
+
+impl RelatedRef {
+    fn rule(self, op: Operator, threshold: Option<Threshold>, filter: Filter) -> Rule {
+        Rule::new(
+            self.0,
+            op,
+            Some(Literal::Nested(Box::new(Nested { threshold, filter }))),
+        )
+    }
+
+    /// `any`: at least one related entity matches.
+    pub fn any(self, filter: Filter) -> Rule {
+        self.rule(Operator::Any, None, filter)
+    }
+
+    /// `none`: no related entity matches.
+    pub fn none(self, filter: Filter) -> Rule {
+        self.rule(Operator::None, None, filter)
+    }
+
+    /// `all`: every related entity matches (true when there are none).
+    pub fn all(self, filter: Filter) -> Rule {
+        self.rule(Operator::All, None, filter)
+    }
+
+    /// `atLeast` a count.
+    pub fn at_least(self, count: u64, filter: Filter) -> Rule {
+        self.rule(Operator::AtLeast, Some(Threshold::Count(count)), filter)
+    }
+
+    /// `atLeast` a share, in percent (and at least one entity).
+    pub fn at_least_percent(self, percent: f64, filter: Filter) -> Rule {
+        self.rule(Operator::AtLeast, Some(Threshold::Percent(percent)), filter)
+    }
+}
+
+/// `@segment in [ids]`: a member of any of the segments.
+pub fn in_segments(ids: impl IntoIterator<Item = SegmentId>) -> Rule {
+    segment_rule(Operator::In, ids)
+}
+
+/// `@segment notIn [ids]`: a member of none of the segments.
+pub fn not_in_segments(ids: impl IntoIterator<Item = SegmentId>) -> Rule {
+    segment_rule(Operator::NotIn, ids)
+}
+
+fn segment_rule(op: Operator, ids: impl IntoIterator<Item = SegmentId>) -> Rule {
+    let ids = ids.into_iter().map(|s| Literal::Int(s.0.into())).collect();
+    Rule::new("@segment", op, Some(Literal::List(ids)))
+}
+
+/// `@change:<event>`: the count of `event` in the last `window` against
+/// `ratio` times the count in the window before it; `>=` when `ratio >= 1`
+/// (usage grew), `<=` otherwise (usage fell).
+pub fn usage_change(event: &str, ratio: f64, window: Duration) -> Rule {
+    let op = if ratio >= 1.0 { Operator::Ge } else { Operator::Le };
+    Rule::new(
+        format!("@change:{event}"),
+        op,
+        Some(Literal::Change(UsageChange { ratio, window })),
+    )
 }
 
 impl Filter {
