@@ -28,9 +28,11 @@
 
 mod changes;
 mod membership;
+mod suggest;
 
 pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
 pub(crate) use membership::Delta;
+pub use suggest::{SuggestSpec, Suggestion};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
