@@ -62,10 +62,32 @@ impl Parents {
 
     /// The parents of `children`.
     pub(crate) fn parents_of(&self, children: &RoaringBitmap) -> RoaringBitmap {
-        let mut v: Vec<u32> = children.iter().filter_map(|c| self.of(c)).collect();
-        v.sort_unstable();
-        v.dedup();
-        RoaringBitmap::from_sorted_iter(v).unwrap_or_default()
+        if children.len() <= 64 {
+            return children.iter().filter_map(|c| self.of(c)).collect();
+        }
+        // Parents come in no order: mark them in a bitset, then read it in
+        // order, which costs a pass over the parent id space but no sort.
+        let mut bits: Vec<u64> = Vec::new();
+        for c in children {
+            if let Some(p) = self.of(c) {
+                let w = p as usize / 64;
+                if bits.len() <= w {
+                    bits.resize(w + 1, 0);
+                }
+                bits[w] |= 1 << (p % 64);
+            }
+        }
+        let ids = bits.iter().enumerate().flat_map(|(w, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let b = word.trailing_zeros();
+                    word &= word - 1;
+                    w as u32 * 64 + b
+                })
+            })
+        });
+        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
     }
 }
 
