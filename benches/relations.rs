@@ -64,7 +64,8 @@ fn bench(c: &mut Criterion) {
     let keys: Vec<String> = (0..n).map(|i| format!("a{i:08}")).collect();
     e.insert_many(
         "account",
-        keys.iter().map(|k| (k.as_str(), Row::new().set("health", r.below(100) as i64))),
+        keys.iter()
+            .map(|k| (k.as_str(), Row::new().set("health", r.below(100) as i64))),
     )
     .expect("valid rows");
     let users = n * 10;
@@ -86,13 +87,18 @@ fn bench(c: &mut Criterion) {
         e.insert_many("user", rows).expect("valid rows");
         done += m;
     }
-    eprintln!("relations/{n}: {n} accounts and {users} users loaded in {:.2?}", t0.elapsed());
+    eprintln!(
+        "relations/{n}: {n} accounts and {users} users loaded in {:.2?}",
+        t0.elapsed()
+    );
 
     let active = Filter::and([field("last_active").within_last(7, TimeUnit::Days)]);
     let any_active = Filter::and([related("user").any(active.clone())]);
     let health = Filter::and([field("health").lt(30)]);
     let users_t = e.table("user").expect("the kind");
-    let active_plan = active.validate(users_t.schema(), &LimitPolicy::default()).expect("valid");
+    let active_plan = active
+        .validate(users_t.schema(), &LimitPolicy::default())
+        .expect("valid");
     eprintln!(
         "relations/{n}: {} users active within 7 days; {} accounts with one",
         eval::evaluate(&active_plan, users_t, now).map_or(0, |b| b.len()),
@@ -126,15 +132,29 @@ fn bench(c: &mut Criterion) {
     g.bench_function("user_update", |b| {
         b.iter(|| {
             flip = !flip;
-            let at = if flip { now } else { Timestamp::from_micros(now.as_micros() - 60 * DAY) };
-            black_box(e.upsert("user", "u000000042", Row::new().set("last_active", at)).expect("a live key"))
+            let at = if flip {
+                now
+            } else {
+                Timestamp::from_micros(now.as_micros() - 60 * DAY)
+            };
+            black_box(
+                e.upsert("user", "u000000042", Row::new().set("last_active", at))
+                    .expect("a live key"),
+            )
         })
     });
     g.bench_function("user_update_table_only", |b| {
         b.iter(|| {
             flip = !flip;
-            let at = if flip { now } else { Timestamp::from_micros(now.as_micros() - 60 * DAY) };
-            black_box(bare.upsert("u000000042", Row::new().set("last_active", at)).expect("a live key"))
+            let at = if flip {
+                now
+            } else {
+                Timestamp::from_micros(now.as_micros() - 60 * DAY)
+            };
+            black_box(
+                bare.upsert("u000000042", Row::new().set("last_active", at))
+                    .expect("a live key"),
+            )
         })
     });
     g.finish();
