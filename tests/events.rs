@@ -107,6 +107,12 @@ fn a_deleted_entity_forgets_its_events() {
         "the revived entity's first event is the new one"
     );
     assert_eq!(keys(&t, &rule("@count:login", "=", r#"{"count": 1}"#)), ["a"]);
+    let window = r#"{"count": 1, "withinLast": {"amount": 60, "unit": "days"}}"#;
+    assert_eq!(
+        keys(&t, &rule("@count:login", "=", window)),
+        ["a"],
+        "counted in a window too"
+    );
 }
 
 #[test]

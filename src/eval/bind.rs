@@ -209,11 +209,50 @@ impl<'a> EventLeaf<'a> {
             Some(who) => who & scope,
             None => RoaringBitmap::new(),
         };
+        if let Some(out) = self.count_by_timeline(scope, &with) {
+            return out;
+        }
         if self.holds_for_none() {
             let fail: Vec<u32> = with.iter().filter(|&id| !self.test(id)).collect();
             scope - RoaringBitmap::from_sorted_iter(fail).unwrap_or_default()
         } else {
             RoaringBitmap::from_sorted_iter(with.iter().filter(|&id| self.test(id))).unwrap_or_default()
+        }
+    }
+
+    /// A windowed count over many entities: the window's events, read in
+    /// time order from the name's timeline, counted per entity in a dense
+    /// array; instead of a search in each entity's own list, which is a
+    /// cache miss per entity. `None` when testing each entity is cheaper.
+    fn count_by_timeline(&self, scope: &RoaringBitmap, with: &RoaringBitmap) -> Option<RoaringBitmap> {
+        let (&EventTest::Count { op, n, from, to }, Some(name), false) = (&self.test, self.name, self.unknown) else {
+            return None;
+        };
+        if from == i64::MIN && to == i64::MAX {
+            return None;
+        }
+        let line = self.log.timeline(name);
+        // A timeline entry costs a few ns, an entity's own search ~100 ns.
+        if line.estimate(from, to) > with.len().saturating_mul(16) {
+            return None;
+        }
+        let len = scope.max().map_or(0, |m| m as usize + 1);
+        let mut counts = vec![0u32; len];
+        for run in line.window(from, to) {
+            for &(_, id) in run {
+                if let Some(c) = counts.get_mut(id as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        let holds = |c: u32| op.holds(u64::from(c).cmp(&n));
+        if holds(0) {
+            // Those without events hold; drop those whose count fails.
+            let fail = counts.iter().enumerate().filter(|&(_, &c)| c > 0 && !holds(c));
+            Some(scope - RoaringBitmap::from_sorted_iter(fail.map(|(id, _)| id as u32)).unwrap_or_default())
+        } else {
+            let hit = counts.iter().enumerate().filter(|&(_, &c)| c > 0 && holds(c));
+            Some(RoaringBitmap::from_sorted_iter(hit.map(|(id, _)| id as u32)).unwrap_or_default() & scope)
         }
     }
 

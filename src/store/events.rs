@@ -1,7 +1,68 @@
 //! Behavioural data: for each entity, when it did what.
 
+use std::collections::BTreeMap;
+
 use indexmap::IndexSet;
 use roaring::RoaringBitmap;
+
+/// Microseconds in a day: the width of a timeline chunk.
+const CHUNK: i64 = 86_400_000_000;
+
+/// One event name's events in time order, in chunks of a day, so that the
+/// events of a window are a few contiguous runs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Timeline {
+    /// Per day: `(instant, entity)` sorted by instant.
+    chunks: BTreeMap<i64, Vec<(i64, u32)>>,
+}
+
+impl Timeline {
+    fn insert(&mut self, micros: i64, id: u32) {
+        let chunk = self.chunks.entry(micros.div_euclid(CHUNK)).or_default();
+        // In-order arrival appends; late events are inserted in place.
+        let at = chunk.partition_point(|&(t, _)| t <= micros);
+        chunk.insert(at, (micros, id));
+    }
+
+    fn remove(&mut self, micros: i64, id: u32) {
+        let day = micros.div_euclid(CHUNK);
+        if let Some(chunk) = self.chunks.get_mut(&day) {
+            let from = chunk.partition_point(|&(t, _)| t < micros);
+            if let Some(i) = chunk[from..].iter().position(|&e| e == (micros, id)) {
+                chunk.remove(from + i);
+            }
+            if chunk.is_empty() {
+                self.chunks.remove(&day);
+            }
+        }
+    }
+
+    /// The events with instants in `from..=to`, as runs of the chunks.
+    pub(crate) fn window(&self, from: i64, to: i64) -> impl Iterator<Item = &[(i64, u32)]> + '_ {
+        let days = (from <= to).then(|| from.div_euclid(CHUNK)..=to.div_euclid(CHUNK));
+        days.into_iter().flat_map(|d| self.chunks.range(d)).map(move |(_, c)| {
+            let a = c.partition_point(|&(t, _)| t < from);
+            let b = c.partition_point(|&(t, _)| t <= to);
+            &c[a..b.max(a)]
+        })
+    }
+
+    /// An upper bound of the number of events in `from..=to`: the sizes of
+    /// the chunks the window touches.
+    pub(crate) fn estimate(&self, from: i64, to: i64) -> u64 {
+        if from > to {
+            return 0;
+        }
+        self.chunks
+            .range(from.div_euclid(CHUNK)..=to.div_euclid(CHUNK))
+            .map(|(_, c)| c.len() as u64)
+            .sum()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.chunks.values().map(|c| c.capacity() * 16 + 64).sum()
+    }
+}
 
 /// The events of one kind's entities, by event name.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +73,8 @@ pub(crate) struct EventLog {
     times: Vec<Vec<Vec<i64>>>,
     /// Per name: the entities with at least one such event.
     has: Vec<RoaringBitmap>,
+    /// Per name: its events in time order.
+    timelines: Vec<Timeline>,
     /// The entities with any event, and their first and last instants.
     any: RoaringBitmap,
     any_first: Vec<i64>,
@@ -32,6 +95,7 @@ impl EventLog {
                 self.names.insert(name.into());
                 self.times.push(Vec::new());
                 self.has.push(RoaringBitmap::new());
+                self.timelines.push(Timeline::default());
                 self.names.len() - 1
             }
         };
@@ -43,6 +107,7 @@ impl EventLog {
         let ts = &mut per[i];
         let at = ts.partition_point(|&t| t <= micros);
         ts.insert(at, micros);
+        self.timelines[n].insert(micros, id);
         self.has[n].insert(id);
         if self.any_first.len() <= i {
             self.any_first.resize(i + 1, i64::MAX);
@@ -60,9 +125,12 @@ impl EventLog {
             return;
         }
         let i = id as usize;
-        for (per, has) in self.times.iter_mut().zip(&mut self.has) {
+        for ((per, has), line) in self.times.iter_mut().zip(&mut self.has).zip(&mut self.timelines) {
             if let Some(ts) = per.get_mut(i) {
                 self.total -= ts.len() as u64;
+                for &t in ts.iter() {
+                    line.remove(t, id);
+                }
                 *ts = Vec::new();
             }
             has.remove(id);
@@ -74,6 +142,11 @@ impl EventLog {
     /// The instants of event `name` (an index) of entity `id`, sorted.
     pub(crate) fn times(&self, name: usize, id: u32) -> &[i64] {
         self.times[name].get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The events of name `name` (an index) in time order.
+    pub(crate) fn timeline(&self, name: usize) -> &Timeline {
+        &self.timelines[name]
     }
 
     /// The entities with an event of `name`, or with any event.
@@ -114,6 +187,9 @@ impl EventLog {
             .iter()
             .map(|per| per.capacity() * 24 + per.iter().map(|t| t.capacity() * 8).sum::<usize>())
             .sum();
-        times + self.any_first.capacity() * 16 + self.has.iter().map(|b| b.serialized_size()).sum::<usize>()
+        times
+            + self.any_first.capacity() * 16
+            + self.has.iter().map(|b| b.serialized_size()).sum::<usize>()
+            + self.timelines.iter().map(Timeline::heap_bytes).sum::<usize>()
     }
 }
