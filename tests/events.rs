@@ -211,3 +211,21 @@ fn event_write_errors_change_nothing() {
     assert_eq!(e.to_string(), "row 1: key `b`: event name is empty");
     assert_eq!(t.event_count(), 1);
 }
+
+#[test]
+fn first_and_last_seen_look_past_the_window() {
+    let mut t = table();
+    // `a`: in the window and after it; `b`: in it only; `c`: before and in it.
+    t.record_events([
+        ("a", "login", at(-DAY)),
+        ("a", "login", at(DAY)),
+        ("b", "login", at(-DAY)),
+        ("c", "login", at(-30 * DAY)),
+        ("c", "login", at(-2 * DAY)),
+    ])
+    .unwrap();
+    let last = rule("@lastSeen:login", "withinLast", r#"{"amount": 7, "unit": "days"}"#);
+    assert_eq!(keys(&t, &last), ["b", "c"], "a's last login is tomorrow");
+    let first = rule("@firstSeen:login", "withinLast", r#"{"amount": 7, "unit": "days"}"#);
+    assert_eq!(keys(&t, &first), ["a", "b"], "c's first login is a month ago");
+}

@@ -79,6 +79,8 @@ enum Op {
     Delete(usize),
     /// An event at `NOW + offset`: out of order, sometimes at the same instant.
     Event(usize, &'static str, i64),
+    /// A batch of them, recorded all or none.
+    Events(Vec<(usize, &'static str, i64)>),
 }
 
 const EVENTS: &[&str] = &["login", "export"];
@@ -91,6 +93,8 @@ fn ops(keys: usize) -> impl Strategy<Value = Vec<Op>> {
             1 => (0..keys).prop_map(Op::Delete),
             4 => (0..keys, prop::sample::select(EVENTS), prop::sample::select(TIMES), -1i64..=1)
                 .prop_map(|(k, e, d, jitter)| Op::Event(k, e, d + jitter)),
+            1 => prop::collection::vec((0..keys, prop::sample::select(EVENTS), prop::sample::select(TIMES), -1i64..=1), 1..12)
+                .prop_map(|v| Op::Events(v.into_iter().map(|(k, e, d, j)| (k, e, d + j)).collect())),
         ],
         0..60,
     )
@@ -369,6 +373,11 @@ proptest! {
                 Op::Clear(k, f) => { let _ = table.clear_field(&format!("k{k}"), f); }
                 Op::Delete(k) => { let _ = table.delete(&format!("k{k}")); }
                 Op::Event(k, e, d) => { let _ = table.record_event(&format!("k{k}"), e, Timestamp::from_micros(NOW + d)); }
+                Op::Events(v) => {
+                    let batch: Vec<(String, &str, Timestamp)> =
+                        v.iter().map(|(k, e, d)| (format!("k{k}"), *e, Timestamp::from_micros(NOW + d))).collect();
+                    let _ = table.record_events(batch);
+                }
             }
         }
         let now = Timestamp::from_micros(NOW + now_shift);

@@ -7,7 +7,9 @@ use super::Env;
 use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Test, Window};
 use crate::schema::FieldType;
 use crate::store::{BoolColumn, Column, EventLog, NumericColumn, StringColumn, TagsColumn, NONE};
-use crate::value::{floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, int_key, Num, Timestamp};
+use crate::value::{
+    floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, int_key, key_to_int, Num, Timestamp,
+};
 use crate::Table;
 
 pub(crate) enum BNode<'a> {
@@ -209,7 +211,10 @@ impl<'a> EventLeaf<'a> {
             Some(who) => who & scope,
             None => RoaringBitmap::new(),
         };
-        if let Some(out) = self.count_by_timeline(scope, &with) {
+        if let Some(out) = self
+            .count_by_timeline(scope, &with)
+            .or_else(|| self.span_by_timeline(scope, &with))
+        {
             return out;
         }
         if self.holds_for_none() {
@@ -254,6 +259,59 @@ impl<'a> EventLeaf<'a> {
             let hit = counts.iter().enumerate().filter(|&(_, &c)| c > 0 && holds(c));
             Some(RoaringBitmap::from_sorted_iter(hit.map(|(id, _)| id as u32)).unwrap_or_default() & scope)
         }
+    }
+
+    /// First or last seen of a named event in a bounded range, over many
+    /// entities, from the timeline: the last instant is in `[lo, hi]` when
+    /// some event is and none is later (the first: none is earlier).
+    fn span_by_timeline(&self, scope: &RoaringBitmap, with: &RoaringBitmap) -> Option<RoaringBitmap> {
+        let (lo, hi, last) = match self.test {
+            EventTest::First(lo, hi) => (lo, hi, false),
+            EventTest::Last(lo, hi) => (lo, hi, true),
+            _ => return None,
+        };
+        let (Some(name), false) = (self.name, self.unknown) else {
+            return None;
+        };
+        if lo > hi {
+            return Some(RoaringBitmap::new());
+        }
+        let (lo, hi) = (key_to_int(lo), key_to_int(hi));
+        let (beyond_from, beyond_to) = if last {
+            (hi.saturating_add(1), i64::MAX)
+        } else {
+            (i64::MIN, lo.saturating_sub(1))
+        };
+        let line = self.log.timeline(name);
+        let cost = line.estimate(lo, hi) + line.estimate(beyond_from, beyond_to);
+        if cost > with.len().saturating_mul(16) {
+            return None;
+        }
+        let len = scope.max().map_or(0, |m| m as usize + 1);
+        let mark = |from: i64, to: i64| {
+            let mut bits = vec![0u64; len.div_ceil(64)];
+            for run in line.window(from, to) {
+                for &(_, id) in run {
+                    if let Some(w) = bits.get_mut(id as usize / 64) {
+                        *w |= 1 << (id % 64);
+                    }
+                }
+            }
+            bits
+        };
+        let inside = mark(lo, hi);
+        let beyond = mark(beyond_from, beyond_to);
+        let ids = inside.iter().zip(&beyond).enumerate().flat_map(|(w, (&a, &b))| {
+            let mut word = a & !b;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = word.trailing_zeros();
+                    word &= word - 1;
+                    w as u32 * 64 + bit
+                })
+            })
+        });
+        Some(RoaringBitmap::from_sorted_iter(ids).unwrap_or_default() & scope)
     }
 
     /// An estimate of how many of `live` ids satisfy the condition.

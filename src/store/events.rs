@@ -24,6 +24,40 @@ impl Timeline {
         chunk.insert(at, (micros, id));
     }
 
+    /// Appends without ordering; returns the chunk's day and its sorted
+    /// length before, for [`Timeline::settle`].
+    fn push(&mut self, micros: i64, id: u32) -> (i64, usize) {
+        let day = micros.div_euclid(CHUNK);
+        let chunk = self.chunks.entry(day).or_default();
+        chunk.push((micros, id));
+        (day, chunk.len() - 1)
+    }
+
+    /// Orders a chunk whose first `sorted` entries were in order: sorts the
+    /// rest and merges the two runs.
+    fn settle(&mut self, day: i64, sorted: usize) {
+        let Some(chunk) = self.chunks.get_mut(&day) else { return };
+        chunk[sorted..].sort_unstable();
+        if sorted == 0 || chunk[sorted - 1] <= chunk[sorted] {
+            return;
+        }
+        let mut merged = Vec::with_capacity(chunk.len());
+        let (a, b) = chunk.split_at(sorted);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i] <= b[j] {
+                merged.push(a[i]);
+                i += 1;
+            } else {
+                merged.push(b[j]);
+                j += 1;
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        *chunk = merged;
+    }
+
     fn remove(&mut self, micros: i64, id: u32) {
         let day = micros.div_euclid(CHUNK);
         if let Some(chunk) = self.chunks.get_mut(&day) {
@@ -88,7 +122,29 @@ impl EventLog {
         self.names.get_index_of(name)
     }
 
+    /// Records a batch: as [`EventLog::record`] each, with the timelines
+    /// appended to and ordered once at the end (a bulk load of history
+    /// arrives in any order).
+    pub(crate) fn record_batch<'e>(&mut self, events: impl Iterator<Item = (u32, &'e str, i64)>) {
+        let mut dirty: BTreeMap<(usize, i64), usize> = BTreeMap::new();
+        for (id, name, micros) in events {
+            let n = self.add(id, name, micros);
+            let (day, before) = self.timelines[n].push(micros, id);
+            dirty.entry((n, day)).or_insert(before);
+        }
+        for ((n, day), sorted) in dirty {
+            self.timelines[n].settle(day, sorted);
+        }
+    }
+
     pub(crate) fn record(&mut self, id: u32, name: &str, micros: i64) {
+        let n = self.add(id, name, micros);
+        self.timelines[n].insert(micros, id);
+    }
+
+    /// Records an event everywhere but in its name's timeline; returns the
+    /// name's index.
+    fn add(&mut self, id: u32, name: &str, micros: i64) -> usize {
         let n = match self.names.get_index_of(name) {
             Some(n) => n,
             None => {
@@ -107,7 +163,6 @@ impl EventLog {
         let ts = &mut per[i];
         let at = ts.partition_point(|&t| t <= micros);
         ts.insert(at, micros);
-        self.timelines[n].insert(micros, id);
         self.has[n].insert(id);
         if self.any_first.len() <= i {
             self.any_first.resize(i + 1, i64::MAX);
@@ -117,6 +172,7 @@ impl EventLog {
         self.any_last[i] = self.any_last[i].max(micros);
         self.any.insert(id);
         self.total += 1;
+        n
     }
 
     /// Forgets every event of an entity (it was deleted).

@@ -343,8 +343,13 @@ impl Table {
                     })?,
             );
         }
-        for (id, (_, event, at)) in ids.iter().zip(events) {
-            self.events.record(id.0, event.as_ref(), at.as_micros());
+        match (&ids[..], events) {
+            ([id], [(_, event, at)]) => self.events.record(id.0, event.as_ref(), at.as_micros()),
+            _ => self.events.record_batch(
+                ids.iter()
+                    .zip(events)
+                    .map(|(id, (_, event, at))| (id.0, event.as_ref(), at.as_micros())),
+            ),
         }
         Ok(ids)
     }
