@@ -180,13 +180,7 @@ impl Engine {
             ..
         } = self;
         let Some(r) = rules.get_mut(&rule) else { return };
-        let members = |s: SegmentId| segments.get(&s).map(|s| &s.members);
-        let env = Env {
-            tables: store.tables(),
-            relations: store.schema().relations(),
-            parents,
-            members: &members,
-        };
+        let env = env(store, segments, parents);
         let table = &store.tables()[r.kind];
         let source = Source::Rule(rule);
         let mut matched = match scope {
@@ -243,13 +237,7 @@ impl Engine {
             parents,
             ..
         } = self;
-        let members = |s: SegmentId| segments.get(&s).map(|s| &s.members);
-        let env = Env {
-            tables: store.tables(),
-            relations: store.schema().relations(),
-            parents,
-            members: &members,
-        };
+        let env = env(store, segments, parents);
         for &rule in rules {
             let Some(r) = all.get_mut(&rule) else { continue };
             let table = &store.tables()[r.kind];
@@ -373,3 +361,20 @@ impl Engine {
 }
 
 type Deltas = BTreeMap<SegmentId, Delta>;
+
+impl eval::Members for BTreeMap<SegmentId, SegmentState> {
+    fn members(&self, segment: SegmentId) -> Option<&RoaringBitmap> {
+        self.get(&segment).map(|s| &s.members)
+    }
+}
+
+/// The context plans that name segments or related kinds read, from the
+/// engine's parts (borrowed apart from its rules, which relinking changes).
+fn env<'a>(store: &'a Store, segments: &'a BTreeMap<SegmentId, SegmentState>, parents: &'a [Parents]) -> Env<'a> {
+    Env {
+        tables: store.tables(),
+        relations: store.schema().relations(),
+        parents,
+        segments,
+    }
+}

@@ -373,13 +373,7 @@ impl Engine {
     /// Runs `f` with the context that plans naming segments and related
     /// kinds read.
     pub(super) fn with_env<R>(&self, f: impl FnOnce(&eval::Env) -> R) -> R {
-        let members = |s: SegmentId| self.segments.get(&s).map(|s| &s.members);
-        f(&eval::Env {
-            tables: self.store.tables(),
-            relations: self.store.schema().relations(),
-            parents: &self.parents,
-            members: &members,
-        })
+        f(&super::env(&self.store, &self.segments, &self.parents))
     }
 
     /// A view restricted to one segment's members (an "active segment"):

@@ -58,7 +58,7 @@ pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp, env: &Env
         PNode::Event(e) => BNode::Leaf(BLeaf::Event(EventLeaf::bind(e, table, now))),
         PNode::InSegment(ids) => {
             let mut set = RoaringBitmap::new();
-            for m in ids.iter().filter_map(|s| (env.members)(*s)) {
+            for m in ids.iter().filter_map(|s| env.members(*s)) {
                 set |= m;
             }
             BNode::Leaf(BLeaf::Set(set & table.live()))

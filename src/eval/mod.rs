@@ -35,7 +35,22 @@ pub(crate) struct Env<'a> {
     pub tables: &'a [Table],
     pub relations: &'a [Relation],
     pub parents: &'a [Parents],
-    pub members: &'a dyn Fn(SegmentId) -> Option<&'a RoaringBitmap>,
+    pub segments: &'a dyn Members,
+}
+
+/// Where the members of segments come from.
+pub(crate) trait Members {
+    /// The members of `segment`, if it exists.
+    fn members(&self, segment: SegmentId) -> Option<&RoaringBitmap>;
+}
+
+/// No segments at all.
+struct NoSegments;
+
+impl Members for NoSegments {
+    fn members(&self, _: SegmentId) -> Option<&RoaringBitmap> {
+        None
+    }
 }
 
 impl Env<'_> {
@@ -45,15 +60,20 @@ impl Env<'_> {
             tables: &[],
             relations: &[],
             parents: &[],
-            members: &|_| None,
+            segments: &NoSegments,
         }
+    }
+
+    /// The members of `segment`, if it exists.
+    pub(crate) fn members(&self, segment: SegmentId) -> Option<&RoaringBitmap> {
+        self.segments.members(segment)
     }
 
     /// Whether `id` is a member of any of `segments`.
     pub(crate) fn in_segments(&self, segments: &[SegmentId], id: u32) -> bool {
         segments
             .iter()
-            .any(|s| (self.members)(*s).is_some_and(|m| m.contains(id)))
+            .any(|s| self.members(*s).is_some_and(|m| m.contains(id)))
     }
 }
 

@@ -23,7 +23,7 @@ fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> boo
         PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now, env)),
         PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now, env)),
         PNode::Not(x) => !holds(x, table, id, now, env),
-        PNode::InSegment(ids) => ids.iter().any(|s| (env.members)(*s).is_some_and(|m| m.contains(id))),
+        PNode::InSegment(ids) => env.in_segments(ids, id),
         PNode::Related(r) => super::related::oracle(r, env, id, |child, c| holds(&r.nested, child, c, now, env)),
         PNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
         PNode::Event(e) => event(e, table, id, now),
