@@ -204,6 +204,10 @@ fn bad_related_and_segment_rules_name_the_path() {
         Filter::from_json(&bad_change.to_string()).unwrap_err().to_string(),
         r#"rules[0].value: expected {"ratio": <positive number>, "window": {"amount": <positive integer>, "unit": "minutes" | "hours" | "days" | "weeks"}}, found {"ratio":-1,"window":{"amount":7,"unit":"days"}}"#,
     );
+    assert_eq!(
+        segments::Plan::in_schema(&filter(json!({"combinator": "and", "rules": []})), &s, "org", &p).unwrap_err(),
+        FilterError::UnknownKind { kind: "org".into() }
+    );
     // Without a schema there are no relations.
     let f = filter(json!({"combinator": "and", "rules": [
         {"field": "@related:user", "operator": "any", "value": {"combinator": "and", "rules": []}}]}));
