@@ -583,13 +583,14 @@ impl Engine {
             d.lost(Source::Rule(rule), r.links);
             deltas.insert(r.info.segment, d);
         }
+        self.rerank();
         self.settle(deltas, at)
     }
 
+    /// Removes a rule and its index entries; the caller reranks once.
     fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
         let r = self.rules.remove(&rule)?;
         self.unindex_rule(rule, r.kind, &r.plan);
-        self.rerank();
         Some(r)
     }
 }
