@@ -9,11 +9,10 @@ use roaring::RoaringBitmap;
 use super::deps::NestedDep;
 use super::Engine;
 use crate::error::SegmentError;
-use crate::eval::{resolve_parent, Parents};
+use crate::eval::{children, resolve_parent};
 use crate::filter::Plan;
 use crate::schema::FieldId;
 use crate::segment::{RuleId, SegmentId};
-use crate::store::Column;
 
 impl Engine {
     /// Indexes a rule under everything it reads: its own kind's fields and
@@ -212,35 +211,26 @@ impl Engine {
     /// `born` is non-empty) and of the children of parents born. Returns, per
     /// relation, the parents that written children left.
     pub(super) fn reparent(&mut self, k: usize, ids: &[u32], fields: &[FieldId], born: &[u32]) -> Vec<RoaringBitmap> {
-        let relations = self.store.schema().relations().to_vec();
-        let mut left = vec![RoaringBitmap::new(); relations.len()];
-        for (i, rel) in relations.iter().enumerate() {
+        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        let tables = self.store.tables();
+        let relations = self.store.schema().relations();
+        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
             if rel.child.0 as usize == k && (!born.is_empty() || fields.contains(&rel.field)) {
                 for &id in ids {
-                    let now = resolve_parent(rel, self.store.tables(), id);
-                    if let Some(old) = self.parents[i].set(id, now) {
+                    let now = resolve_parent(rel, tables, id);
+                    if let Some(old) = parents.set(id, now) {
                         if Some(old) != now {
-                            left[i].insert(old);
+                            left.insert(old);
                         }
                     }
                 }
             }
-            if rel.parent.0 as usize == k && !born.is_empty() {
-                let tables = self.store.tables();
-                let Column::String(col) = tables[rel.child.0 as usize].column(rel.field) else {
-                    continue;
-                };
-                let mut adopted = Vec::new();
+            if rel.parent.0 as usize == k {
+                // Born parents adopt the children that already named them.
                 for &p in born {
-                    let Some(key) = tables[k].key(crate::EntityId(p)) else {
-                        continue;
-                    };
-                    if let Some(code) = col.dict.get_index_of(key) {
-                        adopted.extend(col.bitmaps[code].iter().map(|c| (c, p)));
+                    for c in children(rel, tables, p).into_iter().flatten() {
+                        parents.set(c, Some(p));
                     }
-                }
-                for (c, p) in adopted {
-                    self.parents[i].set(c, Some(p));
                 }
             }
         }
@@ -250,18 +240,19 @@ impl Engine {
     /// Before deleting entity `id` of kind `k`: it leaves its parents, and
     /// its children lose it. Returns, per relation, the parent it left.
     pub(super) fn orphan(&mut self, k: usize, id: u32) -> Vec<RoaringBitmap> {
-        let relations = self.store.schema().relations().to_vec();
-        let mut left = vec![RoaringBitmap::new(); relations.len()];
-        for (i, rel) in relations.iter().enumerate() {
+        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        let tables = self.store.tables();
+        let relations = self.store.schema().relations();
+        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
             if rel.child.0 as usize == k {
-                if let Some(old) = self.parents[i].set(id, None) {
-                    left[i].insert(old);
+                if let Some(old) = parents.set(id, None) {
+                    left.insert(old);
                 }
             }
             if rel.parent.0 as usize == k {
-                let one = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
-                for c in self.parents[i].children_of(&one) {
-                    self.parents[i].set(c, None);
+                // Still live here: its children are those naming its key.
+                for c in children(rel, tables, id).into_iter().flatten() {
+                    parents.set(c, None);
                 }
             }
         }
@@ -290,15 +281,5 @@ impl Engine {
             }
         }
         out
-    }
-
-    /// Rebuilds every relation's parents from the tables.
-    #[allow(dead_code)]
-    pub(super) fn rebuild_parents(&mut self) {
-        let relations = self.store.schema().relations().to_vec();
-        self.parents = relations
-            .iter()
-            .map(|r| Parents::build(r, self.store.tables()))
-            .collect();
     }
 }

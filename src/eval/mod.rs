@@ -26,7 +26,7 @@ use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 use bind::BNode;
 pub(crate) use next::next_flip;
-pub(crate) use related::{resolve as resolve_parent, Parents};
+pub(crate) use related::{children, resolve as resolve_parent, Parents};
 
 /// What a plan that names segments or related kinds reads besides its own
 /// table: every kind's table, the parent of each child per relation, and

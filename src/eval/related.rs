@@ -49,17 +49,6 @@ impl Parents {
         (old != NONE).then_some(old)
     }
 
-    /// The children whose parent is in `parents`.
-    pub(crate) fn children_of(&self, parents: &RoaringBitmap) -> RoaringBitmap {
-        let ids = self
-            .of
-            .iter()
-            .enumerate()
-            .filter(|&(_, &p)| p != NONE && parents.contains(p))
-            .map(|(c, _)| c as u32);
-        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
-    }
-
     /// The parents of `children`.
     pub(crate) fn parents_of(&self, children: &RoaringBitmap) -> RoaringBitmap {
         if children.len() <= 64 {
@@ -102,8 +91,9 @@ pub(crate) fn resolve(rel: &Relation, tables: &[Table], id: u32) -> Option<u32> 
     tables[rel.parent.0 as usize].id(key).map(|p| p.0)
 }
 
-/// The children of the live parent `id`: the child column's bitmap of its key.
-fn children<'t>(rel: &Relation, tables: &'t [Table], id: u32) -> Option<&'t RoaringBitmap> {
+/// The live children of the live parent `id`: the child column's
+/// dictionary bitmap of its key.
+pub(crate) fn children<'t>(rel: &Relation, tables: &'t [Table], id: u32) -> Option<&'t RoaringBitmap> {
     let key = tables[rel.parent.0 as usize].key(crate::EntityId(id))?;
     let Column::String(col) = tables[rel.child.0 as usize].column(rel.field) else {
         return None;
