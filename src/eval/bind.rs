@@ -301,17 +301,7 @@ impl<'a> EventLeaf<'a> {
         };
         let inside = mark(lo, hi);
         let beyond = mark(beyond_from, beyond_to);
-        let ids = inside.iter().zip(&beyond).enumerate().flat_map(|(w, (&a, &b))| {
-            let mut word = a & !b;
-            std::iter::from_fn(move || {
-                (word != 0).then(|| {
-                    let bit = word.trailing_zeros();
-                    word &= word - 1;
-                    w as u32 * 64 + bit
-                })
-            })
-        });
-        Some(RoaringBitmap::from_sorted_iter(ids).unwrap_or_default() & scope)
+        Some(super::from_bits(inside.iter().zip(&beyond).map(|(&a, &b)| a & !b)) & scope)
     }
 
     /// An estimate of how many of `live` ids satisfy the condition.

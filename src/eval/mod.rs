@@ -77,6 +77,21 @@ impl Env<'_> {
     }
 }
 
+/// The ids whose bits are set in a bitset of 64-bit words (id `64w + b`
+/// is bit `b` of word `w`), read in order.
+pub(crate) fn from_bits(words: impl Iterator<Item = u64>) -> RoaringBitmap {
+    let ids = words.enumerate().flat_map(|(w, mut word)| {
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let bit = word.trailing_zeros();
+                word &= word - 1;
+                w as u32 * 64 + bit
+            })
+        })
+    });
+    RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+}
+
 fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
     if plan.needs_engine() {
         return Err(EvalError::NeedsEngine);

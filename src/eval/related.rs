@@ -66,17 +66,7 @@ impl Parents {
                 bits[w] |= 1 << (p % 64);
             }
         }
-        let ids = bits.iter().enumerate().flat_map(|(w, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                (word != 0).then(|| {
-                    let b = word.trailing_zeros();
-                    word &= word - 1;
-                    w as u32 * 64 + b
-                })
-            })
-        });
-        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+        super::from_bits(bits.iter().copied())
     }
 }
 
