@@ -269,12 +269,7 @@ impl Plan {
     /// The segments the plan names, sorted, each once, with those named
     /// inside nested filters over related kinds.
     pub fn segments(&self) -> Vec<SegmentId> {
-        let mut out = Vec::new();
-        self.visit_all(&mut |_, n| {
-            if let PNode::InSegment(ids) = n {
-                out.extend(ids)
-            }
-        });
+        let mut out: Vec<SegmentId> = self.segment_refs().into_iter().map(|(_, s)| s).collect();
         out.sort_unstable();
         out.dedup();
         out
