@@ -496,6 +496,84 @@ pub enum StatsError {
     },
 }
 
+/// Errors from saving or restoring a [snapshot](crate::snapshot).
+///
+/// A restore that fails returns one of these and builds nothing; saving to a
+/// path that fails leaves the file that was there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Reading or writing failed.
+    #[error("{during}: {message}")]
+    Io {
+        /// What was being done, with the path if there is one, e.g.
+        /// ``renaming `x.snap.tmp` over `x.snap` ``.
+        during: String,
+        /// The kind of I/O error.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The input does not start with the snapshot magic bytes.
+    #[error("not a segments snapshot: it starts with {found:02x?}, expected {expected:02x?}")]
+    NotASnapshot {
+        /// The first bytes found (up to 8).
+        found: Vec<u8>,
+        /// The magic bytes.
+        expected: Vec<u8>,
+    },
+    /// The snapshot is of a format version this library does not read: a
+    /// newer one, written by a later release.
+    #[error("snapshot format version {found} is not supported: this release reads version {supported}; a newer release of segments wrote it, or the file is corrupt")]
+    UnsupportedVersion {
+        /// The version in the snapshot.
+        found: u32,
+        /// The version this library reads and writes.
+        supported: u32,
+    },
+    /// The input's length disagrees with the length in its header: the
+    /// snapshot was cut short or has bytes appended.
+    #[error("snapshot is {found} bytes long, its header says {expected}: it was truncated or extended")]
+    Length {
+        /// The length of the input.
+        found: u64,
+        /// The length the header gives.
+        expected: u64,
+    },
+    /// The checksum does not match: the bytes changed after they were written.
+    #[error("snapshot checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): the file is corrupt")]
+    Checksum {
+        /// The CRC-32 stored in the snapshot.
+        stored: u32,
+        /// The CRC-32 of the bytes read.
+        computed: u32,
+    },
+    /// The payload ends before a value it announces.
+    #[error("snapshot byte {offset}: {what}: needs {needed} bytes, {left} remain")]
+    Truncated {
+        /// The byte offset in the snapshot.
+        offset: u64,
+        /// The value being read, e.g. ``table `account`, keys``.
+        what: String,
+        /// The bytes it needs.
+        needed: u64,
+        /// The bytes left.
+        left: u64,
+    },
+    /// The payload holds a value that cannot be: a duplicate key, an id out
+    /// of range, a filter that does not validate, a cycle of segments.
+    #[error("snapshot byte {offset}: {what}: {message}")]
+    Invalid {
+        /// The byte offset in the snapshot where the value starts (or ends,
+        /// for checks of a whole section).
+        offset: u64,
+        /// The value, e.g. ``table `account`, column `health` ``.
+        what: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -518,4 +596,7 @@ pub enum Error {
     /// A statistics error.
     #[error(transparent)]
     Stats(#[from] StatsError),
+    /// A snapshot error.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }

@@ -99,12 +99,13 @@ pub mod eval;
 pub mod filter;
 pub mod schema;
 pub mod segment;
+pub mod snapshot;
 pub mod stats;
 pub mod store;
 pub mod value;
 
 pub use engine::{Clock, Engine};
-pub use error::{Error, EvalError, FilterError, SchemaError, SegmentError, StatsError, StoreError};
+pub use error::{Error, EvalError, FilterError, SchemaError, SegmentError, SnapshotError, StatsError, StoreError};
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};

@@ -412,7 +412,13 @@ impl Engine {
 
     /// Validates a filter for a rule of `segment` (named `name`, of `kind`),
     /// and the segments it names.
-    fn plan(&self, filter: &Filter, kind: usize, segment: SegmentId, name: &str) -> Result<Plan, SegmentError> {
+    pub(super) fn plan(
+        &self,
+        filter: &Filter,
+        kind: usize,
+        segment: SegmentId,
+        name: &str,
+    ) -> Result<Plan, SegmentError> {
         let schema = self.store.schema();
         let plan =
             Plan::in_schema(filter, schema, schema.kind_arcs()[kind].name(), &self.policy).map_err(|source| {

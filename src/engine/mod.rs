@@ -6,6 +6,7 @@ mod deps;
 mod graph;
 mod manage;
 mod query;
+mod snapshot;
 mod suggest;
 
 pub use query::Scope;

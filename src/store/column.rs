@@ -4,7 +4,9 @@ use indexmap::IndexSet;
 use roaring::RoaringBitmap;
 
 use super::range_index::{IndexConfig, RangeIndex};
+use crate::error::SnapshotError;
 use crate::schema::FieldType;
+use crate::snapshot::codec::{Dec, Enc};
 use crate::value::{key_to_float, key_to_int, Timestamp, Value};
 
 /// A value after type checking, ready to store.
@@ -334,5 +336,186 @@ impl Column {
                 c.bitmaps.iter().map(bm).sum(),
             ),
         }
+    }
+}
+
+/// The next `n` fixed-size values of a snapshot, for ids in `present`.
+fn fixed<'a>(
+    d: &mut Dec<'a>,
+    present: &RoaringBitmap,
+    size: usize,
+    what: &dyn Fn() -> String,
+) -> Result<&'a [u8], SnapshotError> {
+    let n = usize::try_from(present.len()).unwrap_or(usize::MAX);
+    d.bytes(n.saturating_mul(size), what)
+}
+
+/// Adds `id`, which is above every id of `bm` when ids come in order.
+fn push(bm: &mut RoaringBitmap, id: u32) {
+    if bm.try_push(id).is_err() {
+        bm.insert(id);
+    }
+}
+
+/// Room for ids up to the highest in `present`.
+fn slots(present: &RoaringBitmap) -> usize {
+    present.max().map_or(0, |m| m as usize + 1)
+}
+
+fn dict_encode(e: &mut Enc, dict: &IndexSet<Box<str>>) {
+    e.len(dict.len());
+    for s in dict {
+        e.str(s);
+    }
+}
+
+fn dict_decode(d: &mut Dec, what: &dyn Fn() -> String) -> Result<IndexSet<Box<str>>, SnapshotError> {
+    let n = d.count(8, &|| format!("{}, dictionary size", what()))?;
+    let mut dict = IndexSet::with_capacity(n);
+    for i in 0..n {
+        let at = d.offset();
+        let s = d.str(&|| format!("{}, dictionary word {i}", what()))?;
+        if !dict.insert(Box::from(s)) {
+            return Err(d.invalid_at(at, what(), format!("dictionary word `{s}` appears twice")));
+        }
+    }
+    Ok(dict)
+}
+
+impl Column {
+    /// Writes the column for a snapshot: the present ids, then their values
+    /// in id order (dictionary codes after the dictionary).
+    pub(crate) fn encode(&self, e: &mut Enc) {
+        e.bitmap(self.present());
+        match self {
+            Column::Numeric(c) => {
+                e.buf.reserve(c.present.len() as usize * 8);
+                for id in &c.present {
+                    e.u64(c.keys[id as usize]);
+                }
+            }
+            Column::String(c) => {
+                dict_encode(e, &c.dict);
+                e.buf.reserve(c.present.len() as usize * 4);
+                for id in &c.present {
+                    e.u32(c.codes[id as usize]);
+                }
+            }
+            Column::Bool(c) => e.bitmap(&c.trues),
+            Column::Tags(c) => {
+                dict_encode(e, &c.dict);
+                for id in &c.present {
+                    let row = c.rows[id as usize].as_deref().unwrap_or(&[]);
+                    e.len(row.len());
+                    for &t in row {
+                        e.u32(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what [`Column::encode`] wrote, for a field of type `ty` of a
+    /// table whose live ids are `live`. A numeric column comes back with its
+    /// index to build ([`Column::finish_bulk`]).
+    pub(crate) fn decode(
+        ty: FieldType,
+        cfg: IndexConfig,
+        live: &RoaringBitmap,
+        d: &mut Dec,
+        what: &dyn Fn() -> String,
+    ) -> Result<Column, SnapshotError> {
+        let at = d.offset();
+        let present = d.bitmap(u64::from(u32::MAX) + 1, &|| format!("{}, present ids", what()))?;
+        d.subset(at, &present, live, "live", &|| format!("{}, present ids", what()))?;
+        let mut col = Column::new(ty, cfg);
+        match &mut col {
+            Column::Numeric(c) => {
+                let at = d.offset();
+                let raw = fixed(d, &present, 8, &|| format!("{}, values", what()))?;
+                let mut keys = vec![0u64; slots(&present)];
+                for (id, b) in present.iter().zip(raw.chunks_exact(8)) {
+                    let mut k = [0u8; 8];
+                    k.copy_from_slice(b);
+                    keys[id as usize] = u64::from_le_bytes(k);
+                }
+                if ty == FieldType::Float {
+                    if let Some(id) = present.iter().find(|&id| !key_to_float(keys[id as usize]).is_finite()) {
+                        return Err(d.invalid_at(
+                            at,
+                            what(),
+                            format!("entity {id} holds a value that is not a finite number"),
+                        ));
+                    }
+                }
+                c.keys = keys;
+                c.present = present;
+                c.stale = true;
+            }
+            Column::String(c) => {
+                c.dict = dict_decode(d, what)?;
+                c.bitmaps = vec![RoaringBitmap::new(); c.dict.len()];
+                let at = d.offset();
+                let raw = fixed(d, &present, 4, &|| format!("{}, values", what()))?;
+                c.codes = vec![NONE; slots(&present)];
+                for (id, b) in present.iter().zip(raw.chunks_exact(4)) {
+                    let code = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    let Some(bm) = c.bitmaps.get_mut(code as usize) else {
+                        return Err(d.invalid_at(
+                            at,
+                            what(),
+                            format!("entity {id} holds word {code}, past the dictionary's end"),
+                        ));
+                    };
+                    push(bm, id);
+                    c.codes[id as usize] = code;
+                }
+                c.present = present;
+            }
+            Column::Bool(c) => {
+                let at = d.offset();
+                let trues = d.bitmap(u64::from(u32::MAX) + 1, &|| format!("{}, true ids", what()))?;
+                d.subset(at, &trues, &present, "present", &|| format!("{}, true ids", what()))?;
+                for id in &present {
+                    c.has.set(id, true);
+                    c.value.set(id, trues.contains(id));
+                }
+                c.falses = &present - &trues;
+                c.trues = trues;
+                c.present = present;
+            }
+            Column::Tags(c) => {
+                c.dict = dict_decode(d, what)?;
+                c.bitmaps = vec![RoaringBitmap::new(); c.dict.len()];
+                c.rows = vec![None; slots(&present)];
+                for id in &present {
+                    let at = d.offset();
+                    let n = d.count(4, &|| format!("{}, entity {id}, tag count", what()))?;
+                    let raw = d.bytes(n * 4, &|| format!("{}, entity {id}, tags", what()))?;
+                    let codes: Vec<u32> = raw
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    let words: Option<Vec<&Box<str>>> = codes.iter().map(|&t| c.dict.get_index(t as usize)).collect();
+                    let ok = match &words {
+                        Some(w) => !w.is_empty() && w.windows(2).all(|p| p[0] < p[1]),
+                        None => false,
+                    };
+                    if !ok {
+                        return Err(d.invalid_at(
+                            at,
+                            what(),
+                            format!("entity {id}: tags must be one or more dictionary words, sorted and distinct, found codes {codes:?}"),
+                        ));
+                    }
+                    for &t in &codes {
+                        push(&mut c.bitmaps[t as usize], id);
+                    }
+                    c.rows[id as usize] = Some(codes.into_boxed_slice());
+                }
+                c.present = present;
+            }
+        }
+        Ok(col)
     }
 }

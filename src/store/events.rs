@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use indexmap::IndexSet;
 use roaring::RoaringBitmap;
 
+use crate::error::SnapshotError;
+use crate::snapshot::codec::{Dec, Enc};
+
 /// Microseconds in a day: the width of a timeline chunk.
 const CHUNK: i64 = 86_400_000_000;
 
@@ -247,5 +250,90 @@ impl EventLog {
             + self.any_first.capacity() * 16
             + self.has.iter().map(|b| b.serialized_size()).sum::<usize>()
             + self.timelines.iter().map(Timeline::heap_bytes).sum::<usize>()
+    }
+}
+
+impl EventLog {
+    /// Writes the log for a snapshot: per name, the entities that did it
+    /// and each one's instants.
+    pub(crate) fn encode(&self, e: &mut Enc) {
+        e.len(self.names.len());
+        for (n, name) in self.names.iter().enumerate() {
+            e.str(name);
+            e.bitmap(&self.has[n]);
+            for id in &self.has[n] {
+                let ts = self.times(n, id);
+                e.len(ts.len());
+                for &t in ts {
+                    e.i64(t);
+                }
+            }
+        }
+    }
+
+    /// Reads what [`EventLog::encode`] wrote, for a table whose live ids
+    /// are `live`, and rebuilds the timelines and first and last instants.
+    pub(crate) fn decode(
+        live: &RoaringBitmap,
+        d: &mut Dec,
+        what: &dyn Fn() -> String,
+    ) -> Result<EventLog, SnapshotError> {
+        let n = d.count(16, &|| format!("{}, event names", what()))?;
+        let mut log = EventLog::default();
+        for _ in 0..n {
+            let at = d.offset();
+            let name = d.str(&|| format!("{}, event name", what()))?;
+            if name.is_empty() || log.names.contains(name) {
+                let why = if name.is_empty() { "is empty" } else { "appears twice" };
+                return Err(d.invalid_at(at, what(), format!("event name `{name}` {why}")));
+            }
+            let of = |part: &str| format!("{}, event `{name}`, {part}", what());
+            let at = d.offset();
+            let has = d.bitmap(u64::from(u32::MAX) + 1, &|| of("entities"))?;
+            d.subset(at, &has, live, "live", &|| of("entities"))?;
+            let mut per = vec![Vec::new(); has.max().map_or(0, |m| m as usize + 1)];
+            let mut line = Vec::new();
+            for id in &has {
+                let at = d.offset();
+                let count = d.count(8, &|| of(&format!("entity {id}, count")))?;
+                let raw = d.bytes(count * 8, &|| of(&format!("entity {id}, instants")))?;
+                let ts: Vec<i64> = raw
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    .collect();
+                if ts.is_empty() || ts.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(d.invalid_at(
+                        at,
+                        of(&format!("entity {id}")),
+                        "instants must be one or more, in order",
+                    ));
+                }
+                line.extend(ts.iter().map(|&t| (t, id)));
+                let i = id as usize;
+                if log.any_first.len() <= i {
+                    log.any_first.resize(i + 1, i64::MAX);
+                    log.any_last.resize(i + 1, i64::MIN);
+                }
+                log.any_first[i] = log.any_first[i].min(ts[0]);
+                log.any_last[i] = log.any_last[i].max(ts[ts.len() - 1]);
+                log.total += ts.len() as u64;
+                per[i] = ts;
+            }
+            line.sort_unstable();
+            let mut timeline = Timeline::default();
+            let mut rest = &line[..];
+            while let Some(&(t, _)) = rest.first() {
+                let day = t.div_euclid(CHUNK);
+                let n = rest.partition_point(|e| e.0.div_euclid(CHUNK) == day);
+                timeline.chunks.insert(day, rest[..n].to_vec());
+                rest = &rest[n..];
+            }
+            log.any |= &has;
+            log.names.insert(name.into());
+            log.times.push(per);
+            log.has.push(has);
+            log.timelines.push(timeline);
+        }
+        Ok(log)
     }
 }

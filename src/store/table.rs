@@ -12,8 +12,9 @@ use super::events::EventLog;
 use super::json::newlines;
 use super::range_index::IndexConfig;
 use super::row::Row;
-use crate::error::StoreError;
+use crate::error::{SnapshotError, StoreError};
 use crate::schema::{FieldId, FieldType, KindSchema};
+use crate::snapshot::codec::{what, Dec, Enc};
 use crate::value::{float_key, int_key, Timestamp, TimestampError, Value};
 
 /// The dense id of an entity within its kind.
@@ -632,15 +633,7 @@ impl Table {
             self.live.insert(id);
         }
         if bulk {
-            // Columns are independent: rebuild their indexes on all cores.
-            let cfg = self.cfg;
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let per = self.columns.len().div_ceil(threads).max(1);
-            std::thread::scope(|s| {
-                for chunk in self.columns.chunks_mut(per) {
-                    s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
-                }
-            });
+            finish_bulk(&mut self.columns, self.cfg);
         }
         let fields = (0..written.len() as u32)
             .filter(|&f| written[f as usize])
@@ -672,6 +665,60 @@ impl Table {
             }
             assert!(c.present().is_subset(&self.live));
         }
+    }
+}
+
+/// Rebuilds the indexes a bulk load deferred. Columns are independent:
+/// they are rebuilt on all cores.
+fn finish_bulk(columns: &mut [Column], cfg: IndexConfig) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = columns.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for chunk in columns.chunks_mut(per) {
+            s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
+        }
+    });
+}
+
+impl Table {
+    /// Writes the table for a snapshot: every key in id order (deleted
+    /// ones too: ids never move), the live ids, each column, the events.
+    pub(crate) fn encode(&self, e: &mut Enc) {
+        e.len(self.keys.len());
+        for k in &self.keys {
+            e.str(k);
+        }
+        e.bitmap(&self.live);
+        for c in &self.columns {
+            c.encode(e);
+        }
+        self.events.encode(e);
+    }
+
+    /// Reads what [`Table::encode`] wrote and rebuilds the indexes.
+    pub(crate) fn decode(schema: Arc<KindSchema>, cfg: IndexConfig, d: &mut Dec) -> Result<Table, SnapshotError> {
+        let mut t = Table::with_config(schema.clone(), cfg);
+        let kind = schema.name();
+        let n = d.count(8, what!("table `{kind}`, key count"))?;
+        if n as u64 > t.max_keys {
+            return Err(d.invalid(format!("table `{kind}`"), format!("{n} keys, more than ids can number")));
+        }
+        t.keys.reserve_exact(n);
+        for i in 0..n {
+            let at = d.offset();
+            let key = d.str(what!("table `{kind}`, key {i}"))?;
+            if key.is_empty() || !t.keys.insert(Box::from(key)) {
+                let why = if key.is_empty() { "is empty" } else { "appears twice" };
+                return Err(d.invalid_at(at, format!("table `{kind}`, key {i}"), format!("key `{key}` {why}")));
+            }
+        }
+        t.live = d.bitmap(n as u64, what!("table `{kind}`, live ids"))?;
+        for (f, name, ty) in schema.fields() {
+            t.columns[f.index()] = Column::decode(ty, cfg, &t.live, d, what!("table `{kind}`, column `{name}`"))?;
+        }
+        finish_bulk(&mut t.columns, cfg);
+        t.events = EventLog::decode(&t.live, d, what!("table `{kind}`"))?;
+        Ok(t)
     }
 }
 

@@ -1,0 +1,476 @@
+//! Saving the engine to a [snapshot](crate::snapshot) and restoring it.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+
+use super::{Engine, RuleState, SegmentState};
+use crate::error::SnapshotError;
+use crate::eval::Parents;
+use crate::filter::{Filter, LimitPolicy};
+use crate::schema::{FieldType, KindSchema, Schema};
+use crate::segment::{RuleId, RuleInfo, SegmentId, SegmentInfo, Visibility};
+use crate::snapshot::codec::{what, Dec, Enc};
+use crate::snapshot::{self, io_error};
+use crate::store::{IndexConfig, Table};
+use crate::value::Timestamp;
+
+use super::Clock;
+
+/// Field types by their code in a snapshot.
+const TYPES: [FieldType; 6] = [
+    FieldType::Int,
+    FieldType::Float,
+    FieldType::String,
+    FieldType::Bool,
+    FieldType::Timestamp,
+    FieldType::Tags,
+];
+
+/// The fewest bytes a segment takes in a snapshot: id, name length, kind,
+/// visibility, owner length, filter rule flag, rule count, two instants and
+/// the manual bitmap's length.
+const MIN_SEGMENT: usize = 8 + 8 + 4 + 1 + 8 + 1 + 8 + 8 + 8 + 8;
+/// Id, segment, filter length, two bitmap lengths.
+const MIN_RULE: usize = 8 * 5;
+
+impl Engine {
+    /// Writes a snapshot of the whole state to `out` (see
+    /// [`crate::snapshot`] for what it holds and its format).
+    ///
+    /// The same state always gives the same bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`] if writing fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Float)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// engine.insert("account", "a", Row::new().set("health", 12.0))?;
+    /// let mut first = Vec::new();
+    /// engine.save(&mut first)?;
+    /// let mut second = Vec::new();
+    /// Engine::restore(&first[..])?.save(&mut second)?;
+    /// assert_eq!(first, second);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn save(&self, mut out: impl Write) -> Result<(), SnapshotError> {
+        snapshot::frame(&self.payload(), &mut out).map_err(|e| io_error("writing the snapshot", &e))
+    }
+
+    /// Writes a snapshot to the file at `path`, replacing it only once the
+    /// new one is complete: the bytes go to a temporary file in the same
+    /// directory, which is synced to disk and then renamed over `path`. A
+    /// crash or an error midway leaves the old file as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`], naming the step and the path, if creating,
+    /// writing, syncing or renaming fails.
+    pub fn save_to_path(&self, path: impl AsRef<Path>) -> Result<(), SnapshotError> {
+        let payload = self.payload();
+        snapshot::write_atomically(path.as_ref(), |f| snapshot::frame(&payload, f))
+    }
+
+    /// Restores an engine from a snapshot read from `input` to its end.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`] if reading fails; otherwise as
+    /// [`Engine::restore_from_bytes`].
+    pub fn restore(input: impl Read) -> Result<Engine, SnapshotError> {
+        Engine::restore_from_bytes(&snapshot::read_all(input)?)
+    }
+
+    /// Restores an engine from the snapshot file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`] naming the path if it cannot be read; otherwise
+    /// as [`Engine::restore_from_bytes`].
+    pub fn restore_from_path(path: impl AsRef<Path>) -> Result<Engine, SnapshotError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| io_error(format!("reading `{}`", path.display()), &e))?;
+        Engine::restore_from_bytes(&bytes)
+    }
+
+    /// Restores an engine from the bytes of a snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::UnsupportedVersion`],
+    /// [`SnapshotError::Length`] or [`SnapshotError::Checksum`] for a
+    /// damaged frame; [`SnapshotError::Truncated`] or
+    /// [`SnapshotError::Invalid`], with the byte offset and the value, for a
+    /// payload that does not decode to a valid state.
+    pub fn restore_from_bytes(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        let (payload, base) = snapshot::unframe(bytes)?;
+        decode(&mut Dec::new(payload, base))
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        match self.policy.max_conditions() {
+            None => e.u8(0),
+            Some(n) => {
+                e.u8(1);
+                e.len(n);
+            }
+        }
+        e.len(self.policy.max_depth());
+        let cfg = self
+            .store
+            .tables()
+            .first()
+            .map_or(IndexConfig::default(), |t| *t.config());
+        e.len(cfg.fine_buckets);
+        e.len(cfg.groups);
+        e.len(cfg.min_bucket);
+        e.u64(cfg.per_id_candidates);
+        match self.clock {
+            Clock::System => e.u8(0),
+            Clock::Fixed(t) => {
+                e.u8(1);
+                e.i64(t.as_micros());
+            }
+        }
+
+        let schema = self.store.schema();
+        e.len(schema.kinds().len());
+        for k in schema.kinds() {
+            e.str(k.name());
+            e.len(k.len());
+            for (_, name, ty) in k.fields() {
+                e.str(name);
+                e.u8(TYPES.iter().position(|&t| t == ty).unwrap_or(0) as u8);
+            }
+        }
+        e.len(schema.relations().len());
+        for rel in schema.relations() {
+            let child = &schema.kind_arcs()[rel.child.0 as usize];
+            e.str(child.name());
+            e.str(child.field(rel.field).map_or("", |f| f.0));
+            e.str(schema.kind_arcs()[rel.parent.0 as usize].name());
+        }
+        for t in self.store.tables() {
+            t.encode(&mut e);
+        }
+
+        e.u64(self.next_segment);
+        e.u64(self.next_rule);
+        e.len(self.segments.len());
+        for s in self.segments.values() {
+            let i = &s.info;
+            e.u64(i.id.0);
+            e.str(&i.name);
+            e.u32(s.kind as u32);
+            e.u8(match i.visibility {
+                Visibility::Public => 0,
+                Visibility::Private => 1,
+            });
+            e.str(&i.owner);
+            e.bool(i.filter_rule.is_some());
+            e.u64(i.filter_rule.map_or(0, |r| r.0));
+            e.len(i.rules.len());
+            for r in &i.rules {
+                e.u64(r.0);
+            }
+            e.i64(i.created.as_micros());
+            e.i64(i.updated.as_micros());
+            e.bitmap(&s.manual);
+        }
+        e.len(self.order.len());
+        for s in &self.order {
+            e.u64(s.0);
+        }
+        e.len(self.rules.len());
+        for r in self.rules.values() {
+            e.u64(r.info.id.0);
+            e.u64(r.info.segment.0);
+            e.str(&r.info.filter.to_json_value().to_string());
+            e.bitmap(&r.links);
+            e.bitmap(&r.blocked);
+        }
+        e.buf
+    }
+}
+
+fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
+    let policy = match d.u8(what!("limit policy"))? {
+        0 => LimitPolicy::default().with_unlimited_conditions(),
+        1 => LimitPolicy::default().with_max_conditions(d.usize(what!("limit policy, conditions"))?),
+        b => return Err(d.invalid("limit policy", format!("unknown condition limit tag {b}"))),
+    };
+    let policy = policy.with_max_depth(d.usize(what!("limit policy, depth"))?);
+    let cfg = IndexConfig {
+        fine_buckets: d.usize(what!("index configuration"))?,
+        groups: d.usize(what!("index configuration"))?,
+        min_bucket: d.usize(what!("index configuration"))?,
+        per_id_candidates: d.u64(what!("index configuration"))?,
+    };
+    let clock = match d.u8(what!("clock"))? {
+        0 => Clock::System,
+        1 => Clock::Fixed(Timestamp::from_micros(d.i64(what!("clock"))?)),
+        b => return Err(d.invalid("clock", format!("unknown clock tag {b}"))),
+    };
+
+    let schema = decode_schema(d)?;
+    let mut engine = Engine::with_config(schema, policy, cfg);
+    engine.clock = clock;
+    let kinds = engine.store.schema().kind_arcs().to_vec();
+    for (k, kind) in kinds.into_iter().enumerate() {
+        engine.store.tables_mut()[k] = Table::decode(kind, cfg, d)?;
+    }
+    let relations = engine.store.schema().relations().to_vec();
+    for (i, rel) in relations.iter().enumerate() {
+        engine.parents[i] = Parents::build(rel, engine.store.tables());
+    }
+
+    engine.next_segment = d.u64(what!("segment counter"))?;
+    engine.next_rule = d.u64(what!("rule counter"))?;
+    let rule_lists = decode_segments(&mut engine, d)?;
+    decode_order(&mut engine, d)?;
+    decode_rules(&mut engine, d)?;
+
+    // Each segment lists exactly the rules that feed it.
+    let at = d.offset();
+    let mut fed: BTreeMap<SegmentId, BTreeSet<RuleId>> = BTreeMap::new();
+    for r in engine.rules.values() {
+        fed.entry(r.info.segment).or_default().insert(r.info.id);
+    }
+    for (id, listed) in rule_lists {
+        let set: BTreeSet<RuleId> = listed.iter().copied().collect();
+        let feeding = fed.remove(&id).unwrap_or_default();
+        let s = engine
+            .segments
+            .get_mut(&id)
+            .ok_or_else(|| d.invalid_at(at, "segments", "lost"))?;
+        if set.len() != listed.len() || set != feeding {
+            return Err(d.invalid_at(
+                at,
+                format!("{id}"),
+                format!("lists rules {listed:?}, but the rules that feed it are {feeding:?}"),
+            ));
+        }
+        if let Some(f) = s.info.filter_rule.filter(|f| !set.contains(f)) {
+            return Err(d.invalid_at(
+                at,
+                format!("{id}"),
+                format!("its filter rule {f} is not one of its rules"),
+            ));
+        }
+        s.info.rules = listed;
+        let mut members = s.manual.clone();
+        for r in &s.info.rules {
+            if let Some(r) = engine.rules.get(r) {
+                members |= &r.links;
+            }
+        }
+        s.members = members;
+    }
+    engine.rerank();
+    d.finish()?;
+    Ok(engine)
+}
+
+fn decode_schema(d: &mut Dec) -> Result<Schema, SnapshotError> {
+    let n = d.count(16, what!("schema, kind count"))?;
+    let mut kinds = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = d.offset();
+        let name = d.str(what!("schema, kind {i}, name"))?;
+        let nf = d.count(9, what!("schema, kind `{name}`, field count"))?;
+        let mut fields = Vec::with_capacity(nf);
+        for j in 0..nf {
+            let field = d.str(what!("schema, kind `{name}`, field {j}"))?;
+            let code = d.u8(what!("schema, kind `{name}`, field `{field}`, type"))?;
+            let ty = *TYPES.get(code as usize).ok_or_else(|| {
+                d.invalid(
+                    format!("schema, kind `{name}`, field `{field}`"),
+                    format!("unknown type code {code}"),
+                )
+            })?;
+            fields.push((field, ty));
+        }
+        kinds.push(
+            KindSchema::new(name, fields).map_err(|e| d.invalid_at(at, format!("schema, kind {i}"), e.to_string()))?,
+        );
+    }
+    let at = d.offset();
+    let mut schema = Schema::new(kinds).map_err(|e| d.invalid_at(at, "schema", e.to_string()))?;
+    let n = d.count(24, what!("schema, relation count"))?;
+    for i in 0..n {
+        let at = d.offset();
+        let child = d.str(what!("schema, relation {i}"))?;
+        let field = d.str(what!("schema, relation {i}"))?;
+        let parent = d.str(what!("schema, relation {i}"))?;
+        schema = schema
+            .with_relation(child, field, parent)
+            .map_err(|e| d.invalid_at(at, format!("schema, relation {i}"), e.to_string()))?;
+    }
+    Ok(schema)
+}
+
+/// Reads the segments; returns each one's rule list, checked once the
+/// rules are read.
+fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, Vec<RuleId>)>, SnapshotError> {
+    let n = d.count(MIN_SEGMENT, what!("segment count"))?;
+    let mut names = HashSet::with_capacity(n);
+    let mut lists = Vec::with_capacity(n);
+    let mut last = 0;
+    for i in 0..n {
+        let at = d.offset();
+        let id = d.u64(what!("segment {i}, id"))?;
+        if id <= last || id >= engine.next_segment {
+            return Err(d.invalid_at(
+                at,
+                format!("segment {i}"),
+                format!("id {id} out of order or not below the counter {}", engine.next_segment),
+            ));
+        }
+        last = id;
+        let id = SegmentId(id);
+        let at = d.offset();
+        let name = d.str(what!("{id}, name"))?;
+        if name.trim() != name || name.is_empty() || !names.insert(name) {
+            return Err(d.invalid_at(
+                at,
+                format!("{id}"),
+                format!("name `{name}` is blank, untrimmed or repeated"),
+            ));
+        }
+        let at = d.offset();
+        let kind = d.u32(what!("{id}, kind"))? as usize;
+        let kind_name = engine
+            .store
+            .schema()
+            .kind_arcs()
+            .get(kind)
+            .map(|k| k.name().to_string())
+            .ok_or_else(|| d.invalid_at(at, format!("{id}"), format!("kind {kind} does not exist")))?;
+        let visibility = match d.u8(what!("{id}, visibility"))? {
+            0 => Visibility::Public,
+            1 => Visibility::Private,
+            b => return Err(d.invalid(format!("{id}"), format!("unknown visibility {b}"))),
+        };
+        let owner = d.str(what!("{id}, owner"))?.to_string();
+        let has_filter = d.bool(what!("{id}, filter rule"))?;
+        let filter_rule = RuleId(d.u64(what!("{id}, filter rule"))?);
+        let nr = d.count(8, what!("{id}, rule count"))?;
+        let mut rules = Vec::with_capacity(nr);
+        for _ in 0..nr {
+            rules.push(RuleId(d.u64(what!("{id}, rules"))?));
+        }
+        let created = Timestamp::from_micros(d.i64(what!("{id}, created"))?);
+        let updated = Timestamp::from_micros(d.i64(what!("{id}, updated"))?);
+        let at = d.offset();
+        let table = &engine.store.tables()[kind];
+        let manual = d.bitmap(
+            table.live().max().map_or(0, |m| m as u64 + 1),
+            what!("{id}, manual links"),
+        )?;
+        d.subset(at, &manual, table.live(), "live", what!("{id}, manual links"))?;
+        engine.segments.insert(
+            id,
+            SegmentState {
+                info: SegmentInfo {
+                    id,
+                    name: name.to_string(),
+                    kind: kind_name,
+                    visibility,
+                    owner,
+                    filter_rule: has_filter.then_some(filter_rule),
+                    rules: Vec::new(),
+                    created,
+                    updated,
+                },
+                kind,
+                manual,
+                members: RoaringBitmap::new(),
+                rank: 0,
+            },
+        );
+        lists.push((id, rules));
+    }
+    Ok(lists)
+}
+
+fn decode_order(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
+    let at = d.offset();
+    let n = d.count(8, what!("segment order"))?;
+    let mut order = Vec::with_capacity(n);
+    for _ in 0..n {
+        order.push(SegmentId(d.u64(what!("segment order"))?));
+    }
+    let distinct: BTreeSet<SegmentId> = order.iter().copied().collect();
+    if distinct.len() != order.len() || !distinct.iter().eq(engine.segments.keys()) {
+        return Err(d.invalid_at(at, "segment order", "is not an order of the segments"));
+    }
+    engine.order = order;
+    Ok(())
+}
+
+fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
+    let n = d.count(MIN_RULE, what!("rule count"))?;
+    let mut last = 0;
+    for i in 0..n {
+        let at = d.offset();
+        let id = d.u64(what!("rule {i}, id"))?;
+        if id <= last || id >= engine.next_rule {
+            return Err(d.invalid_at(
+                at,
+                format!("rule {i}"),
+                format!("id {id} out of order or not below the counter {}", engine.next_rule),
+            ));
+        }
+        last = id;
+        let id = RuleId(id);
+        let at = d.offset();
+        let segment = SegmentId(d.u64(what!("{id}, segment"))?);
+        let Some(s) = engine.segments.get(&segment) else {
+            return Err(d.invalid_at(at, format!("{id}"), format!("feeds {segment}, which does not exist")));
+        };
+        let (kind, name) = (s.kind, s.info.name.clone());
+        let at = d.offset();
+        let text = d.str(what!("{id}, filter"))?;
+        let filter = Filter::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
+        let plan = engine
+            .plan(&filter, kind, segment, &name)
+            .map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
+        let live = engine.store.tables()[kind].live();
+        let below = live.max().map_or(0, |m| m as u64 + 1);
+        let at = d.offset();
+        let links = d.bitmap(below, what!("{id}, links"))?;
+        d.subset(at, &links, live, "live", what!("{id}, links"))?;
+        let at = d.offset();
+        let blocked = d.bitmap(below, what!("{id}, blocks"))?;
+        d.subset(at, &blocked, live, "live", what!("{id}, blocks"))?;
+        if let Some(both) = (&links & &blocked).min() {
+            return Err(d.invalid_at(at, format!("{id}"), format!("entity {both} is both linked and blocked")));
+        }
+        engine.index_rule(id, kind, &plan);
+        engine.rules.insert(
+            id,
+            RuleState {
+                info: RuleInfo {
+                    id,
+                    segment,
+                    time_relative: plan.is_time_relative(),
+                    filter,
+                },
+                kind,
+                plan,
+                links,
+                blocked,
+            },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Snapshots: the whole state of an [`Engine`](crate::Engine) as one
+//! checksummed byte string, restored exactly.
+//!
+//! [`Engine::save`](crate::Engine::save) and
+//! [`Engine::save_to_path`](crate::Engine::save_to_path) write one;
+//! [`Engine::restore`](crate::Engine::restore) and
+//! [`Engine::restore_from_path`](crate::Engine::restore_from_path) read it
+//! back. What is saved: the configuration (limit policy, index
+//! configuration, clock), the schema with its relations, every kind's keys in
+//! id order (deleted ones too, so that ids never move), the live set, every
+//! value, every event, and the segments with their order, visibility,
+//! owners, rules, rule links, blocks and manual links, and the id counters.
+//! Indexes, dependencies, parents and members are rebuilt from these.
+//!
+//! # Format (version 1)
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic, `SEGSNAP\0` |
+//! | 4 | format version, little-endian `u32` |
+//! | 8 | payload length, little-endian `u64` |
+//! | n | payload |
+//! | 4 | CRC-32 of everything before it, little-endian |
+//!
+//! The payload is little-endian integers, strings as a `u64` length and
+//! UTF-8 bytes, bitmaps as a `u64` length and roaring's portable format, and
+//! filters in their JSON form. Saving the same state twice gives the same
+//! bytes, and so does saving a restored engine.
+//!
+//! A restore checks, in order: the magic, the version, the length, the
+//! checksum; then every value as it decodes it: counts against the bytes
+//! that remain (before allocating), ids against the ids that exist, keys and
+//! names for duplicates, filters against the schema and the segments, the
+//! segment graph for cycles. Any flipped bit or cut is refused with a
+//! [`SnapshotError`], never a panic.
+//!
+//! # Examples
+//!
+//! ```
+//! use segments::filter::field;
+//! use segments::segment::{Actor, NewSegment, Role};
+//! use segments::{Engine, FieldType, Filter, Row, Schema};
+//!
+//! let schema = Schema::builder().kind("account", [("health", FieldType::Float)]).build()?;
+//! let mut engine = Engine::new(schema);
+//! engine.insert("account", "a", Row::new().set("health", 12.0))?;
+//! let admin = Actor::new("ada", Role::Admin);
+//! let (at_risk, _) = engine.create_segment(&admin,
+//!     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+//!
+//! let mut bytes = Vec::new();
+//! engine.save(&mut bytes)?;
+//! let restored = Engine::restore(&bytes[..])?;
+//! assert!(restored.is_member(at_risk, "a")?);
+//!
+//! bytes[30] ^= 1;
+//! assert!(Engine::restore(&bytes[..]).is_err());
+//! # Ok::<(), segments::Error>(())
+//! ```
+
+pub(crate) mod codec;
+mod crc;
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use crc::{crc32, Crc32};
+
+pub use crate::error::SnapshotError;
+
+/// The first bytes of every snapshot.
+pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
+
+/// The format version this release writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Magic, version and payload length.
+const HEADER: usize = 8 + 4 + 8;
+const TRAILER: usize = 4;
+
+/// Frames a payload: header, payload, checksum.
+pub(crate) fn frame(payload: &[u8], out: &mut impl Write) -> io::Result<()> {
+    let mut head = [0u8; HEADER];
+    head[..8].copy_from_slice(&MAGIC);
+    head[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head[12..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    let mut crc = Crc32::new();
+    crc.update(&head);
+    crc.update(payload);
+    out.write_all(&head)?;
+    out.write_all(payload)?;
+    out.write_all(&crc.finish().to_le_bytes())
+}
+
+/// Checks a snapshot's frame; returns its payload and the payload's offset.
+pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64), SnapshotError> {
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] != MAGIC[..n] {
+        return Err(SnapshotError::NotASnapshot {
+            found: bytes[..n].to_vec(),
+            expected: MAGIC.to_vec(),
+        });
+    }
+    if bytes.len() < HEADER + TRAILER {
+        return Err(SnapshotError::Length {
+            found: bytes.len() as u64,
+            expected: (HEADER + TRAILER) as u64,
+        });
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let version = u32_at(8);
+    if version != FORMAT_VERSION {
+        return Err(SnapshotError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[12..HEADER]);
+    let payload_len = u64::from_le_bytes(len);
+    let expected = payload_len.saturating_add((HEADER + TRAILER) as u64);
+    if expected != bytes.len() as u64 {
+        return Err(SnapshotError::Length {
+            found: bytes.len() as u64,
+            expected,
+        });
+    }
+    let end = bytes.len() - TRAILER;
+    let stored = u32_at(end);
+    let computed = crc32(&bytes[..end]);
+    if stored != computed {
+        return Err(SnapshotError::Checksum { stored, computed });
+    }
+    Ok((&bytes[HEADER..end], HEADER as u64))
+}
+
+pub(crate) fn io_error(during: impl Into<String>, e: &io::Error) -> SnapshotError {
+    SnapshotError::Io {
+        during: during.into(),
+        kind: e.kind(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads all of `input`.
+pub(crate) fn read_all(mut input: impl Read) -> Result<Vec<u8>, SnapshotError> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("reading the snapshot", &e))?;
+    Ok(bytes)
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the
+/// new one: to a temporary file beside it, synced, then renamed over it, and
+/// the directory synced so that the rename is durable too.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), SnapshotError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io_error(
+            format!("saving to `{}`", path.display()),
+            &io::Error::from(io::ErrorKind::InvalidInput),
+        )
+    })?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let shown = |p: &Path| p.display().to_string();
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_error(format!("creating `{}`", shown(&tmp)), &e))?;
+        write(&mut f).map_err(|e| io_error(format!("writing `{}`", shown(&tmp)), &e))?;
+        f.sync_all()
+            .map_err(|e| io_error(format!("syncing `{}`", shown(&tmp)), &e))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| io_error(format!("renaming `{}` over `{}`", shown(&tmp), shown(path)), &e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return result;
+    }
+    // Not every platform can open a directory to sync it; the rename is done.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame(payload, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_frame_round_trips_and_each_check_fires() {
+        let bytes = framed(b"hello");
+        assert_eq!(bytes.len(), HEADER + 5 + TRAILER);
+        assert_eq!(unframe(&bytes).unwrap(), (&b"hello"[..], HEADER as u64));
+
+        assert!(matches!(
+            unframe(b"SEGSNAP"),
+            Err(SnapshotError::Length { found: 7, .. })
+        ));
+        assert!(matches!(
+            unframe(b"PK\x03\x04zip"),
+            Err(SnapshotError::NotASnapshot { .. })
+        ));
+        assert!(matches!(unframe(&bytes[..10]), Err(SnapshotError::Length { .. })));
+
+        let mut newer = bytes.clone();
+        newer[8] = 2;
+        let e = unframe(&newer).unwrap_err();
+        assert_eq!(e, SnapshotError::UnsupportedVersion { found: 2, supported: 1 });
+        assert!(e.to_string().contains("a newer release of segments wrote it"), "{e}");
+
+        let cut = &bytes[..bytes.len() - 1];
+        assert_eq!(
+            unframe(cut).unwrap_err(),
+            SnapshotError::Length {
+                found: cut.len() as u64,
+                expected: bytes.len() as u64
+            }
+        );
+        let mut flipped = bytes.clone();
+        flipped[HEADER + 1] ^= 0x10;
+        assert!(matches!(unframe(&flipped), Err(SnapshotError::Checksum { .. })));
+    }
+
+    #[test]
+    fn writing_atomically_replaces_the_file_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("segments-snap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.snap");
+        write_atomically(&path, |f| f.write_all(b"one")).unwrap();
+        write_atomically(&path, |f| f.write_all(b"two")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        // A write that fails midway leaves the old file and no temporary.
+        let e = write_atomically(&path, |f| {
+            f.write_all(b"thr")?;
+            Err(io::Error::other("disk on fire"))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&e, SnapshotError::Io { during, .. } if during.starts_with("writing")),
+            "{e}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.snap")]);
+        // A directory that does not exist.
+        let e = write_atomically(&dir.join("no/such/dir.snap"), |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                SnapshotError::Io {
+                    kind: io::ErrorKind::NotFound,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
