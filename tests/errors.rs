@@ -364,19 +364,33 @@ fn a_filter_nested_100000_deep_is_refused_on_a_small_stack() {
 }
 
 #[test]
-fn json_nested_100000_deep_is_an_error_not_a_crash() {
-    // serde_json refuses past 128 levels of arrays and objects (about 60
-    // groups) before it can exhaust the stack of an ordinary thread.
-    let json = format!(
-        "{}{}",
-        r#"{"combinator":"and","rules":["#.repeat(100_000),
-        "]}".repeat(100_000)
-    );
-    let e = Filter::from_json(&json).unwrap_err();
-    assert!(
-        matches!(&e, FilterError::Json { message } if message.contains("recursion limit")),
-        "{e}"
-    );
+fn json_nested_1000000_deep_is_an_error_on_a_small_stack() {
+    // Refused by a scan of the text before any parser recurses, so that a
+    // 256 KiB thread survives it even in a debug build.
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let depth = 1_000_000;
+            let json = format!(
+                "{}{}",
+                r#"{"combinator":"and","rules":["#.repeat(depth),
+                "]}".repeat(depth)
+            );
+            let e = Filter::from_json(&json).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "invalid JSON: nested deeper than 127 arrays and objects at byte 1855 (line 1, column 1856)"
+            );
+            // Arrays alone, and a string full of brackets (which is no nesting).
+            let arrays = "[".repeat(depth);
+            assert!(matches!(Filter::from_json(&arrays), Err(FilterError::Json { .. })));
+            let quoted = format!(r#"{{"combinator":"and","rules":[],"x":"{}"}}"#, "[{".repeat(depth));
+            let e = Filter::from_json(&quoted).unwrap_err();
+            assert_eq!(e.to_string(), "x: unknown member of a group");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
@@ -533,4 +547,58 @@ fn stats_errors() {
         let err = stats::numeric(&t, "nps", t.live(), &[50.0, p]).unwrap_err();
         assert!(matches!(err, StatsError::BadPercentile { .. }), "{p}");
     }
+}
+
+#[test]
+fn every_engine_call_refuses_a_filter_nested_100000_deep_on_a_small_stack() {
+    use segments::segment::{Actor, NewSegment, Role};
+    use segments::SegmentError;
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let (mut e, s) = engine_with_segment();
+            let admin = Actor::new("ada", Role::Admin);
+            let deep = || {
+                let mut g = Group::and([field("health").lt(1)]);
+                for _ in 0..100_000 {
+                    g = Group::and([g]);
+                }
+                g
+            };
+            let too_deep = |err: &SegmentError| {
+                matches!(
+                    err,
+                    SegmentError::Filter {
+                        source: FilterError::TooDeep { .. },
+                        ..
+                    }
+                )
+            };
+            let before = format!("{e:?}");
+            let err = e
+                .create_segment(&admin, NewSegment::new("deep", "account").filter(deep()))
+                .unwrap_err();
+            assert!(too_deep(&err), "{err}");
+            assert!(too_deep(&e.set_filter(&admin, s, Some(deep())).unwrap_err()));
+            assert!(too_deep(&e.attach_rule(&admin, s, deep()).unwrap_err()));
+            let rule = e.segment(s).unwrap().rules[0];
+            assert!(too_deep(&e.edit_rule(&admin, rule, deep()).unwrap_err()));
+            assert_eq!(format!("{e:?}"), before, "a refused call changed the engine");
+            let err = e.evaluate("account", &deep(), Timestamp::now()).unwrap_err();
+            assert!(
+                matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
+                "{err}"
+            );
+            let err = e.scope(s).unwrap().evaluate(&deep(), Timestamp::now()).unwrap_err();
+            assert!(
+                matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
+                "{err}"
+            );
+            let schema = Schema::new([KindSchema::new("account", [("health", FieldType::Float)]).unwrap()]).unwrap();
+            let err = segments::Plan::in_schema(&deep(), &schema, "account", &LimitPolicy::default()).unwrap_err();
+            assert!(matches!(err, FilterError::TooDeep { .. }), "{err}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }

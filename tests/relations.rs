@@ -701,3 +701,44 @@ proptest! {
         prop_assert_eq!(e.evaluate("account", &f, now).unwrap(), e.scan("account", &f, now).unwrap());
     }
 }
+
+#[test]
+fn the_deepest_filter_allowed_reads_back_from_its_json_and_its_snapshot() {
+    use segments::filter::{related, MAX_DEPTH_CAP};
+    // The most JSON per level: `{"count", "filter"}` nesting, and a leaf
+    // whose value holds an object.
+    let leaf = json!({"field": "@count:login", "operator": ">=",
+        "value": {"count": 1, "withinLast": {"amount": 7, "unit": "days"}}});
+    let mut g = json!({"combinator": "and", "rules": [leaf]});
+    for _ in 1..MAX_DEPTH_CAP {
+        g = json!({"combinator": "and", "rules": [{"field": "@related:account", "operator": "atLeast",
+            "value": {"count": 1, "filter": g}}]});
+    }
+    let f = Filter::from_json(&g.to_string()).unwrap();
+    let policy = LimitPolicy::default()
+        .with_unlimited_conditions()
+        .with_max_depth(usize::MAX);
+    assert_eq!(policy.max_depth(), MAX_DEPTH_CAP);
+    segments::Plan::in_schema(&f, &schema(), "account", &policy).unwrap();
+    assert_eq!(Filter::from_json(&f.to_json_value().to_string()).unwrap(), f);
+
+    let mut e = Engine::with_config(schema(), policy, IndexConfig::default());
+    let (s, _) = e
+        .create_segment(&admin(), NewSegment::new("deep", "account").filter(f.clone()))
+        .unwrap();
+    let mut bytes = Vec::new();
+    e.save(&mut bytes).unwrap();
+    let r = Engine::restore(&bytes[..]).unwrap();
+    assert_eq!(r.rule(r.segment(s).unwrap().rules[0]).unwrap().filter, f);
+
+    // One level more is refused, however it was built.
+    let deeper = Filter::and([related("account").at_least(1, f)]);
+    assert_eq!(
+        segments::Plan::in_schema(&deeper, &schema(), "account", &policy)
+            .unwrap_err()
+            .to_string()
+            .rsplit(": ")
+            .next(),
+        Some("nesting deeper than the limit of 31")
+    );
+}

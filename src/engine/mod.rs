@@ -112,6 +112,12 @@ struct RuleState {
     blocked: RoaringBitmap,
 }
 
+// The engine is shared across threads behind a lock: it must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+};
+
 /// Scopes this small (or the table's `per_id_candidates`, if smaller) are
 /// tested entity by entity; larger ones through the indexes.
 const PER_ENTITY: u64 = 64;

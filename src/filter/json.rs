@@ -17,8 +17,11 @@ impl Filter {
     /// Members that react-querybuilder adds for its own use (`id`, `path`,
     /// `valueSource: "value"`, `disabled: false`) are accepted and ignored;
     /// any other unknown member is an error, so that a typo is not silently
-    /// dropped. JSON nested deeper than 128 arrays and objects is refused by
-    /// the parser (about 60 levels of groups).
+    /// dropped. JSON nested deeper than 127 arrays and objects is refused
+    /// before it is parsed, by a scan that does not recurse, so that input
+    /// nested a million deep is an error even on a small stack. Every filter
+    /// within [`MAX_DEPTH_CAP`](crate::filter::MAX_DEPTH_CAP) levels of
+    /// groups fits.
     ///
     /// # Errors
     ///
@@ -41,6 +44,7 @@ impl Filter {
     /// # Ok::<(), segments::FilterError>(())
     /// ```
     pub fn from_json(text: &str) -> Result<Filter, FilterError> {
+        check_depth(text)?;
         let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json { message: e.to_string() })?;
         Filter::from_json_value(&v)
     }
@@ -58,6 +62,45 @@ impl Filter {
     pub fn to_json_value(&self) -> Value {
         group_to_json(self)
     }
+}
+
+/// The deepest nesting of arrays and objects that filter JSON may have:
+/// what serde_json's parser allows.
+pub(crate) const MAX_JSON_DEPTH: usize = 127;
+
+/// Refuses JSON nested deeper than [`MAX_JSON_DEPTH`], without parsing it.
+fn check_depth(text: &str) -> Result<(), FilterError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    let before = &text.as_bytes()[..i];
+                    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+                    let column = i - before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) + 1;
+                    return Err(FilterError::Json {
+                        message: format!(
+                            "nested deeper than {MAX_JSON_DEPTH} arrays and objects at byte {i} (line {line}, column {column})"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn shape(path: &Path, message: impl Into<String>) -> FilterError {

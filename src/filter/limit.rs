@@ -1,8 +1,12 @@
 //! How large a filter may be.
 
 /// Nesting is never allowed past this many levels of groups, whatever the
-/// policy says: evaluation recurses once per level.
-pub const MAX_DEPTH_CAP: usize = 256;
+/// policy says: evaluation recurses once per level, and every filter the
+/// engine accepts must read back from its JSON form (which snapshots store).
+/// A level of nested filter (`{"count": n, "filter": group}` under a rule)
+/// takes four levels of JSON, and JSON is read to 127 levels: 31 × 4 + 3
+/// is the deepest a filter's JSON gets.
+pub const MAX_DEPTH_CAP: usize = 31;
 
 /// Limits on a filter's size, checked by validation before anything recurses.
 ///
@@ -17,9 +21,9 @@ pub const MAX_DEPTH_CAP: usize = 256;
 ///
 /// let default = LimitPolicy::default();
 /// assert_eq!(default.max_conditions(), Some(10));
-/// let akita = LimitPolicy::default().with_unlimited_conditions().with_max_depth(32);
+/// let akita = LimitPolicy::default().with_unlimited_conditions().with_max_depth(24);
 /// assert_eq!(akita.max_conditions(), None);
-/// assert_eq!(akita.max_depth(), 32);
+/// assert_eq!(akita.max_depth(), 24);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LimitPolicy {
