@@ -302,11 +302,18 @@ impl Engine {
         now: Timestamp,
         within: Option<&RoaringBitmap>,
     ) -> Result<RoaringBitmap, Error> {
+        let (table, plan) = self.unsaved_plan(kind, filter)?;
+        Ok(self.with_env(|env| eval::evaluate_in(&plan, table, now, within, env)))
+    }
+
+    /// Validates a filter that is evaluated without being saved, and the
+    /// segments it names.
+    fn unsaved_plan(&self, kind: &str, filter: &Filter) -> Result<(&Table, Plan), Error> {
         let table = self.store.table(kind)?;
         let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
         let k = self.kind_index(kind).unwrap_or(0);
         self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan)?;
-        Ok(self.with_env(|env| eval::evaluate_in(&plan, table, now, within, env)))
+        Ok((table, plan))
     }
 
     /// The row-scan oracle over the engine's data: as [`Engine::evaluate`],
@@ -318,8 +325,7 @@ impl Engine {
     /// As [`Engine::evaluate`].
     #[doc(hidden)]
     pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        let table = self.store.table(kind)?;
-        let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
+        let (table, plan) = self.unsaved_plan(kind, filter)?;
         Ok(self.with_env(|env| eval::scan_in(&plan, table, now, env)))
     }
 
