@@ -532,6 +532,18 @@ fn each_damage_gets_its_own_error() {
     // impossible count.
     let payload = &bytes[20..bytes.len() - 4];
     let e5 = Engine::restore(&reframe(&payload[..12])[..]).unwrap_err();
+    assert!(
+        matches!(
+            e5,
+            SnapshotError::Truncated {
+                offset: 29,
+                needed: 8,
+                left: 3,
+                ..
+            }
+        ),
+        "{e5}"
+    );
     assert_eq!(
         e5.to_string(),
         "snapshot byte 29: limit policy, depth: needs 8 bytes, 3 remain"
