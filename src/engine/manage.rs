@@ -8,8 +8,7 @@ use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
 use crate::segment::{
-    Action, Actor, Cause, ChangeKind, Changes, Delta, NewSegment, RuleId, RuleInfo, SegmentId, SegmentInfo, Source,
-    Visibility,
+    Action, Actor, Cause, ChangeKind, Changes, Delta, NewSegment, RuleId, SegmentId, SegmentInfo, Source, Visibility,
 };
 
 impl Engine {
@@ -533,21 +532,7 @@ impl Engine {
         s.info.updated = at;
         let kind = s.kind;
         self.index_rule(id, kind, &plan);
-        self.rules.insert(
-            id,
-            RuleState {
-                info: RuleInfo {
-                    id,
-                    segment,
-                    time_relative: plan.is_time_relative(),
-                    filter,
-                },
-                kind,
-                plan,
-                links: RoaringBitmap::new(),
-                blocked: RoaringBitmap::new(),
-            },
-        );
+        self.rules.insert(id, RuleState::new(id, segment, kind, filter, plan));
         self.rerank();
         let mut deltas = Deltas::new();
         self.relink(id, None, at, &mut deltas);

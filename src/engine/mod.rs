@@ -118,6 +118,24 @@ const _: () = {
     send_sync::<Engine>();
 };
 
+impl RuleState {
+    /// A rule of `segment` (of kind `kind`) with no links or blocks yet.
+    fn new(id: RuleId, segment: SegmentId, kind: usize, filter: crate::Filter, plan: Plan) -> RuleState {
+        RuleState {
+            info: RuleInfo {
+                id,
+                segment,
+                time_relative: plan.is_time_relative(),
+                filter,
+            },
+            kind,
+            plan,
+            links: RoaringBitmap::new(),
+            blocked: RoaringBitmap::new(),
+        }
+    }
+}
+
 /// Scopes this small (or the table's `per_id_candidates`, if smaller) are
 /// tested entity by entity; larger ones through the indexes.
 const PER_ENTITY: u64 = 64;

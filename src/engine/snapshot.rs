@@ -11,7 +11,7 @@ use crate::error::SnapshotError;
 use crate::eval::Parents;
 use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
-use crate::segment::{RuleId, RuleInfo, SegmentId, SegmentInfo, Visibility};
+use crate::segment::{RuleId, SegmentId, SegmentInfo, Visibility};
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
 use crate::store::{IndexConfig, Table};
@@ -318,6 +318,22 @@ fn decode_schema(d: &mut Dec) -> Result<Schema, SnapshotError> {
     Ok(schema)
 }
 
+/// An id of a segment or rule: above the one before (ids are saved in
+/// order, each once) and below the counter that hands them out.
+fn next_id(d: &mut Dec, last: &mut u64, counter: u64, what: &str) -> Result<u64, SnapshotError> {
+    let at = d.offset();
+    let id = d.u64(what!("{what}, id"))?;
+    if id <= *last || id >= counter {
+        return Err(d.invalid_at(
+            at,
+            what,
+            format!("id {id} out of order or not below the counter {counter}"),
+        ));
+    }
+    *last = id;
+    Ok(id)
+}
+
 /// Reads the segments; returns each one's rule list, checked once the
 /// rules are read.
 fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, Vec<RuleId>)>, SnapshotError> {
@@ -326,17 +342,7 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
     let mut lists = Vec::with_capacity(n);
     let mut last = 0;
     for i in 0..n {
-        let at = d.offset();
-        let id = d.u64(what!("segment {i}, id"))?;
-        if id <= last || id >= engine.next_segment {
-            return Err(d.invalid_at(
-                at,
-                format!("segment {i}"),
-                format!("id {id} out of order or not below the counter {}", engine.next_segment),
-            ));
-        }
-        last = id;
-        let id = SegmentId(id);
+        let id = SegmentId(next_id(d, &mut last, engine.next_segment, &format!("segment {i}"))?);
         let at = d.offset();
         let name = d.str(what!("{id}, name"))?;
         if name.trim() != name || name.is_empty() || !names.insert(name) {
@@ -421,17 +427,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
     let n = d.count(MIN_RULE, what!("rule count"))?;
     let mut last = 0;
     for i in 0..n {
-        let at = d.offset();
-        let id = d.u64(what!("rule {i}, id"))?;
-        if id <= last || id >= engine.next_rule {
-            return Err(d.invalid_at(
-                at,
-                format!("rule {i}"),
-                format!("id {id} out of order or not below the counter {}", engine.next_rule),
-            ));
-        }
-        last = id;
-        let id = RuleId(id);
+        let id = RuleId(next_id(d, &mut last, engine.next_rule, &format!("rule {i}"))?);
         let at = d.offset();
         let segment = SegmentId(d.u64(what!("{id}, segment"))?);
         let Some(s) = engine.segments.get(&segment) else {
@@ -456,21 +452,9 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
             return Err(d.invalid_at(at, format!("{id}"), format!("entity {both} is both linked and blocked")));
         }
         engine.index_rule(id, kind, &plan);
-        engine.rules.insert(
-            id,
-            RuleState {
-                info: RuleInfo {
-                    id,
-                    segment,
-                    time_relative: plan.is_time_relative(),
-                    filter,
-                },
-                kind,
-                plan,
-                links,
-                blocked,
-            },
-        );
+        let mut state = RuleState::new(id, segment, kind, filter, plan);
+        (state.links, state.blocked) = (links, blocked);
+        engine.rules.insert(id, state);
     }
     Ok(())
 }
