@@ -438,11 +438,12 @@ impl Engine {
         self.segments.get_mut(&id).ok_or(SegmentError::UnknownSegment { id })
     }
 
+    pub(super) fn rule_ref(&self, id: RuleId) -> Result<&RuleState, SegmentError> {
+        self.rules.get(&id).ok_or(SegmentError::UnknownRule { id })
+    }
+
     fn rule_segment(&self, rule: RuleId) -> Result<SegmentId, SegmentError> {
-        self.rules
-            .get(&rule)
-            .map(|r| r.info.segment)
-            .ok_or(SegmentError::UnknownRule { id: rule })
+        Ok(self.rule_ref(rule)?.info.segment)
     }
 
     /// The segment, if `actor` may take `action` on it.
@@ -544,9 +545,7 @@ impl Engine {
         let s = self.segment_ref(segment)?;
         let plan = self.plan(&filter, s.kind, segment, &s.info.name)?;
         let kind = s.kind;
-        let Some(old) = self.rules.get(&rule).map(|r| r.plan.clone()) else {
-            return Err(SegmentError::UnknownRule { id: rule });
-        };
+        let old = self.rule_ref(rule)?.plan.clone();
         self.unindex_rule(rule, kind, &old);
         self.index_rule(rule, kind, &plan);
         if let Some(r) = self.rules.get_mut(&rule) {

@@ -74,10 +74,7 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`].
     pub fn rule(&self, rule: RuleId) -> Result<&RuleInfo, SegmentError> {
-        self.rules
-            .get(&rule)
-            .map(|r| &r.info)
-            .ok_or(SegmentError::UnknownRule { id: rule })
+        Ok(&self.rule_ref(rule)?.info)
     }
 
     /// A segment's members.
@@ -184,10 +181,7 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`].
     pub fn rule_links(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        self.rules
-            .get(&rule)
-            .map(|r| &r.links)
-            .ok_or(SegmentError::UnknownRule { id: rule })
+        Ok(&self.rule_ref(rule)?.links)
     }
 
     /// The entities a rule is blocked from linking.
@@ -196,10 +190,7 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`].
     pub fn rule_blocks(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        self.rules
-            .get(&rule)
-            .map(|r| &r.blocked)
-            .ok_or(SegmentError::UnknownRule { id: rule })
+        Ok(&self.rule_ref(rule)?.blocked)
     }
 
     /// A segment's manual links.
