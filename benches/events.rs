@@ -13,6 +13,7 @@
 #[allow(dead_code)]
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
+mod support;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -21,18 +22,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use segments::filter::{field, Node};
 use segments::segment::{Actor, NewSegment, Role};
 use segments::{eval, Clock, Engine, Filter, LimitPolicy, Row, Schema, Timestamp};
+use support::size;
 
 const NAMES: [&str; 10] = [
     "login", "view", "export", "invite", "search", "share", "comment", "upload", "download", "billing",
 ];
 const DAY: i64 = 86_400_000_000;
-
-fn size() -> usize {
-    std::env::var("SEGMENTS_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
 
 fn count_filter(name: &str, n: u64, days: u64) -> Filter {
     Filter::from_json(&format!(

@@ -16,6 +16,7 @@
 #[allow(dead_code)]
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
+mod support;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -24,13 +25,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use segments::filter::{field, Node, TimeUnit};
 use segments::segment::{Actor, NewSegment, Role, SegmentId};
 use segments::{eval, Clock, Engine, Filter, LimitPolicy, Row, Schema, Timestamp};
-
-fn size() -> usize {
-    std::env::var("SEGMENTS_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
+use support::size;
 
 fn engine(n: usize) -> Engine {
     let schema = Schema::new([accounts::kind()]).expect("a valid schema");

@@ -15,19 +15,15 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use segments::filter::{field, related, TimeUnit};
 use segments::segment::{Actor, NewSegment, Role};
 use segments::{eval, Clock, Engine, FieldType, Filter, LimitPolicy, Row, Schema, Timestamp};
+use support::size;
 
 const DAY: i64 = 86_400_000_000;
-
-fn size() -> usize {
-    std::env::var("SEGMENTS_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);

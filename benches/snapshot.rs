@@ -16,6 +16,7 @@
 #[allow(dead_code)]
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
+mod support;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -25,13 +26,7 @@ use segments::filter::{field, Node, TimeUnit};
 use segments::segment::{Actor, NewSegment, Role};
 use segments::snapshot::crc32;
 use segments::{Clock, Engine, Filter, Row, Schema, Timestamp};
-
-fn size() -> usize {
-    std::env::var("SEGMENTS_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
+use support::size;
 
 fn admin() -> Actor {
     Actor::new("bench", Role::Admin)
