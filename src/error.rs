@@ -1,7 +1,7 @@
 //! Error types, one enum per area, and [`Error`] that wraps them all.
 
 use crate::schema::FieldType;
-use crate::segment::{Action, Role, RuleId, SegmentId};
+use crate::segment::{Action, Role, RuleId, SegmentId, Visibility};
 
 /// Errors from building a [`Schema`](crate::Schema).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -387,7 +387,11 @@ pub enum SegmentError {
         /// The segment that has it.
         existing: SegmentId,
     },
-    /// The actor's role does not allow the action.
+    /// The actor's role does not allow the action, or the actor may not
+    /// see the segment or rule it names. For a segment the actor may not
+    /// see, `target` holds only its id, and the error is the same whether
+    /// the segment exists or not: a refusal tells nothing of what the actor
+    /// may not see.
     #[error("actor `{actor}` ({role:?}) may not {action} {target}")]
     Denied {
         /// The actor's id.
@@ -460,8 +464,21 @@ pub enum SegmentError {
     InUse {
         /// The segment.
         segment: SegmentId,
-        /// The segments that name it, e.g. `` `Churn risk` (segment 4) ``.
+        /// The segments that name it that the actor may see, e.g.
+        /// `` `Churn risk` (segment 4) ``; others are only counted.
         by: String,
+    },
+    /// A change of visibility that would let a segment's viewers read a
+    /// private segment through a rule: a public segment may name only
+    /// public segments, a private one also its owner's private segments.
+    #[error("{segment} cannot be made {visibility}: {problem}")]
+    VisibilityConflict {
+        /// The segment.
+        segment: SegmentId,
+        /// The visibility asked for.
+        visibility: Visibility,
+        /// Which rules stand in the way.
+        problem: String,
     },
 }
 

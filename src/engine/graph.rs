@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use roaring::RoaringBitmap;
 
 use super::deps::NestedDep;
+use super::manage::{denied, Reader};
 use super::Engine;
 use crate::error::SegmentError;
 use crate::eval::{children, resolve_parent};
 use crate::filter::Plan;
 use crate::schema::FieldId;
-use crate::segment::{RuleId, SegmentId};
+use crate::segment::{Action, RuleId, SegmentId, Visibility};
 
 impl Engine {
     /// Indexes a rule under everything it reads: its own kind's fields and
@@ -53,13 +54,18 @@ impl Engine {
 
     /// Checks the segments a new plan of `segment`'s rule names: each
     /// exists, is of the kind the plan tests there, and naming it makes no
-    /// cycle.
+    /// cycle. With a `reader`, each is one the actor may see (else
+    /// [`SegmentError::Denied`], the same whether it exists or not), and
+    /// for a saved rule, one that everybody who sees `segment` may see: a
+    /// public segment, or a private one of the same owner named by a
+    /// private segment.
     pub(super) fn check_refs(
         &self,
         segment: SegmentId,
         segment_name: &str,
         kind: usize,
         plan: &Plan,
+        reader: Option<Reader<'_>>,
     ) -> Result<(), SegmentError> {
         let relations = self.store.schema().relations();
         let name = |id: SegmentId| {
@@ -69,7 +75,27 @@ impl Engine {
         };
         for (chain, s) in plan.segment_refs() {
             let want = chain.last().map_or(kind, |&r| relations[r].child.0 as usize);
-            let Some(target) = self.segments.get(&s) else {
+            let found = self.segments.get(&s);
+            if let Some(r) = reader {
+                if !r.actor.manages_all() && !found.is_some_and(|t| r.actor.may_view(&t.info)) {
+                    return Err(denied(r.actor, Action::View, s.to_string()));
+                }
+                if let (Some(t), Some((visibility, owner))) = (found, r.home) {
+                    let private = t.info.visibility == Visibility::Private;
+                    if private && (visibility == Visibility::Public || t.info.owner != owner) {
+                        return Err(SegmentError::BadReference {
+                            segment: name(segment),
+                            referenced: s,
+                            problem: format!(
+                                "it is private to `{}`: a public segment may name only public segments, \
+                                 a private one also its owner's private segments",
+                                t.info.owner
+                            ),
+                        });
+                    }
+                }
+            }
+            let Some(target) = found else {
                 return Err(SegmentError::BadReference {
                     segment: name(segment),
                     referenced: s,

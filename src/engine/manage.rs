@@ -15,13 +15,22 @@ impl Engine {
     /// Creates a segment and computes its members at once.
     ///
     /// The actor becomes its owner. Members (the role) may create private
-    /// segments only.
+    /// segments only. The name must be unique in its scope: among public
+    /// segments for a public one, among the actor's own private segments for
+    /// a private one.
+    ///
+    /// A filter may name (`@segment`) only segments the actor may see
+    /// ([`Actor::may_view`]); and so that nobody reads a private segment
+    /// through another, a public segment may name only public segments, a
+    /// private one also its owner's private segments.
     ///
     /// # Errors
     ///
-    /// [`SegmentError::Denied`] for a member creating a public segment,
-    /// [`SegmentError::UnknownKind`], [`SegmentError::EmptyName`],
-    /// [`SegmentError::DuplicateName`], [`SegmentError::Filter`].
+    /// [`SegmentError::Denied`] for a member creating a public segment or
+    /// naming a segment it may not see, [`SegmentError::UnknownKind`],
+    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`],
+    /// [`SegmentError::Filter`], [`SegmentError::BadReference`],
+    /// [`SegmentError::Cycle`].
     pub fn create_segment(&mut self, actor: &Actor, spec: NewSegment) -> Result<(SegmentId, Changes), SegmentError> {
         if spec.visibility == Visibility::Public && !actor.manages_all() {
             return Err(denied(actor, Action::CreatePublic, "segments".into()));
@@ -29,10 +38,14 @@ impl Engine {
         let kind = self.kind_index(&spec.kind).ok_or_else(|| SegmentError::UnknownKind {
             kind: spec.kind.clone(),
         })?;
-        let name = self.check_name(&spec.name, None)?;
+        let name = self.check_name(&spec.name, (spec.visibility, &actor.id), None)?;
         let id = SegmentId(self.next_segment);
+        let reader = Reader {
+            actor,
+            home: Some((spec.visibility, &actor.id)),
+        };
         let plan = match &spec.filter {
-            Some(f) => Some(self.plan(f, kind, id, &name)?),
+            Some(f) => Some(self.plan(f, kind, id, &name, Some(reader))?),
             None => None,
         };
         let at = self.now();
@@ -71,15 +84,16 @@ impl Engine {
         Ok((id, changes))
     }
 
-    /// Renames a segment.
+    /// Renames a segment; the name must be unique in the segment's scope
+    /// (see [`Engine::create_segment`]).
     ///
     /// # Errors
     ///
     /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
     /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`].
     pub fn rename(&mut self, actor: &Actor, segment: SegmentId, name: &str) -> Result<(), SegmentError> {
-        self.managed(actor, segment, Action::Rename)?;
-        let name = self.check_name(name, Some(segment))?;
+        let s = self.managed(actor, segment, Action::Rename)?;
+        let name = self.check_name(name, (s.info.visibility, &s.info.owner), Some(segment))?;
         let at = self.now();
         let s = self.segment_mut(segment)?;
         s.info.name = name;
@@ -89,18 +103,33 @@ impl Engine {
 
     /// Changes who sees a segment; a member (the role) may not make one public.
     ///
+    /// The change is refused when it would let anyone read a private
+    /// segment through a rule: a segment made public must not name private
+    /// segments, and a segment made private must not be named by public
+    /// segments or by other owners' segments (whose owners could no longer
+    /// see it). Its name must be free in the new scope.
+    ///
     /// # Errors
     ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::VisibilityConflict`], [`SegmentError::DuplicateName`].
     pub fn set_visibility(
         &mut self,
         actor: &Actor,
         segment: SegmentId,
         visibility: Visibility,
     ) -> Result<(), SegmentError> {
-        self.managed(actor, segment, Action::SetVisibility)?;
+        let s = self.managed(actor, segment, Action::SetVisibility)?;
         if visibility == Visibility::Public && !actor.manages_all() {
-            return Err(denied(actor, Action::SetVisibility, segment.to_string()));
+            return Err(denied(
+                actor,
+                Action::SetVisibility,
+                format!("{segment} `{}`", s.info.name),
+            ));
+        }
+        if visibility != s.info.visibility {
+            self.check_name(&s.info.name, (visibility, &s.info.owner), Some(segment))?;
+            self.check_visibility(actor, segment, visibility)?;
         }
         let at = self.now();
         let s = self.segment_mut(segment)?;
@@ -127,9 +156,10 @@ impl Engine {
         let current = s.info.filter_rule;
         let at = self.now();
         match (filter, current) {
-            (Some(f), Some(rule)) => self.replace_rule(rule, f, at),
+            (Some(f), Some(rule)) => self.replace_rule(actor, rule, f, at),
             (Some(f), None) => {
-                let plan = self.plan(&f, s.kind, segment, &s.info.name)?;
+                let reader = Reader::of(actor, s);
+                let plan = self.plan(&f, s.kind, segment, &s.info.name, Some(reader))?;
                 let (rule, changes) = self.add_rule(segment, f, plan, at);
                 self.segment_mut(segment)?.info.filter_rule = Some(rule);
                 Ok(changes)
@@ -153,14 +183,9 @@ impl Engine {
         self.managed(actor, segment, Action::Delete)?;
         let naming = self.naming(segment);
         if !naming.is_empty() {
-            let by: Vec<String> = naming
-                .iter()
-                .filter_map(|id| self.segments.get(id))
-                .map(|s| format!("`{}` ({})", s.info.name, s.info.id))
-                .collect();
             return Err(SegmentError::InUse {
                 segment,
-                by: by.join(", "),
+                by: self.describe(actor, naming.iter()),
             });
         }
         let at = self.now();
@@ -244,7 +269,7 @@ impl Engine {
         filter: Filter,
     ) -> Result<(RuleId, Changes), SegmentError> {
         let s = self.managed(actor, segment, Action::EditRules)?;
-        let plan = self.plan(&filter, s.kind, segment, &s.info.name)?;
+        let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let at = self.now();
         Ok(self.add_rule(segment, filter, plan, at))
     }
@@ -256,10 +281,10 @@ impl Engine {
     /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
     /// [`SegmentError::Filter`].
     pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
-        let segment = self.rule_segment(rule)?;
+        let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
         let at = self.now();
-        self.replace_rule(rule, filter, at)
+        self.replace_rule(actor, rule, filter, at)
     }
 
     /// Detaches a rule: its links and blocks go. Detaching the defining
@@ -269,7 +294,7 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`].
     pub fn detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
-        let segment = self.rule_segment(rule)?;
+        let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
         let at = self.now();
         let s = self.segment_mut(segment)?;
@@ -391,15 +416,25 @@ impl Engine {
         Ok(self.settle(deltas, at))
     }
 
-    fn check_name(&self, name: &str, except: Option<SegmentId>) -> Result<String, SegmentError> {
+    /// The trimmed name, if no other segment of the scope (a visibility
+    /// and an owner) has it: public names are unique among public
+    /// segments, private names among the owner's private segments.
+    fn check_name(
+        &self,
+        name: &str,
+        (visibility, owner): (Visibility, &str),
+        except: Option<SegmentId>,
+    ) -> Result<String, SegmentError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(SegmentError::EmptyName);
         }
+        let same_scope =
+            |i: &SegmentInfo| i.visibility == visibility && (visibility == Visibility::Public || i.owner == owner);
         match self
             .segments
             .values()
-            .find(|s| s.info.name == name && Some(s.info.id) != except)
+            .find(|s| s.info.name == name && Some(s.info.id) != except && same_scope(&s.info))
         {
             Some(s) => Err(SegmentError::DuplicateName {
                 name: name.to_string(),
@@ -409,14 +444,86 @@ impl Engine {
         }
     }
 
+    /// Checks that changing `segment` to `visibility` lets nobody read a
+    /// private segment through a rule.
+    fn check_visibility(&self, actor: &Actor, segment: SegmentId, visibility: Visibility) -> Result<(), SegmentError> {
+        let s = self.segment_ref(segment)?;
+        let problem = match visibility {
+            Visibility::Public => {
+                let named: BTreeSet<SegmentId> = self
+                    .rules_of_segment(s)
+                    .flat_map(|r| r.plan.segments())
+                    .filter(|id| {
+                        self.segments
+                            .get(id)
+                            .is_some_and(|t| t.info.visibility == Visibility::Private)
+                    })
+                    .collect();
+                if named.is_empty() {
+                    return Ok(());
+                }
+                format!("its rules name the private {}", self.describe(actor, named.iter()))
+            }
+            Visibility::Private => {
+                let naming: BTreeSet<SegmentId> = self
+                    .naming(segment)
+                    .into_iter()
+                    .filter(|id| {
+                        self.segments
+                            .get(id)
+                            .is_some_and(|t| t.info.visibility == Visibility::Public || t.info.owner != s.info.owner)
+                    })
+                    .collect();
+                if naming.is_empty() {
+                    return Ok(());
+                }
+                format!(
+                    "it is named by the rules of {}, public or of other owners",
+                    self.describe(actor, naming.iter())
+                )
+            }
+        };
+        Err(SegmentError::VisibilityConflict {
+            segment,
+            visibility,
+            problem,
+        })
+    }
+
+    /// Segments for an error message to `actor`: those it may see by name
+    /// and id, the others only counted.
+    pub(super) fn describe<'a>(&self, actor: &Actor, ids: impl Iterator<Item = &'a SegmentId>) -> String {
+        let mut named = Vec::new();
+        let mut hidden = 0;
+        for s in ids.filter_map(|id| self.segments.get(id)) {
+            if actor.may_view(&s.info) {
+                named.push(format!("`{}` ({})", s.info.name, s.info.id));
+            } else {
+                hidden += 1;
+            }
+        }
+        match hidden {
+            0 => {}
+            1 => named.push("1 segment the actor may not see".into()),
+            n => named.push(format!("{n} segments the actor may not see")),
+        }
+        named.join(", ")
+    }
+
+    fn rules_of_segment<'a>(&'a self, s: &'a SegmentState) -> impl Iterator<Item = &'a RuleState> + 'a {
+        s.info.rules.iter().filter_map(|r| self.rules.get(r))
+    }
+
     /// Validates a filter for a rule of `segment` (named `name`, of `kind`),
-    /// and the segments it names.
+    /// and the segments it names: with a `reader`, only segments it may see,
+    /// and only as the information-flow rule allows.
     pub(super) fn plan(
         &self,
         filter: &Filter,
         kind: usize,
         segment: SegmentId,
         name: &str,
+        reader: Option<Reader<'_>>,
     ) -> Result<Plan, SegmentError> {
         let schema = self.store.schema();
         let plan =
@@ -426,7 +533,7 @@ impl Engine {
                     source,
                 }
             })?;
-        self.check_refs(segment, name, kind, &plan)?;
+        self.check_refs(segment, name, kind, &plan, reader)?;
         Ok(plan)
     }
 
@@ -446,9 +553,43 @@ impl Engine {
         Ok(self.rule_ref(rule)?.info.segment)
     }
 
-    /// The segment, if `actor` may take `action` on it.
+    /// The segment, if `actor` may see it; otherwise the one refusal that
+    /// is the same whether the segment exists or not.
+    pub(super) fn visible(
+        &self,
+        actor: &Actor,
+        segment: SegmentId,
+        action: Action,
+    ) -> Result<&SegmentState, SegmentError> {
+        match self.segments.get(&segment) {
+            Some(s) if actor.may_view(&s.info) => Ok(s),
+            // Admins and leaders see every segment: nothing to hide.
+            _ if actor.manages_all() => Err(SegmentError::UnknownSegment { id: segment }),
+            _ => Err(denied(actor, action, segment.to_string())),
+        }
+    }
+
+    /// The segment of `rule`, if `actor` may see it; otherwise a refusal
+    /// that is the same whether the rule exists or not.
+    pub(super) fn rule_visible(&self, actor: &Actor, rule: RuleId, action: Action) -> Result<SegmentId, SegmentError> {
+        match self.rules.get(&rule) {
+            Some(r)
+                if self
+                    .segments
+                    .get(&r.info.segment)
+                    .is_some_and(|s| actor.may_view(&s.info)) =>
+            {
+                Ok(r.info.segment)
+            }
+            _ if actor.manages_all() => Err(SegmentError::UnknownRule { id: rule }),
+            _ => Err(denied(actor, action, rule.to_string())),
+        }
+    }
+
+    /// The segment, if `actor` may take `action` on it: it may see it, and
+    /// manages every segment or owns this one.
     fn managed(&self, actor: &Actor, segment: SegmentId, action: Action) -> Result<&SegmentState, SegmentError> {
-        let s = self.segment_ref(segment)?;
+        let s = self.visible(actor, segment, action)?;
         if actor.manages_all() || s.info.owner == actor.id {
             Ok(s)
         } else {
@@ -540,10 +681,16 @@ impl Engine {
         (id, self.settle(deltas, at))
     }
 
-    fn replace_rule(&mut self, rule: RuleId, filter: Filter, at: crate::Timestamp) -> Result<Changes, SegmentError> {
+    fn replace_rule(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        filter: Filter,
+        at: crate::Timestamp,
+    ) -> Result<Changes, SegmentError> {
         let segment = self.rule_segment(rule)?;
         let s = self.segment_ref(segment)?;
-        let plan = self.plan(&filter, s.kind, segment, &s.info.name)?;
+        let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let kind = s.kind;
         let old = self.rule_ref(rule)?.plan.clone();
         self.unindex_rule(rule, kind, &old);
@@ -582,6 +729,25 @@ impl Engine {
         let r = self.rules.remove(&rule)?;
         self.unindex_rule(rule, r.kind, &r.plan);
         Some(r)
+    }
+}
+
+/// On whose behalf a filter is saved or evaluated: the actor that asks,
+/// and for a saved filter, who sees its results (the visibility and owner
+/// of its segment).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader<'a> {
+    pub(super) actor: &'a Actor,
+    pub(super) home: Option<(Visibility, &'a str)>,
+}
+
+impl<'a> Reader<'a> {
+    /// `actor`, saving a rule of `segment`.
+    fn of(actor: &'a Actor, segment: &'a SegmentState) -> Reader<'a> {
+        Reader {
+            actor,
+            home: Some((segment.info.visibility, &segment.info.owner)),
+        }
     }
 }
 

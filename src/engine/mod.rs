@@ -1,6 +1,7 @@
 //! The façade: a [`Store`] of entities and the segments over them, kept
 //! current on every write, with the membership changes each call caused.
 
+mod actor;
 mod data;
 mod deps;
 mod graph;
@@ -9,6 +10,7 @@ mod query;
 mod snapshot;
 mod suggest;
 
+pub use actor::AsActor;
 pub use query::Scope;
 
 use std::collections::BTreeMap;
@@ -50,6 +52,17 @@ impl Clock {
 /// Reads take `&self`, writes `&mut self`; every write returns the
 /// [`Changes`] in membership it caused, and a write that fails changes
 /// nothing. See [the membership model](crate::segment#the-membership-model).
+///
+/// # Who sees what
+///
+/// Writes that manage segments take an [`Actor`](crate::segment::Actor)
+/// and check it: its role, ownership, and that every segment a filter
+/// names is one it may see ([`Actor::may_view`](crate::segment::Actor::may_view)).
+/// Reads without an actor ([`Engine::members`], [`Engine::evaluate`], ...)
+/// are the service's own and unchecked; answer a user through
+/// [`Engine::as_actor`], whose every read is checked. A refusal names a
+/// segment the actor may not see by id only, the same as one that does not
+/// exist.
 ///
 /// # Examples
 ///

@@ -2,6 +2,7 @@
 
 use roaring::RoaringBitmap;
 
+use super::manage::Reader;
 use super::{Deltas, Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
 use crate::eval;
@@ -30,23 +31,18 @@ impl Engine {
         Ok(&self.segment_ref(segment)?.info)
     }
 
-    /// A segment's definition, if `actor` may see it: public segments, its
-    /// own, and every segment for admins and leaders.
+    /// A segment's definition, if `actor` may see it ([`Actor::may_view`]):
+    /// public segments, its own, and every segment for admins and leaders.
+    /// The same as `engine.as_actor(actor).segment(segment)`.
     ///
     /// # Errors
     ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    /// [`SegmentError::Denied`] for a segment the actor may not see or that
+    /// does not exist (the same error for both, so that a refusal tells
+    /// nothing of segments the actor may not see);
+    /// [`SegmentError::UnknownSegment`] for admins and leaders.
     pub fn view(&self, actor: &Actor, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
-        let info = self.segment(segment)?;
-        if info.visibility == Visibility::Public || info.owner == actor.id || actor.manages_all() {
-            Ok(info)
-        } else {
-            Err(super::manage::denied(
-                actor,
-                Action::View,
-                format!("{segment} `{}`", info.name),
-            ))
-        }
+        Ok(&self.visible(actor, segment, Action::View)?.info)
     }
 
     /// The segments listed for `actor`, in the listing order: the public
@@ -282,28 +278,34 @@ impl Engine {
     /// [`Error::Schema`] for an unknown kind, [`Error::Filter`] for a filter
     /// that does not validate, [`Error::Segment`] for one that names a
     /// segment that does not exist or holds another kind.
+    ///
+    /// Unchecked: a filter may name (`@segment`) any segment, private ones
+    /// included. It is the service's own question; to evaluate a filter on
+    /// behalf of a user, use [`AsActor::evaluate`](crate::engine::AsActor::evaluate).
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.evaluate_in(kind, filter, now, None)
+        self.evaluate_in(kind, filter, now, None, None)
     }
 
-    fn evaluate_in(
+    pub(super) fn evaluate_in(
         &self,
         kind: &str,
         filter: &Filter,
         now: Timestamp,
         within: Option<&RoaringBitmap>,
+        actor: Option<&Actor>,
     ) -> Result<RoaringBitmap, Error> {
-        let (table, plan) = self.unsaved_plan(kind, filter)?;
+        let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
         Ok(self.with_env(|env| eval::evaluate_in(&plan, table, now, within, env)))
     }
 
     /// Validates a filter that is evaluated without being saved, and the
-    /// segments it names.
-    fn unsaved_plan(&self, kind: &str, filter: &Filter) -> Result<(&Table, Plan), Error> {
+    /// segments it names (with an actor, only segments it may see).
+    fn unsaved_plan(&self, kind: &str, filter: &Filter, actor: Option<&Actor>) -> Result<(&Table, Plan), Error> {
         let table = self.store.table(kind)?;
         let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
         let k = self.kind_index(kind).unwrap_or(0);
-        self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan)?;
+        let reader = actor.map(|actor| Reader { actor, home: None });
+        self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan, reader)?;
         Ok((table, plan))
     }
 
@@ -316,7 +318,7 @@ impl Engine {
     /// As [`Engine::evaluate`].
     #[doc(hidden)]
     pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        let (table, plan) = self.unsaved_plan(kind, filter)?;
+        let (table, plan) = self.unsaved_plan(kind, filter, None)?;
         Ok(self.with_env(|env| eval::scan_in(&plan, table, now, env)))
     }
 
@@ -402,13 +404,17 @@ impl Engine {
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn scope(&self, segment: SegmentId) -> Result<Scope<'_>, SegmentError> {
-        let s = self.segment_ref(segment)?;
-        Ok(Scope {
+        Ok(self.scope_of(self.segment_ref(segment)?, None))
+    }
+
+    pub(super) fn scope_of<'a>(&'a self, s: &'a super::SegmentState, actor: Option<&'a Actor>) -> Scope<'a> {
+        Scope {
             engine: self,
             kind: &s.info.kind,
             table: self.table_at(s.kind),
             members: &s.members,
-        })
+            actor,
+        }
     }
 
     fn live_id(&self, k: usize, kind: &str, key: &str) -> Result<u32, SegmentError> {
@@ -434,6 +440,9 @@ pub struct Scope<'a> {
     kind: &'a str,
     table: &'a Table,
     members: &'a RoaringBitmap,
+    /// Through [`AsActor::scope`](crate::engine::AsActor::scope): filters
+    /// may name only segments this actor may see.
+    actor: Option<&'a Actor>,
 }
 
 impl<'a> Scope<'a> {
@@ -446,9 +455,13 @@ impl<'a> Scope<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Filter`] for a filter that does not validate.
+    /// As [`Engine::evaluate`]; through
+    /// [`AsActor::scope`](crate::engine::AsActor::scope), also
+    /// [`SegmentError::Denied`] for a filter that names a segment the actor
+    /// may not see.
     pub fn evaluate(&self, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.engine.evaluate_in(self.kind, filter, now, Some(self.members))
+        self.engine
+            .evaluate_in(self.kind, filter, now, Some(self.members), self.actor)
     }
 
     /// Numeric statistics of the members (see [`stats::numeric`]).

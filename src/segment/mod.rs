@@ -123,6 +123,31 @@ impl Actor {
     pub fn manages_all(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Leader)
     }
+
+    /// Whether the actor may see `segment`: its definition, its members,
+    /// and what any filter reads of it. Public segments are seen by every
+    /// actor; a private one by its owner, admins and leaders.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role, Visibility};
+    /// use segments::{Engine, FieldType, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Float)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let mo = Actor::new("mo", Role::Member);
+    /// let (mine, _) = engine.create_segment(&mo,
+    ///     NewSegment::new("Mine", "account").visibility(Visibility::Private))?;
+    /// let info = engine.segment(mine)?;
+    /// assert!(mo.may_view(info));
+    /// assert!(Actor::new("ada", Role::Admin).may_view(info));
+    /// assert!(!Actor::new("mia", Role::Member).may_view(info));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn may_view(&self, segment: &SegmentInfo) -> bool {
+        segment.visibility == Visibility::Public || segment.owner == self.id || self.manages_all()
+    }
 }
 
 /// Who sees a segment in listings.
@@ -133,6 +158,15 @@ pub enum Visibility {
     Public,
     /// Its owner only.
     Private,
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        })
+    }
 }
 
 /// An action on segments, as named in [`SegmentError::Denied`](crate::SegmentError::Denied).
@@ -191,7 +225,9 @@ impl fmt::Display for Action {
 pub struct SegmentInfo {
     /// Its id.
     pub id: SegmentId,
-    /// Its name, trimmed; unique within the engine.
+    /// Its name, trimmed; unique within its visibility scope: among the
+    /// public segments for a public one, among its owner's private segments
+    /// for a private one.
     pub name: String,
     /// The kind of entity it holds.
     pub kind: String,
