@@ -114,6 +114,28 @@ pub enum StoreError {
     /// The entity key is empty.
     #[error("entity key is empty")]
     EmptyKey,
+    /// An entity key with a control character (a newline, a tab, U+0000,
+    /// ...): keys are printed one a line, so they may hold none.
+    #[error("key {key:?}: a key may not contain control characters")]
+    InvalidKey {
+        /// The key, shown escaped.
+        key: String,
+    },
+    /// A JSON row that names a member twice (`{"key": "a", "key": "b"}`).
+    #[error("key `{key}`: duplicate member `{member}`")]
+    DuplicateMember {
+        /// The row's (first) key.
+        key: String,
+        /// The member named twice.
+        member: String,
+    },
+    /// A line of JSON Lines input longer than the table's limit
+    /// ([`Table::set_max_line_bytes`](crate::Table::set_max_line_bytes)).
+    #[error("line is longer than {limit} bytes")]
+    LineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// `insert` of a key that is already live, or a key repeated in one batch.
     #[error("key `{key}`: duplicate key")]
     DuplicateKey {
@@ -313,6 +335,15 @@ pub enum FilterError {
     UnknownKind {
         /// The kind named.
         kind: String,
+    },
+    /// A [`LimitPolicy`](crate::LimitPolicy) depth of 0 or past
+    /// [`MAX_DEPTH_CAP`](crate::filter::MAX_DEPTH_CAP).
+    #[error("a depth limit of {depth} is out of range: it must be 1 to {cap}")]
+    DepthPolicy {
+        /// The depth asked for.
+        depth: usize,
+        /// The cap.
+        cap: usize,
     },
     /// More rules than the [`LimitPolicy`](crate::LimitPolicy) allows.
     #[error("too many conditions: {count} (the limit is {limit})")]

@@ -102,6 +102,7 @@ pub mod segment;
 pub mod snapshot;
 pub mod stats;
 pub mod store;
+mod strict_json;
 pub mod value;
 
 pub use engine::{Clock, Engine};

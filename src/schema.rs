@@ -134,7 +134,8 @@ impl KindSchema {
     ///
     /// # Errors
     ///
-    /// Invalid JSON, another shape, an unknown type name, or the errors of [`KindSchema::new`].
+    /// Invalid JSON (a member named twice included), another shape, an
+    /// unknown type name, or the errors of [`KindSchema::new`].
     ///
     /// # Examples
     ///
@@ -149,7 +150,18 @@ impl KindSchema {
         struct Doc {
             fields: IndexMap<String, String>,
         }
-        let doc: Doc = serde_json::from_str(json).map_err(|e| SchemaError::Json { message: e.to_string() })?;
+        let value = crate::strict_json::parse(json).map_err(|e| SchemaError::Json {
+            message: match e {
+                crate::strict_json::StrictError::Syntax(m) => m,
+                crate::strict_json::StrictError::Duplicate { path, member } if path.is_empty() => {
+                    format!("duplicate member `{member}`")
+                }
+                crate::strict_json::StrictError::Duplicate { path, member } => {
+                    format!("{path}: duplicate member `{member}`")
+                }
+            },
+        })?;
+        let doc = Doc::deserialize(value).map_err(|e| SchemaError::Json { message: e.to_string() })?;
         let mut fields = Vec::with_capacity(doc.fields.len());
         for (field, ty) in doc.fields {
             match FieldType::from_name(&ty) {

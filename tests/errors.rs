@@ -331,9 +331,11 @@ fn limits_on_conditions_and_depth() {
     for _ in 0..3 {
         deep = Group::or([deep]);
     }
-    assert!(deep.validate(&k, &LimitPolicy::default().with_max_depth(4)).is_ok());
+    assert!(deep
+        .validate(&k, &LimitPolicy::default().with_max_depth(4).unwrap())
+        .is_ok());
     let e = deep
-        .validate(&k, &LimitPolicy::default().with_max_depth(3))
+        .validate(&k, &LimitPolicy::default().with_max_depth(3).unwrap())
         .unwrap_err();
     assert_eq!(
         e.to_string(),

@@ -149,7 +149,7 @@ fn json_forms_round_trip_and_count_toward_the_limit() {
         FilterError::TooManyConditions { count: 8, limit: 7 }
     );
     // A nested filter is one level deeper.
-    let shallow = LimitPolicy::default().with_max_depth(1);
+    let shallow = LimitPolicy::default().with_max_depth(1).unwrap();
     assert_eq!(
         segments::Plan::in_schema(&f, &schema(), "account", &shallow)
             .unwrap_err()
@@ -717,8 +717,9 @@ fn the_deepest_filter_allowed_reads_back_from_its_json_and_its_snapshot() {
     let f = Filter::from_json(&g.to_string()).unwrap();
     let policy = LimitPolicy::default()
         .with_unlimited_conditions()
-        .with_max_depth(usize::MAX);
-    assert_eq!(policy.max_depth(), MAX_DEPTH_CAP);
+        .with_max_depth(MAX_DEPTH_CAP)
+        .unwrap();
+    assert!(LimitPolicy::default().with_max_depth(MAX_DEPTH_CAP + 1).is_err());
     segments::Plan::in_schema(&f, &schema(), "account", &policy).unwrap();
     assert_eq!(Filter::from_json(&f.to_json_value().to_string()).unwrap(), f);
 

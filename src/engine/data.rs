@@ -77,6 +77,14 @@ impl Engine {
         self.write(kind, |t| t.write_many(rows, true))
     }
 
+    /// Sets the longest line of JSON Lines input every kind accepts (see
+    /// [`Table::set_max_line_bytes`]).
+    pub fn set_max_line_bytes(&mut self, limit: usize) {
+        for t in self.store.tables_mut() {
+            t.set_max_line_bytes(limit);
+        }
+    }
+
     /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`]).
     ///
     /// # Errors

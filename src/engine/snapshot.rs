@@ -208,7 +208,10 @@ fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
         1 => LimitPolicy::default().with_max_conditions(d.usize(what!("limit policy, conditions"))?),
         b => return Err(d.invalid("limit policy", format!("unknown condition limit tag {b}"))),
     };
-    let policy = policy.with_max_depth(d.usize(what!("limit policy, depth"))?);
+    let depth = d.usize(what!("limit policy, depth"))?;
+    let policy = policy
+        .with_max_depth(depth)
+        .map_err(|e| d.invalid("limit policy", e.to_string()))?;
     let cfg = IndexConfig {
         fine_buckets: d.usize(what!("index configuration"))?,
         groups: d.usize(what!("index configuration"))?,
@@ -343,14 +346,10 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
     let mut last = 0;
     for i in 0..n {
         let id = SegmentId(next_id(d, &mut last, engine.next_segment, &format!("segment {i}"))?);
-        let at = d.offset();
+        let name_at = d.offset();
         let name = d.str(what!("{id}, name"))?;
-        if name.trim() != name || name.is_empty() || !names.insert(name) {
-            return Err(d.invalid_at(
-                at,
-                format!("{id}"),
-                format!("name `{name}` is blank, untrimmed or repeated"),
-            ));
+        if name.trim() != name || name.is_empty() {
+            return Err(d.invalid_at(name_at, format!("{id}"), format!("name `{name}` is blank or untrimmed")));
         }
         let at = d.offset();
         let kind = d.u32(what!("{id}, kind"))? as usize;
@@ -367,6 +366,19 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
             b => return Err(d.invalid(format!("{id}"), format!("unknown visibility {b}"))),
         };
         let owner = d.str(what!("{id}, owner"))?.to_string();
+        // Names are unique per scope: among public segments, and among each
+        // owner's private ones.
+        let scope = match visibility {
+            Visibility::Public => None,
+            Visibility::Private => Some(owner.clone()),
+        };
+        if !names.insert((scope, name)) {
+            return Err(d.invalid_at(
+                name_at,
+                format!("{id}"),
+                format!("name `{name}` is repeated in its scope"),
+            ));
+        }
         let has_filter = d.bool(what!("{id}, filter rule"))?;
         let filter_rule = RuleId(d.u64(what!("{id}, filter rule"))?);
         let nr = d.count(8, what!("{id}, rule count"))?;

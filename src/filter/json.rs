@@ -10,6 +10,7 @@ use super::ast::{
 };
 use super::path::Path;
 use crate::error::FilterError;
+use crate::strict_json::{self, StrictError, BIGINT};
 
 impl Filter {
     /// Parses a filter from JSON text.
@@ -17,7 +18,10 @@ impl Filter {
     /// Members that react-querybuilder adds for its own use (`id`, `path`,
     /// `valueSource: "value"`, `disabled: false`) are accepted and ignored;
     /// any other unknown member is an error, so that a typo is not silently
-    /// dropped. JSON nested deeper than 127 arrays and objects is refused
+    /// dropped, and so is a member named twice in one object. Integer
+    /// literals are exact whatever their size within ±2^127 (also written
+    /// `{"$bigint": "<digits>"}`); past that, and for numbers with a
+    /// fraction or exponent, a literal is the nearest double. JSON nested deeper than 127 arrays and objects is refused
     /// before it is parsed, by a scan that does not recurse, so that input
     /// nested a million deep is an error even on a small stack. Every filter
     /// within [`MAX_DEPTH_CAP`](crate::filter::MAX_DEPTH_CAP) levels of
@@ -45,16 +49,25 @@ impl Filter {
     /// ```
     pub fn from_json(text: &str) -> Result<Filter, FilterError> {
         check_depth(text)?;
-        let v: Value = serde_json::from_str(text).map_err(|e| FilterError::Json { message: e.to_string() })?;
+        let v = strict_json::parse(text).map_err(|e| match e {
+            StrictError::Syntax(message) => FilterError::Json { message },
+            StrictError::Duplicate { path, member } => {
+                shape(&Path::root().member(&path), format!("duplicate member `{member}`"))
+            }
+        })?;
         Filter::from_json_value(&v)
     }
 
-    /// As [`Filter::from_json`], from a parsed JSON value.
+    /// As [`Filter::from_json`], from a parsed JSON value. A value nested
+    /// deeper than 127 arrays and objects (which a caller can build in
+    /// memory) is refused by a walk that does not recurse, before anything
+    /// reads it.
     ///
     /// # Errors
     ///
-    /// As [`Filter::from_json`], but for [`FilterError::Json`].
+    /// As [`Filter::from_json`]; [`FilterError::Json`] only for nesting.
     pub fn from_json_value(v: &Value) -> Result<Filter, FilterError> {
+        check_value_depth(v)?;
         group_from_json(v, &Path::root())
     }
 
@@ -99,6 +112,25 @@ fn check_depth(text: &str) -> Result<(), FilterError> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// Refuses a value nested deeper than [`MAX_JSON_DEPTH`], with a heap stack.
+fn check_value_depth(v: &Value) -> Result<(), FilterError> {
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        if depth > MAX_JSON_DEPTH {
+            return Err(FilterError::Json {
+                message: format!("nested deeper than {MAX_JSON_DEPTH} arrays and objects"),
+            });
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
     }
     Ok(())
 }
@@ -232,6 +264,7 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
                 .iter()
                 .enumerate()
                 .map(|(i, x)| match x {
+                    Value::Object(o) if bigint(o).is_some() => literal_from_json(x, &path.index(i)),
                     Value::Array(_) | Value::Object(_) => Err(FilterError::BadValue {
                         path: path.index(i).to_string(),
                         expected: "a number, string or boolean".into(),
@@ -241,6 +274,11 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
                 })
                 .collect::<Result<_, _>>()?,
         ),
+        Value::Object(o) if o.contains_key(BIGINT) => Literal::Int(bigint(o).ok_or_else(|| FilterError::BadValue {
+            path: path.to_string(),
+            expected: r#"{"$bigint": "<an integer>"}"#.into(),
+            found: Value::Object(o.clone()).to_string(),
+        })?),
         Value::Object(o) if o.contains_key("rules") => Literal::Nested(Box::new(Nested {
             threshold: None,
             filter: group_from_json(v, path)?,
@@ -271,6 +309,16 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
             found: describe(scalar),
         })?,
     })
+}
+
+/// The integer of `{"$bigint": "<digits>"}`, react-querybuilder's form of a
+/// BigInt and the form [`Filter::from_json`] gives integer literals past 64
+/// bits.
+fn bigint(o: &Map<String, Value>) -> Option<i128> {
+    match (o.len(), o.get(BIGINT)) {
+        (1, Some(Value::String(s))) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 fn scalar_literal(v: &Value) -> Option<Literal> {
@@ -387,8 +435,8 @@ fn literal_to_json(l: &Literal) -> Value {
         Literal::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
             (Ok(x), _) => x.into(),
             (_, Ok(x)) => x.into(),
-            // Beyond JSON's integers: the nearest float.
-            _ => (*i as f64).into(),
+            // Beyond 64 bits, exactly.
+            _ => serde_json::json!({ BIGINT: i.to_string() }),
         },
         Literal::Float(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
         Literal::String(s) => s.clone().into(),

@@ -1,5 +1,7 @@
 //! How large a filter may be.
 
+use crate::error::FilterError;
+
 /// Nesting is never allowed past this many levels of groups, whatever the
 /// policy says: evaluation recurses once per level, and every filter the
 /// engine accepts must read back from its JSON form (which snapshots store).
@@ -21,9 +23,11 @@ pub const MAX_DEPTH_CAP: usize = 31;
 ///
 /// let default = LimitPolicy::default();
 /// assert_eq!(default.max_conditions(), Some(10));
-/// let akita = LimitPolicy::default().with_unlimited_conditions().with_max_depth(24);
+/// let akita = LimitPolicy::default().with_unlimited_conditions().with_max_depth(24)?;
 /// assert_eq!(akita.max_conditions(), None);
 /// assert_eq!(akita.max_depth(), 24);
+/// assert!(LimitPolicy::default().with_max_depth(256).is_err());
+/// # Ok::<(), segments::FilterError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LimitPolicy {
@@ -56,11 +60,21 @@ impl LimitPolicy {
         self
     }
 
-    /// At most `depth` levels of groups, capped at [`MAX_DEPTH_CAP`].
-    #[must_use]
-    pub fn with_max_depth(mut self, depth: usize) -> LimitPolicy {
-        self.max_depth = depth.min(MAX_DEPTH_CAP);
-        self
+    /// At most `depth` levels of groups (1 to [`MAX_DEPTH_CAP`]).
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::DepthPolicy`] for 0 or a depth past
+    /// [`MAX_DEPTH_CAP`], rather than a silent clamp.
+    pub fn with_max_depth(mut self, depth: usize) -> Result<LimitPolicy, FilterError> {
+        if depth == 0 || depth > MAX_DEPTH_CAP {
+            return Err(FilterError::DepthPolicy {
+                depth,
+                cap: MAX_DEPTH_CAP,
+            });
+        }
+        self.max_depth = depth;
+        Ok(self)
     }
 
     /// The condition limit; `None` is unlimited.

@@ -146,11 +146,34 @@ pub(crate) fn io_error(during: impl Into<String>, e: &io::Error) -> SnapshotErro
 
 /// Reads all of `input`.
 pub(crate) fn read_all(mut input: impl Read) -> Result<Vec<u8>, SnapshotError> {
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error("reading the snapshot", &e))?;
-    Ok(bytes)
+    let read = |e: io::Error| io_error("reading the snapshot", &e);
+    let mut bytes = Vec::with_capacity(HEADER);
+    (&mut input).take(HEADER as u64).read_to_end(&mut bytes).map_err(read)?;
+    if bytes.len() < HEADER || bytes[..8] != MAGIC {
+        // `unframe` says what is wrong.
+        return Ok(bytes);
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[12..HEADER]);
+    let rest = u64::from_le_bytes(len).saturating_add(TRAILER as u64);
+    // No more than the header declares, however much the input holds;
+    // the buffer grows with what arrives, not with what is declared.
+    (&mut input).take(rest).read_to_end(&mut bytes).map_err(read)?;
+    let mut one = [0u8; 1];
+    loop {
+        match input.read(&mut one) {
+            Ok(0) => return Ok(bytes),
+            Ok(_) => {
+                let expected = bytes.len() as u64;
+                return Err(SnapshotError::Length {
+                    found: expected + 1,
+                    expected,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read(e)),
+        }
+    }
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old file or the
@@ -178,6 +201,7 @@ pub(crate) fn write_atomically(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let tmp = dir.join(tmp_name);
+    remove_stale_temps(dir, name);
     let shown = |p: &Path| p.display().to_string();
     let result = (|| {
         let mut f = fs::OpenOptions::new()
@@ -200,6 +224,38 @@ pub(crate) fn write_atomically(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Removes the temporary files that saves of `name` in `dir` by processes
+/// that died left behind: `<name>.tmp-<pid>-<n>` of a pid other than ours
+/// that no longer runs (on systems with `/proc`; elsewhere, of any other
+/// pid). Never the snapshot itself, nor any other name. Best effort.
+fn remove_stale_temps(dir: &Path, name: &std::ffi::OsStr) {
+    let Some(name) = name.to_str() else { return };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let prefix = format!("{name}.tmp-");
+    let ours = std::process::id();
+    let proc = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| stale_temp_pid(f, &prefix)) else {
+            continue;
+        };
+        let alive = pid == ours || (proc && Path::new("/proc").join(pid.to_string()).exists());
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The pid of a temporary file name `<prefix><pid>-<n>`.
+fn stale_temp_pid(file: &str, prefix: &str) -> Option<u32> {
+    let (pid, n) = file.strip_prefix(prefix)?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(n) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 #[cfg(test)]

@@ -113,13 +113,12 @@ pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, Sto
             StoreError::Json { message }
         })?;
     let key = parsed.key.ok_or(StoreError::MissingKey)?;
-    if key.is_empty() {
-        return Err(StoreError::EmptyKey);
-    }
+    super::table::check_key(&key)?;
     if let Some((field, problem)) = parsed.problem {
         let key = key.to_string();
         return Err(match problem {
             Problem::UnknownField => StoreError::UnknownField { key, field },
+            Problem::Duplicate => StoreError::DuplicateMember { key, member: field },
             Problem::Mismatch { expected, found } => StoreError::TypeMismatch {
                 key,
                 field,
@@ -149,6 +148,7 @@ struct Parsed {
 
 enum Problem {
     UnknownField,
+    Duplicate,
     Mismatch { expected: FieldType, found: String },
     Timestamp { value: String, reason: String },
 }
@@ -178,10 +178,24 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             cells: Vec::with_capacity(self.schema.len()),
             problem: None,
         };
+        let mut key_seen = false;
+        // Fields seen: a mask for most schemas, a vector past 64 fields.
+        let mut mask = 0u64;
+        let mut wide = if self.schema.len() > 64 {
+            vec![false; self.schema.len()]
+        } else {
+            Vec::new()
+        };
         while let Some(member) = map.next_key_seed(MemberSeed { schema: self.schema })? {
             let id = match member {
                 Member::Key => {
-                    out.key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
+                    let key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
+                    if key_seen {
+                        out.problem.get_or_insert(("key".into(), Problem::Duplicate));
+                    } else {
+                        out.key = key;
+                    }
+                    key_seen = true;
                     continue;
                 }
                 Member::Unknown(name) => {
@@ -192,6 +206,21 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 Member::Field(id) => id,
             };
             let (name, ty) = self.schema.field(id).unwrap_or(("", FieldType::Int));
+            let i = id.0 as usize;
+            let again = match wide.get_mut(i) {
+                Some(seen) => std::mem::replace(seen, true),
+                None if i < 64 => {
+                    let was = mask & (1 << i) != 0;
+                    mask |= 1 << i;
+                    was
+                }
+                None => false,
+            };
+            if again {
+                map.next_value::<IgnoredAny>()?;
+                out.problem.get_or_insert((name.to_string(), Problem::Duplicate));
+                continue;
+            }
             match map.next_value_seed(CellSeed(ty))? {
                 Ok(cell) => out.cells.push((id, cell)),
                 Err(p) => {

@@ -130,7 +130,11 @@ pub struct Table {
     events: EventLog,
     /// Ids are `u32`s; a unit test lowers this to reach the limit.
     max_keys: u64,
+    max_line_bytes: usize,
 }
+
+/// The default longest line of JSON Lines input: 64 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
 
 impl Table {
     /// An empty table with the default [`IndexConfig`].
@@ -150,7 +154,23 @@ impl Table {
             columns,
             events: EventLog::default(),
             max_keys: u32::MAX as u64,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
+    }
+
+    /// Sets the longest line [`Table::insert_json_lines`] and
+    /// [`Table::upsert_json_lines`] accept, in bytes (default
+    /// [`DEFAULT_MAX_LINE_BYTES`]); a longer line is refused with
+    /// [`StoreError::LineTooLong`] as soon as that many bytes of it are
+    /// read, so that a hostile input costs at most this much memory per
+    /// line. A runtime setting: snapshots do not keep it.
+    pub fn set_max_line_bytes(&mut self, limit: usize) {
+        self.max_line_bytes = limit.max(1);
+    }
+
+    /// The longest line of JSON Lines input accepted, in bytes.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
     }
 
     /// The index configuration.
@@ -483,12 +503,17 @@ impl Table {
     pub(crate) fn write_json_lines(&mut self, mut reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
         let mode = Mode::of(upsert);
         // Lines are parsed in blocks, each block split across the cores;
-        // nothing is applied until every line has parsed.
+        // nothing is applied until every line has parsed. Each byte is
+        // searched for a newline once, so a long line costs linear time, and
+        // no line grows past the limit.
         const BLOCK: usize = 4 << 20;
+        let limit = self.max_line_bytes;
         let mut prepared = Vec::new();
         let mut lines = Vec::new();
         let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
         let mut first_line = 1;
+        // Where the unfinished last line of `buf` starts.
+        let mut line_start = 0;
         loop {
             let eof = loop {
                 let chunk = match reader.fill_buf() {
@@ -505,23 +530,35 @@ impl Table {
                     break true;
                 }
                 let n = chunk.len();
+                let old = buf.len();
                 buf.extend_from_slice(chunk);
                 reader.consume(n);
-                if buf.len() >= BLOCK {
+                let mut too_long = false;
+                for (i, _) in buf[old..].iter().enumerate().filter(|(_, &b)| b == b'\n') {
+                    if old + i - line_start > limit {
+                        too_long = true;
+                        break;
+                    }
+                    line_start = old + i + 1;
+                }
+                if too_long || buf.len() - line_start > limit {
+                    // Earlier lines' errors come first.
+                    let done = &buf[..line_start];
+                    super::json::parse_block(&self.schema, done, first_line, &mut prepared, &mut lines)?;
+                    return Err(StoreError::AtLine {
+                        line: first_line + newlines(done),
+                        source: Box::new(StoreError::LineTooLong { limit }),
+                    });
+                }
+                if buf.len() >= BLOCK && line_start > 0 {
                     break false;
                 }
             };
-            let end = if eof {
-                buf.len()
-            } else {
-                match buf.iter().rposition(|&b| b == b'\n') {
-                    Some(i) => i + 1,
-                    None => continue,
-                }
-            };
+            let end = if eof { buf.len() } else { line_start };
             super::json::parse_block(&self.schema, &buf[..end], first_line, &mut prepared, &mut lines)?;
             first_line += newlines(&buf[..end]);
             buf.drain(..end);
+            line_start = 0;
             if eof {
                 break;
             }
@@ -580,8 +617,8 @@ impl Table {
         let mut cells = Vec::with_capacity(batch.len());
         let mut failure = None;
         for (i, p) in batch.into_iter().enumerate() {
-            if p.key.is_empty() {
-                failure = Some(wrap(i, StoreError::EmptyKey));
+            if let Err(e) = check_key(&p.key) {
+                failure = Some(wrap(i, e));
                 break;
             }
             let (id, _) = self.keys.insert_full(p.key);
@@ -780,6 +817,18 @@ pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
     tags.sort_unstable();
     tags.dedup();
     (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
+}
+
+/// What a key may be: non-empty, without control characters (so that keys
+/// print one a line).
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    if key.is_empty() {
+        Err(StoreError::EmptyKey)
+    } else if key.chars().any(char::is_control) {
+        Err(StoreError::InvalidKey { key: key.to_string() })
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
