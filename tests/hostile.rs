@@ -276,3 +276,95 @@ fn integer_literals_past_64_bits_compare_exactly() {
     assert_eq!(back.segments().next().unwrap().name, "Big");
     assert_eq!(back.count(back.segments().next().unwrap().id).unwrap(), 1);
 }
+
+/// Re-frames `bytes` after an edit: the CRC-32 over everything before it.
+fn recrc(bytes: &mut [u8]) {
+    let end = bytes.len() - 4;
+    let crc = segments::snapshot::crc32(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn a_snapshot_that_contradicts_itself_restores_consistent() {
+    let schema = Schema::builder()
+        .kind("account", [("health", FieldType::Float)])
+        .build()
+        .unwrap();
+    let mut e = Engine::new(schema);
+    let now = Timestamp::from_micros(1_800_000_000_000_000);
+    e.set_clock(segments::Clock::Fixed(now));
+    e.insert("account", "a", Row::new().set("health", 10.0)).unwrap();
+    e.insert("account", "b", Row::new().set("health", 70.0)).unwrap();
+    let admin = Actor::new("ada", Role::Admin);
+    let low =
+        Filter::from_json(r#"{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]}"#).unwrap();
+    let (s, _) = e
+        .create_segment(&admin, NewSegment::new("Low", "account").filter(low))
+        .unwrap();
+    let mut bytes = Vec::new();
+    e.save(&mut bytes).unwrap();
+    // The stored value 10.0 becomes 50.0, the checksum made to match. Float
+    // columns store order-preserving keys: a positive float's bits with the
+    // top bit set.
+    let key = |x: f64| (x.to_bits() | 1 << 63).to_le_bytes();
+    let (old, new) = (key(10.0), key(50.0));
+    let at = bytes.windows(8).position(|w| w == old).expect("the value is stored");
+    bytes[at..at + 8].copy_from_slice(&new);
+    recrc(&mut bytes);
+    let back = Engine::restore(&bytes[..]).unwrap();
+    assert_eq!(
+        back.table("account").unwrap().get(segments::EntityId(0), "health"),
+        Some(50.0.into())
+    );
+    back.check_consistency(now).unwrap();
+    assert!(
+        !back.is_member(s, "a").unwrap(),
+        "membership follows the data, not the file"
+    );
+    // Every single-byte edit with a matching checksum either is refused or
+    // restores an engine that passes its own consistency check.
+    let mut clean = Vec::new();
+    e.save(&mut clean).unwrap();
+    for i in 20..clean.len() - 4 {
+        for flip in [1u8, 0x80] {
+            let mut b = clean.clone();
+            b[i] ^= flip;
+            recrc(&mut b);
+            if let Ok(r) = Engine::restore(&b[..]) {
+                r.check_consistency(now)
+                    .unwrap_or_else(|m| panic!("byte {i} ^ {flip:#x}: {m}"));
+            }
+        }
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_save_removes_temp_files_that_dead_processes_left() {
+    let dir = std::env::temp_dir().join(format!("segments-stale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("engine.snap");
+    let e = Engine::new(
+        Schema::builder()
+            .kind("account", [("n", FieldType::Int)])
+            .build()
+            .unwrap(),
+    );
+    e.save_to_path(&path).unwrap();
+    // pid 4194305 is past Linux's pid_max, so never alive; pid 1 always is.
+    let dead = dir.join("engine.snap.tmp-4194305-0");
+    let alive = dir.join("engine.snap.tmp-1-3");
+    let other = dir.join("other.snap.tmp-4194305-0");
+    let odd = dir.join("engine.snap.tmp-x-0");
+    for f in [&dead, &alive, &other, &odd] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    e.save_to_path(&path).unwrap();
+    assert!(!dead.exists(), "a dead process's temp file stays");
+    for f in [&alive, &other, &odd] {
+        assert!(f.exists(), "{} was removed", f.display());
+    }
+    Engine::restore_from_path(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
-use crate::eval::Parents;
+use crate::eval::{self, Parents};
 use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
 use crate::segment::{RuleId, SegmentId, SegmentInfo, Visibility};
@@ -270,17 +270,47 @@ fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
             ));
         }
         s.info.rules = listed;
-        let mut members = s.manual.clone();
-        for r in &s.info.rules {
-            if let Some(r) = engine.rules.get(r) {
-                members |= &r.links;
-            }
-        }
-        s.members = members;
     }
     engine.rerank();
     d.finish()?;
+    engine.rederive();
     Ok(engine)
+}
+
+impl Engine {
+    /// Recomputes, in rank order, what a snapshot's data determines rather
+    /// than trusting the file: the links of every rule (its matches less its
+    /// blocks) and every segment's members. A time-relative rule's links are
+    /// as of its last refresh, which the data does not determine: they are
+    /// kept as saved (they were checked to be live and unblocked).
+    fn rederive(&mut self) {
+        let mut order: Vec<(u32, SegmentId)> = self.segments.iter().map(|(id, s)| (s.rank, *id)).collect();
+        order.sort_unstable();
+        let now = self.now();
+        for (_, id) in order {
+            let Engine {
+                rules,
+                store,
+                segments,
+                parents,
+                ..
+            } = self;
+            let Some(s) = segments.get(&id) else { continue };
+            let mut members = s.manual.clone();
+            for rule in &s.info.rules {
+                let Some(r) = rules.get_mut(rule) else { continue };
+                if !r.plan.is_time_relative() {
+                    let env = super::env(store, segments, parents);
+                    let matched = eval::evaluate_in(&r.plan, &store.tables()[r.kind], now, None, &env);
+                    r.links = matched - &r.blocked;
+                }
+                members |= &r.links;
+            }
+            if let Some(s) = segments.get_mut(&id) {
+                s.members = members;
+            }
+        }
+    }
 }
 
 fn decode_schema(d: &mut Dec) -> Result<Schema, SnapshotError> {
