@@ -4,9 +4,9 @@
 use roaring::RoaringBitmap;
 
 use super::Env;
-use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Test, Window};
+use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, StrMatch, Test, Window};
 use crate::schema::FieldType;
-use crate::store::{BoolColumn, Column, EventLog, NumericColumn, StringColumn, TagsColumn, NONE};
+use crate::store::{BoolColumn, Column, EventLog, Find, NumericColumn, StringColumn, TagsColumn, NONE};
 use crate::value::{
     floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, int_key, key_to_int, Num, Timestamp,
 };
@@ -386,6 +386,15 @@ pub(crate) fn numeric_span(test: &Test, ty: FieldType, now: Timestamp) -> Span {
     Span::Range(lo, hi)
 }
 
+/// The dictionary search that answers a string match.
+fn find(m: StrMatch) -> Find {
+    match m {
+        StrMatch::Contains => Find::Contains,
+        StrMatch::BeginsWith => Find::Prefix,
+        StrMatch::EndsWith => Find::Suffix,
+    }
+}
+
 fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
     let column = table.column(c.field);
     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
@@ -407,13 +416,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
                     .iter()
                     .filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32))
                     .collect(),
-                Test::Str(m, pat) => col
-                    .dict
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| m.holds(s, pat))
-                    .map(|(i, _)| i as u32)
-                    .collect(),
+                Test::Str(m, pat) => col.dict.matching(find(*m), pat),
                 _ => Vec::new(),
             };
             codes.sort_unstable();

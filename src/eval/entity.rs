@@ -49,8 +49,8 @@ pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &
                         return false;
                     };
                     match test {
-                        Test::StrEq(x) => **s == **x,
-                        Test::StrIn(xs) => xs.iter().any(|x| **s == **x),
+                        Test::StrEq(x) => s == x.as_str(),
+                        Test::StrIn(xs) => xs.iter().any(|x| s == x.as_str()),
                         Test::Str(m, pat) => m.holds(s, pat),
                         _ => false,
                     }

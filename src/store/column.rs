@@ -1,6 +1,6 @@
 //! One typed column per field, with the indexes each keeps current on every write.
 
-use indexmap::IndexSet;
+use super::dictionary::Dictionary;
 use roaring::RoaringBitmap;
 
 use super::range_index::{IndexConfig, RangeIndex};
@@ -68,7 +68,7 @@ pub(crate) struct NumericColumn {
 #[derive(Debug, Clone)]
 pub(crate) struct StringColumn {
     pub(crate) codes: Vec<u32>,
-    pub(crate) dict: IndexSet<Box<str>>,
+    pub(crate) dict: Dictionary,
     pub(crate) bitmaps: Vec<RoaringBitmap>,
     pub(crate) present: RoaringBitmap,
 }
@@ -86,7 +86,7 @@ pub(crate) struct BoolColumn {
 #[derive(Debug, Clone)]
 pub(crate) struct TagsColumn {
     pub(crate) rows: Vec<Option<Box<[u32]>>>,
-    pub(crate) dict: IndexSet<Box<str>>,
+    pub(crate) dict: Dictionary,
     pub(crate) bitmaps: Vec<RoaringBitmap>,
     pub(crate) present: RoaringBitmap,
 }
@@ -110,7 +110,7 @@ impl Column {
             }),
             FieldType::String => Column::String(StringColumn {
                 codes: Vec::new(),
-                dict: IndexSet::new(),
+                dict: Dictionary::new(),
                 bitmaps: Vec::new(),
                 present: RoaringBitmap::new(),
             }),
@@ -123,7 +123,7 @@ impl Column {
             }),
             FieldType::Tags => Column::Tags(TagsColumn {
                 rows: Vec::new(),
-                dict: IndexSet::new(),
+                dict: Dictionary::new(),
                 bitmaps: Vec::new(),
                 present: RoaringBitmap::new(),
             }),
@@ -163,10 +163,8 @@ impl Column {
                 if c.codes.len() <= i {
                     c.codes.resize(i + 1, NONE);
                 }
-                let (code, added) = match c.dict.get_index_of(s) {
-                    Some(code) => (code as u32, false),
-                    None => (c.dict.insert_full(s.clone()).0 as u32, true),
-                };
+                let (code, added) = c.dict.insert_full(s);
+                let code = code as u32;
                 if added {
                     c.bitmaps.push(RoaringBitmap::new());
                 }
@@ -201,13 +199,11 @@ impl Column {
                 }
                 let mut codes = Vec::with_capacity(tags.len());
                 for t in tags {
-                    let code = match c.dict.get_index_of(t) {
-                        Some(code) => code as u32,
-                        None => {
-                            c.bitmaps.push(RoaringBitmap::new());
-                            c.dict.insert_full(t.clone()).0 as u32
-                        }
-                    };
+                    let (code, added) = c.dict.insert_full(t);
+                    if added {
+                        c.bitmaps.push(RoaringBitmap::new());
+                    }
+                    let code = code as u32;
                     c.bitmaps[code as usize].insert(id);
                     codes.push(code);
                 }
@@ -317,7 +313,7 @@ impl Column {
     /// (column data, index) heap bytes, estimated.
     pub(crate) fn heap_bytes(&self) -> (usize, usize) {
         let bm = |b: &RoaringBitmap| b.serialized_size();
-        let dict = |d: &IndexSet<Box<str>>| d.iter().map(|s| s.len() + 32).sum::<usize>();
+        let dict = |d: &Dictionary| d.heap_bytes();
         match self {
             Column::Numeric(c) => (c.keys.capacity() * 8 + bm(&c.present), c.index.heap_bytes()),
             Column::String(c) => (
@@ -362,20 +358,20 @@ fn slots(present: &RoaringBitmap) -> usize {
     present.max().map_or(0, |m| m as usize + 1)
 }
 
-fn dict_encode(e: &mut Enc, dict: &IndexSet<Box<str>>) {
+fn dict_encode(e: &mut Enc, dict: &Dictionary) {
     e.len(dict.len());
-    for s in dict {
+    for s in dict.iter() {
         e.str(s);
     }
 }
 
-fn dict_decode(d: &mut Dec, what: &dyn Fn() -> String) -> Result<IndexSet<Box<str>>, SnapshotError> {
+fn dict_decode(d: &mut Dec, what: &dyn Fn() -> String) -> Result<Dictionary, SnapshotError> {
     let n = d.count(8, &|| format!("{}, dictionary size", what()))?;
-    let mut dict = IndexSet::with_capacity(n);
+    let mut dict = Dictionary::with_capacity(n);
     for i in 0..n {
         let at = d.offset();
         let s = d.str(&|| format!("{}, dictionary word {i}", what()))?;
-        if !dict.insert(Box::from(s)) {
+        if !dict.insert_full(s).1 {
             return Err(d.invalid_at(at, what(), format!("dictionary word `{s}` appears twice")));
         }
     }
@@ -496,7 +492,7 @@ impl Column {
                         .chunks_exact(4)
                         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
-                    let words: Option<Vec<&Box<str>>> = codes.iter().map(|&t| c.dict.get_index(t as usize)).collect();
+                    let words: Option<Vec<&str>> = codes.iter().map(|&t| c.dict.get_index(t as usize)).collect();
                     let ok = match &words {
                         Some(w) => !w.is_empty() && w.windows(2).all(|p| p[0] < p[1]),
                         None => false,

@@ -2,6 +2,7 @@
 //! live-id bitmap, and one indexed column per field.
 
 mod column;
+mod dictionary;
 mod events;
 mod json;
 mod range_index;
@@ -9,6 +10,7 @@ mod row;
 mod table;
 
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
+pub(crate) use dictionary::Find;
 pub(crate) use events::EventLog;
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;

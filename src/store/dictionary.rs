@@ -1,0 +1,214 @@
+//! The words of a string or tags column, each with a dense code: one byte
+//! arena with the words end to end, their offsets, and a hash table of
+//! codes for lookups by word.
+//!
+//! A substring, prefix or suffix test over every word is one `memmem` pass
+//! over the arena (SIMD-accelerated), not one call per word: a dictionary
+//! of 10M words is searched in milliseconds. A word costs its bytes, an
+//! 8-byte offset and a slot of the hash table (about 5 bytes), against
+//! about 60 bytes besides its own for an `IndexSet<Box<str>>`.
+
+use std::fmt;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use memchr::memmem;
+
+/// Where a pattern must stand in a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Find {
+    /// Anywhere.
+    Contains,
+    /// At its start.
+    Prefix,
+    /// At its end.
+    Suffix,
+}
+
+#[cfg(test)]
+impl Find {
+    /// Whether `pat` stands in `word` as `self` says.
+    pub(crate) fn holds(self, word: &str, pat: &str) -> bool {
+        match self {
+            Find::Contains => word.contains(pat),
+            Find::Prefix => word.starts_with(pat),
+            Find::Suffix => word.ends_with(pat),
+        }
+    }
+}
+
+/// Words with dense codes in insertion order; words are never removed.
+#[derive(Clone, Default)]
+pub(crate) struct Dictionary {
+    bytes: Vec<u8>,
+    /// `starts[c]..starts[c + 1]` is word `c`; one more entry than words.
+    starts: Vec<u64>,
+    table: HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl fmt::Debug for Dictionary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Dictionary) -> bool {
+        self.starts == other.starts && self.bytes == other.bytes
+    }
+}
+
+impl Dictionary {
+    pub(crate) fn with_capacity(words: usize) -> Dictionary {
+        let mut starts = Vec::with_capacity(words + 1);
+        starts.push(0);
+        Dictionary {
+            bytes: Vec::new(),
+            starts,
+            table: HashTable::with_capacity(words),
+            hasher: Default::default(),
+        }
+    }
+
+    pub(crate) fn new() -> Dictionary {
+        Dictionary::with_capacity(0)
+    }
+
+    /// The number of words.
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    fn word(&self, code: usize) -> &str {
+        let (a, b) = (self.starts[code] as usize, self.starts[code + 1] as usize);
+        // Only whole `&str`s are appended, so every word is valid UTF-8;
+        // the checked conversion keeps the crate free of `unsafe`.
+        std::str::from_utf8(&self.bytes[a..b]).unwrap_or_default()
+    }
+
+    /// The word of `code`.
+    pub(crate) fn get_index(&self, code: usize) -> Option<&str> {
+        (code < self.len()).then(|| self.word(code))
+    }
+
+    /// The code of `word`.
+    pub(crate) fn get_index_of(&self, word: &str) -> Option<usize> {
+        let h = self.hasher.hash_one(word);
+        self.table
+            .find(h, |&c| self.word(c as usize) == word)
+            .map(|&c| c as usize)
+    }
+
+    /// The code of `word`, added if new, and whether it was.
+    pub(crate) fn insert_full(&mut self, word: &str) -> (usize, bool) {
+        if let Some(c) = self.get_index_of(word) {
+            return (c, false);
+        }
+        let code = self.len() as u32;
+        self.bytes.extend_from_slice(word.as_bytes());
+        self.starts.push(self.bytes.len() as u64);
+        let h = self.hasher.hash_one(word);
+        let Dictionary {
+            bytes,
+            starts,
+            table,
+            hasher,
+        } = self;
+        table.insert_unique(h, code, |&c| {
+            let (a, b) = (starts[c as usize] as usize, starts[c as usize + 1] as usize);
+            hasher.hash_one(std::str::from_utf8(&bytes[a..b]).unwrap_or_default())
+        });
+        (code as usize, true)
+    }
+
+    /// The words, by code.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|c| self.word(c))
+    }
+
+    /// The codes of the words for which `m` holds with `pat`, ascending.
+    pub(crate) fn matching(&self, m: Find, pat: &str) -> Vec<u32> {
+        if pat.is_empty() {
+            return (0..self.len() as u32).collect();
+        }
+        let finder = memmem::Finder::new(pat.as_bytes());
+        let n = pat.len();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(i) = finder.find(&self.bytes[at..]) {
+            let p = at + i;
+            // The word the match starts in: the last start at or before `p`.
+            let w = self.starts.partition_point(|&s| s as usize <= p) - 1;
+            let (start, end) = (self.starts[w] as usize, self.starts[w + 1] as usize);
+            let hit = p + n <= end
+                && match m {
+                    Find::Contains => true,
+                    Find::Prefix => p == start,
+                    Find::Suffix => p + n == end,
+                };
+            if hit {
+                out.push(w as u32);
+                at = end;
+            } else if m == Find::Prefix || p + n > end {
+                // No prefix later in this word; a match across a boundary
+                // may be followed by one inside the next word.
+                at = if m == Find::Prefix { end.max(p + 1) } else { p + 1 };
+            } else {
+                at = p + 1;
+            }
+        }
+        out
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.starts.capacity() * 8 + self.table.capacity() * 5
+    }
+}
+
+impl std::ops::Index<usize> for Dictionary {
+    type Output = str;
+
+    fn index(&self, code: usize) -> &str {
+        self.word(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lookups_and_codes() {
+        let mut d = Dictionary::new();
+        assert_eq!(d.insert_full("pro"), (0, true));
+        assert_eq!(d.insert_full(""), (1, true));
+        assert_eq!(d.insert_full("free"), (2, true));
+        assert_eq!(d.insert_full("pro"), (0, false));
+        assert_eq!(d.get_index_of("free"), Some(2));
+        assert_eq!(d.get_index_of(""), Some(1));
+        assert_eq!(d.get_index_of("fre"), None);
+        assert_eq!(d.get_index(2), Some("free"));
+        assert_eq!(d.get_index(3), None);
+        assert_eq!(&d[0], "pro");
+        assert_eq!(d.iter().collect::<Vec<_>>(), ["pro", "", "free"]);
+    }
+
+    proptest! {
+        /// Each search agrees with testing every word, matches across word
+        /// boundaries included.
+        #[test]
+        fn search_equals_a_scan(words in proptest::collection::vec("[ab]{0,5}", 0..40), pat in "[ab]{0,3}") {
+            let mut d = Dictionary::new();
+            for w in &words {
+                d.insert_full(w);
+            }
+            for m in [Find::Contains, Find::Prefix, Find::Suffix] {
+                let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.holds(w, &pat)).map(|(i, _)| i as u32).collect();
+                prop_assert_eq!(d.matching(m, &pat), want, "{:?}", m);
+            }
+        }
+    }
+}
