@@ -1,5 +1,5 @@
 //! The `segment` command: evaluates one filter against one file of entities,
-//! as `../shared/contract.md` fixes it.
+//! as [the contract](https://docs.rs/segments/latest/segments/contract/) (`src/contract.md`) fixes it.
 //!
 //! ```text
 //! cargo run --release --example segment -- \

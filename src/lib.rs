@@ -85,14 +85,20 @@
 //! # Ok::<(), segments::Error>(())
 //! ```
 //!
-//! Semantics follow the `segment` contract: a rule is true or false for
-//! every entity; positive operators are false on missing values and negative
-//! operators are their exact complements; numbers compare exactly across int
-//! and float; timestamps are instants at microsecond precision.
+//! Semantics follow [the contract](crate::contract): a rule is true or false
+//! for every entity; positive operators are false on missing values and
+//! negative operators are their exact complements; numbers compare exactly
+//! across int and float; timestamps are instants at microsecond precision.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod contract {
+    //! The contract: JSON formats and semantics of filters, entity files and
+    //! schemas, and of the `segment` command.
+    //!
+    #![doc = include_str!("contract.md")]
+}
 pub mod engine;
 pub mod error;
 pub mod eval;
@@ -111,3 +117,9 @@ pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};
+
+/// The README's examples, compiled and run as doctests so that they cannot
+/// drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

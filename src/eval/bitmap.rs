@@ -19,7 +19,7 @@
 use roaring::RoaringBitmap;
 
 use super::bind::{BLeaf, BNode};
-use crate::store::union_within;
+use crate::store::{union_within, NONE};
 
 /// Candidates fewer than the live set over this divisor are sparse.
 const SPARSE: u64 = 8;
@@ -149,7 +149,15 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BLeaf::Codes { col, codes, .. } => exact(union_of(&col.bitmaps, codes, within)),
+            BLeaf::Codes { col, codes, bits } => {
+                // Many words (a `contains` most words share): one pass over the
+                // rows' codes beats a union of as many bitmaps.
+                if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 {
+                    exact(scan_codes(&col.codes, bits, within))
+                } else {
+                    exact(union_of(&col.bitmaps, codes, within))
+                }
+            }
             BLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
             BLeaf::TagsAny { col, codes } => exact(union_of(&col.bitmaps, codes, within)),
             BLeaf::TagsAll { col, codes, impossible } => {
@@ -187,6 +195,10 @@ impl Ctx<'_> {
             BLeaf::Set(ids) => ids.len(),
             BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
             BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
+            BLeaf::Codes { col, codes, .. } if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 => {
+                // Estimated from the share of words, without a pass over them.
+                col.present.len() * codes.len() as u64 / col.dict.len().max(1) as u64
+            }
             BLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),
             BLeaf::Bool { col, value } => {
                 if *value {
@@ -197,6 +209,34 @@ impl Ctx<'_> {
             }
             BLeaf::TagsAny { col, codes } => lens(&col.bitmaps, codes).sum(),
             BLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
+        }
+    }
+}
+
+/// A string leaf with more than one word in this many rows is answered
+/// by a pass over the rows' codes rather than a union of word bitmaps.
+const MANY_WORDS: u64 = 32;
+
+/// The ids whose code is set in `bits`, restricted to `within`.
+fn scan_codes(codes: &[u32], bits: &[u64], within: Option<&RoaringBitmap>) -> RoaringBitmap {
+    let hit = |c: u32| c != NONE && bits[c as usize / 64] >> (c % 64) & 1 == 1;
+    match within {
+        Some(w) if w.len() < codes.len() as u64 / 16 => {
+            RoaringBitmap::from_sorted_iter(w.iter().filter(|&id| codes.get(id as usize).is_some_and(|&c| hit(c))))
+                .unwrap_or_default()
+        }
+        _ => {
+            let words = codes.chunks(64).map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |w, (i, &c)| w | (hit(c) as u64) << i)
+            });
+            let mut out = super::from_bits(words);
+            if let Some(w) = within {
+                out &= w;
+            }
+            out
         }
     }
 }

@@ -37,6 +37,9 @@ impl Find {
     }
 }
 
+/// Dictionaries larger than this many bytes are searched on every core.
+const PARALLEL_BYTES: usize = 16 << 20;
+
 /// Words with dense codes in insertion order; words are never removed.
 #[derive(Clone, Default)]
 pub(crate) struct Dictionary {
@@ -128,15 +131,54 @@ impl Dictionary {
     }
 
     /// The codes of the words for which `m` holds with `pat`, ascending.
+    /// A dictionary of more than 16 MiB is searched on every core, each
+    /// taking a run of whole words.
     pub(crate) fn matching(&self, m: Find, pat: &str) -> Vec<u32> {
+        let parts = if self.bytes.len() < PARALLEL_BYTES {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+        };
+        self.matching_in(m, pat, parts)
+    }
+
+    /// As [`Dictionary::matching`], in `parts` runs of words on as many threads.
+    fn matching_in(&self, m: Find, pat: &str, parts: usize) -> Vec<u32> {
         if pat.is_empty() {
             return (0..self.len() as u32).collect();
         }
         let finder = memmem::Finder::new(pat.as_bytes());
-        let n = pat.len();
+        if parts <= 1 {
+            return self.search(&finder, m, 0, self.len());
+        }
+        let cuts: Vec<usize> = (0..=parts).map(|k| self.len() * k / parts).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = cuts
+                .windows(2)
+                .map(|w| {
+                    let finder = &finder;
+                    s.spawn(move || self.search(finder, m, w[0], w[1]))
+                })
+                .collect();
+            let mut out = Vec::new();
+            for h in handles {
+                // The search does not panic; if a thread could not run, search here.
+                match h.join() {
+                    Ok(codes) => out.extend(codes),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            out
+        })
+    }
+
+    /// The codes in `first..last` of the words for which `m` holds.
+    fn search(&self, finder: &memmem::Finder<'_>, m: Find, first: usize, last: usize) -> Vec<u32> {
+        let n = finder.needle().len();
+        let stop = self.starts[last] as usize;
         let mut out = Vec::new();
-        let mut at = 0;
-        while let Some(i) = finder.find(&self.bytes[at..]) {
+        let mut at = self.starts[first] as usize;
+        while let Some(i) = finder.find(&self.bytes[at..stop]) {
             let p = at + i;
             // The word the match starts in: the last start at or before `p`.
             let w = self.starts.partition_point(|&s| s as usize <= p) - 1;
@@ -207,7 +249,10 @@ mod tests {
             }
             for m in [Find::Contains, Find::Prefix, Find::Suffix] {
                 let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.holds(w, &pat)).map(|(i, _)| i as u32).collect();
-                prop_assert_eq!(d.matching(m, &pat), want, "{:?}", m);
+                prop_assert_eq!(d.matching(m, &pat), want.clone(), "{:?}", m);
+                for parts in [2, 3, 7] {
+                    prop_assert_eq!(d.matching_in(m, &pat, parts), want.clone(), "{:?} in {} parts", m, parts);
+                }
             }
         }
     }

@@ -1,0 +1,108 @@
+//! Hostile-input costs: `contains` over a dictionary of N distinct words
+//! (SEGMENTS_BENCH_SIZE, default 10M), against the per-word scan it
+//! replaced, measured in the same run; and one JSON line of 5 to 40 MB
+//! through an 8 KiB `BufReader`.
+//!
+//! Before criterion's timings it prints, once, the load of the N distinct
+//! one-field rows from JSON Lines: seconds, the peak resident set during
+//! the load (Linux's VmHWM, reset first) and the table's own estimate of
+//! its size.
+
+mod support;
+
+use std::hint::black_box;
+use std::io::BufReader;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use segments::{eval, FieldType, Filter, KindSchema, LimitPolicy, Table, Timestamp};
+
+fn schema() -> KindSchema {
+    KindSchema::new("account", [("email", FieldType::String)]).expect("valid schema")
+}
+
+/// The `i`th distinct word: an email-like string of about 28 bytes.
+fn word(i: usize) -> String {
+    let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("user{i}.{:08x}@example.com", h >> 32)
+}
+
+/// Resident-set figures of this process from /proc, in bytes.
+fn proc_status(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn load(n: usize) -> Table {
+    let mut json = Vec::with_capacity(n * 48);
+    for i in 0..n {
+        json.extend_from_slice(format!("{{\"key\":\"k{i}\",\"email\":\"{}\"}}\n", word(i)).as_bytes());
+    }
+    let file_bytes = json.len();
+    // Writing 5 to clear_refs resets the peak resident set (VmHWM).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let base = proc_status("VmRSS:").unwrap_or(0);
+    let start = Instant::now();
+    let mut t = Table::new(schema());
+    t.insert_json_lines(&json[..]).expect("bench rows are valid");
+    let secs = start.elapsed().as_secs_f64();
+    let peak = proc_status("VmHWM:").unwrap_or(0).saturating_sub(base);
+    let size = t.memory_usage().total();
+    eprintln!(
+        "load of {n} distinct one-field rows ({:.0} MB of JSON): {secs:.1} s; peak resident above the input {:.0} MB; \
+         table {:.0} MB; peak / table = {:.2}",
+        file_bytes as f64 / 1e6,
+        peak as f64 / 1e6,
+        size as f64 / 1e6,
+        peak as f64 / size.max(1) as f64
+    );
+    t
+}
+
+fn contains(c: &mut Criterion) {
+    let n = support::size_or(10_000_000);
+    let table = load(n);
+    let words: Vec<String> = (0..n).map(word).collect();
+    let now = Timestamp::now();
+    let mut g = c.benchmark_group(format!("contains/{n}"));
+    g.sample_size(20);
+    // A selective pattern (one word in a million), and one that every word has.
+    for (name, pat) in [("rare", "user12345."), ("common", "@example")] {
+        let f = Filter::from_json(&format!(
+            r#"{{"combinator":"and","rules":[{{"field":"email","operator":"contains","value":"{pat}"}}]}}"#
+        ))
+        .and_then(|f| f.validate(table.schema(), &LimitPolicy::default()))
+        .expect("valid filter");
+        g.bench_function(BenchmarkId::new("engine", name), |b| {
+            b.iter(|| black_box(eval::evaluate(&f, &table, now).map(|ids| ids.len())))
+        });
+        // The baseline: the per-word scan the engine did before.
+        g.bench_function(BenchmarkId::new("scan_baseline", name), |b| {
+            b.iter(|| black_box(words.iter().filter(|w| w.contains(pat)).count()))
+        });
+    }
+    g.finish();
+}
+
+fn long_line(c: &mut Criterion) {
+    let mut g = c.benchmark_group("long_line");
+    g.sample_size(10);
+    for mb in [5usize, 10, 20, 40] {
+        let mut line = br#"{"key": "a", "email": ""#.to_vec();
+        line.resize(mb << 20, b'x');
+        line.extend_from_slice(b"\"}\n");
+        g.throughput(criterion::Throughput::Bytes(line.len() as u64));
+        g.bench_function(BenchmarkId::from_parameter(format!("{mb}MB")), |b| {
+            b.iter(|| {
+                let mut t = Table::new(schema());
+                black_box(t.insert_json_lines(BufReader::new(&line[..])).map(|n| n))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, contains, long_line);
+criterion_main!(benches);
