@@ -4,9 +4,9 @@
 //! through an 8 KiB `BufReader`.
 //!
 //! Before criterion's timings it prints, once, the load of the N distinct
-//! one-field rows from JSON Lines: seconds, the peak resident set during
-//! the load (Linux's VmHWM, reset first) and the table's own estimate of
-//! its size.
+//! one-field rows from JSON Lines: seconds, the table's live heap and the
+//! peak heap during the load (both counted by the allocator, above the
+//! input), and their ratio.
 
 mod support;
 
@@ -27,36 +27,30 @@ fn word(i: usize) -> String {
     format!("user{i}.{:08x}@example.com", h >> 32)
 }
 
-/// Resident-set figures of this process from /proc, in bytes.
-fn proc_status(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+#[global_allocator]
+static ALLOCATOR: support::Counting = support::Counting;
 
 fn load(n: usize) -> Table {
     let mut json = Vec::with_capacity(n * 48);
     for i in 0..n {
         json.extend_from_slice(format!("{{\"key\":\"k{i}\",\"email\":\"{}\"}}\n", word(i)).as_bytes());
     }
-    let file_bytes = json.len();
-    // Writing 5 to clear_refs resets the peak resident set (VmHWM).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let base = proc_status("VmRSS:").unwrap_or(0);
+    let before = support::live();
+    support::reset_peak();
     let start = Instant::now();
     let mut t = Table::new(schema());
     t.insert_json_lines(&json[..]).expect("bench rows are valid");
     let secs = start.elapsed().as_secs_f64();
-    let peak = proc_status("VmHWM:").unwrap_or(0).saturating_sub(base);
-    let size = t.memory_usage().total();
+    let (peak, table) = (support::peak() - before, support::live() - before);
+    let mb = |b: usize| b as f64 / 1e6;
     eprintln!(
-        "load of {n} distinct one-field rows ({:.0} MB of JSON): {secs:.1} s; peak resident above the input {:.0} MB; \
-         table {:.0} MB; peak / table = {:.2}",
-        file_bytes as f64 / 1e6,
-        peak as f64 / 1e6,
-        size as f64 / 1e6,
-        peak as f64 / size.max(1) as f64
+        "load of {n} distinct one-field rows ({:.0} MB of JSON): {secs:.1} s; live heap of the table {:.0} MB \
+         (its own estimate {:.0} MB); peak heap of the load above the input {:.0} MB; peak / table = {:.2}",
+        mb(json.len()),
+        mb(table),
+        mb(t.memory_usage().total()),
+        mb(peak),
+        peak as f64 / table.max(1) as f64
     );
     t
 }

@@ -12,12 +12,12 @@
 //! live heap of the table (counted by the allocator) against the raw column
 //! bytes (8 per value of each of the 10 fields).
 
+mod support;
+
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -47,37 +47,8 @@ fn plan(table: &Table, json: &str) -> Plan {
         .expect("bench filters are valid")
 }
 
-/// Counts live heap bytes, so that the table's memory is measured exactly:
-/// the resident set would also count what the load allocated and freed.
-/// This is the only `unsafe` in the project, in the bench binary alone; it
-/// delegates every call to the system allocator unchanged.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as `dealloc`, and `new_size` is the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: support::Counting = support::Counting;
 
 fn sizes() -> Vec<usize> {
     std::env::var("SEGMENTS_BENCH_SIZES")
@@ -89,11 +60,11 @@ fn sizes() -> Vec<usize> {
 fn bench(c: &mut Criterion) {
     let now = Timestamp::from_micros(accounts::NOW_MICROS);
     for n in sizes() {
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = support::live();
         let t = Instant::now();
         let table = accounts::table(n, 20261123);
         let load = t.elapsed();
-        let live = LIVE.load(Ordering::Relaxed) - before;
+        let live = support::live() - before;
         let m = table.memory_usage();
         let raw = n * 10 * 8;
         let mb = |b: usize| b as f64 / 1e6;

@@ -178,10 +178,12 @@ impl Dictionary {
         let stop = self.starts[last] as usize;
         let mut out = Vec::new();
         let mut at = self.starts[first] as usize;
+        // Matches come in order: the word of each is found by galloping
+        // forward from the word of the last, in O(log gap).
+        let mut w = first;
         while let Some(i) = finder.find(&self.bytes[at..stop]) {
             let p = at + i;
-            // The word the match starts in: the last start at or before `p`.
-            let w = self.starts.partition_point(|&s| s as usize <= p) - 1;
+            w = self.word_at(w, p);
             let (start, end) = (self.starts[w] as usize, self.starts[w + 1] as usize);
             let hit = p + n <= end
                 && match m {
@@ -201,6 +203,22 @@ impl Dictionary {
             }
         }
         out
+    }
+
+    /// The word that byte `p` falls in (the last whose start is at or
+    /// before it), searching forward from word `from`, which starts at or
+    /// before `p`.
+    fn word_at(&self, from: usize, p: usize) -> usize {
+        let at_or_before = |w: usize| self.starts[w] as usize <= p;
+        let mut lo = from;
+        let mut step = 1;
+        // Gallop: the first `lo + step` past `p`, or the end.
+        while lo + step < self.starts.len() && at_or_before(lo + step) {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step).min(self.starts.len());
+        lo + self.starts[lo..hi].partition_point(|&s| s as usize <= p) - 1
     }
 
     /// Heap bytes held.
