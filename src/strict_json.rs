@@ -53,21 +53,11 @@ pub(crate) fn parse(text: &str) -> Result<Value, StrictError> {
 fn number_tokens(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let (mut i, mut in_string, mut escaped) = (0, false, false);
+    let mut strings = Strings::default();
+    let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
+        if strings.skips(b) {
             i += 1;
         } else if b == b'-' || b.is_ascii_digit() {
             let start = i;
@@ -80,6 +70,32 @@ fn number_tokens(text: &str) -> Vec<&str> {
         }
     }
     out
+}
+
+/// Tells, byte by byte, which bytes of JSON text belong to strings (their
+/// quotes included), so that a scan can look at the structure alone.
+#[derive(Debug, Default)]
+pub(crate) struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Whether `b`, the next byte of the text, is part of a string.
+    pub(crate) fn skips(&mut self, b: u8) -> bool {
+        if self.inside {
+            match b {
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                b'"' => self.inside = false,
+                _ => {}
+            }
+            true
+        } else {
+            self.inside = b == b'"';
+            self.inside
+        }
+    }
 }
 
 struct Ctx<'t> {

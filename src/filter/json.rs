@@ -83,19 +83,13 @@ pub(crate) const MAX_JSON_DEPTH: usize = 127;
 
 /// Refuses JSON nested deeper than [`MAX_JSON_DEPTH`], without parsing it.
 fn check_depth(text: &str) -> Result<(), FilterError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut depth = 0usize;
+    let mut strings = strict_json::Strings::default();
     for (i, &b) in text.as_bytes().iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
+        if strings.skips(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
