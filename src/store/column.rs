@@ -312,13 +312,13 @@ impl Column {
 
     /// (column data, index) heap bytes, estimated.
     pub(crate) fn heap_bytes(&self) -> (usize, usize) {
-        let bm = |b: &RoaringBitmap| b.serialized_size();
+        let bm = super::bitmap_heap;
         let dict = |d: &Dictionary| d.heap_bytes();
         match self {
             Column::Numeric(c) => (c.keys.capacity() * 8 + bm(&c.present), c.index.heap_bytes()),
             Column::String(c) => (
                 c.codes.capacity() * 4 + bm(&c.present) + dict(&c.dict),
-                c.bitmaps.iter().map(bm).sum(),
+                c.bitmaps.capacity() * std::mem::size_of::<RoaringBitmap>() + c.bitmaps.iter().map(bm).sum::<usize>(),
             ),
             Column::Bool(c) => (
                 bm(&c.present) + c.has.bytes() + c.value.bytes(),
@@ -329,7 +329,7 @@ impl Column {
                     + c.rows.iter().flatten().map(|r| r.len() * 4).sum::<usize>()
                     + bm(&c.present)
                     + dict(&c.dict),
-                c.bitmaps.iter().map(bm).sum(),
+                c.bitmaps.capacity() * std::mem::size_of::<RoaringBitmap>() + c.bitmaps.iter().map(bm).sum::<usize>(),
             ),
         }
     }

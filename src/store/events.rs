@@ -248,7 +248,7 @@ impl EventLog {
             .sum();
         times
             + self.any_first.capacity() * 16
-            + self.has.iter().map(|b| b.serialized_size()).sum::<usize>()
+            + self.has.iter().map(super::bitmap_heap).sum::<usize>()
             + self.timelines.iter().map(Timeline::heap_bytes).sum::<usize>()
     }
 }

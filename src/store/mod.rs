@@ -9,6 +9,8 @@ mod range_index;
 mod row;
 mod table;
 
+use roaring::RoaringBitmap;
+
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
 pub(crate) use dictionary::Find;
 pub(crate) use events::EventLog;
@@ -98,4 +100,16 @@ impl Store {
             .map(|k| k.0 as usize)
             .ok_or_else(|| SchemaError::UnknownKind { kind: kind.to_string() })
     }
+}
+
+/// The heap a bitmap holds, estimated from its containers: its vector of
+/// containers (about 32 bytes each), each container's own allocation (an
+/// array's or run's values, a bitset's 8 KiB) with the allocator's
+/// overhead. The serialized size understates it several times for the
+/// one-id bitmaps of a column of distinct words.
+pub(crate) fn bitmap_heap(b: &RoaringBitmap) -> usize {
+    let s = b.statistics();
+    let allocations = (s.n_array_containers + s.n_run_containers + s.n_bitset_containers) as u64;
+    let words = s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers;
+    (s.n_containers as u64 * 32 + words + allocations * 16) as usize
 }

@@ -454,7 +454,7 @@ impl RangeIndex {
 
     /// Bytes held on the heap, estimated from roaring's serialized sizes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let bitmaps: usize = self.buckets.iter().chain(&self.cum).map(|b| b.serialized_size()).sum();
+        let bitmaps: usize = self.buckets.iter().chain(&self.cum).map(super::bitmap_heap).sum();
         bitmaps + self.upper.len() * 32 + self.group_end.len() * 16
     }
 

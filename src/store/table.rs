@@ -682,7 +682,7 @@ impl Table {
     /// Estimated heap bytes.
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut m = MemoryUsage {
-            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + self.live.serialized_size(),
+            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + super::bitmap_heap(&self.live),
             events: self.events.heap_bytes(),
             ..MemoryUsage::default()
         };
