@@ -10,7 +10,12 @@
 //! id order (deleted ones too, so that ids never move), the live set, every
 //! value, every event, and the segments with their order, visibility,
 //! owners, rules, rule links, blocks and manual links, and the id counters.
-//! Indexes, dependencies, parents and members are rebuilt from these.
+//! Indexes, dependencies, parents and members are rebuilt from these, and
+//! the links of every rule that is not time-relative are recomputed from
+//! the data rather than trusted (so a snapshot whose contents contradict
+//! themselves still restores an engine consistent with its data); a
+//! time-relative rule's links are as of its last refresh. A restore reads
+//! no more than the header declares.
 //!
 //! # Format (version 1)
 //!
