@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
-use crate::eval::{self, Parents};
+use crate::eval::Parents;
 use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
 use crate::segment::{RuleId, SegmentId, SegmentInfo, Visibility};
@@ -288,25 +288,19 @@ impl Engine {
         order.sort_unstable();
         let now = self.now();
         for (_, id) in order {
-            let Engine {
-                rules,
-                store,
-                segments,
-                parents,
-                ..
-            } = self;
-            let Some(s) = segments.get(&id) else { continue };
-            let mut members = s.manual.clone();
-            for rule in &s.info.rules {
-                let Some(r) = rules.get_mut(rule) else { continue };
-                if !r.plan.is_time_relative() {
-                    let env = super::env(store, segments, parents);
-                    let matched = eval::evaluate_in(&r.plan, &store.tables()[r.kind], now, None, &env);
-                    r.links = matched - &r.blocked;
+            let Some(s) = self.segments.get(&id) else { continue };
+            let rules = s.info.rules.clone();
+            for rule in &rules {
+                if self.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) {
+                    // Its changes are not changes: the engine is being built.
+                    self.relink(*rule, None, now, &mut super::Deltas::new());
                 }
+            }
+            let mut members = self.segments.get(&id).map(|s| s.manual.clone()).unwrap_or_default();
+            for r in rules.iter().filter_map(|r| self.rules.get(r)) {
                 members |= &r.links;
             }
-            if let Some(s) = segments.get_mut(&id) {
+            if let Some(s) = self.segments.get_mut(&id) {
                 s.members = members;
             }
         }
