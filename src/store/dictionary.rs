@@ -105,12 +105,6 @@ impl Dictionary {
 
     /// The code of `word`, added if new, and whether it was.
     pub(crate) fn insert_full(&mut self, word: &str) -> (usize, bool) {
-        if let Some(c) = self.get_index_of(word) {
-            return (c, false);
-        }
-        let code = self.len() as u32;
-        self.bytes.extend_from_slice(word.as_bytes());
-        self.starts.push(self.bytes.len() as u64);
         let h = self.hasher.hash_one(word);
         let Dictionary {
             bytes,
@@ -118,11 +112,20 @@ impl Dictionary {
             table,
             hasher,
         } = self;
-        table.insert_unique(h, code, |&c| {
+        let text = |c: u32| -> &str {
             let (a, b) = (starts[c as usize] as usize, starts[c as usize + 1] as usize);
-            hasher.hash_one(std::str::from_utf8(&bytes[a..b]).unwrap_or_default())
-        });
-        (code as usize, true)
+            std::str::from_utf8(&bytes[a..b]).unwrap_or_default()
+        };
+        let code = starts.len() as u32 - 1;
+        match table.entry(h, |&c| text(c) == word, |&c| hasher.hash_one(text(c))) {
+            hashbrown::hash_table::Entry::Occupied(e) => (*e.get() as usize, false),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(code);
+                bytes.extend_from_slice(word.as_bytes());
+                starts.push(bytes.len() as u64);
+                (code as usize, true)
+            }
+        }
     }
 
     /// The words, by code.
