@@ -80,9 +80,8 @@ impl Engine {
                 if !r.actor.manages_all() && !found.is_some_and(|t| r.actor.may_view(&t.info)) {
                     return Err(denied(r.actor, Action::View, s.to_string()));
                 }
-                if let (Some(t), Some((visibility, owner))) = (found, r.home) {
-                    let private = t.info.visibility == Visibility::Private;
-                    if private && (visibility == Visibility::Public || t.info.owner != owner) {
+                if let (Some(t), Some(home)) = (found, r.home) {
+                    if !may_name(home, (t.info.visibility, &t.info.owner)) {
                         return Err(SegmentError::BadReference {
                             segment: name(segment),
                             referenced: s,
@@ -155,7 +154,7 @@ impl Engine {
     }
 
     /// The segments that `segment`'s rules name.
-    fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
+    pub(super) fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
         let Some(s) = self.segments.get(&segment) else {
             return Vec::new();
         };
@@ -308,4 +307,12 @@ impl Engine {
         }
         out
     }
+}
+
+/// Whether a segment of `home` (its visibility and owner) may name a
+/// segment of `target`, so that everybody who sees the one may see the
+/// other: a public segment names only public segments, a private one also
+/// its owner's private segments.
+pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibility, &str)) -> bool {
+    target.0 == Visibility::Public || (visibility == Visibility::Private && target.1 == owner)
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use roaring::RoaringBitmap;
 
+use super::graph::may_name;
 use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
@@ -448,15 +449,16 @@ impl Engine {
     /// private segment through a rule.
     fn check_visibility(&self, actor: &Actor, segment: SegmentId, visibility: Visibility) -> Result<(), SegmentError> {
         let s = self.segment_ref(segment)?;
+        let owner = s.info.owner.as_str();
         let problem = match visibility {
             Visibility::Public => {
-                let named: BTreeSet<SegmentId> = self
-                    .rules_of_segment(s)
-                    .flat_map(|r| r.plan.segments())
+                let named: Vec<SegmentId> = self
+                    .named_by(segment)
+                    .into_iter()
                     .filter(|id| {
                         self.segments
                             .get(id)
-                            .is_some_and(|t| t.info.visibility == Visibility::Private)
+                            .is_some_and(|t| !may_name((visibility, owner), (t.info.visibility, &t.info.owner)))
                     })
                     .collect();
                 if named.is_empty() {
@@ -465,13 +467,13 @@ impl Engine {
                 format!("its rules name the private {}", self.describe(actor, named.iter()))
             }
             Visibility::Private => {
-                let naming: BTreeSet<SegmentId> = self
+                let naming: Vec<SegmentId> = self
                     .naming(segment)
                     .into_iter()
                     .filter(|id| {
                         self.segments
                             .get(id)
-                            .is_some_and(|t| t.info.visibility == Visibility::Public || t.info.owner != s.info.owner)
+                            .is_some_and(|t| !may_name((t.info.visibility, &t.info.owner), (visibility, owner)))
                     })
                     .collect();
                 if naming.is_empty() {
@@ -508,10 +510,6 @@ impl Engine {
             n => named.push(format!("{n} segments the actor may not see")),
         }
         named.join(", ")
-    }
-
-    fn rules_of_segment<'a>(&'a self, s: &'a SegmentState) -> impl Iterator<Item = &'a RuleState> + 'a {
-        s.info.rules.iter().filter_map(|r| self.rules.get(r))
     }
 
     /// Validates a filter for a rule of `segment` (named `name`, of `kind`),

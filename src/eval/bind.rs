@@ -386,6 +386,12 @@ pub(crate) fn numeric_span(test: &Test, ty: FieldType, now: Timestamp) -> Span {
     Span::Range(lo, hi)
 }
 
+/// Whether dictionary code `c` (or [`NONE`], a missing value) is set in
+/// the bitset of matching words.
+pub(crate) fn code_hit(bits: &[u64], c: u32) -> bool {
+    c != NONE && bits[c as usize / 64] >> (c % 64) & 1 == 1
+}
+
 /// The dictionary search that answers a string match.
 fn find(m: StrMatch) -> Find {
     match m {
@@ -458,10 +464,7 @@ impl BLeaf<'_> {
             BLeaf::Null(present) => !present.contains(id),
             BLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
             BLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
-            BLeaf::Codes { col, bits, .. } => match col.codes.get(i) {
-                Some(&c) if c != NONE => bits[c as usize / 64] >> (c % 64) & 1 == 1,
-                _ => false,
-            },
+            BLeaf::Codes { col, bits, .. } => col.codes.get(i).is_some_and(|&c| code_hit(bits, c)),
             BLeaf::Bool { col, value } => col.has.get(id) && col.value.get(id) == *value,
             BLeaf::TagsAny { col, codes } => match col.rows.get(i) {
                 Some(Some(row)) => row.iter().any(|t| codes.binary_search(t).is_ok()),

@@ -18,8 +18,8 @@
 
 use roaring::RoaringBitmap;
 
-use super::bind::{BLeaf, BNode};
-use crate::store::{union_within, NONE};
+use super::bind::{code_hit, BLeaf, BNode};
+use crate::store::union_within;
 
 /// Candidates fewer than the live set over this divisor are sparse.
 const SPARSE: u64 = 8;
@@ -219,7 +219,7 @@ const MANY_WORDS: u64 = 32;
 
 /// The ids whose code is set in `bits`, restricted to `within`.
 fn scan_codes(codes: &[u32], bits: &[u64], within: Option<&RoaringBitmap>) -> RoaringBitmap {
-    let hit = |c: u32| c != NONE && bits[c as usize / 64] >> (c % 64) & 1 == 1;
+    let hit = |c: u32| code_hit(bits, c);
     match within {
         Some(w) if w.len() < codes.len() as u64 / 16 => {
             RoaringBitmap::from_sorted_iter(w.iter().filter(|&id| codes.get(id as usize).is_some_and(|&c| hit(c))))
