@@ -84,10 +84,7 @@ impl Dictionary {
     }
 
     fn word(&self, code: usize) -> &str {
-        let (a, b) = (self.starts[code] as usize, self.starts[code + 1] as usize);
-        // Only whole `&str`s are appended, so every word is valid UTF-8;
-        // the checked conversion keeps the crate free of `unsafe`.
-        std::str::from_utf8(&self.bytes[a..b]).unwrap_or_default()
+        word_of(&self.bytes, &self.starts, code)
     }
 
     /// The word of `code`.
@@ -112,10 +109,7 @@ impl Dictionary {
             table,
             hasher,
         } = self;
-        let text = |c: u32| -> &str {
-            let (a, b) = (starts[c as usize] as usize, starts[c as usize + 1] as usize);
-            std::str::from_utf8(&bytes[a..b]).unwrap_or_default()
-        };
+        let text = |c: u32| word_of(bytes, starts, c as usize);
         let code = starts.len() as u32 - 1;
         match table.entry(h, |&c| text(c) == word, |&c| hasher.hash_one(text(c))) {
             hashbrown::hash_table::Entry::Occupied(e) => (*e.get() as usize, false),
@@ -228,6 +222,15 @@ impl Dictionary {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.starts.capacity() * 8 + self.table.capacity() * 5
     }
+}
+
+/// Word `code` of an arena and its offsets (split from the dictionary so
+/// that a lookup can borrow them beside its hash table).
+fn word_of<'a>(bytes: &'a [u8], starts: &[u64], code: usize) -> &'a str {
+    let (a, b) = (starts[code] as usize, starts[code + 1] as usize);
+    // Only whole `&str`s are appended, so every word is valid UTF-8; the
+    // checked conversion keeps the crate free of `unsafe`.
+    std::str::from_utf8(&bytes[a..b]).unwrap_or_default()
 }
 
 impl std::ops::Index<usize> for Dictionary {
