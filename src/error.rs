@@ -380,6 +380,16 @@ pub enum EvalError {
     /// (`@related:<kind>`), which only an [`Engine`](crate::Engine) holds.
     #[error("the plan names segments or related kinds: evaluate it with an Engine")]
     NeedsEngine,
+    /// The evaluation was cancelled through its budget's
+    /// [`CancelToken`](crate::eval::CancelToken).
+    #[error("the evaluation was cancelled")]
+    Cancelled,
+    /// The evaluation ran past its budget's deadline and gave up.
+    #[error("the evaluation ran past its deadline and gave up after {elapsed:?}")]
+    DeadlineExceeded {
+        /// How long it had run when it gave up.
+        elapsed: std::time::Duration,
+    },
 }
 
 /// Errors from managing segments, their rules and their members, and from

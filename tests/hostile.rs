@@ -424,3 +424,144 @@ fn substring_operators_agree_with_the_row_scan_at_every_selectivity() {
     }
     assert_eq!(checked, 6 * 9 * 2);
 }
+
+#[test]
+fn substring_operators_through_the_trigram_index_agree_with_the_row_scan() {
+    // Words of about 300 bytes: 60,000 of them pass the 16 MiB from which
+    // a dictionary is searched through its trigram index. Some patterns
+    // have few candidates (checked one by one), some many (the arena is
+    // scanned), some a trigram no word has, some fewer than three bytes.
+    let pad = "x".repeat(270);
+    let word = |i: u32| {
+        let h = i.wrapping_mul(0x9E37_79B9);
+        format!(
+            "u{i}.{h:08x}{pad}@{}.com",
+            ["acme", "globex", "initech"][i as usize % 3]
+        )
+    };
+    let mut t = Table::new(KindSchema::new("account", [("email", FieldType::String)]).unwrap());
+    t.insert_many((0..60_000u32).map(|i| (format!("k{i}"), Row::new().set("email", word(i)))))
+        .unwrap();
+    let patterns = [
+        "u1234.",
+        "u59999.",
+        "@acme",
+        "zzz",
+        "x",
+        "u7",
+        "globex.com",
+        "9e37",
+        "",
+        "3.0",
+    ];
+    let check = |t: &Table| {
+        for op in ["contains", "doesNotContain", "beginsWith", "endsWith"] {
+            for pat in patterns {
+                let rule = json!({"field": "email", "operator": op, "value": pat});
+                let plan = Filter::from_json(&json!({"combinator": "and", "rules": [rule]}).to_string())
+                    .unwrap()
+                    .validate(t.schema(), &LimitPolicy::default())
+                    .unwrap();
+                let now = Timestamp::now();
+                let got = segments::eval::evaluate(&plan, t, now).unwrap();
+                assert_eq!(got, segments::eval::scan(&plan, t, now).unwrap(), "{op} {pat:?}");
+            }
+        }
+    };
+    check(&t);
+    // Words written after the index was built are found through it too.
+    t.insert_many((60_000..61_000u32).map(|i| (format!("k{i}"), Row::new().set("email", word(i)))))
+        .unwrap();
+    t.upsert("k3", Row::new().set("email", "u1234.zzz")).unwrap();
+    check(&t);
+}
+
+/// A table where one `or` of `n` two-byte `contains` patterns takes a
+/// while: each pattern is a pass over 200,000 words.
+fn slow_filter(n: usize) -> (Table, Filter, segments::Plan) {
+    let mut t = Table::new(KindSchema::new("account", [("email", FieldType::String)]).unwrap());
+    t.insert_many((0..200_000u32).map(|i| (format!("k{i}"), Row::new().set("email", format!("user{i}@example.com")))))
+        .unwrap();
+    let rules: Vec<_> = (0..n)
+        .map(|k| json!({"field": "email", "operator": "contains", "value": format!("{}q", k % 10)}))
+        .collect();
+    let filter = Filter::from_json(&json!({"combinator": "or", "rules": rules}).to_string()).unwrap();
+    let plan = filter
+        .validate(t.schema(), &LimitPolicy::default().with_unlimited_conditions())
+        .unwrap();
+    (t, filter, plan)
+}
+
+#[test]
+fn an_evaluation_gives_up_at_its_deadline() {
+    use segments::eval::{self, Budget};
+    use segments::EvalError;
+    let (t, _, plan) = slow_filter(2000);
+    let now = Timestamp::now();
+    let start = Instant::now();
+    assert!(eval::evaluate(&plan, &t, now).unwrap().is_empty());
+    let whole = start.elapsed();
+    assert!(
+        whole > Duration::from_millis(100),
+        "the unbounded evaluation took only {whole:?}"
+    );
+
+    let limit = whole / 10;
+    let start = Instant::now();
+    let got = eval::evaluate_with(&plan, &t, now, &Budget::timeout(limit));
+    let took = start.elapsed();
+    assert!(matches!(got, Err(EvalError::DeadlineExceeded { .. })), "{got:?}");
+    assert!(
+        took < whole / 3,
+        "gave up after {took:?} of {whole:?} (deadline {limit:?})"
+    );
+
+    // A deadline already past is refused before any work; a generous one
+    // gives the same answer as no budget.
+    let past = eval::evaluate_with(&plan, &t, now, &Budget::deadline(Instant::now()));
+    assert!(matches!(past, Err(EvalError::DeadlineExceeded { .. })), "{past:?}");
+    let roomy = Budget::timeout(Duration::from_secs(3600));
+    assert_eq!(
+        eval::evaluate_with(&plan, &t, now, &roomy).unwrap(),
+        eval::evaluate(&plan, &t, now).unwrap()
+    );
+}
+
+#[test]
+fn an_engine_evaluation_is_cancelled_from_another_thread() {
+    use segments::eval::{Budget, CancelToken};
+    use segments::{Error, EvalError};
+    let (t, filter, _) = slow_filter(2000);
+    let mut engine = Engine::with_config(
+        Schema::new([t.schema().as_ref().clone()]).unwrap(),
+        LimitPolicy::default().with_unlimited_conditions(),
+        segments::IndexConfig::default(),
+    );
+    for (key, row) in
+        (0..200_000u32).map(|i| (format!("k{i}"), Row::new().set("email", format!("user{i}@example.com"))))
+    {
+        engine.upsert("account", &key, row).unwrap();
+    }
+    let engine = std::sync::RwLock::new(engine);
+    let now = Timestamp::now();
+    let start = Instant::now();
+    engine.read().unwrap().evaluate("account", &filter, now).unwrap();
+    let whole = start.elapsed();
+
+    let token = CancelToken::new();
+    let budget = Budget::unlimited().with_cancel(&token);
+    let (got, took) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let start = Instant::now();
+            let got = engine.read().unwrap().evaluate_with("account", &filter, now, &budget);
+            (got, start.elapsed())
+        });
+        std::thread::sleep(whole / 10);
+        token.cancel();
+        reader.join().unwrap()
+    });
+    assert!(matches!(got, Err(Error::Eval(EvalError::Cancelled))), "{got:?}");
+    assert!(took < whole / 2, "cancelled after {took:?} of {whole:?}");
+    // Nothing changed, and a writer gets the lock.
+    engine.write().unwrap().upsert("account", "new", Row::new()).unwrap();
+}

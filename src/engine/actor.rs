@@ -5,6 +5,7 @@ use roaring::RoaringBitmap;
 
 use super::{Engine, Scope};
 use crate::error::{Error, SegmentError};
+use crate::eval::Budget;
 use crate::filter::Filter;
 use crate::segment::{Action, Actor, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
 use crate::value::Timestamp;
@@ -221,6 +222,23 @@ impl<'a> AsActor<'a> {
     /// [`SegmentError::Denied`] for a filter that names a segment the actor
     /// may not see (or that does not exist).
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.engine.evaluate_in(kind, filter, now, None, Some(self.actor))
+        self.evaluate_with(kind, filter, now, &Budget::unlimited())
+    }
+
+    /// As [`AsActor::evaluate`], under a [`Budget`] (see
+    /// [`Engine::evaluate_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::evaluate`] and [`Engine::evaluate_with`].
+    pub fn evaluate_with(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        now: Timestamp,
+        budget: &Budget,
+    ) -> Result<RoaringBitmap, Error> {
+        self.engine
+            .evaluate_in(kind, filter, now, None, Some(self.actor), budget)
     }
 }

@@ -414,5 +414,6 @@ fn env<'a>(store: &'a Store, segments: &'a BTreeMap<SegmentId, SegmentState>, pa
         relations: store.schema().relations(),
         parents,
         segments,
+        meter: eval::Meter::unmetered(),
     }
 }

@@ -5,7 +5,7 @@ use roaring::RoaringBitmap;
 use super::manage::Reader;
 use super::{Deltas, Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
-use crate::eval;
+use crate::eval::{self, Budget, Meter};
 use crate::filter::{Filter, Plan};
 use crate::segment::{Action, Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
 use crate::stats::{self, NumericStats, ValueCounts};
@@ -283,7 +283,42 @@ impl Engine {
     /// included. It is the service's own question; to evaluate a filter on
     /// behalf of a user, use [`AsActor::evaluate`](crate::engine::AsActor::evaluate).
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.evaluate_in(kind, filter, now, None, None)
+        self.evaluate_in(kind, filter, now, None, None, &Budget::unlimited())
+    }
+
+    /// As [`Engine::evaluate`], under a [`Budget`]: it gives up once the
+    /// budget's deadline passes or its token is cancelled. A service that
+    /// answers readers behind a lock can so bound how long a writer waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`], and [`Error::Eval`] with
+    /// [`EvalError::DeadlineExceeded`](crate::EvalError::DeadlineExceeded)
+    /// or [`EvalError::Cancelled`](crate::EvalError::Cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use segments::eval::Budget;
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, KindSchema, Row, Schema, Timestamp};
+    ///
+    /// let mut engine = Engine::new(Schema::new([KindSchema::new("account", [("mrr", FieldType::Int)])?])?);
+    /// engine.upsert("account", "a", Row::new().set("mrr", 1200))?;
+    /// let budget = Budget::timeout(Duration::from_millis(50));
+    /// let ids = engine.evaluate_with("account", &Filter::and([field("mrr").gt(1000)]), Timestamp::now(), &budget)?;
+    /// assert_eq!(ids.len(), 1);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn evaluate_with(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        now: Timestamp,
+        budget: &Budget,
+    ) -> Result<RoaringBitmap, Error> {
+        self.evaluate_in(kind, filter, now, None, None, budget)
     }
 
     pub(super) fn evaluate_in(
@@ -293,9 +328,14 @@ impl Engine {
         now: Timestamp,
         within: Option<&RoaringBitmap>,
         actor: Option<&Actor>,
+        budget: &Budget,
     ) -> Result<RoaringBitmap, Error> {
         let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
-        Ok(self.with_env(|env| eval::evaluate_in(&plan, table, now, within, env)))
+        let meter = Meter::new(budget);
+        meter.verdict()?;
+        let ids = self.with_env(&meter, |env| eval::evaluate_in(&plan, table, now, within, env));
+        meter.verdict()?;
+        Ok(ids)
     }
 
     /// Validates a filter that is evaluated without being saved, and the
@@ -319,7 +359,7 @@ impl Engine {
     #[doc(hidden)]
     pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
         let (table, plan) = self.unsaved_plan(kind, filter, None)?;
-        Ok(self.with_env(|env| eval::scan_in(&plan, table, now, env)))
+        Ok(self.with_env(Meter::unmetered(), |env| eval::scan_in(&plan, table, now, env)))
     }
 
     /// Checks every invariant the engine keeps against a recomputation from
@@ -350,7 +390,8 @@ impl Engine {
             let mut members = s.manual.clone();
             for r in self.rules_of(s.info.rules.iter()) {
                 let table = self.table_at(r.kind);
-                let want = self.with_env(|env| eval::scan_in(&r.plan, table, now, env)) - &r.blocked;
+                let want =
+                    self.with_env(Meter::unmetered(), |env| eval::scan_in(&r.plan, table, now, env)) - &r.blocked;
                 if want != r.links {
                     return Err(format!(
                         "{} of {}: links {:?}, expected {:?}",
@@ -371,8 +412,10 @@ impl Engine {
 
     /// Runs `f` with the context that plans naming segments and related
     /// kinds read.
-    pub(super) fn with_env<R>(&self, f: impl FnOnce(&eval::Env) -> R) -> R {
-        f(&super::env(&self.store, &self.segments, &self.parents))
+    pub(super) fn with_env<R>(&self, meter: &Meter, f: impl FnOnce(&eval::Env) -> R) -> R {
+        let mut env = super::env(&self.store, &self.segments, &self.parents);
+        env.meter = meter;
+        f(&env)
     }
 
     /// A view restricted to one segment's members (an "active segment"):
@@ -460,8 +503,18 @@ impl<'a> Scope<'a> {
     /// [`SegmentError::Denied`] for a filter that names a segment the actor
     /// may not see.
     pub fn evaluate(&self, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
+        self.evaluate_with(filter, now, &Budget::unlimited())
+    }
+
+    /// As [`Scope::evaluate`], under a [`Budget`] (see
+    /// [`Engine::evaluate_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Scope::evaluate`] and [`Engine::evaluate_with`].
+    pub fn evaluate_with(&self, filter: &Filter, now: Timestamp, budget: &Budget) -> Result<RoaringBitmap, Error> {
         self.engine
-            .evaluate_in(self.kind, filter, now, Some(self.members), self.actor)
+            .evaluate_in(self.kind, filter, now, Some(self.members), self.actor, budget)
     }
 
     /// Numeric statistics of the members (see [`stats::numeric`]).

@@ -3,7 +3,7 @@
 
 use roaring::RoaringBitmap;
 
-use super::Env;
+use super::{Env, Meter};
 use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, StrMatch, Test, Window};
 use crate::schema::FieldType;
 use crate::store::{BoolColumn, Column, EventLog, Find, NumericColumn, StringColumn, TagsColumn, NONE};
@@ -50,11 +50,15 @@ pub(crate) enum BLeaf<'a> {
 }
 
 pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp, env: &Env) -> BNode<'a> {
+    if env.meter.spent() {
+        // The evaluation gives up; its caller reports why.
+        return BNode::Leaf(BLeaf::Set(RoaringBitmap::new()));
+    }
     match node {
         PNode::And(xs) => BNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PNode::Or(xs) => BNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PNode::Not(x) => BNode::Not(Box::new(bind(x, table, now, env))),
-        PNode::Leaf(c) => BNode::Leaf(bind_leaf(c, table, now)),
+        PNode::Leaf(c) => BNode::Leaf(bind_leaf(c, table, now, env.meter)),
         PNode::Event(e) => BNode::Leaf(BLeaf::Event(EventLeaf::bind(e, table, now))),
         PNode::InSegment(ids) => {
             let mut set = RoaringBitmap::new();
@@ -401,7 +405,7 @@ fn find(m: StrMatch) -> Find {
     }
 }
 
-fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
+fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> BLeaf<'a> {
     let column = table.column(c.field);
     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     match (column, &c.test) {
@@ -422,7 +426,8 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp) -> BLeaf<'a> {
                     .iter()
                     .filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32))
                     .collect(),
-                Test::Str(m, pat) => col.dict.matching(find(*m), pat),
+                // Stopped by the budget: no words (the caller reports why).
+                Test::Str(m, pat) => col.dict.matching(find(*m), pat, &|| meter.spent()).unwrap_or_default(),
                 _ => Vec::new(),
             };
             codes.sort_unstable();

@@ -19,6 +19,7 @@
 use roaring::RoaringBitmap;
 
 use super::bind::{code_hit, BLeaf, BNode};
+use super::Meter;
 use crate::store::union_within;
 
 /// Candidates fewer than the live set over this divisor are sparse.
@@ -38,10 +39,19 @@ pub(crate) struct Ctx<'a> {
     pub live_len: u64,
     /// `IndexConfig::per_id_candidates`.
     pub per_id: u64,
+    /// What the evaluation may still spend: once spent, every node answers
+    /// nothing and the caller reports why.
+    pub meter: &'a Meter<'a>,
 }
+
+/// Rows or ids a long loop goes through between two checks of the budget.
+pub(crate) const RUN: usize = 1 << 16;
 
 impl Ctx<'_> {
     pub(crate) fn eval(&self, node: &BNode, within: Option<&RoaringBitmap>) -> Tri {
+        if self.meter.spent() {
+            return Tri::default();
+        }
         match node {
             BNode::Leaf(l) => self.leaf(l, within),
             BNode::Not(x) => {
@@ -153,7 +163,7 @@ impl Ctx<'_> {
                 // Many words (a `contains` most words share): one pass over the
                 // rows' codes beats a union of as many bitmaps.
                 if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 {
-                    exact(scan_codes(&col.codes, bits, within))
+                    exact(scan_codes(&col.codes, bits, within, self.meter))
                 } else {
                     exact(union_of(&col.bitmaps, codes, within))
                 }
@@ -218,7 +228,7 @@ impl Ctx<'_> {
 const MANY_WORDS: u64 = 32;
 
 /// The ids whose code is set in `bits`, restricted to `within`.
-fn scan_codes(codes: &[u32], bits: &[u64], within: Option<&RoaringBitmap>) -> RoaringBitmap {
+fn scan_codes(codes: &[u32], bits: &[u64], within: Option<&RoaringBitmap>, meter: &Meter) -> RoaringBitmap {
     let hit = |c: u32| code_hit(bits, c);
     match within {
         Some(w) if w.len() < codes.len() as u64 / 16 => {
@@ -226,7 +236,11 @@ fn scan_codes(codes: &[u32], bits: &[u64], within: Option<&RoaringBitmap>) -> Ro
                 .unwrap_or_default()
         }
         _ => {
-            let words = codes.chunks(64).map(|chunk| {
+            // Once the budget is spent the remaining rows are skipped.
+            let words = codes.chunks(64).enumerate().map(|(k, chunk)| {
+                if k % (RUN / 64) == 0 && meter.spent() {
+                    return 0;
+                }
                 chunk
                     .iter()
                     .enumerate()

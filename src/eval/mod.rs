@@ -9,6 +9,7 @@
 
 mod bind;
 mod bitmap;
+mod budget;
 mod entity;
 mod next;
 mod oracle;
@@ -25,6 +26,8 @@ use crate::segment::SegmentId;
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 use bind::BNode;
+pub(crate) use budget::Meter;
+pub use budget::{Budget, CancelToken};
 pub(crate) use next::next_flip;
 pub(crate) use related::{children, resolve as resolve_parent, Parents};
 
@@ -36,6 +39,8 @@ pub(crate) struct Env<'a> {
     pub relations: &'a [Relation],
     pub parents: &'a [Parents],
     pub segments: &'a dyn Members,
+    /// What the evaluation may still spend.
+    pub meter: &'a Meter<'a>,
 }
 
 /// Where the members of segments come from.
@@ -56,11 +61,17 @@ impl Members for NoSegments {
 impl Env<'_> {
     /// The context of a plan that needs none ([`Plan::needs_engine`] is false).
     pub(crate) fn none() -> Env<'static> {
+        Env::metered(Meter::unmetered())
+    }
+
+    /// As [`Env::none`], under a budget.
+    pub(crate) fn metered<'a>(meter: &'a Meter<'a>) -> Env<'a> {
         Env {
             tables: &[],
             relations: &[],
             parents: &[],
             segments: &NoSegments,
+            meter,
         }
     }
 
@@ -139,6 +150,22 @@ pub fn evaluate(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBit
     Ok(evaluate_in(plan, table, now, None, &Env::none()))
 }
 
+/// As [`evaluate`], under a [`Budget`]: it gives up, with an error, once
+/// the budget's deadline passes or its token is cancelled.
+///
+/// # Errors
+///
+/// As [`evaluate`]; [`EvalError::DeadlineExceeded`] and
+/// [`EvalError::Cancelled`] when the budget ran out (an expired budget is
+/// refused before any work).
+pub fn evaluate_with(plan: &Plan, table: &Table, now: Timestamp, budget: &Budget) -> Result<RoaringBitmap, EvalError> {
+    check_kind(plan, table)?;
+    let meter = Meter::new(budget);
+    meter.verdict()?;
+    let ids = evaluate_in(plan, table, now, None, &Env::metered(&meter));
+    meter.verdict().map(|()| ids)
+}
+
 /// As [`evaluate`], restricted to the ids in `within` (a segment, say).
 ///
 /// # Errors
@@ -186,6 +213,7 @@ pub(crate) fn eval_node(
         live: table.live(),
         live_len: table.len(),
         per_id: table.config().per_id_candidates,
+        meter: env.meter,
     };
     let t = cx.eval(&root, within);
     let mut out = t.sure;
@@ -193,7 +221,12 @@ pub(crate) fn eval_node(
     // successive ids overlap, which interleaving them with roaring's
     // iterator and inserts does not.
     let mut maybe: Vec<u32> = t.maybe.iter().collect();
-    maybe.retain(|&id| root.test(id));
+    let (mut k, mut stopped) = (0, false);
+    maybe.retain(|&id| {
+        k += 1;
+        stopped = stopped || (k % bitmap::RUN == 0 && env.meter.spent());
+        !stopped && root.test(id)
+    });
     out |= RoaringBitmap::from_sorted_iter(maybe).unwrap_or_default();
     out
 }

@@ -3,16 +3,25 @@
 //! codes for lookups by word.
 //!
 //! A substring, prefix or suffix test over every word is one `memmem` pass
-//! over the arena (SIMD-accelerated), not one call per word: a dictionary
-//! of 10M words is searched in milliseconds. A word costs its bytes, an
-//! 8-byte offset and a slot of the hash table (about 5 bytes), against
-//! about 60 bytes besides its own for an `IndexSet<Box<str>>`.
+//! over the arena (SIMD-accelerated), not one call per word. A dictionary
+//! past [`GRAM_BYTES`] is searched through a trigram index instead
+//! ([`Grams`], built on its first search of a pattern of three bytes or
+//! more and kept up to date by every insert after): the candidates it
+//! names are checked against the pattern, and only when they are many is
+//! the arena scanned. A word costs its bytes, an 8-byte offset and a slot
+//! of the hash table (about 5 bytes), against about 60 bytes besides its
+//! own for an `IndexSet<Box<str>>`; the trigram index, once built, about
+//! as much again as the arena.
 
 use std::fmt;
 use std::hash::BuildHasher;
 
+use std::sync::OnceLock;
+
 use hashbrown::HashTable;
 use memchr::memmem;
+
+use super::grams::Grams;
 
 /// Where a pattern must stand in a word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +34,6 @@ pub(crate) enum Find {
     Suffix,
 }
 
-#[cfg(test)]
 impl Find {
     /// Whether `pat` stands in `word` as `self` says.
     pub(crate) fn holds(self, word: &str, pat: &str) -> bool {
@@ -40,6 +48,28 @@ impl Find {
 /// Dictionaries larger than this many bytes are searched on every core.
 const PARALLEL_BYTES: usize = 16 << 20;
 
+/// Dictionaries of at least this many bytes are searched through a trigram
+/// index; below it a scan takes at most a couple of milliseconds.
+pub(crate) const GRAM_BYTES: usize = 16 << 20;
+
+/// The arena is scanned when the trigram candidates are more than the
+/// words over this divisor (and more than [`CHECK_ALWAYS`]): checking a
+/// candidate costs a cache miss or two, scanning a word a few nanoseconds.
+const SCAN_DIVISOR: u64 = 64;
+
+/// This many candidates are always checked one by one (well under a
+/// millisecond).
+const CHECK_ALWAYS: u64 = 4096;
+
+/// Words scanned between two checks of the caller's `stop`.
+const RUN: usize = 1 << 16;
+
+/// A `stop` that never stops.
+#[cfg(test)]
+fn never() -> bool {
+    false
+}
+
 /// Words with dense codes in insertion order; words are never removed.
 #[derive(Clone, Default)]
 pub(crate) struct Dictionary {
@@ -48,6 +78,8 @@ pub(crate) struct Dictionary {
     starts: Vec<u64>,
     table: HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
+    /// The trigram index, once a search has built it.
+    grams: OnceLock<Grams>,
 }
 
 impl fmt::Debug for Dictionary {
@@ -71,6 +103,7 @@ impl Dictionary {
             starts,
             table: HashTable::with_capacity(words),
             hasher: Default::default(),
+            grams: OnceLock::new(),
         }
     }
 
@@ -108,6 +141,7 @@ impl Dictionary {
             starts,
             table,
             hasher,
+            grams,
         } = self;
         let text = |c: u32| word_of(bytes, starts, c as usize);
         let code = starts.len() as u32 - 1;
@@ -117,6 +151,9 @@ impl Dictionary {
                 e.insert(code);
                 bytes.extend_from_slice(word.as_bytes());
                 starts.push(bytes.len() as u64);
+                if let Some(g) = grams.get_mut() {
+                    g.add(code, word.as_bytes());
+                }
                 (code as usize, true)
             }
         }
@@ -127,45 +164,90 @@ impl Dictionary {
         (0..self.len()).map(|c| self.word(c))
     }
 
-    /// The codes of the words for which `m` holds with `pat`, ascending.
-    /// A dictionary of more than 16 MiB is searched on every core, each
-    /// taking a run of whole words.
-    pub(crate) fn matching(&self, m: Find, pat: &str) -> Vec<u32> {
-        let parts = if self.bytes.len() < PARALLEL_BYTES {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
-        };
-        self.matching_in(m, pat, parts)
+    /// The codes of the words for which `m` holds with `pat`, ascending;
+    /// `None` if `stop` answered true first (it is asked between runs of
+    /// words, so a search gives up within a fraction of a millisecond).
+    ///
+    /// A dictionary past [`GRAM_BYTES`] is searched through its trigram
+    /// index (built here on first need, on every core); one of more than
+    /// 16 MiB is scanned on every core, each taking a run of whole words.
+    pub(crate) fn matching(&self, m: Find, pat: &str, stop: &(dyn Fn() -> bool + Sync)) -> Option<Vec<u32>> {
+        if pat.len() >= 3 && self.bytes.len() >= GRAM_BYTES {
+            if let Some(codes) = self.by_grams(m, pat, stop)? {
+                return Some(codes);
+            }
+        }
+        let parts = if self.bytes.len() < PARALLEL_BYTES { 1 } else { cores() };
+        self.matching_in(m, pat, parts, stop)
     }
 
-    /// As [`Dictionary::matching`], in `parts` runs of words on as many threads.
-    fn matching_in(&self, m: Find, pat: &str, parts: usize) -> Vec<u32> {
+    /// The search through the trigram index, building it if need be: `None`
+    /// (inside) when the candidates are too many to check one by one.
+    fn by_grams(&self, m: Find, pat: &str, stop: &(dyn Fn() -> bool + Sync)) -> Option<Option<Vec<u32>>> {
+        let grams = match self.grams.get() {
+            Some(g) => g,
+            None => {
+                let g = Grams::build(&self.bytes, &self.starts, cores(), stop)?;
+                // Another reader may have built it meanwhile: either will do.
+                let _ = self.grams.set(g);
+                self.grams.get()?
+            }
+        };
+        debug_assert_eq!(grams.covered(), self.len());
+        let cands = grams.candidates(pat.as_bytes())?;
+        if cands.len() > (self.len() as u64 / SCAN_DIVISOR).max(CHECK_ALWAYS) {
+            return Some(None);
+        }
+        let mut out = Vec::new();
+        for (k, c) in cands.iter().enumerate() {
+            if k % RUN == RUN - 1 && stop() {
+                return None;
+            }
+            if m.holds(self.word(c as usize), pat) {
+                out.push(c);
+            }
+        }
+        Some(Some(out))
+    }
+
+    /// As [`Dictionary::matching`] without the index, in `parts` runs of
+    /// words on as many threads.
+    fn matching_in(&self, m: Find, pat: &str, parts: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Vec<u32>> {
         if pat.is_empty() {
-            return (0..self.len() as u32).collect();
+            return Some((0..self.len() as u32).collect());
         }
         let finder = memmem::Finder::new(pat.as_bytes());
-        if parts <= 1 {
-            return self.search(&finder, m, 0, self.len());
-        }
         let cuts: Vec<usize> = (0..=parts).map(|k| self.len() * k / parts).collect();
+        let run = |first: usize, last: usize| {
+            let mut out = Vec::new();
+            for from in (first..last).step_by(RUN) {
+                if stop() {
+                    return None;
+                }
+                out.extend(self.search(&finder, m, from, (from + RUN).min(last)));
+            }
+            Some(out)
+        };
+        if parts <= 1 {
+            return run(0, self.len());
+        }
         std::thread::scope(|s| {
             let handles: Vec<_> = cuts
                 .windows(2)
                 .map(|w| {
-                    let finder = &finder;
-                    s.spawn(move || self.search(finder, m, w[0], w[1]))
+                    let run = &run;
+                    s.spawn(move || run(w[0], w[1]))
                 })
                 .collect();
             let mut out = Vec::new();
             for h in handles {
-                // The search does not panic; if a thread could not run, search here.
+                // The search does not panic; a panic is passed on as it is.
                 match h.join() {
-                    Ok(codes) => out.extend(codes),
+                    Ok(codes) => out.extend(codes?),
                     Err(p) => std::panic::resume_unwind(p),
                 }
             }
-            out
+            Some(out)
         })
     }
 
@@ -220,8 +302,16 @@ impl Dictionary {
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.starts.capacity() * 8 + self.table.capacity() * 5
+        self.bytes.capacity()
+            + self.starts.capacity() * 8
+            + self.table.capacity() * 5
+            + self.grams.get().map_or(0, Grams::heap_bytes)
     }
+}
+
+/// The threads a search of a large dictionary runs on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
 /// Word `code` of an arena and its offsets (split from the dictionary so
@@ -262,6 +352,28 @@ mod tests {
         assert_eq!(d.iter().collect::<Vec<_>>(), ["pro", "", "free"]);
     }
 
+    #[test]
+    fn the_trigram_index_follows_inserts() {
+        let mut d = Dictionary::new();
+        d.insert_full("alphabet");
+        assert_eq!(d.by_grams(Find::Contains, "pha", &never), Some(Some(vec![0])));
+        d.insert_full("graphic");
+        d.insert_full("alpha");
+        assert_eq!(d.by_grams(Find::Contains, "pha", &never), Some(Some(vec![0, 2])));
+        assert_eq!(d.by_grams(Find::Prefix, "gra", &never), Some(Some(vec![1])));
+        assert_eq!(d.by_grams(Find::Suffix, "pha", &never), Some(Some(vec![2])));
+        assert_eq!(d.by_grams(Find::Contains, "xyz", &never), Some(Some(vec![])));
+        assert!(
+            d.heap_bytes() > d.bytes.capacity() + d.starts.capacity() * 8,
+            "the index is counted"
+        );
+        // A stop during the build leaves no index behind.
+        let mut e = Dictionary::new();
+        e.insert_full("alphabet");
+        assert_eq!(e.by_grams(Find::Contains, "pha", &|| true), None);
+        assert!(e.grams.get().is_none());
+    }
+
     proptest! {
         /// Each search agrees with testing every word, matches across word
         /// boundaries included.
@@ -273,9 +385,14 @@ mod tests {
             }
             for m in [Find::Contains, Find::Prefix, Find::Suffix] {
                 let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.holds(w, &pat)).map(|(i, _)| i as u32).collect();
-                prop_assert_eq!(d.matching(m, &pat), want.clone(), "{:?}", m);
+                prop_assert_eq!(d.matching(m, &pat, &never), Some(want.clone()), "{:?}", m);
                 for parts in [2, 3, 7] {
-                    prop_assert_eq!(d.matching_in(m, &pat, parts), want.clone(), "{:?} in {} parts", m, parts);
+                    prop_assert_eq!(d.matching_in(m, &pat, parts, &never), Some(want.clone()), "{:?} in {} parts", m, parts);
+                }
+                // Through the trigram index (words added after it was built
+                // included), when it answers.
+                if let Some(Some(codes)) = d.by_grams(m, &pat, &never) {
+                    prop_assert_eq!(codes, want.clone(), "{:?} by trigrams", m);
                 }
             }
         }

@@ -4,6 +4,7 @@
 mod column;
 mod dictionary;
 mod events;
+mod grams;
 mod json;
 mod range_index;
 mod row;

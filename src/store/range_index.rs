@@ -63,7 +63,9 @@ impl IndexConfig {
         IndexConfig {
             fine_buckets: self.fine_buckets.clamp(1, 1 << 16),
             groups: self.groups.clamp(1, 1 << 10),
-            min_bucket: self.min_bucket.max(1),
+            // Ids are 32-bit: a larger bucket means nothing, and would
+            // overflow the arithmetic on it (a snapshot may say anything).
+            min_bucket: self.min_bucket.clamp(1, u32::MAX as usize),
             per_id_candidates: self.per_id_candidates,
         }
     }
