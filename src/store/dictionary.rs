@@ -16,7 +16,7 @@
 use std::fmt;
 use std::hash::BuildHasher;
 
-use std::sync::OnceLock;
+use std::sync::{PoisonError, RwLock};
 
 use hashbrown::HashTable;
 use memchr::memmem;
@@ -71,15 +71,30 @@ fn never() -> bool {
 }
 
 /// Words with dense codes in insertion order; words are never removed.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Dictionary {
     bytes: Vec<u8>,
     /// `starts[c]..starts[c + 1]` is word `c`; one more entry than words.
     starts: Vec<u64>,
     table: HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
-    /// The trigram index, once a search has built it.
-    grams: OnceLock<Grams>,
+    /// The trigram index, once a search has started it. It covers the
+    /// words a search has indexed (all of them, unless the last build was
+    /// stopped by a budget; the next search goes on from there), and
+    /// inserts keep a whole index whole.
+    grams: RwLock<Option<Grams>>,
+}
+
+impl Clone for Dictionary {
+    fn clone(&self) -> Dictionary {
+        Dictionary {
+            bytes: self.bytes.clone(),
+            starts: self.starts.clone(),
+            table: self.table.clone(),
+            hasher: self.hasher.clone(),
+            grams: RwLock::new(self.grams_read().clone()),
+        }
+    }
 }
 
 impl fmt::Debug for Dictionary {
@@ -103,7 +118,7 @@ impl Dictionary {
             starts,
             table: HashTable::with_capacity(words),
             hasher: Default::default(),
-            grams: OnceLock::new(),
+            grams: RwLock::new(None),
         }
     }
 
@@ -151,7 +166,7 @@ impl Dictionary {
                 e.insert(code);
                 bytes.extend_from_slice(word.as_bytes());
                 starts.push(bytes.len() as u64);
-                if let Some(g) = grams.get_mut() {
+                if let Some(g) = grams.get_mut().unwrap_or_else(PoisonError::into_inner) {
                     g.add(code, word.as_bytes());
                 }
                 (code as usize, true)
@@ -181,19 +196,24 @@ impl Dictionary {
         self.matching_in(m, pat, parts, stop)
     }
 
-    /// The search through the trigram index, building it if need be: `None`
-    /// (inside) when the candidates are too many to check one by one.
+    /// The search through the trigram index, building (or extending) it
+    /// if need be: `None` if `stop` answered true first (the index keeps
+    /// what was built), and `None` inside when the candidates are too many
+    /// to check one by one.
     fn by_grams(&self, m: Find, pat: &str, stop: &(dyn Fn() -> bool + Sync)) -> Option<Option<Vec<u32>>> {
-        let grams = match self.grams.get() {
-            Some(g) => g,
-            None => {
-                let g = Grams::build(&self.bytes, &self.starts, cores(), stop)?;
-                // Another reader may have built it meanwhile: either will do.
-                let _ = self.grams.set(g);
-                self.grams.get()?
+        if self.grams_read().as_ref().map_or(0, Grams::covered) < self.len() {
+            // Another search may have extended it meanwhile: extending is
+            // then a no-op.
+            let mut w = self.grams.write().unwrap_or_else(PoisonError::into_inner);
+            if !w
+                .get_or_insert_with(Grams::default)
+                .extend(&self.bytes, &self.starts, cores(), stop)
+            {
+                return None;
             }
-        };
-        debug_assert_eq!(grams.covered(), self.len());
+        }
+        let g = self.grams_read();
+        let grams = g.as_ref()?;
         let cands = grams.candidates(pat.as_bytes())?;
         if cands.len() > (self.len() as u64 / SCAN_DIVISOR).max(CHECK_ALWAYS) {
             return Some(None);
@@ -208,6 +228,12 @@ impl Dictionary {
             }
         }
         Some(Some(out))
+    }
+
+    /// The trigram index, read (a panic elsewhere while it was written
+    /// leaves at worst a partial index, which is still correct).
+    fn grams_read(&self) -> std::sync::RwLockReadGuard<'_, Option<Grams>> {
+        self.grams.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// As [`Dictionary::matching`] without the index, in `parts` runs of
@@ -305,7 +331,7 @@ impl Dictionary {
         self.bytes.capacity()
             + self.starts.capacity() * 8
             + self.table.capacity() * 5
-            + self.grams.get().map_or(0, Grams::heap_bytes)
+            + self.grams_read().as_ref().map_or(0, Grams::heap_bytes)
     }
 }
 
@@ -367,11 +393,12 @@ mod tests {
             d.heap_bytes() > d.bytes.capacity() + d.starts.capacity() * 8,
             "the index is counted"
         );
-        // A stop during the build leaves no index behind.
+        // A stop during the build leaves it to the next search.
         let mut e = Dictionary::new();
         e.insert_full("alphabet");
         assert_eq!(e.by_grams(Find::Contains, "pha", &|| true), None);
-        assert!(e.grams.get().is_none());
+        e.insert_full("graphic");
+        assert_eq!(e.by_grams(Find::Contains, "phi", &never), Some(Some(vec![1])));
     }
 
     proptest! {

@@ -21,7 +21,8 @@ pub(crate) struct Grams {
     covered: usize,
 }
 
-/// Words are indexed in runs of this many between two checks of `stop`.
+/// Words are indexed in runs of this many codes (those of one roaring
+/// container), with a check of `stop` between two rounds of runs.
 const RUN: usize = 1 << 16;
 
 /// The trigram of `w` (three bytes) as one number.
@@ -29,61 +30,142 @@ fn gram(w: &[u8]) -> u32 {
     u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2])
 }
 
+/// The scratch space of one thread indexing runs of words.
+#[derive(Default)]
+struct Scratch {
+    /// A run's lists by trigram.
+    slots: HashMap<u32, u32>,
+    /// A run's (list, low 16 bits of the code) pairs, in code order.
+    pairs: Vec<(u32, u16)>,
+    counts: Vec<u32>,
+    sorted: Vec<u16>,
+}
+
+impl Scratch {
+    /// The lists of the run of codes `first..last` (`first` a multiple of
+    /// [`RUN`], `last` at most a run later), each trigram's codes gathered
+    /// with a counting sort and appended in one go: appending code by code
+    /// to thousands of lists at once would touch as many cache lines per
+    /// word as it has trigrams.
+    fn run(&mut self, bytes: &[u8], starts: &[u64], first: usize, last: usize) -> Vec<(u32, RoaringBitmap)> {
+        let mut lists: Vec<(u32, RoaringBitmap)> = Vec::with_capacity(self.slots.len());
+        self.slots.clear();
+        self.pairs.clear();
+        for code in first..last {
+            let (a, b) = (starts[code] as usize, starts[code + 1] as usize);
+            for w in bytes[a..b].windows(3) {
+                let next = lists.len() as u32;
+                let slot = *self.slots.entry(gram(w)).or_insert(next);
+                if slot == next {
+                    lists.push((gram(w), RoaringBitmap::new()));
+                }
+                self.pairs.push((slot, code as u16));
+            }
+        }
+        self.counts.clear();
+        self.counts.resize(lists.len() + 1, 0);
+        for &(slot, _) in &self.pairs {
+            self.counts[slot as usize + 1] += 1;
+        }
+        for i in 1..self.counts.len() {
+            self.counts[i] += self.counts[i - 1];
+        }
+        // `counts[s]` is now where list `s` starts; the scatter moves it to
+        // where it ends. The pairs of a list keep their (code) order.
+        self.sorted.clear();
+        self.sorted.resize(self.pairs.len(), 0);
+        for &(slot, low) in &self.pairs {
+            let at = &mut self.counts[slot as usize];
+            self.sorted[*at as usize] = low;
+            *at += 1;
+        }
+        let base = first as u32 & !(RUN as u32 - 1);
+        let mut from = 0;
+        for (s, (_, list)) in lists.iter_mut().enumerate() {
+            let to = self.counts[s] as usize;
+            let run = &self.sorted[from..to];
+            // A trigram twice in one word gives its code twice in a row.
+            let codes = run
+                .iter()
+                .enumerate()
+                .filter(|&(i, &l)| i == 0 || run[i - 1] != l)
+                .map(|(_, &l)| base | u32::from(l));
+            // Strictly increasing into an empty list: nothing is refused.
+            let _ = list.append(codes);
+            from = to;
+        }
+        lists
+    }
+}
+
 impl Grams {
-    /// The index of words `0..starts.len() - 1` of an arena, built in
-    /// `parts` runs on as many threads; `None` if `stop` answered true
-    /// before it was done.
-    pub(crate) fn build(bytes: &[u8], starts: &[u64], parts: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Grams> {
+    /// Extends the index to every word of an arena (`starts.len() - 1`
+    /// words), `parts` runs at a time on as many threads. `stop` is asked
+    /// between two rounds of runs; if it answers true the index keeps the
+    /// runs done so far (a later call goes on from there) and this answers
+    /// false.
+    pub(crate) fn extend(
+        &mut self,
+        bytes: &[u8],
+        starts: &[u64],
+        parts: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> bool {
         let words = starts.len().saturating_sub(1);
         let parts = parts.clamp(1, 8);
-        let cuts: Vec<usize> = (0..=parts).map(|k| words * k / parts).collect();
-        let index = |first: usize, last: usize| {
-            let mut g = Grams::default();
-            for run in (first..last).step_by(RUN) {
-                if stop() {
-                    return None;
-                }
-                for code in run..(run + RUN).min(last) {
-                    let (a, b) = (starts[code] as usize, starts[code + 1] as usize);
-                    g.add_words(code as u32, &bytes[a..b]);
-                }
+        let mut scratch: Vec<Scratch> = (0..parts).map(|_| Scratch::default()).collect();
+        while self.covered < words {
+            if stop() {
+                return false;
             }
-            Some(g)
-        };
-        let mut pieces = if parts == 1 {
-            vec![index(0, words)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = cuts
-                    .windows(2)
-                    .map(|w| {
-                        let index = &index;
-                        s.spawn(move || index(w[0], w[1]))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        }
-        .into_iter();
-        let mut out = pieces.next()??;
-        for piece in pieces {
-            // Each piece covers later codes than the ones before it.
-            for (k, list) in piece?.lists {
-                *out.lists.entry(k).or_default() |= list;
+            // A partial index ends at a run boundary (see `Grams::add`).
+            debug_assert_eq!(self.covered % RUN, 0);
+            let runs: Vec<(usize, usize)> = (0..parts)
+                .map(|k| self.covered + k * RUN)
+                .take_while(|&first| first < words)
+                .map(|first| (first, (first + RUN).min(words)))
+                .collect();
+            let pieces: Vec<Vec<(u32, RoaringBitmap)>> = if runs.len() == 1 {
+                vec![scratch[0].run(bytes, starts, runs[0].0, runs[0].1)]
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = runs
+                        .iter()
+                        .zip(scratch.iter_mut())
+                        .map(|(&(first, last), sc)| s.spawn(move || sc.run(bytes, starts, first, last)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                })
+            };
+            // In code order: each run's codes are past every list's.
+            for (gram, list) in pieces.into_iter().flatten() {
+                *self.lists.entry(gram).or_default() |= list;
             }
+            self.covered = runs.last().map_or(words, |r| r.1);
         }
-        out.covered = words;
-        Some(out)
+        true
     }
 
-    /// Adds word `code`, the next one (`code == covered`).
+    /// The index of every word of an arena, as [`Grams::extend`] builds it
+    /// from nothing; `None` if `stop` answered true first.
+    #[cfg(test)]
+    pub(crate) fn build(bytes: &[u8], starts: &[u64], parts: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Grams> {
+        let mut g = Grams::default();
+        g.extend(bytes, starts, parts, stop).then_some(g)
+    }
+
+    /// Adds word `code` if it is the next one (`code == covered`): an index
+    /// that covers every word keeps doing so. A partial one (a stopped
+    /// [`Grams::extend`]) is left to end at its run boundary; the next
+    /// extension indexes the word.
     pub(crate) fn add(&mut self, code: u32, word: &[u8]) {
-        debug_assert_eq!(code as usize, self.covered);
-        self.add_words(code, word);
-        self.covered += 1;
+        if code as usize == self.covered {
+            self.add_words(code, word);
+            self.covered += 1;
+        }
     }
 
     fn add_words(&mut self, code: u32, word: &[u8]) {
@@ -174,6 +256,46 @@ mod tests {
             prop_assert_eq!(one_by_one.candidates(pat.as_bytes()), Some(cands));
             prop_assert_eq!(one_by_one.covered(), words.len());
         }
+    }
+
+    #[test]
+    fn runs_and_parts_build_the_same_lists_as_adding_word_by_word() {
+        // Over three runs of codes, so parts cut between runs.
+        let words: Vec<String> = (0..3 * RUN as u32 + 77)
+            .map(|i| format!("{:x}", i.wrapping_mul(2_654_435_761) % 50_000))
+            .collect();
+        let (bytes, starts) = arena(&words);
+        let mut one_by_one = Grams::default();
+        for (c, w) in words.iter().enumerate() {
+            one_by_one.add(c as u32, w.as_bytes());
+        }
+        for parts in [1, 2, 3, 5] {
+            let g = Grams::build(&bytes, &starts, parts, &|| false).expect("not stopped");
+            assert_eq!(g.covered(), words.len());
+            assert_eq!(g.lists.len(), one_by_one.lists.len());
+            for (k, list) in &one_by_one.lists {
+                assert_eq!(g.lists.get(k), Some(list), "trigram {k:06x} in {parts} parts");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stopped_extension_goes_on_where_it_stopped() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let words: Vec<String> = (0..5 * RUN as u32 + 9).map(|i| format!("w{i}")).collect();
+        let (bytes, starts) = arena(&words);
+        let whole = Grams::build(&bytes, &starts, 2, &|| false).expect("not stopped");
+        let mut g = Grams::default();
+        // Two rounds of two runs, then a stop.
+        let asked = AtomicUsize::new(0);
+        assert!(!g.extend(&bytes, &starts, 2, &|| asked.fetch_add(1, Ordering::Relaxed) == 2));
+        assert_eq!(g.covered(), 4 * RUN);
+        // A word added to a partial index waits for the next extension.
+        g.add(words.len() as u32, b"late");
+        assert_eq!(g.covered(), 4 * RUN);
+        assert!(g.extend(&bytes, &starts, 2, &|| false));
+        assert_eq!(g.covered(), words.len());
+        assert_eq!(g.lists, whole.lists);
     }
 
     #[test]
