@@ -6,7 +6,7 @@ use roaring::RoaringBitmap;
 use super::{Env, Meter};
 use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, StrMatch, Test, Window};
 use crate::schema::FieldType;
-use crate::store::{BoolColumn, Column, EventLog, Find, NumericColumn, StringColumn, TagsColumn, NONE};
+use crate::store::{BoolColumn, Build, Column, EventLog, Find, NumericColumn, StringColumn, TagsColumn, NONE};
 use crate::value::{
     floor_key_float, floor_key_int, floor_key_int_i128, floor_key_time, int_key, key_to_int, Num, Timestamp,
 };
@@ -427,7 +427,14 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
                     .filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32))
                     .collect(),
                 // Stopped by the budget: no words (the caller reports why).
-                Test::Str(m, pat) => col.dict.matching(find(*m), pat, &|| meter.spent()).unwrap_or_default(),
+                // Under a budget, a search builds at most a round of the
+                // trigram index.
+                Test::Str(m, pat) => {
+                    let build = if meter.is_limited() { Build::Round } else { Build::Whole };
+                    col.dict
+                        .matching(find(*m), pat, build, &|| meter.spent())
+                        .unwrap_or_default()
+                }
                 _ => Vec::new(),
             };
             codes.sort_unstable();

@@ -172,6 +172,11 @@ impl<'a> Meter<'a> {
         &UNMETERED
     }
 
+    /// Whether the evaluation has a bound at all.
+    pub(crate) fn is_limited(&self) -> bool {
+        !self.budget.is_unlimited()
+    }
+
     /// Whether the budget is spent (and the evaluation should give up).
     pub(crate) fn spent(&self) -> bool {
         if self.state.load(Ordering::Relaxed) != RUNNING {

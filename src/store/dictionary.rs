@@ -64,6 +64,17 @@ const CHECK_ALWAYS: u64 = 4096;
 /// Words scanned between two checks of the caller's `stop`.
 const RUN: usize = 1 << 16;
 
+/// How much of a trigram index a search may build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Build {
+    /// All of it: a search that must finish anyway.
+    Whole,
+    /// One round of runs of words (a few tens of milliseconds at most),
+    /// the words not yet covered being scanned: a search under a budget,
+    /// which so never costs much more than a scan while the index grows.
+    Round,
+}
+
 /// A `stop` that never stops.
 #[cfg(test)]
 fn never() -> bool {
@@ -184,38 +195,49 @@ impl Dictionary {
     /// words, so a search gives up within a fraction of a millisecond).
     ///
     /// A dictionary past [`GRAM_BYTES`] is searched through its trigram
-    /// index (built here on first need, on every core); one of more than
-    /// 16 MiB is scanned on every core, each taking a run of whole words.
-    pub(crate) fn matching(&self, m: Find, pat: &str, stop: &(dyn Fn() -> bool + Sync)) -> Option<Vec<u32>> {
+    /// index, which `build` says how far to build here if it does not yet
+    /// cover every word; one of more than 16 MiB is scanned on every core,
+    /// each taking a run of whole words.
+    pub(crate) fn matching(
+        &self,
+        m: Find,
+        pat: &str,
+        build: Build,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Vec<u32>> {
         if pat.len() >= 3 && self.bytes.len() >= GRAM_BYTES {
-            if let Some(codes) = self.by_grams(m, pat, stop)? {
+            if let Some(codes) = self.by_grams(m, pat, build, stop)? {
                 return Some(codes);
             }
         }
-        let parts = if self.bytes.len() < PARALLEL_BYTES { 1 } else { cores() };
-        self.matching_in(m, pat, parts, stop)
+        self.matching_in(m, pat, 0, stop)
     }
 
-    /// The search through the trigram index, building (or extending) it
-    /// if need be: `None` if `stop` answered true first (the index keeps
-    /// what was built), and `None` inside when the candidates are too many
-    /// to check one by one.
-    fn by_grams(&self, m: Find, pat: &str, stop: &(dyn Fn() -> bool + Sync)) -> Option<Option<Vec<u32>>> {
+    /// The search through the trigram index, building (or extending) it as
+    /// `build` says: its candidates checked one by one, and the words it
+    /// does not cover yet scanned. `None` if `stop` answered true first
+    /// (the index keeps what was built), and `None` inside when the
+    /// candidates are too many to check one by one.
+    fn by_grams(&self, m: Find, pat: &str, build: Build, stop: &(dyn Fn() -> bool + Sync)) -> Option<Option<Vec<u32>>> {
         if self.grams_read().as_ref().map_or(0, Grams::covered) < self.len() {
             // Another search may have extended it meanwhile: extending is
             // then a no-op.
+            let rounds = match build {
+                Build::Whole => usize::MAX,
+                Build::Round => 1,
+            };
             let mut w = self.grams.write().unwrap_or_else(PoisonError::into_inner);
-            if !w
-                .get_or_insert_with(Grams::default)
-                .extend(&self.bytes, &self.starts, cores(), stop)
-            {
+            w.get_or_insert_with(Grams::default)
+                .extend(&self.bytes, &self.starts, cores(), rounds, stop);
+            if stop() {
                 return None;
             }
         }
         let g = self.grams_read();
         let grams = g.as_ref()?;
+        let covered = grams.covered();
         let cands = grams.candidates(pat.as_bytes())?;
-        if cands.len() > (self.len() as u64 / SCAN_DIVISOR).max(CHECK_ALWAYS) {
+        if cands.len() > (covered as u64 / SCAN_DIVISOR).max(CHECK_ALWAYS) {
             return Some(None);
         }
         let mut out = Vec::new();
@@ -227,6 +249,9 @@ impl Dictionary {
                 out.push(c);
             }
         }
+        if covered < self.len() {
+            out.extend(self.matching_in(m, pat, covered, stop)?);
+        }
         Some(Some(out))
     }
 
@@ -236,14 +261,29 @@ impl Dictionary {
         self.grams.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// As [`Dictionary::matching`] without the index, in `parts` runs of
-    /// words on as many threads.
-    fn matching_in(&self, m: Find, pat: &str, parts: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Vec<u32>> {
+    /// As [`Dictionary::matching`] without the index, over the words from
+    /// code `first` on: on every core past 16 MiB of them.
+    fn matching_in(&self, m: Find, pat: &str, first: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Vec<u32>> {
+        let bytes = self.bytes.len() - self.starts[first] as usize;
+        self.scan_in(m, pat, first, if bytes < PARALLEL_BYTES { 1 } else { cores() }, stop)
+    }
+
+    /// The scan of words `first..` in `parts` runs of words on as many
+    /// threads.
+    fn scan_in(
+        &self,
+        m: Find,
+        pat: &str,
+        first: usize,
+        parts: usize,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Vec<u32>> {
         if pat.is_empty() {
-            return Some((0..self.len() as u32).collect());
+            return Some((first as u32..self.len() as u32).collect());
         }
         let finder = memmem::Finder::new(pat.as_bytes());
-        let cuts: Vec<usize> = (0..=parts).map(|k| self.len() * k / parts).collect();
+        let n = self.len() - first;
+        let cuts: Vec<usize> = (0..=parts).map(|k| first + n * k / parts).collect();
         let run = |first: usize, last: usize| {
             let mut out = Vec::new();
             for from in (first..last).step_by(RUN) {
@@ -255,7 +295,7 @@ impl Dictionary {
             Some(out)
         };
         if parts <= 1 {
-            return run(0, self.len());
+            return run(first, self.len());
         }
         std::thread::scope(|s| {
             let handles: Vec<_> = cuts
@@ -382,13 +422,28 @@ mod tests {
     fn the_trigram_index_follows_inserts() {
         let mut d = Dictionary::new();
         d.insert_full("alphabet");
-        assert_eq!(d.by_grams(Find::Contains, "pha", &never), Some(Some(vec![0])));
+        assert_eq!(
+            d.by_grams(Find::Contains, "pha", Build::Whole, &never),
+            Some(Some(vec![0]))
+        );
         d.insert_full("graphic");
         d.insert_full("alpha");
-        assert_eq!(d.by_grams(Find::Contains, "pha", &never), Some(Some(vec![0, 2])));
-        assert_eq!(d.by_grams(Find::Prefix, "gra", &never), Some(Some(vec![1])));
-        assert_eq!(d.by_grams(Find::Suffix, "pha", &never), Some(Some(vec![2])));
-        assert_eq!(d.by_grams(Find::Contains, "xyz", &never), Some(Some(vec![])));
+        assert_eq!(
+            d.by_grams(Find::Contains, "pha", Build::Whole, &never),
+            Some(Some(vec![0, 2]))
+        );
+        assert_eq!(
+            d.by_grams(Find::Prefix, "gra", Build::Whole, &never),
+            Some(Some(vec![1]))
+        );
+        assert_eq!(
+            d.by_grams(Find::Suffix, "pha", Build::Whole, &never),
+            Some(Some(vec![2]))
+        );
+        assert_eq!(
+            d.by_grams(Find::Contains, "xyz", Build::Whole, &never),
+            Some(Some(vec![]))
+        );
         assert!(
             d.heap_bytes() > d.bytes.capacity() + d.starts.capacity() * 8,
             "the index is counted"
@@ -396,9 +451,12 @@ mod tests {
         // A stop during the build leaves it to the next search.
         let mut e = Dictionary::new();
         e.insert_full("alphabet");
-        assert_eq!(e.by_grams(Find::Contains, "pha", &|| true), None);
+        assert_eq!(e.by_grams(Find::Contains, "pha", Build::Whole, &|| true), None);
         e.insert_full("graphic");
-        assert_eq!(e.by_grams(Find::Contains, "phi", &never), Some(Some(vec![1])));
+        assert_eq!(
+            e.by_grams(Find::Contains, "phi", Build::Round, &never),
+            Some(Some(vec![1]))
+        );
     }
 
     proptest! {
@@ -412,13 +470,16 @@ mod tests {
             }
             for m in [Find::Contains, Find::Prefix, Find::Suffix] {
                 let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.holds(w, &pat)).map(|(i, _)| i as u32).collect();
-                prop_assert_eq!(d.matching(m, &pat, &never), Some(want.clone()), "{:?}", m);
+                prop_assert_eq!(d.matching(m, &pat, Build::Whole, &never), Some(want.clone()), "{:?}", m);
                 for parts in [2, 3, 7] {
-                    prop_assert_eq!(d.matching_in(m, &pat, parts, &never), Some(want.clone()), "{:?} in {} parts", m, parts);
+                    prop_assert_eq!(d.scan_in(m, &pat, 0, parts, &never), Some(want.clone()), "{:?} in {} parts", m, parts);
+                    let from = d.len() / 2;
+                    let tail: Vec<u32> = want.iter().copied().filter(|&c| c as usize >= from).collect();
+                    prop_assert_eq!(d.scan_in(m, &pat, from, parts, &never), Some(tail), "{:?} from {}", m, from);
                 }
                 // Through the trigram index (words added after it was built
                 // included), when it answers.
-                if let Some(Some(codes)) = d.by_grams(m, &pat, &never) {
+                if let Some(Some(codes)) = d.by_grams(m, &pat, Build::Whole, &never) {
                     prop_assert_eq!(codes, want.clone(), "{:?} by trigrams", m);
                 }
             }

@@ -99,24 +99,25 @@ impl Scratch {
 }
 
 impl Grams {
-    /// Extends the index to every word of an arena (`starts.len() - 1`
-    /// words), `parts` runs at a time on as many threads. `stop` is asked
-    /// between two rounds of runs; if it answers true the index keeps the
-    /// runs done so far (a later call goes on from there) and this answers
-    /// false.
+    /// Extends the index towards every word of an arena (`starts.len() -
+    /// 1` words), `parts` runs at a time on as many threads, for at most
+    /// `rounds` rounds. `stop` is asked before each round; if it answers
+    /// true the index keeps the runs done so far (a later call goes on
+    /// from there). Whether the index now covers every word.
     pub(crate) fn extend(
         &mut self,
         bytes: &[u8],
         starts: &[u64],
         parts: usize,
+        rounds: usize,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> bool {
         let words = starts.len().saturating_sub(1);
         let parts = parts.clamp(1, 8);
         let mut scratch: Vec<Scratch> = (0..parts).map(|_| Scratch::default()).collect();
-        while self.covered < words {
-            if stop() {
-                return false;
+        for _ in 0..rounds {
+            if self.covered >= words || stop() {
+                break;
             }
             // A partial index ends at a run boundary (see `Grams::add`).
             debug_assert_eq!(self.covered % RUN, 0);
@@ -146,7 +147,7 @@ impl Grams {
             }
             self.covered = runs.last().map_or(words, |r| r.1);
         }
-        true
+        self.covered >= words
     }
 
     /// The index of every word of an arena, as [`Grams::extend`] builds it
@@ -154,7 +155,7 @@ impl Grams {
     #[cfg(test)]
     pub(crate) fn build(bytes: &[u8], starts: &[u64], parts: usize, stop: &(dyn Fn() -> bool + Sync)) -> Option<Grams> {
         let mut g = Grams::default();
-        g.extend(bytes, starts, parts, stop).then_some(g)
+        g.extend(bytes, starts, parts, usize::MAX, stop).then_some(g)
     }
 
     /// Adds word `code` if it is the next one (`code == covered`): an index
@@ -282,18 +283,23 @@ mod tests {
     #[test]
     fn a_stopped_extension_goes_on_where_it_stopped() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let words: Vec<String> = (0..5 * RUN as u32 + 9).map(|i| format!("w{i}")).collect();
+        let words: Vec<String> = (0..7 * RUN as u32 + 9).map(|i| format!("w{i}")).collect();
         let (bytes, starts) = arena(&words);
         let whole = Grams::build(&bytes, &starts, 2, &|| false).expect("not stopped");
         let mut g = Grams::default();
         // Two rounds of two runs, then a stop.
         let asked = AtomicUsize::new(0);
-        assert!(!g.extend(&bytes, &starts, 2, &|| asked.fetch_add(1, Ordering::Relaxed) == 2));
+        assert!(!g.extend(&bytes, &starts, 2, usize::MAX, &|| asked
+            .fetch_add(1, Ordering::Relaxed)
+            == 2));
         assert_eq!(g.covered(), 4 * RUN);
         // A word added to a partial index waits for the next extension.
         g.add(words.len() as u32, b"late");
         assert_eq!(g.covered(), 4 * RUN);
-        assert!(g.extend(&bytes, &starts, 2, &|| false));
+        // One round at a time, as a search under a budget extends it.
+        assert!(!g.extend(&bytes, &starts, 2, 1, &|| false));
+        assert_eq!(g.covered(), 6 * RUN);
+        assert!(g.extend(&bytes, &starts, 2, usize::MAX, &|| false));
         assert_eq!(g.covered(), words.len());
         assert_eq!(g.lists, whole.lists);
     }

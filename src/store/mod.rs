@@ -13,7 +13,7 @@ mod table;
 use roaring::RoaringBitmap;
 
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
-pub(crate) use dictionary::Find;
+pub(crate) use dictionary::{Build, Find};
 pub(crate) use events::EventLog;
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
