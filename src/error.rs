@@ -364,6 +364,37 @@ pub enum FilterError {
     },
 }
 
+/// Errors reading an [`Op`](crate::engine::Op) from its JSON or binary form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpError {
+    /// The form was written by another version of the format.
+    #[error(
+        "op format version {found} is not supported (this crate reads version {})",
+        crate::engine::OP_FORMAT_VERSION
+    )]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// The JSON form is not an op.
+    #[error("op JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// What is wrong.
+        message: String,
+        /// Its line, from 1.
+        line: usize,
+        /// Its column, from 1.
+        column: usize,
+    },
+    /// The binary form is not an op.
+    #[error("op bytes: {message}")]
+    Binary {
+        /// What is wrong.
+        message: String,
+    },
+}
+
 /// Errors from evaluating a [`Plan`](crate::Plan).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -657,4 +688,7 @@ pub enum Error {
     /// A snapshot error.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// Reading an op.
+    #[error(transparent)]
+    Op(#[from] OpError),
 }

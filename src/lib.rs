@@ -112,7 +112,9 @@ mod strict_json;
 pub mod value;
 
 pub use engine::{Clock, Engine};
-pub use error::{Error, EvalError, FilterError, SchemaError, SegmentError, SnapshotError, StatsError, StoreError};
+pub use error::{
+    Error, EvalError, FilterError, OpError, SchemaError, SegmentError, SnapshotError, StatsError, StoreError,
+};
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};

@@ -98,7 +98,12 @@ pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
 /// One field's value in a typed row.
 ///
 /// `Null`, and `Tags` with no element, are missing values.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its serde form is tagged with its type (`{"int": 5}`, `{"float": 2.5}`,
+/// `{"string": "pro"}`, `{"bool": true}`, `{"timestamp": <microseconds>}`,
+/// `{"tags": ["a"]}`, `"null"`), so that it reads back as the same variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     /// A missing value.
     Null,

@@ -8,75 +8,10 @@ use roaring::RoaringBitmap;
 use super::{Deltas, Engine};
 use crate::error::StoreError;
 use crate::segment::{Cause, Changes, Delta, RuleId, Source};
-use crate::store::{Row, Table, Written};
+use crate::store::{Table, Written};
 use crate::value::Timestamp;
 
 impl Engine {
-    /// Inserts an entity (see [`Table::insert`]) and brings it into every
-    /// segment whose rules it matches.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert`] refuses; then
-    /// nothing changed.
-    pub fn insert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_one(key, &row, false))
-    }
-
-    /// Inserts or updates an entity (see [`Table::upsert`]) and re-evaluates,
-    /// for it alone, the rules that read the fields written.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::insert`], with [`Table::upsert`]'s rules.
-    pub fn upsert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_one(key, &row, true))
-    }
-
-    /// Upserts one JSON object (see [`Table::upsert_json`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::upsert`], plus what [`Table::upsert_json`] refuses.
-    pub fn upsert_json(&mut self, kind: &str, json: &str) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.upsert_json_report(json))
-    }
-
-    /// Makes a field of an entity missing (see [`Table::clear_field`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::clear_field`] refuses.
-    pub fn clear_field(&mut self, kind: &str, key: &str, field: &str) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.clear_field_report(key, field))
-    }
-
-    /// Inserts a batch, all or none (see [`Table::insert_many`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert_many`] refuses.
-    pub fn insert_many<K: AsRef<str>>(
-        &mut self,
-        kind: &str,
-        rows: impl IntoIterator<Item = (K, Row)>,
-    ) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_many(rows, false))
-    }
-
-    /// Upserts a batch, all or none (see [`Table::upsert_many`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::upsert_many`] refuses.
-    pub fn upsert_many<K: AsRef<str>>(
-        &mut self,
-        kind: &str,
-        rows: impl IntoIterator<Item = (K, Row)>,
-    ) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_many(rows, true))
-    }
-
     /// Sets the longest line of JSON Lines input every kind accepts (see
     /// [`Table::set_max_line_bytes`]).
     pub fn set_max_line_bytes(&mut self, limit: usize) {
@@ -85,89 +20,63 @@ impl Engine {
         }
     }
 
-    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`] refuses.
-    pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_json_lines(reader, false))
-    }
-
-    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`] refuses.
-    pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
-        self.write(kind, |t| t.write_json_lines(reader, true))
-    }
-
-    /// Deletes an entity: it exits every segment
-    /// ([`Cause::EntityDeleted`]), and its manual links and blocks go.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or [`StoreError::UnknownKey`].
-    pub fn delete(&mut self, kind: &str, key: &str) -> Result<Changes, StoreError> {
+    /// Deletes live, distinct entities (checked first, so that a refusal
+    /// changes nothing): each exits every segment
+    /// ([`Cause::EntityDeleted`]), and their manual links and blocks go.
+    pub(super) fn delete_keys(&mut self, kind: &str, keys: &[String]) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
-        let id = self.store.tables()[k]
-            .id(key)
-            .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?
-            .0;
-        let left = self.orphan(k, id);
-        self.store.tables_mut()[k].delete(key)?;
+        let table = &self.store.tables()[k];
+        let mut gone = RoaringBitmap::new();
+        for key in keys {
+            let id = table
+                .id(key)
+                .ok_or_else(|| StoreError::UnknownKey { key: key.clone() })?
+                .0;
+            if !gone.insert(id) {
+                return Err(StoreError::DuplicateKey { key: key.clone() });
+            }
+        }
+        // Every relation let go while all of them are still live.
+        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        for id in &gone {
+            for (all, l) in left.iter_mut().zip(self.orphan(k, id)) {
+                *all |= l;
+            }
+        }
+        for key in keys {
+            self.store.tables_mut()[k].delete(key)?;
+        }
         let at = self.now();
         let mut deltas = Deltas::new();
         for (sid, seg) in self.segments.iter_mut().filter(|(_, s)| s.kind == k) {
             let mut d = Delta::with_exit_cause(Cause::EntityDeleted);
-            let one = || RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
-            if seg.manual.remove(id) {
-                d.lost(Source::Manual, one());
-            }
+            d.lost(Source::Manual, &seg.manual & &gone);
+            seg.manual -= &gone;
             for rule in &seg.info.rules {
                 let Some(r) = self.rules.get_mut(rule) else { continue };
-                r.blocked.remove(id);
-                if r.links.remove(id) {
-                    d.lost(Source::Rule(r.info.id), one());
-                }
+                r.blocked -= &gone;
+                d.lost(Source::Rule(r.info.id), &r.links & &gone);
+                r.links -= &gone;
             }
             if !d.is_empty() {
                 deltas.insert(*sid, d);
             }
         }
-        // Rules over its parents count it no more.
-        let gone = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+        // Rules over their parents count them no more.
         for (r, scope) in self.nested_scopes(k, &gone, &left, |_| true) {
             self.relink(r, Some(&scope), at, &mut deltas);
         }
         Ok(self.settle(deltas, at))
     }
 
-    /// Records that entity `key` did `event` at `at` (see
-    /// [`Table::record_event`]) and re-evaluates, for it alone, the rules
-    /// that read that event or any event.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_event`] refuses.
-    pub fn record_event(&mut self, kind: &str, key: &str, event: &str, at: Timestamp) -> Result<Changes, StoreError> {
-        self.record_events(kind, [(key, event, at)])
-    }
-
-    /// Records a batch of events, all or none (see [`Table::record_events`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_events`] refuses.
-    pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
+    /// Records events, all or none, and re-evaluates the rules that read them.
+    pub(super) fn record<K: AsRef<str>, E: AsRef<str>>(
         &mut self,
         kind: &str,
-        events: impl IntoIterator<Item = (K, E, Timestamp)>,
+        events: &[(K, E, Timestamp)],
     ) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
-        let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
-        let ids = self.store.tables_mut()[k].record_slice(&events)?;
+        let ids = self.store.tables_mut()[k].record_slice(events)?;
         let now = self.now();
         let nested = if self.deps[k].nested.is_empty() {
             Vec::new()
@@ -176,14 +85,14 @@ impl Engine {
             let names: Vec<&str> = events.iter().map(|(_, e, _)| e.as_ref()).collect();
             self.nested_scopes(k, &did, &[], |d| names.iter().any(|n| d.reads_event(n)))
         };
-        if let ([id], [(_, event, _)], true) = (&ids[..], &events[..], nested.is_empty()) {
+        if let ([id], [(_, event, _)], true) = (&ids[..], events, nested.is_empty()) {
             // One event: no bitmap per rule, just the rules to test.
             let rules = self.deps[k].of_event(event.as_ref());
             return Ok(self.relink_one(&rules, id.0, now));
         }
         // The rules that read each event name, with the entities that did it.
         let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
-        for (id, (_, event, _)) in ids.iter().zip(&events) {
+        for (id, (_, event, _)) in ids.iter().zip(events) {
             for r in self.deps[k].of_event(event.as_ref()) {
                 touched.entry(r).or_default().insert(id.0);
             }
@@ -195,12 +104,20 @@ impl Engine {
         Ok(self.settle(deltas, now))
     }
 
+    /// JSON Lines read whole for an op, each line at most the kind's line
+    /// limit: reading stops inside the first line past it (loading what
+    /// was read then reports it, after the errors of earlier lines).
+    pub(super) fn read_lines(&self, kind: &str, reader: impl BufRead) -> Result<Vec<u8>, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        self.store.tables()[k].read_lines(reader)
+    }
+
     pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
         self.kind_index(kind)
             .ok_or_else(|| StoreError::UnknownKind { kind: kind.to_string() })
     }
 
-    fn write(
+    pub(super) fn write(
         &mut self,
         kind: &str,
         op: impl FnOnce(&mut Table) -> Result<Written, StoreError>,

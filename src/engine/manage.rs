@@ -13,26 +13,11 @@ use crate::segment::{
 };
 
 impl Engine {
-    /// Creates a segment and computes its members at once.
-    ///
-    /// The actor becomes its owner. Members (the role) may create private
-    /// segments only. The name must be unique in its scope: among public
-    /// segments for a public one, among the actor's own private segments for
-    /// a private one.
-    ///
-    /// A filter may name (`@segment`) only segments the actor may see
-    /// ([`Actor::may_view`]); and so that nobody reads a private segment
-    /// through another, a public segment may name only public segments, a
-    /// private one also its owner's private segments.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::Denied`] for a member creating a public segment or
-    /// naming a segment it may not see, [`SegmentError::UnknownKind`],
-    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`],
-    /// [`SegmentError::Filter`], [`SegmentError::BadReference`],
-    /// [`SegmentError::Cycle`].
-    pub fn create_segment(&mut self, actor: &Actor, spec: NewSegment) -> Result<(SegmentId, Changes), SegmentError> {
+    pub(super) fn exec_create_segment(
+        &mut self,
+        actor: &Actor,
+        spec: NewSegment,
+    ) -> Result<(SegmentId, Changes), SegmentError> {
         if spec.visibility == Visibility::Public && !actor.manages_all() {
             return Err(denied(actor, Action::CreatePublic, "segments".into()));
         }
@@ -85,14 +70,7 @@ impl Engine {
         Ok((id, changes))
     }
 
-    /// Renames a segment; the name must be unique in the segment's scope
-    /// (see [`Engine::create_segment`]).
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`].
-    pub fn rename(&mut self, actor: &Actor, segment: SegmentId, name: &str) -> Result<(), SegmentError> {
+    pub(super) fn exec_rename(&mut self, actor: &Actor, segment: SegmentId, name: &str) -> Result<(), SegmentError> {
         let s = self.managed(actor, segment, Action::Rename)?;
         let name = self.check_name(name, (s.info.visibility, &s.info.owner), Some(segment))?;
         let at = self.now();
@@ -102,19 +80,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Changes who sees a segment; a member (the role) may not make one public.
-    ///
-    /// The change is refused when it would let anyone read a private
-    /// segment through a rule: a segment made public must not name private
-    /// segments, and a segment made private must not be named by public
-    /// segments or by other owners' segments (whose owners could no longer
-    /// see it). Its name must be free in the new scope.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::VisibilityConflict`], [`SegmentError::DuplicateName`].
-    pub fn set_visibility(
+    pub(super) fn exec_set_visibility(
         &mut self,
         actor: &Actor,
         segment: SegmentId,
@@ -139,15 +105,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets, replaces or (with `None`) removes a segment's defining filter,
-    /// and recomputes its membership at once: one evaluation and a bitmap
-    /// diff. An edited filter keeps its rule id, so its blocks stay.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::Filter`].
-    pub fn set_filter(
+    pub(super) fn exec_set_filter(
         &mut self,
         actor: &Actor,
         segment: SegmentId,
@@ -173,14 +131,7 @@ impl Engine {
         }
     }
 
-    /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`]) and
-    /// its rules go.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
-    /// [`SegmentError::InUse`] while other segments' rules name it.
-    pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
+    pub(super) fn exec_delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
         self.managed(actor, segment, Action::Delete)?;
         let naming = self.naming(segment);
         if !naming.is_empty() {
@@ -204,13 +155,12 @@ impl Engine {
         Ok(out)
     }
 
-    /// Moves a segment to `position` in the listing order (0 is first).
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::Position`] past the last position.
-    pub fn move_segment(&mut self, actor: &Actor, segment: SegmentId, position: usize) -> Result<(), SegmentError> {
+    pub(super) fn exec_move_segment(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        position: usize,
+    ) -> Result<(), SegmentError> {
         self.managed(actor, segment, Action::Move)?;
         if position >= self.order.len() {
             return Err(SegmentError::Position {
@@ -223,13 +173,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets the whole listing order; admins and leaders only.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::Denied`], or [`SegmentError::NotAPermutation`] unless
-    /// `order` names every segment exactly once.
-    pub fn reorder(&mut self, actor: &Actor, order: &[SegmentId]) -> Result<(), SegmentError> {
+    pub(super) fn exec_reorder(&mut self, actor: &Actor, order: &[SegmentId]) -> Result<(), SegmentError> {
         if !actor.manages_all() {
             return Err(denied(actor, Action::Reorder, "segments".into()));
         }
@@ -255,15 +199,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Attaches a rule that links the entities it matches into the segment
-    /// (an automation, a playbook). A new rule is not blocked by earlier
-    /// manual removals.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::Filter`].
-    pub fn attach_rule(
+    pub(super) fn exec_attach_rule(
         &mut self,
         actor: &Actor,
         segment: SegmentId,
@@ -275,26 +211,19 @@ impl Engine {
         Ok(self.add_rule(segment, filter, plan, at))
     }
 
-    /// Replaces a rule's filter; the rule keeps its id and its blocks.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
-    /// [`SegmentError::Filter`].
-    pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
+    pub(super) fn exec_edit_rule(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        filter: Filter,
+    ) -> Result<Changes, SegmentError> {
         let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
         let at = self.now();
         self.replace_rule(actor, rule, filter, at)
     }
 
-    /// Detaches a rule: its links and blocks go. Detaching the defining
-    /// filter's rule leaves the segment without a filter.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`].
-    pub fn detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
+    pub(super) fn exec_detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
         let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
         let at = self.now();
@@ -305,100 +234,9 @@ impl Engine {
         Ok(self.drop_rule(rule, at))
     }
 
-    /// Adds entities by hand. No rule removes a manual link; only a manual
-    /// removal does.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
-    /// [`SegmentError::UnknownKey`] for a key that is not live.
-    pub fn add_members<K: AsRef<str>>(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        keys: impl IntoIterator<Item = K>,
-    ) -> Result<Changes, SegmentError> {
-        let ids = self.ids_of(actor, segment, keys)?;
-        Ok(self.add_manual(segment, ids))
-    }
-
-    /// As [`Engine::add_members`], by entity ids.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_members`], with [`SegmentError::UnknownEntity`] for
-    /// an id that is not live.
-    pub fn add_member_ids(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        ids: &RoaringBitmap,
-    ) -> Result<Changes, SegmentError> {
-        self.check_ids(actor, segment, ids)?;
-        Ok(self.add_manual(segment, ids.clone()))
-    }
-
-    /// Removes entities by hand: every link of theirs goes, and every rule
-    /// attached to the segment now is blocked from linking them again.
-    /// Entities that were not members are blocked all the same.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_members`].
-    pub fn remove_members<K: AsRef<str>>(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        keys: impl IntoIterator<Item = K>,
-    ) -> Result<Changes, SegmentError> {
-        let ids = self.ids_of(actor, segment, keys)?;
-        Ok(self.remove_manual(segment, &ids))
-    }
-
-    /// As [`Engine::remove_members`], by entity ids.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_member_ids`].
-    pub fn remove_member_ids(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        ids: &RoaringBitmap,
-    ) -> Result<Changes, SegmentError> {
-        self.check_ids(actor, segment, ids)?;
-        Ok(self.remove_manual(segment, ids))
-    }
-
-    /// Clears the blocks of the given entities in a segment; the rules that
-    /// match them link them again.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_members`].
-    pub fn clear_blocks<K: AsRef<str>>(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        keys: impl IntoIterator<Item = K>,
-    ) -> Result<Changes, SegmentError> {
-        let ids = self.ids_of(actor, segment, keys)?;
-        self.unblock(segment, Some(ids))
-    }
-
-    /// Clears every block in a segment.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
-    pub fn clear_all_blocks(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
-        self.managed(actor, segment, Action::EditMembers)?;
-        self.unblock(segment, None)
-    }
-
     // ---- internals ----
 
-    fn unblock(&mut self, segment: SegmentId, only: Option<RoaringBitmap>) -> Result<Changes, SegmentError> {
+    pub(super) fn unblock(&mut self, segment: SegmentId, only: Option<RoaringBitmap>) -> Result<Changes, SegmentError> {
         let at = self.now();
         let rules = self.segment_ref(segment)?.info.rules.clone();
         let mut deltas = Deltas::new();
@@ -586,7 +424,12 @@ impl Engine {
 
     /// The segment, if `actor` may take `action` on it: it may see it, and
     /// manages every segment or owns this one.
-    fn managed(&self, actor: &Actor, segment: SegmentId, action: Action) -> Result<&SegmentState, SegmentError> {
+    pub(super) fn managed(
+        &self,
+        actor: &Actor,
+        segment: SegmentId,
+        action: Action,
+    ) -> Result<&SegmentState, SegmentError> {
         let s = self.visible(actor, segment, action)?;
         if actor.manages_all() || s.info.owner == actor.id {
             Ok(s)
@@ -595,7 +438,7 @@ impl Engine {
         }
     }
 
-    fn ids_of<K: AsRef<str>>(
+    pub(super) fn ids_of<K: AsRef<str>>(
         &self,
         actor: &Actor,
         segment: SegmentId,
@@ -619,7 +462,7 @@ impl Engine {
         Ok(ids)
     }
 
-    fn check_ids(&self, actor: &Actor, segment: SegmentId, ids: &RoaringBitmap) -> Result<(), SegmentError> {
+    pub(super) fn check_ids(&self, actor: &Actor, segment: SegmentId, ids: &RoaringBitmap) -> Result<(), SegmentError> {
         let s = self.managed(actor, segment, Action::EditMembers)?;
         match (ids - self.table_at(s.kind).live()).min() {
             Some(id) => Err(SegmentError::UnknownEntity {
@@ -630,7 +473,7 @@ impl Engine {
         }
     }
 
-    fn add_manual(&mut self, segment: SegmentId, ids: RoaringBitmap) -> Changes {
+    pub(super) fn add_manual(&mut self, segment: SegmentId, ids: RoaringBitmap) -> Changes {
         let at = self.now();
         let mut deltas = Deltas::new();
         if let Some(s) = self.segments.get_mut(&segment) {
@@ -643,7 +486,7 @@ impl Engine {
         self.settle(deltas, at)
     }
 
-    fn remove_manual(&mut self, segment: SegmentId, ids: &RoaringBitmap) -> Changes {
+    pub(super) fn remove_manual(&mut self, segment: SegmentId, ids: &RoaringBitmap) -> Changes {
         let at = self.now();
         let mut deltas = Deltas::new();
         if let Some(s) = self.segments.get_mut(&segment) {

@@ -6,11 +6,14 @@ mod data;
 mod deps;
 mod graph;
 mod manage;
+pub mod op;
 mod query;
 mod snapshot;
 mod suggest;
+mod writes;
 
 pub use actor::AsActor;
+pub use op::{Applied, Created, DataOp, EventRecord, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
 
 use std::collections::BTreeMap;
@@ -177,11 +180,6 @@ impl Engine {
             next_segment: 1,
             next_rule: 1,
         }
-    }
-
-    /// Sets the clock.
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.clock = clock;
     }
 
     /// The current instant by the engine's clock.

@@ -198,10 +198,7 @@ impl Engine {
         Ok(&self.segment_ref(segment)?.manual)
     }
 
-    /// Re-evaluates the rules with relative-time conditions at `now`, so
-    /// entities whose windows slid enter or exit. Other rules are current
-    /// already. Changes are stamped `now`.
-    pub fn refresh(&mut self, now: Timestamp) -> Changes {
+    pub(super) fn exec_refresh(&mut self, now: Timestamp) -> Changes {
         let rules: Vec<RuleId> = self
             .rules
             .values()
@@ -257,8 +254,7 @@ impl Engine {
         best.map(Timestamp::from_micros)
     }
 
-    /// Re-evaluates every rule at `now` (a daily full refresh).
-    pub fn refresh_all(&mut self, now: Timestamp) -> Changes {
+    pub(super) fn exec_refresh_all(&mut self, now: Timestamp) -> Changes {
         let rules: Vec<RuleId> = self.rules.keys().copied().collect();
         self.reevaluate(rules, now)
     }

@@ -456,15 +456,28 @@ fn literal_to_json(l: &Literal) -> Value {
     }
 }
 
+/// A filter's serde form is its JSON: as a JSON value in human-readable
+/// formats, as JSON text in binary ones (which cannot hold a value of any
+/// shape).
 impl Serialize for Group {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        group_to_json(self).serialize(s)
+        let v = group_to_json(self);
+        if s.is_human_readable() {
+            v.serialize(s)
+        } else {
+            s.serialize_str(&v.to_string())
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Group {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Group, D::Error> {
-        let v = Value::deserialize(d)?;
-        Filter::from_json_value(&v).map_err(D::Error::custom)
+        if d.is_human_readable() {
+            let v = Value::deserialize(d)?;
+            Filter::from_json_value(&v).map_err(D::Error::custom)
+        } else {
+            let text = String::deserialize(d)?;
+            Filter::from_json(&text).map_err(D::Error::custom)
+        }
     }
 }

@@ -500,6 +500,42 @@ impl Table {
         self.commit(prepared, mode, Some(Origin::Rows))
     }
 
+    /// Reads JSON Lines whole into memory, no line past the line limit:
+    /// reading stops inside the first line longer than that (loading the
+    /// bytes read then reports it, after the errors of the lines before).
+    pub(crate) fn read_lines(&self, mut reader: impl BufRead) -> Result<Vec<u8>, StoreError> {
+        let limit = self.max_line_bytes;
+        let mut out = Vec::new();
+        let mut line_start = 0;
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(StoreError::AtLine {
+                        line: 1 + newlines(&out),
+                        source: Box::new(StoreError::Io { message: e.to_string() }),
+                    })
+                }
+            };
+            if chunk.is_empty() {
+                return Ok(out);
+            }
+            let n = chunk.len();
+            let old = out.len();
+            out.extend_from_slice(chunk);
+            reader.consume(n);
+            if let Some(i) = memchr::memrchr(b'\n', &out[old..]) {
+                line_start = old + i + 1;
+            }
+            // Some line in the chunk may be too long as well: loading
+            // finds the first.
+            if out.len() - line_start > limit || out.len() - old > limit {
+                return Ok(out);
+            }
+        }
+    }
+
     pub(crate) fn write_json_lines(&mut self, mut reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
         let mode = Mode::of(upsert);
         // Lines are parsed in blocks, each block split across the cores;
@@ -529,9 +565,11 @@ impl Table {
                 if chunk.is_empty() {
                     break true;
                 }
-                let n = chunk.len();
+                // A reader over memory hands out all of it at once: take a
+                // block at a time, so that no more than a block is copied.
+                let n = chunk.len().min(BLOCK);
                 let old = buf.len();
-                buf.extend_from_slice(chunk);
+                buf.extend_from_slice(&chunk[..n]);
                 reader.consume(n);
                 let mut too_long = false;
                 for (i, _) in buf[old..].iter().enumerate().filter(|(_, &b)| b == b'\n') {

@@ -1,0 +1,829 @@
+//! Every change to an engine's state as one value: an [`Op`].
+//!
+//! The write methods of [`Engine`] each build an op and apply it; a
+//! service (or a journal, or a replica) can as well build, store, send and
+//! replay ops itself, through [`Engine::apply`]. A failed op changes
+//! nothing.
+//!
+//! # Forms
+//!
+//! An op has a versioned JSON form for people ([`Op::to_json`],
+//! [`Op::from_json`]) and a compact binary form for journals
+//! ([`Op::to_bytes`], [`Op::from_bytes`]: a version byte, then the op in
+//! [postcard](https://docs.rs/postcard)'s wire format). Both carry
+//! [`OP_FORMAT_VERSION`] and refuse another.
+//!
+//! The JSON form is `{"v": 1, <family>: {<op>: {<fields>}}}`, the family
+//! being `data`, `manage` or `time`. Values in rows are tagged with their
+//! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
+//! `{"bool": true}`, `{"timestamp": <microseconds>}`, `{"tags": [...]}`,
+//! `"null"`); filters are their react-querybuilder JSON; ids are numbers;
+//! instants are microseconds since the Unix epoch. Every op:
+//!
+//! ```text
+//! {"v":1,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
+//! {"v":1,"data":{"upsert":{"kind":"account","key":"acme","row":{"plan":{"string":"pro"},"nps":"null"}}}}
+//! {"v":1,"data":{"upsert_json":{"kind":"account","json":"{\"key\":\"acme\",\"mrr\":900}"}}}
+//! {"v":1,"data":{"clear_field":{"kind":"account","key":"acme","field":"nps"}}}
+//! {"v":1,"data":{"insert_many":{"kind":"account","rows":[["a",{"mrr":{"int":1}}],["b",{}]]}}}
+//! {"v":1,"data":{"upsert_many":{"kind":"account","rows":[["a",{"mrr":{"int":2}}]]}}}
+//! {"v":1,"data":{"insert_json_lines":{"kind":"account","lines":"{\"key\":\"a\"}\n{\"key\":\"b\"}\n"}}}
+//! {"v":1,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
+//! {"v":1,"data":{"delete":{"kind":"account","key":"acme"}}}
+//! {"v":1,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
+//! {"v":1,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":1767225600000000}}}
+//! {"v":1,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":1767225600000000}]}}}
+//! {"v":1,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
+//! {"v":1,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
+//! {"v":1,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
+//! {"v":1,"manage":{"set_filter":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":null}}}
+//! {"v":1,"manage":{"delete_segment":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":1,"manage":{"move_segment":{"actor":{"id":"ada","role":"admin"},"segment":1,"position":0}}}
+//! {"v":1,"manage":{"reorder":{"actor":{"id":"ada","role":"admin"},"order":[2,1]}}}
+//! {"v":1,"manage":{"attach_rule":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":{"combinator":"and","rules":[]}}}}
+//! {"v":1,"manage":{"edit_rule":{"actor":{"id":"ada","role":"admin"},"rule":3,"filter":{"combinator":"or","rules":[]}}}}
+//! {"v":1,"manage":{"detach_rule":{"actor":{"id":"ada","role":"admin"},"rule":3}}}
+//! {"v":1,"manage":{"add_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":1,"manage":{"add_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[0,7]}}}
+//! {"v":1,"manage":{"remove_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":1,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
+//! {"v":1,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":1,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":1,"time":{"refresh":{"now":1767225600000000}}}
+//! {"v":1,"time":{"refresh_all":{"now":1767225600000000}}}
+//! {"v":1,"time":{"set_clock":{"clock":{"fixed":1767225600000000}}}}
+//! {"v":1,"time":{"set_clock":{"clock":"system"}}}
+//! ```
+//!
+//! (The docs' test `every_documented_op_reads_back` parses each of these
+//! lines and writes it back byte for byte.)
+//!
+//! # Time
+//!
+//! An op applied with [`Engine::apply`] happens at the engine's clock, as
+//! the method it stands for does: that instant is the `at` of its
+//! [`Changes`], the creation and update times it sets, and the `now` of
+//! relative-time rules it evaluates. [`Engine::apply_at`] applies it at a
+//! given instant instead, which is how a replay gets the same answers.
+
+use std::fmt;
+
+use roaring::RoaringBitmap;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::{Clock, Engine};
+use crate::error::{Error, OpError, SegmentError, StoreError};
+use crate::filter::Filter;
+use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
+use crate::store::Row;
+use crate::value::{Timestamp, Value};
+
+/// The version of the JSON and binary forms of [`Op`] this crate writes
+/// and reads.
+pub const OP_FORMAT_VERSION: u32 = 1;
+
+/// A change to an engine's state, applied by [`Engine::apply`].
+///
+/// # Examples
+///
+/// ```
+/// use segments::engine::{DataOp, Op};
+/// use segments::{Engine, FieldType, Row, Schema};
+///
+/// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+/// let op = Op::Data(DataOp::Upsert { kind: "account".into(), key: "acme".into(), row: Row::new().set("mrr", 1200) });
+/// let json = op.to_json();
+/// assert_eq!(json, r#"{"v":1,"data":{"upsert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}"#);
+/// let back = Op::from_json(&json)?;
+/// assert_eq!(Op::from_bytes(&back.to_bytes())?, op);
+/// engine.apply(back)?;
+/// assert_eq!(engine.table("account")?.len(), 1);
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// A write to entities or their events.
+    Data(DataOp),
+    /// A change to segments, rules or manual membership, by an actor.
+    Manage(ManageOp),
+    /// A refresh of time-relative rules, or a change of clock.
+    Time(TimeOp),
+}
+
+/// A write to entities or their events. Each is the write method of
+/// [`Engine`] of the same name, with the same rules and errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DataOp {
+    /// [`Engine::insert`].
+    Insert {
+        /// The kind.
+        kind: String,
+        /// The entity's key.
+        key: String,
+        /// Its fields.
+        #[serde(with = "row_form")]
+        row: Row,
+    },
+    /// [`Engine::upsert`].
+    Upsert {
+        /// The kind.
+        kind: String,
+        /// The entity's key.
+        key: String,
+        /// The fields written.
+        #[serde(with = "row_form")]
+        row: Row,
+    },
+    /// [`Engine::upsert_json`].
+    UpsertJson {
+        /// The kind.
+        kind: String,
+        /// One JSON object with a `key` member.
+        json: String,
+    },
+    /// [`Engine::clear_field`].
+    ClearField {
+        /// The kind.
+        kind: String,
+        /// The entity's key.
+        key: String,
+        /// The field made missing.
+        field: String,
+    },
+    /// [`Engine::insert_many`].
+    InsertMany {
+        /// The kind.
+        kind: String,
+        /// Keys and fields, in order.
+        #[serde(with = "rows_form")]
+        rows: Vec<(String, Row)>,
+    },
+    /// [`Engine::upsert_many`].
+    UpsertMany {
+        /// The kind.
+        kind: String,
+        /// Keys and fields written, in order.
+        #[serde(with = "rows_form")]
+        rows: Vec<(String, Row)>,
+    },
+    /// [`Engine::insert_json_lines`], over these bytes.
+    InsertJsonLines {
+        /// The kind.
+        kind: String,
+        /// The JSON Lines text.
+        #[serde(with = "bytes_form")]
+        lines: Vec<u8>,
+    },
+    /// [`Engine::upsert_json_lines`], over these bytes.
+    UpsertJsonLines {
+        /// The kind.
+        kind: String,
+        /// The JSON Lines text.
+        #[serde(with = "bytes_form")]
+        lines: Vec<u8>,
+    },
+    /// [`Engine::delete`].
+    Delete {
+        /// The kind.
+        kind: String,
+        /// The entity's key.
+        key: String,
+    },
+    /// [`Engine::delete_many`].
+    DeleteMany {
+        /// The kind.
+        kind: String,
+        /// The keys, all live, none twice.
+        keys: Vec<String>,
+    },
+    /// [`Engine::record_event`].
+    RecordEvent {
+        /// The kind.
+        kind: String,
+        /// The entity's key.
+        key: String,
+        /// The event's name.
+        event: String,
+        /// When it happened.
+        at: Timestamp,
+    },
+    /// [`Engine::record_events`].
+    RecordEvents {
+        /// The kind.
+        kind: String,
+        /// The events, in order.
+        events: Vec<EventRecord>,
+    },
+}
+
+/// One event of [`DataOp::RecordEvents`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The entity's key.
+    pub key: String,
+    /// The event's name.
+    pub event: String,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// A change to segments, rules or manual membership, on behalf of an
+/// actor. Each is the method of [`Engine`] of the same name, with the same
+/// access checks and errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ManageOp {
+    /// [`Engine::create_segment`]; the new segment's id is in
+    /// [`Applied::created`].
+    CreateSegment {
+        /// Who.
+        actor: Actor,
+        /// What.
+        #[serde(with = "new_segment_form")]
+        segment: NewSegment,
+    },
+    /// [`Engine::rename`].
+    Rename {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The new name.
+        name: String,
+    },
+    /// [`Engine::set_visibility`].
+    SetVisibility {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// Who sees it now.
+        visibility: Visibility,
+    },
+    /// [`Engine::set_filter`].
+    SetFilter {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The defining filter, or none.
+        filter: Option<Filter>,
+    },
+    /// [`Engine::delete_segment`].
+    DeleteSegment {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+    },
+    /// [`Engine::move_segment`].
+    MoveSegment {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// Its new place in the listing order.
+        position: usize,
+    },
+    /// [`Engine::reorder`].
+    Reorder {
+        /// Who.
+        actor: Actor,
+        /// Every segment, in the new order.
+        order: Vec<SegmentId>,
+    },
+    /// [`Engine::attach_rule`]; the new rule's id is in [`Applied::created`].
+    AttachRule {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The rule's filter.
+        filter: Filter,
+    },
+    /// [`Engine::edit_rule`].
+    EditRule {
+        /// Who.
+        actor: Actor,
+        /// The rule.
+        rule: RuleId,
+        /// Its new filter.
+        filter: Filter,
+    },
+    /// [`Engine::detach_rule`].
+    DetachRule {
+        /// Who.
+        actor: Actor,
+        /// The rule.
+        rule: RuleId,
+    },
+    /// [`Engine::add_members`].
+    AddMembers {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The entities' keys.
+        keys: Vec<String>,
+    },
+    /// [`Engine::add_member_ids`].
+    AddMemberIds {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The entities' ids.
+        #[serde(with = "ids_form")]
+        ids: RoaringBitmap,
+    },
+    /// [`Engine::remove_members`].
+    RemoveMembers {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The entities' keys.
+        keys: Vec<String>,
+    },
+    /// [`Engine::remove_member_ids`].
+    RemoveMemberIds {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The entities' ids.
+        #[serde(with = "ids_form")]
+        ids: RoaringBitmap,
+    },
+    /// [`Engine::clear_blocks`].
+    ClearBlocks {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// The entities' keys.
+        keys: Vec<String>,
+    },
+    /// [`Engine::clear_all_blocks`].
+    ClearAllBlocks {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+    },
+}
+
+/// A refresh of time-relative rules, or a change of the engine's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TimeOp {
+    /// [`Engine::refresh`].
+    Refresh {
+        /// The instant the rules are evaluated at.
+        now: Timestamp,
+    },
+    /// [`Engine::refresh_all`].
+    RefreshAll {
+        /// The instant the rules are evaluated at.
+        now: Timestamp,
+    },
+    /// [`Engine::set_clock`].
+    SetClock {
+        /// The new clock.
+        clock: Clock,
+    },
+}
+
+/// What an op created, besides its membership changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Created {
+    /// [`ManageOp::CreateSegment`]'s segment.
+    Segment(SegmentId),
+    /// [`ManageOp::AttachRule`]'s rule.
+    Rule(RuleId),
+}
+
+/// What applying an op did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Applied {
+    /// The membership changes it caused (none for an op that changes no
+    /// membership, such as a rename).
+    pub changes: Changes,
+    /// What it created, if anything.
+    pub created: Option<Created>,
+}
+
+impl Applied {
+    fn changes(changes: Changes) -> Applied {
+        Applied { changes, created: None }
+    }
+}
+
+/// The JSON form: the version beside the op.
+#[derive(Serialize, Deserialize)]
+struct Versioned<T> {
+    v: u32,
+    #[serde(flatten)]
+    op: T,
+}
+
+impl Op {
+    /// The versioned JSON form, on one line (see the [module
+    /// docs](crate::engine::op) for every op's).
+    pub fn to_json(&self) -> String {
+        let v = Versioned {
+            v: OP_FORMAT_VERSION,
+            op: self,
+        };
+        // Every part of an op serializes (maps have string keys).
+        serde_json::to_string(&v).unwrap_or_default()
+    }
+
+    /// An op from its JSON form.
+    ///
+    /// # Errors
+    ///
+    /// [`OpError::Version`] for another version, [`OpError::Json`] for
+    /// text that is not an op, with where.
+    pub fn from_json(text: &str) -> Result<Op, OpError> {
+        #[derive(Deserialize)]
+        struct Version {
+            v: u32,
+        }
+        let json_error = |e: serde_json::Error| OpError::Json {
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        };
+        let Version { v } = serde_json::from_str(text).map_err(json_error)?;
+        if v != OP_FORMAT_VERSION {
+            return Err(OpError::Version { found: v });
+        }
+        let Versioned { op, .. } = serde_json::from_str::<Versioned<Op>>(text).map_err(json_error)?;
+        Ok(op)
+    }
+
+    /// The binary form: the version as one byte, then the op in postcard's
+    /// wire format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![OP_FORMAT_VERSION as u8];
+        // Writing to a vector only fails on what cannot be serialized,
+        // which no part of an op is.
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    /// An op from its binary form.
+    ///
+    /// # Errors
+    ///
+    /// [`OpError::Version`] for another version, [`OpError::Binary`] for
+    /// bytes that are not an op (or have bytes left over after it).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Op, OpError> {
+        let (&v, rest) = bytes.split_first().ok_or_else(|| OpError::Binary {
+            message: "empty".into(),
+        })?;
+        if u32::from(v) != OP_FORMAT_VERSION {
+            return Err(OpError::Version { found: u32::from(v) });
+        }
+        let (op, left) =
+            postcard::take_from_bytes::<Op>(rest).map_err(|e| OpError::Binary { message: e.to_string() })?;
+        if !left.is_empty() {
+            return Err(OpError::Binary {
+                message: format!("{} bytes after the op", left.len()),
+            });
+        }
+        Ok(op)
+    }
+}
+
+impl Engine {
+    /// Applies an op: the one door every write goes through (the write
+    /// methods each build one and apply it). It happens at the engine's
+    /// clock; a failed op changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// What the method the op stands for refuses, as an [`Error`].
+    pub fn apply(&mut self, op: Op) -> Result<Applied, Error> {
+        match op {
+            Op::Data(op) => Ok(Applied::changes(self.apply_data(op)?)),
+            Op::Manage(op) => Ok(self.apply_manage(op)?),
+            Op::Time(op) => Ok(Applied::changes(self.apply_time(op))),
+        }
+    }
+
+    /// As [`Engine::apply`], at the instant `at` (the clock is as before
+    /// afterwards): how a replay of ops recorded with their instants gets
+    /// the same answers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::apply`].
+    pub fn apply_at(&mut self, op: Op, at: Timestamp) -> Result<Applied, Error> {
+        // A replayed change of clock stays; any other op runs on a pinned clock.
+        if matches!(op, Op::Time(TimeOp::SetClock { .. })) {
+            return self.apply(op);
+        }
+        let clock = self.clock;
+        self.clock = Clock::Fixed(at);
+        let out = self.apply(op);
+        self.clock = clock;
+        out
+    }
+
+    /// Applies a data op: the one function that runs entity writes.
+    pub(super) fn apply_data(&mut self, op: DataOp) -> Result<Changes, StoreError> {
+        match op {
+            DataOp::Insert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, false)),
+            DataOp::Upsert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, true)),
+            DataOp::UpsertJson { kind, json } => self.write(&kind, |t| t.upsert_json_report(&json)),
+            DataOp::ClearField { kind, key, field } => self.write(&kind, |t| t.clear_field_report(&key, &field)),
+            DataOp::InsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, false)),
+            DataOp::UpsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, true)),
+            DataOp::InsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], false)),
+            DataOp::UpsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], true)),
+            DataOp::Delete { kind, key } => self.delete_keys(&kind, &[key]),
+            DataOp::DeleteMany { kind, keys } => self.delete_keys(&kind, &keys),
+            DataOp::RecordEvent { kind, key, event, at } => self.record(&kind, &[(key, event, at)]),
+            DataOp::RecordEvents { kind, events } => {
+                let events: Vec<(String, String, Timestamp)> =
+                    events.into_iter().map(|e| (e.key, e.event, e.at)).collect();
+                self.record(&kind, &events)
+            }
+        }
+    }
+
+    /// Applies a management op: the one function that runs them.
+    pub(super) fn apply_manage(&mut self, op: ManageOp) -> Result<Applied, SegmentError> {
+        let changes = |c: Changes| Applied::changes(c);
+        let nothing = |e: &Engine| Applied::changes(Changes::new(e.now()));
+        Ok(match op {
+            ManageOp::CreateSegment { actor, segment } => {
+                let (id, c) = self.exec_create_segment(&actor, segment)?;
+                Applied {
+                    changes: c,
+                    created: Some(Created::Segment(id)),
+                }
+            }
+            ManageOp::Rename { actor, segment, name } => {
+                self.exec_rename(&actor, segment, &name)?;
+                nothing(self)
+            }
+            ManageOp::SetVisibility {
+                actor,
+                segment,
+                visibility,
+            } => {
+                self.exec_set_visibility(&actor, segment, visibility)?;
+                nothing(self)
+            }
+            ManageOp::SetFilter { actor, segment, filter } => changes(self.exec_set_filter(&actor, segment, filter)?),
+            ManageOp::DeleteSegment { actor, segment } => changes(self.exec_delete_segment(&actor, segment)?),
+            ManageOp::MoveSegment {
+                actor,
+                segment,
+                position,
+            } => {
+                self.exec_move_segment(&actor, segment, position)?;
+                nothing(self)
+            }
+            ManageOp::Reorder { actor, order } => {
+                self.exec_reorder(&actor, &order)?;
+                nothing(self)
+            }
+            ManageOp::AttachRule { actor, segment, filter } => {
+                let (id, c) = self.exec_attach_rule(&actor, segment, filter)?;
+                Applied {
+                    changes: c,
+                    created: Some(Created::Rule(id)),
+                }
+            }
+            ManageOp::EditRule { actor, rule, filter } => changes(self.exec_edit_rule(&actor, rule, filter)?),
+            ManageOp::DetachRule { actor, rule } => changes(self.exec_detach_rule(&actor, rule)?),
+            ManageOp::AddMembers { actor, segment, keys } => {
+                let ids = self.ids_of(&actor, segment, &keys)?;
+                changes(self.add_manual(segment, ids))
+            }
+            ManageOp::AddMemberIds { actor, segment, ids } => {
+                self.check_ids(&actor, segment, &ids)?;
+                changes(self.add_manual(segment, ids))
+            }
+            ManageOp::RemoveMembers { actor, segment, keys } => {
+                let ids = self.ids_of(&actor, segment, &keys)?;
+                changes(self.remove_manual(segment, &ids))
+            }
+            ManageOp::RemoveMemberIds { actor, segment, ids } => {
+                self.check_ids(&actor, segment, &ids)?;
+                changes(self.remove_manual(segment, &ids))
+            }
+            ManageOp::ClearBlocks { actor, segment, keys } => {
+                let ids = self.ids_of(&actor, segment, &keys)?;
+                changes(self.unblock(segment, Some(ids))?)
+            }
+            ManageOp::ClearAllBlocks { actor, segment } => {
+                self.managed(&actor, segment, crate::segment::Action::EditMembers)?;
+                changes(self.unblock(segment, None)?)
+            }
+        })
+    }
+
+    /// Applies a time op.
+    pub(super) fn apply_time(&mut self, op: TimeOp) -> Changes {
+        match op {
+            TimeOp::Refresh { now } => self.exec_refresh(now),
+            TimeOp::RefreshAll { now } => self.exec_refresh_all(now),
+            TimeOp::SetClock { clock } => {
+                self.clock = clock;
+                Changes::new(self.now())
+            }
+        }
+    }
+}
+
+// ---- the serde forms of the parts that have no derive of their own ----
+
+impl Serialize for Clock {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Form {
+            System,
+            Fixed(Timestamp),
+        }
+        match *self {
+            Clock::System => Form::System,
+            Clock::Fixed(t) => Form::Fixed(t),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Clock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Clock, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Form {
+            System,
+            Fixed(Timestamp),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::System => Clock::System,
+            Form::Fixed(t) => Clock::Fixed(t),
+        })
+    }
+}
+
+/// A row as a map from field to tagged value, in its order (a field set
+/// twice appears twice, so that the last still wins).
+mod row_form {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(row: &Row, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(row.len()))?;
+        for (field, value) in row.iter() {
+            m.serialize_entry(field, value)?;
+        }
+        m.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Row, D::Error> {
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = Row;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from field to value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Row, A::Error> {
+                let mut row = Row::new();
+                while let Some((field, value)) = m.next_entry::<String, Value>()? {
+                    row = row.set(field, value);
+                }
+                Ok(row)
+            }
+        }
+        d.deserialize_map(RowVisitor)
+    }
+}
+
+/// Rows as `[key, row]` pairs.
+mod rows_form {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Pair(String, #[serde(with = "row_form")] Row);
+
+    #[derive(Serialize)]
+    struct PairRef<'a>(&'a str, #[serde(with = "row_form")] &'a Row);
+
+    pub(super) fn serialize<S: Serializer>(rows: &[(String, Row)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(rows.iter().map(|(k, r)| PairRef(k, r)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Row)>, D::Error> {
+        let pairs = Vec::<Pair>::deserialize(d)?;
+        Ok(pairs.into_iter().map(|Pair(k, r)| (k, r)).collect())
+    }
+}
+
+/// JSON Lines text: a string when it is UTF-8 (as it must be to load), an
+/// array of bytes otherwise, so that any input round-trips; bytes in
+/// binary formats.
+mod bytes_form {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if s.is_human_readable() => s.serialize_str(text),
+            _ => s.serialize_bytes(bytes),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct BytesVisitor;
+        impl<'de> Visitor<'de> for BytesVisitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+                Ok(v.as_bytes().to_vec())
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(BytesVisitor)
+        } else {
+            d.deserialize_bytes(BytesVisitor)
+        }
+    }
+}
+
+/// Entity ids as an ascending list of numbers.
+mod ids_form {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(ids: &RoaringBitmap, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ids.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RoaringBitmap, D::Error> {
+        Ok(Vec::<u32>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// A new segment's name, kind, filter and visibility.
+mod new_segment_form {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Ref<'a> {
+        name: &'a str,
+        kind: &'a str,
+        filter: &'a Option<Filter>,
+        visibility: Visibility,
+    }
+
+    #[derive(Deserialize)]
+    struct Owned {
+        name: String,
+        kind: String,
+        filter: Option<Filter>,
+        visibility: Visibility,
+    }
+
+    pub(super) fn serialize<S: Serializer>(n: &NewSegment, s: S) -> Result<S::Ok, S::Error> {
+        Ref {
+            name: &n.name,
+            kind: &n.kind,
+            filter: &n.filter,
+            visibility: n.visibility,
+        }
+        .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NewSegment, D::Error> {
+        let o = Owned::deserialize(d)?;
+        let mut n = NewSegment::new(o.name, o.kind).visibility(o.visibility);
+        n.filter = o.filter;
+        Ok(n)
+    }
+}

@@ -1,0 +1,543 @@
+//! The write methods: each builds the [`Op`](super::Op) it stands for and
+//! applies it, so that every change to the state goes through one door
+//! ([`Engine::apply`]). Their rules, errors and costs are the ops'.
+
+use std::io::BufRead;
+
+use roaring::RoaringBitmap;
+
+use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
+use super::{Clock, Engine};
+use crate::error::{SegmentError, StoreError};
+use crate::filter::Filter;
+use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
+use crate::store::Row;
+use crate::value::Timestamp;
+
+impl Engine {
+    /// Inserts an entity (see [`Table::insert`]) and brings it into every
+    /// segment whose rules it matches.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert`] refuses; then
+    /// nothing changed.
+    pub fn insert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::Insert {
+            kind: kind.into(),
+            key: key.into(),
+            row,
+        })
+    }
+
+    /// Inserts or updates an entity (see [`Table::upsert`]) and re-evaluates,
+    /// for it alone, the rules that read the fields written.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::insert`], with [`Table::upsert`]'s rules.
+    pub fn upsert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::Upsert {
+            kind: kind.into(),
+            key: key.into(),
+            row,
+        })
+    }
+
+    /// Upserts one JSON object (see [`Table::upsert_json`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::upsert`], plus what [`Table::upsert_json`] refuses.
+    pub fn upsert_json(&mut self, kind: &str, json: &str) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::UpsertJson {
+            kind: kind.into(),
+            json: json.into(),
+        })
+    }
+
+    /// Makes a field of an entity missing (see [`Table::clear_field`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::clear_field`] refuses.
+    pub fn clear_field(&mut self, kind: &str, key: &str, field: &str) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::ClearField {
+            kind: kind.into(),
+            key: key.into(),
+            field: field.into(),
+        })
+    }
+
+    /// Inserts a batch, all or none (see [`Table::insert_many`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_many`] refuses.
+    pub fn insert_many<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<Changes, StoreError> {
+        let rows = owned_rows(rows);
+        self.apply_data(DataOp::InsertMany {
+            kind: kind.into(),
+            rows,
+        })
+    }
+
+    /// Upserts a batch, all or none (see [`Table::upsert_many`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_many`] refuses.
+    pub fn upsert_many<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        rows: impl IntoIterator<Item = (K, Row)>,
+    ) -> Result<Changes, StoreError> {
+        let rows = owned_rows(rows);
+        self.apply_data(DataOp::UpsertMany {
+            kind: kind.into(),
+            rows,
+        })
+    }
+
+    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`] refuses.
+    pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
+        let lines = self.read_lines(kind, reader)?;
+        self.apply_data(DataOp::InsertJsonLines {
+            kind: kind.into(),
+            lines,
+        })
+    }
+
+    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`] refuses.
+    pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
+        let lines = self.read_lines(kind, reader)?;
+        self.apply_data(DataOp::UpsertJsonLines {
+            kind: kind.into(),
+            lines,
+        })
+    }
+
+    /// Deletes an entity: it exits every segment
+    /// ([`Cause::EntityDeleted`]), and its manual links and blocks go.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or [`StoreError::UnknownKey`].
+    pub fn delete(&mut self, kind: &str, key: &str) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::Delete {
+            kind: kind.into(),
+            key: key.into(),
+        })
+    }
+
+    /// Deletes entities, all or none: each exits every segment
+    /// ([`Cause::EntityDeleted`](crate::segment::Cause::EntityDeleted)), and
+    /// their manual links and blocks go.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], [`StoreError::UnknownKey`] for a key
+    /// that is not live, [`StoreError::DuplicateKey`] for a key given twice;
+    /// then nothing changed.
+    pub fn delete_many<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, StoreError> {
+        let keys = owned_keys(keys);
+        self.apply_data(DataOp::DeleteMany {
+            kind: kind.into(),
+            keys,
+        })
+    }
+
+    /// Records that entity `key` did `event` at `at` (see
+    /// [`Table::record_event`]) and re-evaluates, for it alone, the rules
+    /// that read that event or any event.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::record_event`] refuses.
+    pub fn record_event(&mut self, kind: &str, key: &str, event: &str, at: Timestamp) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::RecordEvent {
+            kind: kind.into(),
+            key: key.into(),
+            event: event.into(),
+            at,
+        })
+    }
+
+    /// Records a batch of events, all or none (see [`Table::record_events`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what [`Table::record_events`] refuses.
+    pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        events: impl IntoIterator<Item = (K, E, Timestamp)>,
+    ) -> Result<Changes, StoreError> {
+        let events = events
+            .into_iter()
+            .map(|(key, event, at)| EventRecord {
+                key: key.as_ref().into(),
+                event: event.as_ref().into(),
+                at,
+            })
+            .collect();
+        self.apply_data(DataOp::RecordEvents {
+            kind: kind.into(),
+            events,
+        })
+    }
+
+    /// Creates a segment and computes its members at once.
+    ///
+    /// The actor becomes its owner. Members (the role) may create private
+    /// segments only. The name must be unique in its scope: among public
+    /// segments for a public one, among the actor's own private segments for
+    /// a private one.
+    ///
+    /// A filter may name (`@segment`) only segments the actor may see
+    /// ([`Actor::may_view`]); and so that nobody reads a private segment
+    /// through another, a public segment may name only public segments, a
+    /// private one also its owner's private segments.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Denied`] for a member creating a public segment or
+    /// naming a segment it may not see, [`SegmentError::UnknownKind`],
+    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`],
+    /// [`SegmentError::Filter`], [`SegmentError::BadReference`],
+    /// [`SegmentError::Cycle`].
+    pub fn create_segment(&mut self, actor: &Actor, spec: NewSegment) -> Result<(SegmentId, Changes), SegmentError> {
+        let applied = self.apply_manage(ManageOp::CreateSegment {
+            actor: actor.clone(),
+            segment: spec,
+        })?;
+        match applied.created {
+            Some(Created::Segment(id)) => Ok((id, applied.changes)),
+            // Creating a segment always names it.
+            _ => Err(SegmentError::UnknownSegment { id: SegmentId(0) }),
+        }
+    }
+
+    /// Renames a segment; the name must be unique in the segment's scope
+    /// (see [`Engine::create_segment`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::EmptyName`], [`SegmentError::DuplicateName`].
+    pub fn rename(&mut self, actor: &Actor, segment: SegmentId, name: &str) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::Rename {
+            actor: actor.clone(),
+            segment,
+            name: name.into(),
+        })
+        .map(drop)
+    }
+
+    /// Changes who sees a segment; a member (the role) may not make one public.
+    ///
+    /// The change is refused when it would let anyone read a private
+    /// segment through a rule: a segment made public must not name private
+    /// segments, and a segment made private must not be named by public
+    /// segments or by other owners' segments (whose owners could no longer
+    /// see it). Its name must be free in the new scope.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::VisibilityConflict`], [`SegmentError::DuplicateName`].
+    pub fn set_visibility(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        visibility: Visibility,
+    ) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::SetVisibility {
+            actor: actor.clone(),
+            segment,
+            visibility,
+        })
+        .map(drop)
+    }
+
+    /// Sets, replaces or (with `None`) removes a segment's defining filter,
+    /// and recomputes its membership at once: one evaluation and a bitmap
+    /// diff. An edited filter keeps its rule id, so its blocks stay.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn set_filter(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        filter: Option<Filter>,
+    ) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::SetFilter {
+            actor: actor.clone(),
+            segment,
+            filter,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`]) and
+    /// its rules go.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    /// [`SegmentError::InUse`] while other segments' rules name it.
+    pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::DeleteSegment {
+            actor: actor.clone(),
+            segment,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Moves a segment to `position` in the listing order (0 is first).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Position`] past the last position.
+    pub fn move_segment(&mut self, actor: &Actor, segment: SegmentId, position: usize) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::MoveSegment {
+            actor: actor.clone(),
+            segment,
+            position,
+        })
+        .map(drop)
+    }
+
+    /// Sets the whole listing order; admins and leaders only.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Denied`], or [`SegmentError::NotAPermutation`] unless
+    /// `order` names every segment exactly once.
+    pub fn reorder(&mut self, actor: &Actor, order: &[SegmentId]) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::Reorder {
+            actor: actor.clone(),
+            order: order.to_vec(),
+        })
+        .map(drop)
+    }
+
+    /// Attaches a rule that links the entities it matches into the segment
+    /// (an automation, a playbook). A new rule is not blocked by earlier
+    /// manual removals.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn attach_rule(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        filter: Filter,
+    ) -> Result<(RuleId, Changes), SegmentError> {
+        let applied = self.apply_manage(ManageOp::AttachRule {
+            actor: actor.clone(),
+            segment,
+            filter,
+        })?;
+        match applied.created {
+            Some(Created::Rule(id)) => Ok((id, applied.changes)),
+            // Attaching a rule always names it.
+            _ => Err(SegmentError::UnknownSegment { id: segment }),
+        }
+    }
+
+    /// Replaces a rule's filter; the rule keeps its id and its blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
+    /// [`SegmentError::Filter`].
+    pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::EditRule {
+            actor: actor.clone(),
+            rule,
+            filter,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Detaches a rule: its links and blocks go. Detaching the defining
+    /// filter's rule leaves the segment without a filter.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`].
+    pub fn detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::DetachRule {
+            actor: actor.clone(),
+            rule,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Adds entities by hand. No rule removes a manual link; only a manual
+    /// removal does.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::UnknownKey`] for a key that is not live.
+    pub fn add_members<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let keys = owned_keys(keys);
+        self.apply_manage(ManageOp::AddMembers {
+            actor: actor.clone(),
+            segment,
+            keys,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// As [`Engine::add_members`], by entity ids.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`], with [`SegmentError::UnknownEntity`] for
+    /// an id that is not live.
+    pub fn add_member_ids(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        ids: &RoaringBitmap,
+    ) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::AddMemberIds {
+            actor: actor.clone(),
+            segment,
+            ids: ids.clone(),
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Removes entities by hand: every link of theirs goes, and every rule
+    /// attached to the segment now is blocked from linking them again.
+    /// Entities that were not members are blocked all the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`].
+    pub fn remove_members<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let keys = owned_keys(keys);
+        self.apply_manage(ManageOp::RemoveMembers {
+            actor: actor.clone(),
+            segment,
+            keys,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// As [`Engine::remove_members`], by entity ids.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_member_ids`].
+    pub fn remove_member_ids(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        ids: &RoaringBitmap,
+    ) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::RemoveMemberIds {
+            actor: actor.clone(),
+            segment,
+            ids: ids.clone(),
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Clears the blocks of the given entities in a segment; the rules that
+    /// match them link them again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::add_members`].
+    pub fn clear_blocks<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        let keys = owned_keys(keys);
+        self.apply_manage(ManageOp::ClearBlocks {
+            actor: actor.clone(),
+            segment,
+            keys,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Clears every block in a segment.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    pub fn clear_all_blocks(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
+        self.apply_manage(ManageOp::ClearAllBlocks {
+            actor: actor.clone(),
+            segment,
+        })
+        .map(|a| a.changes)
+    }
+
+    /// Re-evaluates the rules with relative-time conditions at `now`, so
+    /// entities whose windows slid enter or exit. Other rules are current
+    /// already. Changes are stamped `now`.
+    pub fn refresh(&mut self, now: Timestamp) -> Changes {
+        self.apply_time(TimeOp::Refresh { now })
+    }
+
+    /// Re-evaluates every rule at `now` (a daily full refresh).
+    pub fn refresh_all(&mut self, now: Timestamp) -> Changes {
+        self.apply_time(TimeOp::RefreshAll { now })
+    }
+
+    /// Sets the clock.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.apply_time(TimeOp::SetClock { clock });
+    }
+}
+
+/// Keys as the op holds them.
+fn owned_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> Vec<String> {
+    keys.into_iter().map(|k| k.as_ref().to_string()).collect()
+}
+
+/// Rows as the op holds them.
+fn owned_rows<K: AsRef<str>>(rows: impl IntoIterator<Item = (K, Row)>) -> Vec<(String, Row)> {
+    rows.into_iter().map(|(k, r)| (k.as_ref().to_string(), r)).collect()
+}
