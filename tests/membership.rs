@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use proptest::prelude::*;
+use segments::engine::Op::{Data, Manage, Time};
+use segments::engine::{Applied, Created, DataOp, EventRecord, ManageOp, Op as EngineOp, TimeOp};
 use segments::filter::{field, Node, TimeUnit};
 use segments::segment::{Actor, Cause, ChangeKind, Changes, NewSegment, Role, RuleId, SegmentId, Visibility};
 use segments::{Clock, Engine, FieldType, Filter, IndexConfig, LimitPolicy, Row, Schema, Timestamp, Value};
@@ -195,6 +197,25 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop::collection::vec((0..KEYS, prop::sample::select(&["login", "view"][..]), -60i64..10), 1..3)
             .prop_map(Op::Event),
     ]
+}
+
+/// Applies `op` after a trip through one of its serialized forms (JSON or
+/// binary, by turns), as a journal or a replica would receive it: every
+/// write of this test goes through `Engine::apply`.
+fn through_ops(engine: &mut Engine, op: EngineOp) -> Result<Applied, segments::Error> {
+    let json = op.to_json();
+    let back = if json.len() % 2 == 0 {
+        EngineOp::from_json(&json)?
+    } else {
+        EngineOp::from_bytes(&op.to_bytes())?
+    };
+    assert_eq!(back, op, "{json}");
+    engine.apply(back)
+}
+
+/// The changes an applied op returned, or its error's message.
+fn changes_of(r: Result<Applied, segments::Error>) -> Result<Changes, String> {
+    r.map(|applied| applied.changes).map_err(|e| e.to_string())
 }
 
 fn actors() -> [Actor; 4] {
@@ -410,12 +431,13 @@ impl Run {
                 if ok {
                     apply_patch(next.live.entry(key(*k)).or_default(), p);
                 }
-                let r = if insert {
-                    self.engine.insert("account", &key(*k), row(p))
+                let (kind, key, row) = ("account".to_string(), key(*k), row(p));
+                let op = if insert {
+                    DataOp::Insert { kind, key, row }
                 } else {
-                    self.engine.upsert("account", &key(*k), row(p))
+                    DataOp::Upsert { kind, key, row }
                 };
-                (r.map_err(|e| e.to_string()), ok)
+                (changes_of(through_ops(&mut self.engine, Data(op))), ok)
             }
             Op::UpsertMany(rows) => {
                 let mut seen = HashSet::new();
@@ -425,8 +447,12 @@ impl Run {
                         apply_patch(next.live.entry(key(*k)).or_default(), p);
                     }
                 }
-                let batch: Vec<(String, Row)> = rows.iter().map(|(k, p)| (key(*k), row(p))).collect();
-                (self.engine.upsert_many("account", batch).map_err(|e| e.to_string()), ok)
+                let rows: Vec<(String, Row)> = rows.iter().map(|(k, p)| (key(*k), row(p))).collect();
+                let op = Data(DataOp::UpsertMany {
+                    kind: "account".into(),
+                    rows,
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Clear(k, f) => {
                 let name = ["a", "b", "t"][*f];
@@ -438,12 +464,12 @@ impl Run {
                         _ => e.t = None,
                     }
                 }
-                (
-                    self.engine
-                        .clear_field("account", &key(*k), name)
-                        .map_err(|e| e.to_string()),
-                    ok,
-                )
+                let op = Data(DataOp::ClearField {
+                    kind: "account".into(),
+                    key: key(*k),
+                    field: name.into(),
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Delete(k) => {
                 let ok = next.live.remove(&key(*k)).is_some();
@@ -454,7 +480,11 @@ impl Run {
                     }
                 }
                 forced = Some(Cause::EntityDeleted);
-                (self.engine.delete("account", &key(*k)).map_err(|e| e.to_string()), ok)
+                let op = Data(DataOp::Delete {
+                    kind: "account".into(),
+                    key: key(*k),
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Create { actor, filter, private } => {
                 let a = &self.actors[*actor];
@@ -487,9 +517,13 @@ impl Run {
                     }
                     next.segments.push(s);
                 }
-                let r = self.engine.create_segment(a, spec).map(|(id, c)| {
-                    assert_eq!(Some(id), next.segments.last().map(|s| s.id));
-                    c
+                let op = Manage(ManageOp::CreateSegment {
+                    actor: a.clone(),
+                    segment: spec,
+                });
+                let r = through_ops(&mut self.engine, op).map(|applied| {
+                    assert_eq!(applied.created, next.segments.last().map(|s| Created::Segment(s.id)));
+                    applied.changes
                 });
                 (r.map_err(|e| e.to_string()), ok)
             }
@@ -518,7 +552,12 @@ impl Run {
                     }
                 }
                 let id = self.model.segments[i].id;
-                let r = self.engine.set_filter(a, id, filter.map(|f| pool(f).0));
+                let op = Manage(ManageOp::SetFilter {
+                    actor: a.clone(),
+                    segment: id,
+                    filter: filter.map(|f| pool(f).0),
+                });
+                let r = through_ops(&mut self.engine, op).map(|applied| applied.changes);
                 (r.map_err(|e| e.to_string()), ok)
             }
             Op::DeleteSegment { actor, seg } => {
@@ -529,7 +568,11 @@ impl Run {
                     next.segments.remove(i);
                 }
                 let id = self.model.segments[i].id;
-                (self.engine.delete_segment(a, id).map_err(|e| e.to_string()), ok)
+                let op = Manage(ManageOp::DeleteSegment {
+                    actor: a.clone(),
+                    segment: id,
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Attach { actor, seg, filter } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
@@ -540,7 +583,12 @@ impl Run {
                     next.next_rule += 1;
                 }
                 let id = self.model.segments[i].id;
-                let r = self.engine.attach_rule(a, id, pool(*filter).0).map(|(_, c)| c);
+                let op = Manage(ManageOp::AttachRule {
+                    actor: a.clone(),
+                    segment: id,
+                    filter: pool(*filter).0,
+                });
+                let r = through_ops(&mut self.engine, op).map(|applied| applied.changes);
                 (r.map_err(|e| e.to_string()), ok)
             }
             Op::Edit {
@@ -556,10 +604,12 @@ impl Run {
                 if ok {
                     next.segments[i].rules.insert(r, *filter);
                 }
-                (
-                    self.engine.edit_rule(a, r, pool(*filter).0).map_err(|e| e.to_string()),
-                    ok,
-                )
+                let op = Manage(ManageOp::EditRule {
+                    actor: a.clone(),
+                    rule: r,
+                    filter: pool(*filter).0,
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Detach { actor, seg, rule } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
@@ -574,7 +624,11 @@ impl Run {
                         s.filter_rule = None;
                     }
                 }
-                (self.engine.detach_rule(a, r).map_err(|e| e.to_string()), ok)
+                let op = Manage(ManageOp::DetachRule {
+                    actor: a.clone(),
+                    rule: r,
+                });
+                (changes_of(through_ops(&mut self.engine, op)), ok)
             }
             Op::Add {
                 actor,
@@ -611,13 +665,22 @@ impl Run {
                 }
                 let id = self.model.segments[i].id;
                 let names: Vec<String> = keys.iter().map(|&k| key(k)).collect();
-                let r = match (add, by_id, self.ids(keys)) {
-                    (true, true, Some(ids)) => self.engine.add_member_ids(a, id, &ids),
-                    (false, true, Some(ids)) => self.engine.remove_member_ids(a, id, &ids),
-                    (true, _, _) => self.engine.add_members(a, id, &names),
-                    (false, _, _) => self.engine.remove_members(a, id, &names),
+                let (actor, segment) = (a.clone(), id);
+                let op = match (add, by_id, self.ids(keys)) {
+                    (true, true, Some(ids)) => ManageOp::AddMemberIds { actor, segment, ids },
+                    (false, true, Some(ids)) => ManageOp::RemoveMemberIds { actor, segment, ids },
+                    (true, _, _) => ManageOp::AddMembers {
+                        actor,
+                        segment,
+                        keys: names,
+                    },
+                    (false, _, _) => ManageOp::RemoveMembers {
+                        actor,
+                        segment,
+                        keys: names,
+                    },
                 };
-                (r.map_err(|e| e.to_string()), ok)
+                (changes_of(through_ops(&mut self.engine, Manage(op))), ok)
             }
             Op::Unblock { actor, seg, keys } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
@@ -638,11 +701,16 @@ impl Run {
                     }
                 }
                 let id = self.model.segments[i].id;
-                let r = match keys {
-                    None => self.engine.clear_all_blocks(a, id),
-                    Some(keys) => self.engine.clear_blocks(a, id, keys.iter().map(|&k| key(k))),
+                let (actor, segment) = (a.clone(), id);
+                let op = match keys {
+                    None => ManageOp::ClearAllBlocks { actor, segment },
+                    Some(keys) => ManageOp::ClearBlocks {
+                        actor,
+                        segment,
+                        keys: keys.iter().map(|&k| key(k)).collect(),
+                    },
                 };
-                (r.map_err(|e| e.to_string()), ok)
+                (changes_of(through_ops(&mut self.engine, Manage(op))), ok)
             }
             Op::Move { actor, seg, to } => {
                 let Some(i) = self.seg(*seg) else { return Ok(()) };
@@ -654,7 +722,16 @@ impl Run {
                     next.segments.insert(to, s);
                 }
                 let id = self.model.segments[i].id;
-                let r = self.engine.move_segment(a, id, to).map(|()| Changes::default());
+                let op = Manage(ManageOp::MoveSegment {
+                    actor: a.clone(),
+                    segment: id,
+                    position: to,
+                });
+                // A move changes no membership.
+                let r = through_ops(&mut self.engine, op).map(|applied| {
+                    assert!(applied.changes.is_empty());
+                    Changes::default()
+                });
                 (r.map_err(|e| e.to_string()), ok)
             }
             Op::Event(events) => {
@@ -673,25 +750,42 @@ impl Run {
                     .iter()
                     .map(|(k, n, h)| (key(*k), *n, Timestamp::from_micros(now + h * HOUR)))
                     .collect();
-                let r = if let [(k, n, t)] = &batch[..] {
-                    self.engine.record_event("account", k, n, *t)
+                let kind = "account".to_string();
+                let op = if let [(k, n, t)] = &batch[..] {
+                    DataOp::RecordEvent {
+                        kind,
+                        key: k.clone(),
+                        event: n.to_string(),
+                        at: *t,
+                    }
                 } else {
-                    self.engine.record_events("account", batch)
+                    let events = batch
+                        .into_iter()
+                        .map(|(key, event, at)| EventRecord {
+                            key,
+                            event: event.to_string(),
+                            at,
+                        })
+                        .collect();
+                    DataOp::RecordEvents { kind, events }
                 };
-                (r.map_err(|e| e.to_string()), ok)
+                (changes_of(through_ops(&mut self.engine, Data(op))), ok)
             }
             Op::Refresh { hours, all } => {
                 // Time moves only here, so the model's links at `now` are the
                 // engine's between refreshes.
                 next.now += hours * HOUR;
                 let now = Timestamp::from_micros(next.now);
-                self.engine.set_clock(Clock::Fixed(now));
-                let c = if *all {
-                    self.engine.refresh_all(now)
-                } else {
-                    self.engine.refresh(now)
+                let clock = TimeOp::SetClock {
+                    clock: Clock::Fixed(now),
                 };
-                (Ok(c), true)
+                prop_assert!(changes_of(through_ops(&mut self.engine, Time(clock))).is_ok_and(|c| c.is_empty()));
+                let op = if *all {
+                    TimeOp::RefreshAll { now }
+                } else {
+                    TimeOp::Refresh { now }
+                };
+                (changes_of(through_ops(&mut self.engine, Time(op))), true)
             }
         };
         match got {
