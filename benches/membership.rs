@@ -4,7 +4,9 @@
 //!
 //! - `update_one`: one entity update with 1,000 segments defined, 100 of
 //!   which read the changed field, change events included; against the
-//!   same update to a bare table (`update_one_table_only`);
+//!   same update to a bare table (`update_one_table_only`); and the batch
+//!   path, 1,000 accounts in one `upsert_many` (`update_batch_1000`,
+//!   against `update_batch_1000_table_only`);
 //! - `refresh_100`: a refresh of 100 time-relative segments over 1M
 //!   accounts; against evaluating their 100 filters alone;
 //! - `rule_edit`: editing the filter of a segment of ~950k members; against
@@ -102,6 +104,28 @@ fn update_one(c: &mut Criterion) {
             flip = !flip;
             let health = if flip { 0.5 } else { 99.5 };
             black_box(table.upsert(key, Row::new().set("health", health)).expect("a live key"))
+        })
+    });
+    // The batch path: 1,000 accounts' health in one call.
+    let batch_keys: Vec<String> = (0..1000).map(|i| format!("a{:08}", i * (n / 1000).max(1))).collect();
+    let batch = |health: f64| -> Vec<(String, Row)> {
+        batch_keys
+            .iter()
+            .map(|k| (k.clone(), Row::new().set("health", health)))
+            .collect()
+    };
+    g.bench_function("update_batch_1000", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let rows = batch(if flip { 0.5 } else { 99.5 });
+            black_box(e.upsert_many("account", rows).expect("live keys"))
+        })
+    });
+    g.bench_function("update_batch_1000_table_only", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let rows = batch(if flip { 0.5 } else { 99.5 });
+            black_box(table.upsert_many(rows).expect("live keys"))
         })
     });
     g.finish();

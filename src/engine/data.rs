@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 
 use super::{Deltas, Engine};
 use crate::error::StoreError;
-use crate::segment::{Cause, Changes, Delta, RuleId, Source};
+use crate::segment::{Changes, RuleId};
 use crate::store::{Table, Written};
 use crate::value::Timestamp;
 
@@ -47,21 +47,7 @@ impl Engine {
             self.store.tables_mut()[k].delete(key)?;
         }
         let at = self.now();
-        let mut deltas = Deltas::new();
-        for (sid, seg) in self.segments.iter_mut().filter(|(_, s)| s.kind == k) {
-            let mut d = Delta::with_exit_cause(Cause::EntityDeleted);
-            d.lost(Source::Manual, &seg.manual & &gone);
-            seg.manual -= &gone;
-            for rule in &seg.info.rules {
-                let Some(r) = self.rules.get_mut(rule) else { continue };
-                r.blocked -= &gone;
-                d.lost(Source::Rule(r.info.id), &r.links & &gone);
-                r.links -= &gone;
-            }
-            if !d.is_empty() {
-                deltas.insert(*sid, d);
-            }
-        }
+        let mut deltas = self.book.forget(k, &gone);
         // Rules over their parents count them no more.
         for (r, scope) in self.nested_scopes(k, &gone, &left, |_| true) {
             self.relink(r, Some(&scope), at, &mut deltas);

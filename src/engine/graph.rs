@@ -10,7 +10,7 @@ use super::deps::NestedDep;
 use super::manage::{denied, Reader};
 use super::Engine;
 use crate::error::SegmentError;
-use crate::eval::{children, resolve_parent};
+use crate::eval::{children, resolve_parent, Parents};
 use crate::filter::Plan;
 use crate::schema::FieldId;
 use crate::segment::{Action, RuleId, SegmentId, Visibility};
@@ -32,7 +32,7 @@ impl Engine {
             });
         }
         for (chain, s) in plan.segment_refs() {
-            self.refs.entry(s).or_default().push((rule, chain));
+            self.book.refs.entry(s).or_default().push((rule, chain));
         }
     }
 
@@ -43,10 +43,10 @@ impl Engine {
             d.nested.retain(|n| n.rule != rule);
         }
         for s in plan.segments() {
-            if let Some(list) = self.refs.get_mut(&s) {
+            if let Some(list) = self.book.refs.get_mut(&s) {
                 list.retain(|(r, _)| *r != rule);
                 if list.is_empty() {
-                    self.refs.remove(&s);
+                    self.book.refs.remove(&s);
                 }
             }
         }
@@ -69,13 +69,14 @@ impl Engine {
     ) -> Result<(), SegmentError> {
         let relations = self.store.schema().relations();
         let name = |id: SegmentId| {
-            self.segments
+            self.book
+                .segments
                 .get(&id)
                 .map_or(segment_name.to_string(), |s| s.info.name.clone())
         };
         for (chain, s) in plan.segment_refs() {
             let want = chain.last().map_or(kind, |&r| relations[r].child.0 as usize);
-            let found = self.segments.get(&s);
+            let found = self.book.segments.get(&s);
             if let Some(r) = reader {
                 if !r.actor.manages_all() && !found.is_some_and(|t| r.actor.may_view(&t.info)) {
                     return Err(denied(r.actor, Action::View, s.to_string()));
@@ -155,14 +156,14 @@ impl Engine {
 
     /// The segments that `segment`'s rules name.
     pub(super) fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
-        let Some(s) = self.segments.get(&segment) else {
+        let Some(s) = self.book.segments.get(&segment) else {
             return Vec::new();
         };
         let mut out: Vec<SegmentId> = s
             .info
             .rules
             .iter()
-            .filter_map(|r| self.rules.get(r))
+            .filter_map(|r| self.book.rules.get(r))
             .flat_map(|r| r.plan.segments())
             .collect();
         out.sort_unstable();
@@ -172,7 +173,7 @@ impl Engine {
 
     /// Recomputes every segment's rank (the graph is acyclic).
     pub(super) fn rerank(&mut self) {
-        let ids: Vec<SegmentId> = self.segments.keys().copied().collect();
+        let ids: Vec<SegmentId> = self.book.segments.keys().copied().collect();
         let mut rank: BTreeMap<SegmentId, u32> = BTreeMap::new();
         for id in ids {
             // Iterative post-order: a segment's rank once all it names are ranked.
@@ -196,7 +197,7 @@ impl Engine {
                 }
             }
         }
-        for (id, s) in &mut self.segments {
+        for (id, s) in &mut self.book.segments {
             s.rank = rank.get(id).copied().unwrap_or(0);
         }
     }
@@ -204,11 +205,12 @@ impl Engine {
     /// The segments whose rules name `segment`.
     pub(super) fn naming(&self, segment: SegmentId) -> Vec<SegmentId> {
         let mut out: Vec<SegmentId> = self
+            .book
             .refs
             .get(&segment)
             .into_iter()
             .flatten()
-            .filter_map(|(r, _)| self.rules.get(r).map(|r| r.info.segment))
+            .filter_map(|(r, _)| self.book.rules.get(r).map(|r| r.info.segment))
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -219,16 +221,7 @@ impl Engine {
     /// kind; `extra` joins the parents found at the first step (the parents
     /// that children had before a write).
     pub(super) fn lift(&self, chain: &[usize], ids: &RoaringBitmap, extra: Option<&RoaringBitmap>) -> RoaringBitmap {
-        let mut cur = ids.clone();
-        for (i, &rel) in chain.iter().rev().enumerate() {
-            cur = self.parents[rel].parents_of(&cur);
-            if i == 0 {
-                if let Some(e) = extra {
-                    cur |= e;
-                }
-            }
-        }
-        cur
+        lift(&self.parents, chain, ids, extra)
     }
 
     /// After a write to kind `k`: sets the parents of the children written
@@ -315,4 +308,24 @@ impl Engine {
 /// its owner's private segments.
 pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibility, &str)) -> bool {
     target.0 == Visibility::Public || (visibility == Visibility::Private && target.1 == owner)
+}
+
+/// Maps ids of the innermost kind of `chain` up to the outermost parent
+/// kind through `parents`; `extra` joins the parents found at the first step.
+pub(super) fn lift(
+    parents: &[Parents],
+    chain: &[usize],
+    ids: &RoaringBitmap,
+    extra: Option<&RoaringBitmap>,
+) -> RoaringBitmap {
+    let mut cur = ids.clone();
+    for (i, &rel) in chain.iter().rev().enumerate() {
+        cur = parents[rel].parents_of(&cur);
+        if i == 0 {
+            if let Some(e) = extra {
+                cur |= e;
+            }
+        }
+    }
+    cur
 }

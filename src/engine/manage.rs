@@ -8,9 +8,7 @@ use super::graph::may_name;
 use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
-use crate::segment::{
-    Action, Actor, Cause, ChangeKind, Changes, Delta, NewSegment, RuleId, SegmentId, SegmentInfo, Source, Visibility,
-};
+use crate::segment::{Action, Actor, Changes, NewSegment, RuleId, SegmentId, SegmentInfo, Visibility};
 
 impl Engine {
     pub(super) fn exec_create_segment(
@@ -25,7 +23,7 @@ impl Engine {
             kind: spec.kind.clone(),
         })?;
         let name = self.check_name(&spec.name, (spec.visibility, &actor.id), None)?;
-        let id = SegmentId(self.next_segment);
+        let id = SegmentId(self.book.next_segment);
         let reader = Reader {
             actor,
             home: Some((spec.visibility, &actor.id)),
@@ -35,8 +33,8 @@ impl Engine {
             None => None,
         };
         let at = self.now();
-        self.next_segment += 1;
-        self.segments.insert(
+        self.book.next_segment += 1;
+        self.book.segments.insert(
             id,
             SegmentState {
                 info: SegmentInfo {
@@ -56,11 +54,11 @@ impl Engine {
                 rank: 0,
             },
         );
-        self.order.push(id);
+        self.book.order.push(id);
         let changes = match (spec.filter, plan) {
             (Some(filter), Some(plan)) => {
                 let (rule, changes) = self.add_rule(id, filter, plan, at);
-                if let Some(s) = self.segments.get_mut(&id) {
+                if let Some(s) = self.book.segments.get_mut(&id) {
                     s.info.filter_rule = Some(rule);
                 }
                 changes
@@ -141,17 +139,14 @@ impl Engine {
             });
         }
         let at = self.now();
-        let s = self
-            .segments
-            .remove(&segment)
+        let (rules, out) = self
+            .book
+            .remove_segment(segment, at)
             .ok_or(SegmentError::UnknownSegment { id: segment })?;
-        for r in &s.info.rules {
-            self.unregister(*r);
+        for r in rules {
+            self.unregister(r);
         }
         self.rerank();
-        self.order.retain(|&x| x != segment);
-        let mut out = Changes::new(at);
-        out.push(segment, ChangeKind::Exited, Cause::SegmentDeleted, s.members);
         Ok(out)
     }
 
@@ -162,14 +157,14 @@ impl Engine {
         position: usize,
     ) -> Result<(), SegmentError> {
         self.managed(actor, segment, Action::Move)?;
-        if position >= self.order.len() {
+        if position >= self.book.order.len() {
             return Err(SegmentError::Position {
                 position,
-                len: self.order.len(),
+                len: self.book.order.len(),
             });
         }
-        self.order.retain(|&x| x != segment);
-        self.order.insert(position, segment);
+        self.book.order.retain(|&x| x != segment);
+        self.book.order.insert(position, segment);
         Ok(())
     }
 
@@ -179,7 +174,7 @@ impl Engine {
         }
         let mut seen = BTreeSet::new();
         for id in order {
-            if !self.segments.contains_key(id) {
+            if !self.book.segments.contains_key(id) {
                 return Err(SegmentError::NotAPermutation {
                     problem: format!("{id} does not exist"),
                 });
@@ -190,12 +185,12 @@ impl Engine {
                 });
             }
         }
-        if let Some(missing) = self.order.iter().find(|id| !seen.contains(id)) {
+        if let Some(missing) = self.book.order.iter().find(|id| !seen.contains(id)) {
             return Err(SegmentError::NotAPermutation {
                 problem: format!("{missing} is missing"),
             });
         }
-        self.order = order.to_vec();
+        self.book.order = order.to_vec();
         Ok(())
     }
 
@@ -238,18 +233,9 @@ impl Engine {
 
     pub(super) fn unblock(&mut self, segment: SegmentId, only: Option<RoaringBitmap>) -> Result<Changes, SegmentError> {
         let at = self.now();
-        let rules = self.segment_ref(segment)?.info.rules.clone();
+        self.segment_ref(segment)?;
         let mut deltas = Deltas::new();
-        for rule in rules {
-            let Some(r) = self.rules.get_mut(&rule) else { continue };
-            let freed = match &only {
-                Some(ids) => &r.blocked & ids,
-                None => r.blocked.clone(),
-            };
-            if freed.is_empty() {
-                continue;
-            }
-            r.blocked -= &freed;
+        for (rule, freed) in self.book.unblock(segment, only.as_ref()) {
             self.relink(rule, Some(&freed), at, &mut deltas);
         }
         Ok(self.settle(deltas, at))
@@ -271,6 +257,7 @@ impl Engine {
         let same_scope =
             |i: &SegmentInfo| i.visibility == visibility && (visibility == Visibility::Public || i.owner == owner);
         match self
+            .book
             .segments
             .values()
             .find(|s| s.info.name == name && Some(s.info.id) != except && same_scope(&s.info))
@@ -294,7 +281,8 @@ impl Engine {
                     .named_by(segment)
                     .into_iter()
                     .filter(|id| {
-                        self.segments
+                        self.book
+                            .segments
                             .get(id)
                             .is_some_and(|t| !may_name((visibility, owner), (t.info.visibility, &t.info.owner)))
                     })
@@ -309,7 +297,8 @@ impl Engine {
                     .naming(segment)
                     .into_iter()
                     .filter(|id| {
-                        self.segments
+                        self.book
+                            .segments
                             .get(id)
                             .is_some_and(|t| !may_name((t.info.visibility, &t.info.owner), (visibility, owner)))
                     })
@@ -335,7 +324,7 @@ impl Engine {
     pub(super) fn describe<'a>(&self, actor: &Actor, ids: impl Iterator<Item = &'a SegmentId>) -> String {
         let mut named = Vec::new();
         let mut hidden = 0;
-        for s in ids.filter_map(|id| self.segments.get(id)) {
+        for s in ids.filter_map(|id| self.book.segments.get(id)) {
             if actor.may_view(&s.info) {
                 named.push(format!("`{}` ({})", s.info.name, s.info.id));
             } else {
@@ -374,15 +363,18 @@ impl Engine {
     }
 
     pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {
-        self.segments.get(&id).ok_or(SegmentError::UnknownSegment { id })
+        self.book.segments.get(&id).ok_or(SegmentError::UnknownSegment { id })
     }
 
     fn segment_mut(&mut self, id: SegmentId) -> Result<&mut SegmentState, SegmentError> {
-        self.segments.get_mut(&id).ok_or(SegmentError::UnknownSegment { id })
+        self.book
+            .segments
+            .get_mut(&id)
+            .ok_or(SegmentError::UnknownSegment { id })
     }
 
     pub(super) fn rule_ref(&self, id: RuleId) -> Result<&RuleState, SegmentError> {
-        self.rules.get(&id).ok_or(SegmentError::UnknownRule { id })
+        self.book.rules.get(&id).ok_or(SegmentError::UnknownRule { id })
     }
 
     fn rule_segment(&self, rule: RuleId) -> Result<SegmentId, SegmentError> {
@@ -397,7 +389,7 @@ impl Engine {
         segment: SegmentId,
         action: Action,
     ) -> Result<&SegmentState, SegmentError> {
-        match self.segments.get(&segment) {
+        match self.book.segments.get(&segment) {
             Some(s) if actor.may_view(&s.info) => Ok(s),
             // Admins and leaders see every segment: nothing to hide.
             _ if actor.manages_all() => Err(SegmentError::UnknownSegment { id: segment }),
@@ -408,9 +400,10 @@ impl Engine {
     /// The segment of `rule`, if `actor` may see it; otherwise a refusal
     /// that is the same whether the rule exists or not.
     pub(super) fn rule_visible(&self, actor: &Actor, rule: RuleId, action: Action) -> Result<SegmentId, SegmentError> {
-        match self.rules.get(&rule) {
+        match self.book.rules.get(&rule) {
             Some(r)
                 if self
+                    .book
                     .segments
                     .get(&r.info.segment)
                     .is_some_and(|s| actor.may_view(&s.info)) =>
@@ -475,47 +468,30 @@ impl Engine {
 
     pub(super) fn add_manual(&mut self, segment: SegmentId, ids: RoaringBitmap) -> Changes {
         let at = self.now();
-        let mut deltas = Deltas::new();
-        if let Some(s) = self.segments.get_mut(&segment) {
-            let new = ids - &s.manual;
-            s.manual |= &new;
-            let mut d = Delta::default();
-            d.gained(Source::Manual, new);
-            deltas.insert(segment, d);
-        }
+        let deltas = self.book.add_manual(segment, ids);
         self.settle(deltas, at)
     }
 
     pub(super) fn remove_manual(&mut self, segment: SegmentId, ids: &RoaringBitmap) -> Changes {
         let at = self.now();
-        let mut deltas = Deltas::new();
-        if let Some(s) = self.segments.get_mut(&segment) {
-            let mut d = Delta::with_exit_cause(Cause::Manual);
-            d.lost(Source::Manual, &s.manual & ids);
-            s.manual -= ids;
-            for rule in &s.info.rules {
-                let Some(r) = self.rules.get_mut(rule) else { continue };
-                d.lost(Source::Rule(r.info.id), &r.links & ids);
-                r.links -= ids;
-                r.blocked |= ids;
-            }
-            deltas.insert(segment, d);
-        }
+        let deltas = self.book.remove_manual(segment, ids);
         self.settle(deltas, at)
     }
 
     /// Registers a validated rule on a segment and links its matches.
     fn add_rule(&mut self, segment: SegmentId, filter: Filter, plan: Plan, at: crate::Timestamp) -> (RuleId, Changes) {
-        let id = RuleId(self.next_rule);
-        self.next_rule += 1;
-        let Some(s) = self.segments.get_mut(&segment) else {
+        let id = RuleId(self.book.next_rule);
+        self.book.next_rule += 1;
+        let Some(s) = self.book.segments.get_mut(&segment) else {
             return (id, Changes::new(at));
         };
         s.info.rules.push(id);
         s.info.updated = at;
         let kind = s.kind;
         self.index_rule(id, kind, &plan);
-        self.rules.insert(id, RuleState::new(id, segment, kind, filter, plan));
+        self.book
+            .rules
+            .insert(id, RuleState::new(id, segment, kind, filter, plan));
         self.rerank();
         let mut deltas = Deltas::new();
         self.relink(id, None, at, &mut deltas);
@@ -536,7 +512,7 @@ impl Engine {
         let old = self.rule_ref(rule)?.plan.clone();
         self.unindex_rule(rule, kind, &old);
         self.index_rule(rule, kind, &plan);
-        if let Some(r) = self.rules.get_mut(&rule) {
+        if let Some(r) = self.book.rules.get_mut(&rule) {
             r.info.time_relative = plan.is_time_relative();
             r.info.filter = filter;
             r.plan = plan;
@@ -553,21 +529,14 @@ impl Engine {
         let Some(r) = self.unregister(rule) else {
             return Changes::new(at);
         };
-        let mut deltas = Deltas::new();
-        if let Some(s) = self.segments.get_mut(&r.info.segment) {
-            s.info.rules.retain(|&x| x != rule);
-            s.info.updated = at;
-            let mut d = Delta::default();
-            d.lost(Source::Rule(rule), r.links);
-            deltas.insert(r.info.segment, d);
-        }
+        let deltas = self.book.detach(r, at);
         self.rerank();
         self.settle(deltas, at)
     }
 
     /// Removes a rule and its index entries; the caller reranks once.
     fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
-        let r = self.rules.remove(&rule)?;
+        let r = self.book.rules.remove(&rule)?;
         self.unindex_rule(rule, r.kind, &r.plan);
         Some(r)
     }

@@ -16,14 +16,13 @@ pub use actor::AsActor;
 pub use op::{Applied, Created, DataOp, EventRecord, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
 
-use std::collections::BTreeMap;
-
 use roaring::RoaringBitmap;
 
 use crate::eval::{self, Env, Parents};
-use crate::filter::{LimitPolicy, Plan};
+use crate::filter::LimitPolicy;
 use crate::schema::Schema;
-use crate::segment::{Cause, ChangeKind, Changes, Delta, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
+use crate::segment::book::{Book, Deltas, RuleState, SegmentState};
+use crate::segment::{Changes, RuleId};
 use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
 use deps::KindDeps;
@@ -92,40 +91,12 @@ pub struct Engine {
     store: Store,
     policy: LimitPolicy,
     clock: Clock,
-    segments: BTreeMap<SegmentId, SegmentState>,
-    /// The listing order.
-    order: Vec<SegmentId>,
-    rules: BTreeMap<RuleId, RuleState>,
+    /// Segments, rules and membership.
+    book: Book,
     /// Per kind: which rules read which field or event.
     deps: Vec<KindDeps>,
     /// Per relation of the schema: each child's parent.
     parents: Vec<Parents>,
-    /// Per segment: the rules that name it, with the chain of relations of
-    /// the nested filter that does.
-    refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<usize>)>>,
-    next_segment: u64,
-    next_rule: u64,
-}
-
-#[derive(Debug, Clone)]
-struct SegmentState {
-    info: SegmentInfo,
-    kind: usize,
-    manual: RoaringBitmap,
-    members: RoaringBitmap,
-    /// 0 for a segment whose rules name no segment; otherwise one more
-    /// than the highest rank of the segments they name. Segments settle
-    /// in rank order, so a segment settles after those it depends on.
-    rank: u32,
-}
-
-#[derive(Debug, Clone)]
-struct RuleState {
-    info: RuleInfo,
-    kind: usize,
-    plan: Plan,
-    links: RoaringBitmap,
-    blocked: RoaringBitmap,
 }
 
 // The engine is shared across threads behind a lock: it must stay `Send + Sync`.
@@ -133,24 +104,6 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Engine>();
 };
-
-impl RuleState {
-    /// A rule of `segment` (of kind `kind`) with no links or blocks yet.
-    fn new(id: RuleId, segment: SegmentId, kind: usize, filter: crate::Filter, plan: Plan) -> RuleState {
-        RuleState {
-            info: RuleInfo {
-                id,
-                segment,
-                time_relative: plan.is_time_relative(),
-                filter,
-            },
-            kind,
-            plan,
-            links: RoaringBitmap::new(),
-            blocked: RoaringBitmap::new(),
-        }
-    }
-}
 
 /// Scopes this small (or the table's `per_id_candidates`, if smaller) are
 /// tested entity by entity; larger ones through the indexes.
@@ -169,16 +122,11 @@ impl Engine {
         let parents = vec![Parents::default(); schema.relations().len()];
         Engine {
             parents,
-            refs: BTreeMap::new(),
             store: Store::with_config(schema, cfg),
             policy,
             clock: Clock::System,
-            segments: BTreeMap::new(),
-            order: Vec::new(),
-            rules: BTreeMap::new(),
+            book: Book::default(),
             deps,
-            next_segment: 1,
-            next_rule: 1,
         }
     }
 
@@ -208,54 +156,16 @@ impl Engine {
     /// Re-evaluates `rule` over `scope` (every entity when `None`) at `now`
     /// and records the links gained and lost in `deltas`.
     fn relink(&mut self, rule: RuleId, scope: Option<&RoaringBitmap>, now: Timestamp, deltas: &mut Deltas) {
-        let Engine {
-            rules,
-            store,
-            segments,
-            parents,
-            ..
-        } = self;
-        let Some(r) = rules.get_mut(&rule) else { return };
-        let env = env(store, segments, parents);
-        let table = &store.tables()[r.kind];
-        let source = Source::Rule(rule);
-        let mut matched = match scope {
-            Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
-                .iter()
-                .filter(|&id| eval::matches_unchecked(&r.plan, table, id, now, &env))
-                .collect(),
-            _ => eval::evaluate_in(&r.plan, table, now, scope, &env),
-        };
-        matched -= &r.blocked;
-        let (gained, lost) = match scope {
-            Some(s) => {
-                let old = &r.links & s;
-                let gained = &matched - &old;
-                let lost = old - &matched;
-                r.links |= &gained;
-                r.links -= &lost;
-                (gained, lost)
-            }
-            None => {
-                let gained = &matched - &r.links;
-                let lost = &r.links - &matched;
-                r.links = matched;
-                (gained, lost)
-            }
-        };
-        if gained.is_empty() && lost.is_empty() {
-            return;
+        if let Some(matched) = matches_of(&self.store, &self.book, &self.parents, rule, scope, now) {
+            self.book.relink(rule, scope, matched, deltas);
         }
-        let d = deltas.entry(r.info.segment).or_default();
-        d.gained(source, gained);
-        d.lost(source, lost);
     }
 
     /// Re-evaluates `rules` (sorted by id) for the one entity `id` and
     /// reports the membership changes: the write path for one entity, with
     /// no bitmap built unless membership changes.
     fn relink_one(&mut self, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
-        if !self.simple(rules) {
+        if !self.book.simple(rules) {
             // Segments that name segments settle in rank order.
             let scope = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
             let mut deltas = Deltas::new();
@@ -264,154 +174,63 @@ impl Engine {
             }
             return self.settle(deltas, at);
         }
-        // (segment, rule, linked now) for each link that changed, in rule order.
-        let mut flips: Vec<(SegmentId, RuleId, bool)> = Vec::new();
-        let Engine {
-            rules: all,
-            store,
-            segments,
-            parents,
-            ..
-        } = self;
-        let env = env(store, segments, parents);
-        for &rule in rules {
-            let Some(r) = all.get_mut(&rule) else { continue };
-            let table = &store.tables()[r.kind];
-            let now_linked = eval::matches_unchecked(&r.plan, table, id, at, &env) && !r.blocked.contains(id);
-            if now_linked != r.links.contains(id) {
-                if now_linked {
-                    r.links.insert(id);
-                } else {
-                    r.links.remove(id);
-                }
-                flips.push((r.info.segment, rule, now_linked));
-            }
-        }
-        // Stable: each segment's flips stay in rule order, so the first is the cause.
-        flips.sort_by_key(|f| f.0);
-        let mut out = Changes::new(at);
-        out.groups.reserve(flips.len());
-        let mut rest = &flips[..];
-        while let Some(&(segment, ..)) = rest.first() {
-            let n = rest.iter().take_while(|f| f.0 == segment).count();
-            let group = &rest[..n];
-            rest = &rest[n..];
-            let Some(s) = self.segments.get_mut(&segment) else {
-                continue;
-            };
-            let was = s.members.contains(id);
-            // A gained link makes a member; only a lost one needs a look at the others.
-            let is = group.iter().any(|f| f.2)
-                || s.manual.contains(id)
-                || s.info
-                    .rules
-                    .iter()
-                    .any(|r| self.rules.get(r).is_some_and(|r| r.links.contains(id)));
-            if was == is {
-                continue;
-            }
-            let Some(&(_, cause, _)) = group.iter().find(|f| f.2 == is) else {
-                continue;
-            };
-            if is {
-                s.members.insert(id);
-                out.push_one(segment, ChangeKind::Entered, Cause::Rule(cause), id);
-            } else {
-                s.members.remove(id);
-                out.push_one(segment, ChangeKind::Exited, Cause::Rule(cause), id);
-            }
-        }
-        out
-    }
-
-    /// Whether the rules' segments neither name segments nor are named:
-    /// then one entity's changes need no ordering.
-    fn simple(&self, rules: &[RuleId]) -> bool {
-        self.refs.is_empty()
-            || rules.iter().all(|r| {
-                self.rules.get(r).map_or(true, |r| {
-                    let s = r.info.segment;
-                    !self.refs.contains_key(&s) && self.segments.get(&s).map_or(true, |s| s.rank == 0)
-                })
+        let env = env(&self.store, &self.book, &self.parents);
+        let verdicts: Vec<(RuleId, bool)> = rules
+            .iter()
+            .filter_map(|&rule| {
+                let r = self.book.rules.get(&rule)?;
+                let table = &self.store.tables()[r.kind];
+                Some((rule, eval::matches_unchecked(&r.plan, table, id, at, &env)))
             })
+            .collect();
+        self.book.settle_one(&verdicts, id, at)
     }
 
-    /// Turns the link changes of a call into membership changes.
-    ///
-    /// Segments settle in rank order; each change of a segment's members
-    /// re-evaluates, for the entities that changed (or their parents), the
-    /// rules that name it, so a change reaches every segment that depends on
-    /// it, and each segment settles once with its net change.
-    fn settle(&mut self, mut deltas: Deltas, at: Timestamp) -> Changes {
-        let mut out = Changes::new(at);
-        while let Some(id) = self.next_to_settle(&deltas) {
-            let Some(delta) = deltas.remove(&id) else { break };
-            let Some(seg) = self.segments.get_mut(&id) else {
-                continue;
-            };
-            let first = out.groups.len();
-            let rules = &self.rules;
-            let (manual, rule_ids) = (&seg.manual, &seg.info.rules);
-            delta.finish(
-                id,
-                &mut seg.members,
-                |t| {
-                    let mut linked = t & manual;
-                    for r in rule_ids.iter().filter_map(|r| rules.get(r)) {
-                        if linked.len() == t.len() {
-                            break;
-                        }
-                        linked |= t & &r.links;
-                    }
-                    linked
-                },
-                &mut out,
-            );
-            if out.groups.len() > first {
-                if let Some(dependents) = self.refs.get(&id).cloned() {
-                    let mut moved = RoaringBitmap::new();
-                    for g in &out.groups[first..] {
-                        moved |= g.to_bitmap();
-                    }
-                    for (rule, chain) in dependents {
-                        let scope = self.lift(&chain, &moved, None);
-                        self.relink(rule, Some(&scope), at, &mut deltas);
-                    }
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// The pending segment of lowest (rank, id).
-    fn next_to_settle(&self, deltas: &Deltas) -> Option<SegmentId> {
-        if self.refs.is_empty() {
-            return deltas.keys().next().copied();
-        }
-        deltas
-            .keys()
-            .min_by_key(|id| (self.segments.get(id).map_or(0, |s| s.rank), **id))
-            .copied()
+    /// Turns the link changes of a call into membership changes (see
+    /// [`Book::settle`]), re-evaluating the rules that name a segment whose
+    /// members moved.
+    fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
+        let Engine {
+            store, parents, book, ..
+        } = self;
+        book.settle(deltas, at, |book, rule, chain, moved| {
+            let scope = graph::lift(parents, chain, moved, None);
+            let matched = matches_of(store, book, parents, rule, Some(&scope), at)?;
+            Some((scope, matched))
+        })
     }
 }
 
-type Deltas = BTreeMap<SegmentId, Delta>;
-
-impl eval::Members for BTreeMap<SegmentId, SegmentState> {
-    fn members(&self, segment: SegmentId) -> Option<&RoaringBitmap> {
-        self.get(&segment).map(|s| &s.members)
-    }
+/// What `rule` matches among `scope` (every entity when `None`) at `now`;
+/// `None` for a rule that does not exist.
+fn matches_of(
+    store: &Store,
+    book: &Book,
+    parents: &[Parents],
+    rule: RuleId,
+    scope: Option<&RoaringBitmap>,
+    now: Timestamp,
+) -> Option<RoaringBitmap> {
+    let r = book.rules.get(&rule)?;
+    let env = env(store, book, parents);
+    let table = &store.tables()[r.kind];
+    Some(match scope {
+        Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
+            .iter()
+            .filter(|&id| eval::matches_unchecked(&r.plan, table, id, now, &env))
+            .collect(),
+        _ => eval::evaluate_in(&r.plan, table, now, scope, &env),
+    })
 }
 
 /// The context plans that name segments or related kinds read, from the
 /// engine's parts (borrowed apart from its rules, which relinking changes).
-fn env<'a>(store: &'a Store, segments: &'a BTreeMap<SegmentId, SegmentState>, parents: &'a [Parents]) -> Env<'a> {
+fn env<'a>(store: &'a Store, book: &'a Book, parents: &'a [Parents]) -> Env<'a> {
     Env {
         tables: store.tables(),
         relations: store.schema().relations(),
         parents,
-        segments,
+        segments: book,
         meter: eval::Meter::unmetered(),
     }
 }

@@ -49,18 +49,20 @@ impl Engine {
     /// ones and its own private ones. Others' private segments are not
     /// listed, whatever the role.
     pub fn list<'a>(&'a self, actor: &'a Actor) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
-        self.order
+        self.book
+            .order
             .iter()
-            .filter_map(|id| self.segments.get(id))
+            .filter_map(|id| self.book.segments.get(id))
             .map(|s| &s.info)
             .filter(move |i| i.visibility == Visibility::Public || i.owner == actor.id)
     }
 
     /// Every segment, in the listing order, whoever sees it.
     pub fn segments(&self) -> impl Iterator<Item = &SegmentInfo> + '_ {
-        self.order
+        self.book
+            .order
             .iter()
-            .filter_map(|id| self.segments.get(id))
+            .filter_map(|id| self.book.segments.get(id))
             .map(|s| &s.info)
     }
 
@@ -123,10 +125,12 @@ impl Engine {
             .ok_or_else(|| SegmentError::UnknownKind { kind: kind.to_string() })?;
         let id = self.live_id(k, kind, key)?;
         Ok(self
+            .book
             .order
             .iter()
             .filter(|s| {
-                self.segments
+                self.book
+                    .segments
                     .get(s)
                     .is_some_and(|s| s.kind == k && s.members.contains(id))
             })
@@ -200,6 +204,7 @@ impl Engine {
 
     pub(super) fn exec_refresh(&mut self, now: Timestamp) -> Changes {
         let rules: Vec<RuleId> = self
+            .book
             .rules
             .values()
             .filter(|r| r.info.time_relative)
@@ -240,7 +245,7 @@ impl Engine {
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
         let relations = self.store.schema().relations();
         let mut best: Option<i64> = None;
-        for r in self.rules.values().filter(|r| r.info.time_relative) {
+        for r in self.book.rules.values().filter(|r| r.info.time_relative) {
             r.plan.visit_all(&mut |chain, leaf| {
                 if !leaf.is_time_relative_leaf() {
                     return;
@@ -255,7 +260,7 @@ impl Engine {
     }
 
     pub(super) fn exec_refresh_all(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self.rules.keys().copied().collect();
+        let rules: Vec<RuleId> = self.book.rules.keys().copied().collect();
         self.reevaluate(rules, now)
     }
 
@@ -382,7 +387,7 @@ impl Engine {
                 }
             }
         }
-        for s in self.segments.values() {
+        for s in self.book.segments.values() {
             let mut members = s.manual.clone();
             for r in self.rules_of(s.info.rules.iter()) {
                 let table = self.table_at(r.kind);
@@ -409,7 +414,7 @@ impl Engine {
     /// Runs `f` with the context that plans naming segments and related
     /// kinds read.
     pub(super) fn with_env<R>(&self, meter: &Meter, f: impl FnOnce(&eval::Env) -> R) -> R {
-        let mut env = super::env(&self.store, &self.segments, &self.parents);
+        let mut env = super::env(&self.store, &self.book, &self.parents);
         env.meter = meter;
         f(&env)
     }
@@ -468,7 +473,7 @@ impl Engine {
     }
 
     fn rules_of<'a>(&'a self, ids: impl Iterator<Item = &'a RuleId> + 'a) -> impl Iterator<Item = &'a RuleState> + 'a {
-        ids.filter_map(|r| self.rules.get(r))
+        ids.filter_map(|r| self.book.rules.get(r))
     }
 }
 

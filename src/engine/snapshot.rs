@@ -163,10 +163,10 @@ impl Engine {
             t.encode(&mut e);
         }
 
-        e.u64(self.next_segment);
-        e.u64(self.next_rule);
-        e.len(self.segments.len());
-        for s in self.segments.values() {
+        e.u64(self.book.next_segment);
+        e.u64(self.book.next_rule);
+        e.len(self.book.segments.len());
+        for s in self.book.segments.values() {
             let i = &s.info;
             e.u64(i.id.0);
             e.str(&i.name);
@@ -186,12 +186,12 @@ impl Engine {
             e.i64(i.updated.as_micros());
             e.bitmap(&s.manual);
         }
-        e.len(self.order.len());
-        for s in &self.order {
+        e.len(self.book.order.len());
+        for s in &self.book.order {
             e.u64(s.0);
         }
-        e.len(self.rules.len());
-        for r in self.rules.values() {
+        e.len(self.book.rules.len());
+        for r in self.book.rules.values() {
             e.u64(r.info.id.0);
             e.u64(r.info.segment.0);
             e.str(&r.info.filter.to_json_value().to_string());
@@ -236,8 +236,8 @@ fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
         engine.parents[i] = Parents::build(rel, engine.store.tables());
     }
 
-    engine.next_segment = d.u64(what!("segment counter"))?;
-    engine.next_rule = d.u64(what!("rule counter"))?;
+    engine.book.next_segment = d.u64(what!("segment counter"))?;
+    engine.book.next_rule = d.u64(what!("rule counter"))?;
     let rule_lists = decode_segments(&mut engine, d)?;
     decode_order(&mut engine, d)?;
     decode_rules(&mut engine, d)?;
@@ -245,13 +245,14 @@ fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
     // Each segment lists exactly the rules that feed it.
     let at = d.offset();
     let mut fed: BTreeMap<SegmentId, BTreeSet<RuleId>> = BTreeMap::new();
-    for r in engine.rules.values() {
+    for r in engine.book.rules.values() {
         fed.entry(r.info.segment).or_default().insert(r.info.id);
     }
     for (id, listed) in rule_lists {
         let set: BTreeSet<RuleId> = listed.iter().copied().collect();
         let feeding = fed.remove(&id).unwrap_or_default();
         let s = engine
+            .book
             .segments
             .get_mut(&id)
             .ok_or_else(|| d.invalid_at(at, "segments", "lost"))?;
@@ -284,23 +285,28 @@ impl Engine {
     /// as of its last refresh, which the data does not determine: they are
     /// kept as saved (they were checked to be live and unblocked).
     fn rederive(&mut self) {
-        let mut order: Vec<(u32, SegmentId)> = self.segments.iter().map(|(id, s)| (s.rank, *id)).collect();
+        let mut order: Vec<(u32, SegmentId)> = self.book.segments.iter().map(|(id, s)| (s.rank, *id)).collect();
         order.sort_unstable();
         let now = self.now();
         for (_, id) in order {
-            let Some(s) = self.segments.get(&id) else { continue };
+            let Some(s) = self.book.segments.get(&id) else { continue };
             let rules = s.info.rules.clone();
             for rule in &rules {
-                if self.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) {
+                if self.book.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) {
                     // Its changes are not changes: the engine is being built.
                     self.relink(*rule, None, now, &mut super::Deltas::new());
                 }
             }
-            let mut members = self.segments.get(&id).map(|s| s.manual.clone()).unwrap_or_default();
-            for r in rules.iter().filter_map(|r| self.rules.get(r)) {
+            let mut members = self
+                .book
+                .segments
+                .get(&id)
+                .map(|s| s.manual.clone())
+                .unwrap_or_default();
+            for r in rules.iter().filter_map(|r| self.book.rules.get(r)) {
                 members |= &r.links;
             }
-            if let Some(s) = self.segments.get_mut(&id) {
+            if let Some(s) = self.book.segments.get_mut(&id) {
                 s.members = members;
             }
         }
@@ -369,7 +375,12 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
     let mut lists = Vec::with_capacity(n);
     let mut last = 0;
     for i in 0..n {
-        let id = SegmentId(next_id(d, &mut last, engine.next_segment, &format!("segment {i}"))?);
+        let id = SegmentId(next_id(
+            d,
+            &mut last,
+            engine.book.next_segment,
+            &format!("segment {i}"),
+        )?);
         let name_at = d.offset();
         let name = d.str(what!("{id}, name"))?;
         if name.trim() != name || name.is_empty() {
@@ -419,7 +430,7 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
             what!("{id}, manual links"),
         )?;
         d.subset(at, &manual, table.live(), "live", what!("{id}, manual links"))?;
-        engine.segments.insert(
+        engine.book.segments.insert(
             id,
             SegmentState {
                 info: SegmentInfo {
@@ -452,10 +463,10 @@ fn decode_order(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
         order.push(SegmentId(d.u64(what!("segment order"))?));
     }
     let distinct: BTreeSet<SegmentId> = order.iter().copied().collect();
-    if distinct.len() != order.len() || !distinct.iter().eq(engine.segments.keys()) {
+    if distinct.len() != order.len() || !distinct.iter().eq(engine.book.segments.keys()) {
         return Err(d.invalid_at(at, "segment order", "is not an order of the segments"));
     }
-    engine.order = order;
+    engine.book.order = order;
     Ok(())
 }
 
@@ -463,10 +474,10 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
     let n = d.count(MIN_RULE, what!("rule count"))?;
     let mut last = 0;
     for i in 0..n {
-        let id = RuleId(next_id(d, &mut last, engine.next_rule, &format!("rule {i}"))?);
+        let id = RuleId(next_id(d, &mut last, engine.book.next_rule, &format!("rule {i}"))?);
         let at = d.offset();
         let segment = SegmentId(d.u64(what!("{id}, segment"))?);
-        let Some(s) = engine.segments.get(&segment) else {
+        let Some(s) = engine.book.segments.get(&segment) else {
             return Err(d.invalid_at(at, format!("{id}"), format!("feeds {segment}, which does not exist")));
         };
         let (kind, name) = (s.kind, s.info.name.clone());
@@ -490,7 +501,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
         engine.index_rule(id, kind, &plan);
         let mut state = RuleState::new(id, segment, kind, filter, plan);
         (state.links, state.blocked) = (links, blocked);
-        engine.rules.insert(id, state);
+        engine.book.rules.insert(id, state);
     }
     Ok(())
 }

@@ -26,12 +26,12 @@
 //! [`Cause`]. A link that comes or goes without changing membership (a
 //! second rule matching a member, say) is not reported.
 
+pub(crate) mod book;
 mod changes;
 mod membership;
 mod suggest;
 
 pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
-pub(crate) use membership::Delta;
 pub use suggest::{SuggestSpec, Suggestion};
 
 use serde::{Deserialize, Serialize};
