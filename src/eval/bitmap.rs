@@ -264,3 +264,124 @@ fn union_of(bitmaps: &[RoaringBitmap], codes: &[u32], within: Option<&RoaringBit
 fn lens<'a>(bms: &'a [RoaringBitmap], codes: &'a [u32]) -> impl Iterator<Item = u64> + 'a {
     codes.iter().map(|&c| bms[c as usize].len())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The three-valued logic and the `and` strategies, against the
+    //! entity-at-a-time test of the same bound tree.
+
+    use proptest::prelude::*;
+    use roaring::RoaringBitmap;
+
+    use super::{Ctx, RUN};
+    use crate::eval::{bind, Env, Meter};
+    use crate::filter::{field, Filter, Node};
+    use crate::{FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp};
+
+    /// 5,000 rows over two ints (with missing values) and a string, in
+    /// coarse buckets so that ranges cut through them and leave `maybe` ids.
+    fn table() -> Table {
+        let schema = KindSchema::new(
+            "account",
+            [("a", FieldType::Int), ("b", FieldType::Int), ("s", FieldType::String)],
+        )
+        .expect("a valid schema");
+        let cfg = IndexConfig {
+            fine_buckets: 16,
+            groups: 4,
+            min_bucket: 8,
+            per_id_candidates: 0,
+        };
+        let mut t = Table::with_config(schema, cfg);
+        let rows = (0..5000u32).map(|i| {
+            let h = i.wrapping_mul(2_654_435_761);
+            let mut row = Row::new().set("s", ["x", "y", "z"][(h % 3) as usize]);
+            if h % 7 != 0 {
+                row = row.set("a", i64::from(h % 100));
+            }
+            if h % 5 != 0 {
+                row = row.set("b", i64::from((h >> 8) % 50));
+            }
+            (format!("k{i}"), row)
+        });
+        t.insert_many(rows).expect("valid rows");
+        for k in (0..5000).step_by(13) {
+            t.delete(&format!("k{k}")).expect("a live key");
+        }
+        t
+    }
+
+    fn leaf() -> impl Strategy<Value = Node> {
+        prop_oneof![
+            (0i64..100).prop_map(|n| field("a").lt(n).into()),
+            (0i64..100).prop_map(|n| field("a").ge(n).into()),
+            (0i64..50, 0i64..50).prop_map(|(x, y)| field("b").between(x.min(y), x.max(y)).into()),
+            (0i64..50).prop_map(|n| field("b").ne(n).into()),
+            prop_oneof![Just("x"), Just("y")].prop_map(|s| field("s").eq(s).into()),
+            Just(field("a").is_null().into()),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = Node> {
+        leaf().prop_recursive(3, 16, 4, |inner| {
+            (prop::collection::vec(inner, 0..4), any::<bool>(), any::<bool>()).prop_map(|(xs, or, not)| {
+                let g = if or { Filter::or(xs) } else { Filter::and(xs) };
+                Node::from(if not { g.negated() } else { g })
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// `sure` holds only matching ids, `sure ∪ maybe` every matching id,
+        /// both within the scope, whatever regime each `and` takes.
+        #[test]
+        fn sure_and_maybe_bracket_the_truth(root in tree(), per_id in prop_oneof![Just(0u64), Just(50), Just(u64::MAX)], scoped in any::<bool>()) {
+            let t = table();
+            let plan = Filter::and([root]).validate(t.schema(), &LimitPolicy::default().with_unlimited_conditions())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let env = Env::metered(Meter::unmetered());
+            let bound = bind::bind(&plan.root, &t, Timestamp::from_micros(0), &env);
+            let cx = Ctx { live: t.live(), live_len: t.len(), per_id, meter: Meter::unmetered() };
+            let within: Option<RoaringBitmap> = scoped.then(|| t.live().iter().filter(|id| id % 3 != 1).collect());
+            let tri = cx.eval(&bound, within.as_ref());
+            prop_assert!((&tri.sure & &tri.maybe).is_empty(), "sure and maybe overlap");
+            let scope = within.as_ref().unwrap_or(t.live());
+            prop_assert!(tri.sure.is_subset(scope) && tri.maybe.is_subset(scope), "outside the scope");
+            for id in scope {
+                let truth = bound.test(id);
+                prop_assert!(!tri.sure.contains(id) || truth, "id {} is sure but does not match", id);
+                prop_assert!(!truth || tri.sure.contains(id) || tri.maybe.contains(id), "id {} matches but was lost", id);
+            }
+            // And the settled answer is the row-scan oracle's.
+            let got = crate::eval::evaluate_in(&plan, &t, Timestamp::from_micros(0), within.as_ref(), &env);
+            let mut want = crate::eval::scan(&plan, &t, Timestamp::from_micros(0)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Some(w) = &within {
+                want &= w;
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_spent_budget_answers_nothing() {
+        let t = table();
+        let plan = Filter::and([field("a").lt(50)])
+            .validate(t.schema(), &LimitPolicy::default())
+            .expect("a valid filter");
+        let budget = crate::eval::Budget::deadline(std::time::Instant::now());
+        let meter = Meter::new(&budget);
+        let env = Env::metered(&meter);
+        let bound = bind::bind(&plan.root, &t, Timestamp::from_micros(0), &env);
+        let cx = Ctx {
+            live: t.live(),
+            live_len: t.len(),
+            per_id: 0,
+            meter: &meter,
+        };
+        let tri = cx.eval(&bound, None);
+        assert!(tri.sure.is_empty() && tri.maybe.is_empty());
+        assert!(RUN.is_power_of_two());
+    }
+}

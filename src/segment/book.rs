@@ -372,3 +372,115 @@ impl Book {
             .copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The one-entity path against the batch path, on the same book.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::segment::Visibility;
+    use crate::{FieldType, KindSchema, LimitPolicy};
+
+    /// A book of three segments with three rules each; `links`, `manual`
+    /// and `blocked` say, per rule or segment, whether entity 7 is linked,
+    /// manually linked, blocked (other entities are linked by some rules).
+    fn book(links: &[bool; 9], blocked: &[bool; 9], manual: &[bool; 3]) -> Book {
+        let kind = std::sync::Arc::new(KindSchema::new("account", [("a", FieldType::Int)]).expect("a valid schema"));
+        let plan = crate::Filter::and(Vec::<crate::Filter>::new())
+            .validate(&kind, &LimitPolicy::default())
+            .expect("a valid filter");
+        let mut b = Book::default();
+        for s in 0..3u64 {
+            let id = SegmentId(s + 1);
+            let rules: Vec<RuleId> = (0..3).map(|r| RuleId(s * 3 + r + 1)).collect();
+            let mut members = RoaringBitmap::new();
+            let mut seg_manual = RoaringBitmap::new();
+            if manual[s as usize] {
+                seg_manual.insert(7);
+                members.insert(7);
+            }
+            for (i, &r) in rules.iter().enumerate() {
+                let k = s as usize * 3 + i;
+                let mut state = RuleState::new(r, id, 0, crate::Filter::and(Vec::<crate::Filter>::new()), plan.clone());
+                state.links.insert(100 + k as u32);
+                members.insert(100 + k as u32);
+                if blocked[k] {
+                    state.blocked.insert(7);
+                } else if links[k] {
+                    state.links.insert(7);
+                    members.insert(7);
+                }
+                b.rules.insert(r, state);
+            }
+            let info = SegmentInfo {
+                id,
+                name: format!("s{s}"),
+                kind: "account".into(),
+                visibility: Visibility::Public,
+                owner: "ada".into(),
+                filter_rule: None,
+                rules,
+                created: Timestamp::from_micros(0),
+                updated: Timestamp::from_micros(0),
+            };
+            b.segments.insert(
+                id,
+                SegmentState {
+                    info,
+                    kind: 0,
+                    manual: seg_manual,
+                    members,
+                    rank: 0,
+                },
+            );
+            b.order.push(id);
+        }
+        b
+    }
+
+    fn state(b: &Book) -> Vec<(RoaringBitmap, RoaringBitmap)> {
+        b.segments
+            .values()
+            .map(|s| (s.members.clone(), s.manual.clone()))
+            .chain(b.rules.values().map(|r| (r.links.clone(), r.blocked.clone())))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn one_entity_and_batch_paths_agree(
+            links in any::<[bool; 9]>(),
+            blocked in any::<[bool; 9]>(),
+            manual in any::<[bool; 3]>(),
+            verdicts in any::<[bool; 9]>(),
+        ) {
+            let at = Timestamp::from_micros(5);
+            let verdicts: Vec<(RuleId, bool)> = verdicts.iter().enumerate().map(|(k, &v)| (RuleId(k as u64 + 1), v)).collect();
+            let mut one = book(&links, &blocked, &manual);
+            prop_assert!(one.simple(&verdicts.iter().map(|v| v.0).collect::<Vec<_>>()));
+            let by_one = one.settle_one(&verdicts, 7, at);
+            let mut batch = book(&links, &blocked, &manual);
+            let scope = RoaringBitmap::from_iter([7]);
+            let mut deltas = Deltas::new();
+            for &(rule, v) in &verdicts {
+                let matched = if v { scope.clone() } else { RoaringBitmap::new() };
+                batch.relink(rule, Some(&scope), matched, &mut deltas);
+            }
+            let by_batch = batch.settle(deltas, at, |_, _, _, _| None);
+            // The same changes (one path stores a single id, the other a bitmap).
+            prop_assert_eq!(by_one.at(), by_batch.at());
+            prop_assert_eq!(by_one.iter().collect::<Vec<_>>(), by_batch.iter().collect::<Vec<_>>());
+            prop_assert_eq!(state(&one), state(&batch));
+            // Members are manual links and rule links.
+            for s in one.segments.values() {
+                let mut linked = s.manual.clone();
+                for r in &s.info.rules {
+                    linked |= &one.rules[r].links;
+                }
+                prop_assert_eq!(&s.members, &linked);
+            }
+        }
+    }
+}
