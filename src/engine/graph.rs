@@ -10,10 +10,10 @@ use super::deps::NestedDep;
 use super::manage::{denied, Reader};
 use super::Engine;
 use crate::error::SegmentError;
-use crate::eval::{children, resolve_parent, Parents};
 use crate::filter::Plan;
 use crate::schema::FieldId;
 use crate::segment::{Action, RuleId, SegmentId, Visibility};
+use crate::store::{children, resolve_parent, Parents};
 
 impl Engine {
     /// Indexes a rule under everything it reads: its own kind's fields and

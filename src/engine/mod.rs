@@ -10,6 +10,7 @@ pub mod op;
 mod query;
 mod snapshot;
 mod suggest;
+mod time;
 mod writes;
 
 pub use actor::AsActor;
@@ -18,12 +19,12 @@ pub use query::Scope;
 
 use roaring::RoaringBitmap;
 
-use crate::eval::{self, Env, Parents};
+use crate::eval::{self, Env};
 use crate::filter::LimitPolicy;
 use crate::schema::Schema;
 use crate::segment::book::{Book, Deltas, RuleState, SegmentState};
 use crate::segment::{Changes, RuleId};
-use crate::store::{IndexConfig, Store, Table};
+use crate::store::{IndexConfig, Parents, Store, Table};
 use crate::value::Timestamp;
 use deps::KindDeps;
 

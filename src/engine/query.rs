@@ -3,11 +3,11 @@
 use roaring::RoaringBitmap;
 
 use super::manage::Reader;
-use super::{Deltas, Engine, RuleState};
+use super::{Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
 use crate::eval::{self, Budget, Meter};
 use crate::filter::{Filter, Plan};
-use crate::segment::{Action, Actor, Changes, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
+use crate::segment::{Action, Actor, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
 use crate::stats::{self, NumericStats, ValueCounts};
 use crate::store::Table;
 use crate::value::Timestamp;
@@ -202,17 +202,6 @@ impl Engine {
         Ok(&self.segment_ref(segment)?.manual)
     }
 
-    pub(super) fn exec_refresh(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self
-            .book
-            .rules
-            .values()
-            .filter(|r| r.info.time_relative)
-            .map(|r| r.info.id)
-            .collect();
-        self.reevaluate(rules, now)
-    }
-
     /// When to call [`Engine::refresh`] next: the earliest instant after
     /// `now` at which a relative-time condition of some rule (a window on a
     /// field, first or last seen, an event count or usage change over a
@@ -257,19 +246,6 @@ impl Engine {
             });
         }
         best.map(Timestamp::from_micros)
-    }
-
-    pub(super) fn exec_refresh_all(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self.book.rules.keys().copied().collect();
-        self.reevaluate(rules, now)
-    }
-
-    fn reevaluate(&mut self, rules: Vec<RuleId>, now: Timestamp) -> Changes {
-        let mut deltas = Deltas::new();
-        for r in rules {
-            self.relink(r, None, now, &mut deltas);
-        }
-        self.settle(deltas, now)
     }
 
     /// Evaluates a filter over a kind at `now`, without saving it.
@@ -376,7 +352,7 @@ impl Engine {
     pub fn check_consistency(&self, now: Timestamp) -> Result<(), String> {
         let relations = self.store.schema().relations();
         for (i, rel) in relations.iter().enumerate() {
-            let built = eval::Parents::build(rel, self.store.tables());
+            let built = crate::store::Parents::build(rel, self.store.tables());
             for c in self.table_at(rel.child.0 as usize).live() {
                 if built.of(c) != self.parents[i].of(c) {
                     return Err(format!(

@@ -8,12 +8,12 @@ use roaring::RoaringBitmap;
 
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
-use crate::eval::Parents;
 use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
 use crate::segment::{RuleId, SegmentId, SegmentInfo, Visibility};
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
+use crate::store::Parents;
 use crate::store::{IndexConfig, Table};
 use crate::value::Timestamp;
 

@@ -23,13 +23,13 @@ use crate::error::EvalError;
 use crate::filter::{PNode, Plan};
 use crate::schema::Relation;
 use crate::segment::SegmentId;
+pub(crate) use crate::store::{from_bits, Parents};
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 use bind::BNode;
 pub(crate) use budget::Meter;
 pub use budget::{Budget, CancelToken};
 pub(crate) use next::next_flip;
-pub(crate) use related::{children, resolve as resolve_parent, Parents};
 
 /// What a plan that names segments or related kinds reads besides its own
 /// table: every kind's table, the parent of each child per relation, and
@@ -86,21 +86,6 @@ impl Env<'_> {
             .iter()
             .any(|s| self.members(*s).is_some_and(|m| m.contains(id)))
     }
-}
-
-/// The ids whose bits are set in a bitset of 64-bit words (id `64w + b`
-/// is bit `b` of word `w`), read in order.
-pub(crate) fn from_bits(words: impl Iterator<Item = u64>) -> RoaringBitmap {
-    let ids = words.enumerate().flat_map(|(w, mut word)| {
-        std::iter::from_fn(move || {
-            (word != 0).then(|| {
-                let bit = word.trailing_zeros();
-                word &= word - 1;
-                w as u32 * 64 + bit
-            })
-        })
-    });
-    RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
 }
 
 fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
