@@ -1,7 +1,8 @@
 //! Error types, one enum per area, and [`Error`] that wraps them all.
 
-use crate::schema::FieldType;
-use crate::segment::{Action, Role, RuleId, SegmentId, Visibility};
+use crate::ids::{RuleId, SegmentId};
+use crate::segment::{Action, Role, Visibility};
+use crate::value::FieldType;
 
 /// Errors from building a [`Schema`](crate::Schema).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

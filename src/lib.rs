@@ -103,6 +103,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod filter;
+mod ids;
 pub mod schema;
 pub mod segment;
 pub mod snapshot;

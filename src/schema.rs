@@ -1,82 +1,13 @@
 //! Entity kinds and their typed fields.
 
-use std::fmt;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SchemaError;
-
-/// The type of a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    /// A signed 64-bit integer.
-    Int,
-    /// A finite 64-bit float.
-    Float,
-    /// A UTF-8 string.
-    String,
-    /// `true` or `false`.
-    Bool,
-    /// An instant, held at microsecond precision in UTC.
-    Timestamp,
-    /// A set of strings; an empty set is a missing value.
-    Tags,
-}
-
-impl FieldType {
-    /// The name used in schema JSON: `int`, `float`, `string`, `bool`, `timestamp`, `tags`.
-    pub fn name(self) -> &'static str {
-        match self {
-            FieldType::Int => "int",
-            FieldType::Float => "float",
-            FieldType::String => "string",
-            FieldType::Bool => "bool",
-            FieldType::Timestamp => "timestamp",
-            FieldType::Tags => "tags",
-        }
-    }
-
-    /// Parses a type name as [`FieldType::name`] writes it.
-    pub fn from_name(name: &str) -> Option<FieldType> {
-        Some(match name {
-            "int" => FieldType::Int,
-            "float" => FieldType::Float,
-            "string" => FieldType::String,
-            "bool" => FieldType::Bool,
-            "timestamp" => FieldType::Timestamp,
-            "tags" => FieldType::Tags,
-            _ => return None,
-        })
-    }
-
-    /// Whether the type is `int` or `float`.
-    pub fn is_numeric(self) -> bool {
-        matches!(self, FieldType::Int | FieldType::Float)
-    }
-}
-
-impl fmt::Display for FieldType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The position of a field within its kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FieldId(pub u32);
-
-impl FieldId {
-    pub(crate) fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// The position of a kind within its schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct KindId(pub u32);
+pub use crate::ids::{FieldId, KindId};
+pub use crate::value::FieldType;
 
 /// One entity kind (`account`, `user`, ...) and its fields, in declaration order.
 ///

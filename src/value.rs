@@ -362,3 +362,59 @@ mod tests {
         assert!("0000-01-01T00:00:00Z".parse::<Timestamp>().is_ok());
     }
 }
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// A signed 64-bit integer.
+    Int,
+    /// A finite 64-bit float.
+    Float,
+    /// A UTF-8 string.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// An instant, held at microsecond precision in UTC.
+    Timestamp,
+    /// A set of strings; an empty set is a missing value.
+    Tags,
+}
+
+impl FieldType {
+    /// The name used in schema JSON: `int`, `float`, `string`, `bool`, `timestamp`, `tags`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Int => "int",
+            FieldType::Float => "float",
+            FieldType::String => "string",
+            FieldType::Bool => "bool",
+            FieldType::Timestamp => "timestamp",
+            FieldType::Tags => "tags",
+        }
+    }
+
+    /// Parses a type name as [`FieldType::name`] writes it.
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "int" => FieldType::Int,
+            "float" => FieldType::Float,
+            "string" => FieldType::String,
+            "bool" => FieldType::Bool,
+            "timestamp" => FieldType::Timestamp,
+            "tags" => FieldType::Tags,
+            _ => return None,
+        })
+    }
+
+    /// Whether the type is `int` or `float`.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, FieldType::Int | FieldType::Float)
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -15,12 +15,12 @@ use crate::store::Row;
 use crate::value::Timestamp;
 
 impl Engine {
-    /// Inserts an entity (see [`Table::insert`]) and brings it into every
+    /// Inserts an entity (see [`Table::insert`](crate::Table::insert)) and brings it into every
     /// segment whose rules it matches.
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert`] refuses; then
+    /// [`StoreError::UnknownKind`], or what [`Table::insert`](crate::Table::insert) refuses; then
     /// nothing changed.
     pub fn insert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
         self.apply_data(DataOp::Insert {
@@ -30,12 +30,12 @@ impl Engine {
         })
     }
 
-    /// Inserts or updates an entity (see [`Table::upsert`]) and re-evaluates,
+    /// Inserts or updates an entity (see [`Table::upsert`](crate::Table::upsert)) and re-evaluates,
     /// for it alone, the rules that read the fields written.
     ///
     /// # Errors
     ///
-    /// As [`Engine::insert`], with [`Table::upsert`]'s rules.
+    /// As [`Engine::insert`], with [`Table::upsert`](crate::Table::upsert)'s rules.
     pub fn upsert(&mut self, kind: &str, key: &str, row: Row) -> Result<Changes, StoreError> {
         self.apply_data(DataOp::Upsert {
             kind: kind.into(),
@@ -44,11 +44,11 @@ impl Engine {
         })
     }
 
-    /// Upserts one JSON object (see [`Table::upsert_json`]).
+    /// Upserts one JSON object (see [`Table::upsert_json`](crate::Table::upsert_json)).
     ///
     /// # Errors
     ///
-    /// As [`Engine::upsert`], plus what [`Table::upsert_json`] refuses.
+    /// As [`Engine::upsert`], plus what [`Table::upsert_json`](crate::Table::upsert_json) refuses.
     pub fn upsert_json(&mut self, kind: &str, json: &str) -> Result<Changes, StoreError> {
         self.apply_data(DataOp::UpsertJson {
             kind: kind.into(),
@@ -56,11 +56,11 @@ impl Engine {
         })
     }
 
-    /// Makes a field of an entity missing (see [`Table::clear_field`]).
+    /// Makes a field of an entity missing (see [`Table::clear_field`](crate::Table::clear_field)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::clear_field`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::clear_field`](crate::Table::clear_field) refuses.
     pub fn clear_field(&mut self, kind: &str, key: &str, field: &str) -> Result<Changes, StoreError> {
         self.apply_data(DataOp::ClearField {
             kind: kind.into(),
@@ -69,11 +69,11 @@ impl Engine {
         })
     }
 
-    /// Inserts a batch, all or none (see [`Table::insert_many`]).
+    /// Inserts a batch, all or none (see [`Table::insert_many`](crate::Table::insert_many)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert_many`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_many`](crate::Table::insert_many) refuses.
     pub fn insert_many<K: AsRef<str>>(
         &mut self,
         kind: &str,
@@ -86,11 +86,11 @@ impl Engine {
         })
     }
 
-    /// Upserts a batch, all or none (see [`Table::upsert_many`]).
+    /// Upserts a batch, all or none (see [`Table::upsert_many`](crate::Table::upsert_many)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::upsert_many`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_many`](crate::Table::upsert_many) refuses.
     pub fn upsert_many<K: AsRef<str>>(
         &mut self,
         kind: &str,
@@ -103,11 +103,11 @@ impl Engine {
         })
     }
 
-    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`]).
+    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`](crate::Table::insert_json_lines)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`](crate::Table::insert_json_lines) refuses.
     pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
         let lines = self.read_lines(kind, reader)?;
         self.apply_data(DataOp::InsertJsonLines {
@@ -116,11 +116,11 @@ impl Engine {
         })
     }
 
-    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`]).
+    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`](crate::Table::upsert_json_lines)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`](crate::Table::upsert_json_lines) refuses.
     pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
         let lines = self.read_lines(kind, reader)?;
         self.apply_data(DataOp::UpsertJsonLines {
@@ -130,7 +130,7 @@ impl Engine {
     }
 
     /// Deletes an entity: it exits every segment
-    /// ([`Cause::EntityDeleted`]), and its manual links and blocks go.
+    /// ([`Cause::EntityDeleted`](crate::segment::Cause::EntityDeleted)), and its manual links and blocks go.
     ///
     /// # Errors
     ///
@@ -164,12 +164,12 @@ impl Engine {
     }
 
     /// Records that entity `key` did `event` at `at` (see
-    /// [`Table::record_event`]) and re-evaluates, for it alone, the rules
+    /// [`Table::record_event`](crate::Table::record_event)) and re-evaluates, for it alone, the rules
     /// that read that event or any event.
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_event`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::record_event`](crate::Table::record_event) refuses.
     pub fn record_event(&mut self, kind: &str, key: &str, event: &str, at: Timestamp) -> Result<Changes, StoreError> {
         self.apply_data(DataOp::RecordEvent {
             kind: kind.into(),
@@ -179,11 +179,11 @@ impl Engine {
         })
     }
 
-    /// Records a batch of events, all or none (see [`Table::record_events`]).
+    /// Records a batch of events, all or none (see [`Table::record_events`](crate::Table::record_events)).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_events`] refuses.
+    /// [`StoreError::UnknownKind`], or what [`Table::record_events`](crate::Table::record_events) refuses.
     pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
         &mut self,
         kind: &str,
@@ -298,7 +298,7 @@ impl Engine {
         .map(|a| a.changes)
     }
 
-    /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`]) and
+    /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`](crate::segment::Cause::SegmentDeleted)) and
     /// its rules go.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 use super::ast::{
     Combinator, Duration, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold, TimeUnit, UsageChange,
 };
-use crate::segment::SegmentId;
+use crate::ids::SegmentId;
 use crate::value::Timestamp;
 
 impl Group {

@@ -7,8 +7,8 @@ use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator
 use super::limit::LimitPolicy;
 use super::path::Path;
 use crate::error::FilterError;
+use crate::ids::SegmentId;
 use crate::schema::{FieldId, FieldType, KindSchema, Schema};
-use crate::segment::SegmentId;
 use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
 
 /// A filter checked against one kind's schema: fields resolved to ids,

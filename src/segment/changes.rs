@@ -4,7 +4,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::{RuleId, SegmentId};
-use crate::store::EntityId;
+use crate::ids::EntityId;
 use crate::value::Timestamp;
 
 /// Whether an entity entered or exited a segment.

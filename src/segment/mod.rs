@@ -37,28 +37,10 @@ pub use suggest::{SuggestSpec, Suggestion};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use crate::ids::{RuleId, SegmentId};
+
 use crate::filter::Filter;
 use crate::value::Timestamp;
-
-/// The id of a segment, unique within an engine and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct SegmentId(pub u64);
-
-/// The id of a rule, unique within an engine and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct RuleId(pub u64);
-
-impl fmt::Display for SegmentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "segment {}", self.0)
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule {}", self.0)
-    }
-}
 
 /// What links an entity into a segment.
 ///

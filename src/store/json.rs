@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::column::Cell;
-use super::table::{num_cell_float, num_cell_int, tags_cell, time_cell, Prepared};
+use super::prepared::{check_key, num_cell_float, num_cell_int, tags_cell, time_cell, Prepared};
 use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};
 
@@ -113,7 +113,7 @@ pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, Sto
             StoreError::Json { message }
         })?;
     let key = parsed.key.ok_or(StoreError::MissingKey)?;
-    super::table::check_key(&key)?;
+    check_key(&key)?;
     if let Some((field, problem)) = parsed.problem {
         let key = key.to_string();
         return Err(match problem {

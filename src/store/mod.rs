@@ -7,6 +7,7 @@ mod events;
 mod grams;
 mod json;
 mod parents;
+mod prepared;
 mod range_index;
 mod row;
 mod table;

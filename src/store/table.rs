@@ -5,33 +5,19 @@ use std::sync::Arc;
 
 use indexmap::IndexSet;
 use roaring::RoaringBitmap;
-use serde::{Deserialize, Serialize};
 
-use super::column::{Cell, Column};
+use super::column::Column;
 use super::events::EventLog;
 use super::json::newlines;
+use super::prepared::{check_key, typed_cell, Prepared, Why};
 use super::range_index::IndexConfig;
 use super::row::Row;
+pub use crate::ids::EntityId;
+
 use crate::error::{SnapshotError, StoreError};
 use crate::schema::{FieldId, FieldType, KindSchema};
 use crate::snapshot::codec::{what, Dec, Enc};
-use crate::value::{float_key, int_key, Timestamp, TimestampError, Value};
-
-/// The dense id of an entity within its kind.
-///
-/// Ids are handed out in order of first insertion. A key keeps its id for the
-/// life of the table: deleting an entity drops the id from the live set, and
-/// inserting the same key again brings the same id back. An id is never given
-/// to another key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct EntityId(pub u32);
-
-/// A row checked against the schema, ready to apply.
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    pub(crate) key: Box<str>,
-    pub(crate) cells: Vec<(FieldId, Option<Cell>)>,
-}
+use crate::value::{Timestamp, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -814,59 +800,6 @@ fn decode_keys(d: &mut Dec, n: usize, kind: &str) -> Result<IndexSet<Box<str>>, 
         }
     }
     Ok(keys)
-}
-
-enum Why {
-    Mismatch,
-    NonFinite,
-}
-
-fn typed_cell(ty: FieldType, v: &Value) -> Result<Option<Cell>, Why> {
-    Ok(Some(match (ty, v) {
-        (_, Value::Null) => return Ok(None),
-        (FieldType::Int, Value::Int(i)) => num_cell_int(*i),
-        (FieldType::Float, Value::Int(i)) => num_cell_float(*i as f64),
-        (FieldType::Float, Value::Float(x)) if x.is_finite() => num_cell_float(*x),
-        (FieldType::Float, Value::Float(_)) => return Err(Why::NonFinite),
-        (FieldType::String, Value::String(s)) => Cell::Str(s.as_str().into()),
-        (FieldType::Bool, Value::Bool(b)) => Cell::Bool(*b),
-        (FieldType::Timestamp, Value::Timestamp(t)) => Cell::Num(int_key(t.as_micros())),
-        (FieldType::Tags, Value::Tags(tags)) => return Ok(tags_cell(tags.clone())),
-        _ => return Err(Why::Mismatch),
-    }))
-}
-
-pub(crate) fn num_cell_int(i: i64) -> Cell {
-    Cell::Num(int_key(i))
-}
-
-pub(crate) fn num_cell_float(x: f64) -> Cell {
-    Cell::Num(float_key(x))
-}
-
-pub(crate) fn time_cell(s: &str) -> Result<Cell, String> {
-    s.parse::<Timestamp>()
-        .map(|t| Cell::Num(int_key(t.as_micros())))
-        .map_err(|e: TimestampError| e.to_string())
-}
-
-/// Tags as stored: sorted and deduplicated; none is a missing value.
-pub(crate) fn tags_cell(mut tags: Vec<String>) -> Option<Cell> {
-    tags.sort_unstable();
-    tags.dedup();
-    (!tags.is_empty()).then(|| Cell::Tags(tags.into_iter().map(String::into_boxed_str).collect()))
-}
-
-/// What a key may be: non-empty, without control characters (so that keys
-/// print one a line).
-pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
-    if key.is_empty() {
-        Err(StoreError::EmptyKey)
-    } else if key.chars().any(char::is_control) {
-        Err(StoreError::InvalidKey { key: key.to_string() })
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
