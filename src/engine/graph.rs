@@ -220,8 +220,13 @@ impl Engine {
     /// Maps ids of the innermost kind of `chain` up to the outermost parent
     /// kind; `extra` joins the parents found at the first step (the parents
     /// that children had before a write).
-    pub(super) fn lift(&self, chain: &[usize], ids: &RoaringBitmap, extra: Option<&RoaringBitmap>) -> RoaringBitmap {
-        lift(&self.parents, chain, ids, extra)
+    pub(super) fn parents_along(
+        &self,
+        chain: &[usize],
+        ids: &RoaringBitmap,
+        extra: Option<&RoaringBitmap>,
+    ) -> RoaringBitmap {
+        parents_along(&self.parents, chain, ids, extra)
     }
 
     /// After a write to kind `k`: sets the parents of the children written
@@ -289,7 +294,7 @@ impl Engine {
         let mut out: Vec<(RuleId, RoaringBitmap)> = Vec::new();
         for d in self.deps[k].nested.iter().filter(|d| reads(d)) {
             let Some(&last) = d.chain.last() else { continue };
-            let scope = self.lift(&d.chain, changed, left.get(last).filter(|l| !l.is_empty()));
+            let scope = self.parents_along(&d.chain, changed, left.get(last).filter(|l| !l.is_empty()));
             if scope.is_empty() {
                 continue;
             }
@@ -312,7 +317,7 @@ pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibil
 
 /// Maps ids of the innermost kind of `chain` up to the outermost parent
 /// kind through `parents`; `extra` joins the parents found at the first step.
-pub(super) fn lift(
+pub(super) fn parents_along(
     parents: &[Parents],
     chain: &[usize],
     ids: &RoaringBitmap,

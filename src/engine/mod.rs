@@ -166,7 +166,7 @@ impl Engine {
     /// reports the membership changes: the write path for one entity, with
     /// no bitmap built unless membership changes.
     fn relink_one(&mut self, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
-        if !self.book.simple(rules) {
+        if !self.book.settles_alone(rules) {
             // Segments that name segments settle in rank order.
             let scope = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
             let mut deltas = Deltas::new();
@@ -195,7 +195,7 @@ impl Engine {
             store, parents, book, ..
         } = self;
         book.settle(deltas, at, |book, rule, chain, moved| {
-            let scope = graph::lift(parents, chain, moved, None);
+            let scope = graph::parents_along(parents, chain, moved, None);
             let matched = matches_of(store, book, parents, rule, Some(&scope), at)?;
             Some((scope, matched))
         })

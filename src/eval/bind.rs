@@ -4,7 +4,7 @@
 use roaring::RoaringBitmap;
 
 use super::{Env, Meter};
-use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, StrMatch, Test, Window};
+use crate::filter::{CmpOp, Cond, CountWin, EventCond, EventWhat, PlanNode, StrMatch, Test, Window};
 use crate::schema::FieldType;
 use crate::store::{BoolColumn, Build, Column, EventLog, Find, NumericColumn, StringColumn, TagsColumn, NONE};
 use crate::value::{
@@ -12,14 +12,14 @@ use crate::value::{
 };
 use crate::Table;
 
-pub(crate) enum BNode<'a> {
-    And(Vec<BNode<'a>>),
-    Or(Vec<BNode<'a>>),
-    Not(Box<BNode<'a>>),
-    Leaf(BLeaf<'a>),
+pub(crate) enum BoundNode<'a> {
+    And(Vec<BoundNode<'a>>),
+    Or(Vec<BoundNode<'a>>),
+    Not(Box<BoundNode<'a>>),
+    Leaf(BoundLeaf<'a>),
 }
 
-pub(crate) enum BLeaf<'a> {
+pub(crate) enum BoundLeaf<'a> {
     /// True where the value is missing.
     Null(&'a RoaringBitmap),
     /// Keys in `lo..=hi`; none when `lo > hi`.
@@ -49,25 +49,25 @@ pub(crate) enum BLeaf<'a> {
     Set(RoaringBitmap),
 }
 
-pub(crate) fn bind<'a>(node: &PNode, table: &'a Table, now: Timestamp, env: &Env) -> BNode<'a> {
+pub(crate) fn bind<'a>(node: &PlanNode, table: &'a Table, now: Timestamp, env: &Env) -> BoundNode<'a> {
     if env.meter.spent() {
         // The evaluation gives up; its caller reports why.
-        return BNode::Leaf(BLeaf::Set(RoaringBitmap::new()));
+        return BoundNode::Leaf(BoundLeaf::Set(RoaringBitmap::new()));
     }
     match node {
-        PNode::And(xs) => BNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
-        PNode::Or(xs) => BNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
-        PNode::Not(x) => BNode::Not(Box::new(bind(x, table, now, env))),
-        PNode::Leaf(c) => BNode::Leaf(bind_leaf(c, table, now, env.meter)),
-        PNode::Event(e) => BNode::Leaf(BLeaf::Event(EventLeaf::bind(e, table, now))),
-        PNode::InSegment(ids) => {
+        PlanNode::And(xs) => BoundNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PlanNode::Or(xs) => BoundNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PlanNode::Not(x) => BoundNode::Not(Box::new(bind(x, table, now, env))),
+        PlanNode::Leaf(c) => BoundNode::Leaf(bind_leaf(c, table, now, env.meter)),
+        PlanNode::Event(e) => BoundNode::Leaf(BoundLeaf::Event(EventLeaf::bind(e, table, now))),
+        PlanNode::InSegment(ids) => {
             let mut set = RoaringBitmap::new();
             for m in ids.iter().filter_map(|s| env.members(*s)) {
                 set |= m;
             }
-            BNode::Leaf(BLeaf::Set(set & table.live()))
+            BoundNode::Leaf(BoundLeaf::Set(set & table.live()))
         }
-        PNode::Related(r) => BNode::Leaf(BLeaf::Set(super::related::ids(r, env, now, table.live()))),
+        PlanNode::Related(r) => BoundNode::Leaf(BoundLeaf::Set(super::related::ids(r, env, now, table.live()))),
     }
 }
 
@@ -169,7 +169,7 @@ impl<'a> EventLeaf<'a> {
             EventTest::Never => span.is_none(),
             EventTest::First(lo, hi) => span.is_some_and(|(f, _)| (lo..=hi).contains(&int_key(f))),
             EventTest::Last(lo, hi) => span.is_some_and(|(_, l)| (lo..=hi).contains(&int_key(l))),
-            EventTest::Count { op, n, from, to } => op.holds(self.count(id, from, to).cmp(&n)),
+            EventTest::Count { op, n, from, to } => op.accepts(self.count(id, from, to).cmp(&n)),
             EventTest::Change {
                 op,
                 ratio,
@@ -199,7 +199,7 @@ impl<'a> EventLeaf<'a> {
         match self.test {
             EventTest::Never => true,
             EventTest::First(..) | EventTest::Last(..) => false,
-            EventTest::Count { op, n, .. } => op.holds(0.cmp(&n)),
+            EventTest::Count { op, n, .. } => op.accepts(0.cmp(&n)),
             EventTest::Change { .. } => false,
         }
     }
@@ -254,7 +254,7 @@ impl<'a> EventLeaf<'a> {
                 }
             }
         }
-        let holds = |c: u32| op.holds(u64::from(c).cmp(&n));
+        let holds = |c: u32| op.accepts(u64::from(c).cmp(&n));
         if holds(0) {
             // Those without events hold; drop those whose count fails.
             let fail = counts.iter().enumerate().filter(|&(_, &c)| c > 0 && !holds(c));
@@ -322,7 +322,7 @@ impl<'a> EventLeaf<'a> {
 /// Whether a usage change from `before` to `last` events satisfies `op`
 /// (`Ge` or `Le`) `ratio`: `last op ratio × before`, and some event at all.
 pub(crate) fn change_holds(op: CmpOp, ratio: f64, last: u64, before: u64) -> bool {
-    last + before > 0 && op.holds((last as f64).total_cmp(&(ratio * before as f64)))
+    last + before > 0 && op.accepts((last as f64).total_cmp(&(ratio * before as f64)))
 }
 
 /// The key range of `x op lit` given the floor of `lit` in the column's domain.
@@ -405,14 +405,14 @@ fn find(m: StrMatch) -> Find {
     }
 }
 
-fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> BLeaf<'a> {
+fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> BoundLeaf<'a> {
     let column = table.column(c.field);
     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     match (column, &c.test) {
-        (col, Test::Null) => BLeaf::Null(col.present()),
+        (col, Test::Null) => BoundLeaf::Null(col.present()),
         (Column::Numeric(col), test) => match numeric_span(test, ty, now) {
-            Span::Range(lo, hi) => BLeaf::Range { col, lo, hi },
-            Span::Keys(keys) => BLeaf::Keys { col, keys },
+            Span::Range(lo, hi) => BoundLeaf::Range { col, lo, hi },
+            Span::Keys(keys) => BoundLeaf::Keys { col, keys },
         },
         (Column::String(col), test) => {
             let mut codes: Vec<u32> = match test {
@@ -443,9 +443,9 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
             for &c in &codes {
                 bits[c as usize / 64] |= 1 << (c % 64);
             }
-            BLeaf::Codes { col, codes, bits }
+            BoundLeaf::Codes { col, codes, bits }
         }
-        (Column::Bool(col), Test::Bool(b)) => BLeaf::Bool { col, value: *b },
+        (Column::Bool(col), Test::Bool(b)) => BoundLeaf::Bool { col, value: *b },
         (Column::Tags(col), Test::TagsAny(tags) | Test::TagsAll(tags)) => {
             let mut codes = Vec::with_capacity(tags.len());
             let mut impossible = false;
@@ -458,9 +458,9 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
             codes.sort_unstable();
             codes.dedup();
             if matches!(c.test, Test::TagsAny(_)) {
-                BLeaf::TagsAny { col, codes }
+                BoundLeaf::TagsAny { col, codes }
             } else {
-                BLeaf::TagsAll { col, codes, impossible }
+                BoundLeaf::TagsAll { col, codes, impossible }
             }
         }
         // Validation only builds tests that fit the field's type.
@@ -468,38 +468,38 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
     }
 }
 
-impl BLeaf<'_> {
+impl BoundLeaf<'_> {
     /// Whether the leaf holds for a live `id`.
     pub(crate) fn test(&self, id: u32) -> bool {
         let i = id as usize;
         match self {
-            BLeaf::Null(present) => !present.contains(id),
-            BLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
-            BLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
-            BLeaf::Codes { col, bits, .. } => col.codes.get(i).is_some_and(|&c| code_hit(bits, c)),
-            BLeaf::Bool { col, value } => col.has.get(id) && col.value.get(id) == *value,
-            BLeaf::TagsAny { col, codes } => match col.rows.get(i) {
+            BoundLeaf::Null(present) => !present.contains(id),
+            BoundLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
+            BoundLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
+            BoundLeaf::Codes { col, bits, .. } => col.codes.get(i).is_some_and(|&c| code_hit(bits, c)),
+            BoundLeaf::Bool { col, value } => col.has.get(id) && col.value.get(id) == *value,
+            BoundLeaf::TagsAny { col, codes } => match col.rows.get(i) {
                 Some(Some(row)) => row.iter().any(|t| codes.binary_search(t).is_ok()),
                 _ => false,
             },
-            BLeaf::TagsAll { col, codes, impossible } => match col.rows.get(i) {
+            BoundLeaf::TagsAll { col, codes, impossible } => match col.rows.get(i) {
                 Some(Some(row)) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },
-            BLeaf::Event(e) => e.test(id),
-            BLeaf::Set(ids) => ids.contains(id),
+            BoundLeaf::Event(e) => e.test(id),
+            BoundLeaf::Set(ids) => ids.contains(id),
         }
     }
 }
 
-impl BNode<'_> {
+impl BoundNode<'_> {
     /// Entity at a time: whether the node holds for a live `id`.
     pub(crate) fn test(&self, id: u32) -> bool {
         match self {
-            BNode::And(xs) => xs.iter().all(|x| x.test(id)),
-            BNode::Or(xs) => xs.iter().any(|x| x.test(id)),
-            BNode::Not(x) => !x.test(id),
-            BNode::Leaf(l) => l.test(id),
+            BoundNode::And(xs) => xs.iter().all(|x| x.test(id)),
+            BoundNode::Or(xs) => xs.iter().any(|x| x.test(id)),
+            BoundNode::Not(x) => !x.test(id),
+            BoundNode::Leaf(l) => l.test(id),
         }
     }
 }

@@ -18,7 +18,7 @@
 
 use roaring::RoaringBitmap;
 
-use super::bind::{code_hit, BLeaf, BNode};
+use super::bind::{code_hit, BoundLeaf, BoundNode};
 use super::Meter;
 use crate::store::union_within;
 
@@ -29,12 +29,12 @@ const SPARSE: u64 = 8;
 const TINY_DIVISOR: u64 = 4096;
 
 #[derive(Debug, Default)]
-pub(crate) struct Tri {
+pub(crate) struct Bracket {
     pub sure: RoaringBitmap,
     pub maybe: RoaringBitmap,
 }
 
-pub(crate) struct Ctx<'a> {
+pub(crate) struct SetEval<'a> {
     pub live: &'a RoaringBitmap,
     pub live_len: u64,
     /// `IndexConfig::per_id_candidates`.
@@ -47,22 +47,22 @@ pub(crate) struct Ctx<'a> {
 /// Rows or ids a long loop goes through between two checks of the budget.
 pub(crate) const RUN: usize = 1 << 16;
 
-impl Ctx<'_> {
-    pub(crate) fn eval(&self, node: &BNode, within: Option<&RoaringBitmap>) -> Tri {
+impl SetEval<'_> {
+    pub(crate) fn eval(&self, node: &BoundNode, within: Option<&RoaringBitmap>) -> Bracket {
         if self.meter.spent() {
-            return Tri::default();
+            return Bracket::default();
         }
         match node {
-            BNode::Leaf(l) => self.leaf(l, within),
-            BNode::Not(x) => {
+            BoundNode::Leaf(l) => self.leaf(l, within),
+            BoundNode::Not(x) => {
                 let t = self.eval(x, within);
                 let mut sure = within.unwrap_or(self.live).clone();
                 sure -= &t.sure;
                 sure -= &t.maybe;
-                Tri { sure, maybe: t.maybe }
+                Bracket { sure, maybe: t.maybe }
             }
-            BNode::Or(xs) => {
-                let mut out = Tri::default();
+            BoundNode::Or(xs) => {
+                let mut out = Bracket::default();
                 for x in xs {
                     let t = self.eval(x, within);
                     out.sure |= t.sure;
@@ -71,7 +71,7 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BNode::And(xs) => self.and(xs, within),
+            BoundNode::And(xs) => self.and(xs, within),
         }
     }
 
@@ -83,10 +83,10 @@ impl Ctx<'_> {
         n <= self.per_id.max(self.live_len / TINY_DIVISOR)
     }
 
-    fn and(&self, xs: &[BNode], within: Option<&RoaringBitmap>) -> Tri {
-        let mut order: Vec<(u64, &BNode)> = xs.iter().map(|x| (self.estimate(x), x)).collect();
+    fn and(&self, xs: &[BoundNode], within: Option<&RoaringBitmap>) -> Bracket {
+        let mut order: Vec<(u64, &BoundNode)> = xs.iter().map(|x| (self.estimate(x), x)).collect();
         order.sort_by_key(|(e, _)| *e);
-        let mut acc: Option<Tri> = None;
+        let mut acc: Option<Bracket> = None;
         for (k, (_, x)) in order.iter().enumerate() {
             let Some(a) = acc.as_mut() else {
                 acc = Some(self.eval(x, within));
@@ -94,15 +94,15 @@ impl Ctx<'_> {
             };
             let cand_len = a.sure.len() + a.maybe.len();
             if cand_len == 0 {
-                return Tri::default();
+                return Bracket::default();
             }
             if self.tiny(cand_len) {
-                let rest: Vec<&BNode> = order[k..].iter().map(|(_, x)| *x).collect();
+                let rest: Vec<&BoundNode> = order[k..].iter().map(|(_, x)| *x).collect();
                 let keep = |bm: &RoaringBitmap| {
                     RoaringBitmap::from_sorted_iter(bm.iter().filter(|&id| rest.iter().all(|x| x.test(id))))
                         .unwrap_or_default()
                 };
-                return Tri {
+                return Bracket {
                     sure: keep(&a.sure),
                     maybe: keep(&a.maybe),
                 };
@@ -120,14 +120,14 @@ impl Ctx<'_> {
             a.sure &= &t.sure;
             a.maybe = maybe;
         }
-        acc.unwrap_or_else(|| Tri {
+        acc.unwrap_or_else(|| Bracket {
             sure: within.unwrap_or(self.live).clone(),
             maybe: RoaringBitmap::new(),
         })
     }
 
-    fn leaf(&self, l: &BLeaf, within: Option<&RoaringBitmap>) -> Tri {
-        let exact = |sure| Tri {
+    fn leaf(&self, l: &BoundLeaf, within: Option<&RoaringBitmap>) -> Bracket {
+        let exact = |sure| Bracket {
             sure,
             maybe: RoaringBitmap::new(),
         };
@@ -139,18 +139,18 @@ impl Ctx<'_> {
             None => bm.clone(),
         };
         match l {
-            BLeaf::Null(present) => exact(within.unwrap_or(self.live) - *present),
-            BLeaf::Event(e) => exact(e.ids(within.unwrap_or(self.live))),
-            BLeaf::Set(ids) => exact(restrict(ids)),
-            BLeaf::Range { col, lo, hi } => {
+            BoundLeaf::Null(present) => exact(within.unwrap_or(self.live) - *present),
+            BoundLeaf::Event(e) => exact(e.ids(within.unwrap_or(self.live))),
+            BoundLeaf::Set(ids) => exact(restrict(ids)),
+            BoundLeaf::Range { col, lo, hi } => {
                 let h = col.index.range(*lo, *hi, &col.present, within);
-                Tri {
+                Bracket {
                     sure: h.sure,
                     maybe: h.maybe,
                 }
             }
-            BLeaf::Keys { col, keys } => {
-                let mut out = Tri::default();
+            BoundLeaf::Keys { col, keys } => {
+                let mut out = Bracket::default();
                 for &k in keys {
                     let h = col.index.range(k, k, &col.present, within);
                     out.sure |= h.sure;
@@ -159,7 +159,7 @@ impl Ctx<'_> {
                 out.maybe -= &out.sure;
                 out
             }
-            BLeaf::Codes { col, codes, bits } => {
+            BoundLeaf::Codes { col, codes, bits } => {
                 // Many words (a `contains` most words share): one pass over the
                 // rows' codes beats a union of as many bitmaps.
                 if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 {
@@ -168,11 +168,11 @@ impl Ctx<'_> {
                     exact(union_of(&col.bitmaps, codes, within))
                 }
             }
-            BLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
-            BLeaf::TagsAny { col, codes } => exact(union_of(&col.bitmaps, codes, within)),
-            BLeaf::TagsAll { col, codes, impossible } => {
+            BoundLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
+            BoundLeaf::TagsAny { col, codes } => exact(union_of(&col.bitmaps, codes, within)),
+            BoundLeaf::TagsAll { col, codes, impossible } => {
                 if *impossible || codes.is_empty() {
-                    return Tri::default();
+                    return Bracket::default();
                 }
                 let mut acc = restrict(&col.bitmaps[codes[0] as usize]);
                 for &c in &codes[1..] {
@@ -184,41 +184,41 @@ impl Ctx<'_> {
     }
 
     /// An estimate of how many ids a node matches, to order an `and`.
-    fn estimate(&self, node: &BNode) -> u64 {
+    fn estimate(&self, node: &BoundNode) -> u64 {
         match node {
-            BNode::Leaf(l) => self.leaf_estimate(l),
-            BNode::Not(x) => match &**x {
-                BNode::Leaf(l) if !matches!(l, BLeaf::Range { .. } | BLeaf::Keys { .. }) => {
+            BoundNode::Leaf(l) => self.leaf_estimate(l),
+            BoundNode::Not(x) => match &**x {
+                BoundNode::Leaf(l) if !matches!(l, BoundLeaf::Range { .. } | BoundLeaf::Keys { .. }) => {
                     self.live_len.saturating_sub(self.leaf_estimate(l))
                 }
                 _ => self.live_len,
             },
-            BNode::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(self.live_len),
-            BNode::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
+            BoundNode::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(self.live_len),
+            BoundNode::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
         }
     }
 
-    fn leaf_estimate(&self, l: &BLeaf) -> u64 {
+    fn leaf_estimate(&self, l: &BoundLeaf) -> u64 {
         match l {
-            BLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
-            BLeaf::Event(e) => e.estimate(self.live_len),
-            BLeaf::Set(ids) => ids.len(),
-            BLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
-            BLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
-            BLeaf::Codes { col, codes, .. } if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 => {
+            BoundLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
+            BoundLeaf::Event(e) => e.estimate(self.live_len),
+            BoundLeaf::Set(ids) => ids.len(),
+            BoundLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
+            BoundLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
+            BoundLeaf::Codes { col, codes, .. } if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 => {
                 // Estimated from the share of words, without a pass over them.
                 col.present.len() * codes.len() as u64 / col.dict.len().max(1) as u64
             }
-            BLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),
-            BLeaf::Bool { col, value } => {
+            BoundLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),
+            BoundLeaf::Bool { col, value } => {
                 if *value {
                     col.trues.len()
                 } else {
                     col.falses.len()
                 }
             }
-            BLeaf::TagsAny { col, codes } => lens(&col.bitmaps, codes).sum(),
-            BLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
+            BoundLeaf::TagsAny { col, codes } => lens(&col.bitmaps, codes).sum(),
+            BoundLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
         }
     }
 }
@@ -273,7 +273,7 @@ mod tests {
     use proptest::prelude::*;
     use roaring::RoaringBitmap;
 
-    use super::{Ctx, RUN};
+    use super::{SetEval, RUN};
     use crate::eval::{bind, Env, Meter};
     use crate::filter::{field, Filter, Node};
     use crate::{FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp};
@@ -343,7 +343,7 @@ mod tests {
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             let env = Env::metered(Meter::unmetered());
             let bound = bind::bind(&plan.root, &t, Timestamp::from_micros(0), &env);
-            let cx = Ctx { live: t.live(), live_len: t.len(), per_id, meter: Meter::unmetered() };
+            let cx = SetEval { live: t.live(), live_len: t.len(), per_id, meter: Meter::unmetered() };
             let within: Option<RoaringBitmap> = scoped.then(|| t.live().iter().filter(|id| id % 3 != 1).collect());
             let tri = cx.eval(&bound, within.as_ref());
             prop_assert!((&tri.sure & &tri.maybe).is_empty(), "sure and maybe overlap");
@@ -374,7 +374,7 @@ mod tests {
         let meter = Meter::new(&budget);
         let env = Env::metered(&meter);
         let bound = bind::bind(&plan.root, &t, Timestamp::from_micros(0), &env);
-        let cx = Ctx {
+        let cx = SetEval {
             live: t.live(),
             live_len: t.len(),
             per_id: 0,

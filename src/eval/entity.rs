@@ -8,22 +8,22 @@
 
 use super::bind::{numeric_span, Span};
 use super::Env;
-use crate::filter::{PNode, Test};
+use crate::filter::{PlanNode, Test};
 use crate::schema::FieldType;
 use crate::store::{Column, NONE};
 use crate::value::Timestamp;
 use crate::Table;
 
 /// Whether `node` holds for the live entity `id` at `now`.
-pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
+pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
     match node {
-        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now, env)),
-        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now, env)),
-        PNode::Not(x) => !holds(x, table, id, now, env),
-        PNode::InSegment(ids) => env.in_segments(ids, id),
-        PNode::Related(r) => super::related::holds(r, env, id, now),
-        PNode::Event(e) => super::bind::EventLeaf::bind(e, table, now).test(id),
-        PNode::Leaf(c) => {
+        PlanNode::And(xs) => xs.iter().all(|x| matches(x, table, id, now, env)),
+        PlanNode::Or(xs) => xs.iter().any(|x| matches(x, table, id, now, env)),
+        PlanNode::Not(x) => !matches(x, table, id, now, env),
+        PlanNode::InSegment(ids) => env.in_segments(ids, id),
+        PlanNode::Related(r) => super::related::matches(r, env, id, now),
+        PlanNode::Event(e) => super::bind::EventLeaf::bind(e, table, now).test(id),
+        PlanNode::Leaf(c) => {
             let column = table.column(c.field);
             let i = id as usize;
             match (column, &c.test) {
@@ -51,7 +51,7 @@ pub(crate) fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &
                     match test {
                         Test::StrEq(x) => s == x.as_str(),
                         Test::StrIn(xs) => xs.iter().any(|x| s == x.as_str()),
-                        Test::Str(m, pat) => m.holds(s, pat),
+                        Test::Str(m, pat) => m.matches(s, pat),
                         _ => false,
                     }
                 }

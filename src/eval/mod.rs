@@ -20,13 +20,13 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use crate::error::EvalError;
-use crate::filter::{PNode, Plan};
+use crate::filter::{Plan, PlanNode};
 use crate::schema::Relation;
 use crate::segment::SegmentId;
 pub(crate) use crate::store::{from_bits, Parents};
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
-use bind::BNode;
+use bind::BoundNode;
 pub(crate) use budget::Meter;
 pub use budget::{Budget, CancelToken};
 pub(crate) use next::next_flip;
@@ -179,7 +179,7 @@ pub(crate) fn evaluate_in(
 }
 
 pub(crate) fn eval_node(
-    node: &PNode,
+    node: &PlanNode,
     table: &Table,
     now: Timestamp,
     within: Option<&RoaringBitmap>,
@@ -194,7 +194,7 @@ pub(crate) fn eval_node(
         None => None,
     };
     let root = bind::bind(node, table, now, env);
-    let cx = bitmap::Ctx {
+    let cx = bitmap::SetEval {
         live: table.live(),
         live_len: table.len(),
         per_id: table.config().per_id_candidates,
@@ -251,7 +251,7 @@ pub(crate) fn scan_in(plan: &Plan, table: &Table, now: Timestamp, env: &Env) -> 
 /// ```
 pub struct Matcher<'a> {
     table: &'a Table,
-    root: BNode<'a>,
+    root: BoundNode<'a>,
 }
 
 impl<'a> Matcher<'a> {
@@ -285,10 +285,10 @@ impl<'a> Matcher<'a> {
 /// As [`evaluate`].
 pub fn matches(plan: &Plan, table: &Table, id: EntityId, now: Timestamp) -> Result<bool, EvalError> {
     check_kind(plan, table)?;
-    Ok(table.live().contains(id.0) && entity::holds(&plan.root, table, id.0, now, &Env::none()))
+    Ok(table.live().contains(id.0) && entity::matches(&plan.root, table, id.0, now, &Env::none()))
 }
 
 /// As [`matches`] for a plan known to be of the table's kind.
 pub(crate) fn matches_unchecked(plan: &Plan, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
-    table.live().contains(id) && entity::holds(&plan.root, table, id, now, env)
+    table.live().contains(id) && entity::matches(&plan.root, table, id, now, env)
 }

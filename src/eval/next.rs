@@ -2,14 +2,14 @@
 //! alone: for each entity, the instants at which its value (or one of its
 //! event instants) crosses a window's edge, and their minimum after `now`.
 
-use crate::filter::{EventWhat, PNode, Test, Window};
+use crate::filter::{EventWhat, PlanNode, Test, Window};
 use crate::store::Column;
 use crate::value::key_to_int;
 use crate::Table;
 
 /// The earliest instant (µs) after `now` at which `leaf` may flip for some
 /// live entity of `table` if no data changes; `None` if it never will.
-pub(crate) fn next_flip(leaf: &PNode, table: &Table, now: i64) -> Option<i64> {
+pub(crate) fn next_flip(leaf: &PlanNode, table: &Table, now: i64) -> Option<i64> {
     let mut best: Option<i64> = None;
     let mut offer = |t: i128| {
         if t > now as i128 && t <= i64::MAX as i128 {
@@ -18,7 +18,7 @@ pub(crate) fn next_flip(leaf: &PNode, table: &Table, now: i64) -> Option<i64> {
         }
     };
     match leaf {
-        PNode::Leaf(c) => {
+        PlanNode::Leaf(c) => {
             let Test::Window(w, d) = c.test else { return None };
             if let Column::Numeric(col) = table.column(c.field) {
                 for id in col.present.iter() {
@@ -26,7 +26,7 @@ pub(crate) fn next_flip(leaf: &PNode, table: &Table, now: i64) -> Option<i64> {
                 }
             }
         }
-        PNode::Event(e) => {
+        PlanNode::Event(e) => {
             let log = table.events();
             let name = match &e.name {
                 Some(n) => Some(log.name(n)?),

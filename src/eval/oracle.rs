@@ -5,28 +5,30 @@
 use roaring::RoaringBitmap;
 
 use super::Env;
-use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PNode, Test, Window};
+use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, Test, Window};
 use crate::store::EntityId;
 use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
 
-pub(crate) fn scan(root: &PNode, table: &Table, now: Timestamp, env: &Env) -> RoaringBitmap {
+pub(crate) fn scan(root: &PlanNode, table: &Table, now: Timestamp, env: &Env) -> RoaringBitmap {
     table
         .live()
         .iter()
-        .filter(|&id| holds(root, table, id, now, env))
+        .filter(|&id| matches_row(root, table, id, now, env))
         .collect()
 }
 
-fn holds(node: &PNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
+fn matches_row(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
     match node {
-        PNode::And(xs) => xs.iter().all(|x| holds(x, table, id, now, env)),
-        PNode::Or(xs) => xs.iter().any(|x| holds(x, table, id, now, env)),
-        PNode::Not(x) => !holds(x, table, id, now, env),
-        PNode::InSegment(ids) => env.in_segments(ids, id),
-        PNode::Related(r) => super::related::oracle(r, env, id, |child, c| holds(&r.nested, child, c, now, env)),
-        PNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
-        PNode::Event(e) => event(e, table, id, now),
+        PlanNode::And(xs) => xs.iter().all(|x| matches_row(x, table, id, now, env)),
+        PlanNode::Or(xs) => xs.iter().any(|x| matches_row(x, table, id, now, env)),
+        PlanNode::Not(x) => !matches_row(x, table, id, now, env),
+        PlanNode::InSegment(ids) => env.in_segments(ids, id),
+        PlanNode::Related(r) => {
+            super::related::oracle(r, env, id, |child, c| matches_row(&r.nested, child, c, now, env))
+        }
+        PlanNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
+        PlanNode::Event(e) => event(e, table, id, now),
     }
 }
 
@@ -56,7 +58,7 @@ fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
                 CountWin::Between(lo, hi) => lo <= t && t <= hi,
             };
             let count = times.iter().filter(|&&t| inside(t)).count() as u64;
-            op.holds(count.cmp(n))
+            op.accepts(count.cmp(n))
         }
         EventWhat::Change { op, ratio, window } => {
             let w = window * 1000;
@@ -85,12 +87,12 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
     match (t, v) {
         (Test::Null, v) => matches!(v, Value::Null),
         (_, Value::Null) => false,
-        (Test::Num(op, lit), _) => num.is_some_and(|n| op.holds(cmp_num(n, *lit))),
+        (Test::Num(op, lit), _) => num.is_some_and(|n| op.accepts(cmp_num(n, *lit))),
         (Test::NumBetween(lo, hi), _) => {
-            num.is_some_and(|n| CmpOp::Ge.holds(cmp_num(n, *lo)) && CmpOp::Le.holds(cmp_num(n, *hi)))
+            num.is_some_and(|n| CmpOp::Ge.accepts(cmp_num(n, *lo)) && CmpOp::Le.accepts(cmp_num(n, *hi)))
         }
         (Test::NumIn(xs), _) => num.is_some_and(|n| xs.iter().any(|x| cmp_num(n, *x).is_eq())),
-        (Test::Time(op, lit), _) => nanos.is_some_and(|t| op.holds(t.cmp(lit))),
+        (Test::Time(op, lit), _) => nanos.is_some_and(|t| op.accepts(t.cmp(lit))),
         (Test::TimeBetween(lo, hi), _) => nanos.is_some_and(|t| *lo <= t && t <= *hi),
         (Test::Window(w, d), _) => nanos.is_some_and(|t| {
             let d = d * 1000;
@@ -102,7 +104,7 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
         }),
         (Test::StrEq(s), Value::String(x)) => x == s,
         (Test::StrIn(xs), Value::String(x)) => xs.iter().any(|s| s == x),
-        (Test::Str(m, pat), Value::String(x)) => m.holds(x, pat),
+        (Test::Str(m, pat), Value::String(x)) => m.matches(x, pat),
         (Test::Bool(b), Value::Bool(x)) => b == x,
         (Test::TagsAny(xs), Value::Tags(tags)) => xs.iter().any(|t| tags.contains(t)),
         (Test::TagsAll(xs), Value::Tags(tags)) => !tags.is_empty() && xs.iter().all(|t| tags.contains(t)),

@@ -38,7 +38,7 @@ pub(crate) fn ids(r: &RelCond, env: &Env, now: Timestamp, scope: &RoaringBitmap)
             let totals = count(parents, child.live());
             let hits = totals.iter().enumerate().filter(|&(p, &t)| {
                 r.quant
-                    .holds(u64::from(counts.get(p).copied().unwrap_or(0)), u64::from(t))
+                    .satisfied_by(u64::from(counts.get(p).copied().unwrap_or(0)), u64::from(t))
             });
             RoaringBitmap::from_sorted_iter(hits.map(|(p, _)| p as u32)).unwrap_or_default()
         }
@@ -62,21 +62,21 @@ fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
 }
 
 /// Entity at a time: whether the quantifier holds for the live parent `id`.
-pub(crate) fn holds(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
+pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
     let rel = &env.relations[r.relation];
     let child = &env.tables[r.child];
     let kids = children(rel, env.tables, id);
     let total = kids.map_or(0, RoaringBitmap::len);
     let mut matched = 0u64;
     for c in kids.into_iter().flatten() {
-        if super::entity::holds(&r.nested, child, c, now, env) {
+        if super::entity::matches(&r.nested, child, c, now, env) {
             matched += 1;
             if r.quant == Quant::Any {
                 break;
             }
         }
     }
-    r.quant.holds(matched, total)
+    r.quant.satisfied_by(matched, total)
 }
 
 /// From first principles, for the oracle: the live children whose relation
@@ -94,5 +94,5 @@ pub(crate) fn oracle(r: &RelCond, env: &Env, id: u32, test: impl Fn(&Table, u32)
             matched += u64::from(test(child, c));
         }
     }
-    r.quant.holds(matched, total)
+    r.quant.satisfied_by(matched, total)
 }

@@ -51,4 +51,4 @@ pub use ast::{
 pub use builder::{field, in_segments, not_in_segments, related, usage_change, FieldRef, RelatedRef};
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub use plan::Plan;
-pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PNode, Quant, RelCond, StrMatch, Test, Window};
+pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PlanNode, Quant, RelCond, StrMatch, Test, Window};

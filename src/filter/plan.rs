@@ -32,7 +32,7 @@ use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub(crate) kind: Arc<KindSchema>,
-    pub(crate) root: PNode,
+    pub(crate) root: PlanNode,
     conditions: usize,
     /// Whether the plan names segments or relations, which only an
     /// [`Engine`](crate::Engine) can evaluate.
@@ -41,10 +41,10 @@ pub struct Plan {
 
 /// A node of a plan.
 #[derive(Debug, Clone)]
-pub(crate) enum PNode {
-    And(Vec<PNode>),
-    Or(Vec<PNode>),
-    Not(Box<PNode>),
+pub(crate) enum PlanNode {
+    And(Vec<PlanNode>),
+    Or(Vec<PlanNode>),
+    Not(Box<PlanNode>),
     Leaf(Cond),
     Event(EventCond),
     /// A member of any of these segments (of the plan's kind).
@@ -73,7 +73,7 @@ pub(crate) struct RelCond {
     pub child: usize,
     pub quant: Quant,
     /// A plan over the child kind.
-    pub nested: PNode,
+    pub nested: PlanNode,
 }
 
 /// How many children must match.
@@ -91,7 +91,7 @@ pub(crate) enum Quant {
 
 impl Quant {
     /// Whether `matched` of `total` children satisfy the quantifier.
-    pub(crate) fn holds(self, matched: u64, total: u64) -> bool {
+    pub(crate) fn satisfied_by(self, matched: u64, total: u64) -> bool {
         match self {
             Quant::Any => matched > 0,
             Quant::All => matched == total,
@@ -150,7 +150,7 @@ pub(crate) enum CmpOp {
 }
 
 impl CmpOp {
-    pub(crate) fn holds(self, o: Ordering) -> bool {
+    pub(crate) fn accepts(self, o: Ordering) -> bool {
         match self {
             CmpOp::Eq => o == Ordering::Equal,
             CmpOp::Lt => o == Ordering::Less,
@@ -176,7 +176,7 @@ pub(crate) enum StrMatch {
 }
 
 impl StrMatch {
-    pub(crate) fn holds(self, s: &str, pat: &str) -> bool {
+    pub(crate) fn matches(self, s: &str, pat: &str) -> bool {
         match self {
             StrMatch::Contains => s.contains(pat),
             StrMatch::BeginsWith => s.starts_with(pat),
@@ -246,7 +246,7 @@ impl Plan {
         Ok(Plan::made(arc.clone(), root, conditions))
     }
 
-    fn made(kind: Arc<KindSchema>, root: PNode, conditions: usize) -> Plan {
+    fn made(kind: Arc<KindSchema>, root: PlanNode, conditions: usize) -> Plan {
         let mut plan = Plan {
             kind,
             root,
@@ -254,7 +254,7 @@ impl Plan {
             contextual: false,
         };
         let mut contextual = false;
-        plan.visit_all(&mut |_, n| contextual |= matches!(n, PNode::InSegment(_) | PNode::Related(_)));
+        plan.visit_all(&mut |_, n| contextual |= matches!(n, PlanNode::InSegment(_) | PlanNode::Related(_)));
         plan.contextual = contextual;
         plan
     }
@@ -294,7 +294,7 @@ impl Plan {
                     }
                 }
             };
-            if let PNode::Related(r) = n {
+            if let PlanNode::Related(r) = n {
                 let mut c = chain.to_vec();
                 c.push(r.relation);
                 entry(&c);
@@ -304,8 +304,8 @@ impl Plan {
             }
             let i = entry(chain);
             match n {
-                PNode::Leaf(c) => out[i].fields.push(c.field),
-                PNode::Event(e) => out[i].events.push(e.name.clone()),
+                PlanNode::Leaf(c) => out[i].fields.push(c.field),
+                PlanNode::Event(e) => out[i].events.push(e.name.clone()),
                 _ => {}
             }
         });
@@ -323,7 +323,7 @@ impl Plan {
     pub(crate) fn segment_refs(&self) -> Vec<(Vec<usize>, SegmentId)> {
         let mut out = Vec::new();
         self.visit_all(&mut |chain, n| {
-            if let PNode::InSegment(ids) = n {
+            if let PlanNode::InSegment(ids) = n {
                 out.extend(ids.iter().map(|s| (chain.to_vec(), *s)))
             }
         });
@@ -333,13 +333,13 @@ impl Plan {
     }
 
     /// Every leaf with the chain of relations (outermost first) it sits under.
-    pub(crate) fn visit_all(&self, f: &mut impl FnMut(&[usize], &PNode)) {
-        let mut stack: Vec<(&PNode, Vec<usize>)> = vec![(&self.root, Vec::new())];
+    pub(crate) fn visit_all(&self, f: &mut impl FnMut(&[usize], &PlanNode)) {
+        let mut stack: Vec<(&PlanNode, Vec<usize>)> = vec![(&self.root, Vec::new())];
         while let Some((n, chain)) = stack.pop() {
             match n {
-                PNode::And(xs) | PNode::Or(xs) => stack.extend(xs.iter().map(|x| (x, chain.clone()))),
-                PNode::Not(x) => stack.push((x, chain)),
-                PNode::Related(r) => {
+                PlanNode::And(xs) | PlanNode::Or(xs) => stack.extend(xs.iter().map(|x| (x, chain.clone()))),
+                PlanNode::Not(x) => stack.push((x, chain)),
+                PlanNode::Related(r) => {
                     f(&chain, n);
                     let mut c = chain.clone();
                     c.push(r.relation);
@@ -364,7 +364,7 @@ impl Plan {
     pub fn fields(&self) -> Vec<FieldId> {
         let mut out = Vec::new();
         self.visit(&mut |n| {
-            if let PNode::Leaf(c) = n {
+            if let PlanNode::Leaf(c) = n {
                 out.push(c.field)
             }
         });
@@ -378,7 +378,7 @@ impl Plan {
     pub fn events(&self) -> Vec<Option<String>> {
         let mut out = Vec::new();
         self.visit(&mut |n| {
-            if let PNode::Event(e) = n {
+            if let PlanNode::Event(e) = n {
                 out.push(e.name.clone())
             }
         });
@@ -397,7 +397,7 @@ impl Plan {
     }
 
     /// The leaves of the plan's own kind (not inside nested filters).
-    fn visit(&self, f: &mut impl FnMut(&PNode)) {
+    fn visit(&self, f: &mut impl FnMut(&PlanNode)) {
         self.visit_all(&mut |chain, n| {
             if chain.is_empty() {
                 f(n)
@@ -406,12 +406,12 @@ impl Plan {
     }
 }
 
-impl PNode {
+impl PlanNode {
     /// Whether this leaf's result changes with `now` alone.
     pub(crate) fn is_time_relative_leaf(&self) -> bool {
         match self {
-            PNode::Leaf(c) => matches!(c.test, Test::Window(..)),
-            PNode::Event(e) => match &e.what {
+            PlanNode::Leaf(c) => matches!(c.test, Test::Window(..)),
+            PlanNode::Event(e) => match &e.what {
                 EventWhat::First(t) | EventWhat::Last(t) => matches!(t, Test::Window(..)),
                 EventWhat::Count { window, .. } => matches!(window, CountWin::Last(_)),
                 EventWhat::Change { .. } => true,
@@ -473,7 +473,7 @@ fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> 
     }
 }
 
-fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PNode, FilterError> {
+fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
     let mut children = Vec::with_capacity(g.rules.len());
     for (i, n) in g.rules.iter().enumerate() {
         let p = path.rule(i);
@@ -483,10 +483,10 @@ fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resul
         });
     }
     let node = match g.combinator {
-        Combinator::And => PNode::And(children),
-        Combinator::Or => PNode::Or(children),
+        Combinator::And => PlanNode::And(children),
+        Combinator::Or => PlanNode::Or(children),
     };
-    Ok(if g.not { PNode::Not(Box::new(node)) } else { node })
+    Ok(if g.not { PlanNode::Not(Box::new(node)) } else { node })
 }
 
 pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
@@ -615,7 +615,7 @@ fn literal_text(l: &Literal) -> String {
     }
 }
 
-fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PNode, FilterError> {
+fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
     let (positive, negated) = match rule.operator.negates() {
         Some(p) => (p, true),
         None => (rule.operator, false),
@@ -644,18 +644,18 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
             _ => return Err(unknown()),
         };
         match what {
-            Pseudo::Event(what) => PNode::Event(EventCond { name, what }),
+            Pseudo::Event(what) => PlanNode::Event(EventCond { name, what }),
             Pseudo::Node(n) => n,
         }
     } else {
         let field = kind.field_id(&rule.field).ok_or_else(unknown)?;
         let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
-        PNode::Leaf(Cond {
+        PlanNode::Leaf(Cond {
             field,
             test: typed_test(&cx, ty, positive)?,
         })
     };
-    Ok(if negated { PNode::Not(Box::new(leaf)) } else { leaf })
+    Ok(if negated { PlanNode::Not(Box::new(leaf)) } else { leaf })
 }
 
 fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {
@@ -670,7 +670,7 @@ fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {
 /// What a pseudo-field rule became.
 enum Pseudo {
     Event(EventWhat),
-    Node(PNode),
+    Node(PlanNode),
 }
 
 impl From<EventWhat> for Pseudo {
@@ -710,7 +710,7 @@ fn segment_test(cx: &RuleCtx, positive: Operator) -> Result<Pseudo, FilterError>
     };
     ids.sort_unstable();
     ids.dedup();
-    Ok(Pseudo::Node(PNode::InSegment(ids)))
+    Ok(Pseudo::Node(PlanNode::InSegment(ids)))
 }
 
 /// `@related:<child>` with `any`, `none`, `all` or `atLeast`.
@@ -750,7 +750,7 @@ fn related_test(cx: &RuleCtx, positive: Operator, child: &str, kinds: &Kinds) ->
     };
     let child_schema = &schema.kind_arcs()[c.0 as usize];
     let nested = group_plan(&nested.filter, &fp, child_schema, &child_kinds)?;
-    Ok(Pseudo::Node(PNode::Related(Box::new(RelCond {
+    Ok(Pseudo::Node(PlanNode::Related(Box::new(RelCond {
         relation,
         child: c.0 as usize,
         quant,

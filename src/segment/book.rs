@@ -240,7 +240,7 @@ impl Book {
     /// matches, in rule order) becomes its link, and the links the
     /// membership changes, with no bitmap built unless membership changes.
     /// Only for rules whose segments neither name segments nor are named
-    /// ([`Book::simple`]).
+    /// ([`Book::settles_alone`]).
     pub(crate) fn settle_one(&mut self, verdicts: &[(RuleId, bool)], id: u32, at: Timestamp) -> Changes {
         // (segment, rule, linked now) for each link that changed, in rule order.
         let mut flips: Vec<(SegmentId, RuleId, bool)> = Vec::new();
@@ -295,7 +295,7 @@ impl Book {
 
     /// Whether the rules' segments neither name segments nor are named:
     /// then one entity's changes need no ordering ([`Book::settle_one`]).
-    pub(crate) fn simple(&self, rules: &[RuleId]) -> bool {
+    pub(crate) fn settles_alone(&self, rules: &[RuleId]) -> bool {
         self.refs.is_empty()
             || rules.iter().all(|r| {
                 self.rules.get(r).map_or(true, |r| {
@@ -459,7 +459,7 @@ mod tests {
             let at = Timestamp::from_micros(5);
             let verdicts: Vec<(RuleId, bool)> = verdicts.iter().enumerate().map(|(k, &v)| (RuleId(k as u64 + 1), v)).collect();
             let mut one = book(&links, &blocked, &manual);
-            prop_assert!(one.simple(&verdicts.iter().map(|v| v.0).collect::<Vec<_>>()));
+            prop_assert!(one.settles_alone(&verdicts.iter().map(|v| v.0).collect::<Vec<_>>()));
             let by_one = one.settle_one(&verdicts, 7, at);
             let mut batch = book(&links, &blocked, &manual);
             let scope = RoaringBitmap::from_iter([7]);

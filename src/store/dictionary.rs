@@ -36,7 +36,7 @@ pub(crate) enum Find {
 
 impl Find {
     /// Whether `pat` stands in `word` as `self` says.
-    pub(crate) fn holds(self, word: &str, pat: &str) -> bool {
+    pub(crate) fn stands_in(self, word: &str, pat: &str) -> bool {
         match self {
             Find::Contains => word.contains(pat),
             Find::Prefix => word.starts_with(pat),
@@ -245,7 +245,7 @@ impl Dictionary {
             if k % RUN == RUN - 1 && stop() {
                 return None;
             }
-            if m.holds(self.word(c as usize), pat) {
+            if m.stands_in(self.word(c as usize), pat) {
                 out.push(c);
             }
         }
@@ -469,7 +469,7 @@ mod tests {
                 d.insert_full(w);
             }
             for m in [Find::Contains, Find::Prefix, Find::Suffix] {
-                let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.holds(w, &pat)).map(|(i, _)| i as u32).collect();
+                let want: Vec<u32> = d.iter().enumerate().filter(|(_, w)| m.stands_in(w, &pat)).map(|(i, _)| i as u32).collect();
                 prop_assert_eq!(d.matching(m, &pat, Build::Whole, &never), Some(want.clone()), "{:?}", m);
                 for parts in [2, 3, 7] {
                     prop_assert_eq!(d.scan_in(m, &pat, 0, parts, &never), Some(want.clone()), "{:?} in {} parts", m, parts);

@@ -14,7 +14,7 @@ pub(crate) struct Prepared {
     pub(crate) cells: Vec<(FieldId, Option<Cell>)>,
 }
 
-pub(crate) enum Why {
+pub(crate) enum CellError {
     /// The value's type is not the field's.
     Mismatch,
     /// A float that is NaN or infinite.
@@ -22,18 +22,18 @@ pub(crate) enum Why {
 }
 
 /// The cell a value of a field of type `ty` is stored as (`None`: missing).
-pub(crate) fn typed_cell(ty: FieldType, v: &Value) -> Result<Option<Cell>, Why> {
+pub(crate) fn typed_cell(ty: FieldType, v: &Value) -> Result<Option<Cell>, CellError> {
     Ok(Some(match (ty, v) {
         (_, Value::Null) => return Ok(None),
         (FieldType::Int, Value::Int(i)) => num_cell_int(*i),
         (FieldType::Float, Value::Int(i)) => num_cell_float(*i as f64),
         (FieldType::Float, Value::Float(x)) if x.is_finite() => num_cell_float(*x),
-        (FieldType::Float, Value::Float(_)) => return Err(Why::NonFinite),
+        (FieldType::Float, Value::Float(_)) => return Err(CellError::NonFinite),
         (FieldType::String, Value::String(s)) => Cell::Str(s.as_str().into()),
         (FieldType::Bool, Value::Bool(b)) => Cell::Bool(*b),
         (FieldType::Timestamp, Value::Timestamp(t)) => Cell::Num(int_key(t.as_micros())),
         (FieldType::Tags, Value::Tags(tags)) => return Ok(tags_cell(tags.clone())),
-        _ => return Err(Why::Mismatch),
+        _ => return Err(CellError::Mismatch),
     }))
 }
 

@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use super::column::Column;
 use super::events::EventLog;
 use super::json::newlines;
-use super::prepared::{check_key, typed_cell, Prepared, Why};
+use super::prepared::{check_key, typed_cell, CellError, Prepared};
 use super::range_index::IndexConfig;
 use super::row::Row;
 pub use crate::ids::EntityId;
@@ -607,13 +607,13 @@ impl Table {
                 }
             };
             let cell = typed_cell(ty, value).map_err(|why| match why {
-                Why::Mismatch => StoreError::TypeMismatch {
+                CellError::Mismatch => StoreError::TypeMismatch {
                     key: key.to_string(),
                     field: field.to_string(),
                     expected: ty,
                     found: value.type_name().to_string(),
                 },
-                Why::NonFinite => StoreError::NonFiniteFloat {
+                CellError::NonFinite => StoreError::NonFiniteFloat {
                     key: key.to_string(),
                     field: field.to_string(),
                 },
