@@ -6,7 +6,7 @@
 //! tests many ids; this module is for the write path, where each write tests
 //! one entity against each rule that reads the written fields.
 
-use super::bind::{numeric_span, Span};
+use super::lower::{numeric_span, Span};
 use super::Env;
 use crate::filter::{PlanNode, Test};
 use crate::schema::FieldType;
@@ -22,7 +22,7 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
         PlanNode::Not(x) => !matches(x, table, id, now, env),
         PlanNode::InSegment(ids) => env.in_segments(ids, id),
         PlanNode::Related(r) => super::related::matches(r, env, id, now),
-        PlanNode::Event(e) => super::bind::EventLeaf::bind(e, table, now).test(id),
+        PlanNode::Event(e) => super::events::EventLeaf::bind(e, table, now).test(id),
         PlanNode::Leaf(c) => {
             let column = table.column(c.field);
             let i = id as usize;

@@ -11,6 +11,8 @@ mod bind;
 mod bitmap;
 mod budget;
 mod entity;
+mod events;
+mod lower;
 mod next;
 mod oracle;
 mod related;
