@@ -43,6 +43,7 @@ mod json;
 mod limit;
 mod path;
 mod plan;
+mod validate;
 
 pub use ast::{
     Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold,

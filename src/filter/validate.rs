@@ -1,0 +1,530 @@
+//! Validation of a [`Filter`] against a kind's schema into a typed
+//! [`Plan`]: the one way to validate (the engine calls it for every filter
+//! it saves or evaluates). Counts and depth are measured with a heap stack
+//! before anything recurses; each error carries the path of its node.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator, Rule, Threshold};
+use super::limit::LimitPolicy;
+use super::path::Path;
+use super::plan::{
+    CmpOp, Cond, CountWin, EventCond, EventWhat, Plan, PlanNode, Quant, RelCond, StrMatch, Test, Window,
+};
+use crate::error::FilterError;
+use crate::ids::SegmentId;
+use crate::schema::{FieldType, KindSchema, Schema};
+use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
+
+impl Plan {
+    /// Validates `filter` against `kind` within `policy`.
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError::TooDeep`] and [`FilterError::TooManyConditions`]
+    /// (checked first, without recursion), then for each rule in order:
+    /// [`FilterError::UnknownField`], [`FilterError::OperatorNotForType`],
+    /// [`FilterError::BadValue`], [`FilterError::EmptyList`],
+    /// [`FilterError::InvertedRange`]; each with the path of the node.
+    ///
+    /// Without a [`Schema`], a plan cannot name related kinds: use
+    /// [`Plan::in_schema`] for `@related:<kind>`.
+    pub fn new(filter: &Filter, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        let conditions = measure(filter, policy)?;
+        let cx = Kinds { schema: None, kind: 0 };
+        let root = group_plan(filter, &Path::root(), kind, &cx)?;
+        Ok(Plan::made(kind.clone(), root, conditions))
+    }
+
+    /// Validates `filter` against kind `kind` of `schema`, where rules may
+    /// also quantify over related kinds (`@related:<kind>`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::new`], and [`FilterError::UnknownKind`] for a kind the
+    /// schema does not have.
+    pub fn in_schema(filter: &Filter, schema: &Schema, kind: &str, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        let k = schema
+            .kind_id(kind)
+            .ok_or_else(|| FilterError::UnknownKind { kind: kind.to_string() })?;
+        let conditions = measure(filter, policy)?;
+        let cx = Kinds {
+            schema: Some(schema),
+            kind: k.0 as usize,
+        };
+        let arc = &schema.kind_arcs()[k.0 as usize];
+        let root = group_plan(filter, &Path::root(), arc, &cx)?;
+        Ok(Plan::made(arc.clone(), root, conditions))
+    }
+}
+
+/// The schema (when validating within one) and the index of the kind at hand.
+pub(super) struct Kinds<'a> {
+    pub(super) schema: Option<&'a Schema>,
+    pub(super) kind: usize,
+}
+
+impl Filter {
+    /// Validates the filter; see [`Plan::new`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::new`].
+    pub fn validate(&self, kind: &Arc<KindSchema>, policy: &LimitPolicy) -> Result<Plan, FilterError> {
+        Plan::new(self, kind, policy)
+    }
+}
+
+/// Counts the rules and checks the depth with a heap stack, before anything recurses.
+pub(super) fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> {
+    let mut count = 0usize;
+    let mut stack: Vec<(&Group, usize, Path)> = vec![(filter, 1, Path::root())];
+    while let Some((g, depth, path)) = stack.pop() {
+        if depth > policy.max_depth() {
+            return Err(FilterError::TooDeep {
+                path: path.to_string(),
+                limit: policy.max_depth(),
+            });
+        }
+        for (i, n) in g.rules.iter().enumerate() {
+            match n {
+                Node::Rule(r) => {
+                    count += 1;
+                    if let Some(Literal::Nested(nested)) = &r.value {
+                        let p = path.rule(i).member("value");
+                        let p = if nested.threshold.is_some() {
+                            p.member("filter")
+                        } else {
+                            p
+                        };
+                        stack.push((&nested.filter, depth + 1, p));
+                    }
+                }
+                Node::Group(h) => stack.push((h, depth + 1, path.rule(i))),
+            }
+        }
+    }
+    match policy.max_conditions() {
+        Some(limit) if count > limit => Err(FilterError::TooManyConditions { count, limit }),
+        _ => Ok(count),
+    }
+}
+
+pub(super) fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
+    let mut children = Vec::with_capacity(g.rules.len());
+    for (i, n) in g.rules.iter().enumerate() {
+        let p = path.rule(i);
+        children.push(match n {
+            Node::Rule(r) => rule_plan(r, &p, kind, kinds)?,
+            Node::Group(h) => group_plan(h, &p, kind, kinds)?,
+        });
+    }
+    let node = match g.combinator {
+        Combinator::And => PlanNode::And(children),
+        Combinator::Or => PlanNode::Or(children),
+    };
+    Ok(if g.not { PlanNode::Not(Box::new(node)) } else { node })
+}
+
+pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
+    match l {
+        None => "no value".into(),
+        Some(Literal::Bool(b)) => format!("boolean {b}"),
+        Some(Literal::Int(i)) => format!("number {i}"),
+        Some(Literal::Float(x)) => format!("number {x}"),
+        Some(Literal::String(s)) => format!("string {}", serde_json::Value::from(s.as_str())),
+        Some(Literal::List(xs)) => format!("an array of {}", xs.len()),
+        Some(Literal::Duration(d)) => format!("duration {} {}", d.amount, d.unit.name()),
+        Some(Literal::Count(c)) => format!("event count {}", c.count),
+        Some(Literal::Change(c)) => format!("usage change ratio {}", c.ratio),
+        Some(Literal::Nested(_)) => "a nested filter".into(),
+    }
+}
+
+struct RuleCtx<'a> {
+    path: Path,
+    rule: &'a Rule,
+}
+
+impl RuleCtx<'_> {
+    fn bad(&self, path: &Path, expected: &str, found: Option<&Literal>) -> FilterError {
+        FilterError::BadValue {
+            path: path.to_string(),
+            expected: expected.into(),
+            found: describe_literal(found),
+        }
+    }
+
+    fn value_path(&self) -> Path {
+        self.path.member("value")
+    }
+
+    fn number_at(&self, l: Option<&Literal>, path: &Path) -> Result<Num, FilterError> {
+        match l {
+            Some(Literal::Int(i)) => Ok(Num::Int(*i)),
+            Some(Literal::Float(x)) if x.is_finite() => Ok(Num::Float(*x)),
+            _ => Err(self.bad(path, "a number", l)),
+        }
+    }
+
+    fn string_at<'l>(&self, l: Option<&'l Literal>, path: &Path) -> Result<&'l str, FilterError> {
+        match l {
+            Some(Literal::String(s)) => Ok(s),
+            _ => Err(self.bad(path, "a string", l)),
+        }
+    }
+
+    fn time_at(&self, l: Option<&Literal>, path: &Path) -> Result<i128, FilterError> {
+        match l {
+            Some(Literal::String(s)) => parse_rfc3339_nanos(s).map_err(|e| {
+                let reason = match e {
+                    TimestampError::Parse { reason } => reason,
+                    other => other.to_string(),
+                };
+                FilterError::BadValue {
+                    path: path.to_string(),
+                    expected: "an RFC 3339 timestamp".into(),
+                    found: format!("{} ({reason})", describe_literal(l)),
+                }
+            }),
+            _ => Err(self.bad(path, "an RFC 3339 timestamp", l)),
+        }
+    }
+
+    fn value(&self) -> Option<&Literal> {
+        self.rule.value.as_ref()
+    }
+
+    fn list(&self, expected: &str) -> Result<&[Literal], FilterError> {
+        match self.value() {
+            Some(Literal::List(xs)) if xs.is_empty() => Err(FilterError::EmptyList {
+                path: self.value_path().to_string(),
+            }),
+            Some(Literal::List(xs)) => Ok(xs),
+            other => Err(self.bad(&self.value_path(), expected, other)),
+        }
+    }
+
+    fn each<T>(
+        &self,
+        expected: &str,
+        f: impl Fn(&Self, Option<&Literal>, &Path) -> Result<T, FilterError>,
+    ) -> Result<Vec<T>, FilterError> {
+        let vp = self.value_path();
+        self.list(expected)?
+            .iter()
+            .enumerate()
+            .map(|(i, x)| f(self, Some(x), &vp.index(i)))
+            .collect()
+    }
+
+    fn pair<T>(
+        &self,
+        expected: &str,
+        f: impl Fn(&Self, Option<&Literal>, &Path) -> Result<T, FilterError>,
+        cmp: impl Fn(&T, &T) -> Ordering,
+    ) -> Result<(T, T), FilterError> {
+        let vp = self.value_path();
+        match self.value() {
+            Some(Literal::List(xs)) if xs.len() == 2 => {
+                let lo = f(self, Some(&xs[0]), &vp.index(0))?;
+                let hi = f(self, Some(&xs[1]), &vp.index(1))?;
+                if cmp(&lo, &hi) == Ordering::Greater {
+                    return Err(FilterError::InvertedRange {
+                        path: vp.to_string(),
+                        low: literal_text(&xs[0]),
+                        high: literal_text(&xs[1]),
+                    });
+                }
+                Ok((lo, hi))
+            }
+            other => Err(self.bad(&vp, expected, other)),
+        }
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(x) => x.to_string(),
+        Literal::String(s) => s.clone(),
+        other => describe_literal(Some(other)),
+    }
+}
+
+fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
+    let (positive, negated) = match rule.operator.negates() {
+        Some(p) => (p, true),
+        None => (rule.operator, false),
+    };
+    let cx = RuleCtx {
+        path: path.clone(),
+        rule,
+    };
+    let unknown = || FilterError::UnknownField {
+        path: path.member("field").to_string(),
+        field: rule.field.clone(),
+    };
+    let leaf = if let Some(pseudo) = rule.field.strip_prefix('@') {
+        let (what, name) = match pseudo.split_once(':') {
+            Some((what, name)) if !name.is_empty() => (what, Some(name.to_string())),
+            Some(_) => return Err(unknown()),
+            None => (pseudo, None),
+        };
+        let what = match (what, &name) {
+            ("segment", None) => segment_test(&cx, positive)?,
+            ("related", Some(child)) => related_test(&cx, positive, child, kinds)?,
+            ("firstSeen", _) => EventWhat::First(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
+            ("lastSeen", _) => EventWhat::Last(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
+            ("count", Some(_)) => count_test(&cx, positive)?.into(),
+            ("change", Some(_)) => change_test(&cx, positive)?.into(),
+            _ => return Err(unknown()),
+        };
+        match what {
+            Pseudo::Event(what) => PlanNode::Event(EventCond { name, what }),
+            Pseudo::Node(n) => n,
+        }
+    } else {
+        let field = kind.field_id(&rule.field).ok_or_else(unknown)?;
+        let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
+        PlanNode::Leaf(Cond {
+            field,
+            test: typed_test(&cx, ty, positive)?,
+        })
+    };
+    Ok(if negated { PlanNode::Not(Box::new(leaf)) } else { leaf })
+}
+
+fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {
+    FilterError::OperatorNotForType {
+        path: cx.path.member("operator").to_string(),
+        field: cx.rule.field.clone(),
+        field_type: ty,
+        operator: cx.rule.operator.name().to_string(),
+    }
+}
+
+/// What a pseudo-field rule became.
+enum Pseudo {
+    Event(EventWhat),
+    Node(PlanNode),
+}
+
+impl From<EventWhat> for Pseudo {
+    fn from(w: EventWhat) -> Pseudo {
+        Pseudo::Event(w)
+    }
+}
+
+fn not_allowed(cx: &RuleCtx, allowed: &str) -> FilterError {
+    FilterError::OperatorNotAllowed {
+        path: cx.path.member("operator").to_string(),
+        field: cx.rule.field.clone(),
+        operator: cx.rule.operator.name().to_string(),
+        allowed: allowed.into(),
+    }
+}
+
+/// `@segment` with `in` or `notIn`: a segment id or a list of them.
+fn segment_test(cx: &RuleCtx, positive: Operator) -> Result<Pseudo, FilterError> {
+    if positive != Operator::In {
+        return Err(not_allowed(cx, "`in` and `notIn`"));
+    }
+    let vp = cx.value_path();
+    let id = |l: &Literal, p: &Path| match l {
+        Literal::Int(i) if *i >= 1 && *i <= u64::MAX as i128 => Ok(SegmentId(*i as u64)),
+        other => Err(cx.bad(p, "a segment id (a positive integer)", Some(other))),
+    };
+    let mut ids = match cx.value() {
+        Some(Literal::List(xs)) if xs.is_empty() => return Err(FilterError::EmptyList { path: vp.to_string() }),
+        Some(Literal::List(xs)) => xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| id(x, &vp.index(i)))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(l) => vec![id(l, &vp)?],
+        None => return Err(cx.bad(&vp, "a segment id or a list of them", None)),
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Pseudo::Node(PlanNode::InSegment(ids)))
+}
+
+/// `@related:<child>` with `any`, `none`, `all` or `atLeast`.
+fn related_test(cx: &RuleCtx, positive: Operator, child: &str, kinds: &Kinds) -> Result<Pseudo, FilterError> {
+    let vp = cx.value_path();
+    let no_relation = || FilterError::UnknownRelation {
+        path: cx.path.member("field").to_string(),
+        kind: child.to_string(),
+    };
+    let schema = kinds.schema.ok_or_else(no_relation)?;
+    let c = schema.kind_id(child).ok_or_else(no_relation)?;
+    let parent = crate::schema::KindId(kinds.kind as u32);
+    let relation = schema.relation(c, parent).ok_or_else(no_relation)?;
+    let nested = match cx.value() {
+        Some(Literal::Nested(n)) => n,
+        other => return Err(cx.bad(&vp, "a nested filter (a group)", other)),
+    };
+    let quant = match (positive, nested.threshold) {
+        (Operator::Any, None) => Quant::Any,
+        (Operator::All, None) => Quant::All,
+        (Operator::AtLeast, Some(Threshold::Count(n))) => Quant::AtLeast(n),
+        (Operator::AtLeast, Some(Threshold::Percent(p))) if (0.0..=100.0).contains(&p) => Quant::Percent(p),
+        (Operator::AtLeast, _) => return Err(cx.bad(&vp, super::json::THRESHOLD_SHAPE, cx.value())),
+        (Operator::Any | Operator::All, Some(_)) => {
+            return Err(cx.bad(&vp, "a group (a threshold goes with `atLeast` only)", cx.value()))
+        }
+        _ => return Err(not_allowed(cx, "`any`, `none`, `all` and `atLeast`")),
+    };
+    let fp = if nested.threshold.is_some() {
+        vp.member("filter")
+    } else {
+        vp
+    };
+    let child_kinds = Kinds {
+        schema: Some(schema),
+        kind: c.0 as usize,
+    };
+    let child_schema = &schema.kind_arcs()[c.0 as usize];
+    let nested = group_plan(&nested.filter, &fp, child_schema, &child_kinds)?;
+    Ok(Pseudo::Node(PlanNode::Related(Box::new(RelCond {
+        relation,
+        child: c.0 as usize,
+        quant,
+        nested,
+    }))))
+}
+
+/// `@change:<event>` with `>=` (grew) or `<=` (fell).
+fn change_test(cx: &RuleCtx, positive: Operator) -> Result<EventWhat, FilterError> {
+    let op = match positive {
+        Operator::Ge => CmpOp::Ge,
+        Operator::Le => CmpOp::Le,
+        _ => return Err(not_allowed(cx, "`>=` and `<=`")),
+    };
+    match cx.value() {
+        Some(Literal::Change(c)) if c.ratio.is_finite() && c.ratio > 0.0 && c.window.amount > 0 => {
+            Ok(EventWhat::Change {
+                op,
+                ratio: c.ratio,
+                window: c.window.amount as i128 * c.window.unit.micros(),
+            })
+        }
+        other => Err(cx.bad(&cx.value_path(), super::json::CHANGE_SHAPE, other)),
+    }
+}
+
+/// `@count:<event>` compared with `=`, `!=`, `<`, `<=`, `>`, `>=`.
+fn count_test(cx: &RuleCtx, positive: Operator) -> Result<EventWhat, FilterError> {
+    use Operator as O;
+    let op = match positive {
+        O::Eq => CmpOp::Eq,
+        O::Lt => CmpOp::Lt,
+        O::Le => CmpOp::Le,
+        O::Gt => CmpOp::Gt,
+        O::Ge => CmpOp::Ge,
+        _ => return Err(not_for_type(cx, FieldType::Int)),
+    };
+    let vp = cx.value_path();
+    let Some(Literal::Count(c)) = cx.value() else {
+        return Err(cx.bad(&vp, super::json::COUNT_SHAPE, cx.value()));
+    };
+    let window = match &c.window {
+        CountWindow::AllTime => CountWin::All,
+        CountWindow::Last(d) => CountWin::Last(d.amount as i128 * d.unit.micros()),
+        CountWindow::Between(a, b) => {
+            let bp = vp.member("between");
+            let (la, lb) = (Literal::String(a.clone()), Literal::String(b.clone()));
+            let lo = cx.time_at(Some(&la), &bp.index(0))?;
+            let hi = cx.time_at(Some(&lb), &bp.index(1))?;
+            if lo > hi {
+                return Err(FilterError::InvertedRange {
+                    path: bp.to_string(),
+                    low: a.clone(),
+                    high: b.clone(),
+                });
+            }
+            CountWin::Between(lo, hi)
+        }
+    };
+    Ok(EventWhat::Count { op, n: c.count, window })
+}
+
+/// The test of a positive operator on a value of type `ty`.
+fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, FilterError> {
+    let path = &cx.path;
+    let rule = cx.rule;
+    let vp = cx.value_path();
+    use FieldType as T;
+    use Operator as O;
+    let cmp = |o: Operator| match o {
+        O::Eq => CmpOp::Eq,
+        O::Lt => CmpOp::Lt,
+        O::Le => CmpOp::Le,
+        O::Gt => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    };
+    let test = match (ty, positive) {
+        (_, O::Null) => Test::Null,
+        (T::Int | T::Float, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
+            Test::Num(cmp(positive), cx.number_at(cx.value(), &vp)?)
+        }
+        (T::Int | T::Float, O::Between) => {
+            let (lo, hi) = cx.pair("[low, high] of numbers", RuleCtx::number_at, |a, b| cmp_num(*a, *b))?;
+            Test::NumBetween(lo, hi)
+        }
+        (T::Int | T::Float, O::In) => Test::NumIn(cx.each("an array of numbers", RuleCtx::number_at)?),
+        (T::String, O::Eq) => Test::StrEq(cx.string_at(cx.value(), &vp)?.to_string()),
+        (T::String, O::In) => {
+            Test::StrIn(cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?)
+        }
+        (T::String, O::Contains | O::BeginsWith | O::EndsWith) => {
+            let m = match positive {
+                O::Contains => StrMatch::Contains,
+                O::BeginsWith => StrMatch::BeginsWith,
+                _ => StrMatch::EndsWith,
+            };
+            Test::Str(m, cx.string_at(cx.value(), &vp)?.to_string())
+        }
+        (T::Bool, O::Eq) => match cx.value() {
+            Some(Literal::Bool(b)) => Test::Bool(*b),
+            other => return Err(cx.bad(&vp, "true or false", other)),
+        },
+        (T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
+            Test::Time(cmp(positive), cx.time_at(cx.value(), &vp)?)
+        }
+        (T::Timestamp, O::Between) => {
+            let (lo, hi) = cx.pair("[low, high] of RFC 3339 timestamps", RuleCtx::time_at, |a, b| a.cmp(b))?;
+            Test::TimeBetween(lo, hi)
+        }
+        (T::Timestamp, O::WithinLast | O::WithinNext | O::MoreThanAgo) => match cx.value() {
+            Some(Literal::Duration(d)) => {
+                let w = match positive {
+                    O::WithinLast => Window::Last,
+                    O::WithinNext => Window::Next,
+                    _ => Window::MoreThanAgo,
+                };
+                Test::Window(w, d.amount as i128 * d.unit.micros())
+            }
+            other => {
+                return Err(cx.bad(
+                    &vp,
+                    r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#,
+                    other,
+                ))
+            }
+        },
+        (T::Tags, O::ContainsAny | O::ContainsAll) => {
+            let tags = cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?;
+            if positive == O::ContainsAny {
+                Test::TagsAny(tags)
+            } else {
+                Test::TagsAll(tags)
+            }
+        }
+        _ => return Err(not_for_type(cx, ty)),
+    };
+    let _ = (path, rule);
+    Ok(test)
+}
