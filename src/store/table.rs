@@ -14,9 +14,10 @@ use super::range_index::IndexConfig;
 use super::row::Row;
 pub use crate::ids::EntityId;
 
-use crate::error::{SnapshotError, StoreError};
+mod codec;
+
+use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};
-use crate::snapshot::codec::{what, Dec, Enc};
 use crate::value::{Timestamp, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -739,67 +740,6 @@ fn finish_bulk(columns: &mut [Column], cfg: IndexConfig) {
             s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
         }
     });
-}
-
-impl Table {
-    /// Writes the table for a snapshot: every key in id order (deleted
-    /// ones too: ids never move), the live ids, each column, the events.
-    pub(crate) fn encode(&self, e: &mut Enc) {
-        e.len(self.keys.len());
-        for k in &self.keys {
-            e.str(k);
-        }
-        e.bitmap(&self.live);
-        for c in &self.columns {
-            c.encode(e);
-        }
-        self.events.encode(e);
-    }
-
-    /// Reads what [`Table::encode`] wrote and rebuilds the indexes. The key
-    /// map is built on another thread while the columns are read: the two
-    /// take about as long as each other.
-    pub(crate) fn decode(schema: Arc<KindSchema>, cfg: IndexConfig, d: &mut Dec) -> Result<Table, SnapshotError> {
-        let mut t = Table::with_config(schema.clone(), cfg);
-        let kind = schema.name();
-        let n = d.count(8, what!("table `{kind}`, key count"))?;
-        if n as u64 > t.max_keys {
-            return Err(d.invalid(format!("table `{kind}`"), format!("{n} keys, more than ids can number")));
-        }
-        let mut key_bytes = d.split_strings(n, what!("table `{kind}`, keys"))?;
-        let (keys, rest) = std::thread::scope(|s| {
-            let keys = s.spawn(move || decode_keys(&mut key_bytes, n, kind));
-            let rest = (|| {
-                t.live = d.bitmap(n as u64, what!("table `{kind}`, live ids"))?;
-                for (f, name, ty) in schema.fields() {
-                    t.columns[f.index()] =
-                        Column::decode(ty, cfg, &t.live, d, what!("table `{kind}`, column `{name}`"))?;
-                }
-                finish_bulk(&mut t.columns, cfg);
-                t.events = EventLog::decode(&t.live, d, what!("table `{kind}`"))?;
-                Ok(())
-            })();
-            (keys.join(), rest)
-        });
-        // The keys come first in the snapshot, so their error is reported first.
-        t.keys = keys.unwrap_or_else(|_| Err(d.invalid(format!("table `{kind}`"), "reading the keys failed")))?;
-        rest?;
-        Ok(t)
-    }
-}
-
-/// The keys of a table, in id order; each must be new and non-empty.
-fn decode_keys(d: &mut Dec, n: usize, kind: &str) -> Result<IndexSet<Box<str>>, SnapshotError> {
-    let mut keys = IndexSet::with_capacity(n);
-    for i in 0..n {
-        let at = d.offset();
-        let key = d.str(what!("table `{kind}`, key {i}"))?;
-        if key.is_empty() || !keys.insert(Box::from(key)) {
-            let why = if key.is_empty() { "is empty" } else { "appears twice" };
-            return Err(d.invalid_at(at, format!("table `{kind}`, key {i}"), format!("key `{key}` {why}")));
-        }
-    }
-    Ok(keys)
 }
 
 #[cfg(test)]
