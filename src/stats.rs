@@ -99,7 +99,10 @@ pub fn numeric(
         });
     };
     let scope = ids & table.live();
-    let mut keys: Vec<u64> = (&scope & &col.present).iter().map(|id| col.keys[id as usize]).collect();
+    let mut keys: Vec<u64> = (&scope & col.present())
+        .iter()
+        .map(|id| col.keys()[id as usize])
+        .collect();
     let n = keys.len();
     let decode = |k: u64| match ty {
         FieldType::Float => key_to_float(k),
@@ -201,20 +204,18 @@ pub fn value_counts(table: &Table, field: &str, ids: &RoaringBitmap) -> Result<V
     let scope = ids & table.live();
     let column = table.column(f);
     let mut values: Vec<(Value, u64)> = match column {
-        Column::String(col) => per_code(&col.bitmaps, &scope, |id| {
-            col.codes
+        Column::String(col) => per_code(col.bitmaps(), &scope, |id| {
+            col.codes()
                 .get(id as usize)
                 .filter(|&&c| c != crate::store::NONE)
                 .map_or(&[][..], std::slice::from_ref)
         })
-        .map(|(code, n)| (Value::String(col.dict[code as usize].to_string()), n))
+        .map(|(code, n)| (Value::String(col.dict()[code as usize].to_string()), n))
         .collect(),
-        Column::Tags(col) => per_code(&col.bitmaps, &scope, |id| {
-            col.rows.get(id as usize).and_then(|r| r.as_deref()).unwrap_or(&[])
-        })
-        .map(|(code, n)| (Value::String(col.dict[code as usize].to_string()), n))
-        .collect(),
-        Column::Bool(col) => [(false, &col.falses), (true, &col.trues)]
+        Column::Tags(col) => per_code(col.bitmaps(), &scope, |id| col.tags(id).unwrap_or(&[]))
+            .map(|(code, n)| (Value::String(col.dict()[code as usize].to_string()), n))
+            .collect(),
+        Column::Bool(col) => [(false, col.with(false)), (true, col.with(true))]
             .into_iter()
             .map(|(v, b)| (Value::Bool(v), b.intersection_len(&scope)))
             .filter(|&(_, n)| n > 0)

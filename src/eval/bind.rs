@@ -100,21 +100,21 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
         (Column::String(col), test) => {
             let mut codes: Vec<u32> = match test {
                 Test::StrEq(s) => col
-                    .dict
+                    .dict()
                     .get_index_of(s.as_str())
                     .map(|i| i as u32)
                     .into_iter()
                     .collect(),
                 Test::StrIn(xs) => xs
                     .iter()
-                    .filter_map(|s| col.dict.get_index_of(s.as_str()).map(|i| i as u32))
+                    .filter_map(|s| col.dict().get_index_of(s.as_str()).map(|i| i as u32))
                     .collect(),
                 // Stopped by the budget: no words (the caller reports why).
                 // Under a budget, a search builds at most a round of the
                 // trigram index.
                 Test::Str(m, pat) => {
                     let build = if meter.is_limited() { Build::Round } else { Build::Whole };
-                    col.dict
+                    col.dict()
                         .matching(find(*m), pat, build, &|| meter.spent())
                         .unwrap_or_default()
                 }
@@ -122,7 +122,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
             };
             codes.sort_unstable();
             codes.dedup();
-            let mut bits = vec![0u64; col.dict.len().div_ceil(64)];
+            let mut bits = vec![0u64; col.dict().len().div_ceil(64)];
             for &c in &codes {
                 bits[c as usize / 64] |= 1 << (c % 64);
             }
@@ -133,7 +133,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
             let mut codes = Vec::with_capacity(tags.len());
             let mut impossible = false;
             for t in tags {
-                match col.dict.get_index_of(t.as_str()) {
+                match col.dict().get_index_of(t.as_str()) {
                     Some(i) => codes.push(i as u32),
                     None => impossible = true,
                 }
@@ -157,16 +157,16 @@ impl BoundLeaf<'_> {
         let i = id as usize;
         match self {
             BoundLeaf::Null(present) => !present.contains(id),
-            BoundLeaf::Range { col, lo, hi } => col.present.contains(id) && (*lo..=*hi).contains(&col.keys[i]),
-            BoundLeaf::Keys { col, keys } => col.present.contains(id) && keys.binary_search(&col.keys[i]).is_ok(),
-            BoundLeaf::Codes { col, bits, .. } => col.codes.get(i).is_some_and(|&c| code_hit(bits, c)),
-            BoundLeaf::Bool { col, value } => col.has.get(id) && col.value.get(id) == *value,
-            BoundLeaf::TagsAny { col, codes } => match col.rows.get(i) {
-                Some(Some(row)) => row.iter().any(|t| codes.binary_search(t).is_ok()),
+            BoundLeaf::Range { col, lo, hi } => col.key(id).is_some_and(|k| (*lo..=*hi).contains(&k)),
+            BoundLeaf::Keys { col, keys } => col.key(id).is_some_and(|k| keys.binary_search(&k).is_ok()),
+            BoundLeaf::Codes { col, bits, .. } => col.codes().get(i).is_some_and(|&c| code_hit(bits, c)),
+            BoundLeaf::Bool { col, value } => col.value_of(id) == Some(*value),
+            BoundLeaf::TagsAny { col, codes } => match col.tags(id) {
+                Some(row) => row.iter().any(|t| codes.binary_search(t).is_ok()),
                 _ => false,
             },
-            BoundLeaf::TagsAll { col, codes, impossible } => match col.rows.get(i) {
-                Some(Some(row)) if !impossible => codes.iter().all(|t| row.contains(t)),
+            BoundLeaf::TagsAll { col, codes, impossible } => match col.tags(id) {
+                Some(row) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },
             BoundLeaf::Event(e) => e.test(id),

@@ -143,7 +143,7 @@ impl SetEval<'_> {
             BoundLeaf::Event(e) => exact(e.ids(within.unwrap_or(self.live))),
             BoundLeaf::Set(ids) => exact(restrict(ids)),
             BoundLeaf::Range { col, lo, hi } => {
-                let h = col.index.range(*lo, *hi, &col.present, within);
+                let h = col.range(*lo, *hi, within);
                 Bracket {
                     sure: h.sure,
                     maybe: h.maybe,
@@ -152,7 +152,7 @@ impl SetEval<'_> {
             BoundLeaf::Keys { col, keys } => {
                 let mut out = Bracket::default();
                 for &k in keys {
-                    let h = col.index.range(k, k, &col.present, within);
+                    let h = col.range(k, k, within);
                     out.sure |= h.sure;
                     out.maybe |= h.maybe;
                 }
@@ -162,21 +162,21 @@ impl SetEval<'_> {
             BoundLeaf::Codes { col, codes, bits } => {
                 // Many words (a `contains` most words share): one pass over the
                 // rows' codes beats a union of as many bitmaps.
-                if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 {
-                    exact(scan_codes(&col.codes, bits, within, self.meter))
+                if codes.len() as u64 * MANY_WORDS > col.codes().len() as u64 {
+                    exact(scan_codes(col.codes(), bits, within, self.meter))
                 } else {
-                    exact(union_of(&col.bitmaps, codes, within))
+                    exact(union_of(col.bitmaps(), codes, within))
                 }
             }
-            BoundLeaf::Bool { col, value } => exact(restrict(if *value { &col.trues } else { &col.falses })),
-            BoundLeaf::TagsAny { col, codes } => exact(union_of(&col.bitmaps, codes, within)),
+            BoundLeaf::Bool { col, value } => exact(restrict(col.with(*value))),
+            BoundLeaf::TagsAny { col, codes } => exact(union_of(col.bitmaps(), codes, within)),
             BoundLeaf::TagsAll { col, codes, impossible } => {
                 if *impossible || codes.is_empty() {
                     return Bracket::default();
                 }
-                let mut acc = restrict(&col.bitmaps[codes[0] as usize]);
+                let mut acc = restrict(&col.bitmaps()[codes[0] as usize]);
                 for &c in &codes[1..] {
-                    acc &= &col.bitmaps[c as usize];
+                    acc &= &col.bitmaps()[c as usize];
                 }
                 exact(acc)
             }
@@ -203,22 +203,16 @@ impl SetEval<'_> {
             BoundLeaf::Null(present) => self.live_len.saturating_sub(present.len()),
             BoundLeaf::Event(e) => e.estimate(self.live_len),
             BoundLeaf::Set(ids) => ids.len(),
-            BoundLeaf::Range { col, lo, hi } => col.index.estimate(*lo, *hi),
-            BoundLeaf::Keys { col, keys } => keys.iter().map(|&k| col.index.estimate(k, k)).sum(),
-            BoundLeaf::Codes { col, codes, .. } if codes.len() as u64 * MANY_WORDS > col.codes.len() as u64 => {
+            BoundLeaf::Range { col, lo, hi } => col.estimate(*lo, *hi),
+            BoundLeaf::Keys { col, keys } => keys.iter().map(|&k| col.estimate(k, k)).sum(),
+            BoundLeaf::Codes { col, codes, .. } if codes.len() as u64 * MANY_WORDS > col.codes().len() as u64 => {
                 // Estimated from the share of words, without a pass over them.
-                col.present.len() * codes.len() as u64 / col.dict.len().max(1) as u64
+                col.present().len() * codes.len() as u64 / col.dict().len().max(1) as u64
             }
-            BoundLeaf::Codes { col, codes, .. } => lens(&col.bitmaps, codes).sum(),
-            BoundLeaf::Bool { col, value } => {
-                if *value {
-                    col.trues.len()
-                } else {
-                    col.falses.len()
-                }
-            }
-            BoundLeaf::TagsAny { col, codes } => lens(&col.bitmaps, codes).sum(),
-            BoundLeaf::TagsAll { col, codes, .. } => lens(&col.bitmaps, codes).min().unwrap_or(0),
+            BoundLeaf::Codes { col, codes, .. } => lens(col.bitmaps(), codes).sum(),
+            BoundLeaf::Bool { col, value } => col.with(*value).len(),
+            BoundLeaf::TagsAny { col, codes } => lens(col.bitmaps(), codes).sum(),
+            BoundLeaf::TagsAll { col, codes, .. } => lens(col.bitmaps(), codes).min().unwrap_or(0),
         }
     }
 }

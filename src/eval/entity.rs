@@ -29,10 +29,9 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
             match (column, &c.test) {
                 (col, Test::Null) => !col.present().contains(id),
                 (Column::Numeric(col), test) => {
-                    if !col.present.contains(id) {
+                    let Some(key) = col.key(id) else {
                         return false;
-                    }
-                    let key = col.keys[i];
+                    };
                     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
                     match numeric_span(test, ty, now) {
                         Span::Range(lo, hi) => (lo..=hi).contains(&key),
@@ -41,10 +40,10 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
                 }
                 (Column::String(col), test) => {
                     let Some(s) = col
-                        .codes
+                        .codes()
                         .get(i)
                         .filter(|&&c| c != NONE)
-                        .and_then(|&c| col.dict.get_index(c as usize))
+                        .and_then(|&c| col.dict().get_index(c as usize))
                     else {
                         return false;
                     };
@@ -55,13 +54,13 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
                         _ => false,
                     }
                 }
-                (Column::Bool(col), Test::Bool(b)) => col.has.get(id) && col.value.get(id) == *b,
+                (Column::Bool(col), Test::Bool(b)) => col.value_of(id) == Some(*b),
                 (Column::Tags(col), test) => {
-                    let Some(Some(row)) = col.rows.get(i) else {
+                    let Some(row) = col.tags(id) else {
                         return false;
                     };
                     let has = |t: &String| {
-                        col.dict
+                        col.dict()
                             .get_index_of(t.as_str())
                             .is_some_and(|code| row.contains(&(code as u32)))
                     };

@@ -6,6 +6,19 @@
 //! - [`scan`]: the row-by-row oracle that tests hold both to.
 //!
 //! All three give the same answer for every plan, table and `now`.
+//!
+//! # Which to use
+//!
+//! A service with an [`Engine`](crate::Engine) evaluates through it:
+//! [`Engine::evaluate`](crate::Engine::evaluate) for its own questions,
+//! [`AsActor::evaluate`](crate::engine::AsActor::evaluate) on behalf of a
+//! user, [`Scope::evaluate`](crate::engine::Scope::evaluate) within a
+//! segment, each with a `_with` form that takes a [`Budget`]; those
+//! validate the filter (the one way: [`Plan::in_schema`]) and resolve
+//! segments and related kinds. The functions here are for a bare [`Table`]
+//! without an engine: [`evaluate`] (or [`evaluate_with`], under a budget)
+//! for a set of ids, [`Matcher`] for a few entities at a time, and
+//! [`scan`], the oracle, for tests.
 
 mod bind;
 mod bitmap;

@@ -21,8 +21,8 @@ pub(crate) fn next_flip(leaf: &PlanNode, table: &Table, now: i64) -> Option<i64>
         PlanNode::Leaf(c) => {
             let Test::Window(w, d) = c.test else { return None };
             if let Column::Numeric(col) = table.column(c.field) {
-                for id in col.present.iter() {
-                    window_edges(w, d, key_to_int(col.keys[id as usize]), &mut offer);
+                for id in col.present().iter() {
+                    window_edges(w, d, key_to_int(col.keys()[id as usize]), &mut offer);
                 }
             }
         }

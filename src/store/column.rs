@@ -3,7 +3,7 @@
 use super::dictionary::Dictionary;
 use roaring::RoaringBitmap;
 
-use super::range_index::{IndexConfig, RangeIndex};
+use super::range_index::{IndexConfig, RangeHits, RangeIndex};
 use crate::error::SnapshotError;
 use crate::schema::FieldType;
 use crate::snapshot::codec::{Dec, Enc};
@@ -58,37 +58,120 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NumericColumn {
-    pub(crate) keys: Vec<u64>,
-    pub(crate) present: RoaringBitmap,
-    pub(crate) index: RangeIndex,
+    pub(super) keys: Vec<u64>,
+    pub(super) present: RoaringBitmap,
+    pub(super) index: RangeIndex,
     /// Set while a bulk load writes keys without maintaining the index.
     stale: bool,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct StringColumn {
-    pub(crate) codes: Vec<u32>,
-    pub(crate) dict: Dictionary,
-    pub(crate) bitmaps: Vec<RoaringBitmap>,
-    pub(crate) present: RoaringBitmap,
+    pub(super) codes: Vec<u32>,
+    pub(super) dict: Dictionary,
+    pub(super) bitmaps: Vec<RoaringBitmap>,
+    pub(super) present: RoaringBitmap,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct BoolColumn {
-    pub(crate) trues: RoaringBitmap,
-    pub(crate) falses: RoaringBitmap,
-    pub(crate) present: RoaringBitmap,
+    pub(super) trues: RoaringBitmap,
+    pub(super) falses: RoaringBitmap,
+    pub(super) present: RoaringBitmap,
     /// Presence and value, densely, for per-id tests.
-    pub(crate) has: Bits,
-    pub(crate) value: Bits,
+    pub(super) has: Bits,
+    pub(super) value: Bits,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct TagsColumn {
-    pub(crate) rows: Vec<Option<Box<[u32]>>>,
-    pub(crate) dict: Dictionary,
-    pub(crate) bitmaps: Vec<RoaringBitmap>,
-    pub(crate) present: RoaringBitmap,
+    pub(super) rows: Vec<Option<Box<[u32]>>>,
+    pub(super) dict: Dictionary,
+    pub(super) bitmaps: Vec<RoaringBitmap>,
+    pub(super) present: RoaringBitmap,
+}
+
+impl NumericColumn {
+    /// The ids with a value.
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
+    /// The key of `id`'s value, if it has one.
+    pub(crate) fn key(&self, id: u32) -> Option<u64> {
+        self.present.contains(id).then(|| self.keys[id as usize])
+    }
+
+    /// The ids whose keys are in `lo..=hi` (among `within`), as the range
+    /// index answers: those surely in, and those to check.
+    pub(crate) fn range(&self, lo: u64, hi: u64, within: Option<&RoaringBitmap>) -> RangeHits {
+        self.index.range(lo, hi, &self.present, within)
+    }
+
+    /// About how many ids have keys in `lo..=hi`.
+    pub(crate) fn estimate(&self, lo: u64, hi: u64) -> u64 {
+        self.index.estimate(lo, hi)
+    }
+
+    /// The keys of every id, in id order (meaningless where absent).
+    pub(crate) fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+}
+
+impl StringColumn {
+    /// The ids with a value.
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
+    /// The dictionary of its words.
+    pub(crate) fn dict(&self) -> &Dictionary {
+        &self.dict
+    }
+
+    /// Each id's word code ([`NONE`] where absent), in id order.
+    pub(crate) fn codes(&self) -> &[u32] {
+        &self.codes
+    }
+
+    /// The ids holding each word, by code.
+    pub(crate) fn bitmaps(&self) -> &[RoaringBitmap] {
+        &self.bitmaps
+    }
+}
+
+impl BoolColumn {
+    /// The ids whose value is `value`.
+    pub(crate) fn with(&self, value: bool) -> &RoaringBitmap {
+        if value {
+            &self.trues
+        } else {
+            &self.falses
+        }
+    }
+
+    /// `id`'s value, if it has one.
+    pub(crate) fn value_of(&self, id: u32) -> Option<bool> {
+        self.has.get(id).then(|| self.value.get(id))
+    }
+}
+
+impl TagsColumn {
+    /// The dictionary of its tags.
+    pub(crate) fn dict(&self) -> &Dictionary {
+        &self.dict
+    }
+
+    /// `id`'s tag codes, sorted, if it has any.
+    pub(crate) fn tags(&self, id: u32) -> Option<&[u32]> {
+        self.rows.get(id as usize).and_then(|r| r.as_deref())
+    }
+
+    /// The ids holding each tag, by code.
+    pub(crate) fn bitmaps(&self) -> &[RoaringBitmap] {
+        &self.bitmaps
+    }
 }
 
 #[derive(Debug, Clone)]
