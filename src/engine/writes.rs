@@ -290,12 +290,11 @@ impl Engine {
         segment: SegmentId,
         filter: Option<Filter>,
     ) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::SetFilter {
+        self.manage_changes(ManageOp::SetFilter {
             actor: actor.clone(),
             segment,
             filter,
         })
-        .map(|a| a.changes)
     }
 
     /// Deletes a segment; its members exit ([`Cause::SegmentDeleted`](crate::segment::Cause::SegmentDeleted)) and
@@ -306,11 +305,10 @@ impl Engine {
     /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
     /// [`SegmentError::InUse`] while other segments' rules name it.
     pub fn delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::DeleteSegment {
+        self.manage_changes(ManageOp::DeleteSegment {
             actor: actor.clone(),
             segment,
         })
-        .map(|a| a.changes)
     }
 
     /// Moves a segment to `position` in the listing order (0 is first).
@@ -375,12 +373,11 @@ impl Engine {
     /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
     /// [`SegmentError::Filter`].
     pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::EditRule {
+        self.manage_changes(ManageOp::EditRule {
             actor: actor.clone(),
             rule,
             filter,
         })
-        .map(|a| a.changes)
     }
 
     /// Detaches a rule: its links and blocks go. Detaching the defining
@@ -390,11 +387,10 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`].
     pub fn detach_rule(&mut self, actor: &Actor, rule: RuleId) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::DetachRule {
+        self.manage_changes(ManageOp::DetachRule {
             actor: actor.clone(),
             rule,
         })
-        .map(|a| a.changes)
     }
 
     /// Adds entities by hand. No rule removes a manual link; only a manual
@@ -411,12 +407,11 @@ impl Engine {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Changes, SegmentError> {
         let keys = owned_keys(keys);
-        self.apply_manage(ManageOp::AddMembers {
+        self.manage_changes(ManageOp::AddMembers {
             actor: actor.clone(),
             segment,
             keys,
         })
-        .map(|a| a.changes)
     }
 
     /// As [`Engine::add_members`], by entity ids.
@@ -431,12 +426,11 @@ impl Engine {
         segment: SegmentId,
         ids: &RoaringBitmap,
     ) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::AddMemberIds {
+        self.manage_changes(ManageOp::AddMemberIds {
             actor: actor.clone(),
             segment,
             ids: ids.clone(),
         })
-        .map(|a| a.changes)
     }
 
     /// Removes entities by hand: every link of theirs goes, and every rule
@@ -453,12 +447,11 @@ impl Engine {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Changes, SegmentError> {
         let keys = owned_keys(keys);
-        self.apply_manage(ManageOp::RemoveMembers {
+        self.manage_changes(ManageOp::RemoveMembers {
             actor: actor.clone(),
             segment,
             keys,
         })
-        .map(|a| a.changes)
     }
 
     /// As [`Engine::remove_members`], by entity ids.
@@ -472,12 +465,11 @@ impl Engine {
         segment: SegmentId,
         ids: &RoaringBitmap,
     ) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::RemoveMemberIds {
+        self.manage_changes(ManageOp::RemoveMemberIds {
             actor: actor.clone(),
             segment,
             ids: ids.clone(),
         })
-        .map(|a| a.changes)
     }
 
     /// Clears the blocks of the given entities in a segment; the rules that
@@ -493,12 +485,11 @@ impl Engine {
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Changes, SegmentError> {
         let keys = owned_keys(keys);
-        self.apply_manage(ManageOp::ClearBlocks {
+        self.manage_changes(ManageOp::ClearBlocks {
             actor: actor.clone(),
             segment,
             keys,
         })
-        .map(|a| a.changes)
     }
 
     /// Clears every block in a segment.
@@ -507,11 +498,10 @@ impl Engine {
     ///
     /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
     pub fn clear_all_blocks(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
-        self.apply_manage(ManageOp::ClearAllBlocks {
+        self.manage_changes(ManageOp::ClearAllBlocks {
             actor: actor.clone(),
             segment,
         })
-        .map(|a| a.changes)
     }
 
     /// Re-evaluates the rules with relative-time conditions at `now`, so
@@ -529,6 +519,13 @@ impl Engine {
     /// Sets the clock.
     pub fn set_clock(&mut self, clock: Clock) {
         self.apply_time(TimeOp::SetClock { clock });
+    }
+}
+
+impl Engine {
+    /// Applies a management op that creates nothing: its changes.
+    fn manage_changes(&mut self, op: ManageOp) -> Result<Changes, SegmentError> {
+        self.apply_manage(op).map(|a| a.changes)
     }
 }
 
