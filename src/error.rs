@@ -1,7 +1,7 @@
 //! Error types, one enum per area, and [`Error`] that wraps them all.
 
+use crate::access::{Action, Role, Visibility};
 use crate::ids::{RuleId, SegmentId};
-use crate::segment::{Action, Role, Visibility};
 use crate::value::FieldType;
 
 /// Errors from building a [`Schema`](crate::Schema).
@@ -370,13 +370,12 @@ pub enum FilterError {
 #[non_exhaustive]
 pub enum OpError {
     /// The form was written by another version of the format.
-    #[error(
-        "op format version {found} is not supported (this crate reads version {})",
-        crate::engine::OP_FORMAT_VERSION
-    )]
+    #[error("op format version {found} is not supported (this crate reads version {supported})")]
     Version {
         /// The version found.
         found: u32,
+        /// The version this crate reads and writes.
+        supported: u32,
     },
     /// The JSON form is not an op.
     #[error("op JSON at line {line}, column {column}: {message}")]

@@ -99,6 +99,7 @@ pub mod contract {
     //!
     #![doc = include_str!("contract.md")]
 }
+mod access;
 pub mod engine;
 pub mod error;
 pub mod eval;

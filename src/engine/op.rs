@@ -466,7 +466,10 @@ impl Op {
         };
         let Version { v } = serde_json::from_str(text).map_err(json_error)?;
         if v != OP_FORMAT_VERSION {
-            return Err(OpError::Version { found: v });
+            return Err(OpError::Version {
+                found: v,
+                supported: OP_FORMAT_VERSION,
+            });
         }
         let Versioned { op, .. } = serde_json::from_str::<Versioned<Op>>(text).map_err(json_error)?;
         Ok(op)
@@ -493,7 +496,10 @@ impl Op {
             message: "empty".into(),
         })?;
         if u32::from(v) != OP_FORMAT_VERSION {
-            return Err(OpError::Version { found: u32::from(v) });
+            return Err(OpError::Version {
+                found: u32::from(v),
+                supported: OP_FORMAT_VERSION,
+            });
         }
         let (op, left) =
             postcard::take_from_bytes::<Op>(rest).map_err(|e| OpError::Binary { message: e.to_string() })?;
@@ -869,11 +875,11 @@ mod tests {
         });
         assert_eq!(
             Op::from_json(r#"{"v":2,"time":{"refresh":{"now":5}}}"#),
-            Err(OpError::Version { found: 2 })
+            Err(OpError::Version { found: 2, supported: 1 })
         );
         let mut bytes = op.to_bytes();
         bytes[0] = 9;
-        assert!(matches!(Op::from_bytes(&bytes), Err(OpError::Version { found: 9 })));
+        assert!(matches!(Op::from_bytes(&bytes), Err(OpError::Version { found: 9, .. })));
         let mut long = op.to_bytes();
         long.push(0);
         assert!(matches!(Op::from_bytes(&long), Err(OpError::Binary { .. })));

@@ -36,8 +36,8 @@ use roaring::RoaringBitmap;
 
 use crate::error::EvalError;
 use crate::filter::{Plan, PlanNode};
+use crate::ids::SegmentId;
 use crate::schema::Relation;
-use crate::segment::SegmentId;
 pub(crate) use crate::store::{from_bits, Parents};
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
