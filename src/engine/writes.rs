@@ -105,6 +105,11 @@ impl Engine {
 
     /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`](crate::Table::insert_json_lines)).
     ///
+    /// The op it applies ([`DataOp::InsertJsonLines`]) carries the text, so
+    /// the input is read whole into memory first (each line still at most
+    /// [`Engine::set_max_line_bytes`]); a [`Table`](crate::Table) loads the
+    /// same input streaming, 4 MiB at a time.
+    ///
     /// # Errors
     ///
     /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`](crate::Table::insert_json_lines) refuses.
@@ -117,6 +122,8 @@ impl Engine {
     }
 
     /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`](crate::Table::upsert_json_lines)).
+    ///
+    /// As [`Engine::insert_json_lines`], the input is read whole first.
     ///
     /// # Errors
     ///
