@@ -578,3 +578,38 @@ fn an_engine_evaluation_is_cancelled_from_another_thread() {
     // Nothing changed, and a writer gets the lock.
     engine.write().unwrap().upsert("account", "new", Row::new()).unwrap();
 }
+
+#[test]
+fn an_engine_reads_every_line_of_json_lines_through_a_small_buffer() {
+    // The engine reads JSON Lines whole before applying them (the op carries
+    // the text): reading must not stop early on chunks longer than the line
+    // limit, only on a line longer than it.
+    let schema = Schema::builder()
+        .kind("account", [("seats", FieldType::Int)])
+        .build()
+        .unwrap();
+    let mut e = Engine::new(schema.clone());
+    e.set_max_line_bytes(40);
+    let text: String = (0..10_000)
+        .map(|i| format!("{{\"key\":\"k{i}\",\"seats\":{i}}}\n"))
+        .collect();
+    e.insert_json_lines("account", BufReader::with_capacity(1024, text.as_bytes()))
+        .unwrap();
+    assert_eq!(e.table("account").unwrap().len(), 10_000);
+    // A line past the limit in the middle: refused with its number, nothing loaded.
+    let mut bad = text.clone();
+    bad.insert_str(
+        bad.find("{\"key\":\"k5000\"").unwrap(),
+        &format!("{{\"key\":\"long\",\"seats\":{}}}\n", "1".repeat(60)),
+    );
+    let mut e = Engine::new(schema);
+    e.set_max_line_bytes(40);
+    let err = e
+        .insert_json_lines("account", BufReader::with_capacity(1024, bad.as_bytes()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::AtLine { line: 5001, source } if matches!(**source, StoreError::LineTooLong { limit: 40 })),
+        "{err:?}"
+    );
+    assert_eq!(e.table("account").unwrap().len(), 0);
+}

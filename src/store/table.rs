@@ -512,12 +512,15 @@ impl Table {
             let old = out.len();
             out.extend_from_slice(chunk);
             reader.consume(n);
-            if let Some(i) = memchr::memrchr(b'\n', &out[old..]) {
+            // Each byte is searched for a newline once; reading stops at
+            // the first line past the limit (loading then reports it).
+            for i in memchr::memchr_iter(b'\n', &out[old..]) {
+                if old + i - line_start > limit {
+                    return Ok(out);
+                }
                 line_start = old + i + 1;
             }
-            // Some line in the chunk may be too long as well: loading
-            // finds the first.
-            if out.len() - line_start > limit || out.len() - old > limit {
+            if out.len() - line_start > limit {
                 return Ok(out);
             }
         }
