@@ -225,6 +225,23 @@ proptest! {
         prop_assert!(!json.contains('\n'), "one line: {}", json);
     }
 
+    /// Damaged forms are errors, never panics: every byte of a valid binary
+    /// form flipped, truncated at every length, and the JSON form cut short.
+    #[test]
+    fn damaged_forms_are_errors(op in op(), flip in 1u8..=255) {
+        let bytes = op.to_bytes();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= flip;
+            let _ = Op::from_bytes(&b);
+            let _ = Op::from_bytes(&bytes[..i]);
+        }
+        let json = op.to_json();
+        for cut in (0..json.len()).step_by(7).filter(|&c| json.is_char_boundary(c)) {
+            prop_assert!(Op::from_json(&json[..cut]).is_err(), "{}", &json[..cut]);
+        }
+    }
+
     #[test]
     fn a_replay_of_recorded_ops_rebuilds_the_same_engine(ops in prop::collection::vec((op(), 0i64..3), 1..60)) {
         // The service's engine, with each op's instant recorded beside it.
