@@ -1,6 +1,6 @@
 //! The ids of everything an engine holds, in one low module that every
 //! other module may import (and that imports none of them): entities,
-//! fields, kinds, segments and rules.
+//! fields, kinds, relations, segments and rules.
 
 use std::fmt;
 
@@ -20,6 +20,16 @@ pub struct EntityId(pub u32);
 pub struct FieldId(pub u32);
 
 impl FieldId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The position of a relation between kinds within its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RelationId(pub u32);
+
+impl RelationId {
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }

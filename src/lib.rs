@@ -118,7 +118,7 @@ pub use error::{
     Error, EvalError, FilterError, OpError, SchemaError, SegmentError, SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
-pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, Schema, SchemaBuilder};
+pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};
 

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SchemaError;
-pub use crate::ids::{FieldId, KindId};
+pub use crate::ids::{FieldId, KindId, RelationId};
 pub use crate::value::FieldType;
 
 /// One entity kind (`account`, `user`, ...) and its fields, in declaration order.
@@ -282,10 +282,11 @@ impl Schema {
     }
 
     /// The index of the relation from `child` to `parent`, if declared.
-    pub fn relation(&self, child: KindId, parent: KindId) -> Option<usize> {
+    pub fn relation(&self, child: KindId, parent: KindId) -> Option<RelationId> {
         self.relations
             .iter()
             .position(|r| r.child == child && r.parent == parent)
+            .map(|i| RelationId(i as u32))
     }
 
     /// A kind by name.

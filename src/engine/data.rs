@@ -128,7 +128,7 @@ impl Engine {
             let relations = self.store.schema().relations();
             let written: RoaringBitmap = w.ids.iter().copied().collect();
             self.nested_scopes(k, &written, &left, |d| {
-                let field = d.chain.last().map(|&r| relations[r].field);
+                let field = d.chain.last().map(|&r| relations[r.index()].field);
                 !w.born.is_empty() || field.is_some_and(|f| d.reads_fields(&w.fields, f))
             })
         };

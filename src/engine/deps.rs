@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::filter::Plan;
-use crate::schema::FieldId;
+use crate::schema::{FieldId, RelationId};
 use crate::segment::RuleId;
 
 /// Every list is sorted by rule id.
@@ -27,7 +27,7 @@ pub(super) struct KindDeps {
 pub(super) struct NestedDep {
     pub rule: RuleId,
     /// Relation indexes, outermost first; the last one's child is this kind.
-    pub chain: Vec<usize>,
+    pub chain: Vec<RelationId>,
     /// The fields of this kind the nested filter reads.
     pub fields: Vec<FieldId>,
     /// The events; `None` for any event.

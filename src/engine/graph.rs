@@ -11,6 +11,7 @@ use super::manage::{denied, Reader};
 use super::Engine;
 use crate::error::SegmentError;
 use crate::filter::Plan;
+use crate::ids::RelationId;
 use crate::schema::FieldId;
 use crate::segment::{Action, RuleId, SegmentId, Visibility};
 use crate::store::{children, resolve_parent, Parents};
@@ -23,7 +24,7 @@ impl Engine {
         let relations = self.store.schema().relations();
         for nr in plan.nested_reads() {
             let Some(&last) = nr.chain.last() else { continue };
-            let child = relations[last].child.0 as usize;
+            let child = relations[last.index()].child.0 as usize;
             self.deps[child].nested.push(NestedDep {
                 rule,
                 chain: nr.chain,
@@ -75,7 +76,7 @@ impl Engine {
                 .map_or(segment_name.to_string(), |s| s.info.name.clone())
         };
         for (chain, s) in plan.segment_refs() {
-            let want = chain.last().map_or(kind, |&r| relations[r].child.0 as usize);
+            let want = chain.last().map_or(kind, |&r| relations[r.index()].child.0 as usize);
             let found = self.book.segments.get(&s);
             if let Some(r) = reader {
                 if !r.actor.manages_all() && !found.is_some_and(|t| r.actor.may_view(&t.info)) {
@@ -222,7 +223,7 @@ impl Engine {
     /// that children had before a write).
     pub(super) fn parents_along(
         &self,
-        chain: &[usize],
+        chain: &[RelationId],
         ids: &RoaringBitmap,
         extra: Option<&RoaringBitmap>,
     ) -> RoaringBitmap {
@@ -294,7 +295,7 @@ impl Engine {
         let mut out: Vec<(RuleId, RoaringBitmap)> = Vec::new();
         for d in self.deps[k].nested.iter().filter(|d| reads(d)) {
             let Some(&last) = d.chain.last() else { continue };
-            let scope = self.parents_along(&d.chain, changed, left.get(last).filter(|l| !l.is_empty()));
+            let scope = self.parents_along(&d.chain, changed, left.get(last.index()).filter(|l| !l.is_empty()));
             if scope.is_empty() {
                 continue;
             }
@@ -319,13 +320,13 @@ pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibil
 /// kind through `parents`; `extra` joins the parents found at the first step.
 pub(super) fn parents_along(
     parents: &[Parents],
-    chain: &[usize],
+    chain: &[RelationId],
     ids: &RoaringBitmap,
     extra: Option<&RoaringBitmap>,
 ) -> RoaringBitmap {
     let mut cur = ids.clone();
     for (i, &rel) in chain.iter().rev().enumerate() {
-        cur = parents[rel].parents_of(&cur);
+        cur = parents[rel.index()].parents_of(&cur);
         if i == 0 {
             if let Some(e) = extra {
                 cur |= e;

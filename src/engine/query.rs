@@ -239,7 +239,9 @@ impl Engine {
                 if !leaf.is_time_relative_leaf() {
                     return;
                 }
-                let kind = chain.last().map_or(r.kind, |&rel| relations[rel].child.0 as usize);
+                let kind = chain
+                    .last()
+                    .map_or(r.kind, |&rel| relations[rel.index()].child.0 as usize);
                 if let Some(t) = eval::next_flip(leaf, self.table_at(kind), now.as_micros()) {
                     best = Some(best.map_or(t, |b| b.min(t)));
                 }

@@ -18,7 +18,7 @@ use crate::Table;
 
 /// The parents in `scope` (live) for which the quantifier holds.
 pub(crate) fn ids(r: &RelCond, env: &Env, now: Timestamp, scope: &RoaringBitmap) -> RoaringBitmap {
-    let parents = &env.parents[r.relation];
+    let parents = &env.parents[r.relation.index()];
     let child = &env.tables[r.child];
     let matched = super::eval_node(&r.nested, child, now, None, env);
     let out = match r.quant {
@@ -63,7 +63,7 @@ fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
 
 /// Entity at a time: whether the quantifier holds for the live parent `id`.
 pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
-    let rel = &env.relations[r.relation];
+    let rel = &env.relations[r.relation.index()];
     let child = &env.tables[r.child];
     let kids = children(rel, env.tables, id);
     let total = kids.map_or(0, RoaringBitmap::len);
@@ -82,7 +82,7 @@ pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
 /// From first principles, for the oracle: the live children whose relation
 /// field's value is the parent's key, each tested by `test`.
 pub(crate) fn oracle(r: &RelCond, env: &Env, id: u32, test: impl Fn(&Table, u32) -> bool) -> bool {
-    let rel = &env.relations[r.relation];
+    let rel = &env.relations[r.relation.index()];
     let child = &env.tables[r.child];
     let Some(key) = env.tables[rel.parent.0 as usize].key(crate::EntityId(id)) else {
         return false;

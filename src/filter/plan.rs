@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::ids::SegmentId;
+use crate::ids::{RelationId, SegmentId};
 use crate::schema::{FieldId, KindSchema};
 use crate::value::Num;
 
@@ -55,7 +55,7 @@ pub(crate) enum PlanNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NestedRead {
     /// Relation indexes, outermost first.
-    pub chain: Vec<usize>,
+    pub chain: Vec<RelationId>,
     /// Fields of the innermost child kind (not including the relation field).
     pub fields: Vec<FieldId>,
     /// Events of it; `None` for any event.
@@ -66,7 +66,7 @@ pub(crate) struct NestedRead {
 #[derive(Debug, Clone)]
 pub(crate) struct RelCond {
     /// The index of the relation in the schema.
-    pub relation: usize,
+    pub relation: RelationId,
     /// The child kind's index.
     pub child: usize,
     pub quant: Quant,
@@ -240,7 +240,7 @@ impl Plan {
     pub(crate) fn nested_reads(&self) -> Vec<NestedRead> {
         let mut out: Vec<NestedRead> = Vec::new();
         self.visit_all(&mut |chain, n| {
-            let mut entry = |chain: &[usize]| -> usize {
+            let mut entry = |chain: &[RelationId]| -> usize {
                 match out.iter().position(|r| r.chain == chain) {
                     Some(i) => i,
                     None => {
@@ -279,7 +279,7 @@ impl Plan {
 
     /// The segments the plan names, each with the chain of relations
     /// (outermost first) of the nested filter that names it.
-    pub(crate) fn segment_refs(&self) -> Vec<(Vec<usize>, SegmentId)> {
+    pub(crate) fn segment_refs(&self) -> Vec<(Vec<RelationId>, SegmentId)> {
         let mut out = Vec::new();
         self.visit_all(&mut |chain, n| {
             if let PlanNode::InSegment(ids) = n {
@@ -292,8 +292,8 @@ impl Plan {
     }
 
     /// Every leaf with the chain of relations (outermost first) it sits under.
-    pub(crate) fn visit_all(&self, f: &mut impl FnMut(&[usize], &PlanNode)) {
-        let mut stack: Vec<(&PlanNode, Vec<usize>)> = vec![(&self.root, Vec::new())];
+    pub(crate) fn visit_all(&self, f: &mut impl FnMut(&[RelationId], &PlanNode)) {
+        let mut stack: Vec<(&PlanNode, Vec<RelationId>)> = vec![(&self.root, Vec::new())];
         while let Some((n, chain)) = stack.pop() {
             match n {
                 PlanNode::And(xs) | PlanNode::Or(xs) => stack.extend(xs.iter().map(|x| (x, chain.clone()))),

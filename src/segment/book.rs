@@ -18,6 +18,7 @@ use super::changes::{Cause, ChangeKind, Changes};
 use super::membership::Delta;
 use super::{RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
 use crate::filter::Plan;
+use crate::ids::RelationId;
 use crate::value::Timestamp;
 
 /// The link changes of one call, per segment.
@@ -75,7 +76,7 @@ pub(crate) struct Book {
     pub(crate) rules: BTreeMap<RuleId, RuleState>,
     /// Per segment: the rules that name it, with the chain of relations of
     /// the nested filter that does.
-    pub(crate) refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<usize>)>>,
+    pub(crate) refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<RelationId>)>>,
     pub(crate) next_segment: u64,
     pub(crate) next_rule: u64,
 }
@@ -317,7 +318,7 @@ impl Book {
         &mut self,
         mut deltas: Deltas,
         at: Timestamp,
-        mut reeval: impl FnMut(&Book, RuleId, &[usize], &RoaringBitmap) -> Option<(RoaringBitmap, RoaringBitmap)>,
+        mut reeval: impl FnMut(&Book, RuleId, &[RelationId], &RoaringBitmap) -> Option<(RoaringBitmap, RoaringBitmap)>,
     ) -> Changes {
         let mut out = Changes::new(at);
         while let Some(id) = self.next_to_settle(&deltas) {
