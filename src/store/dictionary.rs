@@ -15,7 +15,6 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
-
 use std::sync::{PoisonError, RwLock};
 
 use hashbrown::HashTable;

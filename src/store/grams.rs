@@ -54,10 +54,10 @@ impl Scratch {
         for code in first..last {
             let (a, b) = (starts[code] as usize, starts[code + 1] as usize);
             for w in bytes[a..b].windows(3) {
-                let next = lists.len() as u32;
-                let slot = *self.slots.entry(gram(w)).or_insert(next);
+                let (g, next) = (gram(w), lists.len() as u32);
+                let slot = *self.slots.entry(g).or_insert(next);
                 if slot == next {
-                    lists.push((gram(w), RoaringBitmap::new()));
+                    lists.push((g, RoaringBitmap::new()));
                 }
                 self.pairs.push((slot, code as u16));
             }
@@ -164,15 +164,11 @@ impl Grams {
     /// extension indexes the word.
     pub(crate) fn add(&mut self, code: u32, word: &[u8]) {
         if code as usize == self.covered {
-            self.add_words(code, word);
+            for w in word.windows(3) {
+                // Refused only for a code already there: the same trigram earlier in the word.
+                let _ = self.lists.entry(gram(w)).or_default().try_push(code);
+            }
             self.covered += 1;
-        }
-    }
-
-    fn add_words(&mut self, code: u32, word: &[u8]) {
-        for w in word.windows(3) {
-            // Refused only for a code already there: the same trigram earlier in the word.
-            let _ = self.lists.entry(gram(w)).or_default().try_push(code);
         }
     }
 

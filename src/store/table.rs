@@ -491,39 +491,18 @@ impl Table {
     /// reading stops inside the first line longer than that (loading the
     /// bytes read then reports it, after the errors of the lines before).
     pub(crate) fn read_lines(&self, mut reader: impl BufRead) -> Result<Vec<u8>, StoreError> {
-        let limit = self.max_line_bytes;
         let mut out = Vec::new();
         let mut line_start = 0;
-        loop {
-            let chunk = match reader.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(StoreError::AtLine {
-                        line: 1 + newlines(&out),
-                        source: Box::new(StoreError::Io { message: e.to_string() }),
-                    })
-                }
-            };
-            if chunk.is_empty() {
-                return Ok(out);
-            }
-            let n = chunk.len();
-            let old = out.len();
-            out.extend_from_slice(chunk);
-            reader.consume(n);
-            // Each byte is searched for a newline once; reading stops at
-            // the first line past the limit (loading then reports it).
-            for i in memchr::memchr_iter(b'\n', &out[old..]) {
-                if old + i - line_start > limit {
-                    return Ok(out);
-                }
-                line_start = old + i + 1;
-            }
-            if out.len() - line_start > limit {
-                return Ok(out);
-            }
-        }
+        // Reading stops at the first line past the limit (loading then reports it).
+        while let Chunk::Read { too_long: false } = read_chunk(
+            &mut reader,
+            &mut out,
+            usize::MAX,
+            &mut line_start,
+            self.max_line_bytes,
+            1,
+        )? {}
+        Ok(out)
     }
 
     pub(crate) fn write_json_lines(&mut self, mut reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
@@ -542,34 +521,13 @@ impl Table {
         let mut line_start = 0;
         loop {
             let eof = loop {
-                let chunk = match reader.fill_buf() {
-                    Ok(c) => c,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(StoreError::AtLine {
-                            line: first_line + newlines(&buf),
-                            source: Box::new(StoreError::Io { message: e.to_string() }),
-                        })
-                    }
-                };
-                if chunk.is_empty() {
-                    break true;
-                }
                 // A reader over memory hands out all of it at once: take a
                 // block at a time, so that no more than a block is copied.
-                let n = chunk.len().min(BLOCK);
-                let old = buf.len();
-                buf.extend_from_slice(&chunk[..n]);
-                reader.consume(n);
-                let mut too_long = false;
-                for (i, _) in buf[old..].iter().enumerate().filter(|(_, &b)| b == b'\n') {
-                    if old + i - line_start > limit {
-                        too_long = true;
-                        break;
-                    }
-                    line_start = old + i + 1;
-                }
-                if too_long || buf.len() - line_start > limit {
+                let too_long = match read_chunk(&mut reader, &mut buf, BLOCK, &mut line_start, limit, first_line)? {
+                    Chunk::End => break true,
+                    Chunk::Read { too_long } => too_long,
+                };
+                if too_long {
                     // Earlier lines' errors come first.
                     let done = &buf[..line_start];
                     super::json::parse_block(&self.schema, done, first_line, &mut prepared, &mut lines)?;
@@ -731,6 +689,58 @@ impl Table {
             assert!(c.present().is_subset(&self.live));
         }
     }
+}
+
+/// What [`read_chunk`] did.
+enum Chunk {
+    /// The input is at its end.
+    End,
+    /// A chunk was appended; `too_long` if a line in it, or the unfinished
+    /// last line, is longer than the limit.
+    Read { too_long: bool },
+}
+
+/// Appends the reader's next chunk (at most `max` bytes of it) to `buf`,
+/// searching each new byte for a newline once: `line_start` is where the
+/// unfinished last line of `buf` starts, and stays at the start of a line
+/// found too long. `first_line` is the number of `buf`'s first line, for
+/// an I/O error's.
+fn read_chunk(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    line_start: &mut usize,
+    limit: usize,
+    first_line: usize,
+) -> Result<Chunk, StoreError> {
+    let chunk = loop {
+        match reader.fill_buf() {
+            Ok(c) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(StoreError::AtLine {
+                    line: first_line + newlines(buf),
+                    source: Box::new(StoreError::Io { message: e.to_string() }),
+                })
+            }
+        }
+    };
+    if chunk.is_empty() {
+        return Ok(Chunk::End);
+    }
+    let n = chunk.len().min(max);
+    let old = buf.len();
+    buf.extend_from_slice(&chunk[..n]);
+    reader.consume(n);
+    for i in memchr::memchr_iter(b'\n', &buf[old..]) {
+        if old + i - *line_start > limit {
+            return Ok(Chunk::Read { too_long: true });
+        }
+        *line_start = old + i + 1;
+    }
+    Ok(Chunk::Read {
+        too_long: buf.len() - *line_start > limit,
+    })
 }
 
 /// Rebuilds the indexes a bulk load deferred. Columns are independent:
