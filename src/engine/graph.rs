@@ -218,18 +218,6 @@ impl Engine {
         out
     }
 
-    /// Maps ids of the innermost kind of `chain` up to the outermost parent
-    /// kind; `extra` joins the parents found at the first step (the parents
-    /// that children had before a write).
-    pub(super) fn parents_along(
-        &self,
-        chain: &[RelationId],
-        ids: &RoaringBitmap,
-        extra: Option<&RoaringBitmap>,
-    ) -> RoaringBitmap {
-        parents_along(&self.parents, chain, ids, extra)
-    }
-
     /// After a write to kind `k`: sets the parents of the children written
     /// (`ids`, for relations whose field is among `fields` or all when
     /// `born` is non-empty) and of the children of parents born. Returns, per
@@ -295,7 +283,12 @@ impl Engine {
         let mut out: Vec<(RuleId, RoaringBitmap)> = Vec::new();
         for d in self.deps[k].nested.iter().filter(|d| reads(d)) {
             let Some(&last) = d.chain.last() else { continue };
-            let scope = self.parents_along(&d.chain, changed, left.get(last.index()).filter(|l| !l.is_empty()));
+            let scope = parents_along(
+                &self.parents,
+                &d.chain,
+                changed,
+                left.get(last.index()).filter(|l| !l.is_empty()),
+            );
             if scope.is_empty() {
                 continue;
             }
@@ -317,7 +310,8 @@ pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibil
 }
 
 /// Maps ids of the innermost kind of `chain` up to the outermost parent
-/// kind through `parents`; `extra` joins the parents found at the first step.
+/// kind through `parents`; `extra` joins the parents found at the first
+/// step (the parents that children had before a write).
 pub(super) fn parents_along(
     parents: &[Parents],
     chain: &[RelationId],

@@ -310,10 +310,9 @@ impl Engine {
         budget: &Budget,
     ) -> Result<RoaringBitmap, Error> {
         let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
-        let meter = Meter::new(budget);
-        meter.verdict()?;
-        let ids = self.with_env(&meter, |env| eval::evaluate_in(&plan, table, now, within, env));
-        meter.verdict()?;
+        let ids = Meter::run(budget, |meter| {
+            self.with_env(meter, |env| eval::evaluate_in(&plan, table, now, within, env))
+        })?;
         Ok(ids)
     }
 

@@ -202,6 +202,16 @@ impl<'a> Meter<'a> {
         true
     }
 
+    /// Runs `work` under `budget`: refused before any work when the budget
+    /// is spent already, and its (maybe partial) answer kept from the
+    /// caller when the budget ran out during it.
+    pub(crate) fn run<T>(budget: &Budget, work: impl FnOnce(&Meter) -> T) -> Result<T, EvalError> {
+        let meter = Meter::new(budget);
+        meter.verdict()?;
+        let out = work(&meter);
+        meter.verdict().map(|()| out)
+    }
+
     /// What the evaluation comes to: `Ok` if the budget held to the end.
     pub(crate) fn verdict(&self) -> Result<(), EvalError> {
         let spent = self.spent();

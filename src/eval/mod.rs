@@ -160,10 +160,9 @@ pub fn evaluate(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBit
 /// refused before any work).
 pub fn evaluate_with(plan: &Plan, table: &Table, now: Timestamp, budget: &Budget) -> Result<RoaringBitmap, EvalError> {
     check_kind(plan, table)?;
-    let meter = Meter::new(budget);
-    meter.verdict()?;
-    let ids = evaluate_in(plan, table, now, None, &Env::metered(&meter));
-    meter.verdict().map(|()| ids)
+    Meter::run(budget, |meter| {
+        evaluate_in(plan, table, now, None, &Env::metered(meter))
+    })
 }
 
 /// As [`evaluate`], restricted to the ids in `within` (a segment, say).
