@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use segments::filter::{field, Node, TimeUnit};
 use segments::segment::{Actor, NewSegment, Role};
-use segments::snapshot::crc32;
 use segments::{Clock, Engine, Filter, Row, Schema, Timestamp};
 use support::size;
 
@@ -103,7 +102,7 @@ fn snapshot(c: &mut Criterion) {
         // Dropping the engine is not part of restoring it.
         b.iter_with_large_drop(|| Engine::restore_from_bytes(&bytes).expect("a valid snapshot"))
     });
-    g.bench_function("crc32_only", |b| b.iter(|| black_box(crc32(&bytes))));
+    g.bench_function("crc32_only", |b| b.iter(|| black_box(crc32fast::hash(&bytes))));
     g.bench_function("reload_from_rows", |b| {
         b.iter_batched(|| rows(n), build, criterion::BatchSize::LargeInput)
     });

@@ -1,6 +1,16 @@
 //! The ids of everything an engine holds, in one low module that every
 //! other module may import (and that imports none of them): entities,
 //! fields, kinds, relations, segments and rules.
+//!
+//! Ids are plain numbers on purpose, and their tuple constructor is public:
+//! they travel as numbers in every outside form (the `@segment` values of
+//! a filter, the JSON of an [`Op`](crate::engine::Op), the change feed,
+//! the bitmaps an evaluation returns), so a service must be able to turn a
+//! stored number back into one. Building one names nothing by itself: an
+//! id the engine did not hand out is refused by every call that takes it
+//! ([`SegmentError::UnknownSegment`](crate::error::SegmentError::UnknownSegment),
+//! `UnknownRule`, an unknown entity), so a fabricated id cannot break an
+//! invariant.
 
 use std::fmt;
 

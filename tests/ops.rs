@@ -271,7 +271,7 @@ proptest! {
         let want = outcome(&mut live, refresh.clone(), end);
         prop_assert_eq!(outcome(&mut from_json, refresh.clone(), end), want.clone());
         prop_assert_eq!(outcome(&mut from_bytes, refresh, end), want);
-        live.check_consistency(end).map_err(TestCaseError::fail)?;
+        live.check_consistency(end).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(snapshot(&from_json), snapshot(&live));
         prop_assert_eq!(snapshot(&from_bytes), snapshot(&live));
     }

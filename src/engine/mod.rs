@@ -10,12 +10,16 @@ pub mod op;
 mod query;
 mod snapshot;
 mod suggest;
+#[cfg(feature = "testing")]
+mod testing;
 mod time;
 mod writes;
 
 pub use actor::AsActor;
 pub use op::{Applied, Created, DataOp, EventRecord, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
+#[cfg(feature = "testing")]
+pub use testing::Inconsistency;
 
 use roaring::RoaringBitmap;
 

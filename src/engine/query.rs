@@ -318,74 +318,18 @@ impl Engine {
 
     /// Validates a filter that is evaluated without being saved, and the
     /// segments it names (with an actor, only segments it may see).
-    fn unsaved_plan(&self, kind: &str, filter: &Filter, actor: Option<&Actor>) -> Result<(&Table, Plan), Error> {
+    pub(super) fn unsaved_plan(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        actor: Option<&Actor>,
+    ) -> Result<(&Table, Plan), Error> {
         let table = self.store.table(kind)?;
         let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
         let k = self.kind_index(kind).unwrap_or(0);
         let reader = actor.map(|actor| Reader { actor, home: None });
         self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan, reader)?;
         Ok((table, plan))
-    }
-
-    /// The row-scan oracle over the engine's data: as [`Engine::evaluate`],
-    /// testing every live entity from first principles (related entities
-    /// found by comparing keys). For tests.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`].
-    #[doc(hidden)]
-    pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        let (table, plan) = self.unsaved_plan(kind, filter, None)?;
-        Ok(self.with_env(Meter::unmetered(), |env| eval::scan_in(&plan, table, now, env)))
-    }
-
-    /// Checks every invariant the engine keeps against a recomputation from
-    /// first principles at `now`: each rule's links are the live entities
-    /// its filter matches (by the row-scan oracle) less its blocks; members
-    /// are the manual links and the rules' links; each child's parent is
-    /// the live entity its relation field names. For tests; slow.
-    ///
-    /// # Errors
-    ///
-    /// A description of the first difference found.
-    #[doc(hidden)]
-    pub fn check_consistency(&self, now: Timestamp) -> Result<(), String> {
-        let relations = self.store.schema().relations();
-        for (i, rel) in relations.iter().enumerate() {
-            let built = crate::store::Parents::build(rel, self.store.tables());
-            for c in self.table_at(rel.child.0 as usize).live() {
-                if built.of(c) != self.parents[i].of(c) {
-                    return Err(format!(
-                        "relation {i}: child {c} has parent {:?}, expected {:?}",
-                        self.parents[i].of(c),
-                        built.of(c)
-                    ));
-                }
-            }
-        }
-        for s in self.book.segments.values() {
-            let mut members = s.manual.clone();
-            for r in self.rules_of(s.info.rules.iter()) {
-                let table = self.table_at(r.kind);
-                let want =
-                    self.with_env(Meter::unmetered(), |env| eval::scan_in(&r.plan, table, now, env)) - &r.blocked;
-                if want != r.links {
-                    return Err(format!(
-                        "{} of {}: links {:?}, expected {:?}",
-                        r.info.id, s.info.id, r.links, want
-                    ));
-                }
-                members |= &r.links;
-            }
-            if members != s.members {
-                return Err(format!(
-                    "{}: members {:?}, expected {:?}",
-                    s.info.id, s.members, members
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Runs `f` with the context that plans naming segments and related
@@ -449,7 +393,10 @@ impl Engine {
             })
     }
 
-    fn rules_of<'a>(&'a self, ids: impl Iterator<Item = &'a RuleId> + 'a) -> impl Iterator<Item = &'a RuleState> + 'a {
+    pub(super) fn rules_of<'a>(
+        &'a self,
+        ids: impl Iterator<Item = &'a RuleId> + 'a,
+    ) -> impl Iterator<Item = &'a RuleState> + 'a {
         ids.filter_map(|r| self.book.rules.get(r))
     }
 }

@@ -528,3 +528,86 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
     let _ = (path, rule);
     Ok(test)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The measure taken before anything recurses, and the order of the
+    //! checks: limits first, then each rule in order, each error at its path.
+
+    use super::*;
+    use crate::filter::{field, TimeUnit};
+    use crate::schema::KindSchema;
+
+    fn kind() -> Arc<KindSchema> {
+        Arc::new(KindSchema::new("account", [("n", FieldType::Int), ("s", FieldType::String)]).expect("a valid schema"))
+    }
+
+    /// `depth` groups nested one in another, each with one rule.
+    fn nested(depth: usize) -> Filter {
+        let mut g = Filter::and([field("n").gt(0)]);
+        for _ in 1..depth {
+            g = Filter::and([Node::from(field("n").gt(0)), Node::from(g)]);
+        }
+        g
+    }
+
+    #[test]
+    fn measure_counts_every_rule_and_finds_the_first_group_too_deep() {
+        let p = LimitPolicy::default().with_unlimited_conditions();
+        assert_eq!(measure(&nested(7), &p), Ok(7));
+        let deep = nested(p.max_depth() + 1);
+        match measure(&deep, &p) {
+            Err(FilterError::TooDeep { path, limit }) => {
+                assert_eq!(limit, p.max_depth());
+                assert_eq!(path.matches("rules[1]").count(), p.max_depth(), "{path}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // 100,000 nested groups are refused without recursing.
+        let mut g = Filter::and(Vec::<Node>::new());
+        for _ in 0..100_000 {
+            g = Filter::and([Node::from(g)]);
+        }
+        assert!(matches!(measure(&g, &p), Err(FilterError::TooDeep { .. })));
+        drop_deep(g);
+    }
+
+    /// Drops a deep tree without recursing (the AST's drop would).
+    fn drop_deep(mut g: Filter) {
+        let mut stack = std::mem::take(&mut g.rules);
+        while let Some(n) = stack.pop() {
+            if let Node::Group(mut h) = n {
+                stack.append(&mut h.rules);
+            }
+        }
+    }
+
+    #[test]
+    fn the_limit_counts_nested_rules_and_comes_before_rule_errors() {
+        let p = LimitPolicy::default().with_max_conditions(2);
+        let three = Filter::and([field("nope").gt(0), field("n").gt(1), field("n").gt(2)]);
+        assert_eq!(
+            Plan::new(&three, &kind(), &p).unwrap_err(),
+            FilterError::TooManyConditions { count: 3, limit: 2 }
+        );
+        let ok = Filter::and([field("n").gt(0), field("s").eq("x")]);
+        assert!(Plan::new(&ok, &kind(), &p).is_ok());
+    }
+
+    #[test]
+    fn the_first_bad_rule_in_order_is_named_by_its_path() {
+        let p = LimitPolicy::default();
+        let f = Filter::and([
+            Node::from(field("n").gt(0)),
+            Node::from(Filter::or([
+                Node::from(field("s").within_last(3, TimeUnit::Days)),
+                Node::from(field("nope").gt(0)),
+            ])),
+        ]);
+        let e = Plan::new(&f, &kind(), &p).unwrap_err();
+        assert!(
+            matches!(&e, FilterError::OperatorNotForType { path, .. } if path == "rules[1].rules[0].operator"),
+            "{e:?}"
+        );
+    }
+}

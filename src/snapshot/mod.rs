@@ -64,14 +64,11 @@
 //! ```
 
 pub(crate) mod codec;
-mod crc;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-pub use crc::{crc32, Crc32};
 
 pub use crate::error::SnapshotError;
 
@@ -91,12 +88,12 @@ pub(crate) fn frame(payload: &[u8], out: &mut impl Write) -> io::Result<()> {
     head[..8].copy_from_slice(&MAGIC);
     head[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     head[12..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    let mut crc = Crc32::new();
+    let mut crc = crc32fast::Hasher::new();
     crc.update(&head);
     crc.update(payload);
     out.write_all(&head)?;
     out.write_all(payload)?;
-    out.write_all(&crc.finish().to_le_bytes())
+    out.write_all(&crc.finalize().to_le_bytes())
 }
 
 /// Checks a snapshot's frame; returns its payload and the payload's offset.
@@ -134,7 +131,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64), SnapshotError> {
     }
     let end = bytes.len() - TRAILER;
     let stored = u32_at(end);
-    let computed = crc32(&bytes[..end]);
+    let computed = crc32fast::hash(&bytes[..end]);
     if stored != computed {
         return Err(SnapshotError::Checksum { stored, computed });
     }
