@@ -232,6 +232,10 @@ pub enum StoreError {
         /// What was wrong with it.
         source: Box<StoreError>,
     },
+    /// The write could not be journaled (on an engine opened on a
+    /// directory): it was not applied.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// Errors from parsing or validating a [`Filter`](crate::Filter).
@@ -552,6 +556,10 @@ pub enum SegmentError {
         /// Which rules stand in the way.
         problem: String,
     },
+    /// The write could not be journaled (on an engine opened on a
+    /// directory): it was not applied.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// Errors from statistics.
@@ -663,6 +671,78 @@ pub enum SnapshotError {
     },
 }
 
+/// What went wrong opening, writing or recovering an engine's directory
+/// ([`Engine::open`](crate::Engine::open)). A write that fails with one
+/// of these changed nothing, in memory or on disk, unless it says so
+/// ([`JournalError::Poisoned`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// An operation on a file failed.
+    #[error("{during} `{path}`: {message}")]
+    Io {
+        /// What was being done, e.g. `appending to`.
+        during: String,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The kind of I/O error.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// Another engine (in this process or another) has the directory open.
+    #[error("`{path}` is open in another engine (its lock file is held); one process per directory")]
+    Locked {
+        /// The directory.
+        path: std::path::PathBuf,
+    },
+    /// A journal's bytes are damaged before its last record: not a crash
+    /// artefact. [`journal::Options::truncate_damaged`](crate::journal::Options::truncate_damaged)
+    /// recovers up to the damage and drops the rest.
+    #[error("`{path}` is damaged at byte {offset}: {reason}; records after it exist, so it is not a torn write")]
+    Damaged {
+        /// The journal file.
+        path: std::path::PathBuf,
+        /// The byte offset of the first bad record.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// The directory's files do not fit together: a journal that does not
+    /// start where the snapshot ends, or a gap between journals.
+    #[error("`{path}`: {reason}")]
+    Inconsistent {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The directory holds no snapshot that restores.
+    #[error("`{path}`: {reason}")]
+    Snapshot {
+        /// The snapshot file.
+        path: std::path::PathBuf,
+        /// Why it could not be used.
+        reason: String,
+    },
+    /// The directory holds another schema than the one the options give.
+    #[error("`{path}` holds a different schema than the one given to open it")]
+    SchemaMismatch {
+        /// The directory.
+        path: std::path::PathBuf,
+    },
+    /// A sync of the journal failed after a write had been applied: the
+    /// engine's memory may be ahead of the disk, so it refuses every
+    /// further write. Reopen the directory to recover what is durable.
+    #[error("the journal `{path}` failed to sync ({message}); writes are refused until the directory is reopened")]
+    Poisoned {
+        /// The journal file.
+        path: std::path::PathBuf,
+        /// The first failure's message.
+        message: String,
+    },
+}
+
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -691,4 +771,7 @@ pub enum Error {
     /// Reading an op.
     #[error(transparent)]
     Op(#[from] OpError),
+    /// A journal or directory error.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }

@@ -105,6 +105,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 mod ids;
+pub mod journal;
 pub mod schema;
 pub mod segment;
 pub mod snapshot;
@@ -113,9 +114,10 @@ pub mod store;
 mod strict_json;
 pub mod value;
 
-pub use engine::{Clock, Engine};
+pub use engine::{Clock, DataOp, Engine, ManageOp, Op, TimeOp};
 pub use error::{
-    Error, EvalError, FilterError, OpError, SchemaError, SegmentError, SnapshotError, StatsError, StoreError,
+    Error, EvalError, FilterError, JournalError, OpError, SchemaError, SegmentError, SnapshotError, StatsError,
+    StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};

@@ -4,6 +4,7 @@
 mod actor;
 mod data;
 mod deps;
+mod durable;
 mod graph;
 mod manage;
 pub mod op;
@@ -91,7 +92,7 @@ impl Clock {
 /// assert!(engine.is_member(at_risk, "a")?);
 /// # Ok::<(), segments::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engine {
     store: Store,
     policy: LimitPolicy,
@@ -102,6 +103,24 @@ pub struct Engine {
     deps: Vec<KindDeps>,
     /// Per relation of the schema: each child's parent.
     parents: Vec<Parents>,
+    /// The directory, journal and lock of an engine opened on one.
+    durable: Option<Box<durable::Durable>>,
+}
+
+/// A clone is an in-memory engine with the same state: it writes to no
+/// directory (the original keeps the journal and the lock).
+impl Clone for Engine {
+    fn clone(&self) -> Engine {
+        Engine {
+            store: self.store.clone(),
+            policy: self.policy,
+            clock: self.clock,
+            book: self.book.clone(),
+            deps: self.deps.clone(),
+            parents: self.parents.clone(),
+            durable: None,
+        }
+    }
 }
 
 // The engine is shared across threads behind a lock: it must stay `Send + Sync`.
@@ -132,6 +151,7 @@ impl Engine {
             clock: Clock::System,
             book: Book::default(),
             deps,
+            durable: None,
         }
     }
 

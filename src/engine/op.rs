@@ -74,8 +74,9 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{Clock, Engine};
-use crate::error::{Error, OpError, SegmentError, StoreError};
+use crate::error::{Error, JournalError, OpError, SegmentError, StoreError};
 use crate::filter::Filter;
+use crate::journal::Commit;
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
 use crate::store::Row;
 use crate::value::{Timestamp, Value};
@@ -401,6 +402,28 @@ pub enum TimeOp {
     },
 }
 
+/// An op by reference, with the same serde form as [`Op`]: how a write is
+/// journaled without copying its op.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OpRef<'a> {
+    Data(&'a DataOp),
+    Manage(&'a ManageOp),
+    Time(&'a TimeOp),
+}
+
+impl OpRef<'_> {
+    /// The binary form, as [`Op::to_bytes`] gives it.
+    pub(crate) fn to_bytes(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.push(OP_FORMAT_VERSION as u8);
+        // As in `Op::to_bytes`: every part of an op serializes.
+        if let Ok(bytes) = postcard::to_extend(self, std::mem::take(out)) {
+            *out = bytes;
+        }
+    }
+}
+
 /// What an op created, besides its membership changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -515,17 +538,119 @@ impl Op {
 impl Engine {
     /// Applies an op: the one door every write goes through (the write
     /// methods each build one and apply it). It happens at the engine's
-    /// clock; a failed op changes nothing.
+    /// clock; a failed op changes nothing. On an engine opened on a
+    /// directory ([`Engine::open`]) the op is journaled before this
+    /// returns, durable as the directory's [`Durability`](crate::journal::Durability) says.
     ///
     /// # Errors
     ///
-    /// What the method the op stands for refuses, as an [`Error`].
+    /// What the method the op stands for refuses, as an [`Error`];
+    /// [`Error::Journal`] if the op could not be journaled (it was not
+    /// applied).
     pub fn apply(&mut self, op: Op) -> Result<Applied, Error> {
+        let (applied, commit) = self.apply_deferred(op)?;
+        commit.wait()?;
+        Ok(applied)
+    }
+
+    /// As [`Engine::apply`], returning before the op is durable, with the
+    /// [`Commit`] to wait on: a writer behind a lock releases it before it
+    /// waits, so that writers waiting together share one sync (group
+    /// commit). Waiting on a commit also makes every op before it durable.
+    /// Until then a crash may lose the op (and the ops after it, never
+    /// the ones before); an in-memory engine's commits are done at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::apply`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use segments::journal::Options;
+    /// use segments::{DataOp, Engine, FieldType, Op, Row, Schema};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("segments-doc-deferred-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
+    /// let engine = Mutex::new(Engine::open(&dir, Options::new(schema))?.0);
+    /// std::thread::scope(|s| {
+    ///     for t in 0..4 {
+    ///         let engine = &engine;
+    ///         s.spawn(move || {
+    ///             let op = Op::Data(DataOp::Insert {
+    ///                 kind: "account".into(), key: format!("k{t}"), row: Row::new().set("mrr", t) });
+    ///             let (_, commit) = engine.lock().unwrap().apply_deferred(op).unwrap();
+    ///             commit.wait().unwrap(); // the lock is free meanwhile
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(engine.lock().unwrap().table("account")?.len(), 4);
+    /// # drop(engine);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn apply_deferred(&mut self, op: Op) -> Result<(Applied, Commit), Error> {
         match op {
-            Op::Data(op) => Ok(Applied::changes(self.apply_data(op)?)),
-            Op::Manage(op) => Ok(self.apply_manage(op)?),
-            Op::Time(op) => Ok(Applied::changes(self.apply_time(op))),
+            Op::Data(op) => {
+                let (c, commit) = self.apply_data_deferred(op)?;
+                Ok((Applied::changes(c), commit))
+            }
+            Op::Manage(op) => Ok(self.apply_manage_deferred(op)?),
+            Op::Time(op) => {
+                let (c, commit) = self.apply_time_deferred(op)?;
+                Ok((Applied::changes(c), commit))
+            }
         }
+    }
+
+    /// A data op through the journal, durable on return.
+    pub(super) fn apply_data(&mut self, op: DataOp) -> Result<Changes, StoreError> {
+        let (c, commit) = self.apply_data_deferred(op)?;
+        commit.wait()?;
+        Ok(c)
+    }
+
+    /// A management op through the journal, durable on return.
+    pub(super) fn apply_manage(&mut self, op: ManageOp) -> Result<Applied, SegmentError> {
+        let (a, commit) = self.apply_manage_deferred(op)?;
+        commit.wait()?;
+        Ok(a)
+    }
+
+    /// A time op through the journal, durable on return. On a journal that
+    /// fails, the op does not happen: no changes (`apply` says why).
+    pub(super) fn apply_time(&mut self, op: TimeOp) -> Changes {
+        let now = self.now();
+        match self.apply_time_deferred(op) {
+            Ok((c, commit)) => {
+                // Applied: a sync that fails poisons the journal for the
+                // writes after it, and these changes did happen.
+                let _ = commit.wait();
+                c
+            }
+            Err(_) => Changes::new(now),
+        }
+    }
+
+    fn apply_data_deferred(&mut self, op: DataOp) -> Result<(Changes, Commit), StoreError> {
+        let started = self.begin(OpRef::Data(&op))?;
+        let out = self.run_data(op);
+        self.finish(started, out, false)
+    }
+
+    fn apply_manage_deferred(&mut self, op: ManageOp) -> Result<(Applied, Commit), SegmentError> {
+        let started = self.begin(OpRef::Manage(&op))?;
+        let out = self.run_manage(op);
+        self.finish(started, out, false)
+    }
+
+    fn apply_time_deferred(&mut self, op: TimeOp) -> Result<(Changes, Commit), JournalError> {
+        let started = self.begin(OpRef::Time(&op))?;
+        let sets_clock = matches!(op, TimeOp::SetClock { .. });
+        let out: Result<Changes, JournalError> = Ok(self.run_time(op));
+        self.finish(started, out, sets_clock)
     }
 
     /// As [`Engine::apply`], at the instant `at` (the clock is as before
@@ -547,8 +672,8 @@ impl Engine {
         out
     }
 
-    /// Applies a data op: the one function that runs entity writes.
-    pub(super) fn apply_data(&mut self, op: DataOp) -> Result<Changes, StoreError> {
+    /// Runs a data op: the one function that runs entity writes.
+    pub(super) fn run_data(&mut self, op: DataOp) -> Result<Changes, StoreError> {
         match op {
             DataOp::Insert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, false)),
             DataOp::Upsert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, true)),
@@ -569,8 +694,8 @@ impl Engine {
         }
     }
 
-    /// Applies a management op: the one function that runs them.
-    pub(super) fn apply_manage(&mut self, op: ManageOp) -> Result<Applied, SegmentError> {
+    /// Runs a management op: the one function that runs them.
+    pub(super) fn run_manage(&mut self, op: ManageOp) -> Result<Applied, SegmentError> {
         let changes = |c: Changes| Applied::changes(c);
         let nothing = |e: &Engine| Applied::changes(Changes::new(e.now()));
         Ok(match op {
@@ -643,8 +768,8 @@ impl Engine {
         })
     }
 
-    /// Applies a time op.
-    pub(super) fn apply_time(&mut self, op: TimeOp) -> Changes {
+    /// Runs a time op.
+    pub(super) fn run_time(&mut self, op: TimeOp) -> Changes {
         match op {
             TimeOp::Refresh { now } => self.exec_refresh(now),
             TimeOp::RefreshAll { now } => self.exec_refresh_all(now),

@@ -242,6 +242,7 @@ pub fn scan(plan: &Plan, table: &Table, now: Timestamp) -> Result<RoaringBitmap,
 }
 
 /// The oracle with a context, for the engine's checks.
+#[cfg(feature = "testing")]
 pub(crate) fn scan_in(plan: &Plan, table: &Table, now: Timestamp, env: &Env) -> RoaringBitmap {
     oracle::scan(&plan.root, table, now, env)
 }

@@ -1,0 +1,370 @@
+//! An engine on a directory: open and recover, journal every op before its
+//! result is returned, checkpoint. See [`crate::journal`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::op::OpRef;
+use super::{Clock, Engine};
+use crate::error::{JournalError, SnapshotError};
+use crate::journal::{
+    self, format, io, journal_name, snapshot_name, CheckpointReport, Commit, DirLock, Durability, Journal, Mark,
+    OpenReport, Options, Truncation,
+};
+use crate::Op;
+
+/// What an engine opened on a directory keeps besides its state.
+#[derive(Debug)]
+pub(crate) struct Durable {
+    dir: PathBuf,
+    journal: Journal,
+    durability: Durability,
+    checkpoint_bytes: Option<u64>,
+    /// The journal length past which the next automatic checkpoint runs.
+    next_checkpoint: Option<u64>,
+    /// The sequence number of the newest durable snapshot.
+    snapshot_seq: u64,
+    /// A reused buffer for ops' binary forms.
+    buf: Vec<u8>,
+    // Dropped last: the lock is held until the journal is closed.
+    _lock: DirLock,
+}
+
+/// A write in progress: its record's place, and the clock to put back.
+pub(super) struct Started {
+    mark: Option<Mark>,
+    clock: Clock,
+}
+
+impl Engine {
+    /// Opens the directory `dir` (creating it if need be), restores its
+    /// newest snapshot and replays the journal after it: the engine as it
+    /// was after the last op acknowledged before a crash or a clean close.
+    /// From then on every write is journaled (see [`crate::journal`] for the
+    /// files, the durability modes and what recovery does).
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Locked`] if another engine has the directory open;
+    /// [`JournalError::Damaged`] for damage before a journal's last record
+    /// (a torn last record is cut off and reported instead);
+    /// [`JournalError::Snapshot`], [`JournalError::Inconsistent`] and
+    /// [`JournalError::SchemaMismatch`] for a directory whose files do not
+    /// fit; [`JournalError::Io`] naming the step and the file.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<(Engine, OpenReport), JournalError> {
+        let started = Instant::now();
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, &e))?;
+        let lock = journal::lock(&dir)?;
+        let listing = journal::list(&dir)?;
+        let created = listing.snapshots.is_empty();
+        let (mut engine, snapshot_seq, snapshot) = if created {
+            if let Some((_, path)) = listing.journals.first() {
+                return Err(JournalError::Inconsistent {
+                    path: path.clone(),
+                    reason: "a journal without any snapshot to start from".into(),
+                });
+            }
+            let engine = Engine::with_config(options.schema.clone(), options.policy, options.index);
+            let path = dir.join(snapshot_name(0));
+            write_snapshot(&engine, &path)?;
+            (engine, 0, path)
+        } else {
+            newest_snapshot(&listing.snapshots)?
+        };
+        if engine.store.schema() != &options.schema {
+            return Err(JournalError::SchemaMismatch { path: dir });
+        }
+        let mut report = OpenReport {
+            created,
+            snapshot,
+            snapshot_seq,
+            replayed: 0,
+            refused: 0,
+            truncated: None,
+            seq: snapshot_seq,
+            elapsed: Default::default(),
+        };
+        let journals: Vec<&(u64, PathBuf)> = listing.journals.iter().filter(|(b, _)| *b >= snapshot_seq).collect();
+        let mut tail: Option<(u64, PathBuf, u64)> = None;
+        for (i, (base, path)) in journals.iter().enumerate() {
+            if *base != report.seq {
+                return Err(JournalError::Inconsistent {
+                    path: path.clone(),
+                    reason: format!(
+                        "the journal starts after op {base}, but the state before it ends at op {}",
+                        report.seq
+                    ),
+                });
+            }
+            let last = i + 1 == journals.len();
+            let len = replay(&mut engine, path, *base, last, options.truncate_damaged, &mut report)?;
+            if report.truncated.is_some() && !last {
+                // Recovering up to damage: the later journals go with it.
+                for (_, later) in &journals[i + 1..] {
+                    std::fs::remove_file(later).map_err(|e| io("removing", later, &e))?;
+                }
+                tail = Some((*base, path.clone(), len));
+                break;
+            }
+            tail = Some((*base, path.clone(), len));
+        }
+        let journal = match tail {
+            Some((base, path, len)) => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| io("opening", &path, &e))?;
+                Journal::new(file, path, base, len, report.seq, options.durability)
+            }
+            None => Journal::create(&dir.join(journal_name(report.seq)), report.seq, options.durability)?,
+        };
+        journal::sync_dir(&dir)?;
+        remove_older(&dir, snapshot_seq)?;
+        engine.durable = Some(Box::new(Durable {
+            next_checkpoint: options.checkpoint_bytes.map(|b| journal.len().max(b)),
+            dir,
+            journal,
+            durability: options.durability,
+            checkpoint_bytes: options.checkpoint_bytes,
+            snapshot_seq,
+            buf: Vec::new(),
+            _lock: lock,
+        }));
+        report.elapsed = started.elapsed();
+        Ok((engine, report))
+    }
+
+    /// Whether the engine was opened on a directory, and which.
+    pub fn directory(&self) -> Option<&Path> {
+        self.durable.as_deref().map(|d| d.dir.as_path())
+    }
+
+    /// The sequence number of the last op journaled (0 for an in-memory
+    /// engine, or a new directory).
+    pub fn seq(&self) -> u64 {
+        self.durable.as_deref().map_or(0, |d| d.journal.seq())
+    }
+
+    /// Writes a snapshot of the state and starts a fresh journal; the old
+    /// snapshot and journal are removed once the new snapshot is durable.
+    /// Does nothing on an in-memory engine or when no op has been journaled
+    /// since the last checkpoint (returns `None`). Also run automatically
+    /// once the journal passes [`Options::checkpoint_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Io`] naming the step and file; the directory is
+    /// left recoverable (the old snapshot and journals stay until the new
+    /// snapshot is durable).
+    pub fn checkpoint(&mut self) -> Result<Option<CheckpointReport>, JournalError> {
+        let started = Instant::now();
+        let Some(d) = self.durable.as_deref_mut() else {
+            return Ok(None);
+        };
+        let seq = d.journal.seq();
+        if seq == d.journal.base() {
+            return Ok(None);
+        }
+        // The old journal whole and durable, then the new one in place:
+        // from here, ops go to the new journal whatever happens next.
+        d.journal.sync()?;
+        let fresh = Journal::create(&d.dir.join(journal_name(seq)), seq, d.durability)?;
+        journal::sync_dir(&d.dir)?;
+        d.journal = fresh;
+        let dir = d.dir.clone();
+        let path = dir.join(snapshot_name(seq));
+        write_snapshot(self, &path)?;
+        journal::sync_dir(&dir)?;
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.snapshot_seq = seq;
+        }
+        remove_older(&dir, seq)?;
+        let elapsed = started.elapsed();
+        Ok(Some(CheckpointReport {
+            snapshot: path,
+            seq,
+            bytes,
+            pause: elapsed,
+            elapsed,
+        }))
+    }
+
+    /// Appends a write's op to the journal (on an engine opened on a
+    /// directory) and pins the clock at the instant it runs at, so that a
+    /// replay runs it at the same instant.
+    pub(super) fn begin(&mut self, op: OpRef<'_>) -> Result<Started, JournalError> {
+        let clock = self.clock;
+        let Some(d) = self.durable.as_deref_mut() else {
+            return Ok(Started { mark: None, clock });
+        };
+        let at = clock.now();
+        op.to_bytes(&mut d.buf);
+        let mark = d.journal.append(at, &d.buf)?;
+        self.clock = Clock::Fixed(at);
+        Ok(Started {
+            mark: Some(mark),
+            clock,
+        })
+    }
+
+    /// Ends a write begun with [`Engine::begin`]: a failed op's record is
+    /// taken back; a done one's commit is handed out, and a checkpoint runs
+    /// if the journal has grown past its size.
+    pub(super) fn finish<T, E>(
+        &mut self,
+        started: Started,
+        out: Result<T, E>,
+        sets_clock: bool,
+    ) -> Result<(T, Commit), E> {
+        if !(sets_clock && out.is_ok()) {
+            self.clock = started.clock;
+        }
+        let (Some(mark), Some(d)) = (started.mark, self.durable.as_deref_mut()) else {
+            return out.map(|t| (t, Commit::done()));
+        };
+        let t = match out {
+            Ok(t) => t,
+            Err(e) => {
+                d.journal.rollback(mark);
+                return Err(e);
+            }
+        };
+        let commit = d.journal.commit(mark);
+        if d.next_checkpoint.is_some_and(|n| d.journal.len() > n) {
+            let grown = d.journal.len();
+            // A checkpoint that fails leaves the journal as it was: retry
+            // once it has grown as much again.
+            if self.checkpoint().is_err() {
+                if let Some(d) = self.durable.as_deref_mut() {
+                    d.next_checkpoint = d.checkpoint_bytes.map(|b| grown.saturating_add(b));
+                }
+            }
+        }
+        Ok((t, commit))
+    }
+}
+
+/// Writes a snapshot file atomically.
+fn write_snapshot(engine: &Engine, path: &Path) -> Result<(), JournalError> {
+    engine.save_to_path(path).map_err(|e| snapshot_io(path, e))
+}
+
+fn snapshot_io(path: &Path, e: SnapshotError) -> JournalError {
+    match e {
+        SnapshotError::Io { during, kind, message } => JournalError::Io {
+            during,
+            path: path.to_path_buf(),
+            kind,
+            message,
+        },
+        other => JournalError::Snapshot {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The newest snapshot that restores, with its sequence number and path.
+fn newest_snapshot(snapshots: &[(u64, PathBuf)]) -> Result<(Engine, u64, PathBuf), JournalError> {
+    let mut first_error = None;
+    for (seq, path) in snapshots.iter().rev() {
+        match Engine::restore_from_path(path) {
+            Ok(engine) => return Ok((engine, *seq, path.clone())),
+            Err(e) => {
+                first_error.get_or_insert_with(|| snapshot_io(path, e));
+            }
+        }
+    }
+    Err(first_error.unwrap_or(JournalError::Inconsistent {
+        path: PathBuf::new(),
+        reason: "no snapshot".into(),
+    }))
+}
+
+/// Replays one journal file into `engine`; returns the file's length after
+/// any cut.
+fn replay(
+    engine: &mut Engine,
+    path: &Path,
+    base: u64,
+    last: bool,
+    truncate_damaged: bool,
+    report: &mut OpenReport,
+) -> Result<u64, JournalError> {
+    let bytes = std::fs::read(path).map_err(|e| io("reading", path, &e))?;
+    let stored = format::read_header(&bytes).map_err(|reason| JournalError::Damaged {
+        path: path.to_path_buf(),
+        offset: 0,
+        reason: format!("its header: {reason}"),
+    })?;
+    if stored != base {
+        return Err(JournalError::Inconsistent {
+            path: path.to_path_buf(),
+            reason: format!("its header says it starts after op {stored}, its name after op {base}"),
+        });
+    }
+    let mut offset = format::HEADER;
+    let mut seq = base;
+    while offset < bytes.len() {
+        let bad = match format::read_record(&bytes, offset, seq + 1) {
+            Ok(r) => match Op::from_bytes(r.op) {
+                Ok(op) => {
+                    if engine.apply_at(op, r.at).is_err() {
+                        report.refused += 1;
+                    }
+                    report.replayed += 1;
+                    seq += 1;
+                    offset = r.end;
+                    continue;
+                }
+                Err(e) => format!("the op of record {}: {e}", seq + 1),
+            },
+            Err(reason) => reason,
+        };
+        let torn = last && !format::intact_after(&bytes, offset, seq);
+        if !torn && !truncate_damaged {
+            return Err(JournalError::Damaged {
+                path: path.to_path_buf(),
+                offset: offset as u64,
+                reason: bad,
+            });
+        }
+        cut(path, offset as u64)?;
+        report.truncated = Some(Truncation {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            bytes: (bytes.len() - offset) as u64,
+            reason: bad,
+        });
+        report.seq = seq;
+        return Ok(offset as u64);
+    }
+    report.seq = seq;
+    Ok(bytes.len() as u64)
+}
+
+/// Cuts a journal file at `offset`, durably.
+fn cut(path: &Path, offset: u64) -> Result<(), JournalError> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io("opening", path, &e))?;
+    f.set_len(offset)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io("truncating", path, &e))
+}
+
+/// Removes the snapshots and journals that the snapshot after op `seq`
+/// (durable by now) makes unneeded.
+fn remove_older(dir: &Path, seq: u64) -> Result<(), JournalError> {
+    let listing = journal::list(dir)?;
+    for (s, path) in listing.snapshots.iter().chain(&listing.journals) {
+        if *s < seq {
+            std::fs::remove_file(path).map_err(|e| io("removing", path, &e))?;
+        }
+    }
+    Ok(())
+}
