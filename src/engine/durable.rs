@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::op::OpRef;
-use super::{Clock, Engine};
+use super::Engine;
 use crate::error::{JournalError, SnapshotError};
 use crate::journal::{
     self, format, io, journal_name, snapshot_name, CheckpointReport, Commit, DirLock, Durability, Journal, Mark,
     OpenReport, Options, Truncation,
 };
+use crate::value::Timestamp;
 use crate::Op;
 
 /// What an engine opened on a directory keeps besides its state.
@@ -30,10 +31,10 @@ pub(crate) struct Durable {
     _lock: DirLock,
 }
 
-/// A write in progress: its record's place, and the clock to put back.
+/// A write in progress: its record's place, and the pin to put back.
 pub(super) struct Started {
     mark: Option<Mark>,
-    clock: Clock,
+    pinned: Option<Timestamp>,
 }
 
 impl Engine {
@@ -196,32 +197,28 @@ impl Engine {
     /// directory) and pins the clock at the instant it runs at, so that a
     /// replay runs it at the same instant.
     pub(super) fn begin(&mut self, op: OpRef<'_>) -> Result<Started, JournalError> {
-        let clock = self.clock;
+        let pinned = self.pinned;
+        if self.durable.is_none() {
+            return Ok(Started { mark: None, pinned });
+        }
+        let at = self.now();
         let Some(d) = self.durable.as_deref_mut() else {
-            return Ok(Started { mark: None, clock });
+            return Ok(Started { mark: None, pinned });
         };
-        let at = clock.now();
         op.to_bytes(&mut d.buf);
         let mark = d.journal.append(at, &d.buf)?;
-        self.clock = Clock::Fixed(at);
+        self.pinned = Some(at);
         Ok(Started {
             mark: Some(mark),
-            clock,
+            pinned,
         })
     }
 
     /// Ends a write begun with [`Engine::begin`]: a failed op's record is
     /// taken back; a done one's commit is handed out, and a checkpoint runs
     /// if the journal has grown past its size.
-    pub(super) fn finish<T, E>(
-        &mut self,
-        started: Started,
-        out: Result<T, E>,
-        sets_clock: bool,
-    ) -> Result<(T, Commit), E> {
-        if !(sets_clock && out.is_ok()) {
-            self.clock = started.clock;
-        }
+    pub(super) fn finish<T, E>(&mut self, started: Started, out: Result<T, E>) -> Result<(T, Commit), E> {
+        self.pinned = started.pinned;
         let (Some(mark), Some(d)) = (started.mark, self.durable.as_deref_mut()) else {
             return out.map(|t| (t, Commit::done()));
         };

@@ -97,6 +97,9 @@ pub struct Engine {
     store: Store,
     policy: LimitPolicy,
     clock: Clock,
+    /// The instant the op being applied runs at, whatever the clock says
+    /// (`apply_at`, and every journaled op): never saved.
+    pinned: Option<Timestamp>,
     /// Segments, rules and membership.
     book: Book,
     /// Per kind: which rules read which field or event.
@@ -115,6 +118,7 @@ impl Clone for Engine {
             store: self.store.clone(),
             policy: self.policy,
             clock: self.clock,
+            pinned: self.pinned,
             book: self.book.clone(),
             deps: self.deps.clone(),
             parents: self.parents.clone(),
@@ -149,6 +153,7 @@ impl Engine {
             store: Store::with_config(schema, cfg),
             policy,
             clock: Clock::System,
+            pinned: None,
             book: Book::default(),
             deps,
             durable: None,
@@ -157,7 +162,7 @@ impl Engine {
 
     /// The current instant by the engine's clock.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.pinned.unwrap_or_else(|| self.clock.now())
     }
 
     /// The filter limits segments and rules are validated with.

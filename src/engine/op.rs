@@ -637,38 +637,35 @@ impl Engine {
     fn apply_data_deferred(&mut self, op: DataOp) -> Result<(Changes, Commit), StoreError> {
         let started = self.begin(OpRef::Data(&op))?;
         let out = self.run_data(op);
-        self.finish(started, out, false)
+        self.finish(started, out)
     }
 
     fn apply_manage_deferred(&mut self, op: ManageOp) -> Result<(Applied, Commit), SegmentError> {
         let started = self.begin(OpRef::Manage(&op))?;
         let out = self.run_manage(op);
-        self.finish(started, out, false)
+        self.finish(started, out)
     }
 
     fn apply_time_deferred(&mut self, op: TimeOp) -> Result<(Changes, Commit), JournalError> {
         let started = self.begin(OpRef::Time(&op))?;
-        let sets_clock = matches!(op, TimeOp::SetClock { .. });
         let out: Result<Changes, JournalError> = Ok(self.run_time(op));
-        self.finish(started, out, sets_clock)
+        self.finish(started, out)
     }
 
-    /// As [`Engine::apply`], at the instant `at` (the clock is as before
-    /// afterwards): how a replay of ops recorded with their instants gets
-    /// the same answers.
+    /// As [`Engine::apply`], at the instant `at`: the op runs as if the
+    /// clock said `at`, and the clock is left as it was (unless the op sets
+    /// it). How a replay of ops recorded with their instants gets the same
+    /// answers.
     ///
     /// # Errors
     ///
     /// As [`Engine::apply`].
     pub fn apply_at(&mut self, op: Op, at: Timestamp) -> Result<Applied, Error> {
-        // The op runs on a pinned clock; a change of clock it makes stays.
-        let sets_clock = matches!(op, Op::Time(TimeOp::SetClock { .. }));
-        let clock = self.clock;
-        self.clock = Clock::Fixed(at);
+        // The op runs at `at`; the clock itself is left alone (a change of
+        // clock the op makes stays).
+        let pinned = self.pinned.replace(at);
         let out = self.apply(op);
-        if !sets_clock {
-            self.clock = clock;
-        }
+        self.pinned = pinned;
         out
     }
 
