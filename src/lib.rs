@@ -54,7 +54,8 @@
 //! [`eval`] (set-at-a-time and entity-at-a-time evaluation, and the row-scan
 //! oracle), [`segment`] (segments, roles, links and the change feed),
 //! [`engine`] (the [`Engine`] that keeps segments current on every write),
-//! [`stats`] (statistics of a field over a set of ids), [`error`] (one
+//! [`journal`] (a directory of snapshots and a journal that survives
+//! crashes: [`Engine::open`]), [`stats`] (statistics of a field over a set of ids), [`error`] (one
 //! error type per area).
 //!
 //! Segments with link-based membership, through the [`Engine`]:

@@ -16,7 +16,10 @@ use segments::journal::{Durability, Options};
 use segments::{Engine, FieldType, JournalError, Row, Schema, StoreError};
 
 fn schema() -> Schema {
-    Schema::builder().kind("account", [("note", FieldType::String)]).build().unwrap()
+    Schema::builder()
+        .kind("account", [("note", FieldType::String)])
+        .build()
+        .unwrap()
 }
 
 fn bytes(e: &Engine) -> Vec<u8> {
@@ -96,7 +99,10 @@ fn child() {
         e.insert("account", &format!("k{i}"), note(i)).unwrap();
         written.push(i);
     }
-    println!("written {}", written.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","));
+    println!(
+        "written {}",
+        written.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    );
 }
 
 #[test]
@@ -111,8 +117,15 @@ fn a_full_disk_refuses_writes_cleanly_and_the_next_write_after_it_works() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{mode}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        let line = stdout.lines().find_map(|l| l.split("written ").nth(1)).expect("the child's report");
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split("written ").nth(1))
+            .expect("the child's report");
         let written: Vec<usize> = line.split(',').map(|n| n.parse().unwrap()).collect();
         assert!(written.len() > 30 && written.len() < 100, "{mode}: {}", written.len());
         let (e, report) = Engine::open(&dir, Options::new(schema())).unwrap();

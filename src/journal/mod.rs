@@ -47,8 +47,9 @@
 //! Group commit: in [`Durability::Full`], writers that wait for their
 //! records at the same time share one sync. Behind a lock,
 //! [`Engine::apply_deferred`](crate::Engine::apply_deferred) applies an op
-//! and hands back a [`Commit`] to wait on after the lock is released;
-//! [`Engine::apply_all`](crate::Engine::apply_all) syncs once for a batch.
+//! and hands back a [`Commit`] to wait on after the lock is released; a
+//! writer with many ops applies each deferred and waits on the last
+//! commit only (a sync covers every record before it).
 //!
 //! # Recovery
 //!
