@@ -19,8 +19,51 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(t.to_string(), "2026-11-22T12:00:00Z");
 /// # Ok::<(), segments::TimestampError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+///
+/// Its serde form is RFC 3339 text in human-readable formats (JSON:
+/// `"2026-11-22T12:00:00Z"`, microseconds shown only when there are any),
+/// as input files write it, and the microseconds as an integer in binary
+/// ones. JSON input may also give the microseconds as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Timestamp(i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.to_datetime() {
+            Some(d) if s.is_human_readable() => s.collect_str(&d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            // Past chrono's years (and in binary forms): the microseconds.
+            _ => s.serialize_i64(self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp, or microseconds since 1970 as an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                i64::try_from(v)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom("microseconds past the range of a timestamp"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(V)
+        } else {
+            d.deserialize_i64(V)
+        }
+    }
+}
 
 /// Why a timestamp was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +100,47 @@ impl Timestamp {
     /// The instant as a chrono value, `None` outside chrono's range.
     pub fn to_datetime(self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_micros(self.0)
+    }
+
+    /// The instant `d` later, `None` past the range (whole microseconds:
+    /// nanoseconds below one are dropped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use segments::Timestamp;
+    ///
+    /// let t: Timestamp = "2026-11-22T12:00:00Z".parse()?;
+    /// let later = t.checked_add(Duration::from_secs(90 * 60)).unwrap();
+    /// assert_eq!(later.to_string(), "2026-11-22T13:30:00Z");
+    /// assert_eq!(later.duration_since(t), Some(Duration::from_secs(5400)));
+    /// assert_eq!(t.checked_sub(Duration::from_micros(1)).unwrap().to_string(), "2026-11-22T11:59:59.999999Z");
+    /// # Ok::<(), segments::TimestampError>(())
+    /// ```
+    pub fn checked_add(self, d: std::time::Duration) -> Option<Timestamp> {
+        let micros = i64::try_from(d.as_micros()).ok()?;
+        self.0.checked_add(micros).map(Timestamp)
+    }
+
+    /// The instant `d` earlier, `None` past the range.
+    pub fn checked_sub(self, d: std::time::Duration) -> Option<Timestamp> {
+        let micros = i64::try_from(d.as_micros()).ok()?;
+        self.0.checked_sub(micros).map(Timestamp)
+    }
+
+    /// The instant `d` later, at the end of the range if past it.
+    pub fn saturating_add(self, d: std::time::Duration) -> Timestamp {
+        self.checked_add(d).unwrap_or(Timestamp(i64::MAX))
+    }
+
+    /// The instant `d` earlier, at the start of the range if past it.
+    pub fn saturating_sub(self, d: std::time::Duration) -> Timestamp {
+        self.checked_sub(d).unwrap_or(Timestamp(i64::MIN))
+    }
+
+    /// How long after `earlier` this is; `None` if it is before.
+    pub fn duration_since(self, earlier: Timestamp) -> Option<std::time::Duration> {
+        let micros = self.0.checked_sub(earlier.0)?;
+        u64::try_from(micros).ok().map(std::time::Duration::from_micros)
     }
 }
 
@@ -100,8 +184,23 @@ pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
 /// `Null`, and `Tags` with no element, are missing values.
 ///
 /// Its serde form is tagged with its type (`{"int": 5}`, `{"float": 2.5}`,
-/// `{"string": "pro"}`, `{"bool": true}`, `{"timestamp": <microseconds>}`,
-/// `{"tags": ["a"]}`, `"null"`), so that it reads back as the same variant.
+/// `{"string": "pro"}`, `{"bool": true}`,
+/// `{"timestamp": "2026-11-22T12:00:00Z"}`, `{"tags": ["a"]}`, `"null"`), so
+/// that it reads back as the same variant. It prints ([`fmt::Display`]) as
+/// input files write values, and [`Value::to_json`] gives the plain JSON
+/// an entity row holds.
+///
+/// ```
+/// use segments::{Timestamp, Value};
+///
+/// let t: Timestamp = "2026-11-22T12:00:00Z".parse()?;
+/// assert_eq!(Value::Timestamp(t).to_string(), "2026-11-22T12:00:00Z");
+/// assert_eq!(Value::Tags(vec!["a".into(), "b\"c".into()]).to_string(), r#"["a","b\"c"]"#);
+/// assert_eq!(Value::Float(2.5).to_string(), "2.5");
+/// assert_eq!(Value::Null.to_string(), "null");
+/// assert_eq!(Value::Timestamp(t).to_json(), serde_json::json!("2026-11-22T12:00:00Z"));
+/// # Ok::<(), segments::TimestampError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
@@ -121,7 +220,39 @@ pub enum Value {
     Tags(Vec<String>),
 }
 
+impl fmt::Display for Value {
+    /// Strings as they are, numbers and bools as JSON writes them,
+    /// timestamps in RFC 3339, tags as a JSON array, a missing value as
+    /// `null`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) => f.write_str(s),
+            Value::Timestamp(t) => t.fmt(f),
+            other => f.write_str(&other.to_json().to_string()),
+        }
+    }
+}
+
 impl Value {
+    /// The value as an entity row's JSON holds it: `null`, a number, a
+    /// string, a bool, an RFC 3339 string, an array of strings. (A float
+    /// that is not finite, which no column holds, is `null`.)
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Int(i) => J::from(*i),
+            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+            Value::String(s) => J::String(s.clone()),
+            Value::Bool(b) => J::Bool(*b),
+            Value::Timestamp(t) => match t.to_datetime() {
+                Some(d) => J::String(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+                None => J::from(t.as_micros()),
+            },
+            Value::Tags(tags) => J::Array(tags.iter().map(|t| J::String(t.clone())).collect()),
+        }
+    }
+
     /// A short description of the value's type, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {

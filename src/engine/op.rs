@@ -16,7 +16,7 @@
 //! The JSON form is `{"v": 1, <family>: {<op>: {<fields>}}}`, the family
 //! being `data`, `manage` or `time`. Values in rows are tagged with their
 //! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
-//! `{"bool": true}`, `{"timestamp": <microseconds>}`, `{"tags": [...]}`,
+//! `{"bool": true}`, `{"timestamp": "2026-01-01T00:00:00Z"}`, `{"tags": [...]}`,
 //! `"null"`); filters are their react-querybuilder JSON; ids are numbers;
 //! instants are microseconds since the Unix epoch. Every op:
 //!
@@ -31,8 +31,8 @@
 //! {"v":1,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
 //! {"v":1,"data":{"delete":{"kind":"account","key":"acme"}}}
 //! {"v":1,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
-//! {"v":1,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":1767225600000000}}}
-//! {"v":1,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":1767225600000000}]}}}
+//! {"v":1,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
+//! {"v":1,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
 //! {"v":1,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
 //! {"v":1,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
 //! {"v":1,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
@@ -49,9 +49,9 @@
 //! {"v":1,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
 //! {"v":1,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
 //! {"v":1,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
-//! {"v":1,"time":{"refresh":{"now":1767225600000000}}}
-//! {"v":1,"time":{"refresh_all":{"now":1767225600000000}}}
-//! {"v":1,"time":{"set_clock":{"clock":{"fixed":1767225600000000}}}}
+//! {"v":1,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":1,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":1,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
 //! {"v":1,"time":{"set_clock":{"clock":"system"}}}
 //! ```
 //!
