@@ -743,6 +743,38 @@ pub enum JournalError {
     },
 }
 
+/// What went wrong reading the change log or moving a consumer's cursor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// Changes after `after` were dropped by retention: a consumer resuming
+    /// there would miss them.
+    #[error("the changes after {after} are no longer kept: the oldest kept is {oldest}")]
+    Gap {
+        /// The sequence number asked after.
+        after: u64,
+        /// The oldest sequence number kept.
+        oldest: u64,
+    },
+    /// A sequence number past the newest change.
+    #[error("sequence number {seq} is past the newest change, {last}")]
+    Ahead {
+        /// The sequence number given.
+        seq: u64,
+        /// The newest change's.
+        last: u64,
+    },
+    /// No consumer has this name.
+    #[error("no consumer `{consumer}`")]
+    UnknownConsumer {
+        /// The name.
+        consumer: String,
+    },
+    /// A consumer's name must not be empty.
+    #[error("a consumer's name must not be empty")]
+    EmptyConsumer,
+}
+
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -774,4 +806,7 @@ pub enum Error {
     /// A journal or directory error.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// A change log error.
+    #[error(transparent)]
+    Log(#[from] LogError),
 }

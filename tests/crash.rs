@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use segments::filter::field;
 use segments::journal::{Durability, Options};
 use segments::segment::{Actor, NewSegment, Role, SegmentId};
-use segments::{DataOp, Engine, FieldType, Filter, ManageOp, Op, Row, Schema, TimeOp, Timestamp};
+use segments::{DataOp, Engine, FieldType, Filter, LogOp, ManageOp, Op, Row, Schema, TimeOp, Timestamp};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -88,7 +88,12 @@ fn op(i: u64) -> Op {
                 field("seen").within_last(1 + (h >> 30) % 50, segments::filter::TimeUnit::Minutes)
             ])),
         }),
-        92..=95 => Op::Manage(ManageOp::ClearAllBlocks { actor: admin, segment }),
+        92..=94 => Op::Manage(ManageOp::ClearAllBlocks { actor: admin, segment }),
+        // A consumer's cursor (refused while the log is shorter).
+        95 => Op::Log(LogOp::Ack {
+            consumer: "webhook".into(),
+            seq: i / 2,
+        }),
         _ => Op::Time(TimeOp::Refresh { now: t(i) }),
     }
 }

@@ -513,8 +513,11 @@ fn each_damage_gets_its_own_error() {
     );
     assert_eq!(
         e2.to_string(),
-        "snapshot format version 2 is not supported: this release reads version 1; \
-         a newer release of segments wrote it, or the file is corrupt"
+        format!(
+            "snapshot format version {} is not supported: this release reads version {FORMAT_VERSION}; \
+         a newer release of segments wrote it, or the file is corrupt",
+            FORMAT_VERSION + 1
+        )
     );
 
     let e3 = Engine::restore(&bytes[..bytes.len() - 10]).unwrap_err();
@@ -549,7 +552,11 @@ fn each_damage_gets_its_own_error() {
         "snapshot byte 29: limit policy, depth: needs 8 bytes, 3 remain"
     );
     let e5b = Engine::restore(&reframe(&payload[..payload.len() - 3])[..]).unwrap_err();
-    assert!(e5b.to_string().contains("needs at least 8 bytes, 5 remain"), "{e5b}");
+    // (The payload ends with the change log's last group of entities.)
+    assert!(
+        e5b.to_string().contains("change log") && e5b.to_string().contains("bytes, 15 remain"),
+        "{e5b}"
+    );
 
     // A duplicate key, at its offset, named.
     let mut dup = payload.to_vec();

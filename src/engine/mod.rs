@@ -6,6 +6,7 @@ mod data;
 mod deps;
 mod durable;
 mod graph;
+mod log;
 mod manage;
 pub mod op;
 mod query;
@@ -17,7 +18,8 @@ mod time;
 mod writes;
 
 pub use actor::AsActor;
-pub use op::{Applied, Created, DataOp, EventRecord, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
+pub use log::{LoggedChange, SegmentName, SyncDelta};
+pub use op::{Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
 #[cfg(feature = "testing")]
 pub use testing::Inconsistency;
@@ -28,6 +30,7 @@ use crate::eval::{self, Env};
 use crate::filter::LimitPolicy;
 use crate::schema::Schema;
 use crate::segment::book::{Book, Deltas, RuleState, SegmentState};
+use crate::segment::log::ChangeLog;
 use crate::segment::{Changes, RuleId};
 use crate::store::{IndexConfig, Parents, Store, Table};
 use crate::value::Timestamp;
@@ -106,6 +109,8 @@ pub struct Engine {
     deps: Vec<KindDeps>,
     /// Per relation of the schema: each child's parent.
     parents: Vec<Parents>,
+    /// Every call's changes, numbered, and the consumers' cursors.
+    log: ChangeLog,
     /// The directory, journal and lock of an engine opened on one.
     durable: Option<Box<durable::Durable>>,
 }
@@ -122,6 +127,7 @@ impl Clone for Engine {
             book: self.book.clone(),
             deps: self.deps.clone(),
             parents: self.parents.clone(),
+            log: self.log.clone(),
             durable: None,
         }
     }
@@ -156,6 +162,7 @@ impl Engine {
             pinned: None,
             book: Book::default(),
             deps,
+            log: ChangeLog::default(),
             durable: None,
         }
     }

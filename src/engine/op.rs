@@ -18,7 +18,7 @@
 //! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
 //! `{"bool": true}`, `{"timestamp": "2026-01-01T00:00:00Z"}`, `{"tags": [...]}`,
 //! `"null"`); filters are their react-querybuilder JSON; ids are numbers;
-//! instants are microseconds since the Unix epoch. Every op:
+//! instants are RFC 3339. Every op:
 //!
 //! ```text
 //! {"v":1,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
@@ -53,6 +53,9 @@
 //! {"v":1,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
 //! {"v":1,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
 //! {"v":1,"time":{"set_clock":{"clock":"system"}}}
+//! {"v":1,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
+//! {"v":1,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
+//! {"v":1,"log":{"set_retention":{"retention":{"max_changes":100000,"max_age_micros":null,"unacked":"keep"}}}}
 //! ```
 //!
 //! (The docs' test `every_documented_op_reads_back` parses each of these
@@ -77,7 +80,8 @@ use super::{Clock, Engine};
 use crate::error::{Error, JournalError, OpError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::journal::Commit;
-use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
+use crate::segment::log::Trigger;
+use crate::segment::{Actor, Changes, NewSegment, Retention, RuleId, SegmentId, Visibility};
 use crate::store::Row;
 use crate::value::{Timestamp, Value};
 
@@ -105,6 +109,7 @@ pub const OP_FORMAT_VERSION: u32 = 1;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Op {
     /// A write to entities or their events.
     Data(DataOp),
@@ -112,6 +117,8 @@ pub enum Op {
     Manage(ManageOp),
     /// A refresh of time-relative rules, or a change of clock.
     Time(TimeOp),
+    /// A consumer's cursor in the change log, or the log's retention.
+    Log(LogOp),
 }
 
 /// A write to entities or their events. Each is the write method of
@@ -402,6 +409,31 @@ pub enum TimeOp {
     },
 }
 
+/// A change to the change log's consumers or retention (see
+/// [`Engine::changes_since`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LogOp {
+    /// [`Engine::ack`].
+    Ack {
+        /// The consumer's name.
+        consumer: String,
+        /// The last sequence number it has handled.
+        seq: u64,
+    },
+    /// [`Engine::forget_consumer`].
+    ForgetConsumer {
+        /// The consumer's name.
+        consumer: String,
+    },
+    /// [`Engine::set_log_retention`].
+    SetRetention {
+        /// How much of the log to keep.
+        retention: Retention,
+    },
+}
+
 /// An op by reference, with the same serde form as [`Op`]: how a write is
 /// journaled without copying its op.
 #[derive(Serialize)]
@@ -410,6 +442,7 @@ pub(crate) enum OpRef<'a> {
     Data(&'a DataOp),
     Manage(&'a ManageOp),
     Time(&'a TimeOp),
+    Log(&'a LogOp),
 }
 
 impl OpRef<'_> {
@@ -602,7 +635,33 @@ impl Engine {
                 let (c, commit) = self.apply_time_deferred(op)?;
                 Ok((Applied::changes(c), commit))
             }
+            Op::Log(op) => {
+                let ((), commit) = self.apply_log_deferred(op)?;
+                Ok((Applied::changes(Changes::new(self.now())), commit))
+            }
         }
+    }
+
+    /// A log op through the journal, durable on return.
+    pub(super) fn apply_log(&mut self, op: LogOp) -> Result<(), Error> {
+        let ((), commit) = self.apply_log_deferred(op)?;
+        commit.wait()?;
+        Ok(())
+    }
+
+    fn apply_log_deferred(&mut self, op: LogOp) -> Result<((), Commit), Error> {
+        let started = self.begin(OpRef::Log(&op))?;
+        let out = match op {
+            LogOp::Ack { consumer, seq } => self.log.ack(&consumer, seq),
+            LogOp::ForgetConsumer { consumer } => self.log.forget(&consumer),
+            LogOp::SetRetention { retention } => {
+                self.log.retention = retention;
+                self.log.trim();
+                Ok(())
+            }
+        }
+        .map_err(Error::from);
+        self.finish(started, out)
     }
 
     /// A data op through the journal, durable on return.
@@ -637,18 +696,41 @@ impl Engine {
     fn apply_data_deferred(&mut self, op: DataOp) -> Result<(Changes, Commit), StoreError> {
         let started = self.begin(OpRef::Data(&op))?;
         let out = self.run_data(op);
+        if let Ok(c) = &out {
+            self.log.record(Trigger::Write, c);
+        }
         self.finish(started, out)
     }
 
     fn apply_manage_deferred(&mut self, op: ManageOp) -> Result<(Applied, Commit), SegmentError> {
         let started = self.begin(OpRef::Manage(&op))?;
+        let (trigger, gone) = match &op {
+            ManageOp::DeleteSegment { segment, .. } => (Trigger::SegmentDeleted, self.gone(*segment)),
+            ManageOp::AddMembers { .. }
+            | ManageOp::AddMemberIds { .. }
+            | ManageOp::RemoveMembers { .. }
+            | ManageOp::RemoveMemberIds { .. }
+            | ManageOp::ClearBlocks { .. }
+            | ManageOp::ClearAllBlocks { .. } => (Trigger::Manual, None),
+            _ => (Trigger::DefinitionEdited, None),
+        };
         let out = self.run_manage(op);
+        if let Ok(a) = &out {
+            if let Some((id, g)) = gone {
+                // Its earlier changes in the log still name it.
+                self.log.gone.insert(id, g);
+            }
+            self.log.record(trigger, &a.changes);
+        }
         self.finish(started, out)
     }
 
     fn apply_time_deferred(&mut self, op: TimeOp) -> Result<(Changes, Commit), JournalError> {
         let started = self.begin(OpRef::Time(&op))?;
         let out: Result<Changes, JournalError> = Ok(self.run_time(op));
+        if let Ok(c) = &out {
+            self.log.record(Trigger::TimePassed, c);
+        }
         self.finish(started, out)
     }
 
@@ -986,8 +1068,8 @@ mod tests {
                 }
             }
         }
-        // 12 data ops, 16 management ops, 3 time ops.
-        assert_eq!(families.len(), 31, "{families:?}");
+        // 12 data ops, 16 management ops, 3 time ops, 3 log ops.
+        assert_eq!(families.len(), 34, "{families:?}");
     }
 
     #[test]

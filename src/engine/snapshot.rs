@@ -1,6 +1,6 @@
 //! Saving the engine to a [snapshot](crate::snapshot) and restoring it.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -10,7 +10,10 @@ use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
 use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
-use crate::segment::{RuleId, SegmentId, SegmentInfo, Visibility};
+use crate::segment::log::{ChangeLog, Gone};
+use crate::segment::{
+    Cause, ChangeKind, Changes, Retention, RuleId, SegmentId, SegmentInfo, Trigger, Unacked, Visibility,
+};
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
 use crate::store::Parents;
@@ -111,8 +114,8 @@ impl Engine {
     /// [`SnapshotError::Invalid`], with the byte offset and the value, for a
     /// payload that does not decode to a valid state.
     pub fn restore_from_bytes(bytes: &[u8]) -> Result<Engine, SnapshotError> {
-        let (payload, base) = snapshot::unframe(bytes)?;
-        decode(&mut Dec::new(payload, base))
+        let (payload, base, version) = snapshot::unframe(bytes)?;
+        decode(&mut Dec::new(payload, base), version)
     }
 
     fn payload(&self) -> Vec<u8> {
@@ -198,11 +201,186 @@ impl Engine {
             e.bitmap(&r.links);
             e.bitmap(&r.blocked);
         }
+        encode_log(&self.log, &mut e);
         e.buf
     }
 }
 
-fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
+const TRIGGERS: [Trigger; 5] = [
+    Trigger::Write,
+    Trigger::Manual,
+    Trigger::DefinitionEdited,
+    Trigger::SegmentDeleted,
+    Trigger::TimePassed,
+];
+
+fn encode_log(log: &ChangeLog, e: &mut Enc) {
+    e.u64(log.next);
+    e.u64(log.oldest);
+    let r = log.retention;
+    e.bool(r.changes_limit().is_some());
+    e.u64(r.changes_limit().unwrap_or(0));
+    e.bool(r.age_limit().is_some());
+    e.u64(
+        r.age_limit()
+            .map_or(0, |a| u64::try_from(a.as_micros()).unwrap_or(u64::MAX)),
+    );
+    e.u8(match r.unacked_policy() {
+        Unacked::Keep => 0,
+        Unacked::Drop => 1,
+    });
+    e.len(log.consumers.len());
+    for (name, seq) in &log.consumers {
+        e.str(name);
+        e.u64(*seq);
+    }
+    let mut gone: Vec<_> = log.gone.iter().collect();
+    gone.sort_by_key(|(id, _)| **id);
+    e.len(gone.len());
+    for (id, g) in gone {
+        e.u64(id.0);
+        e.str(&g.name);
+        e.u32(g.kind as u32);
+    }
+    e.len(log.calls.len());
+    for call in &log.calls {
+        e.u64(call.first);
+        e.u8(TRIGGERS.iter().position(|&t| t == call.trigger).unwrap_or(0) as u8);
+        e.i64(call.changes.at().as_micros());
+        e.len(call.changes.groups().len());
+        for g in call.changes.groups() {
+            e.u64(g.segment().0);
+            e.u8(match g.kind() {
+                ChangeKind::Entered => 0,
+                ChangeKind::Exited => 1,
+            });
+            match g.cause() {
+                Cause::Manual => e.u8(0),
+                Cause::Rule(r) => {
+                    e.u8(1);
+                    e.u64(r.0);
+                }
+                Cause::EntityDeleted => e.u8(2),
+                Cause::SegmentDeleted => e.u8(3),
+            }
+            e.bitmap(&g.to_bitmap());
+        }
+    }
+}
+
+fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> {
+    let next = d.u64(what!("change log, next sequence number"))?;
+    let oldest = d.u64(what!("change log, oldest sequence number"))?;
+    let mut retention = Retention::default();
+    let has_max = d.bool(what!("change log, retention"))?;
+    let max = d.u64(what!("change log, retention"))?;
+    retention = retention.max_changes(has_max.then_some(max));
+    let has_age = d.bool(what!("change log, retention"))?;
+    let age = d.u64(what!("change log, retention"))?;
+    retention = retention.max_age(has_age.then(|| std::time::Duration::from_micros(age)));
+    retention = retention.unacked(match d.u8(what!("change log, retention"))? {
+        0 => Unacked::Keep,
+        1 => Unacked::Drop,
+        b => return Err(d.invalid("change log, retention", format!("unknown policy tag {b}"))),
+    });
+    if next == 0 || oldest == 0 || oldest > next {
+        return Err(d.invalid(
+            "change log",
+            format!("oldest sequence number {oldest} and next {next} do not fit"),
+        ));
+    }
+    let n = d.count(9, what!("change log, consumer count"))?;
+    let mut consumers = BTreeMap::new();
+    for i in 0..n {
+        let name = d.str(what!("change log, consumer {i}"))?.to_string();
+        let seq = d.u64(what!("change log, consumer `{name}`"))?;
+        if seq >= next || name.is_empty() || consumers.insert(name.clone(), seq).is_some() {
+            return Err(d.invalid(
+                format!("change log, consumer `{name}`"),
+                "a duplicate, or a cursor past the log",
+            ));
+        }
+    }
+    let kinds = engine.store.tables().len();
+    let n = d.count(20, what!("change log, deleted segment count"))?;
+    let mut gone = HashMap::new();
+    for i in 0..n {
+        let id = SegmentId(d.u64(what!("change log, deleted segment {i}"))?);
+        let name = d.str(what!("change log, {id}, name"))?.to_string();
+        let kind = d.u32(what!("change log, {id}, kind"))? as usize;
+        if kind >= kinds || engine.book.segments.contains_key(&id) {
+            return Err(d.invalid(
+                format!("change log, {id}"),
+                "a kind out of range, or a segment that is not deleted",
+            ));
+        }
+        gone.insert(id, Gone { name, kind });
+    }
+    let n = d.count(25, what!("change log, call count"))?;
+    let mut calls = VecDeque::with_capacity(n);
+    let mut expect = oldest;
+    for i in 0..n {
+        let first = d.u64(what!("change log, call {i}"))?;
+        let t = d.u8(what!("change log, call {i}, trigger"))?;
+        let trigger = *TRIGGERS
+            .get(t as usize)
+            .ok_or_else(|| d.invalid(format!("change log, call {i}"), format!("unknown trigger tag {t}")))?;
+        let at = Timestamp::from_micros(d.i64(what!("change log, call {i}, instant"))?);
+        let mut changes = Changes::new(at);
+        let groups = d.count(20, what!("change log, call {i}, group count"))?;
+        for j in 0..groups {
+            let segment = SegmentId(d.u64(what!("change log, call {i}, group {j}"))?);
+            let kind = match d.u8(what!("change log, call {i}, group {j}"))? {
+                0 => ChangeKind::Entered,
+                1 => ChangeKind::Exited,
+                b => return Err(d.invalid(format!("change log, call {i}"), format!("unknown change tag {b}"))),
+            };
+            let cause = match d.u8(what!("change log, call {i}, group {j}, cause"))? {
+                0 => Cause::Manual,
+                1 => Cause::Rule(RuleId(d.u64(what!("change log, call {i}, group {j}, rule"))?)),
+                2 => Cause::EntityDeleted,
+                3 => Cause::SegmentDeleted,
+                b => return Err(d.invalid(format!("change log, call {i}"), format!("unknown cause tag {b}"))),
+            };
+            let kind_of = engine
+                .book
+                .segments
+                .get(&segment)
+                .map(|s| s.kind)
+                .or_else(|| gone.get(&segment).map(|g| g.kind))
+                .ok_or_else(|| {
+                    d.invalid(
+                        format!("change log, call {i}"),
+                        format!("names {segment}, which is unknown"),
+                    )
+                })?;
+            let below = engine.store.tables()[kind_of].ids_given() as u64;
+            let ids = d.bitmap(below, what!("change log, call {i}, group {j}, entities"))?;
+            if ids.is_empty() {
+                return Err(d.invalid(format!("change log, call {i}"), "an empty group"));
+            }
+            changes.push(segment, kind, cause, ids);
+        }
+        if first != expect || changes.is_empty() {
+            return Err(d.invalid(
+                format!("change log, call {i}"),
+                format!("starts at {first}, expected {expect}, or changes nothing"),
+            ));
+        }
+        expect = first + changes.len();
+        calls.push_back(crate::segment::log::Call {
+            first,
+            trigger,
+            changes,
+        });
+    }
+    if expect != next {
+        return Err(d.invalid("change log", format!("the calls end at {expect}, the log at {next}")));
+    }
+    Ok(ChangeLog::from_parts(calls, next, oldest, retention, consumers, gone))
+}
+
+fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     let policy = match d.u8(what!("limit policy"))? {
         0 => LimitPolicy::default().with_unlimited_conditions(),
         1 => LimitPolicy::default().with_max_conditions(d.usize(what!("limit policy, conditions"))?),
@@ -273,6 +451,9 @@ fn decode(d: &mut Dec) -> Result<Engine, SnapshotError> {
         s.info.rules = listed;
     }
     engine.rerank();
+    if version >= 2 {
+        engine.log = decode_log(d, &engine)?;
+    }
     d.finish()?;
     engine.rederive();
     Ok(engine)

@@ -28,10 +28,12 @@
 
 pub(crate) mod book;
 mod changes;
+pub(crate) mod log;
 mod membership;
 mod suggest;
 
 pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
+pub use log::{Retention, Trigger, Unacked};
 pub use suggest::{SuggestSpec, Suggestion};
 
 use serde::{Deserialize, Serialize};

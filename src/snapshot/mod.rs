@@ -75,8 +75,12 @@ pub use crate::error::SnapshotError;
 /// The first bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
 
-/// The format version this release writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this release writes. It also reads every version
+/// from [`OLDEST_READ_VERSION`] on (version 1 has no change log).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this release reads.
+pub const OLDEST_READ_VERSION: u32 = 1;
 
 /// Magic, version and payload length.
 const HEADER: usize = 8 + 4 + 8;
@@ -96,8 +100,9 @@ pub(crate) fn frame(payload: &[u8], out: &mut impl Write) -> io::Result<()> {
     out.write_all(&crc.finalize().to_le_bytes())
 }
 
-/// Checks a snapshot's frame; returns its payload and the payload's offset.
-pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64), SnapshotError> {
+/// Checks a snapshot's frame; returns its payload, the payload's offset and
+/// the format version.
+pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64, u32), SnapshotError> {
     let n = bytes.len().min(MAGIC.len());
     if bytes[..n] != MAGIC[..n] {
         return Err(SnapshotError::NotASnapshot {
@@ -113,7 +118,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64), SnapshotError> {
     }
     let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let version = u32_at(8);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(SnapshotError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,
@@ -135,7 +140,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<(&[u8], u64), SnapshotError> {
     if stored != computed {
         return Err(SnapshotError::Checksum { stored, computed });
     }
-    Ok((&bytes[HEADER..end], HEADER as u64))
+    Ok((&bytes[HEADER..end], HEADER as u64, version))
 }
 
 pub(crate) fn io_error(during: impl Into<String>, e: &io::Error) -> SnapshotError {
@@ -274,7 +279,7 @@ mod tests {
     fn a_frame_round_trips_and_each_check_fires() {
         let bytes = framed(b"hello");
         assert_eq!(bytes.len(), HEADER + 5 + TRAILER);
-        assert_eq!(unframe(&bytes).unwrap(), (&b"hello"[..], HEADER as u64));
+        assert_eq!(unframe(&bytes).unwrap(), (&b"hello"[..], HEADER as u64, FORMAT_VERSION));
 
         assert!(matches!(
             unframe(b"SEGSNAP"),
@@ -287,9 +292,15 @@ mod tests {
         assert!(matches!(unframe(&bytes[..10]), Err(SnapshotError::Length { .. })));
 
         let mut newer = bytes.clone();
-        newer[8] = 2;
+        newer[8] = FORMAT_VERSION as u8 + 1;
         let e = unframe(&newer).unwrap_err();
-        assert_eq!(e, SnapshotError::UnsupportedVersion { found: 2, supported: 1 });
+        assert_eq!(
+            e,
+            SnapshotError::UnsupportedVersion {
+                found: FORMAT_VERSION + 1,
+                supported: FORMAT_VERSION
+            }
+        );
         assert!(e.to_string().contains("a newer release of segments wrote it"), "{e}");
 
         let cut = &bytes[..bytes.len() - 1];

@@ -210,6 +210,12 @@ impl Table {
         self.keys.get_index(id.0 as usize).map(|k| &**k)
     }
 
+    /// How many ids have been given out (live and deleted): every id is
+    /// below this.
+    pub(crate) fn ids_given(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The id a key was given, whether the entity is live or deleted.
     pub fn id_any(&self, key: &str) -> Option<EntityId> {
         self.keys.get_index_of(key).map(|i| EntityId(i as u32))

@@ -1,0 +1,380 @@
+//! The change log: every call's membership changes, numbered, retained as
+//! configured, with named consumers' cursors. The engine resolves entries
+//! to keys and names when they are read ([`crate::Engine::changes_since`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::changes::{ChangeKind, Changes};
+use super::Cause;
+use crate::error::LogError;
+use crate::ids::{EntityId, SegmentId};
+use crate::value::Timestamp;
+
+/// What kind of call caused a change (its [`Cause`] says which link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Trigger {
+    /// A write to entities or their events.
+    Write,
+    /// A manual add or removal, or blocks cleared.
+    Manual,
+    /// A segment created, or its filter or rules edited.
+    DefinitionEdited,
+    /// A segment deleted.
+    SegmentDeleted,
+    /// A refresh: time passed and relative conditions flipped.
+    TimePassed,
+}
+
+/// How much of the change log is kept.
+///
+/// The log keeps the newest changes up to [`Retention::max_changes`] and
+/// [`Retention::max_age`] (measured back from the newest change). What
+/// happens to changes a consumer has not acknowledged yet is the
+/// [`Unacked`] policy: kept past the limits ([`Unacked::Keep`], the
+/// default), or dropped, the consumer then getting [`LogError::Gap`] when
+/// it asks for them ([`Unacked::Drop`]).
+///
+/// Its serde form: `{"max_changes": 100000, "max_age_micros": null,
+/// "unacked": "keep"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    max_changes: Option<u64>,
+    #[serde(rename = "max_age_micros", with = "age_micros")]
+    max_age: Option<Duration>,
+    unacked: Unacked,
+}
+
+mod age_micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(age: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match age {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
+    }
+}
+
+/// What retention does with changes a consumer has not acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Unacked {
+    /// Keep them, past the limits, until every consumer has acknowledged
+    /// them (or is forgotten).
+    #[default]
+    Keep,
+    /// Drop them with the rest; a consumer that asks for them gets
+    /// [`LogError::Gap`].
+    Drop,
+}
+
+impl Default for Retention {
+    /// The newest 100,000 changes, of any age; unacknowledged ones kept.
+    fn default() -> Retention {
+        Retention {
+            max_changes: Some(100_000),
+            max_age: None,
+            unacked: Unacked::Keep,
+        }
+    }
+}
+
+impl Retention {
+    /// Keep at most `n` changes (`None`: no limit by count).
+    pub fn max_changes(mut self, n: Option<u64>) -> Retention {
+        self.max_changes = n;
+        self
+    }
+
+    /// Keep changes at most `age` older than the newest (`None`: no limit
+    /// by age).
+    pub fn max_age(mut self, age: Option<Duration>) -> Retention {
+        self.max_age = age;
+        self
+    }
+
+    /// What happens to changes not yet acknowledged.
+    pub fn unacked(mut self, unacked: Unacked) -> Retention {
+        self.unacked = unacked;
+        self
+    }
+
+    /// The limit by count.
+    pub fn changes_limit(&self) -> Option<u64> {
+        self.max_changes
+    }
+
+    /// The limit by age.
+    pub fn age_limit(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// The policy for unacknowledged changes.
+    pub fn unacked_policy(&self) -> Unacked {
+        self.unacked
+    }
+}
+
+/// One call's changes in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Call {
+    /// The sequence number of its first change.
+    pub first: u64,
+    pub trigger: Trigger,
+    pub changes: Changes,
+}
+
+impl Call {
+    fn end(&self) -> u64 {
+        self.first + self.changes.len()
+    }
+}
+
+/// A segment's name and kind, kept for reading its changes after it is
+/// deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Gone {
+    pub name: String,
+    pub kind: usize,
+}
+
+/// The log itself.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChangeLog {
+    pub calls: VecDeque<Call>,
+    /// The sequence number the next change gets (the first is 1).
+    pub next: u64,
+    /// The sequence number of the oldest change kept (`next` if none).
+    pub oldest: u64,
+    pub retention: Retention,
+    /// Each consumer's cursor: the last sequence number it acknowledged.
+    pub consumers: BTreeMap<String, u64>,
+    /// Deleted segments that changes in the log name.
+    pub gone: HashMap<SegmentId, Gone>,
+    retained: u64,
+}
+
+impl Default for ChangeLog {
+    fn default() -> ChangeLog {
+        ChangeLog {
+            calls: VecDeque::new(),
+            next: 1,
+            oldest: 1,
+            retention: Retention::default(),
+            consumers: BTreeMap::new(),
+            gone: HashMap::new(),
+            retained: 0,
+        }
+    }
+}
+
+/// A change as the log holds it, before its names are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub seq: u64,
+    pub segment: SegmentId,
+    pub entity: EntityId,
+    pub kind: ChangeKind,
+    pub cause: Cause,
+    pub trigger: Trigger,
+    pub at: Timestamp,
+}
+
+impl ChangeLog {
+    /// A log restored from its parts.
+    pub(crate) fn from_parts(
+        calls: VecDeque<Call>,
+        next: u64,
+        oldest: u64,
+        retention: Retention,
+        consumers: BTreeMap<String, u64>,
+        gone: HashMap<SegmentId, Gone>,
+    ) -> ChangeLog {
+        let retained = calls.iter().map(|c| c.changes.len()).sum();
+        ChangeLog {
+            calls,
+            next,
+            oldest,
+            retention,
+            consumers,
+            gone,
+            retained,
+        }
+    }
+
+    /// The sequence number of the newest change (0 before the first).
+    pub(crate) fn last(&self) -> u64 {
+        self.next - 1
+    }
+
+    /// Appends a call's changes, then applies retention.
+    pub(crate) fn record(&mut self, trigger: Trigger, changes: &Changes) {
+        let n = changes.len();
+        if n == 0 {
+            return;
+        }
+        self.calls.push_back(Call {
+            first: self.next,
+            trigger,
+            changes: changes.clone(),
+        });
+        self.next += n;
+        self.retained += n;
+        self.trim();
+    }
+
+    /// Drops the oldest calls past the limits (whole calls: a call's
+    /// changes go together).
+    pub(crate) fn trim(&mut self) {
+        let newest = self.calls.back().map(|c| c.changes.at());
+        let keep_from = match self.retention.unacked {
+            // Nothing a consumer still needs goes.
+            Unacked::Keep => self.consumers.values().min().map_or(u64::MAX, |&c| c + 1),
+            Unacked::Drop => u64::MAX,
+        };
+        while let Some(front) = self.calls.front() {
+            let over_count = self.retention.max_changes.is_some_and(|m| self.retained > m);
+            let over_age = match (self.retention.max_age, newest) {
+                (Some(age), Some(newest)) => front.changes.at().saturating_add(age) < newest,
+                _ => false,
+            };
+            if !(over_count || over_age) || front.end() > keep_from {
+                break;
+            }
+            self.retained -= front.changes.len();
+            self.calls.pop_front();
+        }
+        self.oldest = self.calls.front().map_or(self.next, |c| c.first);
+        // Deleted segments no kept change names any more are forgotten.
+        if !self.gone.is_empty() {
+            let named: std::collections::HashSet<SegmentId> = self
+                .calls
+                .iter()
+                .flat_map(|c| c.changes.groups().iter().map(|g| g.segment()))
+                .collect();
+            self.gone.retain(|s, _| named.contains(s));
+        }
+    }
+
+    /// Up to `limit` changes after `after`, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Gap`] if changes after `after` were dropped;
+    /// [`LogError::Ahead`] if `after` is past the newest change.
+    pub(crate) fn since(&self, after: u64, limit: usize) -> Result<Vec<Entry>, LogError> {
+        self.check(after)?;
+        let mut out = Vec::new();
+        let start = self.calls.partition_point(|c| c.end() <= after + 1);
+        'calls: for call in self.calls.iter().skip(start) {
+            let mut seq = call.first;
+            for g in call.changes.groups() {
+                let len = g.len();
+                if seq + len <= after + 1 {
+                    seq += len;
+                    continue;
+                }
+                for entity in g.entities() {
+                    if seq > after {
+                        if out.len() >= limit {
+                            break 'calls;
+                        }
+                        out.push(Entry {
+                            seq,
+                            segment: g.segment(),
+                            entity,
+                            kind: g.kind(),
+                            cause: g.cause(),
+                            trigger: call.trigger,
+                            at: call.changes.at(),
+                        });
+                    }
+                    seq += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that the changes after `after` are all kept.
+    pub(crate) fn check(&self, after: u64) -> Result<(), LogError> {
+        if after > self.last() {
+            return Err(LogError::Ahead {
+                seq: after,
+                last: self.last(),
+            });
+        }
+        if after + 1 < self.oldest {
+            return Err(LogError::Gap {
+                after,
+                oldest: self.oldest,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a consumer's cursor to `seq` (never back).
+    pub(crate) fn ack(&mut self, consumer: &str, seq: u64) -> Result<(), LogError> {
+        if seq > self.last() {
+            return Err(LogError::Ahead { seq, last: self.last() });
+        }
+        if consumer.is_empty() {
+            return Err(LogError::EmptyConsumer);
+        }
+        let c = self.consumers.entry(consumer.to_string()).or_insert(0);
+        *c = (*c).max(seq);
+        self.trim();
+        Ok(())
+    }
+
+    /// Forgets a consumer (its changes need not be kept for it any more).
+    pub(crate) fn forget(&mut self, consumer: &str) -> Result<(), LogError> {
+        self.consumers
+            .remove(consumer)
+            .ok_or_else(|| LogError::UnknownConsumer {
+                consumer: consumer.to_string(),
+            })?;
+        self.trim();
+        Ok(())
+    }
+
+    /// The changes of `segment` after `after` folded into each entity's
+    /// net change: `(entered, exited)` ids.
+    pub(crate) fn net(&self, segment: SegmentId, after: u64) -> Result<(Vec<u32>, Vec<u32>), LogError> {
+        self.check(after)?;
+        // Per entity: (a member before the window, a member after it).
+        let mut seen: BTreeMap<u32, (bool, bool)> = BTreeMap::new();
+        let start = self.calls.partition_point(|c| c.end() <= after + 1);
+        for call in self.calls.iter().skip(start) {
+            let mut seq = call.first;
+            for g in call.changes.groups() {
+                if g.segment() != segment {
+                    seq += g.len();
+                    continue;
+                }
+                for e in g.entities() {
+                    if seq > after {
+                        let entered = g.kind() == ChangeKind::Entered;
+                        let s = seen.entry(e.0).or_insert((!entered, entered));
+                        s.1 = entered;
+                    }
+                    seq += 1;
+                }
+            }
+        }
+        let entered = seen.iter().filter(|(_, &(b, a))| !b && a).map(|(&e, _)| e).collect();
+        let exited = seen.iter().filter(|(_, &(b, a))| b && !a).map(|(&e, _)| e).collect();
+        Ok((entered, exited))
+    }
+}
