@@ -775,6 +775,46 @@ pub enum LogError {
     EmptyConsumer,
 }
 
+/// What went wrong exporting a segment's members.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// No segment has this id.
+    #[error("no {id}")]
+    UnknownSegment {
+        /// The id.
+        id: crate::ids::SegmentId,
+    },
+    /// The actor may not see the segment.
+    #[error("{actor} may not see {id}")]
+    Denied {
+        /// The actor's id.
+        actor: String,
+        /// The segment.
+        id: crate::ids::SegmentId,
+    },
+    /// A field (to export or to order by) the segment's kind does not have.
+    #[error("unknown field `{field}`")]
+    UnknownField {
+        /// The field.
+        field: String,
+    },
+    /// A page token this export did not give.
+    #[error("bad page token `{token}`: {reason}")]
+    BadToken {
+        /// The token (its first 64 characters).
+        token: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Writing the output failed.
+    #[error("writing the export: {message}")]
+    Io {
+        /// The error's message.
+        message: String,
+    },
+}
+
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -809,4 +849,7 @@ pub enum Error {
     /// A change log error.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// An export error.
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }

@@ -117,8 +117,8 @@ pub mod value;
 
 pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, TimeOp};
 pub use error::{
-    Error, EvalError, FilterError, JournalError, LogError, OpError, SchemaError, SegmentError, SnapshotError,
-    StatsError, StoreError,
+    Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaError, SegmentError,
+    SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};

@@ -102,6 +102,29 @@ impl<'a> AsActor<'a> {
         self.engine.rule(rule)
     }
 
+    /// As [`Engine::export`], for a segment the actor may see.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Denied`] for a segment the actor may not see or that
+    /// does not exist ([`ExportError::UnknownSegment`] for admins and
+    /// leaders); otherwise as [`Engine::export`].
+    pub fn export(
+        &self,
+        segment: SegmentId,
+        spec: &super::Export,
+        out: impl std::io::Write,
+    ) -> Result<Option<String>, crate::error::ExportError> {
+        let s = self.seen(segment).map_err(|e| match e {
+            SegmentError::UnknownSegment { id } => crate::error::ExportError::UnknownSegment { id },
+            _ => crate::error::ExportError::Denied {
+                actor: self.actor.id.clone(),
+                id: segment,
+            },
+        })?;
+        super::export::export_rows(self.engine.table_at(s.kind), &s.members, spec, out)
+    }
+
     /// A segment's members.
     ///
     /// # Errors

@@ -5,6 +5,7 @@ mod actor;
 mod data;
 mod deps;
 mod durable;
+mod export;
 mod graph;
 mod log;
 mod manage;
@@ -18,6 +19,7 @@ mod time;
 mod writes;
 
 pub use actor::AsActor;
+pub use export::{Export, ExportFormat, ExportOrder};
 pub use log::{LoggedChange, SegmentName, SyncDelta};
 pub use op::{Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;

@@ -1,0 +1,327 @@
+//! Streaming a segment's members out: chosen fields, CSV or JSON Lines,
+//! ordered by key or by a field, a page at a time behind a cursor token.
+
+use std::cmp::Ordering;
+use std::io::Write;
+
+use roaring::RoaringBitmap;
+
+use super::Engine;
+use crate::error::ExportError;
+use crate::ids::{EntityId, SegmentId};
+use crate::store::Table;
+use crate::value::{cmp_num, Num, Value};
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExportFormat {
+    /// RFC 4180 CSV with a header row: `key`, then the fields. A missing
+    /// value is an empty cell; timestamps in RFC 3339; tags as a JSON
+    /// array.
+    #[default]
+    Csv,
+    /// One JSON object a line: `{"key": ..., "<field>": <value>, ...}`, a
+    /// missing value `null`, timestamps in RFC 3339, tags as arrays: the
+    /// form [`Engine::upsert_json_lines`](crate::Engine::upsert_json_lines)
+    /// reads back. A page has no header, so pages concatenate.
+    JsonLines,
+}
+
+/// The order members are exported in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExportOrder {
+    /// By key, byte-wise.
+    #[default]
+    Key,
+    /// By a field's value (numbers exactly, strings byte-wise, false before
+    /// true, instants, tags by their JSON), missing values last, ties by
+    /// key; `descending` reverses the values (missing still last).
+    Field {
+        /// The field.
+        field: String,
+        /// Largest first.
+        descending: bool,
+    },
+}
+
+/// What to export, and which page.
+///
+/// ```
+/// use segments::engine::{Export, ExportFormat};
+/// use segments::segment::{Actor, NewSegment, Role};
+/// use segments::{Engine, FieldType, Row, Schema};
+///
+/// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int), ("plan", FieldType::String)]).build()?;
+/// let mut engine = Engine::new(schema);
+/// let admin = Actor::new("ada", Role::Admin);
+/// let (all, _) = engine.create_segment(&admin, NewSegment::new("All", "account"))?;
+/// for (k, mrr) in [("c", 30), ("a", 10), ("b", 20)] {
+///     engine.insert("account", k, Row::new().set("mrr", mrr).set("plan", "pro, annual"))?;
+/// }
+/// engine.add_members(&admin, all, ["a", "b", "c"])?;
+///
+/// let spec = Export::new(["mrr", "plan"]).limit(2);
+/// let mut page = Vec::new();
+/// let next = engine.export(all, &spec, &mut page)?;
+/// assert_eq!(String::from_utf8(page).unwrap(), "key,mrr,plan\na,10,\"pro, annual\"\nb,20,\"pro, annual\"\n");
+///
+/// let mut rest = Vec::new();
+/// let end = engine.export(all, &spec.clone().after(next), &mut rest)?;
+/// assert_eq!(String::from_utf8(rest).unwrap(), "key,mrr,plan\nc,30,\"pro, annual\"\n");
+/// assert_eq!(end, None);
+///
+/// let json = Export::new(["mrr"]).format(ExportFormat::JsonLines);
+/// let mut lines = Vec::new();
+/// engine.export(all, &json, &mut lines)?;
+/// assert!(String::from_utf8(lines).unwrap().starts_with("{\"key\":\"a\",\"mrr\":10}\n"));
+/// # Ok::<(), segments::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    fields: Vec<String>,
+    format: ExportFormat,
+    order: ExportOrder,
+    limit: usize,
+    after: Option<String>,
+}
+
+impl Export {
+    /// The members' keys and these fields, as CSV, by key, every member.
+    pub fn new<F: Into<String>>(fields: impl IntoIterator<Item = F>) -> Export {
+        Export {
+            fields: fields.into_iter().map(Into::into).collect(),
+            format: ExportFormat::Csv,
+            order: ExportOrder::Key,
+            limit: usize::MAX,
+            after: None,
+        }
+    }
+
+    /// The format.
+    pub fn format(mut self, format: ExportFormat) -> Export {
+        self.format = format;
+        self
+    }
+
+    /// The order.
+    pub fn order(mut self, order: ExportOrder) -> Export {
+        self.order = order;
+        self
+    }
+
+    /// At most `n` members a page.
+    pub fn limit(mut self, n: usize) -> Export {
+        self.limit = n;
+        self
+    }
+
+    /// The page after the one that returned `token` (`None`: the first).
+    /// Pages are by position, not by count: members that come or go
+    /// between pages do not shift the others, and none is repeated.
+    pub fn after(mut self, token: Option<String>) -> Export {
+        self.after = token;
+        self
+    }
+}
+
+/// A comparable form of a value, for ordering.
+#[derive(Debug, Clone, PartialEq)]
+enum SortKey {
+    Num(Num),
+    Text(String),
+    Bool(bool),
+    Time(i64),
+    Missing,
+}
+
+fn sort_key(v: Value) -> SortKey {
+    match v {
+        Value::Null => SortKey::Missing,
+        Value::Int(i) => SortKey::Num(Num::Int(i128::from(i))),
+        Value::Float(x) => SortKey::Num(Num::Float(x)),
+        Value::String(s) => SortKey::Text(s),
+        Value::Bool(b) => SortKey::Bool(b),
+        Value::Timestamp(t) => SortKey::Time(t.as_micros()),
+        Value::Tags(t) if t.is_empty() => SortKey::Missing,
+        v @ Value::Tags(_) => SortKey::Text(v.to_string()),
+    }
+}
+
+fn cmp_keys(a: &SortKey, b: &SortKey, descending: bool) -> Ordering {
+    let o = match (a, b) {
+        (SortKey::Missing, SortKey::Missing) => return Ordering::Equal,
+        (SortKey::Missing, _) => return Ordering::Greater,
+        (_, SortKey::Missing) => return Ordering::Less,
+        (SortKey::Num(x), SortKey::Num(y)) => cmp_num(*x, *y),
+        (SortKey::Text(x), SortKey::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (SortKey::Bool(x), SortKey::Bool(y)) => x.cmp(y),
+        (SortKey::Time(x), SortKey::Time(y)) => x.cmp(y),
+        // One field has one type: not reached.
+        _ => Ordering::Equal,
+    };
+    if descending {
+        o.reverse()
+    } else {
+        o
+    }
+}
+
+/// A page token: the position of the last member of a page, as the JSON
+/// of `[key]` or `[key, value]` in hex (opaque to callers, and free of
+/// characters a URL would escape).
+fn token(key: &str, value: Option<&Value>) -> String {
+    let json = match value {
+        None => serde_json::json!([key]),
+        Some(v) => serde_json::json!([key, v]),
+    };
+    json.to_string().bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn untoken(t: &str) -> Result<(String, Option<Value>), ExportError> {
+    let bad = |reason: &str| ExportError::BadToken {
+        token: t.chars().take(64).collect(),
+        reason: reason.to_string(),
+    };
+    if t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("not a page token"));
+    }
+    let bytes: Vec<u8> = (0..t.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let (key, value): (String, Option<Value>) = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Array(a)) if !a.is_empty() && a.len() <= 2 => {
+            let key = a[0].as_str().ok_or_else(|| bad("not a page token"))?.to_string();
+            let value = match a.get(1) {
+                Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| bad("not a page token"))?),
+                None => None,
+            };
+            (key, value)
+        }
+        _ => return Err(bad("not a page token")),
+    };
+    Ok((key, value))
+}
+
+impl Engine {
+    /// Writes one page of a segment's members to `out`: their keys and
+    /// `spec`'s fields, in its format and order. Returns the token of the
+    /// next page (`None` after the last one). Unchecked, as
+    /// [`Engine::members`]; [`AsActor::export`](crate::engine::AsActor::export)
+    /// checks the actor may see the segment.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::UnknownSegment`], [`ExportError::UnknownField`],
+    /// [`ExportError::BadToken`] for a token this export did not give
+    /// (or one of another order), [`ExportError::Io`] if writing fails.
+    pub fn export(&self, segment: SegmentId, spec: &Export, out: impl Write) -> Result<Option<String>, ExportError> {
+        let s = self
+            .segment_ref(segment)
+            .map_err(|_| ExportError::UnknownSegment { id: segment })?;
+        let table = self.table_at(s.kind);
+        export_rows(table, &s.members, spec, out)
+    }
+}
+
+/// Exports the members `ids` of `table`.
+pub(super) fn export_rows(
+    table: &Table,
+    ids: &RoaringBitmap,
+    spec: &Export,
+    out: impl Write,
+) -> Result<Option<String>, ExportError> {
+    for f in spec.fields.iter().chain(match &spec.order {
+        ExportOrder::Field { field, .. } => Some(field),
+        ExportOrder::Key => None,
+    }) {
+        if table.schema().field_id(f).is_none() {
+            return Err(ExportError::UnknownField { field: f.clone() });
+        }
+    }
+    let after = spec.after.as_deref().map(untoken).transpose()?;
+    // The members in order, each with the key it sorts by.
+    let live = ids & table.live();
+    let mut rows: Vec<(&str, u32, SortKey)> = live
+        .iter()
+        .filter_map(|id| {
+            let key = table.key(EntityId(id))?;
+            let sk = match &spec.order {
+                ExportOrder::Key => SortKey::Missing,
+                ExportOrder::Field { field, .. } => sort_key(table.get(EntityId(id), field).unwrap_or(Value::Null)),
+            };
+            Some((key, id, sk))
+        })
+        .collect();
+    let descending = matches!(spec.order, ExportOrder::Field { descending: true, .. });
+    let by = |a: &(&str, u32, SortKey), b: &(&str, u32, SortKey)| {
+        cmp_keys(&a.2, &b.2, descending).then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+    };
+    rows.sort_unstable_by(by);
+    let start = match &after {
+        None => 0,
+        Some((key, value)) => {
+            let pos = match (&spec.order, value) {
+                (ExportOrder::Key, None) => SortKey::Missing,
+                (ExportOrder::Field { .. }, Some(v)) => sort_key(v.clone()),
+                _ => {
+                    return Err(ExportError::BadToken {
+                        token: spec.after.clone().unwrap_or_default(),
+                        reason: "a token of an export in another order".into(),
+                    })
+                }
+            };
+            let probe = (key.as_str(), 0, pos);
+            rows.partition_point(|r| by(r, &probe) != Ordering::Greater)
+        }
+    };
+    let page = &rows[start..rows.len().min(start.saturating_add(spec.limit))];
+    let io = |e: std::io::Error| ExportError::Io { message: e.to_string() };
+    let fields: Vec<&str> = spec.fields.iter().map(String::as_str).collect();
+    match spec.format {
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let csv_io = |e: csv::Error| ExportError::Io { message: e.to_string() };
+            w.write_record(std::iter::once("key").chain(fields.iter().copied()))
+                .map_err(csv_io)?;
+            for (key, id, _) in page {
+                let mut record = vec![key.to_string()];
+                for f in &fields {
+                    record.push(match table.get(EntityId(*id), f) {
+                        None | Some(Value::Null) => String::new(),
+                        Some(v) => v.to_string(),
+                    });
+                }
+                w.write_record(&record).map_err(csv_io)?;
+            }
+            w.flush().map_err(io)?;
+        }
+        ExportFormat::JsonLines => {
+            let mut out = std::io::BufWriter::new(out);
+            for (key, id, _) in page {
+                let mut m = serde_json::Map::new();
+                m.insert("key".into(), serde_json::Value::String(key.to_string()));
+                for f in &fields {
+                    let v = table.get(EntityId(*id), f).unwrap_or(Value::Null);
+                    m.insert(f.to_string(), v.to_json());
+                }
+                let line = serde_json::Value::Object(m).to_string();
+                out.write_all(line.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+        }
+    }
+    let more = start + page.len() < rows.len();
+    Ok(match page.last() {
+        Some((key, id, _)) if more => Some(match &spec.order {
+            ExportOrder::Key => token(key, None),
+            ExportOrder::Field { field, .. } => {
+                token(key, Some(&table.get(EntityId(*id), field).unwrap_or(Value::Null)))
+            }
+        }),
+        _ => None,
+    })
+}
