@@ -773,6 +773,27 @@ pub enum LogError {
     /// A consumer's name must not be empty.
     #[error("a consumer's name must not be empty")]
     EmptyConsumer,
+    /// Retention dropped changes after this instant: history as of it
+    /// cannot be told.
+    #[error("the log no longer holds every change after {at}: it starts at {oldest}")]
+    NotRetained {
+        /// The instant asked about.
+        at: crate::value::Timestamp,
+        /// The instant of the oldest change kept.
+        oldest: crate::value::Timestamp,
+    },
+    /// A count series that cannot be made.
+    #[error("bad count series: {reason}")]
+    BadSeries {
+        /// Why.
+        reason: String,
+    },
+    /// A key the segment's kind never had.
+    #[error("unknown key `{key}`")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
 }
 
 /// What went wrong exporting a segment's members.

@@ -177,6 +177,108 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// History read back from the log equals what the engine held at each
+    /// instant: members, sizes, and each entity's periods of membership.
+    #[test]
+    fn history_is_what_the_engine_held(steps in prop::collection::vec(step(), 0..50), s in 1u64..4) {
+        let mut e = Engine::new(schema());
+        // Members of segment `s` after each step (at t(i)).
+        let mut held: Vec<roaring::RoaringBitmap> = vec![];
+        for (i, st) in steps.iter().enumerate() {
+            e.set_clock(segments::Clock::Fixed(t(10 * i as i64)));
+            run(&mut e, st, i);
+            held.push(e.members(SegmentId(s)).cloned().unwrap_or_default());
+        }
+        for (i, want) in held.iter().enumerate() {
+            // Between this step and the next.
+            prop_assert_eq!(&e.members_at(SegmentId(s), t(10 * i as i64 + 5)).unwrap(), want, "after step {}", i);
+        }
+        if !held.is_empty() {
+            let series = e.count_series(SegmentId(s), t(5), t(10 * (held.len() as i64 - 1) + 5), std::time::Duration::from_secs(10)).unwrap();
+            prop_assert_eq!(series.iter().map(|p| p.1).collect::<Vec<_>>(), held.iter().map(|m| m.len()).collect::<Vec<_>>());
+        }
+        // Periods, against the steps at which each entity was a member.
+        let table = e.table("account").unwrap();
+        for k in 0..12u8 {
+            let key = format!("k{k}");
+            let Some(id) = table.id_any(&key) else { continue };
+            let Ok(periods) = e.membership_periods(SegmentId(s), &key) else { continue };
+            for (i, m) in held.iter().enumerate() {
+                let at = t(10 * i as i64 + 5);
+                let inside = periods.iter().any(|p| p.from.map_or(true, |f| f <= at) && p.to.map_or(true, |to| at < to));
+                prop_assert_eq!(inside, m.contains(id.0), "{} after step {}: {:?}", key, i, periods);
+            }
+        }
+    }
+}
+
+#[test]
+fn history_past_retention_is_refused_and_definitions_are_kept() {
+    let mut e = Engine::new(schema());
+    e.set_clock(segments::Clock::Fixed(t(0)));
+    e.set_log_retention(Retention::default().max_changes(Some(2)).unacked(Unacked::Drop))
+        .unwrap();
+    let (s, _) = e
+        .create_segment(
+            &admin(),
+            NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(5)])),
+        )
+        .unwrap();
+    for i in 0..5 {
+        e.set_clock(segments::Clock::Fixed(t(10 + i)));
+        e.insert("account", &format!("k{i}"), Row::new().set("mrr", 9)).unwrap();
+    }
+    assert!(matches!(e.members_at(s, t(11)), Err(LogError::NotRetained { .. })));
+    assert_eq!(e.members_at(s, t(13)).unwrap().len(), 4);
+    e.set_clock(segments::Clock::Fixed(t(100)));
+    e.rename(&admin(), s, "Bigger").unwrap();
+    e.set_filter(&admin(), s, Some(Filter::and([field("mrr").ge(7)])))
+        .unwrap();
+    let (r, _) = e.attach_rule(&admin(), s, Filter::and([field("mrr").lt(0)])).unwrap();
+    e.detach_rule(&admin(), r).unwrap();
+    assert!(e.rename(&admin(), s, "").is_err(), "a refused edit is not history");
+    e.delete_segment(&admin(), s).unwrap();
+    use segments::engine::Edit;
+    let kinds: Vec<String> = e
+        .definition_history(Some(s))
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c.actor,
+                serde_json::to_value(&c.what)
+                    .unwrap()
+                    .as_object()
+                    .map_or("deleted".to_string(), |o| o.keys().next().unwrap().clone())
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ada:created",
+            "ada:renamed",
+            "ada:filter",
+            "ada:rule_attached",
+            "ada:rule_detached",
+            "ada:deleted"
+        ]
+    );
+    match &e.definition_history(Some(s)).nth(2).unwrap().what {
+        Edit::Filter { from, to } => {
+            assert_eq!(from.as_ref().unwrap(), &Filter::and([field("mrr").ge(5)]));
+            assert_eq!(to.as_ref().unwrap(), &Filter::and([field("mrr").ge(7)]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bytes = vec![];
+    e.save(&mut bytes).unwrap();
+    let r = Engine::restore(&bytes[..]).unwrap();
+    assert!(r.definition_history(None).eq(e.definition_history(None)));
+}
+
 #[test]
 fn a_change_is_self_describing_json() {
     let mut e = Engine::new(schema());

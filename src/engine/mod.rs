@@ -7,6 +7,7 @@ mod deps;
 mod durable;
 mod export;
 mod graph;
+mod history;
 mod log;
 mod manage;
 pub mod op;
@@ -20,6 +21,7 @@ mod writes;
 
 pub use actor::AsActor;
 pub use export::{Export, ExportFormat, ExportOrder};
+pub use history::{DefinitionChange, Edit, Period};
 pub use log::{LoggedChange, SegmentName, SyncDelta};
 pub use op::{Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
@@ -113,6 +115,8 @@ pub struct Engine {
     parents: Vec<Parents>,
     /// Every call's changes, numbered, and the consumers' cursors.
     log: ChangeLog,
+    /// Every change to a segment's definition, oldest first.
+    history: Vec<history::DefinitionChange>,
     /// The directory, journal and lock of an engine opened on one.
     durable: Option<Box<durable::Durable>>,
 }
@@ -130,6 +134,7 @@ impl Clone for Engine {
             deps: self.deps.clone(),
             parents: self.parents.clone(),
             log: self.log.clone(),
+            history: self.history.clone(),
             durable: None,
         }
     }
@@ -165,6 +170,7 @@ impl Engine {
             book: Book::default(),
             deps,
             log: ChangeLog::default(),
+            history: Vec::new(),
             durable: None,
         }
     }

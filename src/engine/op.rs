@@ -714,8 +714,12 @@ impl Engine {
             | ManageOp::ClearAllBlocks { .. } => (Trigger::Manual, None),
             _ => (Trigger::DefinitionEdited, None),
         };
+        let pending = self.pending_edit(&op);
         let out = self.run_manage(op);
         if let Ok(a) = &out {
+            if let Some(p) = pending {
+                self.recorded_edit(p, a.created);
+            }
             if let Some((id, g)) = gone {
                 // Its earlier changes in the log still name it.
                 self.log.gone.insert(id, g);

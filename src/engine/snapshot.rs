@@ -6,6 +6,7 @@ use std::path::Path;
 
 use roaring::RoaringBitmap;
 
+use super::history::{DefinitionChange, Edit};
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
 use crate::filter::{Filter, LimitPolicy};
@@ -202,6 +203,7 @@ impl Engine {
             e.bitmap(&r.blocked);
         }
         encode_log(&self.log, &mut e);
+        encode_history(&self.history, &mut e);
         e.buf
     }
 }
@@ -266,6 +268,137 @@ fn encode_log(log: &ChangeLog, e: &mut Enc) {
             e.bitmap(&g.to_bitmap());
         }
     }
+}
+
+fn encode_history(history: &[DefinitionChange], e: &mut Enc) {
+    let filter = |e: &mut Enc, f: &Filter| e.str(&f.to_json_value().to_string());
+    let maybe = |e: &mut Enc, f: &Option<Filter>| {
+        e.bool(f.is_some());
+        if let Some(f) = f {
+            e.str(&f.to_json_value().to_string());
+        }
+    };
+    let vis = |v: Visibility| match v {
+        Visibility::Public => 0,
+        Visibility::Private => 1,
+    };
+    e.len(history.len());
+    for c in history {
+        e.i64(c.at.as_micros());
+        e.str(&c.actor);
+        e.u64(c.segment.0);
+        match &c.what {
+            Edit::Created { name, filter: f } => {
+                e.u8(0);
+                e.str(name);
+                maybe(e, f);
+            }
+            Edit::Renamed { from, to } => {
+                e.u8(1);
+                e.str(from);
+                e.str(to);
+            }
+            Edit::Visibility { from, to } => {
+                e.u8(2);
+                e.u8(vis(*from));
+                e.u8(vis(*to));
+            }
+            Edit::Filter { from, to } => {
+                e.u8(3);
+                maybe(e, from);
+                maybe(e, to);
+            }
+            Edit::RuleAttached { rule, filter: f } => {
+                e.u8(4);
+                e.u64(rule.0);
+                filter(e, f);
+            }
+            Edit::RuleEdited { rule, from, to } => {
+                e.u8(5);
+                e.u64(rule.0);
+                filter(e, from);
+                filter(e, to);
+            }
+            Edit::RuleDetached { rule, filter: f } => {
+                e.u8(6);
+                e.u64(rule.0);
+                filter(e, f);
+            }
+            Edit::Deleted => e.u8(7),
+        }
+    }
+}
+
+fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
+    fn filter(d: &mut Dec, i: usize) -> Result<Filter, SnapshotError> {
+        let at = d.offset();
+        let text = d.str(what!("definition history, change {i}, filter"))?;
+        Filter::from_json(text).map_err(|e| d.invalid_at(at, format!("definition history, change {i}"), e.to_string()))
+    }
+    fn maybe(d: &mut Dec, i: usize) -> Result<Option<Filter>, SnapshotError> {
+        if d.bool(what!("definition history, change {i}, filter"))? {
+            filter(d, i).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    fn vis(d: &mut Dec, i: usize) -> Result<Visibility, SnapshotError> {
+        match d.u8(what!("definition history, change {i}, visibility"))? {
+            0 => Ok(Visibility::Public),
+            1 => Ok(Visibility::Private),
+            b => Err(d.invalid(
+                format!("definition history, change {i}"),
+                format!("unknown visibility tag {b}"),
+            )),
+        }
+    }
+    let n = d.count(18, what!("definition history, change count"))?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = Timestamp::from_micros(d.i64(what!("definition history, change {i}"))?);
+        let actor = d.str(what!("definition history, change {i}, actor"))?.to_string();
+        let segment = SegmentId(d.u64(what!("definition history, change {i}, segment"))?);
+        let what = match d.u8(what!("definition history, change {i}, tag"))? {
+            0 => Edit::Created {
+                name: d.str(what!("definition history, change {i}, name"))?.to_string(),
+                filter: maybe(d, i)?,
+            },
+            1 => Edit::Renamed {
+                from: d.str(what!("definition history, change {i}, name"))?.to_string(),
+                to: d.str(what!("definition history, change {i}, name"))?.to_string(),
+            },
+            2 => Edit::Visibility {
+                from: vis(d, i)?,
+                to: vis(d, i)?,
+            },
+            3 => Edit::Filter {
+                from: maybe(d, i)?,
+                to: maybe(d, i)?,
+            },
+            4 => Edit::RuleAttached {
+                rule: RuleId(d.u64(what!("definition history, change {i}, rule"))?),
+                filter: filter(d, i)?,
+            },
+            5 => Edit::RuleEdited {
+                rule: RuleId(d.u64(what!("definition history, change {i}, rule"))?),
+                from: filter(d, i)?,
+                to: filter(d, i)?,
+            },
+            6 => Edit::RuleDetached {
+                rule: RuleId(d.u64(what!("definition history, change {i}, rule"))?),
+                filter: filter(d, i)?,
+            },
+            7 => Edit::Deleted,
+            b => return Err(d.invalid(format!("definition history, change {i}"), format!("unknown tag {b}"))),
+        };
+        out.push(DefinitionChange {
+            at,
+            actor,
+            segment,
+            what,
+        });
+    }
+    Ok(out)
 }
 
 fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> {
@@ -453,6 +586,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     engine.rerank();
     if version >= 2 {
         engine.log = decode_log(d, &engine)?;
+        engine.history = decode_history(d)?;
     }
     d.finish()?;
     engine.rederive();

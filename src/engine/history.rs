@@ -1,0 +1,401 @@
+//! History: membership as of an instant and over time, read back from the
+//! retained change log; and who changed a segment's definition, when, from
+//! what to what.
+
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use super::op::ManageOp;
+use super::Engine;
+use crate::error::LogError;
+use crate::filter::Filter;
+use crate::ids::{RuleId, SegmentId};
+use crate::segment::{ChangeKind, Visibility};
+use crate::value::Timestamp;
+
+/// A change to a segment's definition, as [`Engine::definition_history`]
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DefinitionChange {
+    /// When (the instant the call ran at).
+    pub at: Timestamp,
+    /// The id of the actor that made it.
+    pub actor: String,
+    /// The segment.
+    pub segment: SegmentId,
+    /// What changed.
+    pub what: Edit,
+}
+
+/// What a [`DefinitionChange`] changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Edit {
+    /// The segment was created.
+    Created {
+        /// Its name.
+        name: String,
+        /// Its defining filter.
+        filter: Option<Filter>,
+    },
+    /// Renamed.
+    Renamed {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// Who sees it.
+    Visibility {
+        /// Before.
+        from: Visibility,
+        /// After.
+        to: Visibility,
+    },
+    /// The defining filter.
+    Filter {
+        /// Before.
+        from: Option<Filter>,
+        /// After.
+        to: Option<Filter>,
+    },
+    /// A rule attached.
+    RuleAttached {
+        /// The rule.
+        rule: RuleId,
+        /// Its filter.
+        filter: Filter,
+    },
+    /// A rule's filter replaced.
+    RuleEdited {
+        /// The rule.
+        rule: RuleId,
+        /// Before.
+        from: Filter,
+        /// After.
+        to: Filter,
+    },
+    /// A rule detached.
+    RuleDetached {
+        /// The rule.
+        rule: RuleId,
+        /// Its filter.
+        filter: Filter,
+    },
+    /// The segment was deleted.
+    Deleted,
+}
+
+/// One stretch of time an entity was a member of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    /// When it entered; `None` if it was already a member when the
+    /// retained log begins.
+    pub from: Option<Timestamp>,
+    /// When it left; `None` if it is still a member.
+    pub to: Option<Timestamp>,
+}
+
+impl Engine {
+    /// The definition changes of `segment` (or of every segment), oldest
+    /// first: who changed what, when, from what to what. Kept for the life
+    /// of the engine (in snapshots and the journal).
+    pub fn definition_history(&self, segment: Option<SegmentId>) -> impl Iterator<Item = &DefinitionChange> + '_ {
+        self.history
+            .iter()
+            .filter(move |c| segment.map_or(true, |s| c.segment == s))
+    }
+
+    /// The definition change an op is about to make, as seen before it
+    /// runs; completed by [`Engine::recorded_edit`] once it succeeded.
+    pub(super) fn pending_edit(&self, op: &ManageOp) -> Option<(String, SegmentId, PendingEdit)> {
+        let filter_of = |s: SegmentId| {
+            let st = self.book.segments.get(&s)?;
+            st.info
+                .filter_rule
+                .and_then(|r| self.book.rules.get(&r))
+                .map(|r| r.info.filter.clone())
+        };
+        let rule = |r: RuleId| self.book.rules.get(&r).map(|r| (r.info.segment, r.info.filter.clone()));
+        Some(match op {
+            ManageOp::CreateSegment { actor, segment } => (
+                actor.id.clone(),
+                SegmentId(0),
+                PendingEdit::Created {
+                    name: segment.name.trim().to_string(),
+                    filter: segment.filter.clone(),
+                },
+            ),
+            ManageOp::Rename { actor, segment, name } => {
+                let from = self.book.segments.get(segment)?.info.name.clone();
+                (
+                    actor.id.clone(),
+                    *segment,
+                    PendingEdit::Done(Edit::Renamed {
+                        from,
+                        to: name.trim().to_string(),
+                    }),
+                )
+            }
+            ManageOp::SetVisibility {
+                actor,
+                segment,
+                visibility,
+            } => {
+                let from = self.book.segments.get(segment)?.info.visibility;
+                (
+                    actor.id.clone(),
+                    *segment,
+                    PendingEdit::Done(Edit::Visibility { from, to: *visibility }),
+                )
+            }
+            ManageOp::SetFilter { actor, segment, filter } => (
+                actor.id.clone(),
+                *segment,
+                PendingEdit::Done(Edit::Filter {
+                    from: filter_of(*segment),
+                    to: filter.clone(),
+                }),
+            ),
+            ManageOp::DeleteSegment { actor, segment } => {
+                (actor.id.clone(), *segment, PendingEdit::Done(Edit::Deleted))
+            }
+            ManageOp::AttachRule { actor, segment, filter } => (
+                actor.id.clone(),
+                *segment,
+                PendingEdit::Attached { filter: filter.clone() },
+            ),
+            ManageOp::EditRule { actor, rule: r, filter } => {
+                let (segment, from) = rule(*r)?;
+                (
+                    actor.id.clone(),
+                    segment,
+                    PendingEdit::Done(Edit::RuleEdited {
+                        rule: *r,
+                        from,
+                        to: filter.clone(),
+                    }),
+                )
+            }
+            ManageOp::DetachRule { actor, rule: r } => {
+                let (segment, filter) = rule(*r)?;
+                (
+                    actor.id.clone(),
+                    segment,
+                    PendingEdit::Done(Edit::RuleDetached { rule: *r, filter }),
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    /// Records a definition change an op made.
+    pub(super) fn recorded_edit(
+        &mut self,
+        pending: (String, SegmentId, PendingEdit),
+        created: Option<super::op::Created>,
+    ) {
+        let (actor, segment, edit) = pending;
+        let (segment, what) = match (edit, created) {
+            (PendingEdit::Done(e), _) => (segment, e),
+            (PendingEdit::Created { name, filter }, Some(super::op::Created::Segment(id))) => {
+                (id, Edit::Created { name, filter })
+            }
+            (PendingEdit::Attached { filter }, Some(super::op::Created::Rule(rule))) => {
+                (segment, Edit::RuleAttached { rule, filter })
+            }
+            _ => return,
+        };
+        self.history.push(DefinitionChange {
+            at: self.now(),
+            actor,
+            segment,
+            what,
+        });
+    }
+
+    /// A segment's members as of the instant `at`, from the retained log:
+    /// its members now, with every change after `at` undone.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::NotRetained`] if retention dropped changes after `at`
+    /// (the answer would be a guess).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Clock, Engine, FieldType, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let t = |s: i64| Timestamp::from_micros(s * 1_000_000);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// engine.set_clock(Clock::Fixed(t(0)));
+    /// let (vip, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
+    /// engine.insert("account", "a", Row::new())?;
+    /// engine.set_clock(Clock::Fixed(t(10)));
+    /// engine.add_members(&admin, vip, ["a"])?;
+    /// engine.set_clock(Clock::Fixed(t(20)));
+    /// engine.remove_members(&admin, vip, ["a"])?;
+    ///
+    /// assert_eq!(engine.members_at(vip, t(15))?.len(), 1);
+    /// assert_eq!(engine.members_at(vip, t(25))?.len(), 0);
+    /// assert_eq!(engine.count_series(vip, t(5), t(25), std::time::Duration::from_secs(10))?,
+    ///     [(t(5), 0), (t(15), 1), (t(25), 0)]);
+    /// let periods = engine.membership_periods(vip, "a")?;
+    /// assert_eq!((periods[0].from, periods[0].to), (Some(t(10)), Some(t(20))));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn members_at(&self, segment: SegmentId, at: Timestamp) -> Result<RoaringBitmap, LogError> {
+        self.retained_since(at)?;
+        let mut members = self
+            .book
+            .segments
+            .get(&segment)
+            .map(|s| s.members.clone())
+            .unwrap_or_default();
+        for call in self.log.calls.iter().rev().filter(|c| c.changes.at() > at) {
+            for g in call.changes.groups().iter().rev().filter(|g| g.segment() == segment) {
+                match g.kind() {
+                    ChangeKind::Entered => members -= g.to_bitmap(),
+                    ChangeKind::Exited => members |= g.to_bitmap(),
+                }
+            }
+        }
+        Ok(members)
+    }
+
+    /// A segment's size at `from`, `from + step`, ... up to `to`, from the
+    /// retained log (at most 100,000 points).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::members_at`] at `from`; [`LogError::BadSeries`] for a
+    /// zero step, `to` before `from`, or too many points.
+    pub fn count_series(
+        &self,
+        segment: SegmentId,
+        from: Timestamp,
+        to: Timestamp,
+        step: std::time::Duration,
+    ) -> Result<Vec<(Timestamp, u64)>, LogError> {
+        let step_us = i64::try_from(step.as_micros()).unwrap_or(i64::MAX);
+        let span = to.as_micros().checked_sub(from.as_micros()).filter(|s| *s >= 0);
+        let points = match span {
+            Some(span) if step_us > 0 => span / step_us + 1,
+            _ => {
+                return Err(LogError::BadSeries {
+                    reason: "a zero step, or `to` before `from`".into(),
+                })
+            }
+        };
+        if points > 100_000 {
+            return Err(LogError::BadSeries {
+                reason: format!("{points} points; at most 100,000"),
+            });
+        }
+        self.retained_since(from)?;
+        let mut size = self.book.segments.get(&segment).map_or(0, |s| s.members.len()) as i64;
+        let times: Vec<Timestamp> = (0..points)
+            .map(|i| Timestamp::from_micros(from.as_micros() + i * step_us))
+            .collect();
+        let mut out = vec![(Timestamp::from_micros(0), 0u64); times.len()];
+        // Walk back from now: each point's size is now's, less what entered
+        // after it, plus what left after it.
+        let mut calls = self.log.calls.iter().rev().peekable();
+        for (i, t) in times.iter().enumerate().rev() {
+            while let Some(call) = calls.next_if(|c| c.changes.at() > *t) {
+                for g in call.changes.groups().iter().filter(|g| g.segment() == segment) {
+                    match g.kind() {
+                        ChangeKind::Entered => size -= g.len() as i64,
+                        ChangeKind::Exited => size += g.len() as i64,
+                    }
+                }
+            }
+            out[i] = (*t, size.max(0) as u64);
+        }
+        Ok(out)
+    }
+
+    /// The stretches of time the entity `key` was a member of `segment`,
+    /// oldest first, as far back as the retained log goes ("member since").
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::UnknownKey`] for a key the segment's kind never had.
+    pub fn membership_periods(&self, segment: SegmentId, key: &str) -> Result<Vec<Period>, LogError> {
+        let kind = self
+            .book
+            .segments
+            .get(&segment)
+            .map(|s| s.kind)
+            .or_else(|| self.log.gone.get(&segment).map(|g| g.kind));
+        let id = kind
+            .and_then(|k| self.table_at(k).id_any(key))
+            .ok_or_else(|| LogError::UnknownKey { key: key.to_string() })?;
+        let mut out: Vec<Period> = vec![];
+        let mut open: Option<Option<Timestamp>> = None;
+        let mut first = true;
+        for call in &self.log.calls {
+            for g in call.changes.groups().iter().filter(|g| g.segment() == segment) {
+                if !g.entities().any(|e| e == id) {
+                    continue;
+                }
+                match g.kind() {
+                    ChangeKind::Entered => open = Some(Some(call.changes.at())),
+                    ChangeKind::Exited => {
+                        let from = match open.take() {
+                            Some(from) => from,
+                            // It was a member before the log begins.
+                            None if first => None,
+                            None => continue,
+                        };
+                        out.push(Period {
+                            from,
+                            to: Some(call.changes.at()),
+                        });
+                    }
+                }
+                first = false;
+            }
+        }
+        let member_now = self
+            .book
+            .segments
+            .get(&segment)
+            .is_some_and(|s| s.members.contains(id.0));
+        if let Some(from) = open {
+            out.push(Period { from, to: None });
+        } else if first && member_now {
+            out.push(Period { from: None, to: None });
+        }
+        Ok(out)
+    }
+
+    /// Checks that no change after `at` was dropped.
+    fn retained_since(&self, at: Timestamp) -> Result<(), LogError> {
+        let dropped = self.log.oldest > 1;
+        match self.log.calls.front() {
+            Some(first) if dropped && first.changes.at() > at => Err(LogError::NotRetained {
+                at,
+                oldest: first.changes.at(),
+            }),
+            None if dropped => Err(LogError::NotRetained {
+                at,
+                oldest: Timestamp::from_micros(i64::MAX),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A definition change before its op has run.
+pub(super) enum PendingEdit {
+    Done(Edit),
+    Created { name: String, filter: Option<Filter> },
+    Attached { filter: Filter },
+}
