@@ -300,13 +300,18 @@ pub(super) fn export_rows(
         ExportFormat::JsonLines => {
             let mut out = std::io::BufWriter::new(out);
             for (key, id, _) in page {
-                let mut m = serde_json::Map::new();
-                m.insert("key".into(), serde_json::Value::String(key.to_string()));
+                // Written member by member: the key first, then the fields
+                // in the order asked for.
+                let mut line = String::from("{\"key\":");
+                line.push_str(&serde_json::Value::String(key.to_string()).to_string());
                 for f in &fields {
                     let v = table.get(EntityId(*id), f).unwrap_or(Value::Null);
-                    m.insert(f.to_string(), v.to_json());
+                    line.push(',');
+                    line.push_str(&serde_json::Value::String(f.to_string()).to_string());
+                    line.push(':');
+                    line.push_str(&v.to_json().to_string());
                 }
-                let line = serde_json::Value::Object(m).to_string();
+                line.push('}');
                 out.write_all(line.as_bytes())
                     .and_then(|()| out.write_all(b"\n"))
                     .map_err(io)?;
