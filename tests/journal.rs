@@ -209,17 +209,32 @@ fn a_failed_op_leaves_nothing_in_the_journal() {
     assert_eq!(e.table("account").unwrap().len(), 1);
 }
 
-/// The offsets at which the journal's records start, and its length.
+/// The offsets at which the journal's records start.
 fn record_starts(journal: &[u8]) -> Vec<usize> {
     let mut out = vec![];
     let mut o = 24;
     while o + 8 <= journal.len() {
-        out.push(o);
         let len = u32::from_le_bytes(journal[o..o + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        out.push(o);
         o += 8 + len;
     }
-    assert_eq!(o, journal.len());
+    assert!(journal[o..].iter().all(|&b| b == 0), "zeros after the records");
     out
+}
+
+/// The journal's bytes up to the end of its records (the file goes on with
+/// zeros written ahead).
+fn records_of(journal: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(journal).unwrap();
+    let starts = record_starts(&bytes);
+    let end = starts.last().map_or(24, |&s| {
+        s + 8 + u32::from_le_bytes(bytes[s..s + 4].try_into().unwrap()) as usize
+    });
+    bytes.truncate(end);
+    bytes
 }
 
 #[test]
@@ -228,14 +243,18 @@ fn a_torn_last_record_is_cut_at_every_offset() {
     let n = 12;
     write(&d.0, Options::new(schema()), 0..n);
     let j = journal_of(&d.0);
-    let whole = std::fs::read(&j).unwrap();
+    let whole = records_of(&j);
     let starts = record_starts(&whole);
     let last = *starts.last().unwrap();
     let before = model_of_records(starts.len() - 1);
     let after = model_of_records(starts.len());
     assert_eq!(after, bytes(&model(n)));
-    for cut in last..=whole.len() {
-        std::fs::write(&j, &whole[..cut]).unwrap();
+    // Each cut as it is, and followed by the zeros a journal writes ahead
+    // of its records (a crash mid-append leaves those after the tear).
+    for (cut, pad) in (last..=whole.len()).flat_map(|c| [(c, 0), (c, 1000)]) {
+        let mut file = whole[..cut].to_vec();
+        file.resize(cut + pad, 0);
+        std::fs::write(&j, &file).unwrap();
         let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
         let len = std::fs::metadata(&j).unwrap().len();
         fixed(&mut e);
@@ -251,7 +270,7 @@ fn a_torn_last_record_is_cut_at_every_offset() {
                 .truncated
                 .as_ref()
                 .unwrap_or_else(|| panic!("cut at {cut}: {report:?}"));
-            assert_eq!((tr.offset, tr.bytes), (last as u64, (cut - last) as u64));
+            assert_eq!((tr.offset, tr.bytes), (last as u64, (cut + pad - last) as u64));
             assert_eq!(bytes(&e), before, "cut at {cut}");
             assert_eq!(len, last as u64, "the tail is cut off the file");
         }
@@ -264,7 +283,7 @@ fn bit_flips_anywhere_are_cut_at_the_tail_and_refused_before_it() {
     let n = 8;
     write(&d.0, Options::new(schema()), 0..n);
     let j = journal_of(&d.0);
-    let whole = std::fs::read(&j).unwrap();
+    let whole = records_of(&j);
     let starts = record_starts(&whole);
     let last = *starts.last().unwrap();
     let models: Vec<Vec<u8>> = (0..=starts.len()).map(model_of_records).collect();
@@ -327,8 +346,8 @@ fn checkpoints_keep_everything_and_remove_what_they_replace() {
     let (mut e, _) = Engine::open(&d.0, Options::new(schema()).checkpoint_bytes(Some(2048))).unwrap();
     fixed(&mut e);
     load(&mut e, 70..400);
-    let len = std::fs::metadata(journal_of(&d.0)).unwrap().len();
-    assert!(len < 4096, "the journal was checkpointed: {len} bytes");
+    let len = records_of(&journal_of(&d.0)).len();
+    assert!(len < 4096, "the journal was checkpointed: {len} bytes of records");
     drop(e);
     assert_eq!(names(&d.0).len(), 3, "{:?}", names(&d.0));
     let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
@@ -372,4 +391,35 @@ fn apply_on_a_journal_that_cannot_be_written_is_an_error_and_changes_nothing() {
     assert_eq!(e.seq(), 0);
     e.insert("account", "a", Row::new()).unwrap();
     assert_eq!(e.seq(), 1);
+}
+
+#[test]
+fn a_filter_nested_100000_deep_is_refused_on_a_journaled_engine_on_a_small_stack() {
+    use segments::filter::Group;
+    let d = TempDir::new("deep");
+    let path = d.0.clone();
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let (mut e, _) = Engine::open(&path, Options::new(schema())).unwrap();
+            let admin = Actor::new("ada", Role::Admin);
+            let (s, _) = e.create_segment(&admin, NewSegment::new("S", "account")).unwrap();
+            let seq = e.seq();
+            let deep = || {
+                let mut g = Group::and([field("mrr").lt(1)]);
+                for _ in 0..100_000 {
+                    g = Group::and([g]);
+                }
+                g
+            };
+            assert!(e
+                .create_segment(&admin, NewSegment::new("deep", "account").filter(deep()))
+                .is_err());
+            assert!(e.set_filter(&admin, s, Some(deep())).is_err());
+            assert!(e.attach_rule(&admin, s, deep()).is_err());
+            assert_eq!(e.seq(), seq, "nothing journaled");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }

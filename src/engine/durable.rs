@@ -87,7 +87,7 @@ impl Engine {
             elapsed: Default::default(),
         };
         let journals: Vec<&(u64, PathBuf)> = listing.journals.iter().filter(|(b, _)| *b >= snapshot_seq).collect();
-        let mut tail: Option<(u64, PathBuf, u64)> = None;
+        let mut tail: Option<(u64, PathBuf, (u64, u64))> = None;
         for (i, (base, path)) in journals.iter().enumerate() {
             if *base != report.seq {
                 return Err(JournalError::Inconsistent {
@@ -114,7 +114,7 @@ impl Engine {
             Some((base, path, len)) => {
                 let file = std::fs::OpenOptions::new()
                     .read(true)
-                    .append(true)
+                    .write(true)
                     .open(&path)
                     .map_err(|e| io("opening", &path, &e))?;
                 Journal::new(file, path, base, len, report.seq, options.durability)
@@ -198,7 +198,9 @@ impl Engine {
     /// replay runs it at the same instant.
     pub(super) fn begin(&mut self, op: OpRef<'_>) -> Result<Started, JournalError> {
         let pinned = self.pinned;
-        if self.durable.is_none() {
+        // Refused by validation whatever the state: nothing to journal, and
+        // serializing it would recurse.
+        if self.durable.is_none() || op.too_deep() {
             return Ok(Started { mark: None, pinned });
         }
         let at = self.now();
@@ -281,8 +283,9 @@ fn newest_snapshot(snapshots: &[(u64, PathBuf)]) -> Result<(Engine, u64, PathBuf
     }))
 }
 
-/// Replays one journal file into `engine`; returns the file's length after
-/// any cut.
+/// Replays one journal file into `engine`; returns where its records end
+/// and the file's length (zeros written ahead after the records), after any
+/// cut.
 fn replay(
     engine: &mut Engine,
     path: &Path,
@@ -290,7 +293,7 @@ fn replay(
     last: bool,
     truncate_damaged: bool,
     report: &mut OpenReport,
-) -> Result<u64, JournalError> {
+) -> Result<(u64, u64), JournalError> {
     let bytes = std::fs::read(path).map_err(|e| io("reading", path, &e))?;
     let stored = format::read_header(&bytes).map_err(|reason| JournalError::Damaged {
         path: path.to_path_buf(),
@@ -321,6 +324,11 @@ fn replay(
             },
             Err(reason) => reason,
         };
+        if bytes[offset..].iter().all(|&b| b == 0) {
+            // The zeros written ahead of the records: their clean end.
+            report.seq = seq;
+            return Ok((offset as u64, bytes.len() as u64));
+        }
         let torn = last && !format::intact_after(&bytes, offset, seq);
         if !torn && !truncate_damaged {
             return Err(JournalError::Damaged {
@@ -337,10 +345,10 @@ fn replay(
             reason: bad,
         });
         report.seq = seq;
-        return Ok(offset as u64);
+        return Ok((offset as u64, offset as u64));
     }
     report.seq = seq;
-    Ok(bytes.len() as u64)
+    Ok((bytes.len() as u64, bytes.len() as u64))
 }
 
 /// Cuts a journal file at `offset`, durably.

@@ -108,112 +108,112 @@ impl Engine {
             .filter(move |c| segment.map_or(true, |s| c.segment == s))
     }
 
-    /// The definition change an op is about to make, as seen before it
-    /// runs; completed by [`Engine::recorded_edit`] once it succeeded.
+    /// What an op that edits a definition will need of the state before it
+    /// runs (read from the book: validated filters only, never the op's
+    /// own, which may be hostile); completed by [`Engine::recorded_edit`]
+    /// from the book once the op succeeded.
     pub(super) fn pending_edit(&self, op: &ManageOp) -> Option<(String, SegmentId, PendingEdit)> {
-        let filter_of = |s: SegmentId| {
-            let st = self.book.segments.get(&s)?;
-            st.info
-                .filter_rule
-                .and_then(|r| self.book.rules.get(&r))
-                .map(|r| r.info.filter.clone())
-        };
         let rule = |r: RuleId| self.book.rules.get(&r).map(|r| (r.info.segment, r.info.filter.clone()));
         Some(match op {
-            ManageOp::CreateSegment { actor, segment } => (
+            ManageOp::CreateSegment { actor, .. } => (actor.id.clone(), SegmentId(0), PendingEdit::Created),
+            ManageOp::Rename { actor, segment, .. } => {
+                let from = self.book.segments.get(segment)?.info.name.clone();
+                (actor.id.clone(), *segment, PendingEdit::Renamed { from })
+            }
+            ManageOp::SetVisibility { actor, segment, .. } => {
+                let from = self.book.segments.get(segment)?.info.visibility;
+                (actor.id.clone(), *segment, PendingEdit::Visibility { from })
+            }
+            ManageOp::SetFilter { actor, segment, .. } => (
                 actor.id.clone(),
-                SegmentId(0),
-                PendingEdit::Created {
-                    name: segment.name.trim().to_string(),
-                    filter: segment.filter.clone(),
+                *segment,
+                PendingEdit::Filter {
+                    from: self.defining_filter(*segment),
                 },
             ),
-            ManageOp::Rename { actor, segment, name } => {
-                let from = self.book.segments.get(segment)?.info.name.clone();
-                (
-                    actor.id.clone(),
-                    *segment,
-                    PendingEdit::Done(Edit::Renamed {
-                        from,
-                        to: name.trim().to_string(),
-                    }),
-                )
-            }
-            ManageOp::SetVisibility {
-                actor,
-                segment,
-                visibility,
-            } => {
-                let from = self.book.segments.get(segment)?.info.visibility;
-                (
-                    actor.id.clone(),
-                    *segment,
-                    PendingEdit::Done(Edit::Visibility { from, to: *visibility }),
-                )
-            }
-            ManageOp::SetFilter { actor, segment, filter } => (
-                actor.id.clone(),
-                *segment,
-                PendingEdit::Done(Edit::Filter {
-                    from: filter_of(*segment),
-                    to: filter.clone(),
-                }),
-            ),
-            ManageOp::DeleteSegment { actor, segment } => {
-                (actor.id.clone(), *segment, PendingEdit::Done(Edit::Deleted))
-            }
-            ManageOp::AttachRule { actor, segment, filter } => (
-                actor.id.clone(),
-                *segment,
-                PendingEdit::Attached { filter: filter.clone() },
-            ),
-            ManageOp::EditRule { actor, rule: r, filter } => {
+            ManageOp::DeleteSegment { actor, segment } => (actor.id.clone(), *segment, PendingEdit::Deleted),
+            ManageOp::AttachRule { actor, segment, .. } => (actor.id.clone(), *segment, PendingEdit::Attached),
+            ManageOp::EditRule { actor, rule: r, .. } => {
                 let (segment, from) = rule(*r)?;
-                (
-                    actor.id.clone(),
-                    segment,
-                    PendingEdit::Done(Edit::RuleEdited {
-                        rule: *r,
-                        from,
-                        to: filter.clone(),
-                    }),
-                )
+                (actor.id.clone(), segment, PendingEdit::RuleEdited { rule: *r, from })
             }
             ManageOp::DetachRule { actor, rule: r } => {
                 let (segment, filter) = rule(*r)?;
                 (
                     actor.id.clone(),
                     segment,
-                    PendingEdit::Done(Edit::RuleDetached { rule: *r, filter }),
+                    PendingEdit::RuleDetached { rule: *r, filter },
                 )
             }
             _ => return None,
         })
     }
 
-    /// Records a definition change an op made.
+    fn defining_filter(&self, segment: SegmentId) -> Option<Filter> {
+        let s = self.book.segments.get(&segment)?;
+        s.info
+            .filter_rule
+            .and_then(|r| self.book.rules.get(&r))
+            .map(|r| r.info.filter.clone())
+    }
+
+    /// Records the definition change a successful op made.
     pub(super) fn recorded_edit(
         &mut self,
         pending: (String, SegmentId, PendingEdit),
         created: Option<super::op::Created>,
     ) {
+        use super::op::Created;
         let (actor, segment, edit) = pending;
-        let (segment, what) = match (edit, created) {
-            (PendingEdit::Done(e), _) => (segment, e),
-            (PendingEdit::Created { name, filter }, Some(super::op::Created::Segment(id))) => {
-                (id, Edit::Created { name, filter })
+        let info = |id: SegmentId| self.book.segments.get(&id).map(|s| &s.info);
+        let rule_filter = |r: RuleId| self.book.rules.get(&r).map(|r| r.info.filter.clone());
+        let made = match (edit, created) {
+            (PendingEdit::Created, Some(Created::Segment(id))) => info(id).map(|i| {
+                (
+                    id,
+                    Edit::Created {
+                        name: i.name.clone(),
+                        filter: self.defining_filter(id),
+                    },
+                )
+            }),
+            (PendingEdit::Renamed { from }, _) => info(segment).map(|i| {
+                (
+                    segment,
+                    Edit::Renamed {
+                        from,
+                        to: i.name.clone(),
+                    },
+                )
+            }),
+            (PendingEdit::Visibility { from }, _) => {
+                info(segment).map(|i| (segment, Edit::Visibility { from, to: i.visibility }))
             }
-            (PendingEdit::Attached { filter }, Some(super::op::Created::Rule(rule))) => {
-                (segment, Edit::RuleAttached { rule, filter })
+            (PendingEdit::Filter { from }, _) => Some((
+                segment,
+                Edit::Filter {
+                    from,
+                    to: self.defining_filter(segment),
+                },
+            )),
+            (PendingEdit::Attached, Some(Created::Rule(rule))) => {
+                rule_filter(rule).map(|filter| (segment, Edit::RuleAttached { rule, filter }))
             }
-            _ => return,
+            (PendingEdit::RuleEdited { rule, from }, _) => {
+                rule_filter(rule).map(|to| (segment, Edit::RuleEdited { rule, from, to }))
+            }
+            (PendingEdit::RuleDetached { rule, filter }, _) => Some((segment, Edit::RuleDetached { rule, filter })),
+            (PendingEdit::Deleted, _) => Some((segment, Edit::Deleted)),
+            _ => None,
         };
-        self.history.push(DefinitionChange {
-            at: self.now(),
-            actor,
-            segment,
-            what,
-        });
+        if let Some((segment, what)) = made {
+            self.history.push(DefinitionChange {
+                at: self.now(),
+                actor,
+                segment,
+                what,
+            });
+        }
     }
 
     /// A segment's members as of the instant `at`, from the retained log:
@@ -393,9 +393,14 @@ impl Engine {
     }
 }
 
-/// A definition change before its op has run.
+/// What a definition change needs of the state before its op runs.
 pub(super) enum PendingEdit {
-    Done(Edit),
-    Created { name: String, filter: Option<Filter> },
-    Attached { filter: Filter },
+    Created,
+    Renamed { from: String },
+    Visibility { from: Visibility },
+    Filter { from: Option<Filter> },
+    Attached,
+    RuleEdited { rule: RuleId, from: Filter },
+    RuleDetached { rule: RuleId, filter: Filter },
+    Deleted,
 }

@@ -446,6 +446,19 @@ pub(crate) enum OpRef<'a> {
 }
 
 impl OpRef<'_> {
+    /// Whether the op carries a filter nested past what any policy
+    /// validates: such an op is refused by validation, and is not to be
+    /// serialized (which recurses) on the way.
+    pub(crate) fn too_deep(&self) -> bool {
+        let deep = |f: &Filter| crate::filter::deeper_than(f, crate::filter::MAX_DEPTH_CAP);
+        match self {
+            OpRef::Manage(ManageOp::CreateSegment { segment, .. }) => segment.filter.as_ref().is_some_and(deep),
+            OpRef::Manage(ManageOp::SetFilter { filter, .. }) => filter.as_ref().is_some_and(deep),
+            OpRef::Manage(ManageOp::AttachRule { filter, .. } | ManageOp::EditRule { filter, .. }) => deep(filter),
+            _ => false,
+        }
+    }
+
     /// The binary form, as [`Op::to_bytes`] gives it.
     pub(crate) fn to_bytes(&self, out: &mut Vec<u8>) {
         out.clear();

@@ -53,3 +53,4 @@ pub use builder::{field, in_segments, not_in_segments, related, usage_change, Fi
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub use plan::Plan;
 pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PlanNode, Quant, RelCond, StrMatch, Test, Window};
+pub(crate) use validate::deeper_than;

@@ -76,6 +76,30 @@ impl Filter {
     }
 }
 
+/// Whether `filter` nests groups (nested filters of rules included) deeper
+/// than `levels`, by a heap stack: what may be done to a filter before it is
+/// validated (a journal serializing it, say) must not recurse into one
+/// that validation refuses.
+pub(crate) fn deeper_than(filter: &Filter, levels: usize) -> bool {
+    let mut stack: Vec<(&Group, usize)> = vec![(filter, 1)];
+    while let Some((g, depth)) = stack.pop() {
+        if depth > levels {
+            return true;
+        }
+        for n in &g.rules {
+            match n {
+                Node::Rule(r) => {
+                    if let Some(Literal::Nested(nested)) = &r.value {
+                        stack.push((&nested.filter, depth + 1));
+                    }
+                }
+                Node::Group(h) => stack.push((h, depth + 1)),
+            }
+        }
+    }
+    false
+}
+
 /// Counts the rules and checks the depth with a heap stack, before anything recurses.
 pub(super) fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, FilterError> {
     let mut count = 0usize;

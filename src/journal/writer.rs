@@ -139,8 +139,12 @@ impl Commit {
 pub(crate) struct Journal {
     shared: Arc<Shared>,
     durability: Durability,
-    /// The file's length.
+    /// Where the records end (the next one goes there).
     len: u64,
+    /// The file's length: past `len` it holds zeros written ahead, so that
+    /// appends overwrite allocated blocks and a sync need not also write
+    /// the file's new size.
+    allocated: u64,
     /// The sequence number of the last record.
     seq: u64,
     /// The sequence number before the file's first record.
@@ -159,9 +163,16 @@ fn io(during: &str, path: &Path, e: &std::io::Error) -> JournalError {
 }
 
 impl Journal {
-    /// Takes over an open journal file of `len` bytes whose last record is
-    /// `seq`, appending at its end.
-    pub(crate) fn new(file: File, path: PathBuf, base: u64, len: u64, seq: u64, durability: Durability) -> Journal {
+    /// Takes over an open journal file whose records end at `len` (zeros
+    /// after it, up to `allocated`) and whose last record is `seq`.
+    pub(crate) fn new(
+        file: File,
+        path: PathBuf,
+        base: u64,
+        (len, allocated): (u64, u64),
+        seq: u64,
+        durability: Durability,
+    ) -> Journal {
         let shared = Arc::new(Shared {
             file,
             path,
@@ -176,6 +187,7 @@ impl Journal {
             shared,
             durability,
             len,
+            allocated: allocated.max(len),
             seq,
             base,
             buf: Vec::new(),
@@ -188,7 +200,7 @@ impl Journal {
     pub(crate) fn create(path: &Path, base: u64, durability: Durability) -> Result<Journal, JournalError> {
         let mut file = std::fs::OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create_new(true)
             .open(path)
             .map_err(|e| io("creating", path, &e))?;
@@ -199,7 +211,7 @@ impl Journal {
             file,
             path.to_path_buf(),
             base,
-            format::HEADER as u64,
+            (format::HEADER as u64, format::HEADER as u64),
             base,
             durability,
         ))
@@ -241,11 +253,20 @@ impl Journal {
             });
         }
         let start = self.len;
-        if let Err(e) = (&self.shared.file).write_all(&self.buf) {
+        let end = start + self.buf.len() as u64;
+        if end > self.allocated {
+            self.grow(end);
+        }
+        if let Err(e) = self.write_at(start, &self.buf) {
             // A short write may have left part of the record: cut it off.
-            let _ = self.shared.file.set_len(start);
+            if end > self.allocated {
+                let _ = self.shared.file.set_len(self.allocated);
+            } else {
+                let _ = self.write_at(start, &vec![0; self.buf.len()]);
+            }
             return Err(io("appending to", &self.shared.path, &e));
         }
+        self.allocated = self.allocated.max(end);
         self.len += self.buf.len() as u64;
         self.seq += 1;
         let mut p = self.shared.lock();
@@ -257,9 +278,33 @@ impl Journal {
     /// where it was. If the cut fails the record stays, harmless: replayed,
     /// its op fails again and changes nothing.
     pub(crate) fn rollback(&mut self, mark: Mark) {
-        if self.shared.file.set_len(mark.start).is_ok() {
+        let n = (self.len - mark.start) as usize;
+        if self.write_at(mark.start, &vec![0; n]).is_ok() {
             self.len = mark.start;
             self.seq -= 1;
+        }
+    }
+
+    /// Writes `bytes` at `offset`.
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = &self.shared.file;
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(bytes)
+    }
+
+    /// Writes zeros ahead of the records, to at least `end`: in steps that
+    /// double with the file (4 KiB to 4 MiB), so that a small journal stays
+    /// small. If the zeros cannot be written (a full disk), the file is left
+    /// as it was and the record is written at the end as it is.
+    fn grow(&mut self, end: u64) {
+        let step = self.allocated.clamp(4 << 10, 4 << 20);
+        let target = end.max(self.allocated + step);
+        let zeros = vec![0u8; (target - self.allocated) as usize];
+        if self.write_at(self.allocated, &zeros).is_ok() {
+            self.allocated = target;
+        } else {
+            let _ = self.shared.file.set_len(self.allocated);
         }
     }
 
