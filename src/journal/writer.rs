@@ -285,7 +285,14 @@ impl Journal {
         }
     }
 
+    /// Writes `bytes` at `offset` (one `pwrite` where there is one).
+    #[cfg(unix)]
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.shared.file, bytes, offset)
+    }
+
     /// Writes `bytes` at `offset`.
+    #[cfg(not(unix))]
     fn write_at(&self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::{Seek, SeekFrom};
         let mut f = &self.shared.file;
