@@ -254,7 +254,10 @@ impl Journal {
         }
         let start = self.len;
         let end = start + self.buf.len() as u64;
-        if end > self.allocated {
+        // Zeros ahead pay where every commit syncs (the sync then need not
+        // write the file's size); elsewhere they cost more than they save
+        // (a write into a page the OS is writing back waits for it).
+        if end > self.allocated && self.durability == Durability::Full {
             self.grow(end);
         }
         if let Err(e) = self.write_at(start, &self.buf) {
@@ -300,7 +303,7 @@ impl Journal {
         f.write_all(bytes)
     }
 
-    /// Writes zeros ahead of the records, to at least `end`: in steps that
+    /// Writes zeros ahead of the records (in [`Durability::Full`]), to at least `end`: in steps that
     /// double with the file (4 KiB to 4 MiB), so that a small journal stays
     /// small. If the zeros cannot be written (a full disk), the file is left
     /// as it was and the record is written at the end as it is.
