@@ -377,6 +377,34 @@ fn retention_keeps_unacknowledged_changes_or_drops_them_with_an_error() {
     }
 }
 
+#[test]
+fn retention_by_size_keeps_the_newest_calls_within_the_bytes() {
+    let mut e = Engine::new(schema());
+    let (s, _) = e.create_segment(&admin(), NewSegment::new("All", "account")).unwrap();
+    for k in 0..200 {
+        e.insert("account", &format!("k{k}"), Row::new()).unwrap();
+    }
+    e.set_log_retention(Retention::default().max_changes(None).max_bytes(Some(2_000)))
+        .unwrap();
+    for k in 0..200 {
+        e.add_members(&admin(), s, [format!("k{k}")]).unwrap();
+    }
+    // One change a call, about 120 bytes each: between 10 and 20 kept.
+    let kept = e.log_seq() - e.log_oldest() + 1;
+    assert!((10..=20).contains(&kept), "{kept} kept");
+    let newest = e.changes_since(e.log_oldest() - 1, usize::MAX).unwrap();
+    assert_eq!(newest.last().unwrap().key, "k199");
+    // A bigger limit keeps more, and survives a snapshot.
+    e.set_log_retention(e.log_retention().max_bytes(Some(1 << 20))).unwrap();
+    for k in 0..200 {
+        e.remove_members(&admin(), s, [format!("k{k}")]).unwrap();
+    }
+    assert_eq!(e.log_seq() - e.log_oldest() + 1, 200 + kept);
+    let mut bytes = vec![];
+    e.save(&mut bytes).unwrap();
+    assert_eq!(Engine::restore(&bytes[..]).unwrap().log_retention(), e.log_retention());
+}
+
 struct TempDir(PathBuf);
 
 impl Drop for TempDir {

@@ -55,7 +55,7 @@
 //! {"v":1,"time":{"set_clock":{"clock":"system"}}}
 //! {"v":1,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
 //! {"v":1,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
-//! {"v":1,"log":{"set_retention":{"retention":{"max_changes":100000,"max_age_micros":null,"unacked":"keep"}}}}
+//! {"v":1,"log":{"set_retention":{"retention":{"max_changes":100000,"max_bytes":null,"max_age_micros":null,"unacked":"keep"}}}}
 //! ```
 //!
 //! (The docs' test `every_documented_op_reads_back` parses each of these

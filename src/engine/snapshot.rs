@@ -222,6 +222,8 @@ fn encode_log(log: &ChangeLog, e: &mut Enc) {
     let r = log.retention;
     e.bool(r.changes_limit().is_some());
     e.u64(r.changes_limit().unwrap_or(0));
+    e.bool(r.bytes_limit().is_some());
+    e.u64(r.bytes_limit().unwrap_or(0));
     e.bool(r.age_limit().is_some());
     e.u64(
         r.age_limit()
@@ -408,6 +410,9 @@ fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> 
     let has_max = d.bool(what!("change log, retention"))?;
     let max = d.u64(what!("change log, retention"))?;
     retention = retention.max_changes(has_max.then_some(max));
+    let has_bytes = d.bool(what!("change log, retention"))?;
+    let bytes = d.u64(what!("change log, retention"))?;
+    retention = retention.max_bytes(has_bytes.then_some(bytes));
     let has_age = d.bool(what!("change log, retention"))?;
     let age = d.u64(what!("change log, retention"))?;
     retention = retention.max_age(has_age.then(|| std::time::Duration::from_micros(age)));

@@ -117,6 +117,14 @@ impl ChangeGroup {
         one.into_iter().chain(many.into_iter().flatten()).map(EntityId)
     }
 
+    /// About how many bytes the group holds in memory.
+    pub(crate) fn approx_bytes(&self) -> u64 {
+        40 + match &self.entities {
+            Ids::One(_) => 0,
+            Ids::Many(b) => b.serialized_size() as u64,
+        }
+    }
+
     /// The entities as a bitmap.
     pub fn to_bitmap(&self) -> RoaringBitmap {
         match &self.entities {

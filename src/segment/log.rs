@@ -32,18 +32,20 @@ pub enum Trigger {
 
 /// How much of the change log is kept.
 ///
-/// The log keeps the newest changes up to [`Retention::max_changes`] and
-/// [`Retention::max_age`] (measured back from the newest change). What
+/// The log keeps the newest changes up to [`Retention::max_changes`],
+/// [`Retention::max_bytes`] (of memory, about) and [`Retention::max_age`]
+/// (measured back from the newest change). What
 /// happens to changes a consumer has not acknowledged yet is the
 /// [`Unacked`] policy: kept past the limits ([`Unacked::Keep`], the
 /// default), or dropped, the consumer then getting [`LogError::Gap`] when
 /// it asks for them ([`Unacked::Drop`]).
 ///
-/// Its serde form: `{"max_changes": 100000, "max_age_micros": null,
-/// "unacked": "keep"}`.
+/// Its serde form: `{"max_changes": 100000, "max_bytes": null,
+/// "max_age_micros": null, "unacked": "keep"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
     max_changes: Option<u64>,
+    max_bytes: Option<u64>,
     #[serde(rename = "max_age_micros", with = "age_micros")]
     max_age: Option<Duration>,
     unacked: Unacked,
@@ -84,6 +86,7 @@ impl Default for Retention {
     fn default() -> Retention {
         Retention {
             max_changes: Some(100_000),
+            max_bytes: None,
             max_age: None,
             unacked: Unacked::Keep,
         }
@@ -95,6 +98,19 @@ impl Retention {
     pub fn max_changes(mut self, n: Option<u64>) -> Retention {
         self.max_changes = n;
         self
+    }
+
+    /// Keep at most about `n` bytes of changes in memory (`None`: no limit
+    /// by size). A call's changes take about 40 bytes a segment they touch
+    /// plus their entities' bitmaps, and 80 more for the call.
+    pub fn max_bytes(mut self, n: Option<u64>) -> Retention {
+        self.max_bytes = n;
+        self
+    }
+
+    /// The limit by size.
+    pub fn bytes_limit(&self) -> Option<u64> {
+        self.max_bytes
     }
 
     /// Keep changes at most `age` older than the newest (`None`: no limit
@@ -139,6 +155,10 @@ impl Call {
     fn end(&self) -> u64 {
         self.first + self.changes.len()
     }
+
+    fn bytes(&self) -> u64 {
+        80 + self.changes.groups().iter().map(|g| g.approx_bytes()).sum::<u64>()
+    }
 }
 
 /// A segment's name and kind, kept for reading its changes after it is
@@ -163,6 +183,7 @@ pub(crate) struct ChangeLog {
     /// Deleted segments that changes in the log name.
     pub gone: HashMap<SegmentId, Gone>,
     retained: u64,
+    retained_bytes: u64,
 }
 
 impl Default for ChangeLog {
@@ -175,6 +196,7 @@ impl Default for ChangeLog {
             consumers: BTreeMap::new(),
             gone: HashMap::new(),
             retained: 0,
+            retained_bytes: 0,
         }
     }
 }
@@ -202,7 +224,9 @@ impl ChangeLog {
         gone: HashMap<SegmentId, Gone>,
     ) -> ChangeLog {
         let retained = calls.iter().map(|c| c.changes.len()).sum();
+        let retained_bytes = calls.iter().map(Call::bytes).sum();
         ChangeLog {
+            retained_bytes,
             calls,
             next,
             oldest,
@@ -224,11 +248,13 @@ impl ChangeLog {
         if n == 0 {
             return;
         }
-        self.calls.push_back(Call {
+        let call = Call {
             first: self.next,
             trigger,
             changes: changes.clone(),
-        });
+        };
+        self.retained_bytes += call.bytes();
+        self.calls.push_back(call);
         self.next += n;
         self.retained += n;
         self.trim();
@@ -244,7 +270,8 @@ impl ChangeLog {
             Unacked::Drop => u64::MAX,
         };
         while let Some(front) = self.calls.front() {
-            let over_count = self.retention.max_changes.is_some_and(|m| self.retained > m);
+            let over_count = self.retention.max_changes.is_some_and(|m| self.retained > m)
+                || self.retention.max_bytes.is_some_and(|m| self.retained_bytes > m);
             let over_age = match (self.retention.max_age, newest) {
                 (Some(age), Some(newest)) => front.changes.at().saturating_add(age) < newest,
                 _ => false,
@@ -253,6 +280,7 @@ impl ChangeLog {
                 break;
             }
             self.retained -= front.changes.len();
+            self.retained_bytes -= front.bytes();
             self.calls.pop_front();
         }
         self.oldest = self.calls.front().map_or(self.next, |c| c.first);
