@@ -16,8 +16,10 @@
 //!   (`SEGMENTS_REPLAY_ACCOUNTS` to change) and whose journal holds
 //!   100,000 one-entity upserts (a throughput in ops per second).
 //! - `checkpoint`: a checkpoint of 100,000 accounts
-//!   (`SEGMENTS_CHECKPOINT_ACCOUNTS` to change) after one op: today the
-//!   whole of it holds the engine, so this is also the writers' pause.
+//!   (`SEGMENTS_CHECKPOINT_ACCOUNTS` to change) after one op, whole
+//!   (`checkpoint`), and the part that holds the engine when the file is
+//!   written in the background (`start_checkpoint`: the writers' pause);
+//!   against cloning the engine (`clone_only`).
 //!
 //! `SEGMENTS_BENCH_SIZE=N` changes the number of accounts (default 100k).
 //! The directories go to `SEGMENTS_BENCH_DIR`, or the system's temporary
@@ -238,6 +240,22 @@ fn checkpoint(c: &mut Criterion) {
                 let t0 = Instant::now();
                 black_box(e.checkpoint().expect("a checkpoint"));
                 spent += t0.elapsed();
+            }
+            spent
+        })
+    });
+    // The writers' pause of a checkpoint that writes its file in the
+    // background: the journal rotated and the state encoded.
+    g.bench_function(format!("{n}_accounts_pause"), |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                e.apply(upsert(i)).expect("a valid op");
+                let t0 = Instant::now();
+                black_box(e.start_checkpoint().expect("a checkpoint"));
+                spent += t0.elapsed();
+                e.wait_checkpoint().expect("a durable checkpoint");
             }
             spent
         })

@@ -423,3 +423,24 @@ fn a_filter_nested_100000_deep_is_refused_on_a_journaled_engine_on_a_small_stack
         .join()
         .unwrap();
 }
+
+#[test]
+fn a_background_checkpoint_lets_writes_go_on_and_keeps_them() {
+    let d = TempDir::new("background");
+    let (mut e, _) = Engine::open(&d.0, Options::new(schema()).checkpoint_bytes(None)).unwrap();
+    fixed(&mut e);
+    load(&mut e, 0..40);
+    let started = e.start_checkpoint().unwrap().expect("a checkpoint");
+    load(&mut e, 40..80); // while the snapshot is written
+    let done = e.wait_checkpoint().unwrap().expect("its report");
+    assert_eq!((done.seq, &done.snapshot), (started.seq, &started.snapshot));
+    assert!(done.bytes > 0 && done.elapsed >= started.pause);
+    assert!(e.wait_checkpoint().unwrap().is_none(), "nothing under way");
+    load(&mut e, 80..100);
+    e.start_checkpoint().unwrap();
+    drop(e); // closing waits for it
+    let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+    assert_eq!(report.replayed, 0, "{report:?}");
+    fixed(&mut e);
+    assert_eq!(bytes(&e), bytes(&model(100)));
+}

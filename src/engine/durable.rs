@@ -27,6 +27,8 @@ pub(crate) struct Durable {
     snapshot_seq: u64,
     /// A reused buffer for ops' binary forms.
     buf: Vec<u8>,
+    /// A checkpoint writing its snapshot in the background.
+    pending: Option<std::thread::JoinHandle<Result<CheckpointReport, JournalError>>>,
     // Dropped last: the lock is held until the journal is closed.
     _lock: DirLock,
 }
@@ -131,6 +133,7 @@ impl Engine {
             checkpoint_bytes: options.checkpoint_bytes,
             snapshot_seq,
             buf: Vec::new(),
+            pending: None,
             _lock: lock,
         }));
         report.elapsed = started.elapsed();
@@ -151,16 +154,37 @@ impl Engine {
     /// Writes a snapshot of the state and starts a fresh journal; the old
     /// snapshot and journal are removed once the new snapshot is durable.
     /// Does nothing on an in-memory engine or when no op has been journaled
-    /// since the last checkpoint (returns `None`). Also run automatically
-    /// once the journal passes [`Options::checkpoint_bytes`].
+    /// since the last checkpoint (returns `None`). Returns once the
+    /// snapshot is durable; [`Engine::start_checkpoint`] returns as soon as
+    /// the state is encoded and writes the file in the background, as the
+    /// automatic checkpoints past [`Options::checkpoint_bytes`] do.
     ///
     /// # Errors
     ///
-    /// [`JournalError::Io`] naming the step and file; the directory is
-    /// left recoverable (the old snapshot and journals stay until the new
+    /// [`JournalError::Io`] naming the step and file (also for an earlier
+    /// background checkpoint that failed); the directory is left
+    /// recoverable (the old snapshot and journals stay until the new
     /// snapshot is durable).
     pub fn checkpoint(&mut self) -> Result<Option<CheckpointReport>, JournalError> {
+        match self.start_checkpoint()? {
+            Some(_) => self.wait_checkpoint(),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts a checkpoint: the journal is rotated and the state encoded
+    /// while the engine is borrowed (the writers' pause, in the report);
+    /// the snapshot is written, synced and the old files removed on a
+    /// thread of its own. [`Engine::wait_checkpoint`] waits for it; the
+    /// next checkpoint, and closing the engine, wait for it too.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::checkpoint`], for the steps done before it returns and
+    /// for a previous background checkpoint that failed.
+    pub fn start_checkpoint(&mut self) -> Result<Option<CheckpointReport>, JournalError> {
         let started = Instant::now();
+        self.wait_checkpoint()?;
         let Some(d) = self.durable.as_deref_mut() else {
             return Ok(None);
         };
@@ -176,21 +200,61 @@ impl Engine {
         d.journal = fresh;
         let dir = d.dir.clone();
         let path = dir.join(snapshot_name(seq));
-        write_snapshot(self, &path)?;
-        journal::sync_dir(&dir)?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if let Some(d) = self.durable.as_deref_mut() {
-            d.snapshot_seq = seq;
-        }
-        remove_older(&dir, seq)?;
-        let elapsed = started.elapsed();
-        Ok(Some(CheckpointReport {
-            snapshot: path,
+        let shown = path.clone();
+        let payload = self.payload();
+        let pause = started.elapsed();
+        let report = CheckpointReport {
+            snapshot: path.clone(),
             seq,
-            bytes,
-            pause: elapsed,
-            elapsed,
-        }))
+            bytes: payload.len() as u64,
+            pause,
+            elapsed: pause,
+        };
+        let thread = std::thread::spawn(move || -> Result<CheckpointReport, JournalError> {
+            crate::snapshot::write_atomically(&path, |f| crate::snapshot::frame(&payload, f))
+                .map_err(|e| snapshot_io(&path, e))?;
+            journal::sync_dir(&dir)?;
+            remove_older(&dir, seq)?;
+            Ok(CheckpointReport {
+                elapsed: started.elapsed(),
+                bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                ..report
+            })
+        });
+        let report = CheckpointReport {
+            snapshot: shown,
+            seq,
+            bytes: 0,
+            pause,
+            elapsed: pause,
+        };
+        if let Some(d) = self.durable.as_deref_mut() {
+            d.pending = Some(thread);
+        }
+        Ok(Some(report))
+    }
+
+    /// Waits for a checkpoint started in the background to be durable;
+    /// its report (`None` if none was under way).
+    ///
+    /// # Errors
+    ///
+    /// What the background checkpoint failed with.
+    pub fn wait_checkpoint(&mut self) -> Result<Option<CheckpointReport>, JournalError> {
+        let Some(d) = self.durable.as_deref_mut() else {
+            return Ok(None);
+        };
+        let Some(thread) = d.pending.take() else {
+            return Ok(None);
+        };
+        let report = thread.join().unwrap_or_else(|_| {
+            Err(JournalError::Inconsistent {
+                path: d.dir.clone(),
+                reason: "the checkpoint thread panicked".into(),
+            })
+        })?;
+        d.snapshot_seq = report.seq;
+        Ok(Some(report))
     }
 
     /// Appends a write's op to the journal (on an engine opened on a
@@ -236,13 +300,23 @@ impl Engine {
             let grown = d.journal.len();
             // A checkpoint that fails leaves the journal as it was: retry
             // once it has grown as much again.
-            if self.checkpoint().is_err() {
+            if self.start_checkpoint().is_err() {
                 if let Some(d) = self.durable.as_deref_mut() {
                     d.next_checkpoint = d.checkpoint_bytes.map(|b| grown.saturating_add(b));
                 }
             }
         }
         Ok((t, commit))
+    }
+}
+
+impl Drop for Durable {
+    /// Closing waits for a checkpoint under way (its files are then
+    /// complete or absent, never half-removed).
+    fn drop(&mut self) {
+        if let Some(t) = self.pending.take() {
+            let _ = t.join();
+        }
     }
 }
 

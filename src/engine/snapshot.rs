@@ -119,7 +119,7 @@ impl Engine {
         decode(&mut Dec::new(payload, base), version)
     }
 
-    fn payload(&self) -> Vec<u8> {
+    pub(super) fn payload(&self) -> Vec<u8> {
         let mut e = Enc::default();
         match self.policy.max_conditions() {
             None => e.u8(0),
