@@ -106,8 +106,8 @@ impl<'a> AsActor<'a> {
     ///
     /// # Errors
     ///
-    /// [`ExportError::Denied`] for a segment the actor may not see or that
-    /// does not exist ([`ExportError::UnknownSegment`] for admins and
+    /// [`ExportError::Denied`](crate::error::ExportError::Denied) for a segment the actor may not see or that
+    /// does not exist ([`ExportError::UnknownSegment`](crate::error::ExportError::UnknownSegment) for admins and
     /// leaders); otherwise as [`Engine::export`].
     pub fn export(
         &self,
