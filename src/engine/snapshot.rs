@@ -120,7 +120,14 @@ impl Engine {
     }
 
     pub(super) fn payload(&self) -> Vec<u8> {
-        let mut e = Enc::default();
+        self.payload_into(Vec::new())
+    }
+
+    /// The payload, written into `buf` (cleared first): a buffer kept from
+    /// the last checkpoint is neither grown again nor faulted in again.
+    pub(super) fn payload_into(&self, mut buf: Vec<u8>) -> Vec<u8> {
+        buf.clear();
+        let mut e = Enc { buf };
         match self.policy.max_conditions() {
             None => e.u8(0),
             Some(n) => {
