@@ -29,7 +29,7 @@ pub(crate) struct Durable {
     buf: Vec<u8>,
     /// A checkpoint writing its snapshot in the background; it hands its
     /// buffer back for the next one.
-    pending: Option<std::thread::JoinHandle<(Result<CheckpointReport, JournalError>, Vec<u8>)>>,
+    pending: Option<std::thread::JoinHandle<Written>>,
     /// The last checkpoint's payload buffer, kept (the size of a
     /// snapshot) so that the next encodes without growing or faulting in a
     /// new one: the writers' pause of a checkpoint at 1M accounts is 67 ms
@@ -40,6 +40,10 @@ pub(crate) struct Durable {
     // Dropped last: the lock is held until the journal is closed.
     _lock: DirLock,
 }
+
+/// What a background checkpoint ends with: its report, and its buffer for
+/// the next one.
+type Written = (Result<CheckpointReport, JournalError>, Vec<u8>);
 
 /// A write in progress: its record's place, and the pin to put back.
 pub(super) struct Started {
