@@ -7,7 +7,7 @@ use super::op::LogOp;
 use super::Engine;
 use crate::error::{Error, LogError};
 use crate::ids::SegmentId;
-use crate::segment::log::{Entry, Gone};
+use crate::segment::log::Entry;
 use crate::segment::{Cause, ChangeKind, Retention, Trigger};
 use crate::value::Timestamp;
 
@@ -244,16 +244,9 @@ impl Engine {
 
     /// The name and kind of a segment about to be deleted, for its changes
     /// in the log.
-    pub(super) fn gone(&self, segment: SegmentId) -> Option<(SegmentId, Gone)> {
+    pub(super) fn gone(&self, segment: SegmentId) -> Option<(SegmentId, String, usize)> {
         let s = self.book.segments.get(&segment)?;
-        let kind = self.kind_index(&s.info.kind)?;
-        Some((
-            segment,
-            Gone {
-                name: s.info.name.clone(),
-                kind,
-            },
-        ))
+        Some((segment, s.info.name.clone(), s.kind))
     }
 
     /// The segment's name and kind index, live or deleted.

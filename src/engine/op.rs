@@ -733,11 +733,11 @@ impl Engine {
             if let Some(p) = pending {
                 self.recorded_edit(p, a.created);
             }
-            if let Some((id, g)) = gone {
-                // Its earlier changes in the log still name it.
-                self.log.gone.insert(id, g);
-            }
             self.log.record(trigger, &a.changes);
+            if let Some((id, name, kind)) = gone {
+                // Its changes in the log still name it.
+                self.log.segment_gone(id, name, kind);
+            }
         }
         self.finish(started, out)
     }

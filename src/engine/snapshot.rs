@@ -459,7 +459,7 @@ fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> 
                 "a kind out of range, or a segment that is not deleted",
             ));
         }
-        gone.insert(id, Gone { name, kind });
+        gone.insert(id, Gone { name, kind, refs: 0 });
     }
     let n = d.count(25, what!("change log, call count"))?;
     let mut calls = VecDeque::with_capacity(n);

@@ -167,6 +167,8 @@ impl Call {
 pub(crate) struct Gone {
     pub name: String,
     pub kind: usize,
+    /// How many kept groups of changes name it: at zero it is forgotten.
+    pub refs: u64,
 }
 
 /// The log itself.
@@ -225,6 +227,13 @@ impl ChangeLog {
     ) -> ChangeLog {
         let retained = calls.iter().map(|c| c.changes.len()).sum();
         let retained_bytes = calls.iter().map(Call::bytes).sum();
+        let mut gone = gone;
+        for g in calls.iter().flat_map(|c| c.changes.groups()) {
+            if let Some(x) = gone.get_mut(&g.segment()) {
+                x.refs += 1;
+            }
+        }
+        gone.retain(|_, g| g.refs > 0);
         ChangeLog {
             retained_bytes,
             calls,
@@ -281,17 +290,33 @@ impl ChangeLog {
             }
             self.retained -= front.changes.len();
             self.retained_bytes -= front.bytes();
-            self.calls.pop_front();
+            if let Some(call) = self.calls.pop_front() {
+                // Deleted segments no kept change names any more are
+                // forgotten.
+                for g in call.changes.groups() {
+                    if let Some(x) = self.gone.get_mut(&g.segment()) {
+                        x.refs -= 1;
+                        if x.refs == 0 {
+                            self.gone.remove(&g.segment());
+                        }
+                    }
+                }
+            }
         }
         self.oldest = self.calls.front().map_or(self.next, |c| c.first);
-        // Deleted segments no kept change names any more are forgotten.
-        if !self.gone.is_empty() {
-            let named: std::collections::HashSet<SegmentId> = self
-                .calls
-                .iter()
-                .flat_map(|c| c.changes.groups().iter().map(|g| g.segment()))
-                .collect();
-            self.gone.retain(|s, _| named.contains(s));
+    }
+
+    /// Keeps a deleted segment's name and kind for as long as kept changes
+    /// name it (its deletion's own changes recorded first).
+    pub(crate) fn segment_gone(&mut self, segment: SegmentId, name: String, kind: usize) {
+        let refs = self
+            .calls
+            .iter()
+            .flat_map(|c| c.changes.groups())
+            .filter(|g| g.segment() == segment)
+            .count() as u64;
+        if refs > 0 {
+            self.gone.insert(segment, Gone { name, kind, refs });
         }
     }
 
