@@ -23,8 +23,6 @@ pub(crate) struct Durable {
     checkpoint_bytes: Option<u64>,
     /// The journal length past which the next automatic checkpoint runs.
     next_checkpoint: Option<u64>,
-    /// The sequence number of the newest durable snapshot.
-    snapshot_seq: u64,
     /// A reused buffer for ops' binary forms.
     buf: Vec<u8>,
     /// A checkpoint writing its snapshot in the background; it hands its
@@ -143,7 +141,6 @@ impl Engine {
             journal,
             durability: options.durability,
             checkpoint_bytes: options.checkpoint_bytes,
-            snapshot_seq,
             buf: Vec::new(),
             pending: None,
             spare: Vec::new(),
@@ -280,7 +277,6 @@ impl Engine {
         });
         d.spare = spare;
         let report = report?;
-        d.snapshot_seq = report.seq;
         d.snapshot_bytes = report.bytes;
         Ok(Some(report))
     }

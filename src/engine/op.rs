@@ -463,7 +463,8 @@ impl OpRef<'_> {
     pub(crate) fn to_bytes(&self, out: &mut Vec<u8>) {
         out.clear();
         out.push(OP_FORMAT_VERSION as u8);
-        // As in `Op::to_bytes`: every part of an op serializes.
+        // Writing to a vector only fails on what cannot be serialized,
+        // which no part of an op is.
         if let Ok(bytes) = postcard::to_extend(self, std::mem::take(out)) {
             *out = bytes;
         }
@@ -547,11 +548,19 @@ impl Op {
     /// The binary form: the version as one byte, then the op in postcard's
     /// wire format.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![OP_FORMAT_VERSION as u8];
-        // Writing to a vector only fails on what cannot be serialized,
-        // which no part of an op is.
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        let mut out = Vec::new();
+        self.as_ref().to_bytes(&mut out);
         out
+    }
+
+    /// The op by reference (the same serde form).
+    fn as_ref(&self) -> OpRef<'_> {
+        match self {
+            Op::Data(op) => OpRef::Data(op),
+            Op::Manage(op) => OpRef::Manage(op),
+            Op::Time(op) => OpRef::Time(op),
+            Op::Log(op) => OpRef::Log(op),
+        }
     }
 
     /// An op from its binary form.

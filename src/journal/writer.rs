@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::format;
+use super::io;
 use super::Durability;
 use crate::error::JournalError;
 use crate::value::Timestamp;
@@ -151,15 +152,6 @@ pub(crate) struct Journal {
     base: u64,
     buf: Vec<u8>,
     syncer: Option<JoinHandle<()>>,
-}
-
-fn io(during: &str, path: &Path, e: &std::io::Error) -> JournalError {
-    JournalError::Io {
-        during: during.into(),
-        path: path.to_path_buf(),
-        kind: e.kind(),
-        message: e.to_string(),
-    }
 }
 
 impl Journal {
