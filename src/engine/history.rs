@@ -328,13 +328,8 @@ impl Engine {
     ///
     /// [`LogError::UnknownKey`] for a key the segment's kind never had.
     pub fn membership_periods(&self, segment: SegmentId, key: &str) -> Result<Vec<Period>, LogError> {
-        let kind = self
-            .book
-            .segments
-            .get(&segment)
-            .map(|s| s.kind)
-            .or_else(|| self.log.gone.get(&segment).map(|g| g.kind));
-        let id = kind
+        let id = self
+            .segment_kind(segment)
             .and_then(|k| self.table_at(k).id_any(key))
             .ok_or_else(|| LogError::UnknownKey { key: key.to_string() })?;
         let mut out: Vec<Period> = vec![];

@@ -227,10 +227,16 @@ impl Engine {
     /// ```
     pub fn sync_delta(&self, segment: SegmentId, after: u64) -> Result<SyncDelta, LogError> {
         let (entered, exited) = self.log.net(segment, after)?;
+        let table = self.segment_kind(segment).map(|k| self.table_at(k));
         let keys = |ids: Vec<u32>| -> Vec<String> {
             let mut keys: Vec<String> = ids
                 .into_iter()
-                .map(|id| self.key_of(segment, crate::ids::EntityId(id)))
+                .map(|id| {
+                    table
+                        .and_then(|t| t.key_any(crate::ids::EntityId(id)))
+                        .map(str::to_string)
+                        .unwrap_or_default()
+                })
                 .collect();
             keys.sort();
             keys
@@ -252,7 +258,7 @@ impl Engine {
     /// The segment's name and kind index, live or deleted.
     fn segment_label(&self, segment: SegmentId) -> (String, Option<usize>) {
         match self.book.segments.get(&segment) {
-            Some(s) => (s.info.name.clone(), self.kind_index(&s.info.kind)),
+            Some(s) => (s.info.name.clone(), Some(s.kind)),
             None => match self.log.gone.get(&segment) {
                 Some(g) => (g.name.clone(), Some(g.kind)),
                 None => (String::new(), None),
@@ -260,11 +266,13 @@ impl Engine {
         }
     }
 
-    fn key_of(&self, segment: SegmentId, entity: crate::ids::EntityId) -> String {
-        let (_, kind) = self.segment_label(segment);
-        kind.and_then(|k| self.table_at(k).key_any(entity))
-            .map(str::to_string)
-            .unwrap_or_default()
+    /// The kind index of a segment, live or deleted (while the log names
+    /// it).
+    pub(super) fn segment_kind(&self, segment: SegmentId) -> Option<usize> {
+        match self.book.segments.get(&segment) {
+            Some(s) => Some(s.kind),
+            None => self.log.gone.get(&segment).map(|g| g.kind),
+        }
     }
 
     fn resolve(&self, e: Entry) -> LoggedChange {
