@@ -320,6 +320,20 @@ impl ChangeLog {
         }
     }
 
+    /// Every kept group of changes with a change after `after`, with the
+    /// sequence number of its first change and its call, in order.
+    fn groups_after(&self, after: u64) -> impl Iterator<Item = (u64, &Call, &super::changes::ChangeGroup)> + '_ {
+        let start = self.calls.partition_point(|c| c.end() <= after + 1);
+        self.calls.iter().skip(start).flat_map(move |call| {
+            let mut seq = call.first;
+            call.changes.groups().iter().filter_map(move |g| {
+                let first = seq;
+                seq += g.len();
+                (seq > after + 1).then_some((first, call, g))
+            })
+        })
+    }
+
     /// Up to `limit` changes after `after`, in order.
     ///
     /// # Errors
@@ -328,36 +342,21 @@ impl ChangeLog {
     /// [`LogError::Ahead`] if `after` is past the newest change.
     pub(crate) fn since(&self, after: u64, limit: usize) -> Result<Vec<Entry>, LogError> {
         self.check(after)?;
-        let mut out = Vec::new();
-        let start = self.calls.partition_point(|c| c.end() <= after + 1);
-        'calls: for call in self.calls.iter().skip(start) {
-            let mut seq = call.first;
-            for g in call.changes.groups() {
-                let len = g.len();
-                if seq + len <= after + 1 {
-                    seq += len;
-                    continue;
-                }
-                for entity in g.entities() {
-                    if seq > after {
-                        if out.len() >= limit {
-                            break 'calls;
-                        }
-                        out.push(Entry {
-                            seq,
-                            segment: g.segment(),
-                            entity,
-                            kind: g.kind(),
-                            cause: g.cause(),
-                            trigger: call.trigger,
-                            at: call.changes.at(),
-                        });
-                    }
-                    seq += 1;
-                }
-            }
-        }
-        Ok(out)
+        let entries = self.groups_after(after).flat_map(|(first, call, g)| {
+            (first..)
+                .zip(g.entities())
+                .filter(move |(seq, _)| *seq > after)
+                .map(move |(seq, entity)| Entry {
+                    seq,
+                    segment: g.segment(),
+                    entity,
+                    kind: g.kind(),
+                    cause: g.cause(),
+                    trigger: call.trigger,
+                    at: call.changes.at(),
+                })
+        });
+        Ok(entries.take(limit).collect())
     }
 
     /// Checks that the changes after `after` are all kept.
@@ -408,22 +407,11 @@ impl ChangeLog {
         self.check(after)?;
         // Per entity: (a member before the window, a member after it).
         let mut seen: BTreeMap<u32, (bool, bool)> = BTreeMap::new();
-        let start = self.calls.partition_point(|c| c.end() <= after + 1);
-        for call in self.calls.iter().skip(start) {
-            let mut seq = call.first;
-            for g in call.changes.groups() {
-                if g.segment() != segment {
-                    seq += g.len();
-                    continue;
-                }
-                for e in g.entities() {
-                    if seq > after {
-                        let entered = g.kind() == ChangeKind::Entered;
-                        let s = seen.entry(e.0).or_insert((!entered, entered));
-                        s.1 = entered;
-                    }
-                    seq += 1;
-                }
+        for (first, _, g) in self.groups_after(after).filter(|(_, _, g)| g.segment() == segment) {
+            let entered = g.kind() == ChangeKind::Entered;
+            for (_, e) in (first..).zip(g.entities()).filter(|(seq, _)| *seq > after) {
+                let s = seen.entry(e.0).or_insert((!entered, entered));
+                s.1 = entered;
             }
         }
         let entered = seen.iter().filter(|(_, &(b, a))| !b && a).map(|(&e, _)| e).collect();
