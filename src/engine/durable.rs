@@ -211,7 +211,6 @@ impl Engine {
         d.journal = fresh;
         let dir = d.dir.clone();
         let path = dir.join(snapshot_name(seq));
-        let shown = path.clone();
         let mut spare = std::mem::take(&mut d.spare);
         if spare.capacity() == 0 {
             // The first checkpoint since open: sized as the last snapshot.
@@ -226,6 +225,7 @@ impl Engine {
             pause,
             elapsed: pause,
         };
+        let returned = report.clone();
         let thread = std::thread::spawn(move || {
             let done = (|| -> Result<CheckpointReport, JournalError> {
                 crate::snapshot::write_atomically(&path, |f| crate::snapshot::frame(&payload, f))
@@ -240,13 +240,7 @@ impl Engine {
             })();
             (done, payload)
         });
-        let report = CheckpointReport {
-            snapshot: shown,
-            seq,
-            bytes: 0,
-            pause,
-            elapsed: pause,
-        };
+        let report = CheckpointReport { bytes: 0, ..returned };
         if let Some(d) = self.durable.as_deref_mut() {
             d.pending = Some(thread);
         }
