@@ -288,26 +288,32 @@ pub enum FilterError {
         operator: String,
     },
     /// A value of the wrong shape or type for the rule.
-    #[error("{path}: expected {expected}, found {found}")]
+    #[error("{path} (field `{field}`): expected {expected}, found {found}")]
     BadValue {
         /// Where (ends in `.value`).
         path: String,
+        /// The rule's field.
+        field: String,
         /// What the operator and field take.
         expected: String,
         /// What was found.
         found: String,
     },
     /// An empty array for `in`, `notIn`, `containsAny`, `containsAll` or `containsNone`.
-    #[error("{path}: the list is empty")]
+    #[error("{path} (field `{field}`): the list is empty")]
     EmptyList {
         /// Where.
         path: String,
+        /// The rule's field.
+        field: String,
     },
     /// `between` or `notBetween` with low > high.
-    #[error("{path}: low bound {low} is greater than high bound {high}")]
+    #[error("{path} (field `{field}`): low bound {low} is greater than high bound {high}")]
     InvertedRange {
         /// Where.
         path: String,
+        /// The rule's field.
+        field: String,
         /// The low bound as written.
         low: String,
         /// The high bound as written.
@@ -358,6 +364,37 @@ pub enum FilterError {
         count: usize,
         /// The limit.
         limit: usize,
+    },
+    /// A rule a builder left unfinished: no field, operator or value chosen
+    /// yet (react-querybuilder's `"~"` placeholder, or `""` as a value).
+    #[error("{path}: unfinished rule: {what}")]
+    Unfinished {
+        /// Where.
+        path: String,
+        /// What is missing.
+        what: String,
+    },
+    /// A member this crate knows but does not support in this form
+    /// (`"valueSource": "expression"`, say).
+    #[error("{path}: {what} is not supported")]
+    Unsupported {
+        /// Where.
+        path: String,
+        /// What.
+        what: String,
+    },
+    /// A regular expression that does not compile, or is over the size
+    /// bounds ([`MAX_REGEX_LEN`](crate::filter::MAX_REGEX_LEN) bytes of
+    /// pattern, [`MAX_REGEX_SIZE`](crate::filter::MAX_REGEX_SIZE) bytes
+    /// compiled).
+    #[error("{path} (field `{field}`): bad regular expression: {message}")]
+    BadRegex {
+        /// Where.
+        path: String,
+        /// The rule's field.
+        field: String,
+        /// The regex crate's message.
+        message: String,
     },
     /// Groups nested deeper than the [`LimitPolicy`](crate::LimitPolicy) allows.
     #[error("{path}: nesting deeper than the limit of {limit}")]

@@ -179,6 +179,28 @@ pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
     Ok(secs * 1_000_000_000 + d.timestamp_subsec_nanos() as i128)
 }
 
+/// Parses a filter's timestamp literal into nanoseconds since the epoch:
+/// RFC 3339, or the forms of HTML's `datetime-local` and `date` inputs
+/// (`2026-11-22T12:00`, `2026-11-22T12:00:30`, `2026-11-22T12:00:30.5`,
+/// `2026-11-22`), which have no offset and are read in UTC (a date at
+/// 00:00).
+pub(crate) fn parse_filter_time_nanos(s: &str) -> Result<i128, TimestampError> {
+    let rfc = match parse_rfc3339_nanos(s) {
+        Ok(n) => return Ok(n),
+        Err(e) => e,
+    };
+    let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN)));
+    match local {
+        Ok(t) => {
+            let u = t.and_utc();
+            Ok(u.timestamp() as i128 * 1_000_000_000 + u.timestamp_subsec_nanos() as i128)
+        }
+        Err(_) => Err(rfc),
+    }
+}
+
 /// One field's value in a typed row.
 ///
 /// `Null`, and `Tags` with no element, are missing values.

@@ -153,7 +153,7 @@ fn event_rule_errors_name_the_path() {
     };
     assert_eq!(
         err(&rule("@count:login", ">=", r#"{"count": -1}"#)).to_string(),
-        r#"rules[0].value: expected {"count": <non-negative integer>} with "withinLast": <duration> or "between": [<RFC 3339>, <RFC 3339>], or neither, found {"count":-1}"#
+        r#"rules[0].value (field `@count:login`): expected {"count": <non-negative integer>} with "withinLast": <duration> or "between": [<RFC 3339>, <RFC 3339>], or neither, found {"count":-1}"#
     );
     assert_eq!(
         err(&rule("@count:login", "contains", r#"{"count": 1}"#)).to_string(),
@@ -161,7 +161,7 @@ fn event_rule_errors_name_the_path() {
     );
     assert_eq!(
         err(&rule("@count:login", ">=", "3")).to_string(),
-        r#"rules[0].value: expected {"count": <non-negative integer>} with "withinLast": <duration> or "between": [<RFC 3339>, <RFC 3339>], or neither, found number 3"#
+        r#"rules[0].value (field `@count:login`): expected {"count": <non-negative integer>} with "withinLast": <duration> or "between": [<RFC 3339>, <RFC 3339>], or neither, found number 3"#
     );
     assert_eq!(
         err(&rule(
@@ -170,7 +170,7 @@ fn event_rule_errors_name_the_path() {
             r#"{"count": 1, "between": ["2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z"]}"#
         ))
         .to_string(),
-        "rules[0].value.between: low bound 2026-02-01T00:00:00Z is greater than high bound 2026-01-01T00:00:00Z"
+        "rules[0].value.between (field `@count:login`): low bound 2026-02-01T00:00:00Z is greater than high bound 2026-01-01T00:00:00Z"
     );
     assert_eq!(
         err(&rule(
@@ -179,7 +179,7 @@ fn event_rule_errors_name_the_path() {
             r#"{"count": 1, "between": ["yesterday", "2026-01-01T00:00:00Z"]}"#
         ))
         .to_string(),
-        r#"rules[0].value.between[0]: expected an RFC 3339 timestamp, found string "yesterday" (premature end of input)"#
+        r#"rules[0].value.between[0] (field `@count:login`): expected an RFC 3339 timestamp (or a date-time or date without offset, read in UTC), found string "yesterday" (premature end of input)"#
     );
     for field in ["@count", "@count:", "@lastTime", "@firstSeen:"] {
         assert_eq!(
@@ -189,7 +189,7 @@ fn event_rule_errors_name_the_path() {
     }
     assert_eq!(
         err(&rule("@lastSeen", "<", "5")).to_string(),
-        "rules[0].value: expected an RFC 3339 timestamp, found number 5"
+        "rules[0].value (field `@lastSeen`): expected an RFC 3339 timestamp (or a date-time or date without offset, read in UTC), found number 5"
     );
     let e = KindSchema::new("user", [("@x", FieldType::Int)]).unwrap_err();
     assert!(matches!(e, SchemaError::ReservedPrefix { .. }));

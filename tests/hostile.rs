@@ -403,7 +403,7 @@ fn substring_operators_agree_with_the_row_scan_at_every_selectivity() {
         "endsWith",
         "doesNotEndWith",
     ] {
-        for pat in ["u1234.", "u1", "acme", ".com", "@", "x", "", "3@initech.com", "u"] {
+        for pat in ["u1234.", "u1", "acme", ".com", "@", "x", "3@initech.com", "u"] {
             for with_and in [false, true] {
                 let rule = json!({"field": "email", "operator": op, "value": pat});
                 let f = if with_and {
@@ -422,7 +422,7 @@ fn substring_operators_agree_with_the_row_scan_at_every_selectivity() {
             }
         }
     }
-    assert_eq!(checked, 6 * 9 * 2);
+    assert_eq!(checked, 6 * 8 * 2);
 }
 
 #[test]
@@ -454,7 +454,6 @@ fn substring_operators_through_the_trigram_index_agree_with_the_row_scan() {
         "u7",
         "globex.com",
         "9e37",
-        "",
         "3.0",
     ];
     let check = |t: &Table, budget: Option<&segments::eval::Budget>| {

@@ -179,7 +179,7 @@ fn bad_related_and_segment_rules_name_the_path() {
     );
     check(
         json!({"field": "@related:user", "operator": "=", "value": {"combinator": "and", "rules": []}}),
-        "rules[0].operator: operator `=` does not apply to `@related:user` (it takes `any`, `none`, `all` and `atLeast`)",
+        "rules[0].operator: operator `=` does not apply to `@related:user` (it takes `any`, `none`, `all`, `atLeast`, `atMost` and `exactly`)",
     );
     check(
         json!({"field": "@related:user", "operator": "any", "value": {"combinator": "and", "rules": [
@@ -188,11 +188,11 @@ fn bad_related_and_segment_rules_name_the_path() {
     );
     check(
         json!({"field": "@related:user", "operator": "atLeast", "value": {"combinator": "and", "rules": []}}),
-        r#"rules[0].value: expected {"count": <non-negative integer>, "filter": <group>} or {"percent": <0 to 100>, "filter": <group>}, found a nested filter"#,
+        r#"rules[0].value (field `@related:user`): expected {"count": <non-negative integer>, "filter": <group>} or {"percent": <0 to 100>, "filter": <group>}, found a nested filter"#,
     );
     check(
         json!({"field": "@segment", "operator": "in", "value": [0]}),
-        "rules[0].value[0]: expected a segment id (a positive integer), found number 0",
+        "rules[0].value[0] (field `@segment`): expected a segment id (a positive integer), found number 0",
     );
     check(
         json!({"field": "@segment", "operator": "=", "value": 1}),
@@ -202,7 +202,7 @@ fn bad_related_and_segment_rules_name_the_path() {
         {"field": "@change:login", "operator": ">=", "value": {"ratio": -1, "window": {"amount": 7, "unit": "days"}}}]});
     assert_eq!(
         Filter::from_json(&bad_change.to_string()).unwrap_err().to_string(),
-        r#"rules[0].value: expected {"ratio": <positive number>, "window": {"amount": <positive integer>, "unit": "minutes" | "hours" | "days" | "weeks"}}, found {"ratio":-1,"window":{"amount":7,"unit":"days"}}"#,
+        r#"rules[0].value (field `@change:login`): expected {"ratio": <positive number>, "window": {"amount": <positive integer>, "unit": "minutes" | "hours" | "days" | "weeks"}}, found {"ratio":-1,"window":{"amount":7,"unit":"days"}}"#,
     );
     assert_eq!(
         segments::Plan::in_schema(&filter(json!({"combinator": "and", "rules": []})), &s, "org", &p).unwrap_err(),

@@ -106,6 +106,7 @@ impl Engine {
             if !(ratio.is_finite() && ratio > 1.0) || w.amount == 0 {
                 return Err(crate::FilterError::BadValue {
                     path: "usage_ratio".into(),
+                    field: event.to_string(),
                     expected: "a ratio above 1 and a window of at least one unit".into(),
                     found: format!("ratio {ratio}, window {}", period(w)),
                 }

@@ -8,15 +8,17 @@ use roaring::RoaringBitmap;
 pub(crate) use super::events::EventLeaf;
 use super::lower::{numeric_span, Span};
 use super::{Env, Meter};
-use crate::filter::{Cond, PlanNode, StrMatch, Test};
+use crate::filter::{Cond, FieldTest, PlanNode, StrMatch, TagCount, Test};
+use crate::schema::FieldId;
 use crate::schema::FieldType;
-use crate::store::{BoolColumn, Build, Column, Find, NumericColumn, StringColumn, TagsColumn, NONE};
+use crate::store::{BoolColumn, Build, Column, Dictionary, Find, NumericColumn, StringColumn, TagsColumn, NONE};
 use crate::value::Timestamp;
 use crate::Table;
 
 pub(crate) enum BoundNode<'a> {
     And(Vec<BoundNode<'a>>),
     Or(Vec<BoundNode<'a>>),
+    Xor(Vec<BoundNode<'a>>),
     Not(Box<BoundNode<'a>>),
     Leaf(BoundLeaf<'a>),
 }
@@ -44,6 +46,20 @@ pub(crate) enum BoundLeaf<'a> {
         codes: Vec<u32>,
         impossible: bool,
     },
+    /// A match mode: how many of the row's tags are among `hits` (a bitset
+    /// of tag codes; `codes` lists them).
+    TagsMatch {
+        col: &'a TagsColumn,
+        codes: Vec<u32>,
+        bits: Vec<u64>,
+        count: TagCount,
+    },
+    /// A comparison with other fields of the row, read cell by cell.
+    Fields {
+        table: &'a Table,
+        field: FieldId,
+        test: FieldTest,
+    },
     /// A condition on events.
     Event(EventLeaf<'a>),
     /// A condition computed whole when bound (segment membership, a
@@ -59,6 +75,7 @@ pub(crate) fn bind<'a>(node: &PlanNode, table: &'a Table, now: Timestamp, env: &
     match node {
         PlanNode::And(xs) => BoundNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PlanNode::Or(xs) => BoundNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PlanNode::Xor(xs) => BoundNode::Xor(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PlanNode::Not(x) => BoundNode::Not(Box::new(bind(x, table, now, env))),
         PlanNode::Leaf(c) => BoundNode::Leaf(bind_leaf(c, table, now, env.meter)),
         PlanNode::Event(e) => BoundNode::Leaf(BoundLeaf::Event(EventLeaf::bind(e, table, now))),
@@ -88,11 +105,48 @@ fn find(m: StrMatch) -> Find {
     }
 }
 
+/// The codes of the dictionary words that `keep` accepts, sorted, and
+/// their bitset; the scan stops (with what it has) once the budget is spent.
+fn words_where(dict: &Dictionary, meter: &Meter, keep: impl Fn(&str) -> bool) -> (Vec<u32>, Vec<u64>) {
+    let mut codes = Vec::new();
+    for (i, w) in dict.iter().enumerate() {
+        if i % super::bitmap::RUN == 0 && meter.spent() {
+            break;
+        }
+        if keep(w) {
+            codes.push(i as u32);
+        }
+    }
+    let mut bits = vec![0u64; dict.len().div_ceil(64)];
+    for &c in &codes {
+        bits[c as usize / 64] |= 1 << (c % 64);
+    }
+    (codes, bits)
+}
+
 fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> BoundLeaf<'a> {
     let column = table.column(c.field);
     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     match (column, &c.test) {
         (col, Test::Null) => BoundLeaf::Null(col.present()),
+        (_, Test::Fields(test)) => BoundLeaf::Fields {
+            table,
+            field: c.field,
+            test: test.clone(),
+        },
+        (Column::String(col), Test::Pred(p)) => {
+            let (codes, bits) = words_where(col.dict(), meter, |w| p.matches(w));
+            BoundLeaf::Codes { col, codes, bits }
+        }
+        (Column::Tags(col), Test::TagsMatch(m)) => {
+            let (codes, bits) = words_where(col.dict(), meter, |w| m.each.matches(w));
+            BoundLeaf::TagsMatch {
+                col,
+                codes,
+                bits,
+                count: m.count,
+            }
+        }
         (Column::Numeric(col), test) => match numeric_span(test, ty, now) {
             Span::Range(lo, hi) => BoundLeaf::Range { col, lo, hi },
             Span::Keys(keys) => BoundLeaf::Keys { col, keys },
@@ -169,6 +223,12 @@ impl BoundLeaf<'_> {
                 Some(row) if !impossible => codes.iter().all(|t| row.contains(t)),
                 _ => false,
             },
+            BoundLeaf::TagsMatch { col, bits, count, .. } => {
+                let row = col.tags(id).unwrap_or_default();
+                let hits = row.iter().filter(|&&t| code_hit(bits, t)).count() as u64;
+                count.satisfied_by(hits, row.len() as u64)
+            }
+            BoundLeaf::Fields { table, field, test } => super::fields::test(test, table, *field, id),
             BoundLeaf::Event(e) => e.test(id),
             BoundLeaf::Set(ids) => ids.contains(id),
         }
@@ -181,6 +241,7 @@ impl BoundNode<'_> {
         match self {
             BoundNode::And(xs) => xs.iter().all(|x| x.test(id)),
             BoundNode::Or(xs) => xs.iter().any(|x| x.test(id)),
+            BoundNode::Xor(xs) => xs.iter().filter(|x| x.test(id)).count() % 2 == 1,
             BoundNode::Not(x) => !x.test(id),
             BoundNode::Leaf(l) => l.test(id),
         }

@@ -20,6 +20,7 @@ use roaring::RoaringBitmap;
 
 use super::bind::{code_hit, BoundLeaf, BoundNode};
 use super::Meter;
+use crate::filter::TagCount;
 use crate::store::union_within;
 
 /// Candidates fewer than the live set over this divisor are sparse.
@@ -71,8 +72,35 @@ impl SetEval<'_> {
                 out.maybe -= &out.sure;
                 out
             }
+            BoundNode::Xor(xs) => {
+                // Where every child is known, the parity of the sure sets;
+                // where any child may match, unknown.
+                let mut out = Bracket::default();
+                for x in xs {
+                    let t = self.eval(x, within);
+                    out.sure ^= t.sure;
+                    out.maybe |= t.maybe;
+                }
+                out.sure -= &out.maybe;
+                out
+            }
             BoundNode::And(xs) => self.and(xs, within),
         }
+    }
+
+    /// The ids of `ids` that `keep` accepts, one at a time; the loop stops
+    /// once the budget is spent.
+    fn filter_ids(&self, ids: &RoaringBitmap, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (k, id) in ids.iter().enumerate() {
+            if k % RUN == 0 && self.meter.spent() {
+                break;
+            }
+            if keep(id) {
+                out.insert(id);
+            }
+        }
+        out
     }
 
     fn sparse(&self, n: u64) -> bool {
@@ -169,6 +197,18 @@ impl SetEval<'_> {
                 }
             }
             BoundLeaf::Bool { col, value } => exact(restrict(col.with(*value))),
+            BoundLeaf::Fields { .. } => exact(self.filter_ids(within.unwrap_or(self.live), |id| l.test(id))),
+            BoundLeaf::TagsMatch { col, codes, count, .. } => {
+                let some = union_of(col.bitmaps(), codes, within);
+                match count {
+                    TagCount::Some => exact(some),
+                    TagCount::None => exact(within.unwrap_or(self.live) - some),
+                    // Every tag must match: the rows with one hit at least.
+                    TagCount::All => exact(self.filter_ids(&some, |id| l.test(id))),
+                    TagCount::AtLeast(t) if *t > 0.0 => exact(self.filter_ids(&some, |id| l.test(id))),
+                    _ => exact(self.filter_ids(&restrict(col.present()), |id| l.test(id))),
+                }
+            }
             BoundLeaf::TagsAny { col, codes } => exact(union_of(col.bitmaps(), codes, within)),
             BoundLeaf::TagsAll { col, codes, impossible } => {
                 if *impossible || codes.is_empty() {
@@ -194,7 +234,9 @@ impl SetEval<'_> {
                 _ => self.live_len,
             },
             BoundNode::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(self.live_len),
-            BoundNode::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
+            BoundNode::Or(xs) | BoundNode::Xor(xs) => {
+                xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len)
+            }
         }
     }
 
@@ -213,6 +255,13 @@ impl SetEval<'_> {
             BoundLeaf::Bool { col, value } => col.with(*value).len(),
             BoundLeaf::TagsAny { col, codes } => lens(col.bitmaps(), codes).sum(),
             BoundLeaf::TagsAll { col, codes, .. } => lens(col.bitmaps(), codes).min().unwrap_or(0),
+            BoundLeaf::TagsMatch { col, codes, count, .. } => match count {
+                TagCount::None => self.live_len,
+                TagCount::AtMost(_) | TagCount::Exactly(_) => col.present().len(),
+                _ => lens(col.bitmaps(), codes).sum::<u64>().min(col.present().len()),
+            },
+            // Read cell by cell: last in an `and`, over its fewest candidates.
+            BoundLeaf::Fields { .. } => self.live_len,
         }
     }
 }

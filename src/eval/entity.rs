@@ -19,6 +19,7 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
     match node {
         PlanNode::And(xs) => xs.iter().all(|x| matches(x, table, id, now, env)),
         PlanNode::Or(xs) => xs.iter().any(|x| matches(x, table, id, now, env)),
+        PlanNode::Xor(xs) => xs.iter().filter(|x| matches(x, table, id, now, env)).count() % 2 == 1,
         PlanNode::Not(x) => !matches(x, table, id, now, env),
         PlanNode::InSegment(ids) => env.in_segments(ids, id),
         PlanNode::Related(r) => super::related::matches(r, env, id, now),
@@ -28,6 +29,7 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
             let i = id as usize;
             match (column, &c.test) {
                 (col, Test::Null) => !col.present().contains(id),
+                (_, Test::Fields(t)) => super::fields::test(t, table, c.field, id),
                 (Column::Numeric(col), test) => {
                     let Some(key) = col.key(id) else {
                         return false;
@@ -51,13 +53,15 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
                         Test::StrEq(x) => s == x.as_str(),
                         Test::StrIn(xs) => xs.iter().any(|x| s == x.as_str()),
                         Test::Str(m, pat) => m.matches(s, pat),
+                        Test::Pred(p) => p.matches(s),
                         _ => false,
                     }
                 }
                 (Column::Bool(col), Test::Bool(b)) => col.value_of(id) == Some(*b),
                 (Column::Tags(col), test) => {
                     let Some(row) = col.tags(id) else {
-                        return false;
+                        // No tags: only the match mode `none` holds.
+                        return matches!(test, Test::TagsMatch(m) if m.count.satisfied_by(0, 0));
                     };
                     let has = |t: &String| {
                         col.dict()
@@ -67,6 +71,13 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
                     match test {
                         Test::TagsAny(tags) => tags.iter().any(has),
                         Test::TagsAll(tags) => tags.iter().all(has),
+                        Test::TagsMatch(m) => {
+                            let hits = row
+                                .iter()
+                                .filter(|&&t| col.dict().get_index(t as usize).is_some_and(|w| m.each.matches(w)))
+                                .count();
+                            m.count.satisfied_by(hits as u64, row.len() as u64)
+                        }
                         _ => false,
                     }
                 }

@@ -25,6 +25,7 @@ mod bitmap;
 mod budget;
 mod entity;
 mod events;
+mod fields;
 mod lower;
 mod next;
 mod oracle;

@@ -22,12 +22,16 @@ fn matches_row(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &En
     match node {
         PlanNode::And(xs) => xs.iter().all(|x| matches_row(x, table, id, now, env)),
         PlanNode::Or(xs) => xs.iter().any(|x| matches_row(x, table, id, now, env)),
+        PlanNode::Xor(xs) => xs.iter().filter(|x| matches_row(x, table, id, now, env)).count() % 2 == 1,
         PlanNode::Not(x) => !matches_row(x, table, id, now, env),
         PlanNode::InSegment(ids) => env.in_segments(ids, id),
         PlanNode::Related(r) => {
             super::related::oracle(r, env, id, |child, c| matches_row(&r.nested, child, c, now, env))
         }
-        PlanNode::Leaf(c) => test(&c.test, &table.value(id, c.field), now),
+        PlanNode::Leaf(c) => match &c.test {
+            Test::Fields(t) => super::fields::test(t, table, c.field, id),
+            t => test(t, &table.value(id, c.field), now),
+        },
         PlanNode::Event(e) => event(e, table, id, now),
     }
 }
@@ -86,6 +90,12 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
     let now_ns = now.as_micros() as i128 * 1000;
     match (t, v) {
         (Test::Null, v) => matches!(v, Value::Null),
+        // From the decoded tags: count the ones the group matches.
+        (Test::TagsMatch(m), Value::Tags(tags)) => {
+            let hits = tags.iter().filter(|t| m.each.matches(t)).count() as u64;
+            m.count.satisfied_by(hits, tags.len() as u64)
+        }
+        (Test::TagsMatch(m), Value::Null) => m.count.satisfied_by(0, 0),
         (_, Value::Null) => false,
         (Test::Num(op, lit), _) => num.is_some_and(|n| op.accepts(cmp_num(n, *lit))),
         (Test::NumBetween(lo, hi), _) => {
@@ -105,6 +115,7 @@ fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
         (Test::StrEq(s), Value::String(x)) => x == s,
         (Test::StrIn(xs), Value::String(x)) => xs.iter().any(|s| s == x),
         (Test::Str(m, pat), Value::String(x)) => m.matches(x, pat),
+        (Test::Pred(p), Value::String(x)) => p.matches(x),
         (Test::Bool(b), Value::Bool(x)) => b == x,
         (Test::TagsAny(xs), Value::Tags(tags)) => xs.iter().any(|t| tags.contains(t)),
         (Test::TagsAll(xs), Value::Tags(tags)) => !tags.is_empty() && xs.iter().all(|t| tags.contains(t)),

@@ -33,14 +33,15 @@ pub(crate) fn ids(r: &RelCond, env: &Env, now: Timestamp, scope: &RoaringBitmap)
             let hits = counts.iter().enumerate().filter(|&(_, &c)| u64::from(c) >= n);
             RoaringBitmap::from_sorted_iter(hits.map(|(p, _)| p as u32)).unwrap_or_default()
         }
-        Quant::Percent(_) => {
+        // The rest need every parent's count, those without children too.
+        _ => {
             let counts = count(parents, &matched);
             let totals = count(parents, child.live());
-            let hits = totals.iter().enumerate().filter(|&(p, &t)| {
-                r.quant
-                    .satisfied_by(u64::from(counts.get(p).copied().unwrap_or(0)), u64::from(t))
-            });
-            RoaringBitmap::from_sorted_iter(hits.map(|(p, _)| p as u32)).unwrap_or_default()
+            let at = |v: &[u32], p: u32| u64::from(v.get(p as usize).copied().unwrap_or(0));
+            let hits = scope
+                .iter()
+                .filter(|&p| r.quant.satisfied_by(at(&counts, p), at(&totals, p)));
+            RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
         }
     };
     out & scope

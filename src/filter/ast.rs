@@ -9,6 +9,9 @@ pub enum Combinator {
     And,
     /// Some rule holds; an empty `or` matches none.
     Or,
+    /// An odd number of rules hold (as MySQL's `XOR`, which
+    /// react-querybuilder's SQL export uses); an empty `xor` matches none.
+    Xor,
 }
 
 impl Combinator {
@@ -17,7 +20,18 @@ impl Combinator {
         match self {
             Combinator::And => "and",
             Combinator::Or => "or",
+            Combinator::Xor => "xor",
         }
+    }
+
+    /// Parses [`Combinator::name`].
+    pub fn from_name(s: &str) -> Option<Combinator> {
+        Some(match s {
+            "and" => Combinator::And,
+            "or" => Combinator::Or,
+            "xor" => Combinator::Xor,
+            _ => return None,
+        })
     }
 }
 
@@ -60,6 +74,12 @@ pub struct Rule {
     pub operator: Operator,
     /// The value; `None` for `null` and `notNull`.
     pub value: Option<Literal>,
+    /// Whether a string operator ignores case (`"caseInsensitive": true`,
+    /// as Unleash's constraints and PostHog's `icontains`): both sides are
+    /// compared after Unicode lowercasing. Only string operators
+    /// (`=`, `!=`, `in`, `notIn`, `contains`, `beginsWith`, `endsWith`,
+    /// `matchesRegex` and their negations) take it.
+    pub case_insensitive: bool,
 }
 
 /// A value in a rule.
@@ -81,27 +101,94 @@ pub enum Literal {
     Count(EventCount),
     /// A usage change between two windows, for the `@change:<event>` pseudo-field.
     Change(UsageChange),
-    /// A filter over related entities, for `any`, `none`, `all` and
-    /// `atLeast` on `@related:<kind>`.
+    /// A filter over related entities, for `any`, `none`, `all`,
+    /// `atLeast`, `atMost` and `exactly` on `@related:<kind>`.
     Nested(Box<Nested>),
+    /// Another field of the same entity (`"valueSource": "field"`): the
+    /// rule compares the two fields' values.
+    Field(String),
+    /// A match mode on a tags field (`"match": {"mode": ..., "threshold":
+    /// ...}` with a group as the value): how many of the entity's tags the
+    /// group matches.
+    Match(Box<TagMatch>),
+}
+
+/// The value of a rule with a match mode: a group tested against each tag
+/// of a tags field (its rules name the tags field itself and test the tag
+/// as a string), and how many tags must pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagMatch {
+    /// How many tags must match.
+    pub mode: MatchMode,
+    /// For `atLeast`, `atMost` and `exactly`: a count (a non-negative
+    /// integer), or a share of the entity's tags when `0 < t < 1`.
+    pub threshold: Option<f64>,
+    /// The group each tag is tested against.
+    pub filter: Group,
+}
+
+/// react-querybuilder's match modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchMode {
+    /// At least one tag matches.
+    Some,
+    /// Every tag matches, and there is at least one.
+    All,
+    /// No tag matches (true when there are none).
+    None,
+    /// At least the threshold.
+    AtLeast,
+    /// At most the threshold (and at least one tag).
+    AtMost,
+    /// Exactly the threshold (and at least one tag).
+    Exactly,
+}
+
+impl MatchMode {
+    /// The JSON name: `some`, `all`, `none`, `atLeast`, `atMost`, `exactly`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchMode::Some => "some",
+            MatchMode::All => "all",
+            MatchMode::None => "none",
+            MatchMode::AtLeast => "atLeast",
+            MatchMode::AtMost => "atMost",
+            MatchMode::Exactly => "exactly",
+        }
+    }
+
+    /// Parses [`MatchMode::name`].
+    pub fn from_name(s: &str) -> Option<MatchMode> {
+        Some(match s {
+            "some" => MatchMode::Some,
+            "all" => MatchMode::All,
+            "none" => MatchMode::None,
+            "atLeast" => MatchMode::AtLeast,
+            "atMost" => MatchMode::AtMost,
+            "exactly" => MatchMode::Exactly,
+            _ => return None,
+        })
+    }
 }
 
 /// The value of a rule on `@related:<kind>`: a filter over the related
 /// entities and, for `atLeast`, how many of them must match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nested {
-    /// For `atLeast`: a count or a share; `None` for `any`, `none`, `all`.
+    /// For `atLeast`, `atMost` and `exactly`: a count or a share; `None`
+    /// for `any`, `none`, `all`.
     pub threshold: Option<Threshold>,
     /// The filter each related entity is tested against.
     pub filter: Group,
 }
 
-/// How many related entities `atLeast` asks for.
+/// How many related entities `atLeast`, `atMost` or `exactly` ask for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Threshold {
-    /// `{"count": n, "filter": ...}`: at least `n` of them.
+    /// `{"count": n, "filter": ...}`: `n` of them.
     Count(u64),
-    /// `{"percent": p, "filter": ...}`: at least `p`% of them, and at least one.
+    /// `{"percent": p, "filter": ...}`: `p`% of them. With no related
+    /// entities at all, `atLeast` and `exactly` are false and `atMost` true.
     Percent(f64),
 }
 
@@ -282,6 +369,15 @@ operators! {
     All = "all",
     /// At least a count or a share of the related entities match.
     AtLeast = "atLeast",
+    /// At most a count or a share of the related entities match.
+    AtMost = "atMost",
+    /// Exactly a count or a share of the related entities match.
+    Exactly = "exactly",
+    /// The string matches a regular expression (the `regex` crate's
+    /// syntax, unanchored: use `^` and `$` to anchor), in linear time.
+    MatchesRegex = "matchesRegex",
+    /// The complement of `matchesRegex`.
+    DoesNotMatchRegex = "doesNotMatchRegex",
 }
 
 impl Operator {
@@ -297,6 +393,7 @@ impl Operator {
             Operator::ContainsNone => Operator::ContainsAny,
             Operator::NotNull => Operator::Null,
             Operator::None => Operator::Any,
+            Operator::DoesNotMatchRegex => Operator::MatchesRegex,
             _ => return None,
         })
     }
@@ -305,6 +402,26 @@ impl Operator {
 impl fmt::Display for Operator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Group {
+    /// An empty `and`, which matches every entity.
+    pub(crate) fn empty() -> Group {
+        Group {
+            combinator: Combinator::And,
+            not: false,
+            rules: Vec::new(),
+        }
+    }
+
+    /// The group nested in a rule's value (`@related` or a match mode).
+    pub(crate) fn nested_in(rule: &Rule) -> Option<&Group> {
+        match &rule.value {
+            Some(Literal::Nested(n)) => Some(&n.filter),
+            Some(Literal::Match(m)) => Some(&m.filter),
+            _ => None,
+        }
     }
 }
 
@@ -320,14 +437,11 @@ impl Drop for Group {
                     Node::Rule(Rule {
                         value: Some(Literal::Nested(mut n)),
                         ..
-                    }) => stack.push(std::mem::replace(
-                        &mut n.filter,
-                        Group {
-                            combinator: Combinator::And,
-                            not: false,
-                            rules: Vec::new(),
-                        },
-                    )),
+                    }) => stack.push(std::mem::replace(&mut n.filter, Group::empty())),
+                    Node::Rule(Rule {
+                        value: Some(Literal::Match(mut m)),
+                        ..
+                    }) => stack.push(std::mem::replace(&mut m.filter, Group::empty())),
                     Node::Rule(_) => {}
                 }
             }

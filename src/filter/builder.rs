@@ -1,7 +1,8 @@
 //! Building filters in Rust.
 
 use super::ast::{
-    Combinator, Duration, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold, TimeUnit, UsageChange,
+    Combinator, Duration, Filter, Group, Literal, MatchMode, Nested, Node, Operator, Rule, TagMatch, Threshold,
+    TimeUnit, UsageChange,
 };
 use crate::ids::SegmentId;
 use crate::value::Timestamp;
@@ -20,6 +21,15 @@ impl Group {
     pub fn or<N: Into<Node>>(rules: impl IntoIterator<Item = N>) -> Group {
         Group {
             combinator: Combinator::Or,
+            not: false,
+            rules: rules.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// A group in which an odd number of rules must hold.
+    pub fn xor<N: Into<Node>>(rules: impl IntoIterator<Item = N>) -> Group {
+        Group {
+            combinator: Combinator::Xor,
             not: false,
             rules: rules.into_iter().map(Into::into).collect(),
         }
@@ -52,7 +62,15 @@ impl Rule {
             field: field.into(),
             operator,
             value,
+            case_insensitive: false,
         }
+    }
+
+    /// The same rule, ignoring case (`"caseInsensitive": true`).
+    #[must_use]
+    pub fn ignoring_case(mut self) -> Rule {
+        self.case_insensitive = true;
+        self
     }
 }
 
@@ -170,6 +188,35 @@ impl FieldRef {
         more_than_ago => MoreThanAgo,
     }
 
+    /// `matchesRegex`: the string matches `pattern` (unanchored).
+    pub fn matches_regex(self, pattern: &str) -> Rule {
+        Rule::new(self.0, Operator::MatchesRegex, Some(Literal::String(pattern.into())))
+    }
+
+    /// A match mode on a tags field: how many of the tags `filter` (whose
+    /// rules name this same field) matches; `threshold` for `atLeast`,
+    /// `atMost` and `exactly`.
+    ///
+    /// ```
+    /// use segments::filter::{field, Filter, MatchMode};
+    ///
+    /// // At least two tags that start with "beta-".
+    /// let r = field("tags").matching(MatchMode::AtLeast, Some(2.0),
+    ///     Filter::and([field("tags").begins_with("beta-")]));
+    /// assert_eq!(r.value.is_some(), true);
+    /// ```
+    pub fn matching(self, mode: MatchMode, threshold: Option<f64>, filter: Filter) -> Rule {
+        Rule::new(
+            self.0,
+            Operator::Eq,
+            Some(Literal::Match(Box::new(TagMatch {
+                mode,
+                threshold,
+                filter,
+            }))),
+        )
+    }
+
     /// `null`: the value is missing.
     pub fn is_null(self) -> Rule {
         Rule::new(self.0, Operator::Null, None)
@@ -202,6 +249,12 @@ literal_from! {
     String => |x| Literal::String(x),
     Timestamp => |x| Literal::String(x.to_string()),
     Duration => |x| Literal::Duration(x),
+}
+
+/// Another field of the same entity as a rule's value
+/// (`"valueSource": "field"`): `field("mrr").gt(other_field("mrr_last_year"))`.
+pub fn other_field(name: &str) -> Literal {
+    Literal::Field(name.to_string())
 }
 
 /// A quantifier over the entities of kind `kind` related to the filter's
@@ -258,6 +311,22 @@ impl RelatedRef {
     /// `atLeast` a share, in percent (and at least one entity).
     pub fn at_least_percent(self, percent: f64, filter: Filter) -> Rule {
         self.rule(Operator::AtLeast, Some(Threshold::Percent(percent)), filter)
+    }
+
+    /// `atMost` a count (true for an entity without related entities).
+    pub fn at_most(self, count: u64, filter: Filter) -> Rule {
+        self.rule(Operator::AtMost, Some(Threshold::Count(count)), filter)
+    }
+
+    /// `exactly` a count.
+    pub fn exactly(self, count: u64, filter: Filter) -> Rule {
+        self.rule(Operator::Exactly, Some(Threshold::Count(count)), filter)
+    }
+
+    /// A quantifier with a count or share threshold: `atLeast`, `atMost`
+    /// or `exactly`.
+    pub fn with_threshold(self, operator: Operator, threshold: Threshold, filter: Filter) -> Rule {
+        self.rule(operator, Some(threshold), filter)
     }
 }
 

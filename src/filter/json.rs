@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::ast::{
-    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold,
-    TimeUnit, UsageChange,
+    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, MatchMode, Nested, Node, Operator, Rule,
+    TagMatch, Threshold, TimeUnit, UsageChange,
 };
 use super::path::Path;
 use crate::error::FilterError;
@@ -68,7 +68,7 @@ impl Filter {
     /// As [`Filter::from_json`]; [`FilterError::Json`] only for nesting.
     pub fn from_json_value(v: &Value) -> Result<Filter, FilterError> {
         check_value_depth(v)?;
-        group_from_json(v, &Path::root())
+        root_from_json(v)
     }
 
     /// The JSON form.
@@ -157,14 +157,43 @@ pub(crate) fn describe(v: &Value) -> String {
     }
 }
 
-/// Members react-querybuilder emits for its own bookkeeping.
-fn ignorable(name: &str, v: &Value) -> bool {
-    match name {
-        "id" | "path" => true,
-        "valueSource" => v == "value",
-        "disabled" => v == &Value::Bool(false),
-        _ => false,
+/// Members react-querybuilder adds that never change what a node means.
+fn bookkeeping(name: &str) -> bool {
+    matches!(name, "id" | "path" | "meta")
+}
+
+/// A member that must be a boolean.
+fn flag(val: &Value, path: &Path, member: &str) -> Result<bool, FilterError> {
+    expect(val.as_bool(), val, path, member, "a boolean")
+}
+
+/// The placeholder react-querybuilder uses for "nothing chosen yet".
+const PLACEHOLDER: &str = "~";
+
+fn unfinished(path: &Path, what: impl Into<String>) -> FilterError {
+    FilterError::Unfinished {
+        path: path.to_string(),
+        what: what.into(),
     }
+}
+
+/// Whether a node is muted (`"muted": true`): left out as if absent.
+fn muted(v: &Value, path: &Path) -> Result<bool, FilterError> {
+    match v.as_object().and_then(|o| o.get("muted")) {
+        None => Ok(false),
+        Some(m) => flag(m, path, "muted"),
+    }
+}
+
+/// The root group; a muted root is left out, which leaves the empty `and`.
+fn root_from_json(v: &Value) -> Result<Group, FilterError> {
+    let path = Path::root();
+    if muted(v, &path)? {
+        // Still a group of the right shape, so that a typo is not hidden.
+        group_from_json(v, &path)?;
+        return Ok(Group::empty());
+    }
+    group_from_json(v, &path)
 }
 
 fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
@@ -177,37 +206,40 @@ fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
     for (name, val) in obj {
         match name.as_str() {
             "combinator" => {
-                combinator = Some(match val.as_str() {
-                    Some("and") => Combinator::And,
-                    Some("or") => Combinator::Or,
-                    _ => {
-                        return Err(shape(
-                            &path.member("combinator"),
-                            format!("expected \"and\" or \"or\", found {}", describe(val)),
-                        ))
-                    }
-                })
+                combinator = Some(val.as_str().and_then(Combinator::from_name).ok_or_else(|| {
+                    shape(
+                        &path.member("combinator"),
+                        format!("expected \"and\", \"or\" or \"xor\", found {}", describe(val)),
+                    )
+                })?)
             }
-            "not" => not = expect(val.as_bool(), val, path, "not", "a boolean")?,
+            "not" => not = flag(val, path, "not")?,
             "rules" => rules = Some(expect(val.as_array(), val, path, "rules", "an array")?),
-            other if ignorable(other, val) => {}
+            // A lock on editing, not on evaluation; muting is read by the parent.
+            "disabled" | "muted" => {
+                flag(val, path, name)?;
+            }
+            other if bookkeeping(other) => {}
             other => return Err(shape(&path.member(other), "unknown member of a group")),
         }
     }
-    let combinator = combinator.ok_or_else(|| shape(path, "a group needs a `combinator`"))?;
     let rules = rules.ok_or_else(|| shape(path, "a group needs `rules`"))?;
+    let Some(combinator) = combinator else {
+        return independent(rules, not, path);
+    };
     let mut out = Vec::with_capacity(rules.len());
     for (i, r) in rules.iter().enumerate() {
-        let p = path.rule(i);
-        match r.as_object() {
-            Some(o) if o.contains_key("rules") => out.push(Node::Group(group_from_json(r, &p)?)),
-            Some(o) => out.push(Node::Rule(rule_from_json(o, &p)?)),
-            None => {
-                return Err(shape(
-                    &p,
-                    format!("expected a rule or group object, found {}", describe(r)),
-                ))
-            }
+        if r.is_string() {
+            return Err(shape(
+                &path.rule(i),
+                format!(
+                    "expected a rule or group object, found {} (combinators between rules go in a group without `combinator`)",
+                    describe(r)
+                ),
+            ));
+        }
+        if let Some(n) = node_from_json(r, &path.rule(i))? {
+            out.push(n);
         }
     }
     Ok(Group {
@@ -217,59 +249,349 @@ fn group_from_json(v: &Value, path: &Path) -> Result<Group, FilterError> {
     })
 }
 
+/// A rule or group; `None` when it is muted.
+fn node_from_json(v: &Value, path: &Path) -> Result<Option<Node>, FilterError> {
+    match v.as_object() {
+        Some(_) if muted(v, path)? => Ok(None),
+        Some(o) if o.contains_key("rules") => Ok(Some(Node::Group(group_from_json(v, path)?))),
+        Some(o) => Ok(Some(Node::Rule(rule_from_json(o, path)?))),
+        None => Err(shape(
+            path,
+            format!("expected a rule or group object, found {}", describe(v)),
+        )),
+    }
+}
+
+/// A group with independent combinators, `[node, "and", node, "or", node]`,
+/// read with SQL's precedence: `and` binds tighter than `xor`, `xor`
+/// tighter than `or`. A muted node leaves out the combinator before it (or
+/// after it, for the first node), as react-querybuilder's exports do.
+fn independent(items: &[Value], not: bool, path: &Path) -> Result<Group, FilterError> {
+    let mut nodes: Vec<Option<Node>> = Vec::with_capacity(items.len() / 2 + 1);
+    let mut ops: Vec<Combinator> = Vec::with_capacity(items.len() / 2);
+    for (i, item) in items.iter().enumerate() {
+        let p = path.rule(i);
+        if i % 2 == 0 {
+            if item.is_string() {
+                return Err(shape(
+                    &p,
+                    format!("expected a rule or group object, found {}", describe(item)),
+                ));
+            }
+            nodes.push(node_from_json(item, &p)?);
+        } else {
+            let c = item.as_str().and_then(Combinator::from_name).ok_or_else(|| {
+                shape(
+                    &p,
+                    format!(
+                        "expected \"and\", \"or\" or \"xor\" between two rules (a group without `combinator` alternates rules and combinators), found {}",
+                        describe(item)
+                    ),
+                )
+            })?;
+            ops.push(c);
+        }
+    }
+    if !items.is_empty() && items.len() % 2 == 0 {
+        return Err(shape(&path.rule(items.len() - 1), "a combinator needs a rule after it"));
+    }
+    // Leave out muted nodes with their combinator.
+    let mut kept: Vec<Node> = Vec::with_capacity(nodes.len());
+    let mut between: Vec<Combinator> = Vec::with_capacity(ops.len());
+    for (k, n) in nodes.into_iter().enumerate() {
+        if let Some(n) = n {
+            if !kept.is_empty() {
+                // The combinator just before this node: a muted node took
+                // the one before it (or, first, the one after it) away.
+                between.push(ops[k - 1]);
+            }
+            kept.push(n);
+        }
+    }
+    // Or of xors of ands.
+    let mut ors: Vec<Vec<Vec<Node>>> = vec![vec![Vec::new()]];
+    for (k, n) in kept.into_iter().enumerate() {
+        if k > 0 {
+            match between[k - 1] {
+                Combinator::And => {}
+                Combinator::Xor => ors.last_mut().map_or((), |x| x.push(Vec::new())),
+                Combinator::Or => ors.push(vec![Vec::new()]),
+            }
+        }
+        if let Some(run) = ors.last_mut().and_then(|x| x.last_mut()) {
+            run.push(n);
+        }
+    }
+    let group = |combinator, mut rules: Vec<Node>| -> Node {
+        if rules.len() == 1 {
+            rules.pop().unwrap_or(Node::Group(Group::empty()))
+        } else {
+            Node::Group(Group {
+                combinator,
+                not: false,
+                rules,
+            })
+        }
+    };
+    let mut ors: Vec<Node> = ors
+        .into_iter()
+        .map(|xors| {
+            group(
+                Combinator::Xor,
+                xors.into_iter().map(|ands| group(Combinator::And, ands)).collect(),
+            )
+        })
+        .collect();
+    // The outermost level is the group itself, with the group's `not`.
+    let (combinator, rules) = if ors.len() > 1 {
+        (Combinator::Or, ors)
+    } else {
+        match ors.pop() {
+            Some(Node::Group(mut g)) if !g.not => (g.combinator, std::mem::take(&mut g.rules)),
+            Some(n) => (Combinator::And, vec![n]),
+            None => (Combinator::And, Vec::new()),
+        }
+    };
+    Ok(Group { combinator, not, rules })
+}
+
 fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterError> {
     let mut field = None;
     let mut operator = None;
     let mut value = None;
+    let mut from_field = false;
+    let mut matching = None;
+    let mut case_insensitive = false;
     for (name, val) in obj {
         match name.as_str() {
             "field" => field = Some(expect(val.as_str(), val, path, "field", "a string")?),
-            "operator" => {
-                let s = expect(val.as_str(), val, path, "operator", "a string")?;
-                operator = Some(Operator::from_name(s).ok_or_else(|| FilterError::UnknownOperator {
-                    path: path.member("operator").to_string(),
-                    operator: s.to_string(),
-                })?);
-            }
+            "operator" => operator = Some(expect(val.as_str(), val, path, "operator", "a string")?),
             "value" => value = Some(val),
-            other if ignorable(other, val) => {}
+            "valueSource" => match val.as_str() {
+                Some("value") => from_field = false,
+                Some("field") => from_field = true,
+                Some(other) => {
+                    return Err(FilterError::Unsupported {
+                        path: path.member("valueSource").to_string(),
+                        what: format!("valueSource `{other}` (the sources are `value` and `field`)"),
+                    })
+                }
+                None => {
+                    return Err(shape(
+                        &path.member("valueSource"),
+                        format!("expected \"value\" or \"field\", found {}", describe(val)),
+                    ))
+                }
+            },
+            "match" => matching = Some(val),
+            "caseInsensitive" => case_insensitive = flag(val, path, "caseInsensitive")?,
+            "disabled" | "muted" => {
+                flag(val, path, name)?;
+            }
+            other if bookkeeping(other) => {}
             other => return Err(shape(&path.member(other), "unknown member of a rule")),
         }
     }
     let field = field.ok_or_else(|| shape(path, "a rule needs a `field`"))?;
-    let operator = operator.ok_or_else(|| shape(path, "a rule needs an `operator`"))?;
+    if field == PLACEHOLDER || field.is_empty() {
+        return Err(unfinished(&path.member("field"), "no field chosen"));
+    }
+    let op_text = operator.ok_or_else(|| shape(path, "a rule needs an `operator`"))?;
+    if let Some(m) = matching {
+        // A match mode: the operator is ignored, the value is a group.
+        if from_field {
+            return Err(FilterError::Unsupported {
+                path: path.member("valueSource").to_string(),
+                what: "valueSource `field` with a match mode".into(),
+            });
+        }
+        let value = match_from_json(m, value, field, path)?;
+        return Ok(Rule {
+            field: field.to_string(),
+            operator: Operator::from_name(op_text).unwrap_or(Operator::Eq),
+            value: Some(value),
+            case_insensitive,
+        });
+    }
+    if op_text == PLACEHOLDER || op_text.is_empty() {
+        return Err(unfinished(
+            &path.member("operator"),
+            format!("no operator chosen for field `{field}`"),
+        ));
+    }
+    let operator = Operator::from_name(op_text).ok_or_else(|| FilterError::UnknownOperator {
+        path: path.member("operator").to_string(),
+        operator: op_text.to_string(),
+    })?;
+    let vp = path.member("value");
     let value = match (operator, value) {
         // Builders send "" or null with the operators that take no value.
         (Operator::Null | Operator::NotNull, _) => None,
         (_, None) => None,
-        (_, Some(v)) => Some(literal_from_json(v, &path.member("value"))?),
+        (_, Some(Value::String(s))) if s.is_empty() || s == PLACEHOLDER => {
+            return Err(unfinished(&vp, format!("no value for field `{field}`")))
+        }
+        (_, Some(v)) if from_field => Some(field_refs(v, operator, field, &vp)?),
+        (_, Some(v)) => Some(literal_from_json(v, &vp, field)?),
     };
     Ok(Rule {
         field: field.to_string(),
         operator,
         value,
+        case_insensitive,
     })
 }
 
-fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
+/// Whether an operator takes a list (so that a text value is split on commas).
+pub(crate) fn takes_list(op: Operator) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::In | O::NotIn | O::Between | O::NotBetween | O::ContainsAny | O::ContainsAll | O::ContainsNone
+    )
+}
+
+/// A list as a text input writes it: split on commas, `\,` for a literal
+/// comma, each item's surrounding spaces ignored, empty items dropped.
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                cur.push(',');
+                chars.next();
+            }
+            ',' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// The value of a rule with `"valueSource": "field"`: a field name, or for
+/// the list operators a list of them (an array or a comma-separated text).
+fn field_refs(v: &Value, op: Operator, field: &str, path: &Path) -> Result<Literal, FilterError> {
+    let bad = |p: &Path, x: &Value| FilterError::BadValue {
+        path: p.to_string(),
+        field: field.to_string(),
+        expected: "a field name (valueSource is `field`)".into(),
+        found: describe(x),
+    };
+    match v {
+        Value::String(s) if takes_list(op) => {
+            Ok(Literal::List(split_list(s).into_iter().map(Literal::Field).collect()))
+        }
+        Value::String(s) => Ok(Literal::Field(s.trim().to_string())),
+        Value::Array(xs) => xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x.as_str() {
+                Some(s) if !s.trim().is_empty() => Ok(Literal::Field(s.trim().to_string())),
+                _ => Err(bad(&path.index(i), x)),
+            })
+            .collect::<Result<_, _>>()
+            .map(Literal::List),
+        other => Err(bad(path, other)),
+    }
+}
+
+pub(crate) const MATCH_SHAPE: &str =
+    r#"{"mode": "some" | "all" | "none" | "atLeast" | "atMost" | "exactly", "threshold": <number>}"#;
+
+/// `"match": {"mode": m, "threshold": t}` with a group as the value.
+fn match_from_json(m: &Value, value: Option<&Value>, field: &str, path: &Path) -> Result<Literal, FilterError> {
+    let mp = path.member("match");
+    let bad = |found: String| FilterError::BadValue {
+        path: mp.to_string(),
+        field: field.to_string(),
+        expected: MATCH_SHAPE.into(),
+        found,
+    };
+    let o = m.as_object().ok_or_else(|| bad(describe(m)))?;
+    let mut mode = None;
+    let mut threshold = None;
+    for (name, val) in o {
+        match name.as_str() {
+            "mode" => {
+                mode = Some(
+                    val.as_str()
+                        .and_then(MatchMode::from_name)
+                        .ok_or_else(|| bad(format!("mode {}", describe(val))))?,
+                )
+            }
+            "threshold" => {
+                threshold = match val {
+                    Value::Null => None,
+                    Value::String(s) => Some(
+                        s.trim()
+                            .parse::<f64>()
+                            .map_err(|_| bad(format!("threshold {}", describe(val))))?,
+                    ),
+                    v => Some(v.as_f64().ok_or_else(|| bad(format!("threshold {}", describe(v))))?),
+                }
+            }
+            _ => return Err(shape(&mp.member(name), "unknown member of a match mode")),
+        }
+    }
+    let mode = mode.ok_or_else(|| bad("no mode".into()))?;
+    let vp = path.member("value");
+    let filter = match value {
+        Some(v @ Value::Object(_)) => group_from_json(v, &vp)?,
+        Some(Value::String(s)) if s.is_empty() || s == PLACEHOLDER => {
+            return Err(unfinished(
+                &vp,
+                format!("no group for the match mode of field `{field}`"),
+            ))
+        }
+        Some(other) => {
+            return Err(FilterError::BadValue {
+                path: vp.to_string(),
+                field: field.to_string(),
+                expected: "a group tested against each tag".into(),
+                found: describe(other),
+            })
+        }
+        None => {
+            return Err(unfinished(
+                &vp,
+                format!("no group for the match mode of field `{field}`"),
+            ))
+        }
+    };
+    Ok(Literal::Match(Box::new(TagMatch {
+        mode,
+        threshold,
+        filter,
+    })))
+}
+
+fn literal_from_json(v: &Value, path: &Path, field: &str) -> Result<Literal, FilterError> {
     Ok(match v {
         Value::Array(items) => Literal::List(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, x)| match x {
-                    Value::Object(o) if bigint(o).is_some() => literal_from_json(x, &path.index(i)),
+                    Value::Object(o) if bigint(o).is_some() => literal_from_json(x, &path.index(i), field),
                     Value::Array(_) | Value::Object(_) => Err(FilterError::BadValue {
                         path: path.index(i).to_string(),
+                        field: field.to_string(),
                         expected: "a number, string or boolean".into(),
                         found: describe(x),
                     }),
-                    x => literal_from_json(x, &path.index(i)),
+                    x => literal_from_json(x, &path.index(i), field),
                 })
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(o) if o.contains_key(BIGINT) => Literal::Int(bigint(o).ok_or_else(|| FilterError::BadValue {
             path: path.to_string(),
+            field: field.to_string(),
             expected: r#"{"$bigint": "<an integer>"}"#.into(),
             found: Value::Object(o.clone()).to_string(),
         })?),
@@ -277,10 +599,11 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
             threshold: None,
             filter: group_from_json(v, path)?,
         })),
-        Value::Object(o) if o.contains_key("filter") => Literal::Nested(Box::new(threshold_from_json(o, path)?)),
+        Value::Object(o) if o.contains_key("filter") => Literal::Nested(Box::new(threshold_from_json(o, path, field)?)),
         Value::Object(o) if o.contains_key("ratio") => {
             Literal::Change(change_from_json(o).ok_or_else(|| FilterError::BadValue {
                 path: path.to_string(),
+                field: field.to_string(),
                 expected: CHANGE_SHAPE.into(),
                 found: Value::Object(o.clone()).to_string(),
             })?)
@@ -288,17 +611,20 @@ fn literal_from_json(v: &Value, path: &Path) -> Result<Literal, FilterError> {
         Value::Object(o) if o.contains_key("count") => {
             Literal::Count(count_from_json(o).ok_or_else(|| FilterError::BadValue {
                 path: path.to_string(),
+                field: field.to_string(),
                 expected: COUNT_SHAPE.into(),
                 found: Value::Object(o.clone()).to_string(),
             })?)
         }
         Value::Object(o) => Literal::Duration(duration_from_json(o).ok_or_else(|| FilterError::BadValue {
             path: path.to_string(),
+            field: field.to_string(),
             expected: r#"{"amount": <non-negative integer>, "unit": "minutes" | "hours" | "days" | "weeks"}"#.into(),
             found: Value::Object(o.clone()).to_string(),
         })?),
         scalar => scalar_literal(scalar).ok_or_else(|| FilterError::BadValue {
             path: path.to_string(),
+            field: field.to_string(),
             expected: "a value".into(),
             found: describe(scalar),
         })?,
@@ -348,9 +674,10 @@ pub(crate) const THRESHOLD_SHAPE: &str =
 
 pub(crate) const CHANGE_SHAPE: &str = r#"{"ratio": <positive number>, "window": {"amount": <positive integer>, "unit": "minutes" | "hours" | "days" | "weeks"}}"#;
 
-fn threshold_from_json(o: &Map<String, Value>, path: &Path) -> Result<Nested, FilterError> {
+fn threshold_from_json(o: &Map<String, Value>, path: &Path, field: &str) -> Result<Nested, FilterError> {
     let bad = || FilterError::BadValue {
         path: path.to_string(),
+        field: field.to_string(),
         expected: THRESHOLD_SHAPE.into(),
         found: format!(
             "an object with members {}",
@@ -408,19 +735,54 @@ fn group_to_json(g: &Group) -> Value {
         .iter()
         .map(|n| match n {
             Node::Group(g) => group_to_json(g),
-            Node::Rule(r) => {
-                let mut m = Map::new();
-                m.insert("field".into(), r.field.clone().into());
-                m.insert("operator".into(), r.operator.name().into());
-                if let Some(v) = &r.value {
-                    m.insert("value".into(), literal_to_json(v));
-                }
-                Value::Object(m)
-            }
+            Node::Rule(r) => rule_to_json(r),
         })
         .collect();
     m.insert("rules".into(), Value::Array(rules));
     Value::Object(m)
+}
+
+fn rule_to_json(r: &Rule) -> Value {
+    let mut m = Map::new();
+    m.insert("field".into(), r.field.clone().into());
+    m.insert("operator".into(), r.operator.name().into());
+    let is_field = |l: &Literal| matches!(l, Literal::Field(_));
+    match &r.value {
+        Some(Literal::Match(t)) => {
+            let mut mm = Map::new();
+            mm.insert("mode".into(), t.mode.name().into());
+            if let Some(x) = t.threshold {
+                mm.insert("threshold".into(), f64_to_json(x));
+            }
+            m.insert("match".into(), Value::Object(mm));
+            m.insert("value".into(), group_to_json(&t.filter));
+        }
+        Some(v) => {
+            let fields = match v {
+                Literal::List(xs) => !xs.is_empty() && xs.iter().all(is_field),
+                other => is_field(other),
+            };
+            if fields {
+                m.insert("valueSource".into(), "field".into());
+            }
+            m.insert("value".into(), literal_to_json(v));
+        }
+        None => {}
+    }
+    if r.case_insensitive {
+        m.insert("caseInsensitive".into(), true.into());
+    }
+    Value::Object(m)
+}
+
+/// A finite number as JSON: an integer when it is one (as JavaScript
+/// writes it), else the shortest decimal that reads back the same.
+fn f64_to_json(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        (x as i64).into()
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
 }
 
 fn literal_to_json(l: &Literal) -> Value {
@@ -433,7 +795,9 @@ fn literal_to_json(l: &Literal) -> Value {
             _ => serde_json::json!({ BIGINT: i.to_string() }),
         },
         Literal::Float(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
-        Literal::String(s) => s.clone().into(),
+        Literal::String(s) | Literal::Field(s) => s.clone().into(),
+        // Written by `rule_to_json`, beside the `match` member.
+        Literal::Match(t) => group_to_json(&t.filter),
         Literal::List(xs) => Value::Array(xs.iter().map(literal_to_json).collect()),
         Literal::Duration(d) => serde_json::json!({"amount": d.amount, "unit": d.unit.name()}),
         Literal::Count(c) => match &c.window {

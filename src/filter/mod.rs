@@ -46,11 +46,14 @@ mod plan;
 mod validate;
 
 pub use ast::{
-    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, Nested, Node, Operator, Rule, Threshold,
-    TimeUnit, UsageChange,
+    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, MatchMode, Nested, Node, Operator, Rule,
+    TagMatch, Threshold, TimeUnit, UsageChange,
 };
-pub use builder::{field, in_segments, not_in_segments, related, usage_change, FieldRef, RelatedRef};
+pub use builder::{field, in_segments, not_in_segments, other_field, related, usage_change, FieldRef, RelatedRef};
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub use plan::Plan;
-pub(crate) use plan::{CmpOp, Cond, CountWin, EventCond, EventWhat, PlanNode, Quant, RelCond, StrMatch, Test, Window};
+pub(crate) use plan::{
+    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, Quant, RelCond, StrMatch, TagCount, Test, Window,
+};
 pub(crate) use validate::deeper_than;
+pub use validate::{MAX_REGEX_LEN, MAX_REGEX_SIZE};

@@ -24,7 +24,7 @@ use crate::value::Num;
 /// let filter = Filter::from_json(r#"{"combinator": "and", "rules": [
 ///     {"field": "health", "operator": "between", "value": [30, 10]}]}"#)?;
 /// let err = Plan::new(&filter, &kind, &LimitPolicy::default()).unwrap_err();
-/// assert_eq!(err.to_string(), "rules[0].value: low bound 30 is greater than high bound 10");
+/// assert_eq!(err.to_string(), "rules[0].value (field `health`): low bound 30 is greater than high bound 10");
 /// # Ok::<(), segments::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct Plan {
 pub(crate) enum PlanNode {
     And(Vec<PlanNode>),
     Or(Vec<PlanNode>),
+    /// True where an odd number of children are.
+    Xor(Vec<PlanNode>),
     Not(Box<PlanNode>),
     Leaf(Cond),
     Event(EventCond),
@@ -85,6 +87,14 @@ pub(crate) enum Quant {
     AtLeast(u64),
     /// At least `p` percent, and at least one.
     Percent(f64),
+    /// At most `n`.
+    AtMost(u64),
+    /// At most `p` percent (true when there are none).
+    AtMostPercent(f64),
+    /// Exactly `n`.
+    Exactly(u64),
+    /// Exactly `p` percent, and at least one.
+    ExactlyPercent(f64),
 }
 
 impl Quant {
@@ -96,6 +106,10 @@ impl Quant {
             Quant::AtLeast(n) => matched >= n,
             // matched / total >= p / 100, exactly: p is an f64 in 0..=100.
             Quant::Percent(p) => total > 0 && matched as f64 * 100.0 >= p * total as f64,
+            Quant::AtMost(n) => matched <= n,
+            Quant::AtMostPercent(p) => total == 0 || matched as f64 * 100.0 <= p * total as f64,
+            Quant::Exactly(n) => matched == n,
+            Quant::ExactlyPercent(p) => total > 0 && matched as f64 * 100.0 == p * total as f64,
         }
     }
 }
@@ -183,6 +197,128 @@ impl StrMatch {
     }
 }
 
+/// A test of one string: what case-insensitive operators, regular
+/// expressions and the rules of a match mode ask of a dictionary word.
+#[derive(Debug, Clone)]
+pub(crate) struct StrPred {
+    pub kind: StrKind,
+    /// Compare after lowercasing (patterns are stored lowercased).
+    pub fold: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum StrKind {
+    Eq(String),
+    In(Vec<String>),
+    Match(StrMatch, String),
+    Regex(Box<regex::Regex>),
+}
+
+impl StrPred {
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        if self.fold && !matches!(self.kind, StrKind::Regex(_)) {
+            return self.matches_folded(&s.to_lowercase());
+        }
+        self.matches_folded(s)
+    }
+
+    fn matches_folded(&self, s: &str) -> bool {
+        match &self.kind {
+            StrKind::Eq(x) => s == x,
+            StrKind::In(xs) => xs.iter().any(|x| x == s),
+            StrKind::Match(m, pat) => m.matches(s, pat),
+            StrKind::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+/// A boolean tree of string tests: the group of a match mode, applied to
+/// each tag.
+#[derive(Debug, Clone)]
+pub(crate) enum StrNode {
+    And(Vec<StrNode>),
+    Or(Vec<StrNode>),
+    Xor(Vec<StrNode>),
+    Not(Box<StrNode>),
+    Leaf(StrPred),
+}
+
+impl StrNode {
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        match self {
+            StrNode::And(xs) => xs.iter().all(|x| x.matches(s)),
+            StrNode::Or(xs) => xs.iter().any(|x| x.matches(s)),
+            StrNode::Xor(xs) => xs.iter().filter(|x| x.matches(s)).count() % 2 == 1,
+            StrNode::Not(x) => !x.matches(s),
+            StrNode::Leaf(p) => p.matches(s),
+        }
+    }
+}
+
+/// How many of an entity's tags a match mode asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum TagCount {
+    Some,
+    All,
+    None,
+    AtLeast(f64),
+    AtMost(f64),
+    Exactly(f64),
+}
+
+impl TagCount {
+    /// Whether `matched` of an entity's `total` tags satisfy the mode. A
+    /// threshold `0 < t < 1` is a share of the tags; else a count. An entity
+    /// without tags satisfies only `none`.
+    pub(crate) fn satisfied_by(self, matched: u64, total: u64) -> bool {
+        if total == 0 {
+            return self == TagCount::None;
+        }
+        let goal = |t: f64| if t > 0.0 && t < 1.0 { t * total as f64 } else { t };
+        let m = matched as f64;
+        match self {
+            TagCount::Some => matched > 0,
+            TagCount::All => matched == total,
+            TagCount::None => matched == 0,
+            TagCount::AtLeast(t) => m >= goal(t),
+            TagCount::AtMost(t) => m <= goal(t),
+            TagCount::Exactly(t) => m == goal(t),
+        }
+    }
+}
+
+/// A match mode on a tags field.
+#[derive(Debug, Clone)]
+pub(crate) struct TagsMatch {
+    pub count: TagCount,
+    pub each: StrNode,
+}
+
+/// A comparison of a field with other fields of the same entity
+/// (`"valueSource": "field"`).
+#[derive(Debug, Clone)]
+pub(crate) enum FieldTest {
+    /// `this op other` (numbers, instants, strings or booleans).
+    Cmp(CmpOp, FieldId),
+    /// `low <= this <= high`; false when a bound is missing.
+    Between(FieldId, FieldId),
+    /// Equal to one of the fields that have a value.
+    In(Vec<FieldId>),
+    /// A string match with the other field's string as the pattern.
+    Str(StrMatch, FieldId),
+}
+
+impl FieldTest {
+    /// The other fields it reads.
+    pub(crate) fn others(&self) -> Vec<FieldId> {
+        match self {
+            FieldTest::Cmp(_, f) | FieldTest::Str(_, f) => vec![*f],
+            FieldTest::Between(a, b) => vec![*a, *b],
+            FieldTest::In(fs) => fs.clone(),
+        }
+    }
+}
+
 /// What a condition tests; a missing value fails every test but `Null`.
 #[derive(Debug, Clone)]
 pub(crate) enum Test {
@@ -201,6 +337,12 @@ pub(crate) enum Test {
     Bool(bool),
     TagsAny(Vec<String>),
     TagsAll(Vec<String>),
+    /// A string test that scans the dictionary (case-insensitive, regex).
+    Pred(StrPred),
+    /// A match mode on a tags field.
+    TagsMatch(Box<TagsMatch>),
+    /// A comparison with other fields.
+    Fields(FieldTest),
 }
 
 impl Plan {
@@ -263,7 +405,12 @@ impl Plan {
             }
             let i = entry(chain);
             match n {
-                PlanNode::Leaf(c) => out[i].fields.push(c.field),
+                PlanNode::Leaf(c) => {
+                    out[i].fields.push(c.field);
+                    if let Test::Fields(t) = &c.test {
+                        out[i].fields.extend(t.others());
+                    }
+                }
                 PlanNode::Event(e) => out[i].events.push(e.name.clone()),
                 _ => {}
             }
@@ -296,7 +443,9 @@ impl Plan {
         let mut stack: Vec<(&PlanNode, Vec<RelationId>)> = vec![(&self.root, Vec::new())];
         while let Some((n, chain)) = stack.pop() {
             match n {
-                PlanNode::And(xs) | PlanNode::Or(xs) => stack.extend(xs.iter().map(|x| (x, chain.clone()))),
+                PlanNode::And(xs) | PlanNode::Or(xs) | PlanNode::Xor(xs) => {
+                    stack.extend(xs.iter().map(|x| (x, chain.clone())))
+                }
                 PlanNode::Not(x) => stack.push((x, chain)),
                 PlanNode::Related(r) => {
                     f(&chain, n);
@@ -324,7 +473,10 @@ impl Plan {
         let mut out = Vec::new();
         self.visit(&mut |n| {
             if let PlanNode::Leaf(c) = n {
-                out.push(c.field)
+                out.push(c.field);
+                if let Test::Fields(t) = &c.test {
+                    out.extend(t.others());
+                }
             }
         });
         out.sort_unstable();

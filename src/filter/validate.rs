@@ -6,16 +6,19 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::ast::{Combinator, CountWindow, Filter, Group, Literal, Node, Operator, Rule, Threshold};
+use super::ast::{
+    Combinator, CountWindow, Filter, Group, Literal, MatchMode, Node, Operator, Rule, TagMatch, Threshold,
+};
 use super::limit::LimitPolicy;
 use super::path::Path;
 use super::plan::{
-    CmpOp, Cond, CountWin, EventCond, EventWhat, Plan, PlanNode, Quant, RelCond, StrMatch, Test, Window,
+    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, Plan, PlanNode, Quant, RelCond, StrKind, StrMatch, StrNode,
+    StrPred, TagCount, TagsMatch, Test, Window,
 };
 use crate::error::FilterError;
 use crate::ids::SegmentId;
-use crate::schema::{FieldType, KindSchema, Schema};
-use crate::value::{cmp_num, parse_rfc3339_nanos, Num, TimestampError};
+use crate::schema::{FieldId, FieldType, KindSchema, Schema};
+use crate::value::{cmp_num, parse_filter_time_nanos, Num, TimestampError};
 
 impl Plan {
     /// Validates `filter` against `kind` within `policy`.
@@ -89,8 +92,8 @@ pub(crate) fn deeper_than(filter: &Filter, levels: usize) -> bool {
         for n in &g.rules {
             match n {
                 Node::Rule(r) => {
-                    if let Some(Literal::Nested(nested)) = &r.value {
-                        stack.push((&nested.filter, depth + 1));
+                    if let Some(g) = Group::nested_in(r) {
+                        stack.push((g, depth + 1));
                     }
                 }
                 Node::Group(h) => stack.push((h, depth + 1)),
@@ -115,14 +118,18 @@ pub(super) fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, Fi
             match n {
                 Node::Rule(r) => {
                     count += 1;
-                    if let Some(Literal::Nested(nested)) = &r.value {
-                        let p = path.rule(i).member("value");
-                        let p = if nested.threshold.is_some() {
-                            p.member("filter")
-                        } else {
-                            p
-                        };
-                        stack.push((&nested.filter, depth + 1, p));
+                    let p = path.rule(i).member("value");
+                    match &r.value {
+                        Some(Literal::Nested(nested)) => {
+                            let p = if nested.threshold.is_some() {
+                                p.member("filter")
+                            } else {
+                                p
+                            };
+                            stack.push((&nested.filter, depth + 1, p));
+                        }
+                        Some(Literal::Match(m)) => stack.push((&m.filter, depth + 1, p)),
+                        _ => {}
                     }
                 }
                 Node::Group(h) => stack.push((h, depth + 1, path.rule(i))),
@@ -147,6 +154,7 @@ pub(super) fn group_plan(g: &Group, path: &Path, kind: &KindSchema, kinds: &Kind
     let node = match g.combinator {
         Combinator::And => PlanNode::And(children),
         Combinator::Or => PlanNode::Or(children),
+        Combinator::Xor => PlanNode::Xor(children),
     };
     Ok(if g.not { PlanNode::Not(Box::new(node)) } else { node })
 }
@@ -163,6 +171,8 @@ pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
         Some(Literal::Count(c)) => format!("event count {}", c.count),
         Some(Literal::Change(c)) => format!("usage change ratio {}", c.ratio),
         Some(Literal::Nested(_)) => "a nested filter".into(),
+        Some(Literal::Field(f)) => format!("field `{f}`"),
+        Some(Literal::Match(_)) => "a match mode".into(),
     }
 }
 
@@ -171,10 +181,24 @@ struct RuleCtx<'a> {
     rule: &'a Rule,
 }
 
+/// A number as a text input writes it: surrounding spaces ignored, the
+/// whole text a finite number.
+fn number_text(s: &str) -> Option<Num> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i128>() {
+        return Some(Num::Int(i));
+    }
+    // Rust's float syntax also reads "inf" and "NaN": only finite numbers
+    // written with digits count.
+    let x = t.parse::<f64>().ok().filter(|x| x.is_finite())?;
+    t.bytes().any(|b| b.is_ascii_digit()).then_some(Num::Float(x))
+}
+
 impl RuleCtx<'_> {
     fn bad(&self, path: &Path, expected: &str, found: Option<&Literal>) -> FilterError {
         FilterError::BadValue {
             path: path.to_string(),
+            field: self.rule.field.clone(),
             expected: expected.into(),
             found: describe_literal(found),
         }
@@ -184,35 +208,52 @@ impl RuleCtx<'_> {
         self.path.member("value")
     }
 
+    /// A number: a JSON number, or text that is one (`"30"`, `" 2.5 "`).
     fn number_at(&self, l: Option<&Literal>, path: &Path) -> Result<Num, FilterError> {
         match l {
             Some(Literal::Int(i)) => Ok(Num::Int(*i)),
             Some(Literal::Float(x)) if x.is_finite() => Ok(Num::Float(*x)),
+            Some(Literal::String(s)) => number_text(s).ok_or_else(|| self.bad(path, "a number", l)),
             _ => Err(self.bad(path, "a number", l)),
         }
     }
 
-    fn string_at<'l>(&self, l: Option<&'l Literal>, path: &Path) -> Result<&'l str, FilterError> {
+    /// A string: a JSON string, or a JSON number compared as its text.
+    fn string_at(&self, l: Option<&Literal>, path: &Path) -> Result<String, FilterError> {
         match l {
-            Some(Literal::String(s)) => Ok(s),
+            Some(Literal::String(s)) => Ok(s.clone()),
+            Some(Literal::Int(i)) => Ok(i.to_string()),
+            Some(Literal::Float(x)) if x.is_finite() => Ok(serde_json::Value::from(*x).to_string()),
             _ => Err(self.bad(path, "a string", l)),
         }
     }
 
-    fn time_at(&self, l: Option<&Literal>, path: &Path) -> Result<i128, FilterError> {
+    /// `true` or `false`, as JSON or as text.
+    fn bool_at(&self, l: Option<&Literal>, path: &Path) -> Result<bool, FilterError> {
         match l {
-            Some(Literal::String(s)) => parse_rfc3339_nanos(s).map_err(|e| {
+            Some(Literal::Bool(b)) => Ok(*b),
+            Some(Literal::String(s)) if s.trim() == "true" => Ok(true),
+            Some(Literal::String(s)) if s.trim() == "false" => Ok(false),
+            _ => Err(self.bad(path, "true or false", l)),
+        }
+    }
+
+    fn time_at(&self, l: Option<&Literal>, path: &Path) -> Result<i128, FilterError> {
+        const EXPECTED: &str = "an RFC 3339 timestamp (or a date-time or date without offset, read in UTC)";
+        match l {
+            Some(Literal::String(s)) => parse_filter_time_nanos(s).map_err(|e| {
                 let reason = match e {
                     TimestampError::Parse { reason } => reason,
                     other => other.to_string(),
                 };
                 FilterError::BadValue {
                     path: path.to_string(),
-                    expected: "an RFC 3339 timestamp".into(),
+                    field: self.rule.field.clone(),
+                    expected: EXPECTED.into(),
                     found: format!("{} ({reason})", describe_literal(l)),
                 }
             }),
-            _ => Err(self.bad(path, "an RFC 3339 timestamp", l)),
+            _ => Err(self.bad(path, EXPECTED, l)),
         }
     }
 
@@ -220,14 +261,27 @@ impl RuleCtx<'_> {
         self.rule.value.as_ref()
     }
 
-    fn list(&self, expected: &str) -> Result<&[Literal], FilterError> {
-        match self.value() {
-            Some(Literal::List(xs)) if xs.is_empty() => Err(FilterError::EmptyList {
-                path: self.value_path().to_string(),
-            }),
-            Some(Literal::List(xs)) => Ok(xs),
-            other => Err(self.bad(&self.value_path(), expected, other)),
+    /// The items of a list: an array, one text split on commas, or (for
+    /// `in` and `notIn`) a single value.
+    fn list(&self, expected: &str) -> Result<Vec<Literal>, FilterError> {
+        let empty = || FilterError::EmptyList {
+            path: self.value_path().to_string(),
+            field: self.rule.field.clone(),
+        };
+        let items = match self.value() {
+            Some(Literal::List(xs)) => xs.clone(),
+            Some(Literal::String(s)) => super::json::split_list(s).into_iter().map(Literal::String).collect(),
+            Some(l @ (Literal::Int(_) | Literal::Float(_) | Literal::Bool(_)))
+                if matches!(self.rule.operator, Operator::In | Operator::NotIn) =>
+            {
+                vec![l.clone()]
+            }
+            other => return Err(self.bad(&self.value_path(), expected, other)),
+        };
+        if items.is_empty() {
+            return Err(empty());
         }
+        Ok(items)
     }
 
     fn each<T>(
@@ -250,21 +304,24 @@ impl RuleCtx<'_> {
         cmp: impl Fn(&T, &T) -> Ordering,
     ) -> Result<(T, T), FilterError> {
         let vp = self.value_path();
-        match self.value() {
-            Some(Literal::List(xs)) if xs.len() == 2 => {
-                let lo = f(self, Some(&xs[0]), &vp.index(0))?;
-                let hi = f(self, Some(&xs[1]), &vp.index(1))?;
-                if cmp(&lo, &hi) == Ordering::Greater {
-                    return Err(FilterError::InvertedRange {
-                        path: vp.to_string(),
-                        low: literal_text(&xs[0]),
-                        high: literal_text(&xs[1]),
-                    });
-                }
-                Ok((lo, hi))
-            }
-            other => Err(self.bad(&vp, expected, other)),
+        let xs = match self.value() {
+            Some(Literal::List(_) | Literal::String(_)) => self.list(expected)?,
+            other => return Err(self.bad(&vp, expected, other)),
+        };
+        if xs.len() != 2 {
+            return Err(self.bad(&vp, expected, self.value()));
         }
+        let lo = f(self, Some(&xs[0]), &vp.index(0))?;
+        let hi = f(self, Some(&xs[1]), &vp.index(1))?;
+        if cmp(&lo, &hi) == Ordering::Greater {
+            return Err(FilterError::InvertedRange {
+                path: vp.to_string(),
+                field: self.rule.field.clone(),
+                low: literal_text(&xs[0]),
+                high: literal_text(&xs[1]),
+            });
+        }
+        Ok((lo, hi))
     }
 }
 
@@ -290,6 +347,36 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
         path: path.member("field").to_string(),
         field: rule.field.clone(),
     };
+    if matches!(&rule.value, Some(Literal::String(s)) if s.is_empty())
+        && rule.operator.negates() != Some(Operator::Null)
+        && rule.operator != Operator::Null
+    {
+        // As a builder writes an unfinished rule; the JSON reader refuses it too.
+        return Err(FilterError::Unfinished {
+            path: path.member("value").to_string(),
+            what: format!("no value for field `{}`", rule.field),
+        });
+    }
+    let is_field = |l: &Literal| matches!(l, Literal::Field(_));
+    let from_field = match &rule.value {
+        Some(Literal::List(xs)) => !xs.is_empty() && xs.iter().all(is_field),
+        Some(l) => is_field(l),
+        None => false,
+    };
+    if rule.field.starts_with('@') {
+        let what = match &rule.value {
+            Some(Literal::Match(_)) => Some("a match mode"),
+            _ if from_field => Some("valueSource `field`"),
+            _ if rule.case_insensitive => Some("caseInsensitive"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(FilterError::Unsupported {
+                path: path.to_string(),
+                what: format!("{what} on `{}`", rule.field),
+            });
+        }
+    }
     let leaf = if let Some(pseudo) = rule.field.strip_prefix('@') {
         let (what, name) = match pseudo.split_once(':') {
             Some((what, name)) if !name.is_empty() => (what, Some(name.to_string())),
@@ -312,10 +399,19 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
     } else {
         let field = kind.field_id(&rule.field).ok_or_else(unknown)?;
         let ty = kind.field(field).map_or(FieldType::Int, |(_, t)| t);
-        PlanNode::Leaf(Cond {
-            field,
-            test: typed_test(&cx, ty, positive)?,
-        })
+        if let Some(Literal::Match(m)) = &rule.value {
+            // The operator is ignored: no negation either.
+            return Ok(PlanNode::Leaf(Cond {
+                field,
+                test: tags_match_test(&cx, ty, m)?,
+            }));
+        }
+        let test = if from_field {
+            field_test(&cx, kind, ty, positive)?
+        } else {
+            typed_test(&cx, ty, positive)?
+        };
+        PlanNode::Leaf(Cond { field, test })
     };
     Ok(if negated { PlanNode::Not(Box::new(leaf)) } else { leaf })
 }
@@ -361,7 +457,12 @@ fn segment_test(cx: &RuleCtx, positive: Operator) -> Result<Pseudo, FilterError>
         other => Err(cx.bad(p, "a segment id (a positive integer)", Some(other))),
     };
     let mut ids = match cx.value() {
-        Some(Literal::List(xs)) if xs.is_empty() => return Err(FilterError::EmptyList { path: vp.to_string() }),
+        Some(Literal::List(xs)) if xs.is_empty() => {
+            return Err(FilterError::EmptyList {
+                path: vp.to_string(),
+                field: cx.rule.field.clone(),
+            })
+        }
         Some(Literal::List(xs)) => xs
             .iter()
             .enumerate()
@@ -395,11 +496,26 @@ fn related_test(cx: &RuleCtx, positive: Operator, child: &str, kinds: &Kinds) ->
         (Operator::All, None) => Quant::All,
         (Operator::AtLeast, Some(Threshold::Count(n))) => Quant::AtLeast(n),
         (Operator::AtLeast, Some(Threshold::Percent(p))) if (0.0..=100.0).contains(&p) => Quant::Percent(p),
-        (Operator::AtLeast, _) => return Err(cx.bad(&vp, super::json::THRESHOLD_SHAPE, cx.value())),
-        (Operator::Any | Operator::All, Some(_)) => {
-            return Err(cx.bad(&vp, "a group (a threshold goes with `atLeast` only)", cx.value()))
+        (Operator::AtMost, Some(Threshold::Count(n))) => Quant::AtMost(n),
+        (Operator::AtMost, Some(Threshold::Percent(p))) if (0.0..=100.0).contains(&p) => Quant::AtMostPercent(p),
+        (Operator::Exactly, Some(Threshold::Count(n))) => Quant::Exactly(n),
+        (Operator::Exactly, Some(Threshold::Percent(p))) if (0.0..=100.0).contains(&p) => Quant::ExactlyPercent(p),
+        (Operator::AtLeast | Operator::AtMost | Operator::Exactly, _) => {
+            return Err(cx.bad(&vp, super::json::THRESHOLD_SHAPE, cx.value()))
         }
-        _ => return Err(not_allowed(cx, "`any`, `none`, `all` and `atLeast`")),
+        (Operator::Any | Operator::All, Some(_)) => {
+            return Err(cx.bad(
+                &vp,
+                "a group (a threshold goes with `atLeast`, `atMost` and `exactly`)",
+                cx.value(),
+            ))
+        }
+        _ => {
+            return Err(not_allowed(
+                cx,
+                "`any`, `none`, `all`, `atLeast`, `atMost` and `exactly`",
+            ))
+        }
     };
     let fp = if nested.threshold.is_some() {
         vp.member("filter")
@@ -465,6 +581,7 @@ fn count_test(cx: &RuleCtx, positive: Operator) -> Result<EventWhat, FilterError
             if lo > hi {
                 return Err(FilterError::InvertedRange {
                     path: bp.to_string(),
+                    field: cx.rule.field.clone(),
                     low: a.clone(),
                     high: b.clone(),
                 });
@@ -489,8 +606,35 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
         O::Gt => CmpOp::Gt,
         _ => CmpOp::Ge,
     };
+    let fold = rule.case_insensitive;
+    if fold && ty != T::String && positive != O::Null {
+        return Err(FilterError::Unsupported {
+            path: path.member("caseInsensitive").to_string(),
+            what: format!(
+                "caseInsensitive on {ty} field `{}` (it applies to string fields)",
+                rule.field
+            ),
+        });
+    }
+    let lower = |s: String| if fold { s.to_lowercase() } else { s };
+    let pred = |kind| Test::Pred(StrPred { kind, fold });
     let test = match (ty, positive) {
         (_, O::Null) => Test::Null,
+        (T::String, O::MatchesRegex) => {
+            let pattern = cx.string_at(cx.value(), &vp)?;
+            Test::Pred(StrPred {
+                kind: StrKind::Regex(Box::new(compile_regex(cx, &pattern, fold)?)),
+                fold: false,
+            })
+        }
+        (T::String, O::Eq) if fold => pred(StrKind::Eq(lower(cx.string_at(cx.value(), &vp)?))),
+        (T::String, O::In) if fold => pred(StrKind::In(
+            cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(lower))?,
+        )),
+        (T::String, O::Contains | O::BeginsWith | O::EndsWith) if fold => pred(StrKind::Match(
+            str_match(positive),
+            lower(cx.string_at(cx.value(), &vp)?),
+        )),
         (T::Int | T::Float, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
             Test::Num(cmp(positive), cx.number_at(cx.value(), &vp)?)
         }
@@ -499,22 +643,12 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
             Test::NumBetween(lo, hi)
         }
         (T::Int | T::Float, O::In) => Test::NumIn(cx.each("an array of numbers", RuleCtx::number_at)?),
-        (T::String, O::Eq) => Test::StrEq(cx.string_at(cx.value(), &vp)?.to_string()),
-        (T::String, O::In) => {
-            Test::StrIn(cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?)
-        }
+        (T::String, O::Eq) => Test::StrEq(cx.string_at(cx.value(), &vp)?),
+        (T::String, O::In) => Test::StrIn(cx.each("an array of strings", RuleCtx::string_at)?),
         (T::String, O::Contains | O::BeginsWith | O::EndsWith) => {
-            let m = match positive {
-                O::Contains => StrMatch::Contains,
-                O::BeginsWith => StrMatch::BeginsWith,
-                _ => StrMatch::EndsWith,
-            };
-            Test::Str(m, cx.string_at(cx.value(), &vp)?.to_string())
+            Test::Str(str_match(positive), cx.string_at(cx.value(), &vp)?)
         }
-        (T::Bool, O::Eq) => match cx.value() {
-            Some(Literal::Bool(b)) => Test::Bool(*b),
-            other => return Err(cx.bad(&vp, "true or false", other)),
-        },
+        (T::Bool, O::Eq) => Test::Bool(cx.bool_at(cx.value(), &vp)?),
         (T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) => {
             Test::Time(cmp(positive), cx.time_at(cx.value(), &vp)?)
         }
@@ -540,7 +674,7 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
             }
         },
         (T::Tags, O::ContainsAny | O::ContainsAll) => {
-            let tags = cx.each("an array of strings", |c, l, p| c.string_at(l, p).map(str::to_string))?;
+            let tags = cx.each("an array of strings", RuleCtx::string_at)?;
             if positive == O::ContainsAny {
                 Test::TagsAny(tags)
             } else {
@@ -551,6 +685,219 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
     };
     let _ = (path, rule);
     Ok(test)
+}
+
+fn str_match(op: Operator) -> StrMatch {
+    match op {
+        Operator::Contains => StrMatch::Contains,
+        Operator::BeginsWith => StrMatch::BeginsWith,
+        _ => StrMatch::EndsWith,
+    }
+}
+
+/// The longest pattern `matchesRegex` takes, in bytes.
+pub const MAX_REGEX_LEN: usize = 4096;
+/// The most memory one compiled pattern of `matchesRegex` may take, in
+/// bytes (the regex crate's size limits, for the program and for its lazy
+/// DFA).
+pub const MAX_REGEX_SIZE: usize = 1 << 20;
+
+/// A pattern of the `regex` crate (linear time in the text), bounded in
+/// size so that no filter can make one take much memory or time to build.
+fn compile_regex(cx: &RuleCtx, pattern: &str, fold: bool) -> Result<regex::Regex, FilterError> {
+    let bad = |message: String| FilterError::BadRegex {
+        path: cx.value_path().to_string(),
+        field: cx.rule.field.clone(),
+        message,
+    };
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(bad(format!(
+            "the pattern is {} bytes, over the limit of {MAX_REGEX_LEN}",
+            pattern.len()
+        )));
+    }
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(fold)
+        .size_limit(MAX_REGEX_SIZE)
+        .dfa_size_limit(MAX_REGEX_SIZE)
+        .build()
+        // The crate's messages span lines; errors here are one line.
+        .map_err(|e| bad(e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
+/// A match mode on a tags field: each tag tested against the group.
+fn tags_match_test(cx: &RuleCtx, ty: FieldType, m: &TagMatch) -> Result<Test, FilterError> {
+    if ty != FieldType::Tags {
+        return Err(FilterError::Unsupported {
+            path: cx.path.member("match").to_string(),
+            what: format!(
+                "a match mode on {ty} field `{}` (match modes apply to tags fields)",
+                cx.rule.field
+            ),
+        });
+    }
+    let bad_threshold = || FilterError::BadValue {
+        path: cx.path.member("match").member("threshold").to_string(),
+        field: cx.rule.field.clone(),
+        expected: "a count (a non-negative integer) or a share of the tags (between 0 and 1)".into(),
+        found: match m.threshold {
+            Some(t) => format!("number {t}"),
+            None => "no threshold".into(),
+        },
+    };
+    let threshold = || match m.threshold {
+        Some(t) if t.is_finite() && t >= 0.0 && (t < 1.0 || t.fract() == 0.0) => Ok(t),
+        _ => Err(bad_threshold()),
+    };
+    let count = match m.mode {
+        MatchMode::Some => TagCount::Some,
+        MatchMode::All => TagCount::All,
+        MatchMode::None => TagCount::None,
+        MatchMode::AtLeast => TagCount::AtLeast(threshold()?),
+        MatchMode::AtMost => TagCount::AtMost(threshold()?),
+        MatchMode::Exactly => TagCount::Exactly(threshold()?),
+    };
+    let each = str_group(&m.filter, &cx.value_path(), &cx.rule.field)?;
+    Ok(Test::TagsMatch(Box::new(TagsMatch { count, each })))
+}
+
+/// The group of a match mode as a test of one tag (a string).
+fn str_group(g: &Group, path: &Path, tags_field: &str) -> Result<StrNode, FilterError> {
+    let mut children = Vec::with_capacity(g.rules.len());
+    for (i, n) in g.rules.iter().enumerate() {
+        let p = path.rule(i);
+        children.push(match n {
+            Node::Group(h) => str_group(h, &p, tags_field)?,
+            Node::Rule(r) => str_rule(r, &p, tags_field)?,
+        });
+    }
+    let node = match g.combinator {
+        Combinator::And => StrNode::And(children),
+        Combinator::Or => StrNode::Or(children),
+        Combinator::Xor => StrNode::Xor(children),
+    };
+    Ok(if g.not { StrNode::Not(Box::new(node)) } else { node })
+}
+
+fn str_rule(rule: &Rule, path: &Path, tags_field: &str) -> Result<StrNode, FilterError> {
+    if rule.field != tags_field {
+        return Err(FilterError::BadValue {
+            path: path.member("field").to_string(),
+            field: rule.field.clone(),
+            expected: format!("the tags field `{tags_field}` (the rules of a match mode test each tag)"),
+            found: format!("field `{}`", rule.field),
+        });
+    }
+    if matches!(rule.value, Some(Literal::Field(_) | Literal::Match(_))) {
+        return Err(FilterError::Unsupported {
+            path: path.member("value").to_string(),
+            what: "a field reference or match mode inside a match mode".into(),
+        });
+    }
+    let (positive, negated) = match rule.operator.negates() {
+        Some(p) => (p, true),
+        None => (rule.operator, false),
+    };
+    let cx = RuleCtx {
+        path: path.clone(),
+        rule,
+    };
+    if matches!(&rule.value, Some(Literal::String(s)) if s.is_empty()) {
+        return Err(FilterError::Unfinished {
+            path: path.member("value").to_string(),
+            what: format!("no value for field `{}`", rule.field),
+        });
+    }
+    if positive == Operator::Null {
+        return Err(not_allowed(&cx, "string operators (a tag is never missing)"));
+    }
+    let pred = match typed_test(&cx, FieldType::String, positive)? {
+        Test::StrEq(s) => StrPred {
+            kind: StrKind::Eq(s),
+            fold: false,
+        },
+        Test::StrIn(xs) => StrPred {
+            kind: StrKind::In(xs),
+            fold: false,
+        },
+        Test::Str(m, s) => StrPred {
+            kind: StrKind::Match(m, s),
+            fold: false,
+        },
+        Test::Pred(p) => p,
+        _ => return Err(not_allowed(&cx, "string operators")),
+    };
+    let leaf = StrNode::Leaf(pred);
+    Ok(if negated { StrNode::Not(Box::new(leaf)) } else { leaf })
+}
+
+/// A comparison with other fields of the entity (`"valueSource": "field"`).
+fn field_test(cx: &RuleCtx, kind: &KindSchema, ty: FieldType, positive: Operator) -> Result<Test, FilterError> {
+    use FieldType as T;
+    use Operator as O;
+    if cx.rule.case_insensitive {
+        return Err(FilterError::Unsupported {
+            path: cx.path.member("caseInsensitive").to_string(),
+            what: "caseInsensitive with valueSource `field`".into(),
+        });
+    }
+    let comparable = |other: FieldType| match ty {
+        T::Int | T::Float => matches!(other, T::Int | T::Float),
+        T::Tags => false,
+        t => t == other,
+    };
+    let resolve = |l: &Literal, p: &Path| -> Result<FieldId, FilterError> {
+        let Literal::Field(name) = l else {
+            return Err(cx.bad(p, "a field name (valueSource is `field`)", Some(l)));
+        };
+        let id = kind.field_id(name).ok_or_else(|| FilterError::UnknownField {
+            path: p.to_string(),
+            field: name.clone(),
+        })?;
+        let other = kind.field(id).map_or(T::Int, |(_, t)| t);
+        if !comparable(other) {
+            return Err(FilterError::BadValue {
+                path: p.to_string(),
+                field: cx.rule.field.clone(),
+                expected: format!("a field comparable with {ty} field `{}`", cx.rule.field),
+                found: format!("{other} field `{name}`"),
+            });
+        }
+        Ok(id)
+    };
+    let vp = cx.value_path();
+    let one = || match cx.value() {
+        Some(l @ Literal::Field(_)) => resolve(l, &vp),
+        other => Err(cx.bad(&vp, "a field name (valueSource is `field`)", other)),
+    };
+    let many = || -> Result<Vec<FieldId>, FilterError> {
+        match cx.value() {
+            Some(l @ Literal::Field(_)) => Ok(vec![resolve(l, &vp)?]),
+            Some(Literal::List(xs)) => xs.iter().enumerate().map(|(i, x)| resolve(x, &vp.index(i))).collect(),
+            other => Err(cx.bad(&vp, "a list of field names (valueSource is `field`)", other)),
+        }
+    };
+    let cmp = match positive {
+        O::Eq => Some(CmpOp::Eq),
+        O::Lt => Some(CmpOp::Lt),
+        O::Le => Some(CmpOp::Le),
+        O::Gt => Some(CmpOp::Gt),
+        O::Ge => Some(CmpOp::Ge),
+        _ => None,
+    };
+    Ok(Test::Fields(match (ty, positive) {
+        (_, O::Null) => return Ok(Test::Null),
+        (T::Int | T::Float | T::Timestamp, O::Eq | O::Lt | O::Le | O::Gt | O::Ge) | (T::String | T::Bool, O::Eq) => {
+            FieldTest::Cmp(cmp.unwrap_or(CmpOp::Eq), one()?)
+        }
+        (T::Int | T::Float | T::Timestamp, O::Between) => match many()?.as_slice() {
+            [lo, hi] => FieldTest::Between(*lo, *hi),
+            _ => return Err(cx.bad(&vp, "[low, high] as two field names", cx.value())),
+        },
+        (T::Int | T::Float | T::String, O::In) => FieldTest::In(many()?),
+        (T::String, O::Contains | O::BeginsWith | O::EndsWith) => FieldTest::Str(str_match(positive), one()?),
+        _ => return Err(not_for_type(cx, ty)),
+    }))
 }
 
 #[cfg(test)]

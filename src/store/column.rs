@@ -163,6 +163,11 @@ impl TagsColumn {
         &self.dict
     }
 
+    /// The ids with at least one tag.
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
     /// `id`'s tag codes, sorted, if it has any.
     pub(crate) fn tags(&self, id: u32) -> Option<&[u32]> {
         self.rows.get(id as usize).and_then(|r| r.as_deref())

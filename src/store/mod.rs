@@ -15,7 +15,7 @@ mod table;
 use roaring::RoaringBitmap;
 
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
-pub(crate) use dictionary::{Build, Find};
+pub(crate) use dictionary::{Build, Dictionary, Find};
 pub(crate) use events::EventLog;
 pub(crate) use parents::{children, from_bits, resolve as resolve_parent, Parents};
 pub(crate) use range_index::union_within;
