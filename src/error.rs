@@ -521,8 +521,9 @@ pub enum SegmentError {
     Filter {
         /// The segment's name.
         segment: String,
-        /// What was wrong, with its path in the filter.
-        source: FilterError,
+        /// What was wrong, with its path in the filter (boxed: a filter
+        /// error names paths and fields, and results stay small).
+        source: Box<FilterError>,
     },
     /// A key that is not a live entity of the segment's kind.
     #[error("{kind} `{key}`: no such entity")]

@@ -568,13 +568,7 @@ fn every_engine_call_refuses_a_filter_nested_100000_deep_on_a_small_stack() {
                 g
             };
             let too_deep = |err: &SegmentError| {
-                matches!(
-                    err,
-                    SegmentError::Filter {
-                        source: FilterError::TooDeep { .. },
-                        ..
-                    }
-                )
+                matches!(err, SegmentError::Filter { source, .. } if matches!(**source, FilterError::TooDeep { .. }))
             };
             let before = format!("{e:?}");
             let err = e

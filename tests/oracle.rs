@@ -6,7 +6,11 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use segments::eval::{self, Matcher};
-use segments::filter::{Combinator, CountWindow, Duration, EventCount, Group, Literal, Node, Operator, Rule, TimeUnit};
+use segments::filter::{
+    field, other_field, Combinator, CountWindow, Duration, EventCount, Group, Literal, MatchMode, Node, Operator, Rule,
+    TimeUnit,
+};
+use segments::Filter;
 use segments::{EntityId, FieldType, IndexConfig, KindSchema, LimitPolicy, Row, Table, Timestamp, Value};
 
 const NOW: i64 = 1_795_000_000_000_000; // 2026-11-18T...
@@ -204,9 +208,30 @@ fn rule() -> impl Strategy<Value = Rule> {
                     Operator::DoesNotEndWith
                 ][..]
             ),
-            prop::sample::select(&["", "a", "b", "pro", "Pro", "zz", "ent"][..])
+            prop::sample::select(&["a", "b", "pro", "Pro", "PRO", "zz", "ent", "A"][..]),
+            any::<bool>()
         )
-            .prop_map(|(op, v)| Rule::new("s", op, Some(Literal::from(v)))),
+            .prop_map(|(op, v, fold)| {
+                let r = Rule::new("s", op, Some(Literal::from(v)));
+                if fold {
+                    r.ignoring_case()
+                } else {
+                    r
+                }
+            }),
+        (
+            prop::sample::select(&[Operator::MatchesRegex, Operator::DoesNotMatchRegex][..]),
+            prop::sample::select(&["^p", "o$", "[ab]+", "(?i)pro", "^$", "^(a|ba)$", "e.*e"][..]),
+            any::<bool>()
+        )
+            .prop_map(|(op, v, fold)| {
+                let r = Rule::new("s", op, Some(Literal::from(v)));
+                if fold {
+                    r.ignoring_case()
+                } else {
+                    r
+                }
+            }),
         (
             prop::sample::select(&[Operator::In, Operator::NotIn][..]),
             prop::sample::subsequence(STRINGS, 1..4)
@@ -280,35 +305,108 @@ fn rule() -> impl Strategy<Value = Rule> {
         window,
     )
         .prop_map(|(f, op, count, window)| Rule::new(f, op, Some(Literal::Count(EventCount { count, window }))));
+    // A match mode: a group of string rules on the tags field itself.
+    let tag_rule = (
+        prop::sample::select(
+            &[
+                Operator::Eq,
+                Operator::Ne,
+                Operator::In,
+                Operator::BeginsWith,
+                Operator::MatchesRegex,
+            ][..],
+        ),
+        prop::sample::select(&["x", "y", "z", "v", "X"][..]),
+    )
+        .prop_map(|(op, v)| match op {
+            Operator::In => Rule::new("g", op, Some(Literal::List(vec![Literal::from(v), Literal::from("w")]))),
+            op => Rule::new("g", op, Some(Literal::from(v))),
+        });
+    let matching = (
+        prop::sample::select(
+            &[
+                MatchMode::Some,
+                MatchMode::All,
+                MatchMode::None,
+                MatchMode::AtLeast,
+                MatchMode::AtMost,
+                MatchMode::Exactly,
+            ][..],
+        ),
+        prop::sample::select(&[0.0, 1.0, 2.0, 0.5, 0.25][..]),
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(tag_rule, 0..3),
+    )
+        .prop_map(|(mode, t, or, not, rules)| {
+            let mut g = if or { Group::or(rules) } else { Group::and(rules) };
+            g.not = not;
+            field("g").matching(mode, Some(t), g)
+        });
+    // Another field of the same entity as the value.
+    let fields = prop_oneof![
+        (
+            prop::sample::select(CMP),
+            prop::sample::select(&[("i", "j"), ("j", "f"), ("f", "i"), ("t", "t")][..])
+        )
+            .prop_map(|(op, (a, b))| Rule::new(a, op, Some(other_field(b)))),
+        (
+            any::<bool>(),
+            prop::sample::select(&[("j", "i", "f"), ("f", "j", "i")][..])
+        )
+            .prop_map(|(neg, (a, lo, hi))| {
+                Rule::new(
+                    a,
+                    if neg { Operator::NotBetween } else { Operator::Between },
+                    Some(Literal::List(vec![other_field(lo), other_field(hi)])),
+                )
+            }),
+        any::<bool>().prop_map(|neg| Rule::new(
+            "j",
+            if neg { Operator::NotIn } else { Operator::In },
+            Some(Literal::List(vec![other_field("i"), other_field("f")]))
+        )),
+        prop::sample::select(&[Operator::Eq, Operator::Ne, Operator::Contains, Operator::EndsWith][..])
+            .prop_map(|op| Rule::new("s", op, Some(other_field("s")))),
+    ];
     let null = (prop::sample::select(FIELDS), any::<bool>())
         .prop_map(|(f, n)| Rule::new(f, if n { Operator::Null } else { Operator::NotNull }, None));
     prop_oneof![
         3 => numeric("i"), 3 => numeric("f"), 2 => numeric("j"),
-        2 => string, 1 => boolean, 2 => time, 1 => tags, 1 => null, 2 => seen, 2 => count,
+        3 => string, 1 => boolean, 2 => time, 1 => tags, 1 => null, 2 => seen, 2 => count,
+        1 => matching, 1 => fields,
     ]
 }
 
 fn group() -> impl Strategy<Value = Group> {
-    let leaf = (any::<bool>(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(or, not, rs)| Group {
-        combinator: if or { Combinator::Or } else { Combinator::And },
-        not,
-        rules: rs.into_iter().map(Node::Rule).collect(),
-    });
+    let combinator = || {
+        prop::sample::select(
+            &[
+                Combinator::And,
+                Combinator::And,
+                Combinator::Or,
+                Combinator::Or,
+                Combinator::Xor,
+            ][..],
+        )
+    };
+    let leaf =
+        (combinator(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(combinator, not, rs)| Group {
+            combinator,
+            not,
+            rules: rs.into_iter().map(Node::Rule).collect(),
+        });
     // Depth 4 at most: the root plus three levels of nesting.
-    leaf.prop_recursive(3, 10, 3, |inner| {
+    leaf.prop_recursive(3, 10, 3, move |inner| {
         (
-            any::<bool>(),
+            combinator(),
             any::<bool>(),
             prop::collection::vec(
                 prop_oneof![2 => rule().prop_map(Node::Rule), 1 => inner.prop_map(Node::Group)],
                 0..4,
             ),
         )
-            .prop_map(|(or, not, rules)| Group {
-                combinator: if or { Combinator::Or } else { Combinator::And },
-                not,
-                rules,
-            })
+            .prop_map(|(combinator, not, rules)| Group { combinator, not, rules })
     })
 }
 
@@ -384,7 +482,12 @@ proptest! {
         for mut f in filters {
             let mut budget = 10;
             trim(&mut f, &mut budget);
-            let plan = f.validate(table.schema(), &LimitPolicy::default()).expect("generated filters are valid");
+            // Rules nested in match modes count too: no limit on the count.
+            let plan = f
+                .validate(table.schema(), &LimitPolicy::default().with_unlimited_conditions())
+                .expect("generated filters are valid");
+            // The JSON form reads back as the same filter.
+            prop_assert_eq!(&Filter::from_json_value(&f.to_json_value()).unwrap(), &f);
             let want = eval::scan(&plan, &table, now).unwrap();
             let got = eval::evaluate(&plan, &table, now).unwrap();
             prop_assert_eq!(&got, &want, "filter {}", serde_json::to_string(&f).unwrap());

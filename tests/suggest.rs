@@ -144,7 +144,7 @@ fn suggestion_errors() {
     };
     assert_eq!(
         e.suggest_segments("account", &bad_ratio).unwrap_err().to_string(),
-        "usage_ratio: expected a ratio above 1 and a window of at least one unit, found ratio 0.5, window 7 days"
+        "usage_ratio (field `login`): expected a ratio above 1 and a window of at least one unit, found ratio 0.5, window 7 days"
     );
     let unknown = SuggestSpec {
         score_field: Some("nps".into()),

@@ -355,7 +355,7 @@ impl Engine {
             Plan::in_schema(filter, schema, schema.kind_arcs()[kind].name(), &self.policy).map_err(|source| {
                 SegmentError::Filter {
                     segment: name.to_string(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
         self.check_refs(segment, name, kind, &plan, reader)?;
