@@ -2,6 +2,7 @@
 //! current on every write, with the membership changes each call caused.
 
 mod actor;
+mod builder;
 mod data;
 mod deps;
 mod durable;
@@ -20,6 +21,10 @@ mod time;
 mod writes;
 
 pub use actor::AsActor;
+pub use builder::{
+    Counts, Detail, Draft, ExplainNode, Explanation, MemberExplanation, NodeCount, Preview, RuleExplanation,
+    SegmentMembership,
+};
 pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
 pub use log::{LoggedChange, SegmentName, SyncDelta};

@@ -304,6 +304,17 @@ pub fn matches(plan: &Plan, table: &Table, id: EntityId, now: Timestamp) -> Resu
     Ok(table.live().contains(id.0) && entity::matches(&plan.root, table, id.0, now, &Env::none()))
 }
 
+/// Whether one node of a plan holds for the live entity `id`.
+pub(crate) fn matches_node(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
+    table.live().contains(id) && entity::matches(node, table, id, now, env)
+}
+
+/// How many of the live entity `id`'s related entities match the nested
+/// filter of `r`, and how many there are.
+pub(crate) fn related_counts(r: &crate::filter::RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
+    related::counts(r, env, id, now)
+}
+
 /// As [`matches`] for a plan known to be of the table's kind.
 pub(crate) fn matches_unchecked(plan: &Plan, table: &Table, id: u32, now: Timestamp, env: &Env) -> bool {
     table.live().contains(id) && entity::matches(&plan.root, table, id, now, env)

@@ -62,6 +62,19 @@ fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
     counts
 }
 
+/// The matching and all children of the live parent `id`.
+pub(crate) fn counts(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
+    let rel = &env.relations[r.relation.index()];
+    let child = &env.tables[r.child];
+    let kids = children(rel, env.tables, id);
+    let matched = kids
+        .into_iter()
+        .flatten()
+        .filter(|&c| super::entity::matches(&r.nested, child, c, now, env))
+        .count() as u64;
+    (matched, kids.map_or(0, RoaringBitmap::len))
+}
+
 /// Entity at a time: whether the quantifier holds for the live parent `id`.
 pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
     let rel = &env.relations[r.relation.index()];

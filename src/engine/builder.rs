@@ -1,0 +1,826 @@
+//! What a segment builder UI asks while a filter is being edited: the count
+//! beside every line ([`Engine::counts`]), why an entity matches or not
+//! ([`Engine::explain`], [`Engine::explain_member`]), and what saving an
+//! edit would do ([`Engine::preview`]). All read the current state and
+//! change nothing: no change is recorded and no cursor moves.
+
+use roaring::RoaringBitmap;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::Engine;
+use crate::error::{Error, SegmentError};
+use crate::eval::{self, Budget, Env, Meter};
+use crate::filter::{Combinator, CountWin, EventWhat, Filter, Group, Node, PlanNode, Rule, Test};
+use crate::ids::{RuleId, SegmentId};
+use crate::segment::{Actor, Source};
+use crate::store::{EntityId, Table};
+use crate::value::Timestamp;
+
+/// The counts of every group and rule of a filter ([`Engine::counts`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// The live entities of the kind.
+    pub live: u64,
+    /// The entities the whole filter matches.
+    pub matches: u64,
+    /// The root group's counts, with those of every node beneath it.
+    pub root: NodeCount,
+}
+
+/// The counts of one node of a filter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeCount {
+    /// The node's path (`filter` for the root, `rules[1].rules[0]`, ...).
+    pub path: String,
+    /// The entities the node alone matches (with its own `not`).
+    pub count: u64,
+    /// The entities the whole filter would match with this node toggled off
+    /// (left out, as a muted node is); for the root, every live entity.
+    pub without: u64,
+    /// The counts of a group's rules and groups, in order; empty for a rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<NodeCount>,
+}
+
+/// One node's matches, with its children's.
+struct Evaluated {
+    set: RoaringBitmap,
+    /// For a group: how it combines, its `not`, and its children.
+    group: Option<(Combinator, bool, Vec<Evaluated>)>,
+}
+
+fn combine<'a>(
+    combinator: Combinator,
+    not: bool,
+    sets: impl Iterator<Item = &'a RoaringBitmap>,
+    live: &RoaringBitmap,
+) -> RoaringBitmap {
+    let mut out: Option<RoaringBitmap> = None;
+    for s in sets {
+        out = Some(match (out, combinator) {
+            (None, _) => s.clone(),
+            (Some(acc), Combinator::And) => acc & s,
+            (Some(acc), Combinator::Or) => acc | s,
+            (Some(acc), Combinator::Xor) => acc ^ s,
+        });
+    }
+    let set = out.unwrap_or_else(|| match combinator {
+        Combinator::And => live.clone(),
+        Combinator::Or | Combinator::Xor => RoaringBitmap::new(),
+    });
+    if not {
+        live - set
+    } else {
+        set
+    }
+}
+
+/// The plan node of a group, without the `not` that wraps it.
+fn group_children(node: &PlanNode, not: bool) -> &[PlanNode] {
+    let inner = match (not, node) {
+        (true, PlanNode::Not(x)) => &**x,
+        (_, n) => n,
+    };
+    match inner {
+        PlanNode::And(xs) | PlanNode::Or(xs) | PlanNode::Xor(xs) => xs,
+        _ => &[],
+    }
+}
+
+impl Engine {
+    /// The count of every group and rule of `filter` over `kind` at `now`,
+    /// in one call: each node's own count, and the count of the whole
+    /// filter with that node toggled off, so that a builder shows a number
+    /// beside every line. Nothing is saved.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, h, n) in [("a", 10, 9), ("b", 20, 3), ("c", 80, 2), ("d", 90, 10)] {
+    ///     engine.insert("account", k, Row::new().set("health", h).set("nps", n))?;
+    /// }
+    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
+    /// let c = engine.counts("account", &f, Timestamp::now())?;
+    /// assert_eq!((c.live, c.matches), (4, 1));
+    /// assert_eq!(c.root.rules[0].count, 2); // health < 30
+    /// assert_eq!(c.root.rules[0].without, 2); // nps < 7 alone
+    /// assert_eq!(serde_json::to_value(&c)?["root"]["rules"][1]["path"], "rules[1]");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn counts(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<Counts, Error> {
+        self.counts_in(kind, filter, now, None)
+    }
+
+    pub(super) fn counts_in(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> Result<Counts, Error> {
+        let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
+        let live = table.live();
+        let tree = Meter::run(&Budget::unlimited(), |meter| {
+            self.with_env(meter, |env| evaluate_group(filter, &plan.root, table, now, env))
+        })?;
+        let matches = tree.set.len();
+        let mut root = NodeCount {
+            path: "filter".into(),
+            count: matches,
+            without: live.len(),
+            rules: Vec::new(),
+        };
+        fill(&tree, &mut root, &mut Vec::new(), live);
+        Ok(Counts {
+            live: live.len(),
+            matches,
+            root,
+        })
+    }
+}
+
+fn evaluate_group(g: &Group, node: &PlanNode, table: &Table, now: Timestamp, env: &Env) -> Evaluated {
+    let plans = group_children(node, g.not);
+    let children: Vec<Evaluated> = g
+        .rules
+        .iter()
+        .zip(plans)
+        .map(|(n, p)| match n {
+            Node::Group(h) => evaluate_group(h, p, table, now, env),
+            Node::Rule(_) => Evaluated {
+                set: eval::eval_node(p, table, now, None, env),
+                group: None,
+            },
+        })
+        .collect();
+    let set = combine(g.combinator, g.not, children.iter().map(|c| &c.set), table.live());
+    Evaluated {
+        set,
+        group: Some((g.combinator, g.not, children)),
+    }
+}
+
+/// Fills the counts of `e`'s children; `up` holds the ancestors of `e`
+/// (outermost first) with the index of the child taken at each.
+fn fill<'a>(e: &'a Evaluated, out: &mut NodeCount, up: &mut Vec<(&'a Evaluated, usize)>, live: &RoaringBitmap) {
+    let Some((_, _, children)) = &e.group else { return };
+    for (i, c) in children.iter().enumerate() {
+        up.push((e, i));
+        let mut n = NodeCount {
+            path: format!("{}rules[{i}]", prefix(&out.path)),
+            count: c.set.len(),
+            without: root_without(up, live),
+            rules: Vec::new(),
+        };
+        fill(c, &mut n, up, live);
+        up.pop();
+        out.rules.push(n);
+    }
+}
+
+fn prefix(path: &str) -> String {
+    if path == "filter" {
+        String::new()
+    } else {
+        format!("{path}.")
+    }
+}
+
+/// The count of the root with the child at the end of `up` left out.
+fn root_without(up: &[(&Evaluated, usize)], live: &RoaringBitmap) -> u64 {
+    let mut replacement: Option<RoaringBitmap> = None;
+    for (k, &(g, i)) in up.iter().enumerate().rev() {
+        let Some((combinator, not, children)) = &g.group else {
+            return 0;
+        };
+        let last = k + 1 == up.len();
+        let sets = children.iter().enumerate().filter_map(|(j, c)| match (j == i, last) {
+            (false, _) => Some(&c.set),
+            (true, true) => None,
+            (true, false) => replacement.as_ref(),
+        });
+        replacement = Some(combine(*combinator, *not, sets, live));
+    }
+    replacement.map_or(live.len(), |s| s.len())
+}
+
+/// Why one entity matches a filter or not ([`Engine::explain`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explanation {
+    /// The kind.
+    pub kind: String,
+    /// The entity's key.
+    pub key: String,
+    /// Whether the filter matches it.
+    pub matches: bool,
+    /// The filter tree with the answer at every node.
+    pub root: ExplainNode,
+}
+
+/// One node of an [`Explanation`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ExplainNode {
+    /// A group.
+    #[serde(rename_all = "camelCase")]
+    Group {
+        /// Its path.
+        path: String,
+        /// `and`, `or` or `xor`.
+        combinator: String,
+        /// Whether it is negated.
+        not: bool,
+        /// Its answer for the entity.
+        matches: bool,
+        /// Its rules and groups.
+        rules: Vec<ExplainNode>,
+    },
+    /// A rule.
+    #[serde(rename_all = "camelCase")]
+    Rule {
+        /// Its path.
+        path: String,
+        /// The field (or pseudo-field) it tests.
+        field: String,
+        /// The operator.
+        operator: String,
+        /// The literal, as the filter's JSON writes it (`null` for none).
+        literal: Json,
+        /// Its answer for the entity.
+        matches: bool,
+        /// The entity's value the rule compared, as an entity file writes
+        /// it; `null` when it is missing (or for rules on events,
+        /// relations and segments, whose numbers are in `detail`).
+        value: Json,
+        /// Whether the value is missing.
+        missing: bool,
+        /// The numbers behind the answer, for rules that are not a plain
+        /// comparison.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<Detail>,
+    },
+}
+
+/// The numbers behind a rule's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Detail {
+    /// `@related:<kind>`: how many related entities matched, of how many.
+    #[serde(rename_all = "camelCase")]
+    Related {
+        /// The related kind.
+        kind: String,
+        /// The related entities the nested filter matched.
+        matched: u64,
+        /// All related entities.
+        total: u64,
+    },
+    /// `@count:<event>`: the count in the rule's window.
+    #[serde(rename_all = "camelCase")]
+    Count {
+        /// The event.
+        event: String,
+        /// How many fell in the window.
+        count: u64,
+    },
+    /// `@firstSeen` / `@lastSeen`: the instant compared (`None`: never).
+    #[serde(rename_all = "camelCase")]
+    Seen {
+        /// The event; `None` for any.
+        event: Option<String>,
+        /// The first or last instant.
+        at: Option<Timestamp>,
+    },
+    /// `@change:<event>`: the counts of the last window and the one before.
+    #[serde(rename_all = "camelCase")]
+    Change {
+        /// The event.
+        event: String,
+        /// The count in `[now - w, now]`.
+        last: u64,
+        /// The count in `[now - 2w, now - w)`.
+        before: u64,
+    },
+    /// `@segment`: the segments named and whether the entity is in each.
+    #[serde(rename_all = "camelCase")]
+    Segments {
+        /// Per segment named.
+        segments: Vec<SegmentMembership>,
+    },
+    /// A match mode: how many of the entity's tags the group matched.
+    #[serde(rename_all = "camelCase")]
+    Tags {
+        /// The tags the group matched.
+        matched: u64,
+        /// All the entity's tags.
+        total: u64,
+    },
+    /// `valueSource: "field"`: the other fields' values.
+    #[serde(rename_all = "camelCase")]
+    Fields {
+        /// Per field named, its value (`null` when missing).
+        values: Vec<(String, Json)>,
+    },
+}
+
+/// Whether an entity is in a segment a rule names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentMembership {
+    /// The segment.
+    pub id: SegmentId,
+    /// Its name.
+    pub name: String,
+    /// Whether the entity is a member.
+    pub member: bool,
+}
+
+/// Why an entity is in a saved segment or not ([`Engine::explain_member`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberExplanation {
+    /// The segment.
+    pub segment: SegmentId,
+    /// Its name.
+    pub name: String,
+    /// The entity's key.
+    pub key: String,
+    /// Whether it is a member.
+    pub member: bool,
+    /// What links it: `manual` and the rules whose links hold it.
+    pub links: Vec<Source>,
+    /// The rules whose match a manual removal blocks for it.
+    pub blocks: Vec<RuleId>,
+    /// Since when it has been a member, where the retained change log
+    /// tells (`None`: not a member, or a member since before the log).
+    pub since: Option<Timestamp>,
+    /// Each rule of the segment explained for the entity at `now`.
+    pub rules: Vec<RuleExplanation>,
+}
+
+/// One rule of a segment, explained for an entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleExplanation {
+    /// The rule.
+    pub rule: RuleId,
+    /// Its filter, explained.
+    pub explanation: Explanation,
+}
+
+impl Engine {
+    /// Why the entity `key` of `kind` matches `filter` at `now`, or not:
+    /// the filter tree with the answer at every node, the value each rule
+    /// compared (or that it is missing) beside the literal, and for rules on
+    /// events, relations, segments, match modes and other fields the
+    /// numbers behind the answer. JSON-serializable, for a UI to render as
+    /// it is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`], and [`SegmentError::UnknownKey`] for a key
+    /// that is not a live entity of the kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// engine.insert("account", "a", Row::new().set("health", 20))?;
+    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
+    /// let e = engine.explain("account", &f, "a", Timestamp::now())?;
+    /// assert!(!e.matches);
+    /// let json = serde_json::to_value(&e)?;
+    /// assert_eq!(json["root"]["rules"][0]["value"], 20);
+    /// assert_eq!(json["root"]["rules"][1]["missing"], true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, kind: &str, filter: &Filter, key: &str, now: Timestamp) -> Result<Explanation, Error> {
+        self.explain_in(kind, filter, key, now, None)
+    }
+
+    pub(super) fn explain_in(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        key: &str,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> Result<Explanation, Error> {
+        let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
+        let id = table.id(key).ok_or_else(|| SegmentError::UnknownKey {
+            kind: kind.to_string(),
+            key: key.to_string(),
+        })?;
+        let root = Meter::run(&Budget::unlimited(), |meter| {
+            self.with_env(meter, |env| {
+                self.explain_group(filter, &plan.root, "filter", table, id.0, now, env)
+            })
+        })?;
+        let matches = matches!(root, ExplainNode::Group { matches: true, .. });
+        Ok(Explanation {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            matches,
+            root,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn explain_group(
+        &self,
+        g: &Group,
+        node: &PlanNode,
+        path: &str,
+        table: &Table,
+        id: u32,
+        now: Timestamp,
+        env: &Env,
+    ) -> ExplainNode {
+        let plans = group_children(node, g.not);
+        let rules: Vec<ExplainNode> = g
+            .rules
+            .iter()
+            .zip(plans)
+            .enumerate()
+            .map(|(i, (n, p))| {
+                let path = format!("{}rules[{i}]", prefix(path));
+                match n {
+                    Node::Group(h) => self.explain_group(h, p, &path, table, id, now, env),
+                    Node::Rule(r) => self.explain_rule(r, p, path, table, id, now, env),
+                }
+            })
+            .collect();
+        ExplainNode::Group {
+            path: path.to_string(),
+            combinator: g.combinator.name().into(),
+            not: g.not,
+            matches: eval::matches_node(node, table, id, now, env),
+            rules,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn explain_rule(
+        &self,
+        r: &Rule,
+        node: &PlanNode,
+        path: String,
+        table: &Table,
+        id: u32,
+        now: Timestamp,
+        env: &Env,
+    ) -> ExplainNode {
+        let matches = eval::matches_node(node, table, id, now, env);
+        let rule_json = Filter::and([r.clone()]).to_json_value();
+        let literal = rule_json["rules"][0].get("value").cloned().unwrap_or(Json::Null);
+        let leaf = match node {
+            PlanNode::Not(x) => &**x,
+            n => n,
+        };
+        let mut value = Json::Null;
+        let mut missing = false;
+        let mut detail = None;
+        match leaf {
+            PlanNode::Leaf(c) => {
+                let v = table.value(id, c.field);
+                missing = matches!(v, crate::Value::Null);
+                value = if missing { Json::Null } else { v.to_json() };
+                match &c.test {
+                    Test::TagsMatch(m) => {
+                        let tags = match &v {
+                            crate::Value::Tags(t) => t.clone(),
+                            _ => Vec::new(),
+                        };
+                        detail = Some(Detail::Tags {
+                            matched: tags.iter().filter(|t| m.each.matches(t)).count() as u64,
+                            total: tags.len() as u64,
+                        });
+                    }
+                    Test::Fields(t) => {
+                        let values = t
+                            .others()
+                            .into_iter()
+                            .map(|f| {
+                                let name = table.schema().field(f).map_or("", |(n, _)| n).to_string();
+                                let v = table.value(id, f);
+                                (
+                                    name,
+                                    if matches!(v, crate::Value::Null) {
+                                        Json::Null
+                                    } else {
+                                        v.to_json()
+                                    },
+                                )
+                            })
+                            .collect();
+                        detail = Some(Detail::Fields { values });
+                    }
+                    _ => {}
+                }
+            }
+            PlanNode::Event(e) => {
+                let names: Vec<String> = match &e.name {
+                    Some(n) => vec![n.clone()],
+                    None => table.event_names().map(String::from).collect(),
+                };
+                let times: Vec<i64> = names
+                    .iter()
+                    .flat_map(|n| table.event_times(EntityId(id), n))
+                    .map(Timestamp::as_micros)
+                    .collect();
+                let now_us = now.as_micros();
+                let event = e.name.clone().unwrap_or_default();
+                detail = Some(match &e.what {
+                    EventWhat::First(_) => Detail::Seen {
+                        event: e.name.clone(),
+                        at: times.iter().min().map(|&t| Timestamp::from_micros(t)),
+                    },
+                    EventWhat::Last(_) => Detail::Seen {
+                        event: e.name.clone(),
+                        at: times.iter().max().map(|&t| Timestamp::from_micros(t)),
+                    },
+                    EventWhat::Count { window, .. } => {
+                        let inside = |t: i64| match *window {
+                            CountWin::All => true,
+                            CountWin::Last(d) => {
+                                let t = t as i128;
+                                now_us as i128 - d <= t && t <= now_us as i128
+                            }
+                            CountWin::Between(lo, hi) => {
+                                let ns = t as i128 * 1000;
+                                lo <= ns && ns <= hi
+                            }
+                        };
+                        Detail::Count {
+                            event,
+                            count: times.iter().filter(|&&t| inside(t)).count() as u64,
+                        }
+                    }
+                    EventWhat::Change { window, .. } => {
+                        let (n, w) = (now_us as i128, *window);
+                        let t = |x: &i64| *x as i128;
+                        Detail::Change {
+                            event,
+                            last: times.iter().filter(|x| n - w <= t(x) && t(x) <= n).count() as u64,
+                            before: times.iter().filter(|x| n - 2 * w <= t(x) && t(x) < n - w).count() as u64,
+                        }
+                    }
+                });
+            }
+            PlanNode::InSegment(ids) => {
+                let segments = ids
+                    .iter()
+                    .map(|s| SegmentMembership {
+                        id: *s,
+                        name: self.book.segments.get(s).map_or(String::new(), |x| x.info.name.clone()),
+                        member: env.in_segments(&[*s], id),
+                    })
+                    .collect();
+                detail = Some(Detail::Segments { segments });
+            }
+            PlanNode::Related(rel) => {
+                let (matched, total) = eval::related_counts(rel, env, id, now);
+                detail = Some(Detail::Related {
+                    kind: self.table_at(rel.child).schema().name().to_string(),
+                    matched,
+                    total,
+                });
+            }
+            _ => {}
+        }
+        ExplainNode::Rule {
+            path,
+            field: r.field.clone(),
+            operator: r.operator.name().into(),
+            literal,
+            matches,
+            value,
+            missing,
+            detail,
+        }
+    }
+
+    /// Why the entity `key` is in `segment` or not: its links (manual,
+    /// rules), the rules a manual removal blocks, since when it has been a
+    /// member (where the change log tells), and each of the segment's rules
+    /// explained at `now` ([`Engine::explain`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    pub fn explain_member(&self, segment: SegmentId, key: &str, now: Timestamp) -> Result<MemberExplanation, Error> {
+        let info = self.segment(segment)?;
+        let links = self.links(segment, key)?;
+        let blocks = self.blocks(segment, key)?;
+        let member = self.is_member(segment, key)?;
+        let since = if member {
+            self.membership_periods(segment, key)
+                .ok()
+                .and_then(|p| p.last().and_then(|p| p.from))
+        } else {
+            None
+        };
+        let mut rules = Vec::with_capacity(info.rules.len());
+        for &rule in &info.rules {
+            let r = self.rule(rule)?;
+            rules.push(RuleExplanation {
+                rule,
+                explanation: self.explain(&info.kind, &r.filter, key, now)?,
+            });
+        }
+        Ok(MemberExplanation {
+            segment,
+            name: info.name.clone(),
+            key: key.to_string(),
+            member,
+            links,
+            blocks,
+            since,
+            rules,
+        })
+    }
+}
+
+/// An edit to preview, not yet saved ([`Engine::preview`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Draft {
+    /// A new segment with this filter over this kind.
+    NewSegment {
+        /// The kind.
+        kind: String,
+        /// Its filter.
+        filter: Filter,
+    },
+    /// A rule's filter replaced.
+    EditRule {
+        /// The rule.
+        rule: RuleId,
+        /// The new filter.
+        filter: Filter,
+    },
+    /// A rule attached to a segment.
+    AttachRule {
+        /// The segment.
+        segment: SegmentId,
+        /// The rule's filter.
+        filter: Filter,
+    },
+    /// A rule detached from its segment.
+    DetachRule {
+        /// The rule.
+        rule: RuleId,
+    },
+}
+
+/// What an edit would do to a segment's membership ([`Engine::preview`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    /// The members before (0 for a new segment).
+    pub before: u64,
+    /// The members after.
+    pub after: u64,
+    /// How many would enter.
+    pub entering: u64,
+    /// How many would exit.
+    pub exiting: u64,
+    /// The first keys to enter, in id order.
+    pub entering_keys: Vec<String>,
+    /// The first keys to exit, in id order.
+    pub exiting_keys: Vec<String>,
+}
+
+impl Engine {
+    /// What saving `edit` would do to its segment at `now`, computed on the
+    /// current state without changing it: how many entities would enter and
+    /// exit (with up to `sample` keys of each) and the resulting count.
+    /// Links survive as saving keeps them: manual links stay, and a rule
+    /// keeps the blocks that manual removals put on it. Segments that name
+    /// the edited one would follow it; they are not previewed here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`] for the filter, and
+    /// [`SegmentError::UnknownSegment`] / [`SegmentError::UnknownRule`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::Draft;
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, h) in [("a", 10), ("b", 20), ("c", 40)] {
+    ///     engine.insert("account", k, Row::new().set("health", h))?;
+    /// }
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (risk, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(15)])))?;
+    /// let rule = engine.segment(risk)?.rules[0];
+    /// let p = engine.preview(&Draft::EditRule { rule, filter: Filter::and([field("health").lt(30)]) }, 10, Timestamp::now())?;
+    /// assert_eq!((p.before, p.after, p.entering, p.exiting), (1, 2, 1, 0));
+    /// assert_eq!(p.entering_keys, ["b"]);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn preview(&self, edit: &Draft, sample: usize, now: Timestamp) -> Result<Preview, Error> {
+        self.preview_in(edit, sample, now, None)
+    }
+
+    pub(super) fn preview_in(
+        &self,
+        edit: &Draft,
+        sample: usize,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> Result<Preview, Error> {
+        let unknown_rule = |id| SegmentError::UnknownRule { id };
+        // The segment, the rule edited or dropped (if any), and the new
+        // rule's filter (if any).
+        let (segment, kind, replaced, filter): (Option<SegmentId>, String, Option<RuleId>, Option<&Filter>) = match edit
+        {
+            Draft::NewSegment { kind, filter } => (None, kind.clone(), None, Some(filter)),
+            Draft::EditRule { rule, filter } => {
+                let r = self.book.rules.get(rule).ok_or_else(|| unknown_rule(*rule))?;
+                (
+                    Some(r.info.segment),
+                    self.segment(r.info.segment)?.kind.clone(),
+                    Some(*rule),
+                    Some(filter),
+                )
+            }
+            Draft::AttachRule { segment, filter } => {
+                (Some(*segment), self.segment(*segment)?.kind.clone(), None, Some(filter))
+            }
+            Draft::DetachRule { rule } => {
+                let r = self.book.rules.get(rule).ok_or_else(|| unknown_rule(*rule))?;
+                (
+                    Some(r.info.segment),
+                    self.segment(r.info.segment)?.kind.clone(),
+                    Some(*rule),
+                    None,
+                )
+            }
+        };
+        let table = self.store.table(&kind)?;
+        let mut after = RoaringBitmap::new();
+        if let Some(f) = filter {
+            let mut matched = self.evaluate_in(&kind, f, now, None, actor, &Budget::unlimited())?;
+            if let Some(r) = replaced.and_then(|r| self.book.rules.get(&r)) {
+                matched -= &r.blocked;
+            }
+            after |= matched;
+        }
+        let before = match segment.and_then(|s| self.book.segments.get(&s)) {
+            Some(s) => {
+                after |= &s.manual;
+                for r in &s.info.rules {
+                    if Some(*r) != replaced {
+                        if let Some(state) = self.book.rules.get(r) {
+                            after |= &state.links;
+                        }
+                    }
+                }
+                s.members.clone()
+            }
+            None => RoaringBitmap::new(),
+        };
+        after &= table.live();
+        let entering = &after - &before;
+        let exiting = &before - &after;
+        let keys = |b: &RoaringBitmap| -> Vec<String> {
+            b.iter()
+                .take(sample)
+                .filter_map(|id| table.key(EntityId(id)).map(str::to_string))
+                .collect()
+        };
+        Ok(Preview {
+            before: before.len(),
+            after: after.len(),
+            entering: entering.len(),
+            exiting: exiting.len(),
+            entering_keys: keys(&entering),
+            exiting_keys: keys(&exiting),
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! The builder's backend through the public API, on random data and random
+//! filters:
+//!
+//! - `counts`: every node's count is what evaluating that subtree alone
+//!   gives, and its `without` what evaluating the filter with the node cut
+//!   out gives (both through `Engine::evaluate`, not through the counts'
+//!   own combination of bitmaps);
+//! - `explain`: every node's answer is the evaluation of its subtree for
+//!   that entity, and every rule's value is the entity's stored value;
+//! - `preview`: what it predicts is exactly what saving the edit then does,
+//!   and it changes nothing itself (members, the change log).
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use segments::engine::{Draft, ExplainNode, NodeCount};
+use segments::filter::{field, Combinator, Group, Node, Rule};
+use segments::segment::{Actor, NewSegment, Role};
+use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp, Value};
+
+const KEYS: usize = 40;
+
+fn schema() -> Schema {
+    Schema::builder()
+        .kind(
+            "account",
+            [
+                ("n", FieldType::Int),
+                ("s", FieldType::String),
+                ("b", FieldType::Bool),
+                ("g", FieldType::Tags),
+            ],
+        )
+        .build()
+        .unwrap()
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        prop::option::of(0i64..10),
+        prop::option::of(prop::sample::select(&["pro", "free", "Pro", "team"][..])),
+        prop::option::of(any::<bool>()),
+        prop::sample::subsequence(&["x", "y", "z"][..], 0..=2),
+    )
+        .prop_map(|(n, s, b, g)| {
+            let mut r = Row::new();
+            if let Some(n) = n {
+                r = r.set("n", n);
+            }
+            if let Some(s) = s {
+                r = r.set("s", s);
+            }
+            if let Some(b) = b {
+                r = r.set("b", b);
+            }
+            if !g.is_empty() {
+                r = r.set("g", Value::Tags(g.into_iter().map(String::from).collect()));
+            }
+            r
+        })
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    prop_oneof![
+        (0i64..10).prop_map(|v| field("n").lt(v)),
+        (0i64..10).prop_map(|v| field("n").ge(v)),
+        (0i64..4, 4i64..10).prop_map(|(a, b)| field("n").not_between(a, b)),
+        prop::sample::select(&["pro", "free"][..]).prop_map(|v| field("s").ne(v)),
+        prop::sample::select(&["pro", "free"][..]).prop_map(|v| field("s").eq(v).ignoring_case()),
+        Just(field("s").matches_regex("^(pro|team)$")),
+        any::<bool>().prop_map(|v| field("b").eq(v)),
+        prop::sample::select(&["x", "y"][..]).prop_map(|v| field("g").contains_any([v])),
+        Just(field("g").is_null()),
+    ]
+}
+
+fn group() -> impl Strategy<Value = Group> {
+    let comb = || prop::sample::select(&[Combinator::And, Combinator::Or, Combinator::Xor][..]);
+    let leaf = (comb(), any::<bool>(), prop::collection::vec(rule(), 0..4)).prop_map(|(c, not, rules)| Group {
+        combinator: c,
+        not,
+        rules: rules.into_iter().map(Node::Rule).collect(),
+    });
+    leaf.prop_recursive(2, 8, 3, move |inner| {
+        (
+            comb(),
+            any::<bool>(),
+            prop::collection::vec(
+                prop_oneof![2 => rule().prop_map(Node::Rule), 1 => inner.prop_map(Node::Group)],
+                0..4,
+            ),
+        )
+            .prop_map(|(c, not, rules)| Group {
+                combinator: c,
+                not,
+                rules,
+            })
+    })
+}
+
+fn engine(rows: Vec<Row>) -> Engine {
+    let mut e = Engine::new(schema());
+    for (i, r) in rows.into_iter().enumerate() {
+        e.insert("account", &format!("k{i}"), r).unwrap();
+    }
+    e
+}
+
+fn keys(e: &Engine, f: &Filter) -> BTreeSet<String> {
+    let t = e.table("account").unwrap();
+    e.evaluate("account", f, Timestamp::now())
+        .unwrap()
+        .iter()
+        .map(|id| t.key(segments::EntityId(id)).unwrap().to_string())
+        .collect()
+}
+
+/// The node at `path` (indexes from the root), as a filter of its own.
+fn subtree(f: &Filter, path: &[usize]) -> Filter {
+    let mut g = f;
+    for (k, &i) in path.iter().enumerate() {
+        match &g.rules[i] {
+            Node::Group(h) => g = h,
+            Node::Rule(r) => {
+                assert_eq!(k + 1, path.len());
+                return Filter::and([r.clone()]);
+            }
+        }
+    }
+    g.clone()
+}
+
+/// The filter with the node at `path` cut out.
+fn without(f: &Filter, path: &[usize]) -> Filter {
+    let mut out = f.clone();
+    let mut g = &mut out;
+    for &i in &path[..path.len() - 1] {
+        match &mut g.rules[i] {
+            Node::Group(h) => g = h,
+            Node::Rule(_) => unreachable!(),
+        }
+    }
+    g.rules.remove(path[path.len() - 1]);
+    out
+}
+
+fn check_counts(e: &Engine, f: &Filter, n: &NodeCount, path: &mut Vec<usize>) {
+    assert_eq!(n.count, keys(e, &subtree(f, path)).len() as u64, "count at {}", n.path);
+    if !path.is_empty() {
+        assert_eq!(
+            n.without,
+            keys(e, &without(f, path)).len() as u64,
+            "without at {}",
+            n.path
+        );
+    }
+    for (i, c) in n.rules.iter().enumerate() {
+        path.push(i);
+        check_counts(e, f, c, path);
+        path.pop();
+    }
+}
+
+fn check_explain(e: &Engine, f: &Filter, key: &str, n: &ExplainNode, path: &mut Vec<usize>) {
+    let want = keys(e, &subtree(f, path)).contains(key);
+    match n {
+        ExplainNode::Group { matches, rules, .. } => {
+            assert_eq!(*matches, want, "{key} at {path:?}");
+            for (i, c) in rules.iter().enumerate() {
+                path.push(i);
+                check_explain(e, f, key, c, path);
+                path.pop();
+            }
+        }
+        ExplainNode::Rule {
+            matches,
+            field,
+            value,
+            missing,
+            ..
+        } => {
+            assert_eq!(*matches, want, "{key} at {path:?}");
+            let t = e.table("account").unwrap();
+            let stored = t.get(t.id(key).unwrap(), field).unwrap();
+            assert_eq!(*missing, stored == Value::Null);
+            if !missing {
+                assert_eq!(*value, stored.to_json());
+            }
+        }
+        _ => panic!("a new kind of node"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn counts_are_the_evaluations_of_each_subtree_and_of_the_filter_without_it(
+        rows in prop::collection::vec(row(), 0..KEYS),
+        f in group(),
+    ) {
+        let e = engine(rows);
+        let c = e.counts("account", &f, Timestamp::now()).unwrap();
+        prop_assert_eq!(c.live, e.table("account").unwrap().len());
+        prop_assert_eq!(c.matches, keys(&e, &f).len() as u64);
+        check_counts(&e, &f, &c.root, &mut Vec::new());
+    }
+
+    #[test]
+    fn explain_answers_every_node_as_evaluation_does(
+        rows in prop::collection::vec(row(), 1..KEYS),
+        f in group(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let n = rows.len();
+        let e = engine(rows);
+        let key = format!("k{}", pick.index(n));
+        let x = e.explain("account", &f, &key, Timestamp::now()).unwrap();
+        prop_assert_eq!(x.matches, keys(&e, &f).contains(&key));
+        check_explain(&e, &f, &key, &x.root, &mut Vec::new());
+        // JSON, as a UI takes it.
+        let json = serde_json::to_value(&x).unwrap();
+        prop_assert_eq!(json["root"]["type"].as_str(), Some("group"));
+    }
+
+    #[test]
+    fn a_preview_is_what_saving_the_edit_does_and_changes_nothing(
+        rows in prop::collection::vec(row(), 1..KEYS),
+        f0 in group(),
+        f1 in group(),
+        draft in group(),
+        manual in prop::collection::vec(0..KEYS, 0..6),
+        removed in prop::collection::vec(0..KEYS, 0..6),
+        which in 0..4usize,
+    ) {
+        let n = rows.len();
+        let mut e = engine(rows);
+        let admin = Actor::new("ada", Role::Admin);
+        let (seg, _) = e.create_segment(&admin, NewSegment::new("S", "account").filter(f0)).unwrap();
+        let r1 = e.attach_rule(&admin, seg, f1).unwrap().0;
+        let r0 = e.segment(seg).unwrap().rules[0];
+        let key = |i: usize| format!("k{}", i % n);
+        e.add_members(&admin, seg, manual.iter().map(|&i| key(i))).unwrap();
+        // Manual removals block the rules that had added them.
+        e.remove_members(&admin, seg, removed.iter().map(|&i| key(i))).unwrap();
+
+        let edit = match which {
+            0 => Draft::EditRule { rule: r0, filter: draft.clone() },
+            1 => Draft::AttachRule { segment: seg, filter: draft.clone() },
+            2 => Draft::DetachRule { rule: r1 },
+            _ => Draft::NewSegment { kind: "account".into(), filter: draft.clone() },
+        };
+        let seq = e.log_seq();
+        let before: BTreeSet<String> = e.member_keys(seg).unwrap().map(String::from).collect();
+        let p = e.preview(&edit, 3, Timestamp::now()).unwrap();
+        prop_assert_eq!(e.log_seq(), seq);
+        let still: BTreeSet<String> = e.member_keys(seg).unwrap().map(String::from).collect();
+        prop_assert_eq!(&still, &before);
+
+        let target = match which {
+            0 => { e.edit_rule(&admin, r0, draft).unwrap(); seg }
+            1 => { e.attach_rule(&admin, seg, draft).unwrap(); seg }
+            2 => { e.detach_rule(&admin, r1).unwrap(); seg }
+            _ => e.create_segment(&admin, NewSegment::new("T", "account").filter(draft)).unwrap().0,
+        };
+        let old = if which == 3 { BTreeSet::new() } else { before };
+        let new: BTreeSet<String> = e.member_keys(target).unwrap().map(String::from).collect();
+        prop_assert_eq!(p.before, old.len() as u64);
+        prop_assert_eq!(p.after, new.len() as u64);
+        let entering: BTreeSet<String> = new.difference(&old).cloned().collect();
+        let exiting: BTreeSet<String> = old.difference(&new).cloned().collect();
+        prop_assert_eq!(p.entering, entering.len() as u64);
+        prop_assert_eq!(p.exiting, exiting.len() as u64);
+        prop_assert!(p.entering_keys.len() <= 3 && p.exiting_keys.len() <= 3);
+        prop_assert!(p.entering_keys.iter().all(|k| entering.contains(k)));
+        prop_assert!(p.exiting_keys.iter().all(|k| exiting.contains(k)));
+        prop_assert_eq!(p.entering_keys.len(), entering.len().min(3));
+    }
+}
