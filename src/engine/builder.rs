@@ -233,6 +233,7 @@ pub struct Explanation {
 /// One node of an [`Explanation`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum ExplainNode {
     /// A group.
     #[serde(rename_all = "camelCase")]
@@ -277,6 +278,7 @@ pub enum ExplainNode {
 /// The numbers behind a rule's answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Detail {
     /// `@related:<kind>`: how many related entities matched, of how many.
     #[serde(rename_all = "camelCase")]
