@@ -30,21 +30,7 @@ use segments::{eval, Clock, Engine, Filter, LimitPolicy, Row, Schema, Timestamp}
 use support::size;
 
 fn engine(n: usize) -> Engine {
-    let schema = Schema::new([accounts::kind()]).expect("a valid schema");
-    let mut e = Engine::new(schema);
-    e.set_clock(Clock::Fixed(Timestamp::from_micros(accounts::NOW_MICROS)));
-    let mut r = accounts::Rng::new(7);
-    let chunk = (n / 4).max(100_000);
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let rows: Vec<(String, Row)> = (start..end)
-            .map(|i| (format!("a{i:08}"), accounts::row(&mut r)))
-            .collect();
-        e.insert_many("account", rows).expect("generated rows are valid");
-        start = end;
-    }
-    e
+    accounts::engine(n, 7)
 }
 
 fn admin() -> Actor {

@@ -2,7 +2,7 @@
 //! `shared/bench/peers.py` (~5% of each field missing), shared by the
 //! quickstart and the benches through `#[path]`.
 
-use segments::{FieldType, KindSchema, Row, Table, Timestamp, Value};
+use segments::{Clock, Engine, FieldType, KindSchema, Row, Schema, Table, Timestamp, Value};
 
 /// The instant the generated timestamps are spread around: 2026-11-22T12:00:00Z.
 pub const NOW_MICROS: i64 = 1_795_348_800_000_000;
@@ -121,4 +121,22 @@ pub fn table(n: usize, seed: u64) -> Table {
         start = end;
     }
     t
+}
+
+/// An engine on a fixed clock at [`NOW_MICROS`] holding `n` accounts.
+#[allow(dead_code)]
+pub fn engine(n: usize, seed: u64) -> Engine {
+    let schema = Schema::new([kind()]).expect("a valid schema");
+    let mut e = Engine::new(schema);
+    e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW_MICROS)));
+    let mut r = Rng::new(seed);
+    let chunk = (n / 4).max(100_000);
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk).min(n);
+        let rows: Vec<(String, Row)> = (start..end).map(|i| (format!("a{i:08}"), row(&mut r))).collect();
+        e.insert_many("account", rows).expect("generated rows are valid");
+        start = end;
+    }
+    e
 }

@@ -49,7 +49,56 @@ pub struct NodeCount {
 struct Evaluated {
     set: RoaringBitmap,
     /// For a group: how it combines, its `not`, and its children.
-    group: Option<(Combinator, bool, Vec<Evaluated>)>,
+    group: Option<Grouped>,
+}
+
+struct Grouped {
+    combinator: Combinator,
+    not: bool,
+    children: Vec<Evaluated>,
+    /// `prefix[i]`: the children before `i` combined (`None` for none);
+    /// `suffix[i]`: those after `i`. Leaving one child out, or putting
+    /// another set in its place, then costs two combinations, not one per
+    /// sibling.
+    prefix: Vec<Option<RoaringBitmap>>,
+    suffix: Vec<Option<RoaringBitmap>>,
+}
+
+impl Grouped {
+    fn new(combinator: Combinator, not: bool, children: Vec<Evaluated>) -> Grouped {
+        let join = |acc: &Option<RoaringBitmap>, s: &RoaringBitmap| -> RoaringBitmap {
+            match acc {
+                None => s.clone(),
+                Some(a) => match combinator {
+                    Combinator::And => a & s,
+                    Combinator::Or => a | s,
+                    Combinator::Xor => a ^ s,
+                },
+            }
+        };
+        let k = children.len();
+        let mut prefix: Vec<Option<RoaringBitmap>> = vec![None; k];
+        let mut suffix: Vec<Option<RoaringBitmap>> = vec![None; k];
+        for i in 1..k {
+            prefix[i] = Some(join(&prefix[i - 1], &children[i - 1].set));
+        }
+        for i in (0..k.saturating_sub(1)).rev() {
+            suffix[i] = Some(join(&suffix[i + 1], &children[i + 1].set));
+        }
+        Grouped {
+            combinator,
+            not,
+            children,
+            prefix,
+            suffix,
+        }
+    }
+
+    /// The group with child `i` left out (`None`) or replaced.
+    fn with(&self, i: usize, replacement: Option<&RoaringBitmap>, live: &RoaringBitmap) -> RoaringBitmap {
+        let parts = [self.prefix[i].as_ref(), replacement, self.suffix[i].as_ref()];
+        combine(self.combinator, self.not, parts.into_iter().flatten(), live)
+    }
 }
 
 fn combine<'a>(
@@ -168,16 +217,16 @@ fn evaluate_group(g: &Group, node: &PlanNode, table: &Table, now: Timestamp, env
     let set = combine(g.combinator, g.not, children.iter().map(|c| &c.set), table.live());
     Evaluated {
         set,
-        group: Some((g.combinator, g.not, children)),
+        group: Some(Grouped::new(g.combinator, g.not, children)),
     }
 }
 
 /// Fills the counts of `e`'s children; `up` holds the ancestors of `e`
 /// (outermost first) with the index of the child taken at each.
-fn fill<'a>(e: &'a Evaluated, out: &mut NodeCount, up: &mut Vec<(&'a Evaluated, usize)>, live: &RoaringBitmap) {
-    let Some((_, _, children)) = &e.group else { return };
-    for (i, c) in children.iter().enumerate() {
-        up.push((e, i));
+fn fill<'a>(e: &'a Evaluated, out: &mut NodeCount, up: &mut Vec<(&'a Grouped, usize)>, live: &RoaringBitmap) {
+    let Some(g) = &e.group else { return };
+    for (i, c) in g.children.iter().enumerate() {
+        up.push((g, i));
         let mut n = NodeCount {
             path: format!("{}rules[{i}]", prefix(&out.path)),
             count: c.set.len(),
@@ -199,19 +248,12 @@ fn prefix(path: &str) -> String {
 }
 
 /// The count of the root with the child at the end of `up` left out.
-fn root_without(up: &[(&Evaluated, usize)], live: &RoaringBitmap) -> u64 {
+fn root_without(up: &[(&Grouped, usize)], live: &RoaringBitmap) -> u64 {
     let mut replacement: Option<RoaringBitmap> = None;
     for (k, &(g, i)) in up.iter().enumerate().rev() {
-        let Some((combinator, not, children)) = &g.group else {
-            return 0;
-        };
         let last = k + 1 == up.len();
-        let sets = children.iter().enumerate().filter_map(|(j, c)| match (j == i, last) {
-            (false, _) => Some(&c.set),
-            (true, true) => None,
-            (true, false) => replacement.as_ref(),
-        });
-        replacement = Some(combine(*combinator, *not, sets, live));
+        let r = if last { None } else { replacement.as_ref() };
+        replacement = Some(g.with(i, r, live));
     }
     replacement.map_or(live.len(), |s| s.len())
 }

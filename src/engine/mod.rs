@@ -3,6 +3,7 @@
 
 mod actor;
 mod builder;
+mod check;
 mod data;
 mod deps;
 mod durable;
@@ -25,6 +26,7 @@ pub use builder::{
     Counts, Detail, Draft, ExplainNode, Explanation, MemberExplanation, NodeCount, Preview, RuleExplanation,
     SegmentMembership,
 };
+pub use check::{Warning, WarningCode};
 pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
 pub use log::{LoggedChange, SegmentName, SyncDelta};

@@ -237,6 +237,18 @@ impl Table {
         self.columns[f.index()].value(id, ty)
     }
 
+    /// Whether a live entity holds `word` in the string or tags field `f`.
+    pub(crate) fn has_word(&self, f: FieldId, word: &str) -> bool {
+        let (dict, bitmaps) = match self.column(f) {
+            Column::String(c) => (c.dict(), c.bitmaps()),
+            Column::Tags(c) => (c.dict(), c.bitmaps()),
+            _ => return false,
+        };
+        dict.get_index_of(word)
+            .and_then(|i| bitmaps.get(i))
+            .is_some_and(|b| !b.is_disjoint(self.live()))
+    }
+
     pub(crate) fn column(&self, f: FieldId) -> &Column {
         &self.columns[f.index()]
     }

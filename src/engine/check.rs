@@ -1,0 +1,461 @@
+//! Static checks of a filter ([`Engine::check`]): what a builder should
+//! warn about before anything is evaluated.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Engine;
+use crate::error::Error;
+use crate::filter::{CmpOp, Combinator, EventCond, Filter, Group, Node, PlanNode, Test};
+use crate::schema::{FieldId, FieldType};
+use crate::store::Table;
+use crate::value::{cmp_num, Num};
+
+/// A warning about a filter: a stable code, the path of the node and a
+/// message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Warning {
+    /// What kind of warning.
+    pub code: WarningCode,
+    /// The node it is about (`filter` for the root).
+    pub path: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// The kinds of [`Warning`]; their JSON names (`contradiction`, ...) are
+/// stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum WarningCode {
+    /// An `and` whose rules on one field cannot all hold: the group matches
+    /// no entity.
+    Contradiction,
+    /// A node that matches no entity whatever the data (an empty `or` or
+    /// `xor`, a literal no value of the field's type can equal).
+    AlwaysFalse,
+    /// A node that matches every entity whatever the data (a negated
+    /// contradiction, a nested empty `and`).
+    AlwaysTrue,
+    /// A rule that holds for every entity with a value: the same as
+    /// `notNull` (a `between` covering the whole type).
+    SameAsNotNull,
+    /// The same rule twice in one group.
+    Duplicate,
+    /// A negated group whose only child is a negated group.
+    DoubleNegation,
+    /// A group made redundant by a sibling rule: `a and (a or b)` is `a`,
+    /// `a or (a and b)` is `a`.
+    Absorbed,
+    /// An event no entity of the kind has recorded.
+    UnknownEvent,
+    /// A segment, named by `@segment`, with no members now.
+    EmptySegment,
+    /// A string or tag no entity of the kind holds now: the rule matches
+    /// nothing (or, negated, everything) until one does.
+    UnknownValue,
+}
+
+impl WarningCode {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningCode::Contradiction => "contradiction",
+            WarningCode::AlwaysFalse => "alwaysFalse",
+            WarningCode::AlwaysTrue => "alwaysTrue",
+            WarningCode::SameAsNotNull => "sameAsNotNull",
+            WarningCode::Duplicate => "duplicate",
+            WarningCode::DoubleNegation => "doubleNegation",
+            WarningCode::Absorbed => "absorbed",
+            WarningCode::UnknownEvent => "unknownEvent",
+            WarningCode::EmptySegment => "emptySegment",
+            WarningCode::UnknownValue => "unknownValue",
+        }
+    }
+}
+
+impl Engine {
+    /// Warnings about `filter` over `kind`, without evaluating it: each with
+    /// a stable [`WarningCode`], the path of the node and a message.
+    /// Contradictions (`nps < 5 and nps > 10`, `plan = "pro" and plan =
+    /// "free"`, `in` lists with no common value), nodes always false or true
+    /// whatever the data, duplicates, `not` of `not`, absorbed groups, and,
+    /// from the data at hand, events never recorded, empty segments and
+    /// values no entity holds. A filter with warnings is still valid.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`] for a filter that does not validate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::WarningCode;
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?;
+    /// let engine = Engine::new(schema);
+    /// let w = engine.check("account", &Filter::and([field("nps").lt(5), field("nps").gt(10)]))?;
+    /// assert_eq!(w[0].code, WarningCode::Contradiction);
+    /// assert_eq!(w[0].path, "filter");
+    /// assert_eq!(serde_json::to_value(&w[0])?["code"], "contradiction");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check(&self, kind: &str, filter: &Filter) -> Result<Vec<Warning>, Error> {
+        let (table, plan) = self.unsaved_plan(kind, filter, None)?;
+        let mut out = Vec::new();
+        self.check_group(filter, &plan.root, "filter", true, table, &mut out);
+        Ok(out)
+    }
+
+    fn check_group(&self, g: &Group, node: &PlanNode, path: &str, root: bool, table: &Table, out: &mut Vec<Warning>) {
+        let mut warn = |code, path: &str, message: String| {
+            out.push(Warning {
+                code,
+                path: path.to_string(),
+                message,
+            })
+        };
+        let inner = match (g.not, node) {
+            (true, PlanNode::Not(x)) => &**x,
+            (_, n) => n,
+        };
+        let children: &[PlanNode] = match inner {
+            PlanNode::And(xs) | PlanNode::Or(xs) | PlanNode::Xor(xs) => xs,
+            _ => &[],
+        };
+        let child_path = |i: usize| {
+            if path == "filter" {
+                format!("rules[{i}]")
+            } else {
+                format!("{path}.rules[{i}]")
+            }
+        };
+        match (g.combinator, g.rules.is_empty()) {
+            (Combinator::Or | Combinator::Xor, true) => {
+                let (code, what) = if g.not {
+                    (WarningCode::AlwaysTrue, "every")
+                } else {
+                    (WarningCode::AlwaysFalse, "no")
+                };
+                warn(
+                    code,
+                    path,
+                    format!("an empty `{}` matches {what} entity", g.combinator.name()),
+                );
+            }
+            (Combinator::And, true) if !root => {
+                let (code, what) = if g.not {
+                    (WarningCode::AlwaysFalse, "no")
+                } else {
+                    (WarningCode::AlwaysTrue, "every")
+                };
+                warn(code, path, format!("an empty `and` matches {what} entity"));
+            }
+            _ => {}
+        }
+        if g.combinator == Combinator::And {
+            if let Some(why) = contradiction(children, table) {
+                let (code, what) = if g.not {
+                    (WarningCode::AlwaysTrue, "the negated group holds for every entity")
+                } else {
+                    (WarningCode::Contradiction, "the group matches no entity")
+                };
+                warn(code, path, format!("{why}: {what}"));
+            }
+        }
+        if g.not && g.rules.len() == 1 {
+            if let Node::Group(h) = &g.rules[0] {
+                if h.not {
+                    warn(
+                        WarningCode::DoubleNegation,
+                        path,
+                        "a negated group whose only child is a negated group".into(),
+                    );
+                }
+            }
+        }
+        for (i, n) in g.rules.iter().enumerate() {
+            if let Node::Rule(r) = n {
+                if g.rules[..i].iter().any(|m| matches!(m, Node::Rule(q) if q == r)) {
+                    warn(
+                        WarningCode::Duplicate,
+                        &child_path(i),
+                        format!("the same rule on `{}` is already in this group", r.field),
+                    );
+                }
+            }
+            if let Node::Group(h) = n {
+                let opposite = matches!(
+                    (g.combinator, h.combinator),
+                    (Combinator::And, Combinator::Or) | (Combinator::Or, Combinator::And)
+                );
+                let shared = h.rules.iter().any(
+                    |x| matches!(x, Node::Rule(hr) if g.rules.iter().any(|y| matches!(y, Node::Rule(gr) if gr == hr))),
+                );
+                if opposite && !h.not && shared {
+                    warn(
+                        WarningCode::Absorbed,
+                        &child_path(i),
+                        format!(
+                            "the group holds a rule of its parent `{}`, which decides it: the group changes nothing",
+                            g.combinator.name()
+                        ),
+                    );
+                }
+            }
+        }
+        for (i, (n, p)) in g.rules.iter().zip(children).enumerate() {
+            let cp = child_path(i);
+            match n {
+                Node::Group(h) => self.check_group(h, p, &cp, false, table, out),
+                Node::Rule(r) => {
+                    let (leaf, negated) = match p {
+                        PlanNode::Not(x) => (&**x, true),
+                        n => (n, false),
+                    };
+                    for (code, message) in self.check_leaf(leaf, negated, table) {
+                        out.push(Warning {
+                            code,
+                            path: cp.clone(),
+                            message: format!("`{}`: {message}", r.field),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_leaf(&self, leaf: &PlanNode, negated: bool, table: &Table) -> Vec<(WarningCode, String)> {
+        let mut out = Vec::new();
+        match leaf {
+            PlanNode::Event(EventCond { name: Some(e), .. }) if !table.event_names().any(|n| n == e) => {
+                out.push((WarningCode::UnknownEvent, format!("no entity has recorded `{e}`")));
+            }
+            PlanNode::InSegment(ids) => {
+                for s in ids {
+                    if self.book.segments.get(s).is_some_and(|x| x.members.is_empty()) {
+                        out.push((WarningCode::EmptySegment, format!("segment {} has no members", s.0)));
+                    }
+                }
+            }
+            PlanNode::Leaf(c) => {
+                let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
+                match &c.test {
+                    Test::NumBetween(lo, hi) if !negated && covers(ty, *lo, *hi) => out.push((
+                        WarningCode::SameAsNotNull,
+                        "the range covers every value of the type: the same as `notNull`".into(),
+                    )),
+                    Test::Num(CmpOp::Eq, Num::Float(x)) if ty == FieldType::Int && x.fract() != 0.0 => {
+                        out.push(if negated {
+                            (
+                                WarningCode::AlwaysTrue,
+                                format!("no integer equals {x}: the rule holds for every entity"),
+                            )
+                        } else {
+                            (WarningCode::AlwaysFalse, format!("no integer equals {x}"))
+                        })
+                    }
+                    Test::StrEq(s) if !holds(table, c.field, s) => {
+                        out.push((WarningCode::UnknownValue, format!("no entity holds \"{s}\"")))
+                    }
+                    Test::StrIn(xs) if !xs.iter().any(|s| holds(table, c.field, s)) => {
+                        out.push((WarningCode::UnknownValue, "no entity holds any of the values".into()))
+                    }
+                    Test::TagsAny(xs) | Test::TagsAll(xs) => {
+                        for t in xs.iter().filter(|t| !holds(table, c.field, t)) {
+                            out.push((WarningCode::UnknownValue, format!("no entity has the tag \"{t}\"")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Whether some live entity holds `word` in the string or tags column.
+fn holds(table: &Table, field: FieldId, word: &str) -> bool {
+    table.has_word(field, word)
+}
+
+/// Whether `[lo, hi]` takes in every value of an int field.
+fn covers(ty: FieldType, lo: Num, hi: Num) -> bool {
+    ty == FieldType::Int
+        && cmp_num(lo, Num::Int(i64::MIN.into())) != Ordering::Greater
+        && cmp_num(hi, Num::Int(i64::MAX.into())) != Ordering::Less
+}
+
+/// One end of an interval: the value and whether it is included.
+type End = Option<(Num, bool)>;
+
+/// What the positive rules of one `and` ask of one field.
+#[derive(Default)]
+struct Ask {
+    lo: End,
+    hi: End,
+    /// The values it must be one of (`=`, `in`), intersected.
+    among: Option<Vec<Num>>,
+    strs: Option<Vec<String>>,
+    bools: Option<Vec<bool>>,
+    null: bool,
+    present: bool,
+}
+
+impl Ask {
+    fn above(&mut self, v: Num, incl: bool) {
+        let tighter = match self.lo {
+            None => true,
+            Some((w, wi)) => match cmp_num(v, w) {
+                Ordering::Greater => true,
+                Ordering::Equal => wi && !incl,
+                Ordering::Less => false,
+            },
+        };
+        if tighter {
+            self.lo = Some((v, incl));
+        }
+    }
+
+    fn below(&mut self, v: Num, incl: bool) {
+        let tighter = match self.hi {
+            None => true,
+            Some((w, wi)) => match cmp_num(v, w) {
+                Ordering::Less => true,
+                Ordering::Equal => wi && !incl,
+                Ordering::Greater => false,
+            },
+        };
+        if tighter {
+            self.hi = Some((v, incl));
+        }
+    }
+
+    fn within(&self, v: Num) -> bool {
+        let lo_ok = self.lo.map_or(true, |(l, i)| match cmp_num(v, l) {
+            Ordering::Greater => true,
+            Ordering::Equal => i,
+            Ordering::Less => false,
+        });
+        let hi_ok = self.hi.map_or(true, |(h, i)| match cmp_num(v, h) {
+            Ordering::Less => true,
+            Ordering::Equal => i,
+            Ordering::Greater => false,
+        });
+        lo_ok && hi_ok
+    }
+
+    fn among(&mut self, vs: Vec<Num>) {
+        self.among = Some(match self.among.take() {
+            None => vs,
+            Some(old) => old
+                .into_iter()
+                .filter(|a| vs.iter().any(|b| cmp_num(*a, *b).is_eq()))
+                .collect(),
+        });
+    }
+
+    fn strs(&mut self, vs: Vec<String>) {
+        self.strs = Some(match self.strs.take() {
+            None => vs,
+            Some(old) => old.into_iter().filter(|a| vs.contains(a)).collect(),
+        });
+    }
+
+    /// Why nothing can satisfy it, if so.
+    fn impossible(&self) -> Option<&'static str> {
+        if self.null && self.present {
+            return Some("a value is asked to be both missing and present");
+        }
+        if let (Some((l, li)), Some((h, hi))) = (self.lo, self.hi) {
+            match cmp_num(l, h) {
+                Ordering::Greater => return Some("the ranges on the field do not overlap"),
+                Ordering::Equal if !(li && hi) => return Some("the ranges on the field do not overlap"),
+                _ => {}
+            }
+        }
+        if let Some(vs) = &self.among {
+            if !vs.iter().any(|v| self.within(*v)) {
+                return Some("no value satisfies every rule on the field");
+            }
+        }
+        if self.strs.as_ref().is_some_and(Vec::is_empty) || self.bools.as_ref().is_some_and(Vec::is_empty) {
+            return Some("no value satisfies every rule on the field");
+        }
+        None
+    }
+}
+
+/// Why the direct rules of an `and` cannot all hold, if they cannot.
+fn contradiction(children: &[PlanNode], table: &Table) -> Option<String> {
+    let mut asks: BTreeMap<FieldId, Ask> = BTreeMap::new();
+    for c in children {
+        let PlanNode::Leaf(cond) = c else { continue };
+        let a = asks.entry(cond.field).or_default();
+        let t = |n: i128| Num::Int(n);
+        match &cond.test {
+            Test::Null => a.null = true,
+            Test::Num(op, v) => {
+                a.present = true;
+                cmp(a, *op, *v);
+            }
+            Test::Time(op, v) => {
+                a.present = true;
+                cmp(a, *op, t(*v));
+            }
+            Test::NumBetween(lo, hi) => {
+                a.present = true;
+                a.above(*lo, true);
+                a.below(*hi, true);
+            }
+            Test::TimeBetween(lo, hi) => {
+                a.present = true;
+                a.above(t(*lo), true);
+                a.below(t(*hi), true);
+            }
+            Test::NumIn(vs) => {
+                a.present = true;
+                a.among(vs.clone());
+            }
+            Test::StrEq(s) => {
+                a.present = true;
+                a.strs(vec![s.clone()]);
+            }
+            Test::StrIn(vs) => {
+                a.present = true;
+                a.strs(vs.clone());
+            }
+            Test::Bool(b) => {
+                a.present = true;
+                a.bools = Some(match a.bools.take() {
+                    None => vec![*b],
+                    Some(old) => old.into_iter().filter(|x| x == b).collect(),
+                });
+            }
+            _ => a.present = true,
+        }
+    }
+    asks.iter().find_map(|(f, a)| {
+        a.impossible().map(|why| {
+            let name = table.schema().field(*f).map_or("", |(n, _)| n);
+            format!("`{name}`: {why}")
+        })
+    })
+}
+
+fn cmp(a: &mut Ask, op: CmpOp, v: Num) {
+    match op {
+        CmpOp::Eq => a.among(vec![v]),
+        CmpOp::Lt => a.below(v, false),
+        CmpOp::Le => a.below(v, true),
+        CmpOp::Gt => a.above(v, false),
+        CmpOp::Ge => a.above(v, true),
+    }
+}
