@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use segments::filter::{field, Node, TimeUnit};
 use segments::segment::{Actor, NewSegment, Role, SegmentId};
-use segments::{eval, Clock, Engine, Filter, LimitPolicy, Row, Schema, Timestamp};
+use segments::{eval, Engine, Filter, LimitPolicy, Row, Timestamp};
 use support::size;
 
 fn engine(n: usize) -> Engine {

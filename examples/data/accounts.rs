@@ -107,6 +107,7 @@ pub fn row(r: &mut Rng) -> Row {
 }
 
 /// A table of `n` accounts keyed `a00000000`, `a00000001`, ...
+#[allow(dead_code)]
 pub fn table(n: usize, seed: u64) -> Table {
     let mut t = Table::new(kind());
     let mut r = Rng::new(seed);
