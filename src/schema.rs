@@ -187,6 +187,53 @@ pub struct Relation {
 }
 
 impl Schema {
+    /// The schema as a builder UI reads it, in declaration order: each kind
+    /// with its fields, their types and the operators each type takes, and
+    /// the relations. The pseudo-fields (`@count:<event>`, `@segment`,
+    /// `@related:<kind>`, ...) are described in the
+    /// [`filter`](crate::filter) module; an engine adds each kind's event
+    /// names ([`Engine::schema_json`](crate::Engine::schema_json)).
+    ///
+    /// ```
+    /// use segments::{FieldType, Schema};
+    ///
+    /// let schema = Schema::builder()
+    ///     .kind("account", [("mrr", FieldType::Int), ("plan", FieldType::String)])
+    ///     .kind("user", [("account_id", FieldType::String)])
+    ///     .relation("user", "account_id", "account")
+    ///     .build()?;
+    /// let json = schema.to_json_value();
+    /// assert_eq!(json["kinds"][0]["name"], "account");
+    /// assert_eq!(json["kinds"][0]["fields"][1]["type"], "string");
+    /// assert!(json["kinds"][0]["fields"][1]["operators"].as_array().unwrap().contains(&"beginsWith".into()));
+    /// assert_eq!(json["relations"][0]["parent"], "account");
+    /// # Ok::<(), segments::SchemaError>(())
+    /// ```
+    pub fn to_json_value(&self) -> serde_json::Value {
+        use serde_json::json;
+        let kinds: Vec<serde_json::Value> = self
+            .kinds()
+            .map(|k| {
+                let fields: Vec<serde_json::Value> = k
+                    .fields()
+                    .map(|(_, name, ty)| json!({"name": name, "type": ty.to_string(), "operators": ty.operators()}))
+                    .collect();
+                json!({"name": k.name(), "fields": fields})
+            })
+            .collect();
+        let kind_name = |k: KindId| self.kinds().nth(k.0 as usize).map_or("", |x| x.name());
+        let relations: Vec<serde_json::Value> = self
+            .relations()
+            .iter()
+            .map(|r| {
+                let child = self.kinds().nth(r.child.0 as usize);
+                let field = child.and_then(|c| c.field(r.field)).map_or("", |(n, _)| n);
+                json!({"child": kind_name(r.child), "field": field, "parent": kind_name(r.parent)})
+            })
+            .collect();
+        json!({"kinds": kinds, "relations": relations})
+    }
+
     /// Starts a schema.
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder {

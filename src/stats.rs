@@ -266,3 +266,65 @@ fn per_code<'a>(
         .filter(|&(_, n)| n > 0)
         .map(|(c, n)| (c as u32, n))
 }
+
+/// Values of a string or tags field that start with `prefix` (all values
+/// for `""`), the most held first (ties by value), at most `limit`: what a
+/// builder offers as a user types. The dictionary's prefix search is
+/// indexed, so this is fast on millions of distinct values; the count of
+/// each value found is its bitmap's, among the live entities.
+///
+/// # Errors
+///
+/// [`StatsError::UnknownField`], and [`StatsError::WrongType`] for a field
+/// that is not a string or tags field.
+///
+/// # Examples
+///
+/// ```
+/// use segments::{stats, FieldType, KindSchema, Row, Table};
+///
+/// let mut t = Table::new(KindSchema::new("account", [("plan", FieldType::String)])?);
+/// for (k, p) in [("a", "pro"), ("b", "pro"), ("c", "premium"), ("d", "free")] {
+///     t.insert(k, Row::new().set("plan", p))?;
+/// }
+/// assert_eq!(stats::value_suggestions(&t, "plan", "pr", 10)?, [("pro".to_string(), 2), ("premium".to_string(), 1)]);
+/// # Ok::<(), segments::Error>(())
+/// ```
+pub fn value_suggestions(
+    table: &Table,
+    field: &str,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<(String, u64)>, StatsError> {
+    let (f, ty) = resolve(table, field)?;
+    let (dict, bitmaps) = match table.column(f) {
+        Column::String(c) => (c.dict(), c.bitmaps()),
+        Column::Tags(c) => (c.dict(), c.bitmaps()),
+        _ => {
+            return Err(StatsError::WrongType {
+                field: field.to_string(),
+                field_type: ty,
+                wanted: "value suggestions take a string or tags field",
+            })
+        }
+    };
+    let codes: Vec<u32> = if prefix.is_empty() {
+        (0..dict.len() as u32).collect()
+    } else {
+        dict.matching(crate::store::Find::Prefix, prefix, crate::store::Build::Whole, &|| {
+            false
+        })
+        .unwrap_or_default()
+    };
+    let live = table.live();
+    let mut out: Vec<(&str, u64)> = codes
+        .into_iter()
+        .filter_map(|c| {
+            let n = bitmaps.get(c as usize)?.intersection_len(live);
+            (n > 0).then(|| (dict.get_index(c as usize).unwrap_or_default(), n))
+        })
+        .collect();
+    out.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    out.truncate(limit);
+    Ok(out.into_iter().map(|(s, n)| (s.to_string(), n)).collect())
+}

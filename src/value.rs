@@ -566,6 +566,63 @@ impl FieldType {
     }
 }
 
+impl FieldType {
+    /// The operators a rule on a field of this type takes, by their JSON
+    /// names (`caseInsensitive` applies to the string ones).
+    pub fn operators(self) -> &'static [&'static str] {
+        const NUMBERS: &[&str] = &[
+            "=",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "between",
+            "notBetween",
+            "in",
+            "notIn",
+            "null",
+            "notNull",
+        ];
+        match self {
+            FieldType::Int | FieldType::Float => NUMBERS,
+            FieldType::String => &[
+                "=",
+                "!=",
+                "in",
+                "notIn",
+                "contains",
+                "doesNotContain",
+                "beginsWith",
+                "doesNotBeginWith",
+                "endsWith",
+                "doesNotEndWith",
+                "matchesRegex",
+                "doesNotMatchRegex",
+                "null",
+                "notNull",
+            ],
+            FieldType::Bool => &["=", "!=", "null", "notNull"],
+            FieldType::Timestamp => &[
+                "=",
+                "!=",
+                "<",
+                "<=",
+                ">",
+                ">=",
+                "between",
+                "notBetween",
+                "withinLast",
+                "withinNext",
+                "moreThanAgo",
+                "null",
+                "notNull",
+            ],
+            FieldType::Tags => &["containsAny", "containsAll", "containsNone", "null", "notNull"],
+        }
+    }
+}
+
 impl fmt::Display for FieldType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

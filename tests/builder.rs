@@ -277,3 +277,80 @@ proptest! {
         prop_assert_eq!(p.entering_keys.len(), entering.len().min(3));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Suggestions are the model's: the live values with the prefix, counted,
+    /// most held first, ties by value, cut at the limit.
+    #[test]
+    fn value_suggestions_are_the_counted_values_with_the_prefix(
+        words in prop::collection::vec("[a-c]{0,4}", 1..80),
+        deleted in prop::collection::vec(0..80usize, 0..10),
+        prefix in "[a-c]{0,3}",
+        limit in 0..6usize,
+    ) {
+        let mut e = Engine::new(schema());
+        for (i, w) in words.iter().enumerate() {
+            e.insert("account", &format!("k{i}"), Row::new().set("s", w.as_str()).set("g", Value::Tags(vec![w.clone()]))).unwrap();
+        }
+        let mut live: Vec<Option<&String>> = words.iter().map(Some).collect();
+        for d in deleted {
+            if d < words.len() && live[d].is_some() {
+                e.delete("account", &format!("k{d}")).unwrap();
+                live[d] = None;
+            }
+        }
+        let mut model: std::collections::BTreeMap<&str, u64> = Default::default();
+        for w in live.into_iter().flatten().filter(|w| w.starts_with(prefix.as_str())) {
+            *model.entry(w.as_str()).or_default() += 1;
+        }
+        let mut want: Vec<(String, u64)> = model.into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+        want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        want.truncate(limit);
+        prop_assert_eq!(&e.value_suggestions("account", "g", &prefix, limit).unwrap(), &want);
+        prop_assert_eq!(&e.value_suggestions("account", "s", &prefix, limit).unwrap(), &want);
+    }
+}
+
+#[test]
+fn the_schema_as_a_builder_reads_it() {
+    let schema = Schema::builder()
+        .kind("account", [("mrr", FieldType::Int), ("plan", FieldType::String)])
+        .kind("user", [("account_id", FieldType::String), ("seen", FieldType::Timestamp)])
+        .relation("user", "account_id", "account")
+        .build()
+        .unwrap();
+    let mut e = Engine::new(schema);
+    e.insert("user", "u1", Row::new()).unwrap();
+    e.record_event("user", "u1", "login", Timestamp::now()).unwrap();
+    let json = e.schema_json();
+    assert_eq!(
+        json["kinds"][1]["fields"][1],
+        serde_json::json!({"name": "seen", "type": "timestamp", "operators":
+            ["=", "!=", "<", "<=", ">", ">=", "between", "notBetween", "withinLast", "withinNext", "moreThanAgo", "null", "notNull"]})
+    );
+    assert_eq!(json["kinds"][1]["events"], serde_json::json!(["login"]));
+    assert_eq!(json["kinds"][0]["events"], serde_json::json!([]));
+    assert_eq!(json["relations"], serde_json::json!([{"child": "user", "field": "account_id", "parent": "account"}]));
+    // Every operator listed for a type validates on a field of that type.
+    for (kind, f) in [("account", "mrr"), ("account", "plan"), ("user", "seen")] {
+        let k = json["kinds"].as_array().unwrap().iter().find(|k| k["name"] == kind).unwrap();
+        let field = k["fields"].as_array().unwrap().iter().find(|x| x["name"] == f).unwrap();
+        for op in field["operators"].as_array().unwrap() {
+            let op = op.as_str().unwrap();
+            let value = match (field["type"].as_str().unwrap(), op) {
+                (_, "null" | "notNull") => serde_json::Value::Null,
+                (_, "between" | "notBetween") if f == "seen" => serde_json::json!(["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"]),
+                (_, "between" | "notBetween") => serde_json::json!([1, 2]),
+                (_, "in" | "notIn") => serde_json::json!(["1"]),
+                (_, "withinLast" | "withinNext" | "moreThanAgo") => serde_json::json!({"amount": 1, "unit": "days"}),
+                ("timestamp", _) => serde_json::json!("2026-01-01T00:00:00Z"),
+                _ => serde_json::json!("1"),
+            };
+            let rule = serde_json::json!({"field": f, "operator": op, "value": value});
+            let filter = Filter::from_json_value(&serde_json::json!({"combinator": "and", "rules": [rule]})).unwrap();
+            e.evaluate(kind, &filter, Timestamp::now()).unwrap_or_else(|err| panic!("{kind}.{f} {op}: {err}"));
+        }
+    }
+}

@@ -868,3 +868,40 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// The schema as a builder UI reads it ([`Schema::to_json_value`]), with
+    /// each kind's recorded event names (sorted) under `events`.
+    ///
+    /// [`Schema::to_json_value`]: crate::Schema::to_json_value
+    pub fn schema_json(&self) -> Json {
+        let mut json = self.store.schema().to_json_value();
+        if let Some(kinds) = json.get_mut("kinds").and_then(Json::as_array_mut) {
+            for (k, table) in kinds.iter_mut().zip(self.store.tables()) {
+                let mut events: Vec<&str> = table.event_names().collect();
+                events.sort_unstable();
+                k["events"] = events.into();
+            }
+        }
+        json
+    }
+
+    /// Values of a string or tags field of `kind` starting with `prefix`,
+    /// the most held first, for autocomplete; see
+    /// [`stats::value_suggestions`](crate::stats::value_suggestions).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for an unknown kind, [`Error::Stats`] as
+    /// `value_suggestions`.
+    pub fn value_suggestions(
+        &self,
+        kind: &str,
+        field: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, Error> {
+        let table = self.store.table(kind)?;
+        Ok(crate::stats::value_suggestions(table, field, prefix, limit)?)
+    }
+}
