@@ -16,7 +16,7 @@ use std::io::BufReader;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use segments::{eval, FieldType, Filter, KindSchema, LimitPolicy, Table, Timestamp};
+use segments::{eval, stats, FieldType, Filter, KindSchema, LimitPolicy, Table, Timestamp};
 
 fn schema() -> KindSchema {
     KindSchema::new("account", [("email", FieldType::String)]).expect("valid schema")
@@ -108,6 +108,19 @@ fn contains(c: &mut Criterion) {
         // The baseline: the per-word scan the engine did before.
         g.bench_function(BenchmarkId::new("scan_baseline", name), |b| {
             b.iter(|| black_box(words.iter().filter(|w| w.contains(pat)).count()))
+        });
+    }
+    g.finish();
+    // Autocomplete: the 10 most held values with a prefix, against a scan
+    // of every word for the prefix in the same run.
+    let mut g = c.benchmark_group(format!("suggest/{n}"));
+    g.sample_size(20);
+    for (name, prefix) in [("rare", "user12345."), ("thousand", "user9999"), ("short", "us")] {
+        g.bench_function(BenchmarkId::new("engine", name), |b| {
+            b.iter(|| black_box(stats::value_suggestions(&table, "email", prefix, 10).map(|v| v.len())))
+        });
+        g.bench_function(BenchmarkId::new("scan_baseline", name), |b| {
+            b.iter(|| black_box(words.iter().filter(|w| w.starts_with(prefix)).count()))
         });
     }
     g.finish();

@@ -316,15 +316,47 @@ pub fn value_suggestions(
         })
         .unwrap_or_default()
     };
-    let live = table.live();
-    let mut out: Vec<(&str, u64)> = codes
+    // A column's word bitmaps hold live entities only (a delete clears the
+    // entity's cells), so a word's count is its bitmap's length.
+    let counted: Vec<(u32, u64)> = codes
         .into_iter()
         .filter_map(|c| {
-            let n = bitmaps.get(c as usize)?.intersection_len(live);
-            (n > 0).then(|| (dict.get_index(c as usize).unwrap_or_default(), n))
+            let n = bitmaps.get(c as usize)?.len();
+            (n > 0).then_some((c, n))
         })
         .collect();
+    let word = |c: u32| dict.get_index(c as usize).unwrap_or_default();
+    let mut out: Vec<(&str, u64)> = if counted.len() <= limit {
+        counted.into_iter().map(|(c, n)| (word(c), n)).collect()
+    } else if limit == 0 {
+        Vec::new()
+    } else {
+        // The `limit`-th highest count; every word above it is in, and the
+        // smallest of the words at it fill the rest (a bounded heap, so a
+        // prefix that millions of words share costs one pass).
+        let mut ns: Vec<u64> = counted.iter().map(|&(_, n)| n).collect();
+        let (_, &mut t, _) = ns.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
+        let mut above: Vec<(&str, u64)> = counted
+            .iter()
+            .filter(|&&(_, n)| n > t)
+            .map(|&(c, n)| (word(c), n))
+            .collect();
+        let need = limit - above.len();
+        let mut ties: std::collections::BinaryHeap<&str> = std::collections::BinaryHeap::with_capacity(need + 1);
+        for &(c, n) in &counted {
+            if n == t {
+                let w = word(c);
+                if ties.len() < need {
+                    ties.push(w);
+                } else if ties.peek().is_some_and(|&top| w < top) {
+                    ties.pop();
+                    ties.push(w);
+                }
+            }
+        }
+        above.extend(ties.into_iter().map(|w| (w, t)));
+        above
+    };
     out.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    out.truncate(limit);
     Ok(out.into_iter().map(|(s, n)| (s.to_string(), n)).collect())
 }

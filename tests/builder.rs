@@ -317,7 +317,10 @@ proptest! {
 fn the_schema_as_a_builder_reads_it() {
     let schema = Schema::builder()
         .kind("account", [("mrr", FieldType::Int), ("plan", FieldType::String)])
-        .kind("user", [("account_id", FieldType::String), ("seen", FieldType::Timestamp)])
+        .kind(
+            "user",
+            [("account_id", FieldType::String), ("seen", FieldType::Timestamp)],
+        )
         .relation("user", "account_id", "account")
         .build()
         .unwrap();
@@ -332,16 +335,26 @@ fn the_schema_as_a_builder_reads_it() {
     );
     assert_eq!(json["kinds"][1]["events"], serde_json::json!(["login"]));
     assert_eq!(json["kinds"][0]["events"], serde_json::json!([]));
-    assert_eq!(json["relations"], serde_json::json!([{"child": "user", "field": "account_id", "parent": "account"}]));
+    assert_eq!(
+        json["relations"],
+        serde_json::json!([{"child": "user", "field": "account_id", "parent": "account"}])
+    );
     // Every operator listed for a type validates on a field of that type.
     for (kind, f) in [("account", "mrr"), ("account", "plan"), ("user", "seen")] {
-        let k = json["kinds"].as_array().unwrap().iter().find(|k| k["name"] == kind).unwrap();
+        let k = json["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == kind)
+            .unwrap();
         let field = k["fields"].as_array().unwrap().iter().find(|x| x["name"] == f).unwrap();
         for op in field["operators"].as_array().unwrap() {
             let op = op.as_str().unwrap();
             let value = match (field["type"].as_str().unwrap(), op) {
                 (_, "null" | "notNull") => serde_json::Value::Null,
-                (_, "between" | "notBetween") if f == "seen" => serde_json::json!(["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"]),
+                (_, "between" | "notBetween") if f == "seen" => {
+                    serde_json::json!(["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"])
+                }
                 (_, "between" | "notBetween") => serde_json::json!([1, 2]),
                 (_, "in" | "notIn") => serde_json::json!(["1"]),
                 (_, "withinLast" | "withinNext" | "moreThanAgo") => serde_json::json!({"amount": 1, "unit": "days"}),
@@ -350,7 +363,8 @@ fn the_schema_as_a_builder_reads_it() {
             };
             let rule = serde_json::json!({"field": f, "operator": op, "value": value});
             let filter = Filter::from_json_value(&serde_json::json!({"combinator": "and", "rules": [rule]})).unwrap();
-            e.evaluate(kind, &filter, Timestamp::now()).unwrap_or_else(|err| panic!("{kind}.{f} {op}: {err}"));
+            e.evaluate(kind, &filter, Timestamp::now())
+                .unwrap_or_else(|err| panic!("{kind}.{f} {op}: {err}"));
         }
     }
 }
