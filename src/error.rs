@@ -477,6 +477,14 @@ pub enum SegmentError {
         /// The id asked for.
         id: SegmentId,
     },
+    /// `@segment` names a segment by a name that no segment has (or none
+    /// the actor may see: the same error, so that it tells nothing of
+    /// others' private segments).
+    #[error("no segment named `{name}`")]
+    UnknownSegmentName {
+        /// The name.
+        name: String,
+    },
     /// No rule has this id (or it was detached).
     #[error("no {id}")]
     UnknownRule {

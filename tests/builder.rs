@@ -368,3 +368,96 @@ fn the_schema_as_a_builder_reads_it() {
         }
     }
 }
+
+#[test]
+fn segments_are_named_by_name_and_saved_by_id_within_the_privacy_rules() {
+    use segments::filter::Literal;
+    use segments::segment::Visibility;
+    use segments::{Error, SegmentError};
+    let mut e = engine((0..6).map(|i| Row::new().set("n", i as i64)).collect());
+    let ada = Actor::new("ada", Role::Leader);
+    let bob = Actor::new("bob", Role::Member);
+    let (low, _) = e
+        .create_segment(
+            &ada,
+            NewSegment::new("Low", "account").filter(Filter::and([field("n").lt(3)])),
+        )
+        .unwrap();
+    let (mine, _) = e
+        .create_segment(
+            &ada,
+            NewSegment::new("Mine", "account")
+                .visibility(Visibility::Private)
+                .filter(Filter::and([field("n").eq(5)])),
+        )
+        .unwrap();
+    let by_name = |name: &str| {
+        Filter::and([Rule::new(
+            "@segment",
+            segments::filter::Operator::In,
+            Some(Literal::from(name)),
+        )])
+    };
+    // Evaluated by name, and saved with the id in its place.
+    assert_eq!(
+        e.evaluate("account", &by_name("Low"), Timestamp::now()).unwrap().len(),
+        3
+    );
+    let (s, _) = e
+        .create_segment(&ada, NewSegment::new("In low", "account").filter(by_name("Low")))
+        .unwrap();
+    let rule = e.segment(s).unwrap().rules[0];
+    assert_eq!(
+        e.rule(rule).unwrap().filter.to_json_value()["rules"][0]["value"],
+        serde_json::json!(low.0)
+    );
+    let both = Filter::from_json(
+        r#"{"combinator": "and", "rules": [{"field": "@segment", "operator": "notIn", "value": ["Low", "Mine"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        e.as_actor(&ada)
+            .evaluate("account", &both, Timestamp::now())
+            .unwrap()
+            .len(),
+        2
+    );
+    // Another's private segment is as unknown as a missing one.
+    let unknown = |r: Result<roaring::RoaringBitmap, Error>| matches!(r, Err(Error::Segment(SegmentError::UnknownSegmentName { name })) if name == "Mine" || name == "Nope");
+    assert!(unknown(e.as_actor(&bob).evaluate(
+        "account",
+        &by_name("Mine"),
+        Timestamp::now()
+    )));
+    assert!(unknown(e.as_actor(&bob).evaluate(
+        "account",
+        &by_name("Nope"),
+        Timestamp::now()
+    )));
+    assert!(matches!(
+        e.attach_rule(&bob, s, by_name("Mine")),
+        Err(SegmentError::UnknownSegmentName { .. }) | Err(SegmentError::Denied { .. })
+    ));
+    assert!(e
+        .as_actor(&bob)
+        .counts("account", &by_name("Mine"), Timestamp::now())
+        .is_err());
+    assert!(e.as_actor(&bob).check("account", &by_name("Mine")).is_err());
+    assert!(e
+        .as_actor(&bob)
+        .explain("account", &by_name("Mine"), "k1", Timestamp::now())
+        .is_err());
+    assert!(e.as_actor(&bob).explain_member(mine, "k5", Timestamp::now()).is_err());
+    let x = e.as_actor(&ada).explain_member(mine, "k5", Timestamp::now()).unwrap();
+    assert!(x.member && x.links == [segments::segment::Source::Rule(e.segment(mine).unwrap().rules[0])]);
+    assert!(e
+        .as_actor(&bob)
+        .preview(
+            &Draft::DetachRule {
+                rule: e.segment(mine).unwrap().rules[0]
+            },
+            3,
+            Timestamp::now()
+        )
+        .is_err());
+}

@@ -3,7 +3,7 @@
 
 use roaring::RoaringBitmap;
 
-use super::{Engine, Scope};
+use super::{Counts, Draft, Engine, Explanation, MemberExplanation, Preview, Scope, Warning};
 use crate::error::{Error, SegmentError};
 use crate::eval::Budget;
 use crate::filter::Filter;
@@ -263,5 +263,61 @@ impl<'a> AsActor<'a> {
     ) -> Result<RoaringBitmap, Error> {
         self.engine
             .evaluate_in(kind, filter, now, None, Some(self.actor), budget)
+    }
+
+    /// [`Engine::counts`] on behalf of the actor: the filter may name only
+    /// segments it may see.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::evaluate`].
+    pub fn counts(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<Counts, Error> {
+        self.engine.counts_in(kind, filter, now, Some(self.actor))
+    }
+
+    /// [`Engine::explain`] on behalf of the actor.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::evaluate`] and [`Engine::explain`].
+    pub fn explain(&self, kind: &str, filter: &Filter, key: &str, now: Timestamp) -> Result<Explanation, Error> {
+        self.engine.explain_in(kind, filter, key, now, Some(self.actor))
+    }
+
+    /// [`Engine::explain_member`] for a segment the actor may see.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::segment`] and [`Engine::explain_member`].
+    pub fn explain_member(&self, segment: SegmentId, key: &str, now: Timestamp) -> Result<MemberExplanation, Error> {
+        self.seen(segment)?;
+        self.engine.explain_member(segment, key, now)
+    }
+
+    /// [`Engine::preview`] of a draft on a segment the actor may see, whose
+    /// filter names only segments it may see.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::segment`] and [`Engine::preview`].
+    pub fn preview(&self, draft: &Draft, sample: usize, now: Timestamp) -> Result<Preview, Error> {
+        let segment = match draft {
+            Draft::NewSegment { .. } => None,
+            Draft::EditRule { rule, .. } | Draft::DetachRule { rule } => Some(self.rule(*rule)?.segment),
+            Draft::AttachRule { segment, .. } => Some(*segment),
+        };
+        if let Some(s) = segment {
+            self.seen(s)?;
+        }
+        self.engine.preview_in(draft, sample, now, Some(self.actor))
+    }
+
+    /// [`Engine::check`] on behalf of the actor.
+    ///
+    /// # Errors
+    ///
+    /// As [`AsActor::evaluate`].
+    pub fn check(&self, kind: &str, filter: &Filter) -> Result<Vec<Warning>, Error> {
+        self.engine.check_in(kind, filter, Some(self.actor))
     }
 }

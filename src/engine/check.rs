@@ -107,7 +107,16 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn check(&self, kind: &str, filter: &Filter) -> Result<Vec<Warning>, Error> {
-        let (table, plan) = self.unsaved_plan(kind, filter, None)?;
+        self.check_in(kind, filter, None)
+    }
+
+    pub(super) fn check_in(
+        &self,
+        kind: &str,
+        filter: &Filter,
+        actor: Option<&crate::segment::Actor>,
+    ) -> Result<Vec<Warning>, Error> {
+        let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
         let mut out = Vec::new();
         self.check_group(filter, &plan.root, "filter", true, table, &mut out);
         Ok(out)

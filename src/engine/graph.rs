@@ -329,3 +329,84 @@ pub(super) fn parents_along(
     }
     cur
 }
+
+impl Engine {
+    /// `filter` with the segments its `@segment` rules name by name (a
+    /// string, or strings in the list) replaced by their ids; `None` when it
+    /// names none by name. With an `actor`, only the segments listed for it
+    /// are found (a private segment of another is as unknown as a missing
+    /// one). A filter deeper than the policy is left to validation, which
+    /// refuses it before anything recurses.
+    pub(super) fn resolve_names(
+        &self,
+        filter: &crate::Filter,
+        actor: Option<&crate::segment::Actor>,
+    ) -> Result<Option<crate::Filter>, SegmentError> {
+        if crate::filter::deeper_than(filter, self.policy.max_depth()) || !names_segments(filter) {
+            return Ok(None);
+        }
+        let mut out = filter.clone();
+        self.resolve_in(&mut out, actor)?;
+        Ok(Some(out))
+    }
+
+    fn resolve_in(&self, g: &mut crate::Filter, actor: Option<&crate::segment::Actor>) -> Result<(), SegmentError> {
+        use crate::filter::{Literal, Node};
+        let find = |name: &str| -> Result<Literal, SegmentError> {
+            let found = match actor {
+                Some(a) => self.list(a).find(|s| s.name == name).map(|s| s.id),
+                None => self.segments().find(|s| s.name == name).map(|s| s.id),
+            };
+            found
+                .map(|id| Literal::Int(id.0.into()))
+                .ok_or_else(|| SegmentError::UnknownSegmentName { name: name.to_string() })
+        };
+        for n in &mut g.rules {
+            match n {
+                Node::Group(h) => self.resolve_in(h, actor)?,
+                Node::Rule(r) if r.field == "@segment" => match &mut r.value {
+                    Some(Literal::String(s)) => r.value = Some(find(s)?),
+                    Some(Literal::List(xs)) => {
+                        for x in xs.iter_mut() {
+                            if let Literal::String(s) = x {
+                                *x = find(s)?;
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                Node::Rule(r) => match &mut r.value {
+                    Some(Literal::Nested(nested)) => self.resolve_in(&mut nested.filter, actor)?,
+                    Some(Literal::Match(m)) => self.resolve_in(&mut m.filter, actor)?,
+                    _ => {}
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an `@segment` rule anywhere in `filter` names a segment by name.
+fn names_segments(filter: &crate::Filter) -> bool {
+    use crate::filter::{Literal, Node};
+    let mut stack = vec![filter];
+    while let Some(g) = stack.pop() {
+        for n in &g.rules {
+            match n {
+                Node::Group(h) => stack.push(h),
+                Node::Rule(r) => match &r.value {
+                    Some(Literal::String(_)) if r.field == "@segment" => return true,
+                    Some(Literal::List(xs))
+                        if r.field == "@segment" && xs.iter().any(|x| matches!(x, Literal::String(_))) =>
+                    {
+                        return true
+                    }
+                    Some(Literal::Nested(nested)) => stack.push(&nested.filter),
+                    Some(Literal::Match(m)) => stack.push(&m.filter),
+                    _ => {}
+                },
+            }
+        }
+    }
+    false
+}

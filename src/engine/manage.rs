@@ -28,6 +28,12 @@ impl Engine {
             actor,
             home: Some((spec.visibility, &actor.id)),
         };
+        let mut spec = spec;
+        if let Some(f) = &spec.filter {
+            if let Some(resolved) = self.resolve_names(f, Some(actor))? {
+                spec.filter = Some(resolved);
+            }
+        }
         let plan = match &spec.filter {
             Some(f) => Some(self.plan(f, kind, id, &name, Some(reader))?),
             None => None,
@@ -115,6 +121,7 @@ impl Engine {
         match (filter, current) {
             (Some(f), Some(rule)) => self.replace_rule(actor, rule, f, at),
             (Some(f), None) => {
+                let f = self.resolve_names(&f, Some(actor))?.unwrap_or(f);
                 let reader = Reader::of(actor, s);
                 let plan = self.plan(&f, s.kind, segment, &s.info.name, Some(reader))?;
                 let (rule, changes) = self.add_rule(segment, f, plan, at);
@@ -201,6 +208,7 @@ impl Engine {
         filter: Filter,
     ) -> Result<(RuleId, Changes), SegmentError> {
         let s = self.managed(actor, segment, Action::EditRules)?;
+        let filter = self.resolve_names(&filter, Some(actor))?.unwrap_or(filter);
         let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let at = self.now();
         Ok(self.add_rule(segment, filter, plan, at))
@@ -506,6 +514,7 @@ impl Engine {
         at: crate::Timestamp,
     ) -> Result<Changes, SegmentError> {
         let segment = self.rule_segment(rule)?;
+        let filter = self.resolve_names(&filter, Some(actor))?.unwrap_or(filter);
         let s = self.segment_ref(segment)?;
         let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let kind = s.kind;

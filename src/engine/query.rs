@@ -325,6 +325,8 @@ impl Engine {
         actor: Option<&Actor>,
     ) -> Result<(&Table, Plan), Error> {
         let table = self.store.table(kind)?;
+        let resolved = self.resolve_names(filter, actor)?;
+        let filter = resolved.as_ref().unwrap_or(filter);
         let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
         let k = self.kind_index(kind).unwrap_or(0);
         let reader = actor.map(|actor| Reader { actor, home: None });
