@@ -612,3 +612,113 @@ fn an_engine_reads_every_line_of_json_lines_through_a_small_buffer() {
     );
     assert_eq!(e.table("account").unwrap().len(), 0);
 }
+
+fn text_table() -> Table {
+    let mut t = Table::new(KindSchema::new("account", [("s", FieldType::String), ("g", FieldType::Tags)]).unwrap());
+    for i in 0..2_000 {
+        let s = format!("{}b", "a".repeat(i % 64 + 1));
+        t.insert(
+            &format!("k{i}"),
+            Row::new()
+                .set("s", s.as_str())
+                .set("g", segments::Value::Tags(vec![s.clone()])),
+        )
+        .unwrap();
+    }
+    t
+}
+
+fn regex_rule(pattern: &str) -> Result<segments::Plan, FilterError> {
+    let t = text_table();
+    let f = json!({"combinator": "and", "rules": [{"field": "s", "operator": "matchesRegex", "value": pattern}]});
+    Filter::from_json(&f.to_string()).and_then(|f| f.validate(t.schema(), &LimitPolicy::default()))
+}
+
+#[test]
+fn a_regex_is_bounded_in_size_and_linear_in_time() {
+    let long = "a".repeat(segments::filter::MAX_REGEX_LEN + 1);
+    let e = regex_rule(&long).unwrap_err();
+    assert!(
+        matches!(&e, FilterError::BadRegex { path, field, .. } if path == "rules[0].value" && field == "s"),
+        "{e}"
+    );
+    // Small to write, huge once compiled.
+    let e = regex_rule("(?:a{1000}){1000}").unwrap_err();
+    assert!(matches!(e, FilterError::BadRegex { .. }), "{e}");
+    assert!(!e.to_string().contains('\n'));
+    let e = regex_rule("(unclosed").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("rules[0].value (field `s`): bad regular expression"),
+        "{e}"
+    );
+    // What backtracking engines take exponential time on is linear here.
+    let t = text_table();
+    let plan = regex_rule("^(a|aa)*c$").unwrap();
+    let started = Instant::now();
+    let ids = segments::eval::evaluate(&plan, &t, Timestamp::now()).unwrap();
+    assert!(ids.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+#[test]
+fn match_modes_nested_a_hundred_thousand_deep_are_errors_not_crashes() {
+    // As JSON text: refused before it is parsed.
+    let mut text = String::from(r#"{"combinator": "and", "rules": []}"#);
+    for _ in 0..100_000 {
+        text = format!(
+            r#"{{"combinator": "and", "rules": [{{"field": "g", "operator": "=", "match": {{"mode": "some"}}, "value": {text}}}]}}"#
+        );
+        if text.len() > 4_000_000 {
+            break;
+        }
+    }
+    assert!(matches!(Filter::from_json(&text), Err(FilterError::Json { .. })));
+    // Built in Rust: validation measures without recursion, and dropping
+    // does not recurse either, on a small stack.
+    let got = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| {
+            let t = text_table();
+            let mut f = Filter::and(Vec::<segments::filter::Node>::new());
+            for _ in 0..100_000 {
+                f = Filter::and([segments::filter::field("g").matching(segments::filter::MatchMode::Some, None, f)]);
+            }
+            let r = f
+                .validate(t.schema(), &LimitPolicy::default().with_unlimited_conditions())
+                .map(drop);
+            drop(f);
+            r
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(matches!(got, Err(FilterError::TooDeep { .. })), "{got:?}");
+}
+
+#[test]
+fn independent_combinators_by_the_hundred_thousand_are_flat_and_bounded() {
+    let t = text_table();
+    let mut rules = Vec::new();
+    for i in 0..100_000 {
+        if i > 0 {
+            rules.push(json!(if i % 3 == 0 { "or" } else { "and" }));
+        }
+        rules.push(json!({"field": "s", "operator": "beginsWith", "value": "aa", "muted": i % 2 == 1}));
+    }
+    let text = json!({"rules": rules}).to_string();
+    let f = Filter::from_json(&text).unwrap();
+    // Muted rules do not count; the rest is over the default limit.
+    assert!(matches!(
+        f.validate(t.schema(), &LimitPolicy::default()),
+        Err(FilterError::TooManyConditions { count: 50_000, .. })
+    ));
+    let plan = f
+        .validate(t.schema(), &LimitPolicy::default().with_unlimited_conditions())
+        .unwrap();
+    let started = Instant::now();
+    let n = segments::eval::evaluate(&plan, &t, Timestamp::now()).unwrap().len();
+    // Every key but those whose string is "ab" (i % 64 == 0: 32 of them).
+    assert_eq!(n, 2_000 - 32);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
