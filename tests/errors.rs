@@ -271,6 +271,18 @@ fn filter_errors_name_the_path() {
         (r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "between", "value": [9, 1]}]}"#, "rules[0].value (field `nps`): low bound 9 is greater than high bound 1"),
         (r#"{"combinator": "and", "rules": [{"field": "health", "operator": "notBetween", "value": [9.5, 9.25]}]}"#, "rules[0].value (field `health`): low bound 9.5 is greater than high bound 9.25"),
         (r#"{"combinator": "and", "rules": [{"field": "renewal_at", "operator": "between", "value": ["2026-01-02T00:00:00Z", "2026-01-02T00:00:00+01:00"]}]}"#, "rules[0].value (field `renewal_at`): low bound 2026-01-02T00:00:00Z is greater than high bound 2026-01-02T00:00:00+01:00"),
+        // As a builder UI holds it: what is unfinished or not supported says so.
+        (r#"{"combinator": "and", "rules": [{"colour": 1, "field": "nps", "operator": "<", "value": 7}]}"#, "rules[0].colour: unknown member of the rule on field `nps`"),
+        (r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "<", "value": "seats", "valueSource": "expression"}]}"#, "rules[0].valueSource: valueSource `expression` (the sources are `value` and `field`) is not supported"),
+        (r#"{"combinator": "and", "rules": [{"field": "~", "operator": "<", "value": 7}]}"#, "rules[0].field: unfinished rule: no field chosen"),
+        (r#"{"combinator": "and", "rules": [{"field": "plan", "operator": "=", "value": "~"}]}"#, "rules[0].value: unfinished rule: no value for field `plan`"),
+        (r#"{"combinator": "and", "rules": [{"field": "plan", "operator": "=", "value": ""}]}"#, "rules[0].value: unfinished rule: no value for field `plan`"),
+        (r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "<", "value": 7, "caseInsensitive": true}]}"#, "rules[0].caseInsensitive: caseInsensitive on int field `nps` (it applies to string fields) is not supported"),
+        (r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "=", "match": {"mode": "some"}, "value": {"combinator": "and", "rules": []}}]}"#, "rules[0].match: a match mode on int field `nps` (match modes apply to tags fields) is not supported"),
+        (r#"{"combinator": "and", "rules": [{"field": "tags", "operator": "=", "match": {"mode": "atMost"}, "value": {"combinator": "and", "rules": []}}]}"#, "rules[0].match.threshold (field `tags`): expected a count (a non-negative integer) or a share of the tags (between 0 and 1), found no threshold"),
+        (r#"{"combinator": "and", "rules": [{"field": "tags", "operator": "=", "match": {"mode": "some"}, "value": {"combinator": "and", "rules": [{"field": "plan", "operator": "=", "value": "x"}]}}]}"#, "rules[0].value.rules[0].field (field `plan`): expected the tags field `tags` (the rules of a match mode test each tag), found field `plan`"),
+        (r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "in", "value": "1, ,x"}]}"#, "rules[0].value[1] (field `nps`): expected a number, found string \"x\""),
+        (r#"{"rules": [{"field": "nps", "operator": "<", "value": 7}, "nand", {"field": "nps", "operator": ">", "value": 1}]}"#, "rules[1]: expected \"and\", \"or\" or \"xor\" between two rules (a group without `combinator` alternates rules and combinators), found string \"nand\""),
     ];
     for (json, message) in cases {
         assert_eq!(filter_err(json).to_string(), *message, "{json}");

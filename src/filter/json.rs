@@ -362,6 +362,7 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
     let mut from_field = false;
     let mut matching = None;
     let mut case_insensitive = false;
+    let mut unknown: Option<&str> = None;
     for (name, val) in obj {
         match name.as_str() {
             "field" => field = Some(expect(val.as_str(), val, path, "field", "a string")?),
@@ -389,8 +390,15 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
                 flag(val, path, name)?;
             }
             other if bookkeeping(other) => {}
-            other => return Err(shape(&path.member(other), "unknown member of a rule")),
+            other => unknown = unknown.or(Some(other)),
         }
+    }
+    if let Some(member) = unknown {
+        let message = match field {
+            Some(f) => format!("unknown member of the rule on field `{f}`"),
+            None => "unknown member of a rule".to_string(),
+        };
+        return Err(shape(&path.member(member), message));
     }
     let field = field.ok_or_else(|| shape(path, "a rule needs a `field`"))?;
     if field == PLACEHOLDER || field.is_empty() {
