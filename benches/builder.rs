@@ -6,6 +6,8 @@
 //! `cargo bench --bench builder` runs 1M accounts;
 //! `SEGMENTS_BENCH_SIZES=1000000,10000000 cargo bench --bench builder` more.
 
+mod support;
+
 #[path = "../examples/data/accounts.rs"]
 mod accounts;
 
@@ -16,23 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use segments::engine::Draft;
 use segments::segment::{Actor, NewSegment, Role};
 use segments::{Filter, Timestamp};
-
-const MIXED10: &str = r#"{"combinator": "and", "rules": [
-    {"field": "health", "operator": "<", "value": 30},
-    {"combinator": "or", "rules": [
-        {"field": "nps", "operator": "<", "value": 7},
-        {"field": "mrr", "operator": ">", "value": 1000}]},
-    {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]},
-    {"field": "country", "operator": "!=", "value": "US"},
-    {"field": "paying", "operator": "=", "value": true},
-    {"field": "last_seen", "operator": "withinLast", "value": {"amount": 14, "unit": "days"}},
-    {"field": "renewal_at", "operator": "withinNext", "value": {"amount": 60, "unit": "days"}},
-    {"field": "seats", "operator": "between", "value": [10, 500]},
-    {"field": "mrr", "operator": "<", "value": 4000}]}"#;
-
-const AT_RISK: &str = r#"{"combinator": "and", "rules": [
-    {"field": "health", "operator": "<", "value": 30},
-    {"field": "nps", "operator": "<", "value": 7}]}"#;
+use support::{AT_RISK, MIXED10};
 
 fn sizes() -> Vec<usize> {
     std::env::var("SEGMENTS_BENCH_SIZES")

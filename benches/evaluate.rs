@@ -23,21 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use segments::{eval, Filter, KindSchema, LimitPolicy, Plan, Table, Timestamp};
 
-const MIXED10: &str = r#"{"combinator": "and", "rules": [
-    {"field": "health", "operator": "<", "value": 30},
-    {"combinator": "or", "rules": [
-        {"field": "nps", "operator": "<", "value": 7},
-        {"field": "mrr", "operator": ">", "value": 1000}]},
-    {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]},
-    {"field": "country", "operator": "!=", "value": "US"},
-    {"field": "paying", "operator": "=", "value": true},
-    {"field": "last_seen", "operator": "withinLast", "value": {"amount": 14, "unit": "days"}},
-    {"field": "renewal_at", "operator": "withinNext", "value": {"amount": 60, "unit": "days"}},
-    {"field": "seats", "operator": "between", "value": [10, 500]},
-    {"field": "mrr", "operator": "<", "value": 4000}]}"#;
-const AT_RISK: &str = r#"{"combinator": "and", "rules": [
-    {"field": "health", "operator": "<", "value": 30},
-    {"field": "nps", "operator": "<", "value": 7}]}"#;
+use support::{AT_RISK, MIXED10};
+
 const RANGE_1PCT: &str = r#"{"combinator": "and", "rules": [
     {"field": "score", "operator": "between", "value": [500000, 509999]}]}"#;
 

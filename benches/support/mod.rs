@@ -15,6 +15,25 @@ pub fn size_or(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The core issue's 10-condition segment over the quickstart's accounts.
+pub const MIXED10: &str = r#"{"combinator": "and", "rules": [
+    {"field": "health", "operator": "<", "value": 30},
+    {"combinator": "or", "rules": [
+        {"field": "nps", "operator": "<", "value": 7},
+        {"field": "mrr", "operator": ">", "value": 1000}]},
+    {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]},
+    {"field": "country", "operator": "!=", "value": "US"},
+    {"field": "paying", "operator": "=", "value": true},
+    {"field": "last_seen", "operator": "withinLast", "value": {"amount": 14, "unit": "days"}},
+    {"field": "renewal_at", "operator": "withinNext", "value": {"amount": 60, "unit": "days"}},
+    {"field": "seats", "operator": "between", "value": [10, 500]},
+    {"field": "mrr", "operator": "<", "value": 4000}]}"#;
+
+/// Its two-condition "At risk" segment.
+pub const AT_RISK: &str = r#"{"combinator": "and", "rules": [
+    {"field": "health", "operator": "<", "value": 30},
+    {"field": "nps", "operator": "<", "value": 7}]}"#;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -110,17 +110,9 @@ pub fn row(r: &mut Rng) -> Row {
 #[allow(dead_code)]
 pub fn table(n: usize, seed: u64) -> Table {
     let mut t = Table::new(kind());
-    let mut r = Rng::new(seed);
-    // Batches keep the transient typed rows small; the first one is large
-    // enough to take the bulk path that builds numeric indexes once.
-    let chunk = (n / 4).max(100_000);
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let rows: Vec<(String, Row)> = (start..end).map(|i| (format!("a{i:08}"), row(&mut r))).collect();
+    in_batches(n, seed, |rows| {
         t.insert_many(rows).expect("generated rows are valid");
-        start = end;
-    }
+    });
     t
 }
 
@@ -130,14 +122,22 @@ pub fn engine(n: usize, seed: u64) -> Engine {
     let schema = Schema::new([kind()]).expect("a valid schema");
     let mut e = Engine::new(schema);
     e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW_MICROS)));
+    in_batches(n, seed, |rows| {
+        e.insert_many("account", rows).expect("generated rows are valid");
+    });
+    e
+}
+
+/// The `n` accounts of `seed` handed to `f` in batches: they keep the
+/// transient typed rows small, and the first one is large enough to take
+/// the bulk path that builds numeric indexes once.
+fn in_batches(n: usize, seed: u64, mut f: impl FnMut(Vec<(String, Row)>)) {
     let mut r = Rng::new(seed);
     let chunk = (n / 4).max(100_000);
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
-        let rows: Vec<(String, Row)> = (start..end).map(|i| (format!("a{i:08}"), row(&mut r))).collect();
-        e.insert_many("account", rows).expect("generated rows are valid");
+        f((start..end).map(|i| (format!("a{i:08}"), row(&mut r))).collect());
         start = end;
     }
-    e
 }

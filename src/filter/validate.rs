@@ -334,7 +334,9 @@ fn literal_text(l: &Literal) -> String {
     }
 }
 
-fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
+/// A rule's positive operator, whether the rule negates it, and the
+/// context its errors are reported in.
+fn split_rule<'a>(rule: &'a Rule, path: &Path) -> (Operator, bool, RuleCtx<'a>) {
     let (positive, negated) = match rule.operator.negates() {
         Some(p) => (p, true),
         None => (rule.operator, false),
@@ -343,20 +345,30 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
         path: path.clone(),
         rule,
     };
-    let unknown = || FilterError::UnknownField {
-        path: path.member("field").to_string(),
-        field: rule.field.clone(),
-    };
+    (positive, negated, cx)
+}
+
+/// `""` as the value: a rule a builder left unfinished.
+fn unfinished_value(rule: &Rule, path: &Path) -> Result<(), FilterError> {
     if matches!(&rule.value, Some(Literal::String(s)) if s.is_empty())
-        && rule.operator.negates() != Some(Operator::Null)
-        && rule.operator != Operator::Null
+        && !matches!(rule.operator, Operator::Null | Operator::NotNull)
     {
-        // As a builder writes an unfinished rule; the JSON reader refuses it too.
         return Err(FilterError::Unfinished {
             path: path.member("value").to_string(),
             what: format!("no value for field `{}`", rule.field),
         });
     }
+    Ok(())
+}
+
+fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
+    let (positive, negated, cx) = split_rule(rule, path);
+    let unknown = || FilterError::UnknownField {
+        path: path.member("field").to_string(),
+        field: rule.field.clone(),
+    };
+    // As a builder writes an unfinished rule; the JSON reader refuses it too.
+    unfinished_value(rule, path)?;
     let is_field = |l: &Literal| matches!(l, Literal::Field(_));
     let from_field = match &rule.value {
         Some(Literal::List(xs)) => !xs.is_empty() && xs.iter().all(is_field),
@@ -794,20 +806,8 @@ fn str_rule(rule: &Rule, path: &Path, tags_field: &str) -> Result<StrNode, Filte
             what: "a field reference or match mode inside a match mode".into(),
         });
     }
-    let (positive, negated) = match rule.operator.negates() {
-        Some(p) => (p, true),
-        None => (rule.operator, false),
-    };
-    let cx = RuleCtx {
-        path: path.clone(),
-        rule,
-    };
-    if matches!(&rule.value, Some(Literal::String(s)) if s.is_empty()) {
-        return Err(FilterError::Unfinished {
-            path: path.member("value").to_string(),
-            what: format!("no value for field `{}`", rule.field),
-        });
-    }
+    let (positive, negated, cx) = split_rule(rule, path);
+    unfinished_value(rule, path)?;
     if positive == Operator::Null {
         return Err(not_allowed(&cx, "string operators (a tag is never missing)"));
     }
