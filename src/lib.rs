@@ -122,7 +122,7 @@ pub use error::{
 };
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};
-pub use store::{EntityId, IndexConfig, MemoryUsage, Row, Store, Table};
+pub use store::{EntityId, IndexConfig, MemoryUsage, Rejected, RejectedLine, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};
 
 /// The README's examples, compiled and run as doctests so that they cannot

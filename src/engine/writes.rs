@@ -11,7 +11,7 @@ use super::{Clock, Engine};
 use crate::error::{SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
-use crate::store::Row;
+use crate::store::{Rejected, Row};
 use crate::value::Timestamp;
 
 impl Engine {
@@ -119,6 +119,81 @@ impl Engine {
             kind: kind.into(),
             lines,
         })
+    }
+
+    /// Inserts the good lines of JSON Lines and reports the bad ones, the
+    /// first `bound` with their errors (see
+    /// [`Table::insert_json_lines_lenient`](crate::Table::insert_json_lines_lenient)):
+    /// each line is applied whole or not at all. The op journaled is a
+    /// strict [`DataOp::InsertJsonLines`] of the good lines, so a replay
+    /// applies exactly them.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], a read that fails, [`StoreError::Full`],
+    /// and the journal's errors: what refuses the whole input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Schema};
+    ///
+    /// let mut e = Engine::new(Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?);
+    /// let text = "{\"key\": \"a\", \"nps\": 3}\n{\"key\": \"b\", \"nps\": 2.5}\n{\"key\": \"c\"}\n";
+    /// let (_, rejected) = e.insert_json_lines_lenient("account", text.as_bytes(), 10)?;
+    /// assert_eq!(e.table("account")?.len(), 2);
+    /// assert_eq!((rejected.total, rejected.lines[0].line), (1, 2));
+    /// assert_eq!(rejected.lines[0].error.to_string(), "key `b`: field `nps` expects int, found float");
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn insert_json_lines_lenient(
+        &mut self,
+        kind: &str,
+        reader: impl BufRead,
+        bound: usize,
+    ) -> Result<(Changes, Rejected), StoreError> {
+        let (lines, rejected) = self.sift_lines(kind, reader, false, bound)?;
+        let changes = self.apply_data(DataOp::InsertJsonLines {
+            kind: kind.into(),
+            lines,
+        })?;
+        Ok((changes, rejected))
+    }
+
+    /// As [`Engine::insert_json_lines_lenient`], upserting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::insert_json_lines_lenient`].
+    pub fn upsert_json_lines_lenient(
+        &mut self,
+        kind: &str,
+        reader: impl BufRead,
+        bound: usize,
+    ) -> Result<(Changes, Rejected), StoreError> {
+        let (lines, rejected) = self.sift_lines(kind, reader, true, bound)?;
+        let changes = self.apply_data(DataOp::UpsertJsonLines {
+            kind: kind.into(),
+            lines,
+        })?;
+        Ok((changes, rejected))
+    }
+
+    fn sift_lines(
+        &self,
+        kind: &str,
+        reader: impl BufRead,
+        upsert: bool,
+        bound: usize,
+    ) -> Result<(Vec<u8>, Rejected), StoreError> {
+        let table = self
+            .store
+            .table(kind)
+            .map_err(|_| StoreError::UnknownKind { kind: kind.to_string() })?;
+        let (mut long, mut bad) = (Rejected::default(), Rejected::default());
+        let text = table.read_lines_lenient(reader, &mut long, bound)?;
+        let lines = table.sift_json_lines(&text, upsert, &mut bad, bound);
+        Ok((lines, long.merge(bad, bound)))
     }
 
     /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`](crate::Table::upsert_json_lines)).

@@ -67,7 +67,7 @@ pub(crate) fn newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-fn parse_lines(
+pub(crate) fn parse_lines(
     schema: &KindSchema,
     block: &[u8],
     first_line: usize,

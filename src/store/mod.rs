@@ -22,7 +22,7 @@ pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;
 pub(crate) use table::Written;
-pub use table::{EntityId, MemoryUsage, Table, DEFAULT_MAX_LINE_BYTES};
+pub use table::{EntityId, MemoryUsage, Rejected, RejectedLine, Table, DEFAULT_MAX_LINE_BYTES};
 
 use crate::error::SchemaError;
 use crate::schema::Schema;

@@ -15,6 +15,9 @@ use super::row::Row;
 pub use crate::ids::EntityId;
 
 mod codec;
+mod lenient;
+
+pub use lenient::{Rejected, RejectedLine};
 
 use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};

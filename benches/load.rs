@@ -1,0 +1,72 @@
+//! Lenient JSON Lines loads against the strict load in the same run, on
+//! 200,000 lines of three fields (`SEGMENTS_BENCH_SIZE` to change): a clean
+//! input, and one with a bad line in a hundred.
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use segments::{FieldType, KindSchema, Table};
+
+fn kind() -> KindSchema {
+    KindSchema::new(
+        "account",
+        [
+            ("nps", FieldType::Int),
+            ("plan", FieldType::String),
+            ("health", FieldType::Float),
+        ],
+    )
+    .expect("a valid schema")
+}
+
+fn lines(n: usize, bad_every: Option<usize>) -> Vec<u8> {
+    let plans = ["free", "pro", "team", "enterprise"];
+    let mut out = String::with_capacity(n * 64);
+    for i in 0..n {
+        if bad_every.is_some_and(|k| i % k == k - 1) {
+            out.push_str(&format!("{{\"key\": \"a{i}\", \"nps\": \"not a number\"}}\n"));
+        } else {
+            out.push_str(&format!(
+                "{{\"key\": \"a{i}\", \"nps\": {}, \"plan\": \"{}\", \"health\": {}.5}}\n",
+                i % 11,
+                plans[i % 4],
+                i % 100
+            ));
+        }
+    }
+    out.into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = support::size_or(200_000);
+    let clean = lines(n, None);
+    let dirty = lines(n, Some(100));
+    let mut g = c.benchmark_group(format!("load/{n}"));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_function("strict_clean", |b| {
+        b.iter(|| {
+            let mut t = Table::new(kind());
+            t.insert_json_lines(black_box(&clean[..])).expect("clean");
+            t
+        })
+    });
+    g.bench_function("lenient_clean", |b| {
+        b.iter(|| {
+            let mut t = Table::new(kind());
+            t.insert_json_lines_lenient(black_box(&clean[..]), 100).expect("loads")
+        })
+    });
+    g.bench_function("lenient_one_percent_bad", |b| {
+        b.iter(|| {
+            let mut t = Table::new(kind());
+            t.insert_json_lines_lenient(black_box(&dirty[..]), 100).expect("loads")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,177 @@
+//! Lenient loads against a model: random JSON Lines mixing good rows, bad
+//! JSON, unknown fields, wrong types, missing, repeated and live keys,
+//! blank and too-long lines. The model says which lines apply and which are
+//! reported (and why); the table, the engine, and the engine reopened from
+//! its journal must all end in the model's state.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use segments::journal::Options;
+use segments::{Engine, FieldType, KindSchema, Row, Schema, StoreError, Table, Value};
+
+const LIMIT: usize = 80;
+
+#[derive(Debug, Clone)]
+enum Line {
+    Good(u8, i64),
+    BadJson,
+    UnknownField(u8),
+    WrongType(u8),
+    NoKey,
+    Blank,
+    TooLong(u8),
+}
+
+impl Line {
+    fn text(&self) -> String {
+        match self {
+            Line::Good(k, v) => format!(r#"{{"key": "k{k}", "nps": {v}}}"#),
+            Line::BadJson => "{nope".into(),
+            Line::UnknownField(k) => format!(r#"{{"key": "k{k}", "colour": 1}}"#),
+            Line::WrongType(k) => format!(r#"{{"key": "k{k}", "nps": "x"}}"#),
+            Line::NoKey => r#"{"nps": 1}"#.into(),
+            Line::Blank => "   ".into(),
+            Line::TooLong(k) => format!(r#"{{"key": "k{k}",{} "nps": 1}}"#, " ".repeat(LIMIT)),
+        }
+    }
+}
+
+fn line() -> impl Strategy<Value = Line> {
+    prop_oneof![
+        6 => (0u8..12, -5i64..5).prop_map(|(k, v)| Line::Good(k, v)),
+        1 => Just(Line::BadJson),
+        1 => (0u8..12).prop_map(Line::UnknownField),
+        1 => (0u8..12).prop_map(Line::WrongType),
+        1 => Just(Line::NoKey),
+        1 => Just(Line::Blank),
+        1 => (0u8..12).prop_map(Line::TooLong),
+    ]
+}
+
+fn kind() -> KindSchema {
+    KindSchema::new("account", [("nps", FieldType::Int)]).unwrap()
+}
+
+/// The state after the load, and the lines reported with whether each was
+/// refused for its key (repeated or live).
+fn model(before: &HashMap<String, i64>, lines: &[Line], upsert: bool) -> (HashMap<String, i64>, Vec<(usize, bool)>) {
+    let mut state = before.clone();
+    let mut seen = std::collections::HashSet::new();
+    let mut rejected = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let n = i + 1;
+        match l {
+            Line::Blank => {}
+            Line::Good(k, v) => {
+                let key = format!("k{k}");
+                if seen.contains(&key) || (!upsert && before.contains_key(&key)) {
+                    rejected.push((n, true));
+                } else {
+                    seen.insert(key.clone());
+                    state.insert(key, *v);
+                }
+            }
+            _ => rejected.push((n, false)),
+        }
+    }
+    (state, rejected)
+}
+
+fn state_of(t: &Table) -> HashMap<String, i64> {
+    (0..t.len() as u32 + 64)
+        .filter_map(|id| {
+            let key = t.key(segments::EntityId(id))?;
+            t.id(key)?;
+            let v = match t.get(segments::EntityId(id), "nps") {
+                Some(Value::Int(v)) => v,
+                _ => i64::MIN,
+            };
+            Some((key.to_string(), v))
+        })
+        .collect()
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_lenient_load_applies_exactly_the_good_lines(
+        existing in prop::collection::btree_map(0u8..12, -5i64..5, 0..6),
+        lines in prop::collection::vec(line(), 0..40),
+        upsert in any::<bool>(),
+        bound in 0usize..6,
+        case in any::<u32>(),
+    ) {
+        let before: HashMap<String, i64> = existing.iter().map(|(k, v)| (format!("k{k}"), *v)).collect();
+        let text: String = lines.iter().map(|l| l.text() + "\n").collect();
+        let (want, want_rejected) = model(&before, &lines, upsert);
+
+        let mut t = Table::new(kind());
+        t.set_max_line_bytes(LIMIT);
+        for (k, v) in &before {
+            t.insert(k, Row::new().set("nps", *v)).unwrap();
+        }
+        let got = if upsert {
+            t.upsert_json_lines_lenient(text.as_bytes(), bound)
+        } else {
+            t.insert_json_lines_lenient(text.as_bytes(), bound)
+        }
+        .unwrap();
+        prop_assert_eq!(state_of(&t), want.clone());
+        prop_assert_eq!(got.total, want_rejected.len() as u64);
+        prop_assert_eq!(got.lines.len(), want_rejected.len().min(bound));
+        for (r, (n, for_key)) in got.lines.iter().zip(&want_rejected) {
+            prop_assert_eq!(r.line, *n);
+            prop_assert_eq!(matches!(r.error, StoreError::DuplicateKey { .. }), *for_key, "{:?}", r.error);
+            if let Line::TooLong(_) = lines[n - 1] {
+                let too_long = matches!(r.error, StoreError::LineTooLong { .. });
+                prop_assert!(too_long, "{:?}", r.error);
+            }
+        }
+
+        // The engine, and the engine reopened from its journal.
+        let dir = TempDir(std::env::temp_dir().join(format!("segments-lenient-{}-{case}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let schema = Schema::new([kind()]).unwrap();
+        {
+            let (mut e, _) = Engine::open(&dir.0, Options::new(schema.clone())).unwrap();
+            e.set_max_line_bytes(LIMIT);
+            for (k, v) in &before {
+                e.insert("account", k, Row::new().set("nps", *v)).unwrap();
+            }
+            let (_, r) = if upsert {
+                e.upsert_json_lines_lenient("account", text.as_bytes(), bound)
+            } else {
+                e.insert_json_lines_lenient("account", text.as_bytes(), bound)
+            }
+            .unwrap();
+            prop_assert_eq!(r.total, want_rejected.len() as u64);
+            prop_assert_eq!(state_of(e.table("account").unwrap()), want.clone());
+        }
+        let (e, _) = Engine::open(&dir.0, Options::new(schema)).unwrap();
+        prop_assert_eq!(state_of(e.table("account").unwrap()), want);
+    }
+}
+
+#[test]
+fn a_clean_input_loads_as_a_strict_load_does() {
+    let text: String = (0..1000)
+        .map(|i| format!("{{\"key\": \"k{i}\", \"nps\": {}}}\n", i % 11))
+        .collect();
+    let mut strict = Table::new(kind());
+    strict.insert_json_lines(text.as_bytes()).unwrap();
+    let mut lenient = Table::new(kind());
+    let r = lenient.insert_json_lines_lenient(text.as_bytes(), 10).unwrap();
+    assert_eq!(r.total, 0);
+    assert_eq!(state_of(&strict), state_of(&lenient));
+}
