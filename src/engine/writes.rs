@@ -143,7 +143,7 @@ impl Engine {
     /// let (_, rejected) = e.insert_json_lines_lenient("account", text.as_bytes(), 10)?;
     /// assert_eq!(e.table("account")?.len(), 2);
     /// assert_eq!((rejected.total, rejected.lines[0].line), (1, 2));
-    /// assert_eq!(rejected.lines[0].error.to_string(), "key `b`: field `nps` expects int, found float");
+    /// assert_eq!(rejected.lines[0].error.to_string(), "key `b`, field `nps`: expected int, found non-integer number 2.5");
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn insert_json_lines_lenient(
