@@ -461,3 +461,124 @@ fn segments_are_named_by_name_and_saved_by_id_within_the_privacy_rules() {
         )
         .is_err());
 }
+
+#[test]
+fn explain_gives_the_numbers_behind_events_relations_segments_tags_and_fields() {
+    use segments::engine::Detail;
+    use segments::filter::{
+        in_segments, other_field, related, CountWindow, Duration, EventCount, Literal, MatchMode, TimeUnit,
+    };
+    let schema = Schema::builder()
+        .kind(
+            "account",
+            [
+                ("mrr", FieldType::Int),
+                ("goal", FieldType::Int),
+                ("g", FieldType::Tags),
+            ],
+        )
+        .kind("user", [("account_id", FieldType::String), ("active", FieldType::Bool)])
+        .relation("user", "account_id", "account")
+        .build()
+        .unwrap();
+    let mut e = Engine::new(schema);
+    let now: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    e.insert(
+        "account",
+        "a",
+        Row::new()
+            .set("mrr", 10)
+            .set("goal", 12)
+            .set("g", Value::Tags(vec!["x1".into(), "x2".into(), "y".into()])),
+    )
+    .unwrap();
+    for (u, active) in [("u1", true), ("u2", false), ("u3", true)] {
+        e.insert("user", u, Row::new().set("account_id", "a").set("active", active))
+            .unwrap();
+    }
+    for d in [1, 2, 20] {
+        e.record_event(
+            "account",
+            "a",
+            "login",
+            Timestamp::from_micros(now.as_micros() - d * 86_400_000_000),
+        )
+        .unwrap();
+    }
+    let admin = Actor::new("ada", Role::Admin);
+    let (big, _) = e
+        .create_segment(
+            &admin,
+            NewSegment::new("Big", "account").filter(Filter::and([field("mrr").gt(100)])),
+        )
+        .unwrap();
+    let f = Filter::and([
+        Node::from(field("@count:login").ge(Literal::Count(EventCount {
+            count: 2,
+            window: CountWindow::Last(Duration {
+                amount: 7,
+                unit: TimeUnit::Days,
+            }),
+        }))),
+        related("user")
+            .at_least(2, Filter::and([field("active").eq(true)]))
+            .into(),
+        in_segments([big]).into(),
+        field("g")
+            .matching(
+                MatchMode::AtLeast,
+                Some(2.0),
+                Filter::and([field("g").begins_with("x")]),
+            )
+            .into(),
+        field("mrr").lt(other_field("goal")).into(),
+        field("@lastSeen:login").not_null().into(),
+    ]);
+    let x = e.explain("account", &f, "a", now).unwrap();
+    let ExplainNode::Group { rules, matches, .. } = &x.root else {
+        panic!()
+    };
+    assert!(!matches, "not in Big");
+    let detail = |i: usize| match &rules[i] {
+        ExplainNode::Rule { detail: Some(d), .. } => d.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        detail(0),
+        Detail::Count {
+            event: "login".into(),
+            count: 2
+        }
+    );
+    assert_eq!(
+        detail(1),
+        Detail::Related {
+            kind: "user".into(),
+            matched: 2,
+            total: 3
+        }
+    );
+    assert!(
+        matches!(detail(2), Detail::Segments { segments } if segments.len() == 1 && segments[0].name == "Big" && !segments[0].member)
+    );
+    assert_eq!(detail(3), Detail::Tags { matched: 2, total: 3 });
+    assert_eq!(
+        detail(4),
+        Detail::Fields {
+            values: vec![("goal".into(), serde_json::json!(12))]
+        }
+    );
+    let day = 86_400_000_000;
+    assert_eq!(
+        detail(5),
+        Detail::Seen {
+            event: Some("login".into()),
+            at: Some(Timestamp::from_micros(now.as_micros() - day))
+        }
+    );
+    let answers: Vec<bool> = rules
+        .iter()
+        .map(|r| matches!(r, ExplainNode::Rule { matches: true, .. }))
+        .collect();
+    assert_eq!(answers, [true, true, false, true, true, true]);
+}
