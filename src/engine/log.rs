@@ -72,6 +72,18 @@ pub struct SyncDelta {
     pub upto: u64,
 }
 
+/// A page of a subscription to chosen segments ([`Engine::changes_of`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// The chosen segments' changes, in order.
+    pub changes: Vec<LoggedChange>,
+    /// How far the log was read: acknowledge this, not the last change's
+    /// sequence number, so that the other segments' changes in between are
+    /// not read again.
+    pub read_to: u64,
+}
+
 impl Engine {
     /// The sequence number of the newest change in the log (0 before the
     /// first). Changes are numbered from 1, consecutively, in the order the
@@ -147,6 +159,51 @@ impl Engine {
     /// As [`Engine::changes_since`].
     pub fn changes_for(&self, consumer: &str, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
         self.changes_since(self.cursor(consumer), limit)
+    }
+
+    /// A subscription: up to `limit` changes after `after` of the chosen
+    /// `segments` only, in order, with how far the log was read
+    /// ([`Subscription::read_to`]), which a consumer acknowledges
+    /// ([`Engine::ack`]) so that the other segments' changes are not read
+    /// again. Segments not (or no longer) in the engine simply have no
+    /// new changes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::changes_since`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (risk, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+    /// engine.create_segment(&admin,
+    ///     NewSegment::new("Healthy", "account").filter(Filter::and([field("health").ge(30)])))?;
+    /// engine.insert("account", "acme", Row::new().set("health", 20))?;
+    /// engine.upsert("account", "acme", Row::new().set("health", 90))?;
+    ///
+    /// let page = engine.changes_of(&[risk], engine.cursor("alerts"), 100)?;
+    /// assert_eq!(page.changes.len(), 2); // entered and exited At risk, not Healthy
+    /// engine.ack("alerts", page.read_to)?;
+    /// assert!(engine.changes_of(&[risk], engine.cursor("alerts"), 100)?.changes.is_empty());
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn changes_of(&self, segments: &[SegmentId], after: u64, limit: usize) -> Result<Subscription, LogError> {
+        let mut chosen = segments.to_vec();
+        chosen.sort_unstable();
+        chosen.dedup();
+        let (entries, read_to) = self.log.since_of(after, limit, &chosen)?;
+        Ok(Subscription {
+            changes: entries.into_iter().map(|e| self.resolve(e)).collect(),
+            read_to,
+        })
     }
 
     /// A consumer's cursor: the last sequence number it acknowledged (0 if

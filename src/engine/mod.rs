@@ -29,7 +29,7 @@ pub use builder::{
 pub use check::{Warning, WarningCode};
 pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
-pub use log::{LoggedChange, SegmentName, SyncDelta};
+pub use log::{LoggedChange, SegmentName, Subscription, SyncDelta};
 pub use op::{Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
 pub use query::Scope;
 #[cfg(feature = "testing")]

@@ -359,6 +359,42 @@ impl ChangeLog {
         Ok(entries.take(limit).collect())
     }
 
+    /// As [`ChangeLog::since`], only the changes of `segments` (sorted),
+    /// skipping the other segments' groups whole; and how far the log was
+    /// read: the last entry's sequence number when `limit` stopped the
+    /// read, else the newest change's.
+    pub(crate) fn since_of(
+        &self,
+        after: u64,
+        limit: usize,
+        segments: &[SegmentId],
+    ) -> Result<(Vec<Entry>, u64), LogError> {
+        self.check(after)?;
+        let entries = self
+            .groups_after(after)
+            .filter(|(_, _, g)| segments.binary_search(&g.segment()).is_ok())
+            .flat_map(|(first, call, g)| {
+                (first..)
+                    .zip(g.entities())
+                    .filter(move |(seq, _)| *seq > after)
+                    .map(move |(seq, entity)| Entry {
+                        seq,
+                        segment: g.segment(),
+                        entity,
+                        kind: g.kind(),
+                        cause: g.cause(),
+                        trigger: call.trigger,
+                        at: call.changes.at(),
+                    })
+            });
+        let out: Vec<Entry> = entries.take(limit).collect();
+        let scanned = match out.last() {
+            Some(e) if out.len() == limit => e.seq,
+            _ => self.last(),
+        };
+        Ok((out, scanned))
+    }
+
     /// Checks that the changes after `after` are all kept.
     pub(crate) fn check(&self, after: u64) -> Result<(), LogError> {
         if after > self.last() {
