@@ -175,3 +175,42 @@ fn a_clean_input_loads_as_a_strict_load_does() {
     assert_eq!(r.total, 0);
     assert_eq!(state_of(&strict), state_of(&lenient));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A batch delete that reports: the live keys go (and exit their
+    /// segments), the others come back once each, in the order given.
+    #[test]
+    fn deleting_the_present_keys_reports_the_rest(
+        existing in prop::collection::btree_set(0u8..12, 0..10),
+        asked in prop::collection::vec(0u8..14, 0..16),
+    ) {
+        use segments::filter::field;
+        use segments::segment::{Actor, NewSegment, Role};
+        let mut e = Engine::new(Schema::new([kind()]).unwrap());
+        let admin = Actor::new("ada", Role::Admin);
+        let (all, _) = e.create_segment(&admin, NewSegment::new("All", "account").filter(segments::Filter::and([field("nps").not_null()]))).unwrap();
+        for k in &existing {
+            e.insert("account", &format!("k{k}"), Row::new().set("nps", 1)).unwrap();
+        }
+        let keys: Vec<String> = asked.iter().map(|k| format!("k{k}")).collect();
+        let (changes, missing) = e.delete_present("account", &keys).unwrap();
+        let mut want_missing = Vec::new();
+        let mut gone = std::collections::BTreeSet::new();
+        for k in &asked {
+            let key = format!("k{k}");
+            if existing.contains(k) {
+                gone.insert(key);
+            } else if !want_missing.contains(&key) {
+                want_missing.push(key);
+            }
+        }
+        prop_assert_eq!(missing, want_missing);
+        prop_assert_eq!(changes.len() as usize, gone.len());
+        let left: std::collections::BTreeSet<String> = e.member_keys(all).unwrap().map(String::from).collect();
+        let want_left: std::collections::BTreeSet<String> =
+            existing.iter().map(|k| format!("k{k}")).filter(|k| !gone.contains(k)).collect();
+        prop_assert_eq!(left, want_left);
+    }
+}

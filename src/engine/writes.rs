@@ -245,6 +245,61 @@ impl Engine {
         })
     }
 
+    /// Deletes the live entities among `keys` (each once), as
+    /// [`Engine::delete_many`] does, and returns the keys that were not
+    /// live (in the order given, each once) instead of refusing the batch.
+    /// The op journaled is a strict [`DataOp::DeleteMany`] of the keys
+    /// deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], and the journal's errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let mut e = Engine::new(Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?);
+    /// e.insert("account", "a", Row::new())?;
+    /// e.insert("account", "b", Row::new())?;
+    /// let (_, missing) = e.delete_present("account", ["a", "zz", "a"])?;
+    /// assert_eq!(missing, ["zz"]);
+    /// assert_eq!(e.table("account")?.len(), 1);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn delete_present<K: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<(Changes, Vec<String>), StoreError> {
+        let table = self
+            .store
+            .table(kind)
+            .map_err(|_| StoreError::UnknownKind { kind: kind.to_string() })?;
+        let mut seen = std::collections::HashSet::new();
+        let (mut present, mut missing) = (Vec::new(), Vec::new());
+        for k in keys {
+            let k = k.as_ref();
+            if !seen.insert(k.to_string()) {
+                continue;
+            }
+            if table.id(k).is_some() {
+                present.push(k.to_string());
+            } else {
+                missing.push(k.to_string());
+            }
+        }
+        if present.is_empty() {
+            return Ok((Changes::new(self.now()), missing));
+        }
+        let changes = self.apply_data(DataOp::DeleteMany {
+            kind: kind.into(),
+            keys: present,
+        })?;
+        Ok((changes, missing))
+    }
+
     /// Records that entity `key` did `event` at `at` (see
     /// [`Table::record_event`](crate::Table::record_event)) and re-evaluates, for it alone, the rules
     /// that read that event or any event.
