@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use super::Engine;
 use crate::error::{Error, SegmentError};
 use crate::eval::{self, Budget, Env, Meter};
-use crate::filter::{Combinator, CountWin, EventWhat, Filter, Group, Node, PlanNode, Rule, Test};
+use crate::filter::{Combinator, CountWin, EventWhat, Filter, Group, Node, Path, PlanNode, Rule, Test};
 use crate::ids::{RuleId, SegmentId};
 use crate::segment::{Actor, Source};
 use crate::store::{EntityId, Table};
@@ -127,8 +127,9 @@ fn combine<'a>(
     }
 }
 
-/// The plan node of a group, without the `not` that wraps it.
-fn group_children(node: &PlanNode, not: bool) -> &[PlanNode] {
+/// The plan nodes of a group's children (the plan keeps the filter's
+/// shape, a negated group wrapped in `Not`).
+pub(super) fn group_children(node: &PlanNode, not: bool) -> &[PlanNode] {
     let inner = match (not, node) {
         (true, PlanNode::Not(x)) => &**x,
         (_, n) => n,
@@ -185,13 +186,14 @@ impl Engine {
             self.with_env(meter, |env| evaluate_group(filter, &plan.root, table, now, env))
         })?;
         let matches = tree.set.len();
+        let root_path = Path::root();
         let mut root = NodeCount {
-            path: "filter".into(),
+            path: root_path.to_string(),
             count: matches,
             without: live.len(),
             rules: Vec::new(),
         };
-        fill(&tree, &mut root, &mut Vec::new(), live);
+        fill(&tree, &root_path, &mut root, &mut Vec::new(), live);
         Ok(Counts {
             live: live.len(),
             matches,
@@ -223,27 +225,26 @@ fn evaluate_group(g: &Group, node: &PlanNode, table: &Table, now: Timestamp, env
 
 /// Fills the counts of `e`'s children; `up` holds the ancestors of `e`
 /// (outermost first) with the index of the child taken at each.
-fn fill<'a>(e: &'a Evaluated, out: &mut NodeCount, up: &mut Vec<(&'a Grouped, usize)>, live: &RoaringBitmap) {
+fn fill<'a>(
+    e: &'a Evaluated,
+    path: &Path,
+    out: &mut NodeCount,
+    up: &mut Vec<(&'a Grouped, usize)>,
+    live: &RoaringBitmap,
+) {
     let Some(g) = &e.group else { return };
     for (i, c) in g.children.iter().enumerate() {
         up.push((g, i));
+        let p = path.rule(i);
         let mut n = NodeCount {
-            path: format!("{}rules[{i}]", prefix(&out.path)),
+            path: p.to_string(),
             count: c.set.len(),
             without: root_without(up, live),
             rules: Vec::new(),
         };
-        fill(c, &mut n, up, live);
+        fill(c, &p, &mut n, up, live);
         up.pop();
         out.rules.push(n);
-    }
-}
-
-fn prefix(path: &str) -> String {
-    if path == "filter" {
-        String::new()
-    } else {
-        format!("{path}.")
     }
 }
 
@@ -474,7 +475,7 @@ impl Engine {
         })?;
         let root = Meter::run(&Budget::unlimited(), |meter| {
             self.with_env(meter, |env| {
-                self.explain_group(filter, &plan.root, "filter", table, id.0, now, env)
+                self.explain_group(filter, &plan.root, &Path::root(), table, id.0, now, env)
             })
         })?;
         let matches = matches!(root, ExplainNode::Group { matches: true, .. });
@@ -491,7 +492,7 @@ impl Engine {
         &self,
         g: &Group,
         node: &PlanNode,
-        path: &str,
+        path: &Path,
         table: &Table,
         id: u32,
         now: Timestamp,
@@ -504,10 +505,10 @@ impl Engine {
             .zip(plans)
             .enumerate()
             .map(|(i, (n, p))| {
-                let path = format!("{}rules[{i}]", prefix(path));
+                let path = path.rule(i);
                 match n {
                     Node::Group(h) => self.explain_group(h, p, &path, table, id, now, env),
-                    Node::Rule(r) => self.explain_rule(r, p, path, table, id, now, env),
+                    Node::Rule(r) => self.explain_rule(r, p, path.to_string(), table, id, now, env),
                 }
             })
             .collect();

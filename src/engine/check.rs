@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::builder::group_children;
 use super::Engine;
 use crate::error::Error;
-use crate::filter::{CmpOp, Combinator, EventCond, Filter, Group, Node, PlanNode, Test};
+use crate::filter::{CmpOp, Combinator, EventCond, Filter, Group, Node, Path, PlanNode, Test};
 use crate::schema::{FieldId, FieldType};
 use crate::store::Table;
 use crate::value::{cmp_num, Num};
@@ -118,33 +119,20 @@ impl Engine {
     ) -> Result<Vec<Warning>, Error> {
         let (table, plan) = self.unsaved_plan(kind, filter, actor)?;
         let mut out = Vec::new();
-        self.check_group(filter, &plan.root, "filter", true, table, &mut out);
+        self.check_group(filter, &plan.root, &Path::root(), table, &mut out);
         Ok(out)
     }
 
-    fn check_group(&self, g: &Group, node: &PlanNode, path: &str, root: bool, table: &Table, out: &mut Vec<Warning>) {
-        let mut warn = |code, path: &str, message: String| {
+    fn check_group(&self, g: &Group, node: &PlanNode, path: &Path, table: &Table, out: &mut Vec<Warning>) {
+        let root = *path == Path::root();
+        let mut warn = |code, path: &Path, message: String| {
             out.push(Warning {
                 code,
                 path: path.to_string(),
                 message,
             })
         };
-        let inner = match (g.not, node) {
-            (true, PlanNode::Not(x)) => &**x,
-            (_, n) => n,
-        };
-        let children: &[PlanNode] = match inner {
-            PlanNode::And(xs) | PlanNode::Or(xs) | PlanNode::Xor(xs) => xs,
-            _ => &[],
-        };
-        let child_path = |i: usize| {
-            if path == "filter" {
-                format!("rules[{i}]")
-            } else {
-                format!("{path}.rules[{i}]")
-            }
-        };
+        let children = group_children(node, g.not);
         match (g.combinator, g.rules.is_empty()) {
             (Combinator::Or | Combinator::Xor, true) => {
                 let (code, what) = if g.not {
@@ -194,7 +182,7 @@ impl Engine {
                 if g.rules[..i].iter().any(|m| matches!(m, Node::Rule(q) if q == r)) {
                     warn(
                         WarningCode::Duplicate,
-                        &child_path(i),
+                        &path.rule(i),
                         format!("the same rule on `{}` is already in this group", r.field),
                     );
                 }
@@ -210,7 +198,7 @@ impl Engine {
                 if opposite && !h.not && shared {
                     warn(
                         WarningCode::Absorbed,
-                        &child_path(i),
+                        &path.rule(i),
                         format!(
                             "the group holds a rule of its parent `{}`, which decides it: the group changes nothing",
                             g.combinator.name()
@@ -220,9 +208,9 @@ impl Engine {
             }
         }
         for (i, (n, p)) in g.rules.iter().zip(children).enumerate() {
-            let cp = child_path(i);
+            let cp = path.rule(i);
             match n {
-                Node::Group(h) => self.check_group(h, p, &cp, false, table, out),
+                Node::Group(h) => self.check_group(h, p, &cp, table, out),
                 Node::Rule(r) => {
                     let (leaf, negated) = match p {
                         PlanNode::Not(x) => (&**x, true),
@@ -231,7 +219,7 @@ impl Engine {
                     for (code, message) in self.check_leaf(leaf, negated, table) {
                         out.push(Warning {
                             code,
-                            path: cp.clone(),
+                            path: cp.to_string(),
                             message: format!("`{}`: {message}", r.field),
                         });
                     }
@@ -270,14 +258,14 @@ impl Engine {
                             (WarningCode::AlwaysFalse, format!("no integer equals {x}"))
                         })
                     }
-                    Test::StrEq(s) if !holds(table, c.field, s) => {
+                    Test::StrEq(s) if !table.has_word(c.field, s) => {
                         out.push((WarningCode::UnknownValue, format!("no entity holds \"{s}\"")))
                     }
-                    Test::StrIn(xs) if !xs.iter().any(|s| holds(table, c.field, s)) => {
+                    Test::StrIn(xs) if !xs.iter().any(|s| table.has_word(c.field, s)) => {
                         out.push((WarningCode::UnknownValue, "no entity holds any of the values".into()))
                     }
                     Test::TagsAny(xs) | Test::TagsAll(xs) => {
-                        for t in xs.iter().filter(|t| !holds(table, c.field, t)) {
+                        for t in xs.iter().filter(|t| !table.has_word(c.field, t)) {
                             out.push((WarningCode::UnknownValue, format!("no entity has the tag \"{t}\"")));
                         }
                     }
@@ -288,11 +276,6 @@ impl Engine {
         }
         out
     }
-}
-
-/// Whether some live entity holds `word` in the string or tags column.
-fn holds(table: &Table, field: FieldId, word: &str) -> bool {
-    table.has_word(field, word)
 }
 
 /// Whether `[lo, hi]` takes in every value of an int field.

@@ -51,6 +51,7 @@ pub use ast::{
 };
 pub use builder::{field, in_segments, not_in_segments, other_field, related, usage_change, FieldRef, RelatedRef};
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
+pub(crate) use path::Path;
 pub use plan::Plan;
 pub(crate) use plan::{
     CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, Quant, RelCond, StrMatch, TagCount, Test, Window,
