@@ -117,11 +117,17 @@ fn words_where(dict: &Dictionary, meter: &Meter, keep: impl Fn(&str) -> bool) ->
             codes.push(i as u32);
         }
     }
-    let mut bits = vec![0u64; dict.len().div_ceil(64)];
-    for &c in &codes {
+    let bits = code_bits(&codes, dict.len());
+    (codes, bits)
+}
+
+/// The bitset of `codes` (each below `words`), which [`code_hit`] reads.
+fn code_bits(codes: &[u32], words: usize) -> Vec<u64> {
+    let mut bits = vec![0u64; words.div_ceil(64)];
+    for &c in codes {
         bits[c as usize / 64] |= 1 << (c % 64);
     }
-    (codes, bits)
+    bits
 }
 
 fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> BoundLeaf<'a> {
@@ -176,10 +182,7 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
             };
             codes.sort_unstable();
             codes.dedup();
-            let mut bits = vec![0u64; col.dict().len().div_ceil(64)];
-            for &c in &codes {
-                bits[c as usize / 64] |= 1 << (c % 64);
-            }
+            let bits = code_bits(&codes, col.dict().len());
             BoundLeaf::Codes { col, codes, bits }
         }
         (Column::Bool(col), Test::Bool(b)) => BoundLeaf::Bool { col, value: *b },

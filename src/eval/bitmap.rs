@@ -88,19 +88,15 @@ impl SetEval<'_> {
         }
     }
 
-    /// The ids of `ids` that `keep` accepts, one at a time; the loop stops
-    /// once the budget is spent.
+    /// The ids of `ids` that `keep` accepts, tested one at a time; the loop
+    /// stops once the budget is spent.
     fn filter_ids(&self, ids: &RoaringBitmap, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        for (k, id) in ids.iter().enumerate() {
-            if k % RUN == 0 && self.meter.spent() {
-                break;
-            }
-            if keep(id) {
-                out.insert(id);
-            }
-        }
-        out
+        let within_budget = ids
+            .iter()
+            .enumerate()
+            .take_while(|(k, _)| k % RUN != 0 || !self.meter.spent())
+            .map(|(_, id)| id);
+        RoaringBitmap::from_sorted_iter(within_budget.filter(|&id| keep(id))).unwrap_or_default()
     }
 
     fn sparse(&self, n: u64) -> bool {
@@ -126,10 +122,7 @@ impl SetEval<'_> {
             }
             if self.tiny(cand_len) {
                 let rest: Vec<&BoundNode> = order[k..].iter().map(|(_, x)| *x).collect();
-                let keep = |bm: &RoaringBitmap| {
-                    RoaringBitmap::from_sorted_iter(bm.iter().filter(|&id| rest.iter().all(|x| x.test(id))))
-                        .unwrap_or_default()
-                };
+                let keep = |bm: &RoaringBitmap| self.filter_ids(bm, |id| rest.iter().all(|x| x.test(id)));
                 return Bracket {
                     sure: keep(&a.sure),
                     maybe: keep(&a.maybe),
@@ -160,7 +153,7 @@ impl SetEval<'_> {
             maybe: RoaringBitmap::new(),
         };
         if let Some(w) = within.filter(|w| self.tiny(w.len())) {
-            return exact(RoaringBitmap::from_sorted_iter(w.iter().filter(|&id| l.test(id))).unwrap_or_default());
+            return exact(self.filter_ids(w, |id| l.test(id)));
         }
         let restrict = |bm: &RoaringBitmap| match within {
             Some(w) => w & bm,
