@@ -342,21 +342,7 @@ impl ChangeLog {
     /// [`LogError::Ahead`] if `after` is past the newest change.
     pub(crate) fn since(&self, after: u64, limit: usize) -> Result<Vec<Entry>, LogError> {
         self.check(after)?;
-        let entries = self.groups_after(after).flat_map(|(first, call, g)| {
-            (first..)
-                .zip(g.entities())
-                .filter(move |(seq, _)| *seq > after)
-                .map(move |(seq, entity)| Entry {
-                    seq,
-                    segment: g.segment(),
-                    entity,
-                    kind: g.kind(),
-                    cause: g.cause(),
-                    trigger: call.trigger,
-                    at: call.changes.at(),
-                })
-        });
-        Ok(entries.take(limit).collect())
+        Ok(self.entries_after(after, |_| true).take(limit).collect())
     }
 
     /// As [`ChangeLog::since`], only the changes of `segments` (sorted),
@@ -370,10 +356,27 @@ impl ChangeLog {
         segments: &[SegmentId],
     ) -> Result<(Vec<Entry>, u64), LogError> {
         self.check(after)?;
-        let entries = self
-            .groups_after(after)
-            .filter(|(_, _, g)| segments.binary_search(&g.segment()).is_ok())
-            .flat_map(|(first, call, g)| {
+        let out: Vec<Entry> = self
+            .entries_after(after, |s| segments.binary_search(&s).is_ok())
+            .take(limit)
+            .collect();
+        let scanned = match out.last() {
+            Some(e) if out.len() == limit => e.seq,
+            _ => self.last(),
+        };
+        Ok((out, scanned))
+    }
+
+    /// The entries after `after`, in order, of the segments `keep` accepts
+    /// (groups of other segments skipped whole).
+    fn entries_after<'a>(
+        &'a self,
+        after: u64,
+        keep: impl Fn(SegmentId) -> bool + 'a,
+    ) -> impl Iterator<Item = Entry> + 'a {
+        self.groups_after(after)
+            .filter(move |(_, _, g)| keep(g.segment()))
+            .flat_map(move |(first, call, g)| {
                 (first..)
                     .zip(g.entities())
                     .filter(move |(seq, _)| *seq > after)
@@ -386,13 +389,7 @@ impl ChangeLog {
                         trigger: call.trigger,
                         at: call.changes.at(),
                     })
-            });
-        let out: Vec<Entry> = entries.take(limit).collect();
-        let scanned = match out.last() {
-            Some(e) if out.len() == limit => e.seq,
-            _ => self.last(),
-        };
-        Ok((out, scanned))
+            })
     }
 
     /// Checks that the changes after `after` are all kept.
