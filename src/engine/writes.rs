@@ -152,12 +152,7 @@ impl Engine {
         reader: impl BufRead,
         bound: usize,
     ) -> Result<(Changes, Rejected), StoreError> {
-        let (lines, rejected) = self.sift_lines(kind, reader, false, bound)?;
-        let changes = self.apply_data(DataOp::InsertJsonLines {
-            kind: kind.into(),
-            lines,
-        })?;
-        Ok((changes, rejected))
+        self.load_lenient(kind, reader, false, bound)
     }
 
     /// As [`Engine::insert_json_lines_lenient`], upserting.
@@ -171,29 +166,27 @@ impl Engine {
         reader: impl BufRead,
         bound: usize,
     ) -> Result<(Changes, Rejected), StoreError> {
-        let (lines, rejected) = self.sift_lines(kind, reader, true, bound)?;
-        let changes = self.apply_data(DataOp::UpsertJsonLines {
-            kind: kind.into(),
-            lines,
-        })?;
-        Ok((changes, rejected))
+        self.load_lenient(kind, reader, true, bound)
     }
 
-    fn sift_lines(
-        &self,
+    /// The good lines applied by the strict op of their mode, which the
+    /// journal records.
+    fn load_lenient(
+        &mut self,
         kind: &str,
         reader: impl BufRead,
         upsert: bool,
         bound: usize,
-    ) -> Result<(Vec<u8>, Rejected), StoreError> {
-        let table = self
-            .store
-            .table(kind)
-            .map_err(|_| StoreError::UnknownKind { kind: kind.to_string() })?;
-        let (mut long, mut bad) = (Rejected::default(), Rejected::default());
-        let text = table.read_lines_lenient(reader, &mut long, bound)?;
-        let lines = table.sift_json_lines(&text, upsert, &mut bad, bound);
-        Ok((lines, long.merge(bad, bound)))
+    ) -> Result<(Changes, Rejected), StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let (lines, rejected) = self.store.tables()[k].sift_lenient(reader, upsert, bound)?;
+        let kind = kind.into();
+        let op = if upsert {
+            DataOp::UpsertJsonLines { kind, lines }
+        } else {
+            DataOp::InsertJsonLines { kind, lines }
+        };
+        Ok((self.apply_data(op)?, rejected))
     }
 
     /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`](crate::Table::upsert_json_lines)).
@@ -273,10 +266,7 @@ impl Engine {
         kind: &str,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<(Changes, Vec<String>), StoreError> {
-        let table = self
-            .store
-            .table(kind)
-            .map_err(|_| StoreError::UnknownKind { kind: kind.to_string() })?;
+        let table = &self.store.tables()[self.kind_for_write(kind)?];
         let mut seen = std::collections::HashSet::new();
         let (mut present, mut missing) = (Vec::new(), Vec::new());
         for k in keys {

@@ -32,7 +32,7 @@ pub struct RejectedLine {
 
 impl Rejected {
     /// Both reports in line order, within the bound.
-    pub(crate) fn merge(mut self, other: Rejected, bound: usize) -> Rejected {
+    fn merge(mut self, other: Rejected, bound: usize) -> Rejected {
         self.total += other.total;
         self.lines.extend(other.lines);
         self.lines.sort_by_key(|r| r.line);
@@ -55,7 +55,7 @@ impl Rejected {
 impl Table {
     /// Reads `reader` whole into lines, leaving out (and reporting) lines
     /// longer than [`Table::max_line_bytes`] without holding them.
-    pub(crate) fn read_lines_lenient(
+    fn read_lines_lenient(
         &self,
         mut reader: impl BufRead,
         rejected: &mut Rejected,
@@ -102,7 +102,7 @@ impl Table {
     /// left as a blank line, so that line numbers stay), and the others
     /// reported in `rejected`: lines that do not parse or type-check, keys
     /// that are invalid, repeated in the input, or (without `upsert`) live.
-    pub(crate) fn sift_json_lines(&self, text: &[u8], upsert: bool, rejected: &mut Rejected, bound: usize) -> Vec<u8> {
+    fn sift_json_lines(&self, text: &[u8], upsert: bool, rejected: &mut Rejected, bound: usize) -> Vec<u8> {
         let mut good = Vec::with_capacity(text.len());
         let mut seen: HashSet<Box<str>> = HashSet::new();
         let (mut prepared, mut lines) = (Vec::new(), Vec::new());
@@ -179,10 +179,22 @@ impl Table {
     }
 
     fn load_lenient(&mut self, reader: impl BufRead, upsert: bool, bound: usize) -> Result<Rejected, StoreError> {
+        let (good, rejected) = self.sift_lenient(reader, upsert, bound)?;
+        self.write_json_lines(&good[..], upsert)?;
+        Ok(rejected)
+    }
+
+    /// The lines of `reader` a strict load would take, as text, and the
+    /// report of the others in line order: what a lenient load applies.
+    pub(crate) fn sift_lenient(
+        &self,
+        reader: impl BufRead,
+        upsert: bool,
+        bound: usize,
+    ) -> Result<(Vec<u8>, Rejected), StoreError> {
         let (mut long, mut bad) = (Rejected::default(), Rejected::default());
         let text = self.read_lines_lenient(reader, &mut long, bound)?;
         let good = self.sift_json_lines(&text, upsert, &mut bad, bound);
-        self.write_json_lines(&good[..], upsert)?;
-        Ok(long.merge(bad, bound))
+        Ok((good, long.merge(bad, bound)))
     }
 }
