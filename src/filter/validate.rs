@@ -3,6 +3,7 @@
 //! it saves or evaluates). Counts and depth are measured with a heap stack
 //! before anything recurses; each error carries the path of its node.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -263,23 +264,24 @@ impl RuleCtx<'_> {
 
     /// The items of a list: an array, one text split on commas, or (for
     /// `in` and `notIn`) a single value.
-    fn list(&self, expected: &str) -> Result<Vec<Literal>, FilterError> {
-        let empty = || FilterError::EmptyList {
-            path: self.value_path().to_string(),
-            field: self.rule.field.clone(),
-        };
+    fn list(&self, expected: &str) -> Result<Cow<'_, [Literal]>, FilterError> {
         let items = match self.value() {
-            Some(Literal::List(xs)) => xs.clone(),
-            Some(Literal::String(s)) => super::json::split_list(s).into_iter().map(Literal::String).collect(),
+            Some(Literal::List(xs)) => Cow::Borrowed(&xs[..]),
+            Some(Literal::String(s)) => {
+                Cow::Owned(super::json::split_list(s).into_iter().map(Literal::String).collect())
+            }
             Some(l @ (Literal::Int(_) | Literal::Float(_) | Literal::Bool(_)))
                 if matches!(self.rule.operator, Operator::In | Operator::NotIn) =>
             {
-                vec![l.clone()]
+                Cow::Owned(vec![l.clone()])
             }
             other => return Err(self.bad(&self.value_path(), expected, other)),
         };
         if items.is_empty() {
-            return Err(empty());
+            return Err(FilterError::EmptyList {
+                path: self.value_path().to_string(),
+                field: self.rule.field.clone(),
+            });
         }
         Ok(items)
     }
