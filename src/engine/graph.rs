@@ -401,9 +401,7 @@ fn names_segments(filter: &crate::Filter) -> bool {
                     {
                         return true
                     }
-                    Some(Literal::Nested(nested)) => stack.push(&nested.filter),
-                    Some(Literal::Match(m)) => stack.push(&m.filter),
-                    _ => {}
+                    _ => stack.extend(crate::Filter::nested_in(r)),
                 },
             }
         }

@@ -28,13 +28,7 @@ impl Engine {
             actor,
             home: Some((spec.visibility, &actor.id)),
         };
-        let mut spec = spec;
-        if let Some(f) = &spec.filter {
-            if let Some(resolved) = self.resolve_names(f, Some(actor))? {
-                spec.filter = Some(resolved);
-            }
-        }
-        let plan = match &spec.filter {
+        let rule = match spec.filter {
             Some(f) => Some(self.plan(f, kind, id, &name, Some(reader))?),
             None => None,
         };
@@ -61,8 +55,8 @@ impl Engine {
             },
         );
         self.book.order.push(id);
-        let changes = match (spec.filter, plan) {
-            (Some(filter), Some(plan)) => {
+        let changes = match rule {
+            Some((filter, plan)) => {
                 let (rule, changes) = self.add_rule(id, filter, plan, at);
                 if let Some(s) = self.book.segments.get_mut(&id) {
                     s.info.filter_rule = Some(rule);
@@ -121,9 +115,8 @@ impl Engine {
         match (filter, current) {
             (Some(f), Some(rule)) => self.replace_rule(actor, rule, f, at),
             (Some(f), None) => {
-                let f = self.resolve_names(&f, Some(actor))?.unwrap_or(f);
                 let reader = Reader::of(actor, s);
-                let plan = self.plan(&f, s.kind, segment, &s.info.name, Some(reader))?;
+                let (f, plan) = self.plan(f, s.kind, segment, &s.info.name, Some(reader))?;
                 let (rule, changes) = self.add_rule(segment, f, plan, at);
                 self.segment_mut(segment)?.info.filter_rule = Some(rule);
                 Ok(changes)
@@ -208,8 +201,7 @@ impl Engine {
         filter: Filter,
     ) -> Result<(RuleId, Changes), SegmentError> {
         let s = self.managed(actor, segment, Action::EditRules)?;
-        let filter = self.resolve_names(&filter, Some(actor))?.unwrap_or(filter);
-        let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
+        let (filter, plan) = self.plan(filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let at = self.now();
         Ok(self.add_rule(segment, filter, plan, at))
     }
@@ -349,8 +341,26 @@ impl Engine {
 
     /// Validates a filter for a rule of `segment` (named `name`, of `kind`),
     /// and the segments it names: with a `reader`, only segments it may see,
-    /// and only as the information-flow rule allows.
+    /// and only as the information-flow rule allows. Segments named by name
+    /// are resolved first; the filter comes back with their ids, as saved.
     pub(super) fn plan(
+        &self,
+        filter: Filter,
+        kind: usize,
+        segment: SegmentId,
+        name: &str,
+        reader: Option<Reader<'_>>,
+    ) -> Result<(Filter, Plan), SegmentError> {
+        let filter = self
+            .resolve_names(&filter, reader.as_ref().map(|r| r.actor))?
+            .unwrap_or(filter);
+        let plan = self.validated(&filter, kind, segment, name, reader)?;
+        Ok((filter, plan))
+    }
+
+    /// As [`Engine::plan`] for a filter as saved (segments by id), as a
+    /// snapshot holds it.
+    pub(super) fn validated(
         &self,
         filter: &Filter,
         kind: usize,
@@ -514,9 +524,8 @@ impl Engine {
         at: crate::Timestamp,
     ) -> Result<Changes, SegmentError> {
         let segment = self.rule_segment(rule)?;
-        let filter = self.resolve_names(&filter, Some(actor))?.unwrap_or(filter);
         let s = self.segment_ref(segment)?;
-        let plan = self.plan(&filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
+        let (filter, plan) = self.plan(filter, s.kind, segment, &s.info.name, Some(Reader::of(actor, s)))?;
         let kind = s.kind;
         let old = self.rule_ref(rule)?.plan.clone();
         self.unindex_rule(rule, kind, &old);

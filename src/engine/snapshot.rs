@@ -812,7 +812,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
         let text = d.str(what!("{id}, filter"))?;
         let filter = Filter::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
         let plan = engine
-            .plan(&filter, kind, segment, &name, None)
+            .validated(&filter, kind, segment, &name, None)
             .map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
         let live = engine.store.tables()[kind].live();
         let below = live.max().map_or(0, |m| m as u64 + 1);
