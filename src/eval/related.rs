@@ -62,34 +62,28 @@ fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
     counts
 }
 
-/// The matching and all children of the live parent `id`.
-pub(crate) fn counts(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
+/// The matching and all children of the live parent `id`; with `first`,
+/// the count stops at the first match.
+fn count_children(r: &RelCond, env: &Env, id: u32, now: Timestamp, first: bool) -> (u64, u64) {
     let rel = &env.relations[r.relation.index()];
     let child = &env.tables[r.child];
     let kids = children(rel, env.tables, id);
-    let matched = kids
+    let hits = kids
         .into_iter()
         .flatten()
-        .filter(|&c| super::entity::matches(&r.nested, child, c, now, env))
-        .count() as u64;
+        .filter(|&c| super::entity::matches(&r.nested, child, c, now, env));
+    let matched = if first { hits.take(1).count() } else { hits.count() } as u64;
     (matched, kids.map_or(0, RoaringBitmap::len))
+}
+
+/// The matching and all children of the live parent `id`.
+pub(crate) fn counts(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
+    count_children(r, env, id, now, false)
 }
 
 /// Entity at a time: whether the quantifier holds for the live parent `id`.
 pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
-    let rel = &env.relations[r.relation.index()];
-    let child = &env.tables[r.child];
-    let kids = children(rel, env.tables, id);
-    let total = kids.map_or(0, RoaringBitmap::len);
-    let mut matched = 0u64;
-    for c in kids.into_iter().flatten() {
-        if super::entity::matches(&r.nested, child, c, now, env) {
-            matched += 1;
-            if r.quant == Quant::Any {
-                break;
-            }
-        }
-    }
+    let (matched, total) = count_children(r, env, id, now, r.quant == Quant::Any);
     r.quant.satisfied_by(matched, total)
 }
 

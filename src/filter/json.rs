@@ -451,7 +451,7 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
 }
 
 /// Whether an operator takes a list (so that a text value is split on commas).
-pub(crate) fn takes_list(op: Operator) -> bool {
+fn takes_list(op: Operator) -> bool {
     use Operator as O;
     matches!(
         op,
@@ -509,7 +509,7 @@ fn field_refs(v: &Value, op: Operator, field: &str, path: &Path) -> Result<Liter
     }
 }
 
-pub(crate) const MATCH_SHAPE: &str =
+const MATCH_SHAPE: &str =
     r#"{"mode": "some" | "all" | "none" | "atLeast" | "atMost" | "exactly", "threshold": <number>}"#;
 
 /// `"match": {"mode": m, "threshold": t}` with a group as the value.
