@@ -301,47 +301,40 @@ struct Ask {
     present: bool,
 }
 
+/// Narrows `end` to `(v, incl)` if that is tighter; `inward` is the order
+/// of a tighter value against the current one (greater for a low end).
+fn tighten(end: &mut End, v: Num, incl: bool, inward: Ordering) {
+    let tighter = match *end {
+        None => true,
+        Some((w, wi)) => match cmp_num(v, w) {
+            Ordering::Equal => wi && !incl,
+            o => o == inward,
+        },
+    };
+    if tighter {
+        *end = Some((v, incl));
+    }
+}
+
+/// Whether `v` is on the inner side of `end` (`inward` as for [`tighten`]).
+fn inside(end: End, v: Num, inward: Ordering) -> bool {
+    end.map_or(true, |(e, incl)| match cmp_num(v, e) {
+        Ordering::Equal => incl,
+        o => o == inward,
+    })
+}
+
 impl Ask {
     fn above(&mut self, v: Num, incl: bool) {
-        let tighter = match self.lo {
-            None => true,
-            Some((w, wi)) => match cmp_num(v, w) {
-                Ordering::Greater => true,
-                Ordering::Equal => wi && !incl,
-                Ordering::Less => false,
-            },
-        };
-        if tighter {
-            self.lo = Some((v, incl));
-        }
+        tighten(&mut self.lo, v, incl, Ordering::Greater);
     }
 
     fn below(&mut self, v: Num, incl: bool) {
-        let tighter = match self.hi {
-            None => true,
-            Some((w, wi)) => match cmp_num(v, w) {
-                Ordering::Less => true,
-                Ordering::Equal => wi && !incl,
-                Ordering::Greater => false,
-            },
-        };
-        if tighter {
-            self.hi = Some((v, incl));
-        }
+        tighten(&mut self.hi, v, incl, Ordering::Less);
     }
 
     fn within(&self, v: Num) -> bool {
-        let lo_ok = self.lo.map_or(true, |(l, i)| match cmp_num(v, l) {
-            Ordering::Greater => true,
-            Ordering::Equal => i,
-            Ordering::Less => false,
-        });
-        let hi_ok = self.hi.map_or(true, |(h, i)| match cmp_num(v, h) {
-            Ordering::Less => true,
-            Ordering::Equal => i,
-            Ordering::Greater => false,
-        });
-        lo_ok && hi_ok
+        inside(self.lo, v, Ordering::Greater) && inside(self.hi, v, Ordering::Less)
     }
 
     fn among(&mut self, vs: Vec<Num>) {
