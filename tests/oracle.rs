@@ -194,44 +194,35 @@ fn rule() -> impl Strategy<Value = Rule> {
                 .prop_map(move |(op, v)| Rule::new(f, op, Some(Literal::List(v)))),
         ]
     };
+    // A string rule of one of `ops` against one of `values`, ignoring case or not.
+    let on_s = |ops: &'static [Operator], values: &'static [&'static str]| {
+        (prop::sample::select(ops), prop::sample::select(values), any::<bool>()).prop_map(|(op, v, fold)| {
+            let r = Rule::new("s", op, Some(Literal::from(v)));
+            if fold {
+                r.ignoring_case()
+            } else {
+                r
+            }
+        })
+    };
     let string = prop_oneof![
-        (
-            prop::sample::select(
-                &[
-                    Operator::Eq,
-                    Operator::Ne,
-                    Operator::Contains,
-                    Operator::DoesNotContain,
-                    Operator::BeginsWith,
-                    Operator::DoesNotBeginWith,
-                    Operator::EndsWith,
-                    Operator::DoesNotEndWith
-                ][..]
-            ),
-            prop::sample::select(&["a", "b", "pro", "Pro", "PRO", "zz", "ent", "A"][..]),
-            any::<bool>()
-        )
-            .prop_map(|(op, v, fold)| {
-                let r = Rule::new("s", op, Some(Literal::from(v)));
-                if fold {
-                    r.ignoring_case()
-                } else {
-                    r
-                }
-            }),
-        (
-            prop::sample::select(&[Operator::MatchesRegex, Operator::DoesNotMatchRegex][..]),
-            prop::sample::select(&["^p", "o$", "[ab]+", "(?i)pro", "^$", "^(a|ba)$", "e.*e"][..]),
-            any::<bool>()
-        )
-            .prop_map(|(op, v, fold)| {
-                let r = Rule::new("s", op, Some(Literal::from(v)));
-                if fold {
-                    r.ignoring_case()
-                } else {
-                    r
-                }
-            }),
+        on_s(
+            &[
+                Operator::Eq,
+                Operator::Ne,
+                Operator::Contains,
+                Operator::DoesNotContain,
+                Operator::BeginsWith,
+                Operator::DoesNotBeginWith,
+                Operator::EndsWith,
+                Operator::DoesNotEndWith
+            ],
+            &["a", "b", "pro", "Pro", "PRO", "zz", "ent", "A"]
+        ),
+        on_s(
+            &[Operator::MatchesRegex, Operator::DoesNotMatchRegex],
+            &["^p", "o$", "[ab]+", "(?i)pro", "^$", "^(a|ba)$", "e.*e"]
+        ),
         (
             prop::sample::select(&[Operator::In, Operator::NotIn][..]),
             prop::sample::subsequence(STRINGS, 1..4)
