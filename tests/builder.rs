@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use segments::engine::{Draft, ExplainNode, NodeCount};
-use segments::filter::{field, Combinator, Group, Node, Rule};
+use segments::filter::{field, Combinator, Group, LimitPolicy, Node, Rule};
 use segments::segment::{Actor, NewSegment, Role};
-use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp, Value};
+use segments::{Engine, FieldType, Filter, IndexConfig, Row, Schema, Timestamp, Value};
 
 const KEYS: usize = 40;
 
@@ -99,7 +99,10 @@ fn group() -> impl Strategy<Value = Group> {
 }
 
 fn engine(rows: Vec<Row>) -> Engine {
-    let mut e = Engine::new(schema());
+    // The random filters can have more conditions than the default limit
+    // of ten allows a saved segment.
+    let policy = LimitPolicy::default().with_unlimited_conditions();
+    let mut e = Engine::with_config(schema(), policy, IndexConfig::default());
     for (i, r) in rows.into_iter().enumerate() {
         e.insert("account", &format!("k{i}"), r).unwrap();
     }
