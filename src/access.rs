@@ -61,6 +61,8 @@ pub enum Action {
     EditRules,
     /// Add or remove members by hand, or clear blocks.
     EditMembers,
+    /// Set a segment's settings.
+    EditSettings,
 }
 
 impl Action {
@@ -77,6 +79,7 @@ impl Action {
             Action::Reorder => "reorder the segments",
             Action::EditRules => "edit the rules of",
             Action::EditMembers => "edit the members of",
+            Action::EditSettings => "edit the settings of",
         }
     }
 }

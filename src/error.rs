@@ -602,10 +602,77 @@ pub enum SegmentError {
         /// Which rules stand in the way.
         problem: String,
     },
+    /// Settings over their limits.
+    #[error("{segment}: settings: {source}")]
+    Settings {
+        /// The segment (`segment 0` for one not created yet).
+        segment: SegmentId,
+        /// What was wrong.
+        source: SettingsError,
+    },
+    /// A write that expected another version of the segment's definition:
+    /// someone changed it since the caller read it.
+    #[error("{segment} is at version {actual}, not {expected}: it changed since it was read")]
+    Stale {
+        /// The segment.
+        segment: SegmentId,
+        /// The version the caller read.
+        expected: u64,
+        /// The version it is at.
+        actual: u64,
+    },
     /// The write could not be journaled (on an engine opened on a
     /// directory): it was not applied.
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+/// Errors from a segment's [`Settings`](crate::segment::Settings).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// Settings are a JSON object.
+    #[error("settings are a JSON object")]
+    NotAnObject,
+    /// Text that is not JSON.
+    #[error("not JSON: {message}")]
+    Json {
+        /// serde_json's message, with the line and column.
+        message: String,
+    },
+    /// A key that is empty or too long.
+    #[error("key `{key}`: {reason}")]
+    BadKey {
+        /// The key (its first 64 characters).
+        key: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A value that nests too deep.
+    #[error("key `{key}`: nests deeper than {limit}")]
+    TooDeep {
+        /// The key.
+        key: String,
+        /// The most allowed.
+        limit: usize,
+    },
+    /// Settings over the size limit.
+    #[error("{bytes} bytes of JSON (or more), over the limit of {limit}")]
+    TooLarge {
+        /// Their size (counting stops past the limit).
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A value that is not of the type asked for, or a type that has no
+    /// JSON form.
+    #[error("key `{key}`: {message}")]
+    Type {
+        /// The key.
+        key: String,
+        /// serde's message.
+        message: String,
+    },
 }
 
 /// Errors from statistics.
@@ -919,4 +986,7 @@ pub enum Error {
     /// An export error.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// A settings error.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }

@@ -118,7 +118,7 @@ pub mod value;
 pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, TimeOp};
 pub use error::{
     Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaError, SegmentError,
-    SnapshotError, StatsError, StoreError,
+    SettingsError, SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};

@@ -112,6 +112,13 @@ fn actions() -> Vec<(&'static str, Action, Attempt)> {
         ("clear all blocks", Action::EditMembers, |e, a, s| {
             e.clear_all_blocks(a, s).map(drop)
         }),
+        ("set settings", Action::EditSettings, |e, a, s| {
+            e.set_settings(a, s, [("color", "red")].into_iter().collect())
+        }),
+        ("set settings if", Action::EditSettings, |e, a, s| {
+            let v = e.segment(s)?.version;
+            e.set_settings_if(a, s, [("color", "blue")].into_iter().collect(), v)
+        }),
         ("view", Action::View, |e, a, s| e.view(a, s).map(drop)),
     ]
 }

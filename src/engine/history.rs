@@ -10,7 +10,7 @@ use super::Engine;
 use crate::error::LogError;
 use crate::filter::Filter;
 use crate::ids::{RuleId, SegmentId};
-use crate::segment::{ChangeKind, Visibility};
+use crate::segment::{ChangeKind, Settings, Visibility};
 use crate::value::Timestamp;
 
 /// A change to a segment's definition, as [`Engine::definition_history`]
@@ -84,6 +84,13 @@ pub enum Edit {
         /// Its filter.
         filter: Filter,
     },
+    /// Its settings replaced.
+    Settings {
+        /// Before.
+        from: Settings,
+        /// After.
+        to: Settings,
+    },
     /// The segment was deleted.
     Deleted,
 }
@@ -131,6 +138,10 @@ impl Engine {
                     from: self.defining_filter(*segment),
                 },
             ),
+            ManageOp::SetSettings { actor, segment, .. } => {
+                let from = self.book.segments.get(segment)?.info.settings.clone();
+                (actor.id.clone(), *segment, PendingEdit::Settings { from })
+            }
             ManageOp::DeleteSegment { actor, segment } => (actor.id.clone(), *segment, PendingEdit::Deleted),
             ManageOp::AttachRule { actor, segment, .. } => (actor.id.clone(), *segment, PendingEdit::Attached),
             ManageOp::EditRule { actor, rule: r, .. } => {
@@ -203,10 +214,25 @@ impl Engine {
                 rule_filter(rule).map(|to| (segment, Edit::RuleEdited { rule, from, to }))
             }
             (PendingEdit::RuleDetached { rule, filter }, _) => Some((segment, Edit::RuleDetached { rule, filter })),
+            (PendingEdit::Settings { from }, _) => info(segment).map(|i| {
+                (
+                    segment,
+                    Edit::Settings {
+                        from,
+                        to: i.settings.clone(),
+                    },
+                )
+            }),
             (PendingEdit::Deleted, _) => Some((segment, Edit::Deleted)),
             _ => None,
         };
         if let Some((segment, what)) = made {
+            // Each entry after the first is a new version of the definition.
+            if !matches!(what, Edit::Created { .. } | Edit::Deleted) {
+                if let Some(s) = self.book.segments.get_mut(&segment) {
+                    s.info.version += 1;
+                }
+            }
             self.history.push(DefinitionChange {
                 at: self.now(),
                 actor,
@@ -397,5 +423,6 @@ pub(super) enum PendingEdit {
     Attached,
     RuleEdited { rule: RuleId, from: Filter },
     RuleDetached { rule: RuleId, filter: Filter },
+    Settings { from: Settings },
     Deleted,
 }

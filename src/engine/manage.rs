@@ -8,7 +8,7 @@ use super::graph::may_name;
 use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
-use crate::segment::{Action, Actor, Changes, NewSegment, RuleId, SegmentId, SegmentInfo, Visibility};
+use crate::segment::{Action, Actor, Changes, NewSegment, RuleId, SegmentId, SegmentInfo, Settings, Visibility};
 
 impl Engine {
     pub(super) fn exec_create_segment(
@@ -24,6 +24,9 @@ impl Engine {
         })?;
         let name = self.check_name(&spec.name, (spec.visibility, &actor.id), None)?;
         let id = SegmentId(self.book.next_segment);
+        spec.settings
+            .check()
+            .map_err(|source| SegmentError::Settings { segment: id, source })?;
         let reader = Reader {
             actor,
             home: Some((spec.visibility, &actor.id)),
@@ -47,6 +50,8 @@ impl Engine {
                     rules: Vec::new(),
                     created: at,
                     updated: at,
+                    version: 1,
+                    settings: spec.settings,
                 },
                 kind,
                 manual: RoaringBitmap::new(),
@@ -74,6 +79,31 @@ impl Engine {
         let at = self.now();
         let s = self.segment_mut(segment)?;
         s.info.name = name;
+        s.info.updated = at;
+        Ok(())
+    }
+
+    pub(super) fn exec_set_settings(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        settings: Settings,
+        if_version: Option<u64>,
+    ) -> Result<(), SegmentError> {
+        let s = self.managed(actor, segment, Action::EditSettings)?;
+        if let Some(expected) = if_version.filter(|&v| v != s.info.version) {
+            return Err(SegmentError::Stale {
+                segment,
+                expected,
+                actual: s.info.version,
+            });
+        }
+        settings
+            .check()
+            .map_err(|source| SegmentError::Settings { segment, source })?;
+        let at = self.now();
+        let s = self.segment_mut(segment)?;
+        s.info.settings = settings;
         s.info.updated = at;
         Ok(())
     }

@@ -13,7 +13,7 @@
 //! [postcard](https://docs.rs/postcard)'s wire format). Both carry
 //! [`OP_FORMAT_VERSION`] and refuse another.
 //!
-//! The JSON form is `{"v": 1, <family>: {<op>: {<fields>}}}`, the family
+//! The JSON form is `{"v": 2, <family>: {<op>: {<fields>}}}`, the family
 //! being `data`, `manage` or `time`. Values in rows are tagged with their
 //! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
 //! `{"bool": true}`, `{"timestamp": "2026-01-01T00:00:00Z"}`, `{"tags": [...]}`,
@@ -21,41 +21,43 @@
 //! instants are RFC 3339. Every op:
 //!
 //! ```text
-//! {"v":1,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
-//! {"v":1,"data":{"upsert":{"kind":"account","key":"acme","row":{"plan":{"string":"pro"},"nps":"null"}}}}
-//! {"v":1,"data":{"upsert_json":{"kind":"account","json":"{\"key\":\"acme\",\"mrr\":900}"}}}
-//! {"v":1,"data":{"clear_field":{"kind":"account","key":"acme","field":"nps"}}}
-//! {"v":1,"data":{"insert_many":{"kind":"account","rows":[["a",{"mrr":{"int":1}}],["b",{}]]}}}
-//! {"v":1,"data":{"upsert_many":{"kind":"account","rows":[["a",{"mrr":{"int":2}}]]}}}
-//! {"v":1,"data":{"insert_json_lines":{"kind":"account","lines":"{\"key\":\"a\"}\n{\"key\":\"b\"}\n"}}}
-//! {"v":1,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
-//! {"v":1,"data":{"delete":{"kind":"account","key":"acme"}}}
-//! {"v":1,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
-//! {"v":1,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
-//! {"v":1,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
-//! {"v":1,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
-//! {"v":1,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
-//! {"v":1,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
-//! {"v":1,"manage":{"set_filter":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":null}}}
-//! {"v":1,"manage":{"delete_segment":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
-//! {"v":1,"manage":{"move_segment":{"actor":{"id":"ada","role":"admin"},"segment":1,"position":0}}}
-//! {"v":1,"manage":{"reorder":{"actor":{"id":"ada","role":"admin"},"order":[2,1]}}}
-//! {"v":1,"manage":{"attach_rule":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":{"combinator":"and","rules":[]}}}}
-//! {"v":1,"manage":{"edit_rule":{"actor":{"id":"ada","role":"admin"},"rule":3,"filter":{"combinator":"or","rules":[]}}}}
-//! {"v":1,"manage":{"detach_rule":{"actor":{"id":"ada","role":"admin"},"rule":3}}}
-//! {"v":1,"manage":{"add_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":1,"manage":{"add_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[0,7]}}}
-//! {"v":1,"manage":{"remove_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":1,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
-//! {"v":1,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":1,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
-//! {"v":1,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
-//! {"v":1,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
-//! {"v":1,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
-//! {"v":1,"time":{"set_clock":{"clock":"system"}}}
-//! {"v":1,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
-//! {"v":1,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
-//! {"v":1,"log":{"set_retention":{"retention":{"max_changes":100000,"max_bytes":null,"max_age_micros":null,"unacked":"keep"}}}}
+//! {"v":2,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
+//! {"v":2,"data":{"upsert":{"kind":"account","key":"acme","row":{"plan":{"string":"pro"},"nps":"null"}}}}
+//! {"v":2,"data":{"upsert_json":{"kind":"account","json":"{\"key\":\"acme\",\"mrr\":900}"}}}
+//! {"v":2,"data":{"clear_field":{"kind":"account","key":"acme","field":"nps"}}}
+//! {"v":2,"data":{"insert_many":{"kind":"account","rows":[["a",{"mrr":{"int":1}}],["b",{}]]}}}
+//! {"v":2,"data":{"upsert_many":{"kind":"account","rows":[["a",{"mrr":{"int":2}}]]}}}
+//! {"v":2,"data":{"insert_json_lines":{"kind":"account","lines":"{\"key\":\"a\"}\n{\"key\":\"b\"}\n"}}}
+//! {"v":2,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
+//! {"v":2,"data":{"delete":{"kind":"account","key":"acme"}}}
+//! {"v":2,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
+//! {"v":2,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
+//! {"v":2,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
+//! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
+//! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"VIP","kind":"account","filter":null,"visibility":"private","settings":{"description":"Our largest accounts"}}}}}
+//! {"v":2,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
+//! {"v":2,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
+//! {"v":2,"manage":{"set_filter":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":null}}}
+//! {"v":2,"manage":{"delete_segment":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":2,"manage":{"move_segment":{"actor":{"id":"ada","role":"admin"},"segment":1,"position":0}}}
+//! {"v":2,"manage":{"reorder":{"actor":{"id":"ada","role":"admin"},"order":[2,1]}}}
+//! {"v":2,"manage":{"attach_rule":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":{"combinator":"and","rules":[]}}}}
+//! {"v":2,"manage":{"edit_rule":{"actor":{"id":"ada","role":"admin"},"rule":3,"filter":{"combinator":"or","rules":[]}}}}
+//! {"v":2,"manage":{"detach_rule":{"actor":{"id":"ada","role":"admin"},"rule":3}}}
+//! {"v":2,"manage":{"add_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":2,"manage":{"add_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[0,7]}}}
+//! {"v":2,"manage":{"remove_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":2,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
+//! {"v":2,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":2,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":2,"manage":{"set_settings":{"actor":{"id":"ada","role":"admin"},"segment":1,"settings":{"color":"#d33","health":{"nps":0.3,"usage":0.7}},"if_version":4}}}
+//! {"v":2,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":2,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":2,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
+//! {"v":2,"time":{"set_clock":{"clock":"system"}}}
+//! {"v":2,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
+//! {"v":2,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
+//! {"v":2,"log":{"set_retention":{"retention":{"max_changes":100000,"max_bytes":null,"max_age_micros":null,"unacked":"keep"}}}}
 //! ```
 //!
 //! (The docs' test `every_documented_op_reads_back` parses each of these
@@ -69,6 +71,7 @@
 //! relative-time rules it evaluates. [`Engine::apply_at`] applies it at a
 //! given instant instead, which is how a replay gets the same answers.
 
+use std::cell::Cell;
 use std::fmt;
 
 use roaring::RoaringBitmap;
@@ -81,13 +84,19 @@ use crate::error::{Error, JournalError, OpError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::journal::Commit;
 use crate::segment::log::Trigger;
-use crate::segment::{Actor, Changes, NewSegment, Retention, RuleId, SegmentId, Visibility};
+use crate::segment::{Actor, Changes, NewSegment, Retention, RuleId, SegmentId, Settings, Visibility};
 use crate::store::Row;
 use crate::value::{Timestamp, Value};
 
-/// The version of the JSON and binary forms of [`Op`] this crate writes
-/// and reads.
-pub const OP_FORMAT_VERSION: u32 = 1;
+/// The version of the JSON and binary forms of [`Op`] this crate writes.
+/// It reads every version from [`OLDEST_OP_FORMAT_VERSION`] on: version 1
+/// is version 2 without segment settings (a JSON op of version 1 reads as
+/// the same op of version 2; a binary one has its own form of
+/// `create_segment`).
+pub const OP_FORMAT_VERSION: u32 = 2;
+
+/// The oldest version of the forms of [`Op`] this crate reads.
+pub const OLDEST_OP_FORMAT_VERSION: u32 = 1;
 
 /// A change to an engine's state, applied by [`Engine::apply`].
 ///
@@ -100,7 +109,7 @@ pub const OP_FORMAT_VERSION: u32 = 1;
 /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
 /// let op = Op::Data(DataOp::Upsert { kind: "account".into(), key: "acme".into(), row: Row::new().set("mrr", 1200) });
 /// let json = op.to_json();
-/// assert_eq!(json, r#"{"v":1,"data":{"upsert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}"#);
+/// assert_eq!(json, r#"{"v":2,"data":{"upsert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}"#);
 /// let back = Op::from_json(&json)?;
 /// assert_eq!(Op::from_bytes(&back.to_bytes())?, op);
 /// engine.apply(back)?;
@@ -385,6 +394,18 @@ pub enum ManageOp {
         /// The segment.
         segment: SegmentId,
     },
+    /// [`Engine::set_settings`] and [`Engine::set_settings_if`].
+    SetSettings {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// Its settings, replacing the ones it had.
+        settings: Settings,
+        /// The version of the definition the write goes over, or none to
+        /// go over any.
+        if_version: Option<u64>,
+    },
 }
 
 /// A refresh of time-relative rules, or a change of the engine's clock.
@@ -535,7 +556,7 @@ impl Op {
             column: e.column(),
         };
         let Version { v } = serde_json::from_str(text).map_err(json_error)?;
-        if v != OP_FORMAT_VERSION {
+        if !(OLDEST_OP_FORMAT_VERSION..=OP_FORMAT_VERSION).contains(&v) {
             return Err(OpError::Version {
                 found: v,
                 supported: OP_FORMAT_VERSION,
@@ -573,14 +594,16 @@ impl Op {
         let (&v, rest) = bytes.split_first().ok_or_else(|| OpError::Binary {
             message: "empty".into(),
         })?;
-        if u32::from(v) != OP_FORMAT_VERSION {
+        if !(OLDEST_OP_FORMAT_VERSION..=OP_FORMAT_VERSION).contains(&u32::from(v)) {
             return Err(OpError::Version {
                 found: u32::from(v),
                 supported: OP_FORMAT_VERSION,
             });
         }
-        let (op, left) =
-            postcard::take_from_bytes::<Op>(rest).map_err(|e| OpError::Binary { message: e.to_string() })?;
+        let v1 = ReadingV1::new(v == 1);
+        let read = postcard::take_from_bytes::<Op>(rest);
+        drop(v1);
+        let (op, left) = read.map_err(|e| OpError::Binary { message: e.to_string() })?;
         if !left.is_empty() {
             return Err(OpError::Binary {
                 message: format!("{} bytes after the op", left.len()),
@@ -870,6 +893,15 @@ impl Engine {
                 self.managed(&actor, segment, crate::segment::Action::EditMembers)?;
                 changes(self.unblock(segment, None)?)
             }
+            ManageOp::SetSettings {
+                actor,
+                segment,
+                settings,
+                if_version,
+            } => {
+                self.exec_set_settings(&actor, segment, settings, if_version)?;
+                nothing(self)
+            }
         })
     }
 
@@ -1028,7 +1060,9 @@ mod ids_form {
     }
 }
 
-/// A new segment's name, kind, filter and visibility.
+/// A new segment's name, kind, filter, visibility and settings. JSON
+/// leaves out settings that are empty (and reads their absence as empty);
+/// the binary form always has them, except version 1's, which had none.
 mod new_segment_form {
     use super::*;
 
@@ -1038,6 +1072,13 @@ mod new_segment_form {
         kind: &'a str,
         filter: &'a Option<Filter>,
         visibility: Visibility,
+        #[serde(skip_serializing_if = "skip_settings")]
+        settings: &'a Settings,
+    }
+
+    /// In JSON only: a binary form holds every field.
+    fn skip_settings(s: &&Settings) -> bool {
+        s.is_empty() && HUMAN.with(Cell::get)
     }
 
     #[derive(Deserialize)]
@@ -1046,23 +1087,73 @@ mod new_segment_form {
         kind: String,
         filter: Option<Filter>,
         visibility: Visibility,
+        #[serde(default)]
+        settings: Settings,
+    }
+
+    #[derive(Deserialize)]
+    struct OwnedV1 {
+        name: String,
+        kind: String,
+        filter: Option<Filter>,
+        visibility: Visibility,
     }
 
     pub(super) fn serialize<S: Serializer>(n: &NewSegment, s: S) -> Result<S::Ok, S::Error> {
-        Ref {
+        let human = HUMAN.with(|h| h.replace(s.is_human_readable()));
+        let out = Ref {
             name: &n.name,
             kind: &n.kind,
             filter: &n.filter,
             visibility: n.visibility,
+            settings: &n.settings,
         }
-        .serialize(s)
+        .serialize(s);
+        HUMAN.with(|h| h.set(human));
+        out
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NewSegment, D::Error> {
-        let o = Owned::deserialize(d)?;
-        let mut n = NewSegment::new(o.name, o.kind).visibility(o.visibility);
+        let o = if !d.is_human_readable() && READING_V1.with(Cell::get) {
+            let o = OwnedV1::deserialize(d)?;
+            Owned {
+                name: o.name,
+                kind: o.kind,
+                filter: o.filter,
+                visibility: o.visibility,
+                settings: Settings::new(),
+            }
+        } else {
+            Owned::deserialize(d)?
+        };
+        let mut n = NewSegment::new(o.name, o.kind)
+            .visibility(o.visibility)
+            .settings(o.settings);
         n.filter = o.filter;
         Ok(n)
+    }
+}
+
+thread_local! {
+    /// Whether the serializer at work is human-readable (serde's
+    /// `skip_serializing_if` cannot ask it).
+    static HUMAN: Cell<bool> = const { Cell::new(true) };
+    /// Whether [`Op::from_bytes`] is reading version 1's binary form.
+    static READING_V1: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Sets [`READING_V1`] while it lives (reset on any exit, a panic too).
+struct ReadingV1(bool);
+
+impl ReadingV1 {
+    fn new(v1: bool) -> ReadingV1 {
+        ReadingV1(READING_V1.with(|r| r.replace(v1)))
+    }
+}
+
+impl Drop for ReadingV1 {
+    fn drop(&mut self) {
+        READING_V1.with(|r| r.set(self.0));
     }
 }
 
@@ -1078,7 +1169,7 @@ mod tests {
         let lines: Vec<&str> = docs
             .lines()
             .filter_map(|l| l.strip_prefix("//! "))
-            .filter(|l| l.starts_with("{\"v\":1"))
+            .filter(|l| l.starts_with("{\"v\":2"))
             .collect();
         let mut families = std::collections::BTreeSet::new();
         for line in &lines {
@@ -1094,8 +1185,53 @@ mod tests {
                 }
             }
         }
-        // 12 data ops, 16 management ops, 3 time ops, 3 log ops.
-        assert_eq!(families.len(), 34, "{families:?}");
+        // 12 data ops, 17 management ops, 3 time ops, 3 log ops.
+        assert_eq!(families.len(), 35, "{families:?}");
+    }
+
+    /// Ops written by the release before settings (version 1) read back
+    /// as the same ops, with no settings: a journal it left replays.
+    #[test]
+    fn version_1_ops_read_back() {
+        let fixture = include_str!("../../tests/fixtures/ops-v1.hex");
+        let ops: Vec<Op> = fixture
+            .lines()
+            .map(|l| {
+                let bytes: Vec<u8> = (0..l.len() / 2)
+                    .map(|i| u8::from_str_radix(&l[2 * i..2 * i + 2], 16).unwrap())
+                    .collect();
+                Op::from_bytes(&bytes).unwrap()
+            })
+            .collect();
+        let admin = Actor::new("ada", crate::segment::Role::Admin);
+        let mo = Actor::new("mo", crate::segment::Role::Member);
+        let filter =
+            Filter::from_json(r#"{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]}"#)
+                .unwrap();
+        assert_eq!(
+            ops,
+            [
+                Op::Manage(ManageOp::CreateSegment {
+                    actor: admin,
+                    segment: NewSegment::new("At risk", "account").filter(filter),
+                }),
+                Op::Manage(ManageOp::CreateSegment {
+                    actor: mo,
+                    segment: NewSegment::new("Mine", "account").visibility(Visibility::Private),
+                }),
+            ]
+        );
+        // Written again, they are version 2, and hold their settings.
+        let with = Op::Manage(ManageOp::CreateSegment {
+            actor: Actor::new("ada", crate::segment::Role::Admin),
+            segment: NewSegment::new("S", "account").settings([("color", "red")].into_iter().collect()),
+        });
+        assert_eq!(with.to_bytes()[0], 2);
+        assert_eq!(Op::from_bytes(&with.to_bytes()), Ok(with.clone()));
+        assert_eq!(Op::from_json(&with.to_json()), Ok(with));
+        // A JSON op of version 1 reads as the same op.
+        let v1 = r#"{"v":1,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"X"}}}"#;
+        assert_eq!(Op::from_json(v1).unwrap().to_json(), v1.replace("\"v\":1", "\"v\":2"));
     }
 
     #[test]
@@ -1104,9 +1240,13 @@ mod tests {
             now: Timestamp::from_micros(5),
         });
         assert_eq!(
-            Op::from_json(r#"{"v":2,"time":{"refresh":{"now":5}}}"#),
-            Err(OpError::Version { found: 2, supported: 1 })
+            Op::from_json(r#"{"v":3,"time":{"refresh":{"now":5}}}"#),
+            Err(OpError::Version { found: 3, supported: 2 })
         );
+        assert!(matches!(
+            Op::from_json(r#"{"v":0,"time":{"refresh":{"now":5}}}"#),
+            Err(OpError::Version { found: 0, .. })
+        ));
         let mut bytes = op.to_bytes();
         bytes[0] = 9;
         assert!(matches!(Op::from_bytes(&bytes), Err(OpError::Version { found: 9, .. })));

@@ -13,7 +13,7 @@ use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
 use crate::segment::log::{ChangeLog, Gone};
 use crate::segment::{
-    Cause, ChangeKind, Changes, Retention, RuleId, SegmentId, SegmentInfo, Trigger, Unacked, Visibility,
+    Cause, ChangeKind, Changes, Retention, RuleId, SegmentId, SegmentInfo, Settings, Trigger, Unacked, Visibility,
 };
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
@@ -195,6 +195,8 @@ impl Engine {
             }
             e.i64(i.created.as_micros());
             e.i64(i.updated.as_micros());
+            e.u64(i.version);
+            e.str(&i.settings.to_json());
             e.bitmap(&s.manual);
         }
         e.len(self.book.order.len());
@@ -334,11 +336,22 @@ fn encode_history(history: &[DefinitionChange], e: &mut Enc) {
                 filter(e, f);
             }
             Edit::Deleted => e.u8(7),
+            Edit::Settings { from, to } => {
+                e.u8(8);
+                e.str(&from.to_json());
+                e.str(&to.to_json());
+            }
         }
     }
 }
 
 fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
+    fn settings(d: &mut Dec, i: usize) -> Result<Settings, SnapshotError> {
+        let at = d.offset();
+        let text = d.str(what!("definition history, change {i}, settings"))?;
+        Settings::from_json(text)
+            .map_err(|e| d.invalid_at(at, format!("definition history, change {i}"), e.to_string()))
+    }
     fn filter(d: &mut Dec, i: usize) -> Result<Filter, SnapshotError> {
         let at = d.offset();
         let text = d.str(what!("definition history, change {i}, filter"))?;
@@ -398,6 +411,10 @@ fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
                 filter: filter(d, i)?,
             },
             7 => Edit::Deleted,
+            8 => Edit::Settings {
+                from: settings(d, i)?,
+                to: settings(d, i)?,
+            },
             b => return Err(d.invalid(format!("definition history, change {i}"), format!("unknown tag {b}"))),
         };
         out.push(DefinitionChange {
@@ -561,7 +578,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
 
     engine.book.next_segment = d.u64(what!("segment counter"))?;
     engine.book.next_rule = d.u64(what!("rule counter"))?;
-    let rule_lists = decode_segments(&mut engine, d)?;
+    let rule_lists = decode_segments(&mut engine, d, version)?;
     decode_order(&mut engine, d)?;
     decode_rules(&mut engine, d)?;
 
@@ -599,6 +616,16 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     if version >= 2 {
         engine.log = decode_log(d, &engine)?;
         engine.history = decode_history(d)?;
+    }
+    if version < 3 {
+        // A version is one more for each edit after the creation.
+        for c in &engine.history {
+            if let Some(s) = engine.book.segments.get_mut(&c.segment) {
+                if !matches!(c.what, Edit::Created { .. } | Edit::Deleted) {
+                    s.info.version += 1;
+                }
+            }
+        }
     }
     d.finish()?;
     engine.rederive();
@@ -696,7 +723,11 @@ fn next_id(d: &mut Dec, last: &mut u64, counter: u64, what: &str) -> Result<u64,
 
 /// Reads the segments; returns each one's rule list, checked once the
 /// rules are read.
-fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, Vec<RuleId>)>, SnapshotError> {
+fn decode_segments(
+    engine: &mut Engine,
+    d: &mut Dec,
+    format: u32,
+) -> Result<Vec<(SegmentId, Vec<RuleId>)>, SnapshotError> {
     let n = d.count(MIN_SEGMENT, what!("segment count"))?;
     let mut names = HashSet::with_capacity(n);
     let mut lists = Vec::with_capacity(n);
@@ -750,6 +781,22 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
         }
         let created = Timestamp::from_micros(d.i64(what!("{id}, created"))?);
         let updated = Timestamp::from_micros(d.i64(what!("{id}, updated"))?);
+        // Before version 3, no settings; the version is counted from the
+        // definition history once it is read.
+        let (version, settings) = if format >= 3 {
+            let at = d.offset();
+            let version = d.u64(what!("{id}, version"))?;
+            if version == 0 {
+                return Err(d.invalid_at(at, format!("{id}"), "version 0 (versions start at 1)"));
+            }
+            let at = d.offset();
+            let text = d.str(what!("{id}, settings"))?;
+            let settings =
+                Settings::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, settings"), e.to_string()))?;
+            (version, settings)
+        } else {
+            (1, Settings::new())
+        };
         let at = d.offset();
         let table = &engine.store.tables()[kind];
         let manual = d.bitmap(
@@ -770,6 +817,8 @@ fn decode_segments(engine: &mut Engine, d: &mut Dec) -> Result<Vec<(SegmentId, V
                     rules: Vec::new(),
                     created,
                     updated,
+                    version,
+                    settings,
                 },
                 kind,
                 manual,

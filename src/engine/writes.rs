@@ -10,7 +10,7 @@ use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
 use super::{Clock, Engine};
 use crate::error::{SegmentError, StoreError};
 use crate::filter::Filter;
-use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Visibility};
+use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Settings, Visibility};
 use crate::store::{Rejected, Row};
 use crate::value::Timestamp;
 
@@ -373,6 +373,76 @@ impl Engine {
             actor: actor.clone(),
             segment,
             name: name.into(),
+        })
+        .map(drop)
+    }
+
+    /// Replaces a segment's settings (see [`Settings`]): who may rename a
+    /// segment may set its settings. A new version of its definition,
+    /// recorded in its [`definition_history`](Engine::definition_history)
+    /// with the settings before and after, journaled and saved in
+    /// snapshots.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::Settings`] for settings over their limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role, Settings};
+    /// use segments::{Engine, FieldType, Schema, SegmentError};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("health", FieldType::Float)]).build()?);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (risk, _) = engine.create_segment(&admin, NewSegment::new("At risk", "account"))?;
+    ///
+    /// // Read, change, write over the version read.
+    /// let info = engine.segment(risk)?;
+    /// let mut settings = info.settings.clone();
+    /// settings.insert("color", "#d33");
+    /// settings.insert("health", serde_json::json!({"usage": 0.7, "nps": 0.3}));
+    /// engine.set_settings_if(&admin, risk, settings.clone(), info.version)?;
+    /// assert_eq!(engine.segment(risk)?.version, 2);
+    /// assert_eq!(engine.segment(risk)?.settings, settings);
+    ///
+    /// // A writer that read version 1 is refused: its change would undo this one.
+    /// let stale = engine.set_settings_if(&admin, risk, Settings::new(), 1);
+    /// assert!(matches!(stale, Err(SegmentError::Stale { expected: 1, actual: 2, .. })));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn set_settings(&mut self, actor: &Actor, segment: SegmentId, settings: Settings) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::SetSettings {
+            actor: actor.clone(),
+            segment,
+            settings,
+            if_version: None,
+        })
+        .map(drop)
+    }
+
+    /// As [`Engine::set_settings`], only if the segment's definition is
+    /// still at `version` (its [`SegmentInfo::version`](crate::segment::SegmentInfo::version) when the caller
+    /// read it): so that of two people editing the same settings, the
+    /// second does not silently undo the first.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Stale`] if the definition changed since, and those
+    /// of [`Engine::set_settings`].
+    pub fn set_settings_if(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        settings: Settings,
+        version: u64,
+    ) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::SetSettings {
+            actor: actor.clone(),
+            segment,
+            settings,
+            if_version: Some(version),
         })
         .map(drop)
     }

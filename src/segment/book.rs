@@ -425,6 +425,8 @@ mod tests {
                 rules,
                 created: Timestamp::from_micros(0),
                 updated: Timestamp::from_micros(0),
+                version: 1,
+                settings: crate::segment::Settings::new(),
             };
             b.segments.insert(
                 id,

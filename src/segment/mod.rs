@@ -30,10 +30,12 @@ pub(crate) mod book;
 mod changes;
 pub(crate) mod log;
 mod membership;
+mod settings;
 mod suggest;
 
 pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
 pub use log::{Retention, Trigger, Unacked};
+pub use settings::{Settings, MAX_SETTINGS_BYTES, MAX_SETTINGS_DEPTH, MAX_SETTING_KEY_BYTES};
 pub use suggest::{SuggestSpec, Suggestion};
 
 use serde::{Deserialize, Serialize};
@@ -145,8 +147,17 @@ pub struct SegmentInfo {
     pub rules: Vec<RuleId>,
     /// When it was created (the engine's clock).
     pub created: Timestamp,
-    /// When its definition last changed: name, visibility, filter or rules.
+    /// When its definition last changed: name, visibility, filter, rules
+    /// or settings.
     pub updated: Timestamp,
+    /// The version of its definition: 1 when created, one more at each
+    /// change of name, visibility, filter, rules or settings (each entry
+    /// of its [`definition_history`](crate::Engine::definition_history)).
+    /// [`Engine::set_settings_if`](crate::Engine::set_settings_if) writes
+    /// only over the version the caller read.
+    pub version: u64,
+    /// Its settings: the service's, kept with it.
+    pub settings: Settings,
 }
 
 /// A rule, as attached to a segment.
@@ -190,6 +201,8 @@ pub struct NewSegment {
     pub filter: Option<Filter>,
     /// Public unless set.
     pub visibility: Visibility,
+    /// Its settings, none unless set.
+    pub settings: Settings,
 }
 
 impl NewSegment {
@@ -201,6 +214,7 @@ impl NewSegment {
             kind: kind.into(),
             filter: None,
             visibility: Visibility::Public,
+            settings: Settings::new(),
         }
     }
 
@@ -215,6 +229,13 @@ impl NewSegment {
     #[must_use]
     pub fn visibility(mut self, visibility: Visibility) -> NewSegment {
         self.visibility = visibility;
+        self
+    }
+
+    /// Sets its settings.
+    #[must_use]
+    pub fn settings(mut self, settings: Settings) -> NewSegment {
+        self.settings = settings;
         self
     }
 }

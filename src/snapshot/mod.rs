@@ -9,7 +9,7 @@
 //! configuration, clock), the schema with its relations, every kind's keys in
 //! id order (deleted ones too, so that ids never move), the live set, every
 //! value, every event, and the segments with their order, visibility,
-//! owners, rules, rule links, blocks and manual links, and the id counters.
+//! owners, versions, settings, rules, rule links, blocks and manual links, and the id counters.
 //! Indexes, dependencies, parents and members are rebuilt from these, and
 //! the links of every rule that is not time-relative are recomputed from
 //! the data rather than trusted (so a snapshot whose contents contradict
@@ -17,7 +17,7 @@
 //! time-relative rule's links are as of its last refresh. A restore reads
 //! no more than the header declares.
 //!
-//! # Format (version 1)
+//! # Format (version 3)
 //!
 //! | bytes | what |
 //! |---|---|
@@ -29,7 +29,7 @@
 //!
 //! The payload is little-endian integers, strings as a `u64` length and
 //! UTF-8 bytes, bitmaps as a `u64` length and roaring's portable format, and
-//! filters in their JSON form. Saving the same state twice gives the same
+//! filters and settings in their JSON form. Saving the same state twice gives the same
 //! bytes, and so does saving a restored engine.
 //!
 //! A restore checks, in order: the magic, the version, the length, the
@@ -76,8 +76,9 @@ pub use crate::error::SnapshotError;
 pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
 
 /// The format version this release writes. It also reads every version
-/// from [`OLDEST_READ_VERSION`] on (version 1 has no change log).
-pub const FORMAT_VERSION: u32 = 2;
+/// from [`OLDEST_READ_VERSION`] on (version 1 has no change log, version 2
+/// no segment settings or versions).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this release reads.
 pub const OLDEST_READ_VERSION: u32 = 1;
