@@ -63,6 +63,8 @@ pub enum Action {
     EditMembers,
     /// Set a segment's settings.
     EditSettings,
+    /// Share a segment with editors and viewers.
+    Share,
 }
 
 impl Action {
@@ -80,6 +82,7 @@ impl Action {
             Action::EditRules => "edit the rules of",
             Action::EditMembers => "edit the members of",
             Action::EditSettings => "edit the settings of",
+            Action::Share => "share",
         }
     }
 }

@@ -602,6 +602,15 @@ pub enum SegmentError {
         /// Which rules stand in the way.
         problem: String,
     },
+    /// A sharing that would let someone read a private segment through
+    /// another, or that is over its limits.
+    #[error("{segment} cannot be shared so: {problem}")]
+    BadAccess {
+        /// The segment.
+        segment: SegmentId,
+        /// What stands in the way.
+        problem: String,
+    },
     /// Settings over their limits.
     #[error("{segment}: settings: {source}")]
     Settings {

@@ -1,9 +1,11 @@
-//! Every role × every action on segments: who may, and that a refusal is a
-//! typed error that changes nothing.
+//! Every role × every share × every action on segments: who may, and that
+//! a refusal is a typed error that changes nothing. Both segments of the
+//! fixture are shared the same way: `kim` and the team `emea` edit them,
+//! `vic` and the team `ops` view them.
 
 use roaring::RoaringBitmap;
 use segments::filter::field;
-use segments::segment::{Action, Actor, NewSegment, Role, SegmentId, Visibility};
+use segments::segment::{Action, Actor, Grantee, NewSegment, Role, SegmentAccess, SegmentId, Visibility};
 use segments::{Clock, Engine, FieldType, Filter, Row, Schema, SegmentError, Timestamp};
 
 struct Fixture {
@@ -43,6 +45,7 @@ fn fixture() -> Fixture {
         let owner = if s == public { &admin } else { &mo };
         engine.remove_members(owner, s, ["a"]).unwrap();
         engine.add_members(owner, s, ["c"]).unwrap();
+        engine.set_access(owner, s, shares()).unwrap();
     }
     Fixture {
         engine,
@@ -51,13 +54,34 @@ fn fixture() -> Fixture {
     }
 }
 
-fn actors() -> [Actor; 4] {
+fn shares() -> SegmentAccess {
+    SegmentAccess::new()
+        .editor(Grantee::actor("kim"))
+        .editor(Grantee::team("emea"))
+        .viewer(Grantee::actor("vic"))
+        .viewer(Grantee::team("ops"))
+}
+
+fn actors() -> [Actor; 9] {
     [
         Actor::new("ada", Role::Admin),
         Actor::new("lee", Role::Leader),
         Actor::new("mo", Role::Member),
-        Actor::new("mia", Role::Member),
+        Actor::new("mia", Role::Member).in_teams(["sales"]),
+        Actor::new("kim", Role::Member),
+        Actor::new("tea", Role::Member).in_teams(["sales", "emea"]),
+        Actor::new("vic", Role::Member),
+        Actor::new("val", Role::Member).in_teams(["ops"]),
+        // A leader is a leader whatever its teams.
+        Actor::new("lou", Role::Leader).in_teams(["ops"]),
     ]
+}
+
+/// What the fixture's shares give an actor: editing, viewing.
+fn granted(actor: &Actor) -> (bool, bool) {
+    let edits = actor.id == "kim" || actor.in_team("emea");
+    let views = actor.id == "vic" || actor.in_team("ops");
+    (edits, views)
 }
 
 type Attempt = fn(&mut Engine, &Actor, SegmentId) -> Result<(), SegmentError>;
@@ -119,17 +143,22 @@ fn actions() -> Vec<(&'static str, Action, Attempt)> {
             let v = e.segment(s)?.version;
             e.set_settings_if(a, s, [("color", "blue")].into_iter().collect(), v)
         }),
+        ("share", Action::Share, |e, a, s| {
+            e.set_access(a, s, SegmentAccess::new().viewer(Grantee::team("all")))
+        }),
         ("view", Action::View, |e, a, s| e.view(a, s).map(drop)),
     ]
 }
 
 /// Whether `actor` may take the action on a segment owned by `owner`.
 fn allowed(actor: &Actor, owner: &str, visibility: Visibility, name: &str) -> bool {
-    let manages = actor.manages_all() || actor.id == owner;
+    let owns = actor.manages_all() || actor.id == owner;
+    let (edits, views) = granted(actor);
     match name {
-        "view" => visibility == Visibility::Public || manages,
+        "view" => visibility == Visibility::Public || owns || edits || views,
         "make public" => actor.manages_all(),
-        _ => manages,
+        "make private" | "delete" | "move" | "share" => owns,
+        _ => owns || edits,
     }
 }
 
@@ -164,7 +193,7 @@ fn every_role_times_every_segment_action() {
             }
         }
     }
-    assert_eq!(checked, 4 * actions().len() * 2);
+    assert_eq!(checked, actors().len() * actions().len() * 2);
 }
 
 #[test]
@@ -222,11 +251,12 @@ fn creating_and_reordering_by_role() {
 }
 
 #[test]
-fn listing_shows_public_and_own_private_segments() {
+fn listing_shows_public_own_and_shared_private_segments() {
     let f = fixture();
     let names = |a: &Actor| f.engine.list(a).map(|s| s.name.clone()).collect::<Vec<_>>();
     for actor in actors() {
-        let want: &[&str] = if actor.id == "mo" {
+        let (edits, views) = granted(&actor);
+        let want: &[&str] = if actor.id == "mo" || edits || views {
             &["Public", "Mine"]
         } else {
             &["Public"]

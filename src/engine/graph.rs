@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use roaring::RoaringBitmap;
 
 use super::deps::NestedDep;
-use super::manage::{denied, Reader};
+use super::manage::{denied, Home, Reader};
 use super::Engine;
 use crate::error::SegmentError;
 use crate::filter::Plan;
@@ -83,13 +83,13 @@ impl Engine {
                     return Err(denied(r.actor, Action::View, s.to_string()));
                 }
                 if let (Some(t), Some(home)) = (found, r.home) {
-                    if !may_name(home, (t.info.visibility, &t.info.owner)) {
+                    if !may_name(home, Home::of(t)) {
                         return Err(SegmentError::BadReference {
                             segment: name(segment),
                             referenced: s,
                             problem: format!(
                                 "it is private to `{}`: a public segment may name only public segments, \
-                                 a private one also its owner's private segments",
+                                 a private one also its owner's private segments shared with everyone it is",
                                 t.info.owner
                             ),
                         });
@@ -301,12 +301,15 @@ impl Engine {
     }
 }
 
-/// Whether a segment of `home` (its visibility and owner) may name a
-/// segment of `target`, so that everybody who sees the one may see the
-/// other: a public segment names only public segments, a private one also
-/// its owner's private segments.
-pub(super) fn may_name((visibility, owner): (Visibility, &str), target: (Visibility, &str)) -> bool {
-    target.0 == Visibility::Public || (visibility == Visibility::Private && target.1 == owner)
+/// Whether a segment of `home` may name a segment of `target`, so that
+/// everybody who sees the one may see the other: a public segment names
+/// only public segments, a private one also its owner's private segments
+/// that are shared with everyone it is shared with.
+pub(super) fn may_name(home: Home<'_>, target: Home<'_>) -> bool {
+    target.visibility == Visibility::Public
+        || (home.visibility == Visibility::Private
+            && target.owner == home.owner
+            && home.access.grantees().all(|g| target.access.grants(g)))
 }
 
 /// Maps ids of the innermost kind of `chain` up to the outermost parent

@@ -10,7 +10,7 @@ use super::Engine;
 use crate::error::LogError;
 use crate::filter::Filter;
 use crate::ids::{RuleId, SegmentId};
-use crate::segment::{ChangeKind, Settings, Visibility};
+use crate::segment::{ChangeKind, SegmentAccess, Settings, Visibility};
 use crate::value::Timestamp;
 
 /// A change to a segment's definition, as [`Engine::definition_history`]
@@ -84,6 +84,13 @@ pub enum Edit {
         /// Its filter.
         filter: Filter,
     },
+    /// Whom it is shared with.
+    Access {
+        /// Before.
+        from: SegmentAccess,
+        /// After.
+        to: SegmentAccess,
+    },
     /// Its settings replaced.
     Settings {
         /// Before.
@@ -138,6 +145,10 @@ impl Engine {
                     from: self.defining_filter(*segment),
                 },
             ),
+            ManageOp::SetAccess { actor, segment, .. } => {
+                let from = self.book.segments.get(segment)?.info.access.clone();
+                (actor.id.clone(), *segment, PendingEdit::Access { from })
+            }
             ManageOp::SetSettings { actor, segment, .. } => {
                 let from = self.book.segments.get(segment)?.info.settings.clone();
                 (actor.id.clone(), *segment, PendingEdit::Settings { from })
@@ -214,6 +225,15 @@ impl Engine {
                 rule_filter(rule).map(|to| (segment, Edit::RuleEdited { rule, from, to }))
             }
             (PendingEdit::RuleDetached { rule, filter }, _) => Some((segment, Edit::RuleDetached { rule, filter })),
+            (PendingEdit::Access { from }, _) => info(segment).map(|i| {
+                (
+                    segment,
+                    Edit::Access {
+                        from,
+                        to: i.access.clone(),
+                    },
+                )
+            }),
             (PendingEdit::Settings { from }, _) => info(segment).map(|i| {
                 (
                     segment,
@@ -424,5 +444,6 @@ pub(super) enum PendingEdit {
     RuleEdited { rule: RuleId, from: Filter },
     RuleDetached { rule: RuleId, filter: Filter },
     Settings { from: Settings },
+    Access { from: SegmentAccess },
     Deleted,
 }

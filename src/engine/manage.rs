@@ -8,7 +8,10 @@ use super::graph::may_name;
 use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
-use crate::segment::{Action, Actor, Changes, NewSegment, RuleId, SegmentId, SegmentInfo, Settings, Visibility};
+use crate::segment::{
+    Action, Actor, Changes, Grantee, NewSegment, RuleId, SegmentAccess, SegmentId, SegmentInfo, Settings, Visibility,
+};
+use crate::segment::{MAX_GRANTEE_BYTES, MAX_GRANTS};
 
 impl Engine {
     pub(super) fn exec_create_segment(
@@ -27,9 +30,14 @@ impl Engine {
         spec.settings
             .check()
             .map_err(|source| SegmentError::Settings { segment: id, source })?;
+        let none = SegmentAccess::new();
         let reader = Reader {
             actor,
-            home: Some((spec.visibility, &actor.id)),
+            home: Some(Home {
+                visibility: spec.visibility,
+                owner: &actor.id,
+                access: &none,
+            }),
         };
         let rule = match spec.filter {
             Some(f) => Some(self.plan(f, kind, id, &name, Some(reader))?),
@@ -52,6 +60,7 @@ impl Engine {
                     updated: at,
                     version: 1,
                     settings: spec.settings,
+                    access: SegmentAccess::new(),
                 },
                 kind,
                 manual: RoaringBitmap::new(),
@@ -304,18 +313,16 @@ impl Engine {
     /// private segment through a rule.
     fn check_visibility(&self, actor: &Actor, segment: SegmentId, visibility: Visibility) -> Result<(), SegmentError> {
         let s = self.segment_ref(segment)?;
-        let owner = s.info.owner.as_str();
+        let this = Home {
+            visibility,
+            ..Home::of(s)
+        };
         let problem = match visibility {
             Visibility::Public => {
                 let named: Vec<SegmentId> = self
                     .named_by(segment)
                     .into_iter()
-                    .filter(|id| {
-                        self.book
-                            .segments
-                            .get(id)
-                            .is_some_and(|t| !may_name((visibility, owner), (t.info.visibility, &t.info.owner)))
-                    })
+                    .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(this, Home::of(t))))
                     .collect();
                 if named.is_empty() {
                     return Ok(());
@@ -326,18 +333,13 @@ impl Engine {
                 let naming: Vec<SegmentId> = self
                     .naming(segment)
                     .into_iter()
-                    .filter(|id| {
-                        self.book
-                            .segments
-                            .get(id)
-                            .is_some_and(|t| !may_name((t.info.visibility, &t.info.owner), (visibility, owner)))
-                    })
+                    .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(Home::of(t), this)))
                     .collect();
                 if naming.is_empty() {
                     return Ok(());
                 }
                 format!(
-                    "it is named by the rules of {}, public or of other owners",
+                    "it is named by the rules of {}, public, of other owners or shared with others",
                     self.describe(actor, naming.iter())
                 )
             }
@@ -464,7 +466,8 @@ impl Engine {
     }
 
     /// The segment, if `actor` may take `action` on it: it may see it, and
-    /// manages every segment or owns this one.
+    /// may edit it ([`Actor::may_edit`]) or, for what only owners do
+    /// (delete, visibility, sharing, moving), own it ([`Actor::may_own`]).
     pub(super) fn managed(
         &self,
         actor: &Actor,
@@ -472,11 +475,103 @@ impl Engine {
         action: Action,
     ) -> Result<&SegmentState, SegmentError> {
         let s = self.visible(actor, segment, action)?;
-        if actor.manages_all() || s.info.owner == actor.id {
+        let owners_only = matches!(
+            action,
+            Action::Delete | Action::SetVisibility | Action::Share | Action::Move
+        );
+        if actor.may_own(&s.info) || (!owners_only && actor.may_edit(&s.info)) {
             Ok(s)
         } else {
             Err(denied(actor, action, format!("{segment} `{}`", s.info.name)))
         }
+    }
+
+    pub(super) fn exec_set_access(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+        access: SegmentAccess,
+    ) -> Result<(), SegmentError> {
+        let s = self.managed(actor, segment, Action::Share)?;
+        let access = access.normalized();
+        let grants = access.editors.len() + access.viewers.len();
+        if grants > MAX_GRANTS {
+            return Err(SegmentError::BadAccess {
+                segment,
+                problem: format!("{grants} grants, over the limit of {MAX_GRANTS}"),
+            });
+        }
+        if let Some(g) = access.grantees().find(|g| {
+            let (Grantee::Actor(n) | Grantee::Team(n)) = g;
+            n.is_empty() || n.len() > MAX_GRANTEE_BYTES
+        }) {
+            return Err(SegmentError::BadAccess {
+                segment,
+                problem: format!("{g}: names are 1 to {MAX_GRANTEE_BYTES} bytes"),
+            });
+        }
+        if s.info.visibility == Visibility::Private {
+            // Nobody reads a private segment through another: whoever a
+            // segment is shared with is shared every private segment it
+            // names, and no segment that names this one is shared with
+            // anyone this one is not.
+            let (owner, home) = (s.info.owner.as_str(), Visibility::Private);
+            let named: Vec<SegmentId> = self
+                .named_by(segment)
+                .into_iter()
+                .filter(|id| {
+                    self.book.segments.get(id).is_some_and(|t| {
+                        !may_name(
+                            Home {
+                                visibility: home,
+                                owner,
+                                access: &access,
+                            },
+                            Home::of(t),
+                        )
+                    })
+                })
+                .collect();
+            if !named.is_empty() {
+                return Err(SegmentError::BadAccess {
+                    segment,
+                    problem: format!(
+                        "its rules name {}, which are not shared with all of them",
+                        self.describe(actor, named.iter())
+                    ),
+                });
+            }
+            let naming: Vec<SegmentId> = self
+                .naming(segment)
+                .into_iter()
+                .filter(|id| {
+                    self.book.segments.get(id).is_some_and(|t| {
+                        !may_name(
+                            Home::of(t),
+                            Home {
+                                visibility: home,
+                                owner,
+                                access: &access,
+                            },
+                        )
+                    })
+                })
+                .collect();
+            if !naming.is_empty() {
+                return Err(SegmentError::BadAccess {
+                    segment,
+                    problem: format!(
+                        "{} name it and are shared with others",
+                        self.describe(actor, naming.iter())
+                    ),
+                });
+            }
+        }
+        let at = self.now();
+        let s = self.segment_mut(segment)?;
+        s.info.access = access;
+        s.info.updated = at;
+        Ok(())
     }
 
     pub(super) fn ids_of<K: AsRef<str>>(
@@ -596,7 +691,25 @@ impl Engine {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Reader<'a> {
     pub(super) actor: &'a Actor,
-    pub(super) home: Option<(Visibility, &'a str)>,
+    pub(super) home: Option<Home<'a>>,
+}
+
+/// Who sees a segment: its visibility, owner and grants.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Home<'a> {
+    pub(super) visibility: Visibility,
+    pub(super) owner: &'a str,
+    pub(super) access: &'a SegmentAccess,
+}
+
+impl<'a> Home<'a> {
+    pub(super) fn of(s: &'a SegmentState) -> Home<'a> {
+        Home {
+            visibility: s.info.visibility,
+            owner: &s.info.owner,
+            access: &s.info.access,
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -604,7 +717,7 @@ impl<'a> Reader<'a> {
     fn of(actor: &'a Actor, segment: &'a SegmentState) -> Reader<'a> {
         Reader {
             actor,
-            home: Some((segment.info.visibility, &segment.info.owner)),
+            home: Some(Home::of(segment)),
         }
     }
 }

@@ -50,6 +50,7 @@
 //! {"v":2,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
 //! {"v":2,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
 //! {"v":2,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":2,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}
 //! {"v":2,"manage":{"set_settings":{"actor":{"id":"ada","role":"admin"},"segment":1,"settings":{"color":"#d33","health":{"nps":0.3,"usage":0.7}},"if_version":4}}}
 //! {"v":2,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
@@ -84,7 +85,7 @@ use crate::error::{Error, JournalError, OpError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::journal::Commit;
 use crate::segment::log::Trigger;
-use crate::segment::{Actor, Changes, NewSegment, Retention, RuleId, SegmentId, Settings, Visibility};
+use crate::segment::{Actor, Changes, NewSegment, Retention, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
 use crate::store::Row;
 use crate::value::{Timestamp, Value};
 
@@ -405,6 +406,15 @@ pub enum ManageOp {
         /// The version of the definition the write goes over, or none to
         /// go over any.
         if_version: Option<u64>,
+    },
+    /// [`Engine::set_access`].
+    SetAccess {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+        /// Its editors and viewers, replacing the ones it had.
+        access: SegmentAccess,
     },
 }
 
@@ -902,6 +912,10 @@ impl Engine {
                 self.exec_set_settings(&actor, segment, settings, if_version)?;
                 nothing(self)
             }
+            ManageOp::SetAccess { actor, segment, access } => {
+                self.exec_set_access(&actor, segment, access)?;
+                nothing(self)
+            }
         })
     }
 
@@ -1072,13 +1086,8 @@ mod new_segment_form {
         kind: &'a str,
         filter: &'a Option<Filter>,
         visibility: Visibility,
-        #[serde(skip_serializing_if = "skip_settings")]
-        settings: &'a Settings,
-    }
-
-    /// In JSON only: a binary form holds every field.
-    fn skip_settings(s: &&Settings) -> bool {
-        s.is_empty() && HUMAN.with(Cell::get)
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "present")]
+        settings: Option<&'a Settings>,
     }
 
     #[derive(Deserialize)]
@@ -1100,17 +1109,16 @@ mod new_segment_form {
     }
 
     pub(super) fn serialize<S: Serializer>(n: &NewSegment, s: S) -> Result<S::Ok, S::Error> {
-        let human = HUMAN.with(|h| h.replace(s.is_human_readable()));
-        let out = Ref {
+        // A binary form holds every field; JSON leaves empty settings out.
+        let settings = (!s.is_human_readable() || !n.settings.is_empty()).then_some(&n.settings);
+        Ref {
             name: &n.name,
             kind: &n.kind,
             filter: &n.filter,
             visibility: n.visibility,
-            settings: &n.settings,
+            settings,
         }
-        .serialize(s);
-        HUMAN.with(|h| h.set(human));
-        out
+        .serialize(s)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NewSegment, D::Error> {
@@ -1134,12 +1142,71 @@ mod new_segment_form {
     }
 }
 
+/// A field that is left out when `None` written as its value when not: not
+/// as an option, which a binary form would tag.
+fn present<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => v.serialize(s),
+        None => s.serialize_unit(),
+    }
+}
+
 thread_local! {
-    /// Whether the serializer at work is human-readable (serde's
-    /// `skip_serializing_if` cannot ask it).
-    static HUMAN: Cell<bool> = const { Cell::new(true) };
     /// Whether [`Op::from_bytes`] is reading version 1's binary form.
     static READING_V1: Cell<bool> = const { Cell::new(false) };
+}
+
+/// An actor's serde form: `{"id", "role", "teams"}`, JSON leaving out no
+/// teams (and reading their absence as none); the binary form always has
+/// them, except version 1's, which had none.
+mod actor_form {
+    use super::*;
+    use crate::segment::Role;
+
+    #[derive(Serialize)]
+    struct Ref<'a> {
+        id: &'a str,
+        role: Role,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "present")]
+        teams: Option<&'a [String]>,
+    }
+
+    #[derive(Deserialize)]
+    struct Owned {
+        id: String,
+        role: Role,
+        #[serde(default)]
+        teams: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct OwnedV1 {
+        id: String,
+        role: Role,
+    }
+
+    impl Serialize for Actor {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let teams = (!s.is_human_readable() || !self.teams.is_empty()).then_some(&self.teams[..]);
+            Ref {
+                id: &self.id,
+                role: self.role,
+                teams,
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Actor {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Actor, D::Error> {
+            if !d.is_human_readable() && READING_V1.with(Cell::get) {
+                let o = OwnedV1::deserialize(d)?;
+                return Ok(Actor::new(o.id, o.role));
+            }
+            let o = Owned::deserialize(d)?;
+            Ok(Actor::new(o.id, o.role).in_teams(o.teams))
+        }
+    }
 }
 
 /// Sets [`READING_V1`] while it lives (reset on any exit, a panic too).
@@ -1185,8 +1252,8 @@ mod tests {
                 }
             }
         }
-        // 12 data ops, 17 management ops, 3 time ops, 3 log ops.
-        assert_eq!(families.len(), 35, "{families:?}");
+        // 12 data ops, 18 management ops, 3 time ops, 3 log ops.
+        assert_eq!(families.len(), 36, "{families:?}");
     }
 
     /// Ops written by the release before settings (version 1) read back

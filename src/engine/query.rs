@@ -46,15 +46,18 @@ impl Engine {
     }
 
     /// The segments listed for `actor`, in the listing order: the public
-    /// ones and its own private ones. Others' private segments are not
-    /// listed, whatever the role.
+    /// ones, its own private ones, and the private ones shared with it or
+    /// a team it is in. Others' private segments are not listed, whatever
+    /// the role.
     pub fn list<'a>(&'a self, actor: &'a Actor) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
         self.book
             .order
             .iter()
             .filter_map(|id| self.book.segments.get(id))
             .map(|s| &s.info)
-            .filter(move |i| i.visibility == Visibility::Public || i.owner == actor.id)
+            .filter(move |i| {
+                i.visibility == Visibility::Public || i.owner == actor.id || i.access.grantees().any(|g| actor.is(g))
+            })
     }
 
     /// Every segment, in the listing order, whoever sees it.

@@ -13,7 +13,8 @@ use crate::filter::{Filter, LimitPolicy};
 use crate::schema::{FieldType, KindSchema, Schema};
 use crate::segment::log::{ChangeLog, Gone};
 use crate::segment::{
-    Cause, ChangeKind, Changes, Retention, RuleId, SegmentId, SegmentInfo, Settings, Trigger, Unacked, Visibility,
+    Cause, ChangeKind, Changes, Grantee, Retention, RuleId, SegmentAccess, SegmentId, SegmentInfo, Settings, Trigger,
+    Unacked, Visibility,
 };
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
@@ -197,6 +198,7 @@ impl Engine {
             e.i64(i.updated.as_micros());
             e.u64(i.version);
             e.str(&i.settings.to_json());
+            encode_access(&mut e, &i.access);
             e.bitmap(&s.manual);
         }
         e.len(self.book.order.len());
@@ -341,8 +343,49 @@ fn encode_history(history: &[DefinitionChange], e: &mut Enc) {
                 e.str(&from.to_json());
                 e.str(&to.to_json());
             }
+            Edit::Access { from, to } => {
+                e.u8(9);
+                encode_access(e, from);
+                encode_access(e, to);
+            }
         }
     }
+}
+
+fn encode_access(e: &mut Enc, a: &SegmentAccess) {
+    for list in [&a.editors, &a.viewers] {
+        e.len(list.len());
+        for g in list {
+            match g {
+                Grantee::Actor(n) => {
+                    e.u8(0);
+                    e.str(n);
+                }
+                Grantee::Team(n) => {
+                    e.u8(1);
+                    e.str(n);
+                }
+            }
+        }
+    }
+}
+
+fn decode_access(d: &mut Dec, ctx: &str) -> Result<SegmentAccess, SnapshotError> {
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        let n = d.count(9, what!("{ctx}, grant count"))?;
+        for _ in 0..n {
+            let tag = d.u8(what!("{ctx}, grant"))?;
+            let name = d.str(what!("{ctx}, grant"))?.to_string();
+            list.push(match tag {
+                0 => Grantee::Actor(name),
+                1 => Grantee::Team(name),
+                b => return Err(d.invalid(ctx, format!("unknown grantee tag {b}"))),
+            });
+        }
+    }
+    let [editors, viewers] = lists;
+    Ok(SegmentAccess { editors, viewers }.normalized())
 }
 
 fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
@@ -414,6 +457,10 @@ fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
             8 => Edit::Settings {
                 from: settings(d, i)?,
                 to: settings(d, i)?,
+            },
+            9 => Edit::Access {
+                from: decode_access(d, &format!("definition history, change {i}"))?,
+                to: decode_access(d, &format!("definition history, change {i}"))?,
             },
             b => return Err(d.invalid(format!("definition history, change {i}"), format!("unknown tag {b}"))),
         };
@@ -783,7 +830,7 @@ fn decode_segments(
         let updated = Timestamp::from_micros(d.i64(what!("{id}, updated"))?);
         // Before version 3, no settings; the version is counted from the
         // definition history once it is read.
-        let (version, settings) = if format >= 3 {
+        let (version, settings, access) = if format >= 3 {
             let at = d.offset();
             let version = d.u64(what!("{id}, version"))?;
             if version == 0 {
@@ -793,9 +840,10 @@ fn decode_segments(
             let text = d.str(what!("{id}, settings"))?;
             let settings =
                 Settings::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, settings"), e.to_string()))?;
-            (version, settings)
+            let access = decode_access(d, &format!("{id}, access"))?;
+            (version, settings, access)
         } else {
-            (1, Settings::new())
+            (1, Settings::new(), SegmentAccess::new())
         };
         let at = d.offset();
         let table = &engine.store.tables()[kind];
@@ -819,6 +867,7 @@ fn decode_segments(
                     updated,
                     version,
                     settings,
+                    access,
                 },
                 kind,
                 manual,

@@ -10,7 +10,7 @@ use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
 use super::{Clock, Engine};
 use crate::error::{SegmentError, StoreError};
 use crate::filter::Filter;
-use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentId, Settings, Visibility};
+use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
 use crate::store::{Rejected, Row};
 use crate::value::Timestamp;
 
@@ -443,6 +443,55 @@ impl Engine {
             segment,
             settings,
             if_version: Some(version),
+        })
+        .map(drop)
+    }
+
+    /// Shares a segment: replaces its editors and viewers (actors, and
+    /// teams as [`Actor::teams`] names them). Editors may do what its owner
+    /// does but delete it, change its visibility, share it or move it
+    /// ([`Actor::may_edit`]); viewers may see it ([`Actor::may_view`]).
+    /// Its owner, admins and leaders may share it.
+    ///
+    /// So that nobody reads a private segment through another, a private
+    /// segment shares with everyone it is shared with each private segment
+    /// its rules name: sharing it wider than those is refused, as is
+    /// narrowing one of those below a segment that names it, and saving a
+    /// rule that names a segment shared more narrowly than its own.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`],
+    /// [`SegmentError::BadAccess`] for a sharing that would open a private
+    /// segment to others, or with more than [`MAX_GRANTS`](crate::segment::MAX_GRANTS)
+    /// grants, or names that are empty or longer than
+    /// [`MAX_GRANTEE_BYTES`](crate::segment::MAX_GRANTEE_BYTES).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, Grantee, NewSegment, Role, SegmentAccess, Visibility};
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("health", FieldType::Float)]).build()?);
+    /// engine.insert("account", "acme", Row::new().set("health", 20.0))?;
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let kim = Actor::new("kim", Role::Member).in_teams(["emea"]);
+    ///
+    /// // A shared segment an admin made, curated by the EMEA team.
+    /// let (watch, _) = engine.create_segment(&admin, NewSegment::new("EMEA watch", "account"))?;
+    /// assert!(engine.add_members(&kim, watch, ["acme"]).is_err());
+    /// engine.set_access(&admin, watch, SegmentAccess::new().editor(Grantee::team("emea")))?;
+    /// engine.add_members(&kim, watch, ["acme"])?;
+    /// // Editors curate; they do not delete.
+    /// assert!(engine.delete_segment(&kim, watch).is_err());
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn set_access(&mut self, actor: &Actor, segment: SegmentId, access: SegmentAccess) -> Result<(), SegmentError> {
+        self.apply_manage(ManageOp::SetAccess {
+            actor: actor.clone(),
+            segment,
+            access,
         })
         .map(drop)
     }

@@ -427,6 +427,7 @@ mod tests {
                 updated: Timestamp::from_micros(0),
                 version: 1,
                 settings: crate::segment::Settings::new(),
+                access: crate::segment::SegmentAccess::new(),
             };
             b.segments.insert(
                 id,
