@@ -11,6 +11,22 @@ pub enum SchemaError {
     /// A kind was declared with an empty (or all-blank) name.
     #[error("kind name is empty")]
     EmptyKindName,
+    /// A field the kind does not have.
+    #[error("kind `{kind}` has no field `{field}`")]
+    UnknownField {
+        /// The kind.
+        kind: String,
+        /// The field named.
+        field: String,
+    },
+    /// Removing a field a relation goes through.
+    #[error("field `{field}` of `{kind}` holds a relation's parent key")]
+    RelationKey {
+        /// The kind.
+        kind: String,
+        /// The field.
+        field: String,
+    },
     /// Two kinds share a name.
     #[error("duplicate kind `{kind}`")]
     DuplicateKind {
@@ -636,6 +652,31 @@ pub enum SegmentError {
     Journal(#[from] JournalError),
 }
 
+/// Errors from changing a live engine's schema
+/// ([`Engine::add_field`](crate::Engine::add_field) and its kin). A refused
+/// change changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaChangeError {
+    /// The schema the change would make is not valid: an unknown kind or
+    /// field, a repeated or reserved name, a relation that cannot be.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// Removing a field that rules read.
+    #[error("field `{field}` of `{kind}` is read by {rules}")]
+    InUse {
+        /// The kind.
+        kind: String,
+        /// The field.
+        field: String,
+        /// The rules that read it, with their segments: `` rule 3 of `At risk` (segment 1) ``.
+        rules: String,
+    },
+    /// The change could not be journaled: it was not applied.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
 /// Errors from a segment's [`Settings`](crate::segment::Settings).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -847,8 +888,8 @@ pub enum JournalError {
         /// Why it could not be used.
         reason: String,
     },
-    /// The directory holds another schema than the one the options give.
-    #[error("`{path}` holds a different schema than the one given to open it")]
+    /// The directory holds other kinds than the schema the options give.
+    #[error("`{path}` holds other kinds than the schema given to open it")]
     SchemaMismatch {
         /// The directory.
         path: std::path::PathBuf,
@@ -998,4 +1039,7 @@ pub enum Error {
     /// A settings error.
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A schema change error.
+    #[error(transparent)]
+    SchemaChange(#[from] SchemaChangeError),
 }

@@ -115,10 +115,10 @@ pub mod store;
 mod strict_json;
 pub mod value;
 
-pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, TimeOp};
+pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, SchemaOp, TimeOp};
 pub use error::{
-    Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaError, SegmentError,
-    SettingsError, SnapshotError, StatsError, StoreError,
+    Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaChangeError, SchemaError,
+    SegmentError, SettingsError, SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};

@@ -139,6 +139,37 @@ impl KindSchema {
         self.fields.get_index(id.index()).map(|(n, t)| (n.as_str(), *t))
     }
 
+    /// The kind with one more field, last (so that every other field keeps
+    /// its id).
+    ///
+    /// # Errors
+    ///
+    /// As [`KindSchema::new`]: an empty, reserved or repeated name.
+    pub fn with_field(&self, field: &str, ty: FieldType) -> Result<KindSchema, SchemaError> {
+        let fields = self.fields().map(|(_, n, t)| (n.to_string(), t));
+        KindSchema::new(self.name.clone(), fields.chain([(field.to_string(), ty)]))
+    }
+
+    /// The kind without `field`; the fields after it move down one id.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownField`].
+    pub fn without_field(&self, field: &str) -> Result<KindSchema, SchemaError> {
+        if self.field_id(field).is_none() {
+            return Err(SchemaError::UnknownField {
+                kind: self.name.clone(),
+                field: field.to_string(),
+            });
+        }
+        let mut fields = self.fields.clone();
+        fields.shift_remove(field);
+        Ok(KindSchema {
+            name: self.name.clone(),
+            fields,
+        })
+    }
+
     /// The fields in declaration order.
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (FieldId, &str, FieldType)> + '_ {
         self.fields
@@ -321,6 +352,33 @@ impl Schema {
             parent: p,
         });
         Ok(self)
+    }
+
+    /// The schema with kind `kind` replaced by `with` (of the same name),
+    /// its relations' fields found again by name.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::UnknownKind`]; [`SchemaError::RelationKey`] if `with`
+    /// lacks a field a relation goes through.
+    pub(crate) fn replacing(&self, kind: KindId, with: KindSchema) -> Result<Schema, SchemaError> {
+        let old = self
+            .kinds
+            .get(kind.0 as usize)
+            .ok_or_else(|| SchemaError::UnknownKind {
+                kind: with.name.clone(),
+            })?;
+        let mut relations = self.relations.clone();
+        for r in relations.iter_mut().filter(|r| r.child == kind) {
+            let name = old.field(r.field).map_or("", |(n, _)| n);
+            r.field = with.field_id(name).ok_or_else(|| SchemaError::RelationKey {
+                kind: old.name.clone(),
+                field: name.to_string(),
+            })?;
+        }
+        let mut kinds = self.kinds.clone();
+        kinds[kind.0 as usize] = Arc::new(with);
+        Ok(Schema { kinds, relations })
     }
 
     /// The relations, in declaration order.

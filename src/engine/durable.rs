@@ -85,7 +85,10 @@ impl Engine {
         } else {
             newest_snapshot(&listing.snapshots)?
         };
-        if engine.store.schema() != &options.schema {
+        // The directory's schema is its own (fields and relations grow and
+        // shrink by schema ops); it must be of the same kinds.
+        let kinds = |s: &crate::Schema| s.kinds().map(|k| k.name().to_string()).collect::<Vec<_>>();
+        if kinds(engine.store.schema()) != kinds(&options.schema) {
             return Err(JournalError::SchemaMismatch { path: dir });
         }
         let mut report = OpenReport {

@@ -14,6 +14,7 @@ mod log;
 mod manage;
 pub mod op;
 mod query;
+mod reshape;
 mod snapshot;
 mod suggest;
 #[cfg(feature = "testing")]
@@ -30,7 +31,10 @@ pub use check::{Warning, WarningCode};
 pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
 pub use log::{LoggedChange, SegmentName, Subscription, SyncDelta};
-pub use op::{Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, TimeOp, OP_FORMAT_VERSION};
+pub use op::{
+    Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, SchemaOp, TimeOp, OLDEST_OP_FORMAT_VERSION,
+    OP_FORMAT_VERSION,
+};
 pub use query::Scope;
 #[cfg(feature = "testing")]
 pub use testing::Inconsistency;

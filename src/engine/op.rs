@@ -14,7 +14,7 @@
 //! [`OP_FORMAT_VERSION`] and refuse another.
 //!
 //! The JSON form is `{"v": 2, <family>: {<op>: {<fields>}}}`, the family
-//! being `data`, `manage` or `time`. Values in rows are tagged with their
+//! being `data`, `manage`, `time`, `log` or `schema`. Values in rows are tagged with their
 //! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
 //! `{"bool": true}`, `{"timestamp": "2026-01-01T00:00:00Z"}`, `{"tags": [...]}`,
 //! `"null"`); filters are their react-querybuilder JSON; ids are numbers;
@@ -52,6 +52,9 @@
 //! {"v":2,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
 //! {"v":2,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}
 //! {"v":2,"manage":{"set_settings":{"actor":{"id":"ada","role":"admin"},"segment":1,"settings":{"color":"#d33","health":{"nps":0.3,"usage":0.7}},"if_version":4}}}
+//! {"v":2,"schema":{"add_field":{"kind":"account","field":"csm","type":"string"}}}
+//! {"v":2,"schema":{"remove_field":{"kind":"account","field":"legacy_score"}}}
+//! {"v":2,"schema":{"add_relation":{"child":"user","field":"account_id","parent":"account"}}}
 //! {"v":2,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
@@ -81,7 +84,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{Clock, Engine};
-use crate::error::{Error, JournalError, OpError, SegmentError, StoreError};
+use crate::error::{Error, JournalError, OpError, SchemaChangeError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::journal::Commit;
 use crate::segment::log::Trigger;
@@ -129,6 +132,44 @@ pub enum Op {
     Time(TimeOp),
     /// A consumer's cursor in the change log, or the log's retention.
     Log(LogOp),
+    /// A change to the schema of a live engine.
+    Schema(SchemaOp),
+}
+
+/// A change to the schema of a live engine. Each is the method of
+/// [`Engine`] of the same name. It changes no membership: a field added is
+/// missing everywhere and no rule reads it yet, a field removed is read by
+/// no rule, and a relation added is read by no rule until one is saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SchemaOp {
+    /// [`Engine::add_field`].
+    AddField {
+        /// The kind.
+        kind: String,
+        /// The new field's name.
+        field: String,
+        /// Its type.
+        #[serde(rename = "type")]
+        field_type: crate::FieldType,
+    },
+    /// [`Engine::remove_field`].
+    RemoveField {
+        /// The kind.
+        kind: String,
+        /// The field.
+        field: String,
+    },
+    /// [`Engine::add_relation`].
+    AddRelation {
+        /// The child kind.
+        child: String,
+        /// The child's string field that holds the parent's key.
+        field: String,
+        /// The parent kind.
+        parent: String,
+    },
 }
 
 /// A write to entities or their events. Each is the write method of
@@ -474,6 +515,7 @@ pub(crate) enum OpRef<'a> {
     Manage(&'a ManageOp),
     Time(&'a TimeOp),
     Log(&'a LogOp),
+    Schema(&'a SchemaOp),
 }
 
 impl OpRef<'_> {
@@ -591,6 +633,7 @@ impl Op {
             Op::Manage(op) => OpRef::Manage(op),
             Op::Time(op) => OpRef::Time(op),
             Op::Log(op) => OpRef::Log(op),
+            Op::Schema(op) => OpRef::Schema(op),
         }
     }
 
@@ -694,7 +737,24 @@ impl Engine {
                 let ((), commit) = self.apply_log_deferred(op)?;
                 Ok((Applied::changes(Changes::new(self.now())), commit))
             }
+            Op::Schema(op) => {
+                let ((), commit) = self.apply_schema_deferred(op)?;
+                Ok((Applied::changes(Changes::new(self.now())), commit))
+            }
         }
+    }
+
+    /// A schema op through the journal, durable on return.
+    pub(super) fn apply_schema(&mut self, op: SchemaOp) -> Result<(), SchemaChangeError> {
+        let ((), commit) = self.apply_schema_deferred(op)?;
+        commit.wait()?;
+        Ok(())
+    }
+
+    fn apply_schema_deferred(&mut self, op: SchemaOp) -> Result<((), Commit), SchemaChangeError> {
+        let started = self.begin(OpRef::Schema(&op))?;
+        let out = self.exec_schema(op);
+        self.finish(started, out)
     }
 
     /// A log op through the journal, durable on return.
@@ -1252,8 +1312,8 @@ mod tests {
                 }
             }
         }
-        // 12 data ops, 18 management ops, 3 time ops, 3 log ops.
-        assert_eq!(families.len(), 36, "{families:?}");
+        // 12 data ops, 18 management ops, 3 time ops, 3 log ops, 3 schema ops.
+        assert_eq!(families.len(), 39, "{families:?}");
     }
 
     /// Ops written by the release before settings (version 1) read back

@@ -126,9 +126,11 @@ impl Options {
     /// [`Durability::Full`], a checkpoint once the journal passes 64 MiB,
     /// damage refused.
     ///
-    /// An existing directory must hold the same schema
-    /// ([`JournalError::SchemaMismatch`] otherwise); its limit policy and
-    /// index configuration are its own, those given here are for a new one.
+    /// An existing directory must hold the same kinds, in the same order
+    /// ([`JournalError::SchemaMismatch`] otherwise); its fields and
+    /// relations are its own (as [`Engine::add_field`](crate::Engine::add_field)
+    /// and its kin grew them), as are its limit policy and index
+    /// configuration: those given here are for a new one.
     pub fn new(schema: Schema) -> Options {
         Options {
             schema,

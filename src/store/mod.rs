@@ -98,6 +98,17 @@ impl Store {
         &mut self.tables
     }
 
+    /// Takes `schema`: the same kinds, one of which gained or lost a field,
+    /// or more relations.
+    pub(crate) fn reshape(&mut self, schema: Schema) {
+        for (t, k) in self.tables.iter_mut().zip(schema.kind_arcs()) {
+            if !std::sync::Arc::ptr_eq(t.schema(), k) {
+                t.reshape(k.clone());
+            }
+        }
+        self.schema = schema;
+    }
+
     fn index_of(&self, kind: &str) -> Result<usize, SchemaError> {
         self.schema
             .kind_id(kind)

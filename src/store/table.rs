@@ -173,6 +173,23 @@ impl Table {
         &self.schema
     }
 
+    /// Takes `schema`, which is this table's with one field added last (a
+    /// column of missing values) or one removed (its column dropped).
+    pub(crate) fn reshape(&mut self, schema: Arc<KindSchema>) {
+        if schema.len() > self.columns.len() {
+            if let Some((_, _, ty)) = schema.fields().last() {
+                self.columns.push(Column::new(ty, self.cfg));
+            }
+        } else {
+            // The one field of the old schema the new one lacks.
+            let gone = self.schema.fields().position(|(_, n, _)| schema.field_id(n).is_none());
+            if let Some(i) = gone {
+                self.columns.remove(i);
+            }
+        }
+        self.schema = schema;
+    }
+
     /// The number of live entities.
     pub fn len(&self) -> u64 {
         self.live.len()
