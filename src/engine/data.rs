@@ -90,6 +90,33 @@ impl Engine {
         Ok(self.settle(deltas, now))
     }
 
+    /// Drops a kind's events before `before` and re-evaluates, for the
+    /// entities that lost some, the rules that read those events (nested
+    /// ones of parent kinds too).
+    pub(super) fn drop_events(&mut self, kind: &str, before: Timestamp) -> Result<Changes, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let lost = self.store.tables_mut()[k].drop_events_before(before);
+        let now = self.now();
+        let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
+        let mut did = RoaringBitmap::new();
+        for (name, who) in &lost {
+            for r in self.deps[k].of_event(name) {
+                *touched.entry(r).or_default() |= who;
+            }
+            did |= who;
+        }
+        let nested = if self.deps[k].nested.is_empty() || did.is_empty() {
+            Vec::new()
+        } else {
+            self.nested_scopes(k, &did, &[], |d| lost.iter().any(|(n, _)| d.reads_event(n)))
+        };
+        let mut deltas = Deltas::new();
+        for (r, scope) in touched.into_iter().chain(nested) {
+            self.relink(r, Some(&scope), now, &mut deltas);
+        }
+        Ok(self.settle(deltas, now))
+    }
+
     /// JSON Lines read whole for an op, each line at most the kind's line
     /// limit: reading stops inside the first line past it (loading what
     /// was read then reports it, after the errors of earlier lines).

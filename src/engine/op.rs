@@ -33,6 +33,7 @@
 //! {"v":2,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
 //! {"v":2,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
+//! {"v":2,"data":{"drop_events_before":{"kind":"account","before":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
 //! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"VIP","kind":"account","filter":null,"visibility":"private","settings":{"description":"Our largest accounts"}}}}}
 //! {"v":2,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
@@ -277,6 +278,13 @@ pub enum DataOp {
         kind: String,
         /// The events, in order.
         events: Vec<EventRecord>,
+    },
+    /// [`Engine::drop_events_before`] (and [`Engine::expire_events`]).
+    DropEventsBefore {
+        /// The kind.
+        kind: String,
+        /// Events before this instant go.
+        before: Timestamp,
     },
 }
 
@@ -889,6 +897,7 @@ impl Engine {
                     events.into_iter().map(|e| (e.key, e.event, e.at)).collect();
                 self.record(&kind, &events)
             }
+            DataOp::DropEventsBefore { kind, before } => self.drop_events(&kind, before),
         }
     }
 
@@ -1312,8 +1321,8 @@ mod tests {
                 }
             }
         }
-        // 12 data ops, 18 management ops, 3 time ops, 3 log ops, 3 schema ops.
-        assert_eq!(families.len(), 39, "{families:?}");
+        // 13 data ops, 18 management ops, 3 time ops, 3 log ops, 3 schema ops.
+        assert_eq!(families.len(), 40, "{families:?}");
     }
 
     /// Ops written by the release before settings (version 1) read back

@@ -330,6 +330,152 @@ impl Engine {
         })
     }
 
+    /// Records events from JSON Lines, one event a line:
+    /// `{"key": "acme", "event": "login", "at": "2026-11-02T09:00:00Z"}`
+    /// (`at` in RFC 3339, or microseconds since 1970 as an integer; blank
+    /// lines skipped). All or none: every line is read and checked (the
+    /// entity is live, the name not empty, no other member) before any is
+    /// recorded, and the first bad line refuses the whole input with its
+    /// line number. Journaled as [`DataOp::RecordEvents`].
+    ///
+    /// A `properties` member is accepted only empty (`{}`): events do not
+    /// hold properties yet, and a property is refused rather than lost.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::AtLine`] around [`StoreError::Json`] (not an event:
+    /// not JSON, a member missing, unknown or of another type),
+    /// [`StoreError::UnknownKey`], [`StoreError::EmptyEventName`],
+    /// [`StoreError::LineTooLong`]; [`StoreError::UnknownKind`],
+    /// [`StoreError::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Row, Schema, StoreError};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// engine.insert("account", "acme", Row::new())?;
+    /// let lines = "{\"key\":\"acme\",\"event\":\"login\",\"at\":\"2026-11-02T09:00:00Z\"}\n\
+    ///              {\"key\":\"acme\",\"event\":\"export\",\"at\":1793000000000000}\n";
+    /// engine.record_events_json_lines("account", lines.as_bytes())?;
+    /// assert_eq!(engine.table("account")?.event_count(), 2);
+    ///
+    /// let bad = "{\"key\":\"acme\",\"event\":\"login\",\"at\":\"2026-11-03T09:00:00Z\"}\n\
+    ///            {\"key\":\"nobody\",\"event\":\"login\",\"at\":\"2026-11-03T09:00:00Z\"}\n";
+    /// let err = engine.record_events_json_lines("account", bad.as_bytes()).unwrap_err();
+    /// assert_eq!(err.to_string(), "line 2: key `nobody`: no such entity");
+    /// assert_eq!(engine.table("account")?.event_count(), 2); // none of them
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn record_events_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Line {
+            key: String,
+            event: String,
+            at: Timestamp,
+            #[serde(default)]
+            properties: Option<serde_json::Map<String, serde_json::Value>>,
+        }
+        let bytes = self.read_lines(kind, reader)?;
+        let table = self
+            .table(kind)
+            .map_err(|_| StoreError::UnknownKind { kind: kind.into() })?;
+        let limit = table.max_line_bytes();
+        let at_line = |line: usize, e: StoreError| StoreError::AtLine {
+            line,
+            source: Box::new(e),
+        };
+        let mut events = Vec::new();
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            let line = i + 1;
+            if raw.len() > limit {
+                return Err(at_line(line, StoreError::LineTooLong { limit }));
+            }
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let l: Line =
+                serde_json::from_slice(raw).map_err(|e| at_line(line, StoreError::Json { message: e.to_string() }))?;
+            if l.properties.as_ref().is_some_and(|p| !p.is_empty()) {
+                let message = "event properties are not supported yet: `properties` must be absent or empty".into();
+                return Err(at_line(line, StoreError::Json { message }));
+            }
+            if table.id(&l.key).is_none() {
+                return Err(at_line(line, StoreError::UnknownKey { key: l.key }));
+            }
+            if l.event.trim().is_empty() {
+                return Err(at_line(line, StoreError::EmptyEventName { key: l.key }));
+            }
+            events.push(EventRecord {
+                key: l.key,
+                event: l.event,
+                at: l.at,
+            });
+        }
+        if events.is_empty() {
+            return Ok(Changes::new(self.now()));
+        }
+        self.apply_data(DataOp::RecordEvents {
+            kind: kind.into(),
+            events,
+        })
+    }
+
+    /// Forgets every event of `kind` before the instant `before`, and
+    /// re-evaluates the rules that read them for the entities that lost
+    /// some (window counts, first and last seen, usage change, and rules
+    /// of parent kinds over them): the membership changes it causes are
+    /// returned and logged. The op holds the instant, so a replay drops
+    /// the same events.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// let day = |d: i64| Timestamp::from_micros(1_767_225_600_000_000 + d * 86_400_000_000);
+    /// engine.insert("account", "acme", Row::new())?;
+    /// engine.record_event("account", "acme", "login", day(0))?;
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (ever, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("Ever logged in", "account").filter(Filter::from_json(
+    ///         r#"{"combinator":"and","rules":[{"field":"@count:login","operator":">=","value":{"count":1}}]}"#)?))?;
+    /// assert!(engine.is_member(ever, "acme")?);
+    ///
+    /// let exited = engine.drop_events_before("account", day(30))?;
+    /// assert_eq!(exited.len(), 1);
+    /// assert!(!engine.is_member(ever, "acme")?);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn drop_events_before(&mut self, kind: &str, before: Timestamp) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::DropEventsBefore {
+            kind: kind.into(),
+            before,
+        })
+    }
+
+    /// Event retention: forgets every event of `kind` older than `max_age`
+    /// at the engine's clock, as [`Engine::drop_events_before`] of that
+    /// instant (which the journal records). Call it on a schedule (with
+    /// [`Engine::refresh`]) to keep a kind's events to a window.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`].
+    pub fn expire_events(&mut self, kind: &str, max_age: std::time::Duration) -> Result<Changes, StoreError> {
+        let age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
+        let before = Timestamp::from_micros(self.now().as_micros().saturating_sub(age));
+        self.drop_events_before(kind, before)
+    }
+
     /// Creates a segment and computes its members at once.
     ///
     /// The actor becomes its owner. Members (the role) may create private

@@ -198,6 +198,62 @@ impl EventLog {
         self.any_last[i] = i64::MIN;
     }
 
+    /// Forgets every event before the instant `cut` (microseconds);
+    /// returns, per event name that lost any, the entities that lost some.
+    pub(crate) fn drop_before(&mut self, cut: i64) -> Vec<(String, RoaringBitmap)> {
+        let mut lost = Vec::new();
+        let mut touched = RoaringBitmap::new();
+        for n in 0..self.names.len() {
+            let mut who = RoaringBitmap::new();
+            for id in &self.has[n] {
+                let ts = &mut self.times[n][id as usize];
+                let k = ts.partition_point(|&t| t < cut);
+                if k > 0 {
+                    ts.drain(..k);
+                    self.total -= k as u64;
+                    who.insert(id);
+                }
+            }
+            if who.is_empty() {
+                continue;
+            }
+            for id in &who {
+                if self.times[n][id as usize].is_empty() {
+                    self.times[n][id as usize] = Vec::new();
+                    self.has[n].remove(id);
+                }
+            }
+            let line = &mut self.timelines[n].chunks;
+            let day = cut.div_euclid(CHUNK);
+            *line = line.split_off(&day);
+            if let Some(c) = line.get_mut(&day) {
+                c.drain(..c.partition_point(|&(t, _)| t < cut));
+                if c.is_empty() {
+                    line.remove(&day);
+                }
+            }
+            touched |= &who;
+            lost.push((self.names[n].to_string(), who));
+        }
+        // First and last instants of those that lost events, again.
+        for id in &touched {
+            let i = id as usize;
+            let (mut first, mut last) = (i64::MAX, i64::MIN);
+            for per in &self.times {
+                if let Some(ts) = per.get(i).filter(|ts| !ts.is_empty()) {
+                    first = first.min(ts[0]);
+                    last = last.max(ts[ts.len() - 1]);
+                }
+            }
+            self.any_first[i] = first;
+            self.any_last[i] = last;
+            if first == i64::MAX {
+                self.any.remove(id);
+            }
+        }
+        lost
+    }
+
     /// The instants of event `name` (an index) of entity `id`, sorted.
     pub(crate) fn times(&self, name: usize, id: u32) -> &[i64] {
         self.times[name].get(id as usize).map_or(&[], Vec::as_slice)

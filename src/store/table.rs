@@ -400,6 +400,12 @@ impl Table {
         Ok(ids)
     }
 
+    /// Forgets every event before `before`; returns, per event name that
+    /// lost any, the entities that lost some.
+    pub(crate) fn drop_events_before(&mut self, before: Timestamp) -> Vec<(String, RoaringBitmap)> {
+        self.events.drop_before(before.as_micros())
+    }
+
     fn event_target(&self, key: &str, event: &str) -> Result<EntityId, StoreError> {
         let id = self
             .id(key)
