@@ -175,6 +175,19 @@ fn run(e: &mut Engine, steps: &[Step]) -> BTreeMap<SegmentId, Expect> {
 /// Each segment's version is one more than the entries of its history
 /// after its creation.
 fn versions_count_history(e: &Engine) {
+    // The history is numbered from 1 without gaps, and read in pages.
+    let all: Vec<u64> = e.definition_history(None).map(|c| c.seq).collect();
+    assert_eq!(all, (1..=all.len() as u64).collect::<Vec<_>>());
+    let mut paged = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = e.definition_changes_since(cursor, 3);
+        let Some(last) = page.last() else { break };
+        cursor = last.seq;
+        paged.extend(page.iter().map(|c| c.seq));
+    }
+    assert_eq!(paged, all);
+    assert!(e.definition_changes_since(u64::MAX, 10).is_empty());
     for s in e.segments() {
         let edits = e
             .definition_history(Some(s.id))

@@ -18,6 +18,9 @@ use crate::value::Timestamp;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DefinitionChange {
+    /// Its place in the engine's definition history, from 1 without gaps:
+    /// the cursor of [`Engine::definition_changes_since`].
+    pub seq: u64,
     /// When (the instant the call ran at).
     pub at: Timestamp,
     /// The id of the actor that made it.
@@ -120,6 +123,34 @@ impl Engine {
         self.history
             .iter()
             .filter(move |c| segment.map_or(true, |s| c.segment == s))
+    }
+
+    /// The definition changes after `after` (a [`DefinitionChange::seq`];
+    /// 0 for the first), at most `limit`, oldest first: for a consumer
+    /// that follows definitions (a segment renamed, its filter or rules
+    /// edited, its settings or sharing changed) as the change log's
+    /// consumers follow membership, keeping the `seq` of the last one it
+    /// handled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::Edit;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Schema};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (s, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
+    /// let cursor = engine.definition_changes_since(0, 100).last().map_or(0, |c| c.seq);
+    /// engine.set_settings(&admin, s, [("color", "gold")].into_iter().collect())?;
+    /// let news = engine.definition_changes_since(cursor, 100);
+    /// assert!(matches!(&news[0].what, Edit::Settings { to, .. } if to.get("color").is_some()));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn definition_changes_since(&self, after: u64, limit: usize) -> Vec<&DefinitionChange> {
+        let from = usize::try_from(after).unwrap_or(usize::MAX).min(self.history.len());
+        self.history[from..].iter().take(limit).collect()
     }
 
     /// What an op that edits a definition will need of the state before it
@@ -254,6 +285,7 @@ impl Engine {
                 }
             }
             self.history.push(DefinitionChange {
+                seq: self.history.len() as u64 + 1,
                 at: self.now(),
                 actor,
                 segment,

@@ -465,6 +465,7 @@ fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
             b => return Err(d.invalid(format!("definition history, change {i}"), format!("unknown tag {b}"))),
         };
         out.push(DefinitionChange {
+            seq: i as u64 + 1,
             at,
             actor,
             segment,
