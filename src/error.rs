@@ -240,6 +240,14 @@ pub enum StoreError {
         /// What was wrong with it.
         source: Box<StoreError>,
     },
+    /// Forgetting an event name that rules read by name.
+    #[error("event `{event}` is read by {rules}")]
+    EventInUse {
+        /// The event name.
+        event: String,
+        /// The rules that read it, with their segments: `` rule 3 of `Active` (segment 1) ``.
+        rules: String,
+    },
     /// An error on one line of JSON Lines input; the whole input was refused.
     #[error("line {line}: {source}")]
     AtLine {

@@ -224,3 +224,47 @@ fn json_lines_events_are_recorded_events_all_or_none() {
         Err(StoreError::UnknownKind { .. })
     ));
 }
+
+#[test]
+fn forgetting_an_event_name_is_building_without_it_and_refused_while_read() {
+    let events: Vec<Ev> = vec![
+        (false, 0, "login", -3),
+        (false, 1, "export", -2),
+        (false, 2, "export", -50),
+        (true, 3, "export", -1),
+        (true, 2, "login", -4),
+    ];
+    let mut e = build(&events);
+    let before = format!("{:?}", e.clone());
+    // `login` is read by name (counts, usage change, the users' rule).
+    let err = e.forget_event("account", "login").unwrap_err();
+    assert!(matches!(err, StoreError::EventInUse { .. }), "{err}");
+    for name in ["count", "count 30d", "usage"] {
+        assert!(err.to_string().contains(&format!("`{name}`")), "{err}");
+    }
+    let err = e.forget_event("user", "login").unwrap_err();
+    assert!(err.to_string().contains("`users`"), "{err}");
+    assert_eq!(format!("{:?}", e.clone()), before);
+    // `export` is read by name by `last` only: detach it, then it goes.
+    let admin = Actor::new("ada", Role::Admin);
+    assert!(e.forget_event("account", "export").is_err());
+    let last = e.segments().find(|s| s.name == "last").unwrap().id;
+    e.delete_segment(&admin, last).unwrap();
+    let changes = e.forget_event("account", "export").unwrap();
+    e.forget_event("user", "export").unwrap();
+    let kept: Vec<Ev> = events.iter().copied().filter(|ev| ev.2 != "export").collect();
+    let mut fresh = build(&kept);
+    let last = fresh.segments().find(|s| s.name == "last").unwrap().id;
+    fresh.delete_segment(&admin, last).unwrap();
+    assert_eq!(members(&e), members(&fresh));
+    // a1 and a2 had only `export`: they leave "first" (any event).
+    let first = e.segments().find(|s| s.name == "first").unwrap().id;
+    let left: BTreeSet<_> = changes
+        .iter()
+        .filter(|c| c.segment == first && c.kind == ChangeKind::Exited)
+        .map(|c| e.table("account").unwrap().key(c.entity).unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["a1".to_string(), "a2".to_string()].into_iter().collect());
+    // Forgetting a name never recorded changes nothing.
+    assert!(e.forget_event("account", "never").unwrap().is_empty());
+}

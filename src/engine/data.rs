@@ -117,6 +117,59 @@ impl Engine {
         Ok(self.settle(deltas, now))
     }
 
+    /// Forgets an event name of a kind, refused while rules read it by
+    /// name; the rules that read any event are re-evaluated for the
+    /// entities that had one.
+    pub(super) fn exec_forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
+        let k = self.kind_for_write(kind)?;
+        let any: Vec<RuleId> = self.deps[k].any_event().to_vec();
+        let mut readers: Vec<RuleId> = self.deps[k].of_event(event);
+        readers.retain(|r| !any.contains(r));
+        for d in &self.deps[k].nested {
+            if d.events.iter().any(|e| e.as_deref() == Some(event)) {
+                readers.push(d.rule);
+            }
+        }
+        if !readers.is_empty() {
+            readers.sort_unstable();
+            readers.dedup();
+            let rules = readers
+                .iter()
+                .map(|r| {
+                    let s = self
+                        .book
+                        .rules
+                        .get(r)
+                        .and_then(|r| self.book.segments.get(&r.info.segment));
+                    match s {
+                        Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
+                        None => r.to_string(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(StoreError::EventInUse {
+                event: event.to_string(),
+                rules,
+            });
+        }
+        let did = self.store.tables_mut()[k].forget_event(event);
+        let now = self.now();
+        let mut deltas = Deltas::new();
+        if !did.is_empty() {
+            let nested = if self.deps[k].nested.is_empty() {
+                Vec::new()
+            } else {
+                self.nested_scopes(k, &did, &[], |d| d.reads_event(event))
+            };
+            let direct = any.into_iter().map(|r| (r, did.clone()));
+            for (r, scope) in direct.chain(nested) {
+                self.relink(r, Some(&scope), now, &mut deltas);
+            }
+        }
+        Ok(self.settle(deltas, now))
+    }
+
     /// JSON Lines read whole for an op, each line at most the kind's line
     /// limit: reading stops inside the first line past it (loading what
     /// was read then reports it, after the errors of earlier lines).

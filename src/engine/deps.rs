@@ -119,6 +119,11 @@ impl KindDeps {
         out
     }
 
+    /// The rules that read any event (`@firstSeen`, `@lastSeen`).
+    pub(super) fn any_event(&self) -> &[RuleId] {
+        &self.any_event
+    }
+
     /// Every rule over the kind.
     pub(super) fn all(&self) -> &[RuleId] {
         &self.all

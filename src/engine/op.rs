@@ -34,6 +34,7 @@
 //! {"v":2,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
 //! {"v":2,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
 //! {"v":2,"data":{"drop_events_before":{"kind":"account","before":"2026-01-01T00:00:00Z"}}}
+//! {"v":2,"data":{"forget_event":{"kind":"account","event":"legacy_ping"}}}
 //! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
 //! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"VIP","kind":"account","filter":null,"visibility":"private","settings":{"description":"Our largest accounts"}}}}}
 //! {"v":2,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
@@ -285,6 +286,13 @@ pub enum DataOp {
         kind: String,
         /// Events before this instant go.
         before: Timestamp,
+    },
+    /// [`Engine::forget_event`].
+    ForgetEvent {
+        /// The kind.
+        kind: String,
+        /// The event name.
+        event: String,
     },
 }
 
@@ -898,6 +906,7 @@ impl Engine {
                 self.record(&kind, &events)
             }
             DataOp::DropEventsBefore { kind, before } => self.drop_events(&kind, before),
+            DataOp::ForgetEvent { kind, event } => self.exec_forget_event(&kind, &event),
         }
     }
 
@@ -1321,8 +1330,8 @@ mod tests {
                 }
             }
         }
-        // 13 data ops, 18 management ops, 3 time ops, 3 log ops, 3 schema ops.
-        assert_eq!(families.len(), 40, "{families:?}");
+        // 14 data ops, 18 management ops, 3 time ops, 3 log ops, 3 schema ops.
+        assert_eq!(families.len(), 41, "{families:?}");
     }
 
     /// Ops written by the release before settings (version 1) read back

@@ -462,6 +462,36 @@ impl Engine {
         })
     }
 
+    /// Forgets an event name of `kind` and every event of it (event names
+    /// need no declaring: any name may be recorded, and this is how one
+    /// goes). Refused while rules read the name (`@count:<event>`,
+    /// `@firstSeen:<event>`, ..., nested ones too), naming them; rules
+    /// that read any event (`@firstSeen`, `@lastSeen`) are re-evaluated for
+    /// the entities that had one, and the changes returned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::EventInUse`], [`StoreError::UnknownKind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Row, Schema, StoreError, Timestamp};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// engine.insert("account", "acme", Row::new())?;
+    /// engine.record_event("account", "acme", "legacy_ping", Timestamp::from_micros(5))?;
+    /// engine.forget_event("account", "legacy_ping")?;
+    /// assert_eq!(engine.table("account")?.event_count(), 0);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
+        self.apply_data(DataOp::ForgetEvent {
+            kind: kind.into(),
+            event: event.into(),
+        })
+    }
+
     /// Event retention: forgets every event of `kind` older than `max_age`
     /// at the engine's clock, as [`Engine::drop_events_before`] of that
     /// instant (which the journal records). Call it on a schedule (with

@@ -198,6 +198,43 @@ impl EventLog {
         self.any_last[i] = i64::MIN;
     }
 
+    /// Forgets the event name and every event of it; returns the entities
+    /// that had one.
+    pub(crate) fn forget_name(&mut self, name: &str) -> RoaringBitmap {
+        let Some(n) = self.names.get_index_of(name) else {
+            return RoaringBitmap::new();
+        };
+        self.names.shift_remove_index(n);
+        let per = self.times.remove(n);
+        let who = self.has.remove(n);
+        self.timelines.remove(n);
+        for id in &who {
+            self.total -= per[id as usize].len() as u64;
+        }
+        self.respan(&who);
+        who
+    }
+
+    /// The first and last instants of `ids` computed again from their
+    /// events (some were forgotten).
+    fn respan(&mut self, ids: &RoaringBitmap) {
+        for id in ids {
+            let i = id as usize;
+            let (mut first, mut last) = (i64::MAX, i64::MIN);
+            for per in &self.times {
+                if let Some(ts) = per.get(i).filter(|ts| !ts.is_empty()) {
+                    first = first.min(ts[0]);
+                    last = last.max(ts[ts.len() - 1]);
+                }
+            }
+            self.any_first[i] = first;
+            self.any_last[i] = last;
+            if first == i64::MAX {
+                self.any.remove(id);
+            }
+        }
+    }
+
     /// Forgets every event before the instant `cut` (microseconds);
     /// returns, per event name that lost any, the entities that lost some.
     pub(crate) fn drop_before(&mut self, cut: i64) -> Vec<(String, RoaringBitmap)> {
@@ -235,22 +272,7 @@ impl EventLog {
             touched |= &who;
             lost.push((self.names[n].to_string(), who));
         }
-        // First and last instants of those that lost events, again.
-        for id in &touched {
-            let i = id as usize;
-            let (mut first, mut last) = (i64::MAX, i64::MIN);
-            for per in &self.times {
-                if let Some(ts) = per.get(i).filter(|ts| !ts.is_empty()) {
-                    first = first.min(ts[0]);
-                    last = last.max(ts[ts.len() - 1]);
-                }
-            }
-            self.any_first[i] = first;
-            self.any_last[i] = last;
-            if first == i64::MAX {
-                self.any.remove(id);
-            }
-        }
+        self.respan(&touched);
         lost
     }
 

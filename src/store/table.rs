@@ -406,6 +406,12 @@ impl Table {
         self.events.drop_before(before.as_micros())
     }
 
+    /// Forgets event name `event` and every event of it; returns the
+    /// entities that had one.
+    pub(crate) fn forget_event(&mut self, event: &str) -> RoaringBitmap {
+        self.events.forget_name(event)
+    }
+
     fn event_target(&self, key: &str, event: &str) -> Result<EntityId, StoreError> {
         let id = self
             .id(key)
