@@ -300,8 +300,8 @@ fn a_change_is_self_describing_json() {
     assert_eq!(
         got,
         [
-            r#"{"seq":1,"segment":{"id":1,"name":"At risk"},"entityKind":"account","key":"acme","change":"entered","cause":{"rule":1},"trigger":"write","at":"2026-11-22T12:00:00Z"}"#,
-            r#"{"seq":2,"segment":{"id":1,"name":"At risk"},"entityKind":"account","key":"acme","change":"exited","cause":"segmentDeleted","trigger":"segmentDeleted","at":"2026-11-22T12:00:00Z"}"#,
+            r#"{"seq":1,"segment":{"id":1,"name":"At risk","version":1},"entityKind":"account","key":"acme","change":"entered","cause":{"rule":1},"trigger":"write","at":"2026-11-22T12:00:00Z"}"#,
+            r#"{"seq":2,"segment":{"id":1,"name":"At risk","version":1},"entityKind":"account","key":"acme","change":"exited","cause":"segmentDeleted","trigger":"segmentDeleted","at":"2026-11-22T12:00:00Z"}"#,
         ]
     );
     let back: segments::engine::LoggedChange = serde_json::from_str(&got[1]).unwrap();

@@ -356,3 +356,41 @@ fn typed_settings_read_back_and_say_what_is_wrong() {
     assert_eq!(serde_json::to_string(&s).unwrap(), s.to_json());
     assert_eq!(serde_json::from_str::<Settings>(&s.to_json()).unwrap(), s);
 }
+
+#[test]
+fn each_logged_change_names_the_definition_version_in_force() {
+    let mut e = Engine::new(schema());
+    let admin = Actor::new("ada", Role::Admin);
+    let (s, _) = e
+        .create_segment(
+            &admin,
+            NewSegment::new("Low", "account").filter(Filter::and([field("health").lt(30)])),
+        )
+        .unwrap();
+    e.insert("account", "a", Row::new().set("health", 10.0)).unwrap();
+    e.set_settings(&admin, s, [("color", "red")].into_iter().collect())
+        .unwrap();
+    e.insert("account", "b", Row::new().set("health", 20.0)).unwrap();
+    // Version 3: the filter edited, both leave.
+    e.set_filter(&admin, s, Some(Filter::and([field("health").lt(5)])))
+        .unwrap();
+    e.insert("account", "c", Row::new().set("health", 1.0)).unwrap();
+    e.delete_segment(&admin, s).unwrap();
+    let seen = |e: &Engine| {
+        e.changes_since(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.key, c.segment.version))
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<(String, u64)> = [("a", 1), ("b", 2), ("a", 3), ("b", 3), ("c", 3), ("c", 3)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(seen(&e), want);
+    let json = serde_json::to_value(&e.changes_since(0, 1).unwrap()[0]).unwrap();
+    assert_eq!(json["segment"], json!({"id": 1, "name": "Low", "version": 1}));
+    let mut bytes = Vec::new();
+    e.save(&mut bytes).unwrap();
+    assert_eq!(seen(&Engine::restore(&bytes[..]).unwrap()), want);
+}

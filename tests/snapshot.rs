@@ -113,6 +113,8 @@ enum Op {
     Add(u8, u8),
     Remove(u8, u8),
     Unblock(u8),
+    Settings(u8, u8),
+    Share(u8, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -144,6 +146,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..8u8, 0..12u8).prop_map(|(s, k)| Op::Add(s, k)),
         2 => (0..8u8, 0..12u8).prop_map(|(s, k)| Op::Remove(s, k)),
         1 => (0..8u8).prop_map(Op::Unblock),
+        1 => (0..8u8, 0..4u8).prop_map(|(s, v)| Op::Settings(s, v)),
+        1 => (0..8u8, 0..4u8).prop_map(|(s, v)| Op::Share(s, v)),
     ]
 }
 
@@ -249,6 +253,39 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, serial: &mut u32) -> Stri
                 Op::Rename(s, n) => match nth_segment(e, *s) {
                     Some(s) => {
                         e.rename(&a, s, &format!("renamed {n}"))?;
+                        return Ok(None);
+                    }
+                    None => return Ok(None),
+                },
+                Op::Settings(s, v) => match nth_segment(e, *s) {
+                    Some(s) => {
+                        let settings: segments::segment::Settings = match v {
+                            0 => segments::segment::Settings::new(),
+                            1 => [("color", json!("#d33"))].into_iter().collect(),
+                            2 => [("weights", json!({"usage": 0.5, "parts": [1, 2, {"x": null}]}))]
+                                .into_iter()
+                                .collect(),
+                            _ => [("description", json!("Émigré accounts")), ("n", json!(3))]
+                                .into_iter()
+                                .collect(),
+                        };
+                        e.set_settings(&a, s, settings)?;
+                        return Ok(None);
+                    }
+                    None => return Ok(None),
+                },
+                Op::Share(s, v) => match nth_segment(e, *s) {
+                    Some(s) => {
+                        use segments::segment::{Grantee, SegmentAccess};
+                        let access = match v {
+                            0 => SegmentAccess::new(),
+                            1 => SegmentAccess::new().viewer(Grantee::actor("kim")),
+                            2 => SegmentAccess::new().editor(Grantee::team("emea")),
+                            _ => SegmentAccess::new()
+                                .editor(Grantee::actor("mo"))
+                                .viewer(Grantee::team("ops")),
+                        };
+                        e.set_access(&a, s, access)?;
                         return Ok(None);
                     }
                     None => return Ok(None),
@@ -440,6 +477,8 @@ fn rich() -> (Engine, Timestamp) {
         Remove(0, 1),
         DeleteAccount(3),
         Tick(1),
+        Settings(0, 2),
+        Share(1, 3),
     ];
     let (e, now, _) = state(&ops);
     (e, now)
@@ -462,6 +501,9 @@ fn the_rich_state_uses_every_part_of_the_format() {
         "a deleted key"
     );
     assert!(accounts.event_count() > 0 && e.table("user").unwrap().event_count() > 0);
+    assert!(e.segments().any(|s| !s.settings.is_empty()), "no settings");
+    assert!(e.segments().any(|s| !s.access.is_empty()), "no sharing");
+    assert!(e.segments().any(|s| s.version > 1), "no edits");
 }
 
 #[test]

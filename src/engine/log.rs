@@ -19,13 +19,18 @@ pub struct SegmentName {
     pub id: SegmentId,
     /// The name.
     pub name: String,
+    /// The version of its definition when the change was made
+    /// ([`SegmentInfo::version`](crate::segment::SegmentInfo::version)):
+    /// which filter, rules and settings were in force. 0 if not known (a
+    /// change logged before versions were).
+    pub version: u64,
 }
 
 /// One change of the log, self-describing: fit to post to a webhook as it
 /// is. Its JSON:
 ///
 /// ```text
-/// {"seq":17,"segment":{"id":1,"name":"At risk"},"entityKind":"account","key":"acme",
+/// {"seq":17,"segment":{"id":1,"name":"At risk","version":1},"entityKind":"account","key":"acme",
 ///  "change":"entered","cause":{"rule":1},"trigger":"write","at":"2026-11-22T12:00:00Z"}
 /// ```
 ///
@@ -307,9 +312,29 @@ impl Engine {
 
     /// The name and kind of a segment about to be deleted, for its changes
     /// in the log.
-    pub(super) fn gone(&self, segment: SegmentId) -> Option<(SegmentId, String, usize)> {
+    pub(super) fn gone(&self, segment: SegmentId) -> Option<(SegmentId, String, usize, u64)> {
         let s = self.book.segments.get(&segment)?;
-        Some((segment, s.info.name.clone(), s.kind))
+        Some((segment, s.info.name.clone(), s.kind, s.info.version))
+    }
+
+    /// The definition version of each segment `changes` name, sorted by
+    /// segment id: of a live segment, or of one the op being logged
+    /// deleted (`gone`).
+    pub(super) fn versions_of(
+        &self,
+        changes: &crate::segment::Changes,
+        gone: Option<&(SegmentId, String, usize, u64)>,
+    ) -> Vec<(SegmentId, u64)> {
+        let mut out: Vec<(SegmentId, u64)> = changes.groups().iter().map(|g| (g.segment(), 0)).collect();
+        out.sort_unstable();
+        out.dedup();
+        for (s, v) in &mut out {
+            *v = match self.book.segments.get(s) {
+                Some(x) => x.info.version,
+                None => gone.filter(|g| g.0 == *s).map_or(0, |g| g.3),
+            };
+        }
+        out
     }
 
     /// The segment's name and kind index, live or deleted.
@@ -346,7 +371,11 @@ impl Engine {
         };
         LoggedChange {
             seq: e.seq,
-            segment: SegmentName { id: e.segment, name },
+            segment: SegmentName {
+                id: e.segment,
+                name,
+                version: e.version,
+            },
             entity_kind,
             key,
             change: e.kind,

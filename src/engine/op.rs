@@ -828,7 +828,8 @@ impl Engine {
         let started = self.begin(OpRef::Data(&op))?;
         let out = self.run_data(op);
         if let Ok(c) = &out {
-            self.log.record(Trigger::Write, c);
+            let versions = self.versions_of(c, None);
+            self.log.record(Trigger::Write, c, versions);
         }
         self.finish(started, out)
     }
@@ -851,8 +852,9 @@ impl Engine {
             if let Some(p) = pending {
                 self.recorded_edit(p, a.created);
             }
-            self.log.record(trigger, &a.changes);
-            if let Some((id, name, kind)) = gone {
+            let versions = self.versions_of(&a.changes, gone.as_ref());
+            self.log.record(trigger, &a.changes, versions);
+            if let Some((id, name, kind, _)) = gone {
                 // Its changes in the log still name it.
                 self.log.segment_gone(id, name, kind);
             }
@@ -864,7 +866,8 @@ impl Engine {
         let started = self.begin(OpRef::Time(&op))?;
         let out: Result<Changes, JournalError> = Ok(self.run_time(op));
         if let Ok(c) = &out {
-            self.log.record(Trigger::TimePassed, c);
+            let versions = self.versions_of(c, None);
+            self.log.record(Trigger::TimePassed, c, versions);
         }
         self.finish(started, out)
     }

@@ -280,6 +280,11 @@ fn encode_log(log: &ChangeLog, e: &mut Enc) {
             }
             e.bitmap(&g.to_bitmap());
         }
+        e.len(call.versions.len());
+        for (s, v) in &call.versions {
+            e.u64(s.0);
+            e.u64(*v);
+        }
     }
 }
 
@@ -475,7 +480,7 @@ fn decode_history(d: &mut Dec) -> Result<Vec<DefinitionChange>, SnapshotError> {
     Ok(out)
 }
 
-fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> {
+fn decode_log(d: &mut Dec, engine: &Engine, format: u32) -> Result<ChangeLog, SnapshotError> {
     let next = d.u64(what!("change log, next sequence number"))?;
     let oldest = d.u64(what!("change log, oldest sequence number"))?;
     let mut retention = Retention::default();
@@ -578,10 +583,23 @@ fn decode_log(d: &mut Dec, engine: &Engine) -> Result<ChangeLog, SnapshotError> 
             ));
         }
         expect = first + changes.len();
+        let mut versions = Vec::new();
+        if format >= 3 {
+            let n = d.count(16, what!("change log, call {i}, version count"))?;
+            for _ in 0..n {
+                let s = SegmentId(d.u64(what!("change log, call {i}, versions"))?);
+                let v = d.u64(what!("change log, call {i}, versions"))?;
+                if versions.last().is_some_and(|&(p, _)| p >= s) {
+                    return Err(d.invalid(format!("change log, call {i}"), "versions out of order"));
+                }
+                versions.push((s, v));
+            }
+        }
         calls.push_back(crate::segment::log::Call {
             first,
             trigger,
             changes,
+            versions,
         });
     }
     if expect != next {
@@ -662,7 +680,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     }
     engine.rerank();
     if version >= 2 {
-        engine.log = decode_log(d, &engine)?;
+        engine.log = decode_log(d, &engine, version)?;
         engine.history = decode_history(d)?;
     }
     if version < 3 {

@@ -149,15 +149,26 @@ pub(crate) struct Call {
     pub first: u64,
     pub trigger: Trigger,
     pub changes: Changes,
+    /// The definition version of each segment its changes name, when they
+    /// were made, by segment id.
+    pub versions: Vec<(SegmentId, u64)>,
 }
 
 impl Call {
+    /// The definition version of `segment` when the call ran; 0 if not
+    /// known (a log restored from a snapshot older than versions).
+    pub(crate) fn version_of(&self, segment: SegmentId) -> u64 {
+        self.versions
+            .binary_search_by_key(&segment, |v| v.0)
+            .map_or(0, |i| self.versions[i].1)
+    }
+
     fn end(&self) -> u64 {
         self.first + self.changes.len()
     }
 
     fn bytes(&self) -> u64 {
-        80 + self.changes.groups().iter().map(|g| g.approx_bytes()).sum::<u64>()
+        80 + 16 * self.versions.len() as u64 + self.changes.groups().iter().map(|g| g.approx_bytes()).sum::<u64>()
     }
 }
 
@@ -208,6 +219,8 @@ impl Default for ChangeLog {
 pub(crate) struct Entry {
     pub seq: u64,
     pub segment: SegmentId,
+    /// The segment's definition version then; 0 if not known.
+    pub version: u64,
     pub entity: EntityId,
     pub kind: ChangeKind,
     pub cause: Cause,
@@ -252,7 +265,9 @@ impl ChangeLog {
     }
 
     /// Appends a call's changes, then applies retention.
-    pub(crate) fn record(&mut self, trigger: Trigger, changes: &Changes) {
+    /// Logs a call's changes, with the definition version of each segment
+    /// they name (sorted by segment id).
+    pub(crate) fn record(&mut self, trigger: Trigger, changes: &Changes, versions: Vec<(SegmentId, u64)>) {
         let n = changes.len();
         if n == 0 {
             return;
@@ -261,6 +276,7 @@ impl ChangeLog {
             first: self.next,
             trigger,
             changes: changes.clone(),
+            versions,
         };
         self.retained_bytes += call.bytes();
         self.calls.push_back(call);
@@ -383,6 +399,7 @@ impl ChangeLog {
                     .map(move |(seq, entity)| Entry {
                         seq,
                         segment: g.segment(),
+                        version: call.version_of(g.segment()),
                         entity,
                         kind: g.kind(),
                         cause: g.cause(),
