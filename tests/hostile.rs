@@ -722,3 +722,81 @@ fn independent_combinators_by_the_hundred_thousand_are_flat_and_bounded() {
     assert_eq!(n, 2_000 - 32);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A value nested 100,000 deep, built in Rust (no parser would make it).
+fn deep_setting() -> serde_json::Value {
+    let mut v = serde_json::Value::from(0);
+    for _ in 0..100_000 {
+        v = serde_json::Value::Array(vec![v]);
+    }
+    v
+}
+
+/// Takes a deep value apart without recursion.
+fn unnest(mut v: serde_json::Value) {
+    while let serde_json::Value::Array(mut a) = v {
+        v = a.pop().unwrap_or(serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn settings_deeper_than_any_stack_are_refused_at_every_door_without_recursing() {
+    use segments::segment::{Settings, MAX_SETTINGS_DEPTH};
+    let got = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| {
+            let mut e = Engine::new(
+                Schema::builder()
+                    .kind("account", [("mrr", FieldType::Int)])
+                    .build()
+                    .unwrap(),
+            );
+            let admin = Actor::new("ada", Role::Admin);
+            let (s, _) = e.create_segment(&admin, NewSegment::new("S", "account")).unwrap();
+            let mut out = Vec::new();
+            // Read from a JSON value.
+            let object = serde_json::Value::Object([("k".to_string(), deep_setting())].into_iter().collect());
+            out.push(Settings::from_json_value(&object).map(drop).map_err(|e| e.to_string()));
+            if let serde_json::Value::Object(mut m) = object {
+                unnest(m.remove("k").unwrap());
+            }
+            // Saved with a segment, set, and written as an op; each
+            // refused value is dropped without recursion too.
+            let deep = || {
+                let mut d = Settings::new();
+                d.insert("k", deep_setting());
+                d
+            };
+            let op = segments::Op::Manage(segments::ManageOp::CreateSegment {
+                actor: admin.clone(),
+                segment: NewSegment::new("T", "account").settings(deep()),
+            });
+            out.push(if op.to_json().is_empty() {
+                Err("no JSON".into())
+            } else {
+                Ok(())
+            });
+            out.push(e.apply(op).map(drop).map_err(|e| e.to_string()));
+            out.push(
+                e.create_segment(&admin, NewSegment::new("T", "account").settings(deep()))
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+            out.push(e.set_settings(&admin, s, deep()).map_err(|e| e.to_string()));
+            let d = deep();
+            assert_eq!(d.to_json(), "{}");
+            assert!(serde_json::to_string(&d).is_err());
+            drop(d);
+            out
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    let want = format!("nests deeper than {MAX_SETTINGS_DEPTH}");
+    for (i, r) in got.iter().enumerate() {
+        assert!(
+            r.as_ref().is_err_and(|e| e.contains(&want) || e == "no JSON"),
+            "{i}: {r:?}"
+        );
+    }
+}

@@ -541,7 +541,10 @@ impl OpRef<'_> {
     pub(crate) fn too_deep(&self) -> bool {
         let deep = |f: &Filter| crate::filter::deeper_than(f, crate::filter::MAX_DEPTH_CAP);
         match self {
-            OpRef::Manage(ManageOp::CreateSegment { segment, .. }) => segment.filter.as_ref().is_some_and(deep),
+            OpRef::Manage(ManageOp::CreateSegment { segment, .. }) => {
+                segment.filter.as_ref().is_some_and(deep) || segment.settings.too_deep()
+            }
+            OpRef::Manage(ManageOp::SetSettings { settings, .. }) => settings.too_deep(),
             OpRef::Manage(ManageOp::SetFilter { filter, .. }) => filter.as_ref().is_some_and(deep),
             OpRef::Manage(ManageOp::AttachRule { filter, .. } | ManageOp::EditRule { filter, .. }) => deep(filter),
             _ => false,

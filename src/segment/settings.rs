@@ -77,6 +77,13 @@ impl Settings {
         let Value::Object(map) = value else {
             return Err(SettingsError::NotAnObject);
         };
+        // Before any copy: copying a value recurses as deep as it nests.
+        if let Some((key, _)) = map.iter().find(|(_, v)| depth(v) > MAX_SETTINGS_DEPTH) {
+            return Err(SettingsError::TooDeep {
+                key: key.clone(),
+                limit: MAX_SETTINGS_DEPTH,
+            });
+        }
         let s = Settings {
             values: map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         };
@@ -101,9 +108,19 @@ impl Settings {
         Settings::from_json_value(&v)
     }
 
-    /// The JSON object.
+    /// The JSON object. Settings that nest deeper than
+    /// [`MAX_SETTINGS_DEPTH`] (which [`Settings::check`] refuses, and no
+    /// segment holds) write as an empty object rather than recurse.
     pub fn to_json_value(&self) -> Value {
+        if self.too_deep() {
+            return Value::Object(serde_json::Map::new());
+        }
         Value::Object(self.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    /// Whether a value nests deeper than the limit.
+    pub(crate) fn too_deep(&self) -> bool {
+        self.values.values().any(|v| depth(v) > MAX_SETTINGS_DEPTH)
     }
 
     /// The compact JSON text of the object, keys in byte order.
@@ -216,6 +233,22 @@ impl Settings {
     }
 }
 
+/// Takes the values apart without recursion: a value built in Rust may
+/// nest deeper than any stack, and refused settings are dropped by the
+/// engine.
+impl Drop for Settings {
+    fn drop(&mut self) {
+        let mut stack: Vec<Value> = std::mem::take(&mut self.values).into_values().collect();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Array(a) => stack.extend(a),
+                Value::Object(o) => stack.extend(o.into_iter().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+    }
+}
+
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Settings {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Settings {
         Settings {
@@ -265,6 +298,11 @@ impl std::io::Write for Counter {
 /// checks the limits.
 impl Serialize for Settings {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.too_deep() {
+            return Err(serde::ser::Error::custom(format!(
+                "settings nest deeper than {MAX_SETTINGS_DEPTH}"
+            )));
+        }
         if s.is_human_readable() {
             self.values.serialize(s)
         } else {
