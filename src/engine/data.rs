@@ -133,21 +133,7 @@ impl Engine {
         if !readers.is_empty() {
             readers.sort_unstable();
             readers.dedup();
-            let rules = readers
-                .iter()
-                .map(|r| {
-                    let s = self
-                        .book
-                        .rules
-                        .get(r)
-                        .and_then(|r| self.book.segments.get(&r.info.segment));
-                    match s {
-                        Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
-                        None => r.to_string(),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let rules = self.describe_rules(&readers);
             return Err(StoreError::EventInUse {
                 event: event.to_string(),
                 rules,

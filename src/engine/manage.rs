@@ -351,6 +351,26 @@ impl Engine {
         })
     }
 
+    /// Rules for an error message to the service (schema and event changes
+    /// have no actor), each with its segment: `` rule 3 of `At risk` (segment 1) ``.
+    pub(super) fn describe_rules(&self, rules: &[RuleId]) -> String {
+        rules
+            .iter()
+            .map(|r| {
+                let s = self
+                    .book
+                    .rules
+                    .get(r)
+                    .and_then(|r| self.book.segments.get(&r.info.segment));
+                match s {
+                    Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
+                    None => r.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Segments for an error message to `actor`: those it may see by name
     /// and id, the others only counted.
     pub(super) fn describe<'a>(&self, actor: &Actor, ids: impl Iterator<Item = &'a SegmentId>) -> String {

@@ -151,21 +151,7 @@ impl Engine {
                 SchemaOp::AddField { kind, field, .. } | SchemaOp::RemoveField { kind, field } => (kind, field),
                 SchemaOp::AddRelation { child, field, .. } => (child, field),
             };
-            let rules = readers
-                .iter()
-                .map(|r| {
-                    let s = self
-                        .book
-                        .rules
-                        .get(r)
-                        .and_then(|r| self.book.segments.get(&r.info.segment));
-                    match s {
-                        Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
-                        None => r.to_string(),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let rules = self.describe_rules(&readers);
             return Err(SchemaChangeError::InUse {
                 kind: kind.clone(),
                 field: field.clone(),
