@@ -268,3 +268,24 @@ fn forgetting_an_event_name_is_building_without_it_and_refused_while_read() {
     // Forgetting a name never recorded changes nothing.
     assert!(e.forget_event("account", "never").unwrap().is_empty());
 }
+
+#[test]
+fn a_rule_that_reads_an_event_by_name_and_any_event_still_holds_the_name() {
+    let mut e = build(&[(false, 0, "login", -3)]);
+    let admin = Actor::new("ada", Role::Admin);
+    let both = Filter::and([
+        rule_json("@count:login", ">=", r#"{"count":1}"#),
+        rule_json("@lastSeen", "notNull", "null"),
+    ]);
+    e.create_segment(&admin, NewSegment::new("both", "account").filter(both))
+        .unwrap();
+    // The other segments that read `login` by name go first.
+    for name in ["count", "count 30d", "usage", "users"] {
+        let id = e.segments().find(|s| s.name == name).unwrap().id;
+        e.delete_segment(&admin, id).unwrap();
+    }
+    let before = format!("{:?}", e.clone());
+    let err = e.forget_event("account", "login").unwrap_err();
+    assert!(err.to_string().contains("`both`"), "{err}");
+    assert_eq!(format!("{:?}", e.clone()), before);
+}

@@ -123,8 +123,7 @@ impl Engine {
     pub(super) fn exec_forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let any: Vec<RuleId> = self.deps[k].any_event().to_vec();
-        let mut readers: Vec<RuleId> = self.deps[k].of_event(event);
-        readers.retain(|r| !any.contains(r));
+        let mut readers: Vec<RuleId> = self.deps[k].of_named_event(event).to_vec();
         for d in &self.deps[k].nested {
             if d.events.iter().any(|e| e.as_deref() == Some(event)) {
                 readers.push(d.rule);

@@ -111,9 +111,14 @@ impl KindDeps {
         out
     }
 
+    /// The rules that read event `name` by name, sorted.
+    pub(super) fn of_named_event(&self, name: &str) -> &[RuleId] {
+        self.events.get(name).map_or(&[][..], Vec::as_slice)
+    }
+
     /// The rules that read event `name` or any event, sorted.
     pub(super) fn of_event(&self, name: &str) -> Vec<RuleId> {
-        let named = self.events.get(name).map_or(&[][..], Vec::as_slice);
+        let named = self.of_named_event(name);
         let mut out: Vec<RuleId> = named.iter().chain(&self.any_event).copied().collect();
         out.sort_unstable();
         out
