@@ -105,6 +105,14 @@ pub enum Edit {
     Deleted,
 }
 
+impl Edit {
+    /// Whether the edit makes a new version of the definition: every edit
+    /// but the creation (version 1) and the deletion.
+    pub(crate) fn is_revision(&self) -> bool {
+        !matches!(self, Edit::Created { .. } | Edit::Deleted)
+    }
+}
+
 /// One stretch of time an entity was a member of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
@@ -279,7 +287,7 @@ impl Engine {
         };
         if let Some((segment, what)) = made {
             // Each entry after the first is a new version of the definition.
-            if !matches!(what, Edit::Created { .. } | Edit::Deleted) {
+            if what.is_revision() {
                 if let Some(s) = self.book.segments.get_mut(&segment) {
                     s.info.version += 1;
                 }

@@ -196,7 +196,6 @@ impl Engine {
             }
             e.i64(i.created.as_micros());
             e.i64(i.updated.as_micros());
-            e.u64(i.version);
             e.str(&i.settings.to_json());
             encode_access(&mut e, &i.access);
             e.bitmap(&s.manual);
@@ -683,14 +682,11 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
         engine.log = decode_log(d, &engine, version)?;
         engine.history = decode_history(d)?;
     }
-    if version < 3 {
-        // A version is one more for each edit after the creation.
-        for c in &engine.history {
-            if let Some(s) = engine.book.segments.get_mut(&c.segment) {
-                if !matches!(c.what, Edit::Created { .. } | Edit::Deleted) {
-                    s.info.version += 1;
-                }
-            }
+    // A segment's version is not saved: it counts its revisions in the
+    // history, which is kept whole.
+    for c in engine.history.iter().filter(|c| c.what.is_revision()) {
+        if let Some(s) = engine.book.segments.get_mut(&c.segment) {
+            s.info.version += 1;
         }
     }
     d.finish()?;
@@ -847,22 +843,17 @@ fn decode_segments(
         }
         let created = Timestamp::from_micros(d.i64(what!("{id}, created"))?);
         let updated = Timestamp::from_micros(d.i64(what!("{id}, updated"))?);
-        // Before version 3, no settings; the version is counted from the
-        // definition history once it is read.
-        let (version, settings, access) = if format >= 3 {
-            let at = d.offset();
-            let version = d.u64(what!("{id}, version"))?;
-            if version == 0 {
-                return Err(d.invalid_at(at, format!("{id}"), "version 0 (versions start at 1)"));
-            }
+        // Before version 3, no settings or sharing. The version is counted
+        // from the definition history once it is read.
+        let (settings, access) = if format >= 3 {
             let at = d.offset();
             let text = d.str(what!("{id}, settings"))?;
             let settings =
                 Settings::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, settings"), e.to_string()))?;
             let access = decode_access(d, &format!("{id}, access"))?;
-            (version, settings, access)
+            (settings, access)
         } else {
-            (1, Settings::new(), SegmentAccess::new())
+            (Settings::new(), SegmentAccess::new())
         };
         let at = d.offset();
         let table = &engine.store.tables()[kind];
@@ -884,7 +875,7 @@ fn decode_segments(
                     rules: Vec::new(),
                     created,
                     updated,
-                    version,
+                    version: 1,
                     settings,
                     access,
                 },

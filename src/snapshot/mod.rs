@@ -9,7 +9,8 @@
 //! configuration, clock), the schema with its relations, every kind's keys in
 //! id order (deleted ones too, so that ids never move), the live set, every
 //! value, every event, and the segments with their order, visibility,
-//! owners, versions, settings, rules, rule links, blocks and manual links, and the id counters.
+//! owners, settings, sharing, rules, rule links, blocks and manual links, and the id counters
+//! (a segment's version is counted from its definition history).
 //! Indexes, dependencies, parents and members are rebuilt from these, and
 //! the links of every rule that is not time-relative are recomputed from
 //! the data rather than trusted (so a snapshot whose contents contradict
