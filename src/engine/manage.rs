@@ -309,6 +309,24 @@ impl Engine {
         }
     }
 
+    /// The segments `segment`'s rules name that a segment seen as `this`
+    /// (its visibility, owner and sharing, as they would be) may not name.
+    fn unnameable_by(&self, segment: SegmentId, this: Home<'_>) -> Vec<SegmentId> {
+        self.named_by(segment)
+            .into_iter()
+            .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(this, Home::of(t))))
+            .collect()
+    }
+
+    /// The segments whose rules name `segment` that may not name it, seen
+    /// as `this`.
+    fn unable_to_name(&self, segment: SegmentId, this: Home<'_>) -> Vec<SegmentId> {
+        self.naming(segment)
+            .into_iter()
+            .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(Home::of(t), this)))
+            .collect()
+    }
+
     /// Checks that changing `segment` to `visibility` lets nobody read a
     /// private segment through a rule.
     fn check_visibility(&self, actor: &Actor, segment: SegmentId, visibility: Visibility) -> Result<(), SegmentError> {
@@ -319,22 +337,14 @@ impl Engine {
         };
         let problem = match visibility {
             Visibility::Public => {
-                let named: Vec<SegmentId> = self
-                    .named_by(segment)
-                    .into_iter()
-                    .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(this, Home::of(t))))
-                    .collect();
+                let named = self.unnameable_by(segment, this);
                 if named.is_empty() {
                     return Ok(());
                 }
                 format!("its rules name the private {}", self.describe(actor, named.iter()))
             }
             Visibility::Private => {
-                let naming: Vec<SegmentId> = self
-                    .naming(segment)
-                    .into_iter()
-                    .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(Home::of(t), this)))
-                    .collect();
+                let naming = self.unable_to_name(segment, this);
                 if naming.is_empty() {
                     return Ok(());
                 }
@@ -535,23 +545,11 @@ impl Engine {
             // segment is shared with is shared every private segment it
             // names, and no segment that names this one is shared with
             // anyone this one is not.
-            let (owner, home) = (s.info.owner.as_str(), Visibility::Private);
-            let named: Vec<SegmentId> = self
-                .named_by(segment)
-                .into_iter()
-                .filter(|id| {
-                    self.book.segments.get(id).is_some_and(|t| {
-                        !may_name(
-                            Home {
-                                visibility: home,
-                                owner,
-                                access: &access,
-                            },
-                            Home::of(t),
-                        )
-                    })
-                })
-                .collect();
+            let this = Home {
+                access: &access,
+                ..Home::of(s)
+            };
+            let named = self.unnameable_by(segment, this);
             if !named.is_empty() {
                 return Err(SegmentError::BadAccess {
                     segment,
@@ -561,22 +559,7 @@ impl Engine {
                     ),
                 });
             }
-            let naming: Vec<SegmentId> = self
-                .naming(segment)
-                .into_iter()
-                .filter(|id| {
-                    self.book.segments.get(id).is_some_and(|t| {
-                        !may_name(
-                            Home::of(t),
-                            Home {
-                                visibility: home,
-                                owner,
-                                access: &access,
-                            },
-                        )
-                    })
-                })
-                .collect();
+            let naming = self.unable_to_name(segment, this);
             if !naming.is_empty() {
                 return Err(SegmentError::BadAccess {
                     segment,
