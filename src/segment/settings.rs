@@ -125,7 +125,12 @@ impl Settings {
 
     /// The compact JSON text of the object, keys in byte order.
     pub fn to_json(&self) -> String {
-        self.to_json_value().to_string()
+        if self.too_deep() {
+            return "{}".into();
+        }
+        // Written from the map itself, not from a copy of it; maps have
+        // string keys and numbers are finite, so this cannot fail.
+        serde_json::to_string(&self.values).unwrap_or_default()
     }
 
     /// Sets `key` to `value`, returning what it held. Checked when the
@@ -219,10 +224,10 @@ impl Settings {
                 });
             }
         }
-        // Counted without building the text.
+        // Counted without building the text or copying the values (their
+        // depth is checked above); only the counter stops it early.
         let mut counter = Counter(0);
-        // Maps have string keys and numbers are finite: this cannot fail.
-        let _ = serde_json::to_writer(&mut counter, &self.to_json_value());
+        let _ = serde_json::to_writer(&mut counter, &self.values);
         if counter.0 > MAX_SETTINGS_BYTES {
             return Err(SettingsError::TooLarge {
                 bytes: counter.0,
