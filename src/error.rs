@@ -240,6 +240,19 @@ pub enum StoreError {
         /// What was wrong with it.
         source: Box<StoreError>,
     },
+    /// An event property past the bounds of
+    /// [`Properties`](crate::store::Properties).
+    #[error("key `{key}`, event `{event}`, property `{property}`: {reason}")]
+    BadProperty {
+        /// The entity's key.
+        key: String,
+        /// The event's name.
+        event: String,
+        /// The property's name (empty when there are too many).
+        property: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// Forgetting an event name that rules read by name.
     #[error("event `{event}` is read by {rules}")]
     EventInUse {

@@ -210,7 +210,7 @@ fn json_lines_events_are_recorded_events_all_or_none() {
         ("{\"key\":\"a0\",\"event\":\"login\"}", "line 1: invalid JSON: missing field `at` at line 1 column 28"),
         ("{\"key\":\"a0\",\"event\":\"login\",\"at\":\"soon\"}", "line 1: invalid JSON: not an RFC 3339 timestamp"),
         ("{\"key\":\"a0\",\"event\":\"login\",\"at\":5,\"who\":1}", "line 1: invalid JSON: unknown field `who`"),
-        ("{\"key\":\"a0\",\"event\":\"login\",\"at\":5,\"properties\":{\"format\":\"csv\"}}", "line 1: invalid JSON: event properties are not supported yet"),
+        ("{\"key\":\"a0\",\"event\":\"login\",\"at\":5,\"properties\":{\"format\":[\"csv\"]}}", "line 1: invalid JSON: property `format`: expected a string"),
         ("[1]", "line 1: invalid JSON: invalid type"),
     ];
     for (input, want) in cases {

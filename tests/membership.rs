@@ -765,6 +765,7 @@ impl Run {
                             key,
                             event: event.to_string(),
                             at,
+                            properties: Default::default(),
                         })
                         .collect();
                     DataOp::RecordEvents { kind, events }

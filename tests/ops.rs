@@ -137,17 +137,35 @@ fn data_op() -> impl Strategy<Value = DataOp> {
             event: "login".into(),
             at
         }),
-        (kind(), prop::collection::vec((key(), at()), 0..3)).prop_map(|(kind, evs)| DataOp::RecordEvents {
-            kind,
-            events: evs
-                .into_iter()
-                .map(|(key, at)| EventRecord {
-                    key,
-                    event: "view".into(),
-                    at
-                })
-                .collect()
-        }),
+        (
+            kind(),
+            prop::collection::vec(
+                (
+                    key(),
+                    at(),
+                    prop::option::of((any::<i64>(), "[a-z]{0,3}", any::<bool>()))
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(kind, evs)| DataOp::RecordEvents {
+                kind,
+                events: evs
+                    .into_iter()
+                    .map(|(key, at, p)| EventRecord {
+                        key,
+                        event: "view".into(),
+                        at,
+                        properties: p.map_or_else(segments::store::Properties::new, |(i, s, b)| {
+                            segments::store::Properties::new()
+                                .with("n", i)
+                                .with("s", s)
+                                .with("b", b)
+                                .with("x", 0.25)
+                        }),
+                    })
+                    .collect()
+            }),
     ]
 }
 

@@ -336,7 +336,7 @@ fn grants_and_teams_survive_snapshots_the_journal_and_the_op_forms() {
     let json = op.to_json();
     assert_eq!(
         json,
-        r#"{"v":2,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}"#
+        r#"{"v":3,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}"#
     );
     assert_eq!(Op::from_json(&json).unwrap(), op);
     assert_eq!(Op::from_bytes(&op.to_bytes()).unwrap(), op);

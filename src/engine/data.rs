@@ -60,9 +60,10 @@ impl Engine {
         &mut self,
         kind: &str,
         events: &[(K, E, Timestamp)],
+        props: Option<&[crate::store::Properties]>,
     ) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
-        let ids = self.store.tables_mut()[k].record_slice(events)?;
+        let ids = self.store.tables_mut()[k].record_slice(events, props)?;
         let now = self.now();
         let nested = if self.deps[k].nested.is_empty() {
             Vec::new()

@@ -381,6 +381,7 @@ impl Engine {
                 Node::Rule(r) => match &mut r.value {
                     Some(Literal::Nested(nested)) => self.resolve_in(&mut nested.filter, actor)?,
                     Some(Literal::Match(m)) => self.resolve_in(&mut m.filter, actor)?,
+                    Some(Literal::Where(w)) => self.resolve_in(&mut w.filter, actor)?,
                     _ => {}
                 },
             }

@@ -13,7 +13,7 @@
 //! [postcard](https://docs.rs/postcard)'s wire format). Both carry
 //! [`OP_FORMAT_VERSION`] and refuse another.
 //!
-//! The JSON form is `{"v": 2, <family>: {<op>: {<fields>}}}`, the family
+//! The JSON form is `{"v": 3, <family>: {<op>: {<fields>}}}`, the family
 //! being `data`, `manage`, `time`, `log` or `schema`. Values in rows are tagged with their
 //! type (`{"int": 5}`, `{"float": 2.5}`, `{"string": "pro"}`,
 //! `{"bool": true}`, `{"timestamp": "2026-01-01T00:00:00Z"}`, `{"tags": [...]}`,
@@ -21,49 +21,49 @@
 //! instants are RFC 3339. Every op:
 //!
 //! ```text
-//! {"v":2,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
-//! {"v":2,"data":{"upsert":{"kind":"account","key":"acme","row":{"plan":{"string":"pro"},"nps":"null"}}}}
-//! {"v":2,"data":{"upsert_json":{"kind":"account","json":"{\"key\":\"acme\",\"mrr\":900}"}}}
-//! {"v":2,"data":{"clear_field":{"kind":"account","key":"acme","field":"nps"}}}
-//! {"v":2,"data":{"insert_many":{"kind":"account","rows":[["a",{"mrr":{"int":1}}],["b",{}]]}}}
-//! {"v":2,"data":{"upsert_many":{"kind":"account","rows":[["a",{"mrr":{"int":2}}]]}}}
-//! {"v":2,"data":{"insert_json_lines":{"kind":"account","lines":"{\"key\":\"a\"}\n{\"key\":\"b\"}\n"}}}
-//! {"v":2,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
-//! {"v":2,"data":{"delete":{"kind":"account","key":"acme"}}}
-//! {"v":2,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
-//! {"v":2,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
-//! {"v":2,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}]}}}
-//! {"v":2,"data":{"drop_events_before":{"kind":"account","before":"2026-01-01T00:00:00Z"}}}
-//! {"v":2,"data":{"forget_event":{"kind":"account","event":"legacy_ping"}}}
-//! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
-//! {"v":2,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"VIP","kind":"account","filter":null,"visibility":"private","settings":{"description":"Our largest accounts"}}}}}
-//! {"v":2,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
-//! {"v":2,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
-//! {"v":2,"manage":{"set_filter":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":null}}}
-//! {"v":2,"manage":{"delete_segment":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
-//! {"v":2,"manage":{"move_segment":{"actor":{"id":"ada","role":"admin"},"segment":1,"position":0}}}
-//! {"v":2,"manage":{"reorder":{"actor":{"id":"ada","role":"admin"},"order":[2,1]}}}
-//! {"v":2,"manage":{"attach_rule":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":{"combinator":"and","rules":[]}}}}
-//! {"v":2,"manage":{"edit_rule":{"actor":{"id":"ada","role":"admin"},"rule":3,"filter":{"combinator":"or","rules":[]}}}}
-//! {"v":2,"manage":{"detach_rule":{"actor":{"id":"ada","role":"admin"},"rule":3}}}
-//! {"v":2,"manage":{"add_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":2,"manage":{"add_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[0,7]}}}
-//! {"v":2,"manage":{"remove_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":2,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
-//! {"v":2,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
-//! {"v":2,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
-//! {"v":2,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}
-//! {"v":2,"manage":{"set_settings":{"actor":{"id":"ada","role":"admin"},"segment":1,"settings":{"color":"#d33","health":{"nps":0.3,"usage":0.7}},"if_version":4}}}
-//! {"v":2,"schema":{"add_field":{"kind":"account","field":"csm","type":"string"}}}
-//! {"v":2,"schema":{"remove_field":{"kind":"account","field":"legacy_score"}}}
-//! {"v":2,"schema":{"add_relation":{"child":"user","field":"account_id","parent":"account"}}}
-//! {"v":2,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
-//! {"v":2,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
-//! {"v":2,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
-//! {"v":2,"time":{"set_clock":{"clock":"system"}}}
-//! {"v":2,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
-//! {"v":2,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
-//! {"v":2,"log":{"set_retention":{"retention":{"max_changes":100000,"max_bytes":null,"max_age_micros":null,"unacked":"keep"}}}}
+//! {"v":3,"data":{"insert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}
+//! {"v":3,"data":{"upsert":{"kind":"account","key":"acme","row":{"plan":{"string":"pro"},"nps":"null"}}}}
+//! {"v":3,"data":{"upsert_json":{"kind":"account","json":"{\"key\":\"acme\",\"mrr\":900}"}}}
+//! {"v":3,"data":{"clear_field":{"kind":"account","key":"acme","field":"nps"}}}
+//! {"v":3,"data":{"insert_many":{"kind":"account","rows":[["a",{"mrr":{"int":1}}],["b",{}]]}}}
+//! {"v":3,"data":{"upsert_many":{"kind":"account","rows":[["a",{"mrr":{"int":2}}]]}}}
+//! {"v":3,"data":{"insert_json_lines":{"kind":"account","lines":"{\"key\":\"a\"}\n{\"key\":\"b\"}\n"}}}
+//! {"v":3,"data":{"upsert_json_lines":{"kind":"account","lines":"{\"key\":\"a\",\"mrr\":5}\n"}}}
+//! {"v":3,"data":{"delete":{"kind":"account","key":"acme"}}}
+//! {"v":3,"data":{"delete_many":{"kind":"account","keys":["a","b"]}}}
+//! {"v":3,"data":{"record_event":{"kind":"account","key":"acme","event":"login","at":"2026-01-01T00:00:00Z"}}}
+//! {"v":3,"data":{"record_events":{"kind":"account","events":[{"key":"acme","event":"login","at":"2026-01-01T00:00:00Z"},{"key":"acme","event":"export","at":"2026-01-01T00:05:00Z","properties":{"format":"csv","rows":1200}}]}}}
+//! {"v":3,"data":{"drop_events_before":{"kind":"account","before":"2026-01-01T00:00:00Z"}}}
+//! {"v":3,"data":{"forget_event":{"kind":"account","event":"legacy_ping"}}}
+//! {"v":3,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"At risk","kind":"account","filter":{"combinator":"and","rules":[{"field":"health","operator":"<","value":30}]},"visibility":"public"}}}}
+//! {"v":3,"manage":{"create_segment":{"actor":{"id":"ada","role":"admin"},"segment":{"name":"VIP","kind":"account","filter":null,"visibility":"private","settings":{"description":"Our largest accounts"}}}}}
+//! {"v":3,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"Churn risk"}}}
+//! {"v":3,"manage":{"set_visibility":{"actor":{"id":"ada","role":"admin"},"segment":1,"visibility":"private"}}}
+//! {"v":3,"manage":{"set_filter":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":null}}}
+//! {"v":3,"manage":{"delete_segment":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":3,"manage":{"move_segment":{"actor":{"id":"ada","role":"admin"},"segment":1,"position":0}}}
+//! {"v":3,"manage":{"reorder":{"actor":{"id":"ada","role":"admin"},"order":[2,1]}}}
+//! {"v":3,"manage":{"attach_rule":{"actor":{"id":"ada","role":"admin"},"segment":1,"filter":{"combinator":"and","rules":[]}}}}
+//! {"v":3,"manage":{"edit_rule":{"actor":{"id":"ada","role":"admin"},"rule":3,"filter":{"combinator":"or","rules":[]}}}}
+//! {"v":3,"manage":{"detach_rule":{"actor":{"id":"ada","role":"admin"},"rule":3}}}
+//! {"v":3,"manage":{"add_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":3,"manage":{"add_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[0,7]}}}
+//! {"v":3,"manage":{"remove_members":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":3,"manage":{"remove_member_ids":{"actor":{"id":"ada","role":"admin"},"segment":1,"ids":[7]}}}
+//! {"v":3,"manage":{"clear_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1,"keys":["acme"]}}}
+//! {"v":3,"manage":{"clear_all_blocks":{"actor":{"id":"ada","role":"admin"},"segment":1}}}
+//! {"v":3,"manage":{"set_access":{"actor":{"id":"mo","role":"member","teams":["emea"]},"segment":2,"access":{"editors":[{"team":"emea"}],"viewers":[{"actor":"kim"}]}}}}
+//! {"v":3,"manage":{"set_settings":{"actor":{"id":"ada","role":"admin"},"segment":1,"settings":{"color":"#d33","health":{"nps":0.3,"usage":0.7}},"if_version":4}}}
+//! {"v":3,"schema":{"add_field":{"kind":"account","field":"csm","type":"string"}}}
+//! {"v":3,"schema":{"remove_field":{"kind":"account","field":"legacy_score"}}}
+//! {"v":3,"schema":{"add_relation":{"child":"user","field":"account_id","parent":"account"}}}
+//! {"v":3,"time":{"refresh":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":3,"time":{"refresh_all":{"now":"2026-01-01T00:00:00Z"}}}
+//! {"v":3,"time":{"set_clock":{"clock":{"fixed":"2026-01-01T00:00:00Z"}}}}
+//! {"v":3,"time":{"set_clock":{"clock":"system"}}}
+//! {"v":3,"log":{"ack":{"consumer":"crm-sync","seq":1200}}}
+//! {"v":3,"log":{"forget_consumer":{"consumer":"crm-sync"}}}
+//! {"v":3,"log":{"set_retention":{"retention":{"max_changes":100000,"max_bytes":null,"max_age_micros":null,"unacked":"keep"}}}}
 //! ```
 //!
 //! (The docs' test `every_documented_op_reads_back` parses each of these
@@ -98,8 +98,9 @@ use crate::value::{Timestamp, Value};
 /// It reads every version from [`OLDEST_OP_FORMAT_VERSION`] on: version 1
 /// is version 2 without segment settings (a JSON op of version 1 reads as
 /// the same op of version 2; a binary one has its own form of
-/// `create_segment`).
-pub const OP_FORMAT_VERSION: u32 = 2;
+/// `create_segment`), version 2 is version 3 without event properties (in
+/// JSON the same op; in binary, an [`EventRecord`] without them).
+pub const OP_FORMAT_VERSION: u32 = 3;
 
 /// The oldest version of the forms of [`Op`] this crate reads.
 pub const OLDEST_OP_FORMAT_VERSION: u32 = 1;
@@ -115,7 +116,7 @@ pub const OLDEST_OP_FORMAT_VERSION: u32 = 1;
 /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
 /// let op = Op::Data(DataOp::Upsert { kind: "account".into(), key: "acme".into(), row: Row::new().set("mrr", 1200) });
 /// let json = op.to_json();
-/// assert_eq!(json, r#"{"v":2,"data":{"upsert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}"#);
+/// assert_eq!(json, r#"{"v":3,"data":{"upsert":{"kind":"account","key":"acme","row":{"mrr":{"int":1200}}}}}"#);
 /// let back = Op::from_json(&json)?;
 /// assert_eq!(Op::from_bytes(&back.to_bytes())?, op);
 /// engine.apply(back)?;
@@ -296,8 +297,9 @@ pub enum DataOp {
     },
 }
 
-/// One event of [`DataOp::RecordEvents`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One event of [`DataOp::RecordEvents`]. Its JSON form is
+/// `{"key", "event", "at", "properties"}`, `properties` left out when empty.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     /// The entity's key.
     pub key: String,
@@ -305,6 +307,8 @@ pub struct EventRecord {
     pub event: String,
     /// When it happened.
     pub at: Timestamp,
+    /// What the event carries (none for [`Engine::record_event`]).
+    pub properties: crate::store::Properties,
 }
 
 /// A change to segments, rules or manual membership, on behalf of an
@@ -672,9 +676,9 @@ impl Op {
                 supported: OP_FORMAT_VERSION,
             });
         }
-        let v1 = ReadingV1::new(v == 1);
+        let reading = Reading::new(u32::from(v));
         let read = postcard::take_from_bytes::<Op>(rest);
-        drop(v1);
+        drop(reading);
         let (op, left) = read.map_err(|e| OpError::Binary { message: e.to_string() })?;
         if !left.is_empty() {
             return Err(OpError::Binary {
@@ -905,11 +909,14 @@ impl Engine {
             DataOp::UpsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], true)),
             DataOp::Delete { kind, key } => self.delete_keys(&kind, &[key]),
             DataOp::DeleteMany { kind, keys } => self.delete_keys(&kind, &keys),
-            DataOp::RecordEvent { kind, key, event, at } => self.record(&kind, &[(key, event, at)]),
+            DataOp::RecordEvent { kind, key, event, at } => self.record(&kind, &[(key, event, at)], None),
             DataOp::RecordEvents { kind, events } => {
-                let events: Vec<(String, String, Timestamp)> =
-                    events.into_iter().map(|e| (e.key, e.event, e.at)).collect();
-                self.record(&kind, &events)
+                let (events, props): (Vec<(String, String, Timestamp)>, Vec<_>) = events
+                    .into_iter()
+                    .map(|e| ((e.key, e.event, e.at), e.properties))
+                    .unzip();
+                let props = props.iter().any(|p| !p.is_empty()).then_some(&props[..]);
+                self.record(&kind, &events, props)
             }
             DataOp::DropEventsBefore { kind, before } => self.drop_events(&kind, before),
             DataOp::ForgetEvent { kind, event } => self.exec_forget_event(&kind, &event),
@@ -1206,7 +1213,7 @@ mod new_segment_form {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NewSegment, D::Error> {
-        let o = if !d.is_human_readable() && READING_V1.with(Cell::get) {
+        let o = if !d.is_human_readable() && reading() == 1 {
             let o = OwnedV1::deserialize(d)?;
             Owned {
                 name: o.name,
@@ -1236,8 +1243,14 @@ fn present<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S:
 }
 
 thread_local! {
-    /// Whether [`Op::from_bytes`] is reading version 1's binary form.
-    static READING_V1: Cell<bool> = const { Cell::new(false) };
+    /// The version of the binary form [`Op::from_bytes`] is reading (the
+    /// current one otherwise).
+    static READING: Cell<u32> = const { Cell::new(OP_FORMAT_VERSION) };
+}
+
+/// The version of the binary form being read.
+fn reading() -> u32 {
+    READING.with(Cell::get)
 }
 
 /// An actor's serde form: `{"id", "role", "teams"}`, JSON leaving out no
@@ -1283,7 +1296,7 @@ mod actor_form {
 
     impl<'de> Deserialize<'de> for Actor {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Actor, D::Error> {
-            if !d.is_human_readable() && READING_V1.with(Cell::get) {
+            if !d.is_human_readable() && reading() == 1 {
                 let o = OwnedV1::deserialize(d)?;
                 return Ok(Actor::new(o.id, o.role));
             }
@@ -1293,18 +1306,84 @@ mod actor_form {
     }
 }
 
-/// Sets [`READING_V1`] while it lives (reset on any exit, a panic too).
-struct ReadingV1(bool);
+/// Sets [`READING`] while it lives (reset on any exit, a panic too).
+struct Reading(u32);
 
-impl ReadingV1 {
-    fn new(v1: bool) -> ReadingV1 {
-        ReadingV1(READING_V1.with(|r| r.replace(v1)))
+impl Reading {
+    fn new(v: u32) -> Reading {
+        Reading(READING.with(|r| r.replace(v)))
     }
 }
 
-impl Drop for ReadingV1 {
+impl Drop for Reading {
     fn drop(&mut self) {
-        READING_V1.with(|r| r.set(self.0));
+        READING.with(|r| r.set(self.0));
+    }
+}
+
+/// An [`EventRecord`]'s serde form: JSON leaves out no properties; the
+/// binary form always has them, except before version 3.
+mod event_form {
+    use super::*;
+    use crate::store::Properties;
+
+    #[derive(Serialize)]
+    struct Ref<'a> {
+        key: &'a str,
+        event: &'a str,
+        at: Timestamp,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "present")]
+        properties: Option<&'a Properties>,
+    }
+
+    #[derive(Deserialize)]
+    struct Owned {
+        key: String,
+        event: String,
+        at: Timestamp,
+        #[serde(default)]
+        properties: Properties,
+    }
+
+    #[derive(Deserialize)]
+    struct OwnedV2 {
+        key: String,
+        event: String,
+        at: Timestamp,
+    }
+
+    impl Serialize for EventRecord {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let properties = (!s.is_human_readable() || !self.properties.is_empty()).then_some(&self.properties);
+            Ref {
+                key: &self.key,
+                event: &self.event,
+                at: self.at,
+                properties,
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for EventRecord {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EventRecord, D::Error> {
+            if !d.is_human_readable() && reading() < 3 {
+                let o = OwnedV2::deserialize(d)?;
+                return Ok(EventRecord {
+                    key: o.key,
+                    event: o.event,
+                    at: o.at,
+                    properties: Properties::new(),
+                });
+            }
+            let o = Owned::deserialize(d)?;
+            Ok(EventRecord {
+                key: o.key,
+                event: o.event,
+                at: o.at,
+                properties: o.properties,
+            })
+        }
     }
 }
 
@@ -1320,7 +1399,7 @@ mod tests {
         let lines: Vec<&str> = docs
             .lines()
             .filter_map(|l| l.strip_prefix("//! "))
-            .filter(|l| l.starts_with("{\"v\":2"))
+            .filter(|l| l.starts_with("{\"v\":3"))
             .collect();
         let mut families = std::collections::BTreeSet::new();
         for line in &lines {
@@ -1372,17 +1451,17 @@ mod tests {
                 }),
             ]
         );
-        // Written again, they are version 2, and hold their settings.
+        // Written again, they are the current version, and hold their settings.
         let with = Op::Manage(ManageOp::CreateSegment {
             actor: Actor::new("ada", crate::segment::Role::Admin),
             segment: NewSegment::new("S", "account").settings([("color", "red")].into_iter().collect()),
         });
-        assert_eq!(with.to_bytes()[0], 2);
+        assert_eq!(u32::from(with.to_bytes()[0]), OP_FORMAT_VERSION);
         assert_eq!(Op::from_bytes(&with.to_bytes()), Ok(with.clone()));
         assert_eq!(Op::from_json(&with.to_json()), Ok(with));
         // A JSON op of version 1 reads as the same op.
         let v1 = r#"{"v":1,"manage":{"rename":{"actor":{"id":"ada","role":"admin"},"segment":1,"name":"X"}}}"#;
-        assert_eq!(Op::from_json(v1).unwrap().to_json(), v1.replace("\"v\":1", "\"v\":2"));
+        assert_eq!(Op::from_json(v1).unwrap().to_json(), v1.replace("\"v\":1", "\"v\":3"));
     }
 
     #[test]
@@ -1391,8 +1470,8 @@ mod tests {
             now: Timestamp::from_micros(5),
         });
         assert_eq!(
-            Op::from_json(r#"{"v":3,"time":{"refresh":{"now":5}}}"#),
-            Err(OpError::Version { found: 3, supported: 2 })
+            Op::from_json(r#"{"v":4,"time":{"refresh":{"now":5}}}"#),
+            Err(OpError::Version { found: 4, supported: 3 })
         );
         assert!(matches!(
             Op::from_json(r#"{"v":0,"time":{"refresh":{"now":5}}}"#),

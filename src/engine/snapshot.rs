@@ -634,7 +634,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     engine.clock = clock;
     let kinds = engine.store.schema().kind_arcs().to_vec();
     for (k, kind) in kinds.into_iter().enumerate() {
-        engine.store.tables_mut()[k] = Table::decode(kind, cfg, d)?;
+        engine.store.tables_mut()[k] = Table::decode(kind, cfg, d, version)?;
     }
     let relations = engine.store.schema().relations().to_vec();
     for (i, rel) in relations.iter().enumerate() {

@@ -11,7 +11,7 @@ use super::{Clock, Engine};
 use crate::error::{SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
-use crate::store::{Rejected, Row};
+use crate::store::{Properties, Rejected, Row};
 use crate::value::Timestamp;
 
 impl Engine {
@@ -322,6 +322,81 @@ impl Engine {
                 key: key.as_ref().into(),
                 event: event.as_ref().into(),
                 at,
+                properties: Properties::new(),
+            })
+            .collect();
+        self.apply_data(DataOp::RecordEvents {
+            kind: kind.into(),
+            events,
+        })
+    }
+
+    /// Records that entity `key` did `event` at `at` with `properties`,
+    /// which a filter's `"where"` tests (see
+    /// [`Table::record_event_with`](crate::Table::record_event_with)), and
+    /// re-evaluates, for it alone, the rules that read that event.
+    /// Journaled as [`DataOp::RecordEvents`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what
+    /// [`Table::record_event_with`](crate::Table::record_event_with) refuses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::store::Properties;
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// engine.insert("account", "acme", Row::new())?;
+    /// engine.insert("account", "globex", Row::new())?;
+    /// let at: Timestamp = "2026-11-20T09:00:00Z".parse()?;
+    /// engine.record_event_with("account", "acme", "export", at, Properties::new().with("format", "csv"))?;
+    /// engine.record_event_with("account", "globex", "export", at, Properties::new().with("format", "pdf"))?;
+    /// let csv = Filter::from_json(r#"{"combinator": "and", "rules": [{"field": "@count:export", "operator": ">=",
+    ///     "value": {"count": 1, "where": {"combinator": "and", "rules": [
+    ///         {"field": "format", "operator": "=", "value": "csv"}]}}}]}"#)?;
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (exporters, _) = engine.create_segment(&admin, NewSegment::new("CSV exporters", "account").filter(csv))?;
+    /// assert_eq!(engine.members(exporters)?.collect::<Vec<_>>(), ["acme"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_event_with(
+        &mut self,
+        kind: &str,
+        key: &str,
+        event: &str,
+        at: Timestamp,
+        properties: Properties,
+    ) -> Result<Changes, StoreError> {
+        self.record_events_with(kind, [(key, event, at, properties)])
+            .map_err(|e| match e {
+                StoreError::InRow { source, .. } => *source,
+                e => e,
+            })
+    }
+
+    /// Records a batch of events with properties, all or none (see
+    /// [`Table::record_events_with`](crate::Table::record_events_with)).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownKind`], or what
+    /// [`Table::record_events_with`](crate::Table::record_events_with) refuses.
+    pub fn record_events_with<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        kind: &str,
+        events: impl IntoIterator<Item = (K, E, Timestamp, Properties)>,
+    ) -> Result<Changes, StoreError> {
+        let events = events
+            .into_iter()
+            .map(|(key, event, at, properties)| EventRecord {
+                key: key.as_ref().into(),
+                event: event.as_ref().into(),
+                at,
+                properties,
             })
             .collect();
         self.apply_data(DataOp::RecordEvents {
@@ -331,21 +406,22 @@ impl Engine {
     }
 
     /// Records events from JSON Lines, one event a line:
-    /// `{"key": "acme", "event": "login", "at": "2026-11-02T09:00:00Z"}`
-    /// (`at` in RFC 3339, or microseconds since 1970 as an integer; blank
-    /// lines skipped). All or none: every line is read and checked (the
-    /// entity is live, the name not empty, no other member) before any is
+    /// `{"key": "acme", "event": "export", "at": "2026-11-02T09:00:00Z",
+    /// "properties": {"format": "csv", "rows": 1200}}` (`at` in RFC 3339,
+    /// or microseconds since 1970 as an integer; `properties` optional, an
+    /// object of strings, numbers, booleans and nulls, typed as
+    /// [`Properties`] says; blank lines skipped). All or none: every line is
+    /// read and checked (the entity is live, the name not empty, the
+    /// properties within their bounds, no other member) before any is
     /// recorded, and the first bad line refuses the whole input with its
     /// line number. Journaled as [`DataOp::RecordEvents`].
-    ///
-    /// A `properties` member is accepted only empty (`{}`): events do not
-    /// hold properties yet, and a property is refused rather than lost.
     ///
     /// # Errors
     ///
     /// [`StoreError::AtLine`] around [`StoreError::Json`] (not an event:
-    /// not JSON, a member missing, unknown or of another type),
-    /// [`StoreError::UnknownKey`], [`StoreError::EmptyEventName`],
+    /// not JSON, a member missing, unknown or of another type, a property
+    /// twice or not a scalar), [`StoreError::UnknownKey`],
+    /// [`StoreError::EmptyEventName`], [`StoreError::BadProperty`],
     /// [`StoreError::LineTooLong`]; [`StoreError::UnknownKind`],
     /// [`StoreError::Io`].
     ///
@@ -376,7 +452,7 @@ impl Engine {
             event: String,
             at: Timestamp,
             #[serde(default)]
-            properties: Option<serde_json::Map<String, serde_json::Value>>,
+            properties: Properties,
         }
         let bytes = self.read_lines(kind, reader)?;
         let table = self
@@ -398,20 +474,26 @@ impl Engine {
             }
             let l: Line =
                 serde_json::from_slice(raw).map_err(|e| at_line(line, StoreError::Json { message: e.to_string() }))?;
-            if l.properties.as_ref().is_some_and(|p| !p.is_empty()) {
-                let message = "event properties are not supported yet: `properties` must be absent or empty".into();
-                return Err(at_line(line, StoreError::Json { message }));
-            }
             if table.id(&l.key).is_none() {
                 return Err(at_line(line, StoreError::UnknownKey { key: l.key }));
             }
             if l.event.trim().is_empty() {
                 return Err(at_line(line, StoreError::EmptyEventName { key: l.key }));
             }
+            if let Err((property, reason)) = l.properties.check() {
+                let e = StoreError::BadProperty {
+                    key: l.key,
+                    event: l.event,
+                    property,
+                    reason,
+                };
+                return Err(at_line(line, e));
+            }
             events.push(EventRecord {
                 key: l.key,
                 event: l.event,
                 at: l.at,
+                properties: l.properties,
             });
         }
         if events.is_empty() {

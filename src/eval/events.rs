@@ -2,13 +2,15 @@
 //! window, first and last seen, usage change; set at a time and entity at
 //! a time.
 
+use std::borrow::Cow;
+
 use roaring::RoaringBitmap;
 
 use super::lower::{numeric_span, Span};
-use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, Test};
+use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PropNode, Test};
 use crate::schema::FieldType;
 use crate::store::EventLog;
-use crate::value::{int_key, key_to_int, Timestamp};
+use crate::value::{int_key, key_to_int, Timestamp, Value};
 use crate::Table;
 
 /// An event condition bound to a table's events at `now`.
@@ -19,6 +21,62 @@ pub(crate) struct EventLeaf<'a> {
     /// A named event that was never recorded: nobody has one.
     unknown: bool,
     test: EventTest,
+    /// Only the events whose properties match.
+    props: Option<Bound>,
+    now: Timestamp,
+}
+
+/// A property filter with its names resolved to the log's codes.
+enum Bound {
+    And(Vec<Bound>),
+    Or(Vec<Bound>),
+    Xor(Vec<Bound>),
+    Not(Box<Bound>),
+    /// `None`: no event ever carried the property.
+    Leaf(Option<u32>, Test),
+}
+
+impl Bound {
+    fn bind(p: &PropNode, log: &EventLog) -> Bound {
+        let all = |xs: &[PropNode]| xs.iter().map(|x| Bound::bind(x, log)).collect();
+        match p {
+            PropNode::And(xs) => Bound::And(all(xs)),
+            PropNode::Or(xs) => Bound::Or(all(xs)),
+            PropNode::Xor(xs) => Bound::Xor(all(xs)),
+            PropNode::Not(x) => Bound::Not(Box::new(Bound::bind(x, log))),
+            PropNode::Leaf { key, test } => Bound::Leaf(log.prop_key(key), test.clone()),
+        }
+    }
+
+    fn matches(&self, set: &[(u32, Value)], now: Timestamp) -> bool {
+        match self {
+            Bound::And(xs) => xs.iter().all(|x| x.matches(set, now)),
+            Bound::Or(xs) => xs.iter().any(|x| x.matches(set, now)),
+            Bound::Xor(xs) => xs.iter().filter(|x| x.matches(set, now)).count() % 2 == 1,
+            Bound::Not(x) => !x.matches(set, now),
+            Bound::Leaf(code, test) => {
+                let v = code
+                    .and_then(|c| set.binary_search_by_key(&c, |e| e.0).ok())
+                    .map(|i| &set[i].1);
+                property_test(test, v, now)
+            }
+        }
+    }
+}
+
+/// Whether a property's value (`None`: the event does not carry it)
+/// passes a positive test: as a field's value would, with a string read as
+/// an RFC 3339 instant by the time tests.
+pub(crate) fn property_test(test: &Test, v: Option<&Value>, now: Timestamp) -> bool {
+    let timed = matches!(test, Test::Time(..) | Test::TimeBetween(..) | Test::Window(..));
+    match v {
+        None => super::oracle::test(test, &Value::Null, now),
+        Some(Value::String(s)) if timed => match s.parse::<Timestamp>() {
+            Ok(t) => super::oracle::test(test, &Value::Timestamp(t), now),
+            Err(_) => false,
+        },
+        Some(v) => super::oracle::test(test, v, now),
+    }
 }
 
 enum EventTest {
@@ -95,16 +153,47 @@ impl<'a> EventLeaf<'a> {
             name,
             unknown,
             test,
+            props: e.props.as_deref().map(|p| Bound::bind(p, log)),
+            now,
         }
+    }
+
+    /// The instants of the events that count for `id` (of the named
+    /// event, whose properties match), sorted.
+    pub(crate) fn times(&self, id: u32) -> Cow<'a, [i64]> {
+        let (Some(n), false) = (self.name, self.unknown) else {
+            return Cow::Borrowed(&[]);
+        };
+        let ts = self.log.times(n, id);
+        let Some(props) = &self.props else {
+            return Cow::Borrowed(ts);
+        };
+        let sets = self.log.props(n, id);
+        let set = |i: usize| -> &[(u32, Value)] { sets.and_then(|s| s[i].as_deref()).unwrap_or(&[]) };
+        Cow::Owned(
+            ts.iter()
+                .enumerate()
+                .filter(|&(i, _)| props.matches(set(i), self.now))
+                .map(|(_, &t)| t)
+                .collect(),
+        )
+    }
+
+    /// The first and last instants that count for `id`.
+    fn span(&self, id: u32) -> Option<(i64, i64)> {
+        if self.unknown {
+            return None;
+        }
+        if self.props.is_none() {
+            return self.log.span(self.name, id);
+        }
+        let ts = self.times(id);
+        Some((*ts.first()?, *ts.last()?))
     }
 
     /// Whether the condition holds for a live `id`.
     pub(crate) fn test(&self, id: u32) -> bool {
-        let span = if self.unknown {
-            None
-        } else {
-            self.log.span(self.name, id)
-        };
+        let span = self.span(id);
         match self.test {
             EventTest::Never => span.is_none(),
             EventTest::First(lo, hi) => span.is_some_and(|(f, _)| (lo..=hi).contains(&int_key(f))),
@@ -117,21 +206,19 @@ impl<'a> EventLeaf<'a> {
                 mid,
                 to,
             } => {
-                let last = self.count(id, mid, to);
-                let before = self.count(id, from, mid.saturating_sub(1));
+                let ts = self.times(id);
+                let count =
+                    |from: i64, to: i64| (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64;
+                let last = count(mid, to);
+                let before = count(from, mid.saturating_sub(1));
                 change_holds(op, ratio, last, before)
             }
         }
     }
 
     fn count(&self, id: u32, from: i64, to: i64) -> u64 {
-        match (self.unknown, self.name) {
-            (false, Some(n)) => {
-                let ts = self.log.times(n, id);
-                (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64
-            }
-            _ => 0,
-        }
+        let ts = self.times(id);
+        (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64
     }
 
     /// Whether an entity without any such event satisfies the condition.
@@ -174,7 +261,9 @@ impl<'a> EventLeaf<'a> {
     /// array; instead of a search in each entity's own list, which is a
     /// cache miss per entity. `None` when testing each entity is cheaper.
     fn count_by_timeline(&self, scope: &RoaringBitmap, with: &RoaringBitmap) -> Option<RoaringBitmap> {
-        let (&EventTest::Count { op, n, from, to }, Some(name), false) = (&self.test, self.name, self.unknown) else {
+        let (&EventTest::Count { op, n, from, to }, Some(name), false, None) =
+            (&self.test, self.name, self.unknown, &self.props)
+        else {
             return None;
         };
         if from == i64::MIN && to == i64::MAX {
@@ -214,7 +303,7 @@ impl<'a> EventLeaf<'a> {
             EventTest::Last(lo, hi) => (lo, hi, true),
             _ => return None,
         };
-        let (Some(name), false) = (self.name, self.unknown) else {
+        let (Some(name), false, None) = (self.name, self.unknown, &self.props) else {
             return None;
         };
         if lo > hi {

@@ -5,8 +5,8 @@
 use roaring::RoaringBitmap;
 
 use super::Env;
-use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, Test, Window};
-use crate::store::EntityId;
+use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, PropNode, Test, Window};
+use crate::store::{EntityId, Properties};
 use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
 
@@ -42,10 +42,12 @@ fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
         Some(n) => vec![n.clone()],
         None => table.event_names().map(String::from).collect(),
     };
+    // Every event of the names, its properties read by name.
     let times: Vec<i128> = names
         .iter()
-        .flat_map(|n| table.event_times(EntityId(id), n))
-        .map(|t| t.as_micros() as i128 * 1000)
+        .flat_map(|n| table.event_properties(EntityId(id), n))
+        .filter(|(_, p)| e.props.as_deref().map_or(true, |f| properties(f, p, now)))
+        .map(|(t, _)| t.as_micros() as i128 * 1000)
         .collect();
     let as_value = |t: Option<&i128>| match t {
         Some(&ns) => Value::Timestamp(Timestamp::from_micros((ns / 1000) as i64)),
@@ -77,7 +79,18 @@ fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
     }
 }
 
-fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
+/// Whether an event's properties match a property filter.
+fn properties(f: &PropNode, p: &Properties, now: Timestamp) -> bool {
+    match f {
+        PropNode::And(xs) => xs.iter().all(|x| properties(x, p, now)),
+        PropNode::Or(xs) => xs.iter().any(|x| properties(x, p, now)),
+        PropNode::Xor(xs) => xs.iter().filter(|x| properties(x, p, now)).count() % 2 == 1,
+        PropNode::Not(x) => !properties(x, p, now),
+        PropNode::Leaf { key, test } => super::events::property_test(test, p.get(key), now),
+    }
+}
+
+pub(crate) fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
     let num = match v {
         Value::Int(i) => Some(Num::Int(*i as i128)),
         Value::Float(x) => Some(Num::Float(*x)),

@@ -111,6 +111,28 @@ pub enum Literal {
     /// ...}` with a group as the value): how many of the entity's tags the
     /// group matches.
     Match(Box<TagMatch>),
+    /// A value of an event pseudo-field (`@count`, `@firstSeen`,
+    /// `@lastSeen`, `@change`) narrowed to the events whose properties
+    /// match a filter (`"where"`).
+    Where(Box<EventWhere>),
+}
+
+/// The value of a rule on an event pseudo-field that counts only the events
+/// whose [`Properties`](crate::store::Properties) match `filter`.
+///
+/// In JSON, `"where"` is a member of the value: `{"count": 2, "withinLast":
+/// ..., "where": <group>}` on `@count:<event>`, `{"ratio": ..., "window":
+/// ..., "where": <group>}` on `@change:<event>`, and `{"value": <what the
+/// operator takes>, "where": <group>}` on `@firstSeen:<event>` and
+/// `@lastSeen:<event>` (just `{"where": <group>}` with `null` and
+/// `notNull`). The group's rules name properties as fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventWhere {
+    /// What the rule takes without `"where"` (`None` for `null` and
+    /// `notNull`).
+    pub value: Option<Literal>,
+    /// The filter each event's properties are tested against.
+    pub filter: Group,
 }
 
 /// The value of a rule with a match mode: a group tested against each tag
@@ -420,6 +442,7 @@ impl Group {
         match &rule.value {
             Some(Literal::Nested(n)) => Some(&n.filter),
             Some(Literal::Match(m)) => Some(&m.filter),
+            Some(Literal::Where(w)) => Some(&w.filter),
             _ => None,
         }
     }
@@ -442,6 +465,10 @@ impl Drop for Group {
                         value: Some(Literal::Match(mut m)),
                         ..
                     }) => stack.push(std::mem::replace(&mut m.filter, Group::empty())),
+                    Node::Rule(Rule {
+                        value: Some(Literal::Where(mut w)),
+                        ..
+                    }) => stack.push(std::mem::replace(&mut w.filter, Group::empty())),
                     Node::Rule(_) => {}
                 }
             }

@@ -72,6 +72,31 @@ impl Rule {
         self.case_insensitive = true;
         self
     }
+    /// The same rule on an event pseudo-field, counting only the events
+    /// whose properties match `filter` (its rules name properties): see
+    /// [`EventWhere`](super::EventWhere).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::{field, Literal, TimeUnit};
+    /// use segments::Filter;
+    ///
+    /// let csv = field("@lastSeen:export")
+    ///     .within_last(30, TimeUnit::Days)
+    ///     .where_properties(Filter::and([field("format").eq("csv")]));
+    /// assert!(matches!(csv.value, Some(Literal::Where(_))));
+    /// let json = Filter::and([csv]).to_json_value().to_string();
+    /// assert!(json.contains(r#""where":{"combinator":"and","rules":[{"field":"format""#));
+    /// assert_eq!(Filter::from_json(&json)?.to_json_value().to_string(), json);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    #[must_use]
+    pub fn where_properties(mut self, filter: Group) -> Rule {
+        let value = self.value.take();
+        self.value = Some(Literal::Where(Box::new(super::EventWhere { value, filter })));
+        self
+    }
 }
 
 /// Starts a rule on a field: `field("health").lt(30)`.

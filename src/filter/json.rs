@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::ast::{
-    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, MatchMode, Nested, Node, Operator, Rule,
-    TagMatch, Threshold, TimeUnit, UsageChange,
+    Combinator, CountWindow, Duration, EventCount, EventWhere, Filter, Group, Literal, MatchMode, Nested, Node,
+    Operator, Rule, TagMatch, Threshold, TimeUnit, UsageChange,
 };
 use super::path::Path;
 use crate::error::FilterError;
@@ -433,6 +433,10 @@ fn rule_from_json(obj: &Map<String, Value>, path: &Path) -> Result<Rule, FilterE
     })?;
     let vp = path.member("value");
     let value = match (operator, value) {
+        // A property filter on `@lastSeen:<event>` `null` and the like.
+        (Operator::Null | Operator::NotNull, Some(v @ Value::Object(o))) if o.contains_key("where") => {
+            Some(literal_from_json(v, &vp, field)?)
+        }
         // Builders send "" or null with the operators that take no value.
         (Operator::Null | Operator::NotNull, _) => None,
         (_, None) => None,
@@ -603,6 +607,20 @@ fn literal_from_json(v: &Value, path: &Path, field: &str) -> Result<Literal, Fil
             expected: r#"{"$bigint": "<an integer>"}"#.into(),
             found: Value::Object(o.clone()).to_string(),
         })?),
+        Value::Object(o) if o.contains_key("where") => {
+            let filter = group_from_json(&o["where"], &path.member("where"))?;
+            let rest: Map<String, Value> = o
+                .iter()
+                .filter(|(k, _)| *k != "where")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let value = match (rest.len(), rest.get("value")) {
+                (0, _) => None,
+                (1, Some(v)) => Some(literal_from_json(v, &path.member("value"), field)?),
+                _ => Some(literal_from_json(&Value::Object(rest), path, field)?),
+            };
+            Literal::Where(Box::new(EventWhere { value, filter }))
+        }
         Value::Object(o) if o.contains_key("rules") => Literal::Nested(Box::new(Nested {
             threshold: None,
             filter: group_from_json(v, path)?,
@@ -820,6 +838,16 @@ fn literal_to_json(l: &Literal) -> Value {
             "ratio": c.ratio,
             "window": {"amount": c.window.amount, "unit": c.window.unit.name()},
         }),
+        Literal::Where(w) => {
+            let filter = group_to_json(&w.filter);
+            let mut m = match w.value.as_ref().map(literal_to_json) {
+                Some(Value::Object(m)) if matches!(w.value, Some(Literal::Count(_) | Literal::Change(_))) => m,
+                Some(v) => Map::from_iter([("value".to_string(), v)]),
+                None => Map::new(),
+            };
+            m.insert("where".into(), filter);
+            Value::Object(m)
+        }
         Literal::Nested(n) => match n.threshold {
             None => group_to_json(&n.filter),
             Some(Threshold::Count(c)) => serde_json::json!({"count": c, "filter": group_to_json(&n.filter)}),

@@ -46,15 +46,16 @@ mod plan;
 mod validate;
 
 pub use ast::{
-    Combinator, CountWindow, Duration, EventCount, Filter, Group, Literal, MatchMode, Nested, Node, Operator, Rule,
-    TagMatch, Threshold, TimeUnit, UsageChange,
+    Combinator, CountWindow, Duration, EventCount, EventWhere, Filter, Group, Literal, MatchMode, Nested, Node,
+    Operator, Rule, TagMatch, Threshold, TimeUnit, UsageChange,
 };
 pub use builder::{field, in_segments, not_in_segments, other_field, related, usage_change, FieldRef, RelatedRef};
 pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub(crate) use path::Path;
 pub use plan::Plan;
 pub(crate) use plan::{
-    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, Quant, RelCond, StrMatch, TagCount, Test, Window,
+    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, PropNode, Quant, RelCond, StrMatch, TagCount,
+    Test, Window,
 };
 pub(crate) use validate::deeper_than;
 pub use validate::{MAX_REGEX_LEN, MAX_REGEX_SIZE};

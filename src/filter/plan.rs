@@ -120,6 +120,23 @@ pub(crate) struct EventCond {
     /// The event name; `None` for any event (first and last seen only).
     pub name: Option<String>,
     pub what: EventWhat,
+    /// Only the events whose properties match (`"where"`); `None` for every
+    /// event.
+    pub props: Option<Arc<PropNode>>,
+}
+
+/// A filter over one event's properties.
+#[derive(Debug, Clone)]
+pub(crate) enum PropNode {
+    And(Vec<PropNode>),
+    Or(Vec<PropNode>),
+    Xor(Vec<PropNode>),
+    Not(Box<PropNode>),
+    /// A positive test of the property named `key`.
+    Leaf {
+        key: String,
+        test: Test,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -8,13 +8,13 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::ast::{
-    Combinator, CountWindow, Filter, Group, Literal, MatchMode, Node, Operator, Rule, TagMatch, Threshold,
+    Combinator, CountWindow, EventWhere, Filter, Group, Literal, MatchMode, Node, Operator, Rule, TagMatch, Threshold,
 };
 use super::limit::LimitPolicy;
 use super::path::Path;
 use super::plan::{
-    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, Plan, PlanNode, Quant, RelCond, StrKind, StrMatch, StrNode,
-    StrPred, TagCount, TagsMatch, Test, Window,
+    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, Plan, PlanNode, PropNode, Quant, RelCond, StrKind,
+    StrMatch, StrNode, StrPred, TagCount, TagsMatch, Test, Window,
 };
 use crate::error::FilterError;
 use crate::ids::SegmentId;
@@ -130,6 +130,7 @@ pub(super) fn measure(filter: &Filter, policy: &LimitPolicy) -> Result<usize, Fi
                             stack.push((&nested.filter, depth + 1, p));
                         }
                         Some(Literal::Match(m)) => stack.push((&m.filter, depth + 1, p)),
+                        Some(Literal::Where(w)) => stack.push((&w.filter, depth + 1, p.member("where"))),
                         _ => {}
                     }
                 }
@@ -174,6 +175,7 @@ pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
         Some(Literal::Nested(_)) => "a nested filter".into(),
         Some(Literal::Field(f)) => format!("field `{f}`"),
         Some(Literal::Match(_)) => "a match mode".into(),
+        Some(Literal::Where(w)) => format!("{} with a property filter", describe_literal(w.value.as_ref())),
     }
 }
 
@@ -364,6 +366,9 @@ fn unfinished_value(rule: &Rule, path: &Path) -> Result<(), FilterError> {
 }
 
 fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Result<PlanNode, FilterError> {
+    if let Some(Literal::Where(w)) = &rule.value {
+        return where_plan(rule, w, path, kind, kinds);
+    }
     let (positive, negated, cx) = split_rule(rule, path);
     let unknown = || FilterError::UnknownField {
         path: path.member("field").to_string(),
@@ -407,7 +412,11 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
             _ => return Err(unknown()),
         };
         match what {
-            Pseudo::Event(what) => PlanNode::Event(EventCond { name, what }),
+            Pseudo::Event(what) => PlanNode::Event(EventCond {
+                name,
+                what,
+                props: None,
+            }),
             Pseudo::Node(n) => n,
         }
     } else {
@@ -428,6 +437,142 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
         PlanNode::Leaf(Cond { field, test })
     };
     Ok(if negated { PlanNode::Not(Box::new(leaf)) } else { leaf })
+}
+
+/// An event pseudo-field narrowed by a property filter: the rule without
+/// it, planned as usual, with the filter on its event condition.
+fn where_plan(
+    rule: &Rule,
+    w: &EventWhere,
+    path: &Path,
+    kind: &KindSchema,
+    kinds: &Kinds,
+) -> Result<PlanNode, FilterError> {
+    let wp = path.member("value").member("where");
+    let named = rule
+        .field
+        .strip_prefix('@')
+        .and_then(|p| p.split_once(':'))
+        .is_some_and(|(what, name)| !name.is_empty() && matches!(what, "count" | "change" | "firstSeen" | "lastSeen"));
+    if !named || matches!(w.value, Some(Literal::Where(_))) {
+        return Err(FilterError::Unsupported {
+            path: wp.to_string(),
+            what: format!(
+                "a property filter on `{}` (`where` narrows the events of `@count:<event>`, \
+                 `@firstSeen:<event>`, `@lastSeen:<event>` and `@change:<event>`, once)",
+                rule.field
+            ),
+        });
+    }
+    let props = prop_group(&w.filter, &wp)?;
+    let inner = Rule {
+        field: rule.field.clone(),
+        operator: rule.operator,
+        value: w.value.clone(),
+        case_insensitive: rule.case_insensitive,
+    };
+    let mut node = rule_plan(&inner, path, kind, kinds)?;
+    let props = Arc::new(props);
+    let mut at = &mut node;
+    loop {
+        match at {
+            PlanNode::Not(x) => at = x,
+            PlanNode::Event(e) => {
+                e.props = Some(props);
+                break;
+            }
+            _ => break,
+        }
+    }
+    Ok(node)
+}
+
+/// A property filter: each rule names a property and is typed by its
+/// literal (see [`prop_type`]).
+fn prop_group(g: &Group, path: &Path) -> Result<PropNode, FilterError> {
+    let mut children = Vec::with_capacity(g.rules.len());
+    for (i, n) in g.rules.iter().enumerate() {
+        let p = path.rule(i);
+        children.push(match n {
+            Node::Group(h) => prop_group(h, &p)?,
+            Node::Rule(r) => prop_rule(r, &p)?,
+        });
+    }
+    let node = match g.combinator {
+        Combinator::And => PropNode::And(children),
+        Combinator::Or => PropNode::Or(children),
+        Combinator::Xor => PropNode::Xor(children),
+    };
+    Ok(if g.not { PropNode::Not(Box::new(node)) } else { node })
+}
+
+fn prop_rule(rule: &Rule, path: &Path) -> Result<PropNode, FilterError> {
+    if rule.field.is_empty() || rule.field.starts_with('@') {
+        return Err(FilterError::Unsupported {
+            path: path.member("field").to_string(),
+            what: format!(
+                "field `{}` in a property filter (its rules name the event's properties)",
+                rule.field
+            ),
+        });
+    }
+    if !matches!(
+        rule.value,
+        None | Some(
+            Literal::Bool(_)
+                | Literal::Int(_)
+                | Literal::Float(_)
+                | Literal::String(_)
+                | Literal::List(_)
+                | Literal::Duration(_)
+        )
+    ) {
+        return Err(FilterError::Unsupported {
+            path: path.member("value").to_string(),
+            what: format!("{} in a property filter", describe_literal(rule.value.as_ref())),
+        });
+    }
+    let (positive, negated, cx) = split_rule(rule, path);
+    unfinished_value(rule, path)?;
+    if matches!(
+        positive,
+        Operator::WithinLast | Operator::WithinNext | Operator::MoreThanAgo
+    ) {
+        // It would make the rule relative to `now` through every event's
+        // property, which refreshes do not follow.
+        return Err(FilterError::Unsupported {
+            path: path.member("operator").to_string(),
+            what: format!(
+                "`{}` in a property filter (compare instants with `<`, `>` or `between`)",
+                rule.operator.name()
+            ),
+        });
+    }
+    let test = typed_test(&cx, prop_type(rule, positive), positive)?;
+    let leaf = PropNode::Leaf {
+        key: rule.field.clone(),
+        test,
+    };
+    Ok(if negated { PropNode::Not(Box::new(leaf)) } else { leaf })
+}
+
+/// The type a property rule tests, read from its operator and literal
+/// (properties are typed as they were recorded, not by a schema): a number
+/// tests numbers (ints and floats alike, exactly), a boolean booleans, a
+/// string strings, except that an order (`<`, `between`) tests instants,
+/// which properties hold as RFC 3339 strings.
+fn prop_type(rule: &Rule, positive: Operator) -> FieldType {
+    use Operator as O;
+    let first = match &rule.value {
+        Some(Literal::List(xs)) => xs.first(),
+        v => v.as_ref(),
+    };
+    match (positive, first) {
+        (_, Some(Literal::Bool(_))) => FieldType::Bool,
+        (_, Some(Literal::Int(_) | Literal::Float(_))) => FieldType::Float,
+        (O::Lt | O::Le | O::Gt | O::Ge | O::Between, Some(Literal::String(_))) => FieldType::Timestamp,
+        _ => FieldType::String,
+    }
 }
 
 fn not_for_type(cx: &RuleCtx, ty: FieldType) -> FilterError {

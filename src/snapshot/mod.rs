@@ -8,7 +8,7 @@
 //! back. What is saved: the configuration (limit policy, index
 //! configuration, clock), the schema with its relations, every kind's keys in
 //! id order (deleted ones too, so that ids never move), the live set, every
-//! value, every event, and the segments with their order, visibility,
+//! value, every event with its properties, the history of tracked fields, and the segments with their order, visibility,
 //! owners, settings, sharing, rules, rule links, blocks and manual links, and the id counters
 //! (a segment's version is counted from its definition history).
 //! Indexes, dependencies, parents and members are rebuilt from these, and
@@ -18,7 +18,7 @@
 //! time-relative rule's links are as of its last refresh. A restore reads
 //! no more than the header declares.
 //!
-//! # Format (version 3)
+//! # Format (version 4)
 //!
 //! | bytes | what |
 //! |---|---|
@@ -78,8 +78,9 @@ pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
 
 /// The format version this release writes. It also reads every version
 /// from [`OLDEST_READ_VERSION`] on (version 1 has no change log, version 2
-/// no segment settings or versions).
-pub const FORMAT_VERSION: u32 = 3;
+/// no segment settings or versions, version 3 no event properties and no
+/// field histories).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest format version this release reads.
 pub const OLDEST_READ_VERSION: u32 = 1;

@@ -2,11 +2,18 @@
 
 use std::collections::BTreeMap;
 
+use hashbrown::HashMap;
 use indexmap::IndexSet;
 use roaring::RoaringBitmap;
 
+use super::Properties;
 use crate::error::SnapshotError;
 use crate::snapshot::codec::{Dec, Enc};
+use crate::value::Value;
+
+/// One event's properties, names as codes of [`EventLog`]'s property names,
+/// sorted by code.
+pub(crate) type PropSet = Box<[(u32, Value)]>;
 
 /// Microseconds in a day: the width of a timeline chunk.
 const CHUNK: i64 = 86_400_000_000;
@@ -117,6 +124,11 @@ pub(crate) struct EventLog {
     any_first: Vec<i64>,
     any_last: Vec<i64>,
     total: u64,
+    /// Property names, interned.
+    keys: IndexSet<Box<str>>,
+    /// Per name, for the entities with a property on any event of it: the
+    /// properties of each event, aligned with `times`.
+    props: Vec<HashMap<u32, Vec<Option<PropSet>>>>,
 }
 
 impl EventLog {
@@ -128,10 +140,13 @@ impl EventLog {
     /// Records a batch: as [`EventLog::record`] each, with the timelines
     /// appended to and ordered once at the end (a bulk load of history
     /// arrives in any order).
-    pub(crate) fn record_batch<'e>(&mut self, events: impl Iterator<Item = (u32, &'e str, i64)>) {
+    pub(crate) fn record_batch<'e>(
+        &mut self,
+        events: impl Iterator<Item = (u32, &'e str, i64, Option<&'e Properties>)>,
+    ) {
         let mut dirty: BTreeMap<(usize, i64), usize> = BTreeMap::new();
-        for (id, name, micros) in events {
-            let n = self.add(id, name, micros);
+        for (id, name, micros, props) in events {
+            let n = self.add(id, name, micros, props);
             let (day, before) = self.timelines[n].push(micros, id);
             dirty.entry((n, day)).or_insert(before);
         }
@@ -140,14 +155,14 @@ impl EventLog {
         }
     }
 
-    pub(crate) fn record(&mut self, id: u32, name: &str, micros: i64) {
-        let n = self.add(id, name, micros);
+    pub(crate) fn record(&mut self, id: u32, name: &str, micros: i64, props: Option<&Properties>) {
+        let n = self.add(id, name, micros, props);
         self.timelines[n].insert(micros, id);
     }
 
     /// Records an event everywhere but in its name's timeline; returns the
     /// name's index.
-    fn add(&mut self, id: u32, name: &str, micros: i64) -> usize {
+    fn add(&mut self, id: u32, name: &str, micros: i64, props: Option<&Properties>) -> usize {
         let n = match self.names.get_index_of(name) {
             Some(n) => n,
             None => {
@@ -155,9 +170,11 @@ impl EventLog {
                 self.times.push(Vec::new());
                 self.has.push(RoaringBitmap::new());
                 self.timelines.push(Timeline::default());
+                self.props.push(HashMap::new());
                 self.names.len() - 1
             }
         };
+        let set = props.filter(|p| !p.is_empty()).map(|p| self.intern(p));
         let i = id as usize;
         let per = &mut self.times[n];
         if per.len() <= i {
@@ -166,6 +183,16 @@ impl EventLog {
         let ts = &mut per[i];
         let at = ts.partition_point(|&t| t <= micros);
         ts.insert(at, micros);
+        let len = ts.len();
+        match (set, self.props[n].get_mut(&id)) {
+            (set, Some(aligned)) => aligned.insert(at, set),
+            (Some(set), None) => {
+                let mut aligned = vec![None; len - 1];
+                aligned.insert(at, Some(set));
+                self.props[n].insert(id, aligned);
+            }
+            (None, None) => {}
+        }
         self.has[n].insert(id);
         if self.any_first.len() <= i {
             self.any_first.resize(i + 1, i64::MAX);
@@ -184,6 +211,9 @@ impl EventLog {
             return;
         }
         let i = id as usize;
+        for props in &mut self.props {
+            props.remove(&id);
+        }
         for ((per, has), line) in self.times.iter_mut().zip(&mut self.has).zip(&mut self.timelines) {
             if let Some(ts) = per.get_mut(i) {
                 self.total -= ts.len() as u64;
@@ -208,6 +238,7 @@ impl EventLog {
         let per = self.times.remove(n);
         let who = self.has.remove(n);
         self.timelines.remove(n);
+        self.props.remove(n);
         for id in &who {
             self.total -= per[id as usize].len() as u64;
         }
@@ -249,6 +280,12 @@ impl EventLog {
                     ts.drain(..k);
                     self.total -= k as u64;
                     who.insert(id);
+                    if let Some(aligned) = self.props[n].get_mut(&id) {
+                        aligned.drain(..k);
+                        if aligned.iter().all(Option::is_none) {
+                            self.props[n].remove(&id);
+                        }
+                    }
                 }
             }
             if who.is_empty() {
@@ -279,6 +316,49 @@ impl EventLog {
     /// The instants of event `name` (an index) of entity `id`, sorted.
     pub(crate) fn times(&self, name: usize, id: u32) -> &[i64] {
         self.times[name].get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The properties of the events of `name` (an index) of entity `id`,
+    /// aligned with [`EventLog::times`]; `None` when none of them has any.
+    pub(crate) fn props(&self, name: usize, id: u32) -> Option<&[Option<PropSet>]> {
+        self.props[name].get(&id).map(Vec::as_slice)
+    }
+
+    /// The code of a property name, if any event carried it.
+    pub(crate) fn prop_key(&self, key: &str) -> Option<u32> {
+        self.keys.get_index_of(key).map(|k| k as u32)
+    }
+
+    /// The name of a property code.
+    pub(crate) fn prop_name(&self, code: u32) -> &str {
+        self.keys.get_index(code as usize).map_or("", |k| k)
+    }
+
+    /// The properties as a [`Properties`].
+    pub(crate) fn to_properties(&self, set: Option<&PropSet>) -> Properties {
+        let mut entries: Vec<(String, Value)> = set
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .map(|(k, v)| (self.prop_name(*k).to_string(), v.clone()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Properties::from_sorted(entries)
+    }
+
+    fn intern(&mut self, p: &Properties) -> PropSet {
+        let mut set: Vec<(u32, Value)> = p
+            .entries()
+            .iter()
+            .map(|(k, v)| {
+                let code = match self.keys.get_index_of(k.as_str()) {
+                    Some(c) => c,
+                    None => self.keys.insert_full(k.as_str().into()).0,
+                };
+                (code as u32, v.clone())
+            })
+            .collect();
+        set.sort_by_key(|e| e.0);
+        set.into_boxed_slice()
     }
 
     /// The events of name `name` (an index) in time order.
@@ -328,13 +408,46 @@ impl EventLog {
             + self.any_first.capacity() * 16
             + self.has.iter().map(super::bitmap_heap).sum::<usize>()
             + self.timelines.iter().map(Timeline::heap_bytes).sum::<usize>()
+            + self.props.iter().map(props_heap).sum::<usize>()
     }
 }
 
+/// The heap of one name's properties: the per-entity vectors and each
+/// event's set, strings included.
+fn props_heap(props: &HashMap<u32, Vec<Option<PropSet>>>) -> usize {
+    props.capacity() * 32
+        + props
+            .values()
+            .map(|v| {
+                v.capacity() * 16
+                    + v.iter()
+                        .flatten()
+                        .map(|s| {
+                            s.len() * 40
+                                + s.iter()
+                                    .map(|(_, v)| match v {
+                                        Value::String(x) => x.capacity(),
+                                        _ => 0,
+                                    })
+                                    .sum::<usize>()
+                        })
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+}
+
+/// The snapshot version from which event logs hold properties.
+const PROPS_SINCE: u32 = 4;
+
 impl EventLog {
-    /// Writes the log for a snapshot: per name, the entities that did it
-    /// and each one's instants.
+    /// Writes the log for a snapshot: the property names, then per event
+    /// name the entities that did it, each one's instants and, flagged, the
+    /// properties of each of its events.
     pub(crate) fn encode(&self, e: &mut Enc) {
+        e.len(self.keys.len());
+        for k in &self.keys {
+            e.str(k);
+        }
         e.len(self.names.len());
         for (n, name) in self.names.iter().enumerate() {
             e.str(name);
@@ -345,6 +458,20 @@ impl EventLog {
                 for &t in ts {
                     e.i64(t);
                 }
+                match self.props(n, id) {
+                    None => e.u8(0),
+                    Some(sets) => {
+                        e.u8(1);
+                        for set in sets {
+                            let set = set.as_deref().unwrap_or(&[]);
+                            e.len(set.len());
+                            for (k, v) in set {
+                                e.u32(*k);
+                                encode_value(e, v);
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -354,10 +481,21 @@ impl EventLog {
     pub(crate) fn decode(
         live: &RoaringBitmap,
         d: &mut Dec,
+        version: u32,
         what: &dyn Fn() -> String,
     ) -> Result<EventLog, SnapshotError> {
-        let n = d.count(16, &|| format!("{}, event names", what()))?;
         let mut log = EventLog::default();
+        if version >= PROPS_SINCE {
+            let n = d.count(8, &|| format!("{}, property names", what()))?;
+            for _ in 0..n {
+                let at = d.offset();
+                let k = d.str(&|| format!("{}, property name", what()))?;
+                if k.is_empty() || k.len() > super::properties::MAX_PROPERTY_NAME_BYTES || !log.keys.insert(k.into()) {
+                    return Err(d.invalid_at(at, what(), format!("property name `{k}` is empty, too long or twice")));
+                }
+            }
+        }
+        let n = d.count(16, &|| format!("{}, event names", what()))?;
         for _ in 0..n {
             let at = d.offset();
             let name = d.str(&|| format!("{}, event name", what()))?;
@@ -370,6 +508,7 @@ impl EventLog {
             let has = d.bitmap(u64::from(u32::MAX) + 1, &|| of("entities"))?;
             d.subset(at, &has, live, "live", &|| of("entities"))?;
             let mut per = vec![Vec::new(); has.max().map_or(0, |m| m as usize + 1)];
+            let mut props = HashMap::new();
             let mut line = Vec::new();
             for id in &has {
                 let at = d.offset();
@@ -395,6 +534,27 @@ impl EventLog {
                 log.any_first[i] = log.any_first[i].min(ts[0]);
                 log.any_last[i] = log.any_last[i].max(ts[ts.len() - 1]);
                 log.total += ts.len() as u64;
+                if version >= PROPS_SINCE && d.u8(&|| of(&format!("entity {id}, properties flag")))? == 1 {
+                    let mut sets = Vec::with_capacity(ts.len());
+                    for j in 0..ts.len() {
+                        let of = || of(&format!("entity {id}, event {j}, properties"));
+                        let at = d.offset();
+                        let count = d.count(2, &of)?;
+                        let mut set = Vec::with_capacity(count);
+                        for _ in 0..count {
+                            let k = d.u32(&of)?;
+                            if k as usize >= log.keys.len() || set.last().is_some_and(|&(p, _)| p >= k) {
+                                return Err(d.invalid_at(at, of(), "property codes unknown or out of order"));
+                            }
+                            set.push((k, decode_value(d, &of)?));
+                        }
+                        if count > super::properties::MAX_PROPERTIES {
+                            return Err(d.invalid_at(at, of(), "too many properties"));
+                        }
+                        sets.push((!set.is_empty()).then(|| set.into_boxed_slice()));
+                    }
+                    props.insert(id, sets);
+                }
                 per[i] = ts;
             }
             line.sort_unstable();
@@ -411,7 +571,52 @@ impl EventLog {
             log.times.push(per);
             log.has.push(has);
             log.timelines.push(timeline);
+            log.props.push(props);
         }
         Ok(log)
     }
+}
+
+fn encode_value(e: &mut Enc, v: &Value) {
+    match v {
+        Value::Int(i) => {
+            e.u8(0);
+            e.i64(*i);
+        }
+        Value::Float(x) => {
+            e.u8(1);
+            e.u64(x.to_bits());
+        }
+        Value::String(s) => {
+            e.u8(2);
+            e.str(s);
+        }
+        Value::Bool(b) => e.u8(3 + u8::from(*b)),
+        // Never stored: properties are checked on the way in.
+        _ => e.u8(5),
+    }
+}
+
+fn decode_value(d: &mut Dec, what: &dyn Fn() -> String) -> Result<Value, SnapshotError> {
+    let at = d.offset();
+    Ok(match d.u8(what)? {
+        0 => Value::Int(d.i64(what)?),
+        1 => {
+            let x = f64::from_bits(d.u64(what)?);
+            if !x.is_finite() {
+                return Err(d.invalid_at(at, what(), "a float property is not finite"));
+            }
+            Value::Float(x)
+        }
+        2 => {
+            let s = d.str(what)?;
+            if s.len() > super::properties::MAX_PROPERTY_STRING_BYTES {
+                return Err(d.invalid_at(at, what(), "a string property is too long"));
+            }
+            Value::String(s.to_string())
+        }
+        3 => Value::Bool(false),
+        4 => Value::Bool(true),
+        t => return Err(d.invalid_at(at, what(), format!("unknown property value tag {t}"))),
+    })
 }

@@ -8,6 +8,7 @@ mod grams;
 mod json;
 mod parents;
 mod prepared;
+mod properties;
 mod range_index;
 mod row;
 mod table;
@@ -18,6 +19,7 @@ pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsCol
 pub(crate) use dictionary::{Build, Dictionary, Find};
 pub(crate) use events::EventLog;
 pub(crate) use parents::{children, from_bits, resolve as resolve_parent, Parents};
+pub use properties::{Properties, MAX_PROPERTIES, MAX_PROPERTY_NAME_BYTES, MAX_PROPERTY_STRING_BYTES};
 pub(crate) use range_index::union_within;
 pub use range_index::IndexConfig;
 pub use row::Row;

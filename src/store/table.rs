@@ -10,6 +10,7 @@ use super::column::Column;
 use super::events::EventLog;
 use super::json::newlines;
 use super::prepared::{check_key, typed_cell, CellError, Prepared};
+use super::properties::Properties;
 use super::range_index::IndexConfig;
 use super::row::Row;
 pub use crate::ids::EntityId;
@@ -356,7 +357,42 @@ impl Table {
     /// ```
     pub fn record_event(&mut self, key: &str, event: &str, at: Timestamp) -> Result<EntityId, StoreError> {
         let id = self.event_target(key, event)?;
-        self.events.record(id.0, event, at.as_micros());
+        self.events.record(id.0, event, at.as_micros(), None);
+        Ok(id)
+    }
+
+    /// Records that entity `key` did `event` at `at`, with properties that
+    /// filters can test (`"where"` in `@count`, `@firstSeen`, `@lastSeen`
+    /// and `@change`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::record_event`], and [`StoreError::BadProperty`] for a
+    /// property past the bounds of [`Properties`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::store::Properties;
+    /// use segments::{FieldType, KindSchema, Row, Table};
+    ///
+    /// let mut t = Table::new(KindSchema::new("account", [("plan", FieldType::String)])?);
+    /// let acme = t.insert("acme", Row::new())?;
+    /// t.record_event_with("acme", "export", "2026-11-20T09:00:00Z".parse()?, Properties::new().with("format", "csv"))?;
+    /// let (_, props) = t.event_properties(acme, "export").next().unwrap();
+    /// assert_eq!(props.get("format").map(|v| v.to_string()), Some("csv".to_string()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_event_with(
+        &mut self,
+        key: &str,
+        event: &str,
+        at: Timestamp,
+        properties: Properties,
+    ) -> Result<EntityId, StoreError> {
+        let id = self.event_target(key, event)?;
+        check_properties(key, event, &properties)?;
+        self.events.record(id.0, event, at.as_micros(), Some(&properties));
         Ok(id)
     }
 
@@ -371,30 +407,50 @@ impl Table {
         events: impl IntoIterator<Item = (K, E, Timestamp)>,
     ) -> Result<Vec<EntityId>, StoreError> {
         let events: Vec<(K, E, Timestamp)> = events.into_iter().collect();
-        self.record_slice(&events)
+        self.record_slice(&events, None)
     }
 
-    /// As [`Table::record_events`], for a batch the caller keeps.
+    /// Records a batch of events with properties, all or none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InRow`] naming the first bad event (0-based), with what
+    /// [`Table::record_event_with`] would say of it.
+    pub fn record_events_with<K: AsRef<str>, E: AsRef<str>>(
+        &mut self,
+        events: impl IntoIterator<Item = (K, E, Timestamp, Properties)>,
+    ) -> Result<Vec<EntityId>, StoreError> {
+        let (events, props): (Vec<(K, E, Timestamp)>, Vec<Properties>) =
+            events.into_iter().map(|(k, e, t, p)| ((k, e, t), p)).unzip();
+        self.record_slice(&events, Some(&props))
+    }
+
+    /// As [`Table::record_events`], for a batch the caller keeps; `props`,
+    /// when given, holds each event's properties.
     pub(crate) fn record_slice<K: AsRef<str>, E: AsRef<str>>(
         &mut self,
         events: &[(K, E, Timestamp)],
+        props: Option<&[Properties]>,
     ) -> Result<Vec<EntityId>, StoreError> {
         let mut ids = Vec::with_capacity(events.len());
+        let prop = |i: usize| props.and_then(|p| p.get(i));
         for (i, (key, event, _)) in events.iter().enumerate() {
-            ids.push(
-                self.event_target(key.as_ref(), event.as_ref())
-                    .map_err(|e| StoreError::InRow {
-                        row: i,
-                        source: Box::new(e),
-                    })?,
-            );
+            let checked = self.event_target(key.as_ref(), event.as_ref()).and_then(|id| {
+                prop(i).map_or(Ok(()), |p| check_properties(key.as_ref(), event.as_ref(), p))?;
+                Ok(id)
+            });
+            ids.push(checked.map_err(|e| StoreError::InRow {
+                row: i,
+                source: Box::new(e),
+            })?);
         }
         match (&ids[..], events) {
-            ([id], [(_, event, at)]) => self.events.record(id.0, event.as_ref(), at.as_micros()),
+            ([id], [(_, event, at)]) => self.events.record(id.0, event.as_ref(), at.as_micros(), prop(0)),
             _ => self.events.record_batch(
                 ids.iter()
                     .zip(events)
-                    .map(|(id, (_, event, at))| (id.0, event.as_ref(), at.as_micros())),
+                    .enumerate()
+                    .map(|(i, (id, (_, event, at)))| (id.0, event.as_ref(), at.as_micros(), prop(i))),
             ),
         }
         Ok(ids)
@@ -429,6 +485,19 @@ impl Table {
             _ => &[],
         };
         times.iter().map(|&t| Timestamp::from_micros(t))
+    }
+
+    /// The events of name `event` of entity `id`, in order, each with its
+    /// properties (empty for an event recorded without).
+    pub fn event_properties(&self, id: EntityId, event: &str) -> impl Iterator<Item = (Timestamp, Properties)> + '_ {
+        let (times, props) = match self.events.name(event) {
+            Some(n) if self.live.contains(id.0) => (self.events.times(n, id.0), self.events.props(n, id.0)),
+            _ => (&[][..], None),
+        };
+        times.iter().enumerate().map(move |(i, &t)| {
+            let set = props.and_then(|p| p.get(i)).and_then(Option::as_ref);
+            (Timestamp::from_micros(t), self.events.to_properties(set))
+        })
     }
 
     /// The names of the events recorded, in order of first appearance.
@@ -803,6 +872,16 @@ fn finish_bulk(columns: &mut [Column], cfg: IndexConfig) {
             s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
         }
     });
+}
+
+/// Refuses properties past the bounds of [`Properties`].
+fn check_properties(key: &str, event: &str, p: &Properties) -> Result<(), StoreError> {
+    p.check().map_err(|(property, reason)| StoreError::BadProperty {
+        key: key.to_string(),
+        event: event.to_string(),
+        property,
+        reason,
+    })
 }
 
 #[cfg(test)]

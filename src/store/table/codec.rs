@@ -60,7 +60,12 @@ impl Table {
     /// Reads what [`Table::encode`] wrote and rebuilds the indexes. The key
     /// map is built on another thread while the columns are read: the two
     /// take about as long as each other.
-    pub(crate) fn decode(schema: Arc<KindSchema>, cfg: IndexConfig, d: &mut Dec) -> Result<Table, SnapshotError> {
+    pub(crate) fn decode(
+        schema: Arc<KindSchema>,
+        cfg: IndexConfig,
+        d: &mut Dec,
+        version: u32,
+    ) -> Result<Table, SnapshotError> {
         let mut t = Table::with_config(schema.clone(), cfg);
         let kind = schema.name();
         let n = d.count(8, what!("table `{kind}`, key count"))?;
@@ -77,7 +82,7 @@ impl Table {
                         Column::decode(ty, cfg, &t.live, d, what!("table `{kind}`, column `{name}`"))?;
                 }
                 finish_bulk(&mut t.columns, cfg);
-                t.events = EventLog::decode(&t.live, d, what!("table `{kind}`"))?;
+                t.events = EventLog::decode(&t.live, d, version, what!("table `{kind}`"))?;
                 Ok(())
             })();
             (keys.join(), rest)
