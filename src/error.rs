@@ -19,6 +19,16 @@ pub enum SchemaError {
         /// The field named.
         field: String,
     },
+    /// A field that cannot be tracked, or a bound out of range.
+    #[error("kind `{kind}`, field `{field}`: cannot track: {reason}")]
+    NotTrackable {
+        /// The kind.
+        kind: String,
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// Removing a field a relation goes through.
     #[error("field `{field}` of `{kind}` holds a relation's parent key")]
     RelationKey {

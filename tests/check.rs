@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use segments::engine::{Warning, WarningCode as W};
 use segments::filter::{field, in_segments, Combinator, Group, Node, Rule};
 use segments::segment::{Actor, NewSegment, Role};
-use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp, Value};
+use segments::{Engine, FieldType, Filter, IndexConfig, LimitPolicy, Row, Schema, Timestamp, Value};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -286,7 +286,10 @@ proptest! {
         rows in prop::collection::vec(row(), 0..60),
         f in group(),
     ) {
-        let mut e = Engine::new(schema());
+        // The random filters can have more conditions than the default
+        // limit of ten.
+        let policy = LimitPolicy::default().with_unlimited_conditions();
+        let mut e = Engine::with_config(schema(), policy, IndexConfig::default());
         for (i, r) in rows.into_iter().enumerate() {
             e.insert("account", &format!("k{i}"), r).unwrap();
         }

@@ -585,11 +585,16 @@ impl Engine {
                     Some(n) => vec![n.clone()],
                     None => table.event_names().map(String::from).collect(),
                 };
-                let times: Vec<i64> = names
-                    .iter()
-                    .flat_map(|n| table.event_times(EntityId(id), n))
-                    .map(Timestamp::as_micros)
-                    .collect();
+                // Only the events a `"where"` keeps, when it has one.
+                let times: Vec<i64> = if e.props.is_some() {
+                    eval::EventLeaf::bind(e, table, now).times(id).into_owned()
+                } else {
+                    names
+                        .iter()
+                        .flat_map(|n| table.event_times(EntityId(id), n))
+                        .map(Timestamp::as_micros)
+                        .collect()
+                };
                 let now_us = now.as_micros();
                 let event = e.name.clone().unwrap_or_default();
                 detail = Some(match &e.what {

@@ -183,6 +183,7 @@ impl Engine {
     /// written; and for entities new to the live set, every rule of the kind.
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
         let at = self.now();
+        self.store.tables_mut()[k].stamp_history(&w.ids, &w.fields, &w.born, at);
         let left = if self.parents.is_empty() {
             Vec::new()
         } else {

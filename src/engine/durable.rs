@@ -390,11 +390,29 @@ fn replay(
     report: &mut OpenReport,
 ) -> Result<(u64, u64), JournalError> {
     let bytes = std::fs::read(path).map_err(|e| io("reading", path, &e))?;
-    let stored = format::read_header(&bytes).map_err(|reason| JournalError::Damaged {
-        path: path.to_path_buf(),
-        offset: 0,
-        reason: format!("its header: {reason}"),
-    })?;
+    let stored = match format::read_header(&bytes) {
+        Ok(stored) => stored,
+        // The newest journal, created by a rotation or an open that died
+        // before its header was whole: it holds no record. Head it again.
+        Err(reason) if last && (bytes.len() < format::HEADER || bytes.iter().all(|&b| b == 0)) => {
+            write_header(path, base)?;
+            report.seq = base;
+            report.truncated = Some(Truncation {
+                path: path.to_path_buf(),
+                offset: 0,
+                bytes: bytes.len() as u64,
+                reason: format!("its header: {reason}"),
+            });
+            return Ok((format::HEADER as u64, format::HEADER as u64));
+        }
+        Err(reason) => {
+            return Err(JournalError::Damaged {
+                path: path.to_path_buf(),
+                offset: 0,
+                reason: format!("its header: {reason}"),
+            })
+        }
+    };
     if stored != base {
         return Err(JournalError::Inconsistent {
             path: path.to_path_buf(),
@@ -447,6 +465,19 @@ fn replay(
 }
 
 /// Cuts a journal file at `offset`, durably.
+/// Writes a journal's header over whatever the file holds, durably.
+fn write_header(path: &Path, base: u64) -> Result<(), JournalError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| io("opening", path, &e))?;
+    f.write_all(&format::header(base))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io("writing", path, &e))
+}
+
 fn cut(path: &Path, offset: u64) -> Result<(), JournalError> {
     let f = std::fs::OpenOptions::new()
         .write(true)

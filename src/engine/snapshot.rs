@@ -163,6 +163,11 @@ impl Engine {
                 e.str(name);
                 e.u8(TYPES.iter().position(|&t| t == ty).unwrap_or(0) as u8);
             }
+            e.len(k.tracked_fields().len());
+            for (field, keep) in k.tracked_fields() {
+                e.str(field);
+                e.len(keep);
+            }
         }
         e.len(schema.relations().len());
         for rel in schema.relations() {
@@ -629,7 +634,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
         b => return Err(d.invalid("clock", format!("unknown clock tag {b}"))),
     };
 
-    let schema = decode_schema(d)?;
+    let schema = decode_schema(d, version)?;
     let mut engine = Engine::with_config(schema, policy, cfg);
     engine.clock = clock;
     let kinds = engine.store.schema().kind_arcs().to_vec();
@@ -729,7 +734,7 @@ impl Engine {
     }
 }
 
-fn decode_schema(d: &mut Dec) -> Result<Schema, SnapshotError> {
+fn decode_schema(d: &mut Dec, version: u32) -> Result<Schema, SnapshotError> {
     let n = d.count(16, what!("schema, kind count"))?;
     let mut kinds = Vec::with_capacity(n);
     for i in 0..n {
@@ -748,9 +753,20 @@ fn decode_schema(d: &mut Dec) -> Result<Schema, SnapshotError> {
             })?;
             fields.push((field, ty));
         }
-        kinds.push(
-            KindSchema::new(name, fields).map_err(|e| d.invalid_at(at, format!("schema, kind {i}"), e.to_string()))?,
-        );
+        let mut kind =
+            KindSchema::new(name, fields).map_err(|e| d.invalid_at(at, format!("schema, kind {i}"), e.to_string()))?;
+        if version >= 4 {
+            let nt = d.count(9, what!("schema, kind `{name}`, tracked field count"))?;
+            for _ in 0..nt {
+                let at = d.offset();
+                let field = d.str(what!("schema, kind `{name}`, tracked field"))?;
+                let keep = d.usize(what!("schema, kind `{name}`, tracked field `{field}`"))?;
+                kind = kind
+                    .tracking(field, keep)
+                    .map_err(|e| d.invalid_at(at, format!("schema, kind `{name}`"), e.to_string()))?;
+            }
+        }
+        kinds.push(kind);
     }
     let at = d.offset();
     let mut schema = Schema::new(kinds).map_err(|e| d.invalid_at(at, "schema", e.to_string()))?;

@@ -360,7 +360,7 @@ impl Engine {
     ///         {"field": "format", "operator": "=", "value": "csv"}]}}}]}"#)?;
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (exporters, _) = engine.create_segment(&admin, NewSegment::new("CSV exporters", "account").filter(csv))?;
-    /// assert_eq!(engine.members(exporters)?.collect::<Vec<_>>(), ["acme"]);
+    /// assert_eq!(engine.member_keys(exporters)?.collect::<Vec<_>>(), ["acme"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn record_event_with(

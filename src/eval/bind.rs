@@ -8,10 +8,12 @@ use roaring::RoaringBitmap;
 pub(crate) use super::events::EventLeaf;
 use super::lower::{numeric_span, Span};
 use super::{Env, Meter};
-use crate::filter::{Cond, FieldTest, PlanNode, StrMatch, TagCount, Test};
+use crate::filter::{Cond, FieldTest, PlanNode, StrMatch, TagCount, Test, TrendTest};
 use crate::schema::FieldId;
 use crate::schema::FieldType;
-use crate::store::{BoolColumn, Build, Column, Dictionary, Find, NumericColumn, StringColumn, TagsColumn, NONE};
+use crate::store::{
+    BoolColumn, Build, Column, Dictionary, Find, History, NumericColumn, StringColumn, TagsColumn, NONE,
+};
 use crate::value::Timestamp;
 use crate::Table;
 
@@ -62,6 +64,12 @@ pub(crate) enum BoundLeaf<'a> {
     },
     /// A condition on events.
     Event(EventLeaf<'a>),
+    /// A trend of a tracked field; never without a history.
+    Trend {
+        history: Option<&'a History>,
+        test: TrendTest,
+        now: i64,
+    },
     /// A condition computed whole when bound (segment membership, a
     /// quantifier over related entities): the live ids that satisfy it.
     Set(RoaringBitmap),
@@ -135,6 +143,11 @@ fn bind_leaf<'a>(c: &Cond, table: &'a Table, now: Timestamp, meter: &Meter) -> B
     let ty = table.schema().field(c.field).map_or(FieldType::Int, |(_, t)| t);
     match (column, &c.test) {
         (col, Test::Null) => BoundLeaf::Null(col.present()),
+        (_, Test::Trend(test)) => BoundLeaf::Trend {
+            history: table.history(c.field),
+            test: test.clone(),
+            now: now.as_micros(),
+        },
         (_, Test::Fields(test)) => BoundLeaf::Fields {
             table,
             field: c.field,
@@ -233,6 +246,9 @@ impl BoundLeaf<'_> {
             }
             BoundLeaf::Fields { table, field, test } => super::fields::test(test, table, *field, id),
             BoundLeaf::Event(e) => e.test(id),
+            BoundLeaf::Trend { history, test, now } => {
+                history.is_some_and(|h| super::trend::holds(test, h.of(id), *now))
+            }
             BoundLeaf::Set(ids) => ids.contains(id),
         }
     }

@@ -191,6 +191,10 @@ impl SetEval<'_> {
             }
             BoundLeaf::Bool { col, value } => exact(restrict(col.with(*value))),
             BoundLeaf::Fields { .. } => exact(self.filter_ids(within.unwrap_or(self.live), |id| l.test(id))),
+            BoundLeaf::Trend { history, .. } => match history {
+                Some(h) => exact(self.filter_ids(&(within.unwrap_or(self.live) & h.who()), |id| l.test(id))),
+                None => exact(RoaringBitmap::new()),
+            },
             BoundLeaf::TagsMatch { col, codes, count, .. } => {
                 let some = union_of(col.bitmaps(), codes, within);
                 match count {
@@ -255,6 +259,7 @@ impl SetEval<'_> {
             },
             // Read cell by cell: last in an `and`, over its fewest candidates.
             BoundLeaf::Fields { .. } => self.live_len,
+            BoundLeaf::Trend { history, .. } => history.map_or(0, |h| h.who().len()),
         }
     }
 }

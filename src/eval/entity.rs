@@ -29,6 +29,9 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
             let i = id as usize;
             match (column, &c.test) {
                 (col, Test::Null) => !col.present().contains(id),
+                (_, Test::Trend(t)) => table
+                    .history(c.field)
+                    .is_some_and(|h| super::trend::holds(t, h.of(id), now.as_micros())),
                 (_, Test::Fields(t)) => super::fields::test(t, table, c.field, id),
                 (Column::Numeric(col), test) => {
                     let Some(key) = col.key(id) else {

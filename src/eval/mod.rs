@@ -30,6 +30,7 @@ mod lower;
 mod next;
 mod oracle;
 mod related;
+mod trend;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ use crate::value::Timestamp;
 use bind::BoundNode;
 pub(crate) use budget::Meter;
 pub use budget::{Budget, CancelToken};
+pub(crate) use events::EventLeaf;
 pub(crate) use next::next_flip;
 
 /// What a plan that names segments or related kinds reads besides its own

@@ -2,7 +2,7 @@
 //! alone: for each entity, the instants at which its value (or one of its
 //! event instants) crosses a window's edge, and their minimum after `now`.
 
-use crate::filter::{EventWhat, PlanNode, Test, Window};
+use crate::filter::{Cond, EventWhat, PlanNode, Test, Window};
 use crate::store::Column;
 use crate::value::key_to_int;
 use crate::Table;
@@ -18,6 +18,15 @@ pub(crate) fn next_flip(leaf: &PlanNode, table: &Table, now: i64) -> Option<i64>
         }
     };
     match leaf {
+        PlanNode::Leaf(Cond {
+            field,
+            test: Test::Trend(t),
+        }) => {
+            let h = table.history(*field)?;
+            for id in h.who() {
+                super::trend::edges(t, h.of(id), now, &mut offer);
+            }
+        }
         PlanNode::Leaf(c) => {
             let Test::Window(w, d) = c.test else { return None };
             if let Column::Numeric(col) = table.column(c.field) {

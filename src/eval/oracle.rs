@@ -5,7 +5,8 @@
 use roaring::RoaringBitmap;
 
 use super::Env;
-use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, PropNode, Test, Window};
+use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, PropNode, Test, TrendTest, TrendWhat, Window};
+use crate::schema::FieldId;
 use crate::store::{EntityId, Properties};
 use crate::value::{cmp_num, Num, Timestamp, Value};
 use crate::Table;
@@ -30,6 +31,7 @@ fn matches_row(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &En
         }
         PlanNode::Leaf(c) => match &c.test {
             Test::Fields(t) => super::fields::test(t, table, c.field, id),
+            Test::Trend(t) => trend(t, table, c.field, id, now),
             t => test(t, &table.value(id, c.field), now),
         },
         PlanNode::Event(e) => event(e, table, id, now),
@@ -75,6 +77,75 @@ fn event(e: &EventCond, table: &Table, id: u32, now: Timestamp) -> bool {
                 _ => last as f64 <= ratio * before as f64,
             };
             last + before > 0 && grew_or_fell
+        }
+    }
+}
+
+/// A trend from the entity's history as the public API gives it, walked in
+/// full: the value in force at each instant is the last change at or before it.
+fn trend(t: &TrendTest, table: &Table, field: FieldId, id: u32, now: Timestamp) -> bool {
+    let Some((name, _)) = table.schema().field(field) else {
+        return false;
+    };
+    let now = now.as_micros() as i128;
+    let start = now - t.window;
+    let changes: Vec<(i128, Option<Num>)> = table
+        .field_history(EntityId(id), name)
+        .into_iter()
+        .map(|(at, v)| {
+            let n = match v {
+                Value::Int(i) => Some(Num::Int(i as i128)),
+                Value::Float(x) => Some(Num::Float(x)),
+                _ => None,
+            };
+            (at.as_micros() as i128, n)
+        })
+        .filter(|(at, _)| *at <= now)
+        .collect();
+    let in_force = |s: i128| changes.iter().rfind(|(at, _)| *at <= s).map(|c| c.1);
+    let Some(current) = changes.last().map(|c| c.1) else {
+        return false;
+    };
+    let first_inside = changes.iter().find(|(at, _)| *at > start).map(|c| c.1);
+    let f = |n: Num| match n {
+        Num::Int(i) => i as f64,
+        Num::Float(x) => x,
+    };
+    match t.what {
+        TrendWhat::Delta | TrendWhat::Percent => {
+            let base = in_force(start).or(first_inside);
+            let (Some(Some(b)), Some(c)) = (base, current) else {
+                return false;
+            };
+            let delta = match (c, b) {
+                (Num::Int(c), Num::Int(b)) => Num::Int(c - b),
+                (c, b) => Num::Float(f(c) - f(b)),
+            };
+            let x = if t.what == TrendWhat::Delta {
+                delta
+            } else if f(b) == 0.0 {
+                return false;
+            } else {
+                Num::Float(f(delta) / f(b).abs() * 100.0)
+            };
+            t.op.accepts(cmp_num(x, t.lit))
+        }
+        TrendWhat::Max | TrendWhat::Min => {
+            let mut seen: Vec<Num> = in_force(start).flatten().into_iter().collect();
+            seen.extend(changes.iter().filter(|(at, _)| *at > start).filter_map(|c| c.1));
+            let best = seen.into_iter().reduce(|a, b| {
+                let b_wins = if t.what == TrendWhat::Max {
+                    cmp_num(b, a).is_gt()
+                } else {
+                    cmp_num(b, a).is_lt()
+                };
+                if b_wins {
+                    b
+                } else {
+                    a
+                }
+            });
+            best.is_some_and(|x| t.op.accepts(cmp_num(x, t.lit)))
         }
     }
 }

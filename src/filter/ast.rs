@@ -111,10 +111,35 @@ pub enum Literal {
     /// ...}` with a group as the value): how many of the entity's tags the
     /// group matches.
     Match(Box<TagMatch>),
+    /// A trend over a window, for `@delta:<field>`, `@max:<field>` and
+    /// `@min:<field>`.
+    Trend(Trend),
     /// A value of an event pseudo-field (`@count`, `@firstSeen`,
     /// `@lastSeen`, `@change`) narrowed to the events whose properties
     /// match a filter (`"where"`).
     Where(Box<EventWhere>),
+}
+
+/// `{"by": 10, "withinLast": {"amount": 30, "unit": "days"}}`: the value of a
+/// rule on a tracked field's trend (see [the filter docs](crate::filter#trends)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    /// What is compared, and with what number.
+    pub measure: TrendMeasure,
+    /// The window, ending at `now`.
+    pub window: Duration,
+}
+
+/// What a [`Trend`] compares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrendMeasure {
+    /// `"by"`: the change over the window (`@delta`), in the field's units.
+    By(Box<Literal>),
+    /// `"percent"`: the change over the window (`@delta`) as a percentage of
+    /// the value it started from.
+    Percent(Box<Literal>),
+    /// `"value"`: the highest (`@max`) or lowest (`@min`) value in the window.
+    Value(Box<Literal>),
 }
 
 /// The value of a rule on an event pseudo-field that counts only the events

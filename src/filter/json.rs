@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::ast::{
     Combinator, CountWindow, Duration, EventCount, EventWhere, Filter, Group, Literal, MatchMode, Nested, Node,
-    Operator, Rule, TagMatch, Threshold, TimeUnit, UsageChange,
+    Operator, Rule, TagMatch, Threshold, TimeUnit, Trend, TrendMeasure, UsageChange,
 };
 use super::path::Path;
 use crate::error::FilterError;
@@ -634,6 +634,9 @@ fn literal_from_json(v: &Value, path: &Path, field: &str) -> Result<Literal, Fil
                 found: Value::Object(o.clone()).to_string(),
             })?)
         }
+        Value::Object(o) if ["by", "percent"].iter().any(|k| o.contains_key(*k)) || o.contains_key("value") => {
+            Literal::Trend(trend_from_json(o, path, field)?)
+        }
         Value::Object(o) if o.contains_key("count") => {
             Literal::Count(count_from_json(o).ok_or_else(|| FilterError::BadValue {
                 path: path.to_string(),
@@ -729,6 +732,38 @@ fn threshold_from_json(o: &Map<String, Value>, path: &Path, field: &str) -> Resu
         threshold: Some(threshold),
         filter,
     })
+}
+
+pub(crate) const TREND_SHAPE: &str = r#"{"by": <number>, "withinLast": <duration>}, {"percent": <number>, "withinLast": <duration>} or {"value": <number>, "withinLast": <duration>}"#;
+
+fn trend_from_json(o: &Map<String, Value>, path: &Path, field: &str) -> Result<Trend, FilterError> {
+    let bad = || FilterError::BadValue {
+        path: path.to_string(),
+        field: field.to_string(),
+        expected: TREND_SHAPE.into(),
+        found: Value::Object(o.clone()).to_string(),
+    };
+    if o.len() != 2 {
+        return Err(bad());
+    }
+    let window = o
+        .get("withinLast")
+        .and_then(Value::as_object)
+        .and_then(duration_from_json)
+        .ok_or_else(bad)?;
+    let (name, v) = o.iter().find(|(k, _)| *k != "withinLast").ok_or_else(bad)?;
+    let number = match v {
+        Value::Number(_) => literal_from_json(v, &path.member(name), field)?,
+        Value::Object(b) if b.contains_key(BIGINT) => literal_from_json(v, &path.member(name), field)?,
+        _ => return Err(bad()),
+    };
+    let measure = match name.as_str() {
+        "by" => TrendMeasure::By(Box::new(number)),
+        "percent" => TrendMeasure::Percent(Box::new(number)),
+        "value" => TrendMeasure::Value(Box::new(number)),
+        _ => return Err(bad()),
+    };
+    Ok(Trend { measure, window })
 }
 
 fn change_from_json(o: &Map<String, Value>) -> Option<UsageChange> {
@@ -838,6 +873,17 @@ fn literal_to_json(l: &Literal) -> Value {
             "ratio": c.ratio,
             "window": {"amount": c.window.amount, "unit": c.window.unit.name()},
         }),
+        Literal::Trend(t) => {
+            let (name, n) = match &t.measure {
+                TrendMeasure::By(n) => ("by", n),
+                TrendMeasure::Percent(n) => ("percent", n),
+                TrendMeasure::Value(n) => ("value", n),
+            };
+            serde_json::json!({
+                name: literal_to_json(n),
+                "withinLast": {"amount": t.window.amount, "unit": t.window.unit.name()},
+            })
+        }
         Literal::Where(w) => {
             let filter = group_to_json(&w.filter);
             let mut m = match w.value.as_ref().map(literal_to_json) {

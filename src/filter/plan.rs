@@ -360,6 +360,30 @@ pub(crate) enum Test {
     TagsMatch(Box<TagsMatch>),
     /// A comparison with other fields.
     Fields(FieldTest),
+    /// A trend of a tracked field over a window ending at `now`.
+    Trend(TrendTest),
+}
+
+/// `@delta`, `@max`, `@min` of a tracked field.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrendTest {
+    pub what: TrendWhat,
+    pub op: CmpOp,
+    pub lit: Num,
+    /// The window's length in microseconds.
+    pub window: i128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrendWhat {
+    /// The value now less the value at the window's start.
+    Delta,
+    /// The same, as a percentage of the value at the start.
+    Percent,
+    /// The highest value in force during the window.
+    Max,
+    /// The lowest.
+    Min,
 }
 
 impl Plan {
@@ -538,7 +562,7 @@ impl PlanNode {
     /// Whether this leaf's result changes with `now` alone.
     pub(crate) fn is_time_relative_leaf(&self) -> bool {
         match self {
-            PlanNode::Leaf(c) => matches!(c.test, Test::Window(..)),
+            PlanNode::Leaf(c) => matches!(c.test, Test::Window(..) | Test::Trend(_)),
             PlanNode::Event(e) => match &e.what {
                 EventWhat::First(t) | EventWhat::Last(t) => matches!(t, Test::Window(..)),
                 EventWhat::Count { window, .. } => matches!(window, CountWin::Last(_)),

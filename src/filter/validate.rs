@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use super::ast::{
     Combinator, CountWindow, EventWhere, Filter, Group, Literal, MatchMode, Node, Operator, Rule, TagMatch, Threshold,
+    TrendMeasure,
 };
 use super::limit::LimitPolicy;
 use super::path::Path;
 use super::plan::{
     CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, Plan, PlanNode, PropNode, Quant, RelCond, StrKind,
-    StrMatch, StrNode, StrPred, TagCount, TagsMatch, Test, Window,
+    StrMatch, StrNode, StrPred, TagCount, TagsMatch, Test, TrendTest, TrendWhat, Window,
 };
 use crate::error::FilterError;
 use crate::ids::SegmentId;
@@ -176,6 +177,7 @@ pub(crate) fn describe_literal(l: Option<&Literal>) -> String {
         Some(Literal::Field(f)) => format!("field `{f}`"),
         Some(Literal::Match(_)) => "a match mode".into(),
         Some(Literal::Where(w)) => format!("{} with a property filter", describe_literal(w.value.as_ref())),
+        Some(Literal::Trend(_)) => "a trend".into(),
     }
 }
 
@@ -408,6 +410,7 @@ fn rule_plan(rule: &Rule, path: &Path, kind: &KindSchema, kinds: &Kinds) -> Resu
             ("firstSeen", _) => EventWhat::First(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
             ("lastSeen", _) => EventWhat::Last(typed_test(&cx, FieldType::Timestamp, positive)?).into(),
             ("count", Some(_)) => count_test(&cx, positive)?.into(),
+            ("delta" | "max" | "min", Some(f)) => trend_test(&cx, positive, what, f, kind)?,
             ("change", Some(_)) => change_test(&cx, positive)?.into(),
             _ => return Err(unknown()),
         };
@@ -693,6 +696,59 @@ fn related_test(cx: &RuleCtx, positive: Operator, child: &str, kinds: &Kinds) ->
         quant,
         nested,
     }))))
+}
+
+/// `@delta:<field>`, `@max:<field>`, `@min:<field>` of a tracked numeric
+/// field, compared with `<`, `<=`, `>`, `>=`.
+fn trend_test(cx: &RuleCtx, positive: Operator, what: &str, f: &str, kind: &KindSchema) -> Result<Pseudo, FilterError> {
+    let field = kind.field_id(f).ok_or_else(|| FilterError::UnknownField {
+        path: cx.path.member("field").to_string(),
+        field: cx.rule.field.clone(),
+    })?;
+    if kind.tracked(f).is_none() {
+        return Err(FilterError::Unsupported {
+            path: cx.path.member("field").to_string(),
+            what: format!(
+                "`{}`: the schema does not track `{f}` (see KindSchema::tracking)",
+                cx.rule.field
+            ),
+        });
+    }
+    let op = match positive {
+        Operator::Lt => CmpOp::Lt,
+        Operator::Le => CmpOp::Le,
+        Operator::Gt => CmpOp::Gt,
+        Operator::Ge => CmpOp::Ge,
+        _ => return Err(not_allowed(cx, "`<`, `<=`, `>` and `>=`")),
+    };
+    let vp = cx.value_path();
+    let Some(Literal::Trend(t)) = cx.value() else {
+        return Err(cx.bad(&vp, super::json::TREND_SHAPE, cx.value()));
+    };
+    let (tw, n, member) = match (what, &t.measure) {
+        ("delta", TrendMeasure::By(n)) => (TrendWhat::Delta, n, "by"),
+        ("delta", TrendMeasure::Percent(n)) => (TrendWhat::Percent, n, "percent"),
+        ("max", TrendMeasure::Value(n)) => (TrendWhat::Max, n, "value"),
+        ("min", TrendMeasure::Value(n)) => (TrendWhat::Min, n, "value"),
+        ("delta", _) => {
+            return Err(cx.bad(
+                &vp,
+                r#"{"by": <number>} or {"percent": <number>}, with "withinLast": <duration>"#,
+                cx.value(),
+            ))
+        }
+        _ => return Err(cx.bad(&vp, r#"{"value": <number>, "withinLast": <duration>}"#, cx.value())),
+    };
+    let lit = cx.number_at(Some(n), &vp.member(member))?;
+    Ok(Pseudo::Node(PlanNode::Leaf(Cond {
+        field,
+        test: Test::Trend(TrendTest {
+            what: tw,
+            op,
+            lit,
+            window: t.window.amount as i128 * t.window.unit.micros(),
+        }),
+    })))
 }
 
 /// `@change:<event>` with `>=` (grew) or `<=` (fell).

@@ -8,6 +8,7 @@ use roaring::RoaringBitmap;
 
 use super::column::Column;
 use super::events::EventLog;
+use super::history::{History, Sample};
 use super::json::newlines;
 use super::prepared::{check_key, typed_cell, CellError, Prepared};
 use super::properties::Properties;
@@ -82,14 +83,16 @@ pub struct MemoryUsage {
     pub columns: usize,
     /// Indexes: range buckets and cumulative bitmaps, value → ids bitmaps.
     pub indexes: usize,
-    /// Events: instants per entity and event name.
+    /// Events: instants per entity and event name, and their properties.
     pub events: usize,
+    /// The changes kept of tracked fields.
+    pub history: usize,
 }
 
 impl MemoryUsage {
     /// All of it.
     pub fn total(&self) -> usize {
-        self.keys + self.columns + self.indexes + self.events
+        self.keys + self.columns + self.indexes + self.events + self.history
     }
 }
 
@@ -119,6 +122,8 @@ pub struct Table {
     live: RoaringBitmap,
     columns: Vec<Column>,
     events: EventLog,
+    /// Per field: the changes kept, for tracked fields.
+    history: Vec<Option<History>>,
     /// Ids are `u32`s; a unit test lowers this to reach the limit.
     max_keys: u64,
     max_line_bytes: usize,
@@ -137,6 +142,7 @@ impl Table {
     pub fn with_config(schema: impl Into<Arc<KindSchema>>, cfg: IndexConfig) -> Table {
         let schema = schema.into();
         let columns = schema.fields().map(|(_, _, t)| Column::new(t, cfg)).collect();
+        let history = histories(&schema);
         Table {
             schema,
             cfg,
@@ -144,6 +150,7 @@ impl Table {
             live: RoaringBitmap::new(),
             columns,
             events: EventLog::default(),
+            history,
             max_keys: u32::MAX as u64,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
@@ -178,17 +185,67 @@ impl Table {
     /// column of missing values) or one removed (its column dropped).
     pub(crate) fn reshape(&mut self, schema: Arc<KindSchema>) {
         if schema.len() > self.columns.len() {
-            if let Some((_, _, ty)) = schema.fields().last() {
+            if let Some((_, name, ty)) = schema.fields().last() {
                 self.columns.push(Column::new(ty, self.cfg));
+                self.history.push(schema.tracked(name).map(History::new));
             }
         } else {
             // The one field of the old schema the new one lacks.
             let gone = self.schema.fields().position(|(_, n, _)| schema.field_id(n).is_none());
             if let Some(i) = gone {
                 self.columns.remove(i);
+                self.history.remove(i);
             }
         }
         self.schema = schema;
+    }
+
+    /// Records, for the tracked fields among `fields` (all of them for the
+    /// `born`), the current value of each of `ids` at `now` where it
+    /// changed.
+    pub(crate) fn stamp_history(&mut self, ids: &[u32], fields: &[FieldId], born: &[u32], now: Timestamp) {
+        if self.history.iter().all(Option::is_none) {
+            return;
+        }
+        for f in 0..self.history.len() {
+            let field = FieldId(f as u32);
+            let written = fields.contains(&field);
+            if self.history[f].is_none() || (!written && born.is_empty()) {
+                continue;
+            }
+            let stamp: Vec<(u32, Sample)> = ids
+                .iter()
+                .filter(|id| written || born.contains(id))
+                .map(|&id| (id, Sample::of(&self.value(id, field))))
+                .collect();
+            if let Some(h) = &mut self.history[f] {
+                for (id, v) in stamp {
+                    h.stamp(id, now.as_micros(), v);
+                }
+            }
+        }
+    }
+
+    /// The changes kept of a tracked field, if it is one.
+    pub(crate) fn history(&self, field: FieldId) -> Option<&History> {
+        self.history.get(field.index()).and_then(Option::as_ref)
+    }
+
+    /// The changes kept of the tracked field `field` of entity `id`, in
+    /// time order: each value (`Value::Null` where it was cleared) with the
+    /// instant of the write that made it. Empty for a field that is not
+    /// tracked. Kept by an [`Engine`](crate::Engine)'s writes.
+    pub fn field_history(&self, id: EntityId, field: &str) -> Vec<(Timestamp, Value)> {
+        let Some(h) = self.schema.field_id(field).and_then(|f| self.history(f)) else {
+            return Vec::new();
+        };
+        if !self.live.contains(id.0) {
+            return Vec::new();
+        }
+        h.of(id.0)
+            .iter()
+            .map(|&(t, v)| (Timestamp::from_micros(t), v.to_value()))
+            .collect()
     }
 
     /// The number of live entities.
@@ -330,6 +387,9 @@ impl Table {
             .ok_or_else(|| StoreError::UnknownKey { key: key.to_string() })?;
         for c in &mut self.columns {
             c.clear(id.0);
+        }
+        for h in self.history.iter_mut().flatten() {
+            h.clear(id.0);
         }
         self.events.clear(id.0);
         self.live.remove(id.0);
@@ -789,6 +849,7 @@ impl Table {
         let mut m = MemoryUsage {
             keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + super::bitmap_heap(&self.live),
             events: self.events.heap_bytes(),
+            history: self.history.iter().flatten().map(History::heap_bytes).sum(),
             ..MemoryUsage::default()
         };
         for c in &self.columns {
@@ -872,6 +933,14 @@ fn finish_bulk(columns: &mut [Column], cfg: IndexConfig) {
             s.spawn(move || chunk.iter_mut().for_each(|c| c.finish_bulk(cfg)));
         }
     });
+}
+
+/// An empty history for each tracked field of `schema`, by field.
+fn histories(schema: &KindSchema) -> Vec<Option<History>> {
+    schema
+        .fields()
+        .map(|(_, n, _)| schema.tracked(n).map(History::new))
+        .collect()
 }
 
 /// Refuses properties past the bounds of [`Properties`].

@@ -11,6 +11,7 @@ use crate::schema::KindSchema;
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::store::column::Column;
 use crate::store::events::EventLog;
+use crate::store::history::History;
 use crate::store::range_index::IndexConfig;
 
 impl Table {
@@ -33,6 +34,9 @@ impl Table {
                     c.encode(&mut e);
                 }
                 self.events.encode(&mut e);
+                for h in self.history.iter().flatten() {
+                    h.encode(&mut e);
+                }
                 e
             });
             e.len(self.keys.len());
@@ -53,6 +57,9 @@ impl Table {
                     c.encode(e);
                 }
                 self.events.encode(e);
+                for h in self.history.iter().flatten() {
+                    h.encode(e);
+                }
             }
         }
     }
@@ -83,6 +90,18 @@ impl Table {
                 }
                 finish_bulk(&mut t.columns, cfg);
                 t.events = EventLog::decode(&t.live, d, version, what!("table `{kind}`"))?;
+                if version >= 4 {
+                    for (f, name, _) in schema.fields() {
+                        if let Some(keep) = schema.tracked(name) {
+                            t.history[f.index()] = Some(History::decode(
+                                keep,
+                                &t.live,
+                                d,
+                                what!("table `{kind}`, history of `{name}`"),
+                            )?);
+                        }
+                    }
+                }
                 Ok(())
             })();
             (keys.join(), rest)
