@@ -3,13 +3,14 @@
 //! a time.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use roaring::RoaringBitmap;
 
 use super::lower::{numeric_span, Span};
 use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PropNode, Test};
 use crate::schema::FieldType;
-use crate::store::EventLog;
+use crate::store::{EventLog, PVal, PropSet};
 use crate::value::{int_key, key_to_int, Timestamp, Value};
 use crate::Table;
 
@@ -32,33 +33,66 @@ enum Bound {
     Or(Vec<Bound>),
     Xor(Vec<Bound>),
     Not(Box<Bound>),
+    Leaf(PropLeaf),
+}
+
+/// One property test, bound.
+struct PropLeaf {
     /// `None`: no event ever carried the property.
-    Leaf(Option<u32>, Test),
+    key: Option<u32>,
+    test: Test,
+    /// The answer for an event without the property.
+    missing: bool,
+    /// The answer for each string of the log's dictionary, as a bitset:
+    /// decided once per distinct string, the first time one is met.
+    strs: OnceCell<Vec<u64>>,
 }
 
 impl Bound {
-    fn bind(p: &PropNode, log: &EventLog) -> Bound {
-        let all = |xs: &[PropNode]| xs.iter().map(|x| Bound::bind(x, log)).collect();
+    fn bind(p: &PropNode, log: &EventLog, now: Timestamp) -> Bound {
+        let all = |xs: &[PropNode]| xs.iter().map(|x| Bound::bind(x, log, now)).collect();
         match p {
             PropNode::And(xs) => Bound::And(all(xs)),
             PropNode::Or(xs) => Bound::Or(all(xs)),
             PropNode::Xor(xs) => Bound::Xor(all(xs)),
-            PropNode::Not(x) => Bound::Not(Box::new(Bound::bind(x, log))),
-            PropNode::Leaf { key, test } => Bound::Leaf(log.prop_key(key), test.clone()),
+            PropNode::Not(x) => Bound::Not(Box::new(Bound::bind(x, log, now))),
+            PropNode::Leaf { key, test } => Bound::Leaf(PropLeaf {
+                key: log.prop_key(key),
+                missing: property_test(test, None, now),
+                test: test.clone(),
+                strs: OnceCell::new(),
+            }),
         }
     }
 
-    fn matches(&self, set: &[(u32, Value)], now: Timestamp) -> bool {
+    fn matches(&self, set: &[(u32, PVal)], log: &EventLog, now: Timestamp) -> bool {
         match self {
-            Bound::And(xs) => xs.iter().all(|x| x.matches(set, now)),
-            Bound::Or(xs) => xs.iter().any(|x| x.matches(set, now)),
-            Bound::Xor(xs) => xs.iter().filter(|x| x.matches(set, now)).count() % 2 == 1,
-            Bound::Not(x) => !x.matches(set, now),
-            Bound::Leaf(code, test) => {
-                let v = code
+            Bound::And(xs) => xs.iter().all(|x| x.matches(set, log, now)),
+            Bound::Or(xs) => xs.iter().any(|x| x.matches(set, log, now)),
+            Bound::Xor(xs) => xs.iter().filter(|x| x.matches(set, log, now)).count() % 2 == 1,
+            Bound::Not(x) => !x.matches(set, log, now),
+            Bound::Leaf(l) => {
+                let v = l
+                    .key
                     .and_then(|c| set.binary_search_by_key(&c, |e| e.0).ok())
-                    .map(|i| &set[i].1);
-                property_test(test, v, now)
+                    .map(|i| set[i].1);
+                match v {
+                    None => l.missing,
+                    Some(PVal::Str(c)) => {
+                        let bits = l.strs.get_or_init(|| {
+                            let words = log.strings();
+                            let mut bits = vec![0u64; words.len().div_ceil(64)];
+                            for (i, w) in words.iter().enumerate() {
+                                if property_test(&l.test, Some(&Value::String(w.to_string())), now) {
+                                    bits[i / 64] |= 1 << (i % 64);
+                                }
+                            }
+                            bits
+                        });
+                        bits.get(c as usize / 64).is_some_and(|b| b >> (c % 64) & 1 == 1)
+                    }
+                    Some(v) => property_test(&l.test, v.scalar().as_ref(), now),
+                }
             }
         }
     }
@@ -153,7 +187,7 @@ impl<'a> EventLeaf<'a> {
             name,
             unknown,
             test,
-            props: e.props.as_deref().map(|p| Bound::bind(p, log)),
+            props: e.props.as_deref().map(|p| Bound::bind(p, log, now)),
             now,
         }
     }
@@ -168,27 +202,39 @@ impl<'a> EventLeaf<'a> {
         let Some(props) = &self.props else {
             return Cow::Borrowed(ts);
         };
-        let sets = self.log.props(n, id);
-        let set = |i: usize| -> &[(u32, Value)] { sets.and_then(|s| s[i].as_deref()).unwrap_or(&[]) };
         Cow::Owned(
             ts.iter()
                 .enumerate()
-                .filter(|&(i, _)| props.matches(set(i), self.now))
+                .filter(|&(i, _)| self.keeps(props, n, id, i))
                 .map(|(_, &t)| t)
                 .collect(),
         )
     }
 
-    /// The first and last instants that count for `id`.
+    /// Whether event `i` of `id` (of name `n`) has matching properties.
+    fn keeps(&self, props: &Bound, n: usize, id: u32, i: usize) -> bool {
+        self.keeps_in(props, self.log.props(n, id), i)
+    }
+
+    /// As [`EventLeaf::keeps`], with the entity's properties looked up.
+    fn keeps_in(&self, props: &Bound, sets: Option<&[Option<PropSet>]>, i: usize) -> bool {
+        let set = sets.and_then(|s| s[i].as_deref()).unwrap_or(&[]);
+        props.matches(set, self.log, self.now)
+    }
+
+    /// The first and last instants that count for `id`: with a property
+    /// filter, scanned from each end to the first event it keeps.
     fn span(&self, id: u32) -> Option<(i64, i64)> {
         if self.unknown {
             return None;
         }
-        if self.props.is_none() {
+        let (Some(props), Some(n)) = (&self.props, self.name) else {
             return self.log.span(self.name, id);
-        }
-        let ts = self.times(id);
-        Some((*ts.first()?, *ts.last()?))
+        };
+        let ts = self.log.times(n, id);
+        let first = (0..ts.len()).find(|&i| self.keeps(props, n, id, i))?;
+        let last = (first..ts.len()).rev().find(|&i| self.keeps(props, n, id, i))?;
+        Some((ts[first], ts[last]))
     }
 
     /// Whether the condition holds for a live `id`.
@@ -206,19 +252,28 @@ impl<'a> EventLeaf<'a> {
                 mid,
                 to,
             } => {
-                let ts = self.times(id);
-                let count =
-                    |from: i64, to: i64| (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64;
-                let last = count(mid, to);
-                let before = count(from, mid.saturating_sub(1));
+                let last = self.count(id, mid, to);
+                let before = self.count(id, from, mid.saturating_sub(1));
                 change_holds(op, ratio, last, before)
             }
         }
     }
 
+    /// The events that count for `id` in `from..=to`: the window found by
+    /// search, then only its events tested against a property filter.
     fn count(&self, id: u32, from: i64, to: i64) -> u64 {
-        let ts = self.times(id);
-        (ts.partition_point(|&t| t <= to) - ts.partition_point(|&t| t < from)) as u64
+        let (Some(n), false) = (self.name, self.unknown) else {
+            return 0;
+        };
+        let ts = self.log.times(n, id);
+        let (a, b) = (ts.partition_point(|&t| t < from), ts.partition_point(|&t| t <= to));
+        match &self.props {
+            None => b.saturating_sub(a) as u64,
+            Some(props) => {
+                let sets = self.log.props(n, id);
+                (a..b).filter(|&i| self.keeps_in(props, sets, i)).count() as u64
+            }
+        }
     }
 
     /// Whether an entity without any such event satisfies the condition.

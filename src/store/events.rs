@@ -13,7 +13,30 @@ use crate::value::Value;
 
 /// One event's properties, names as codes of [`EventLog`]'s property names,
 /// sorted by code.
-pub(crate) type PropSet = Box<[(u32, Value)]>;
+pub(crate) type PropSet = Box<[(u32, PVal)]>;
+
+/// A property's value as the log holds it: strings as codes of its string
+/// dictionary, so that no value owns heap and a string test is decided once
+/// per distinct string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PVal {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(u32),
+}
+
+impl PVal {
+    /// The value, for a value that is not a string.
+    pub(crate) fn scalar(self) -> Option<Value> {
+        match self {
+            PVal::Int(i) => Some(Value::Int(i)),
+            PVal::Float(x) => Some(Value::Float(x)),
+            PVal::Bool(b) => Some(Value::Bool(b)),
+            PVal::Str(_) => None,
+        }
+    }
+}
 
 /// Microseconds in a day: the width of a timeline chunk.
 const CHUNK: i64 = 86_400_000_000;
@@ -126,6 +149,8 @@ pub(crate) struct EventLog {
     total: u64,
     /// Property names, interned.
     keys: IndexSet<Box<str>>,
+    /// String values of properties, interned.
+    strs: IndexSet<Box<str>>,
     /// Per name, for the entities with a property on any event of it: the
     /// properties of each event, aligned with `times`.
     props: Vec<HashMap<u32, Vec<Option<PropSet>>>>,
@@ -334,19 +359,46 @@ impl EventLog {
         self.keys.get_index(code as usize).map_or("", |k| k)
     }
 
+    /// The string values of properties, by code.
+    pub(crate) fn strings(&self) -> &IndexSet<Box<str>> {
+        &self.strs
+    }
+
+    /// A value as a [`Value`].
+    pub(crate) fn value(&self, v: PVal) -> Value {
+        match v {
+            PVal::Str(c) => Value::String(self.strs.get_index(c as usize).map_or("", |s| s).to_string()),
+            v => v.scalar().unwrap_or(Value::Null),
+        }
+    }
+
     /// The properties as a [`Properties`].
     pub(crate) fn to_properties(&self, set: Option<&PropSet>) -> Properties {
         let mut entries: Vec<(String, Value)> = set
             .into_iter()
             .flat_map(|s| s.iter())
-            .map(|(k, v)| (self.prop_name(*k).to_string(), v.clone()))
+            .map(|&(k, v)| (self.prop_name(k).to_string(), self.value(v)))
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Properties::from_sorted(entries)
     }
 
+    fn intern_value(&mut self, v: &Value) -> PVal {
+        match v {
+            Value::Int(i) => PVal::Int(*i),
+            Value::Float(x) => PVal::Float(*x),
+            Value::Bool(b) => PVal::Bool(*b),
+            Value::String(s) => PVal::Str(match self.strs.get_index_of(s.as_str()) {
+                Some(c) => c as u32,
+                None => self.strs.insert_full(s.as_str().into()).0 as u32,
+            }),
+            // Properties are checked on the way in.
+            _ => PVal::Bool(false),
+        }
+    }
+
     fn intern(&mut self, p: &Properties) -> PropSet {
-        let mut set: Vec<(u32, Value)> = p
+        let mut set: Vec<(u32, PVal)> = p
             .entries()
             .iter()
             .map(|(k, v)| {
@@ -354,7 +406,7 @@ impl EventLog {
                     Some(c) => c,
                     None => self.keys.insert_full(k.as_str().into()).0,
                 };
-                (code as u32, v.clone())
+                (code as u32, self.intern_value(v))
             })
             .collect();
         set.sort_by_key(|e| e.0);
@@ -409,6 +461,7 @@ impl EventLog {
             + self.has.iter().map(super::bitmap_heap).sum::<usize>()
             + self.timelines.iter().map(Timeline::heap_bytes).sum::<usize>()
             + self.props.iter().map(props_heap).sum::<usize>()
+            + self.strs.iter().map(|s| s.len() + 40).sum::<usize>()
     }
 }
 
@@ -422,15 +475,7 @@ fn props_heap(props: &HashMap<u32, Vec<Option<PropSet>>>) -> usize {
                 v.capacity() * 16
                     + v.iter()
                         .flatten()
-                        .map(|s| {
-                            s.len() * 40
-                                + s.iter()
-                                    .map(|(_, v)| match v {
-                                        Value::String(x) => x.capacity(),
-                                        _ => 0,
-                                    })
-                                    .sum::<usize>()
-                        })
+                        .map(|s| s.len() * std::mem::size_of::<(u32, PVal)>())
                         .sum::<usize>()
             })
             .sum::<usize>()
@@ -467,7 +512,7 @@ impl EventLog {
                             e.len(set.len());
                             for (k, v) in set {
                                 e.u32(*k);
-                                encode_value(e, v);
+                                encode_value(e, &self.value(*v));
                             }
                         }
                     }
@@ -546,7 +591,8 @@ impl EventLog {
                             if k as usize >= log.keys.len() || set.last().is_some_and(|&(p, _)| p >= k) {
                                 return Err(d.invalid_at(at, of(), "property codes unknown or out of order"));
                             }
-                            set.push((k, decode_value(d, &of)?));
+                            let v = decode_value(d, &of)?;
+                            set.push((k, log.intern_value(&v)));
                         }
                         if count > super::properties::MAX_PROPERTIES {
                             return Err(d.invalid_at(at, of(), "too many properties"));

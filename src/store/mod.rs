@@ -18,7 +18,7 @@ use roaring::RoaringBitmap;
 
 pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsColumn, NONE};
 pub(crate) use dictionary::{Build, Dictionary, Find};
-pub(crate) use events::EventLog;
+pub(crate) use events::{EventLog, PVal, PropSet};
 pub(crate) use history::{History, Sample};
 pub(crate) use parents::{children, from_bits, resolve as resolve_parent, Parents};
 pub use properties::{Properties, MAX_PROPERTIES, MAX_PROPERTY_NAME_BYTES, MAX_PROPERTY_STRING_BYTES};
