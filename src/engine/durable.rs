@@ -395,7 +395,7 @@ fn replay(
         // The newest journal, created by a rotation or an open that died
         // before its header was whole: it holds no record. Head it again.
         Err(reason) if last && (bytes.len() < format::HEADER || bytes.iter().all(|&b| b == 0)) => {
-            write_header(path, base)?;
+            Journal::rehead(path, base)?;
             report.seq = base;
             report.truncated = Some(Truncation {
                 path: path.to_path_buf(),
@@ -466,18 +466,6 @@ fn replay(
 
 /// Cuts a journal file at `offset`, durably.
 /// Writes a journal's header over whatever the file holds, durably.
-fn write_header(path: &Path, base: u64) -> Result<(), JournalError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| io("opening", path, &e))?;
-    f.write_all(&format::header(base))
-        .and_then(|()| f.sync_all())
-        .map_err(|e| io("writing", path, &e))
-}
-
 fn cut(path: &Path, offset: u64) -> Result<(), JournalError> {
     let f = std::fs::OpenOptions::new()
         .write(true)

@@ -196,9 +196,7 @@ impl Journal {
             .create_new(true)
             .open(path)
             .map_err(|e| io("creating", path, &e))?;
-        file.write_all(&format::header(base))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io("writing the header of", path, &e))?;
+        write_header(&mut file, path, base)?;
         Ok(Journal::new(
             file,
             path.to_path_buf(),
@@ -207,6 +205,18 @@ impl Journal {
             base,
             durability,
         ))
+    }
+
+    /// Heads the existing file at `path` again, emptied, as a journal that
+    /// starts after op `base`: the newest journal when a kill left it
+    /// without a whole header. Durable before it returns.
+    pub(crate) fn rehead(path: &Path, base: u64) -> Result<(), JournalError> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| io("opening", path, &e))?;
+        write_header(&mut file, path, base)
     }
 
     /// The sequence number of the last record.
@@ -345,6 +355,14 @@ impl Drop for Journal {
 }
 
 /// Syncs `every` interval until the journal closes.
+/// Writes the header of a journal that starts after op `base` at the
+/// file's current position and makes it durable.
+fn write_header(file: &mut std::fs::File, path: &Path, base: u64) -> Result<(), JournalError> {
+    file.write_all(&format::header(base))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("writing the header of", path, &e))
+}
+
 fn spawn_syncer(shared: Arc<Shared>, every: Duration) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut p = shared.lock();
