@@ -550,6 +550,10 @@ fn json_lines_take_properties_all_or_none() {
             "line 2: invalid JSON: duplicate property `p`",
         ),
         (
+            r#"{"key":"a","event":"x","at":1,"properties":{"p":null,"p":2}}"#,
+            "line 2: invalid JSON: duplicate property `p`",
+        ),
+        (
             r#"{"key":"a","event":"x","at":1,"properties":{"":1}}"#,
             "line 2: key `a`, event `x`, property ``: a name must be 1 to 256 bytes",
         ),

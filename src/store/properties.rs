@@ -218,12 +218,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Properties, A::Error> {
-        let mut p = Properties::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut p = Reading::default();
         while let Some(name) = m.next_key::<String>()? {
-            if !seen.insert(name.clone()) {
-                return Err(de::Error::custom(format_args!("duplicate property `{name}`")));
-            }
             let v = match m.next_value::<serde_json::Value>()? {
                 serde_json::Value::Null => Value::Null,
                 serde_json::Value::Bool(b) => Value::Bool(b),
@@ -244,9 +240,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
                     )));
                 }
             };
-            p.insert(name, v);
+            p.add(name, v)?;
         }
-        Ok(p)
+        Ok(p.properties)
     }
 }
 
@@ -260,13 +256,34 @@ impl<'de> Visitor<'de> for BinaryVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut q: A) -> Result<Properties, A::Error> {
-        let mut p = Properties::new();
+        let mut p = Reading::default();
         while let Some((n, v)) = q.next_element::<(String, Value)>()? {
-            if p.get(&n).is_some() {
-                return Err(de::Error::custom(format_args!("duplicate property `{n}`")));
-            }
-            p.insert(n, v);
+            p.add(n, v)?;
         }
-        Ok(p)
+        Ok(p.properties)
+    }
+}
+
+/// Properties read one named value at a time, in either form: a name
+/// given twice is refused, also when its first value was `null` (which
+/// leaves no entry to find).
+#[derive(Default)]
+struct Reading {
+    properties: Properties,
+    /// The names read with `null`: rare, so only they are kept aside.
+    nulls: std::collections::HashSet<String>,
+}
+
+impl Reading {
+    fn add<E: de::Error>(&mut self, name: String, value: Value) -> Result<(), E> {
+        if self.properties.get(&name).is_some() || self.nulls.contains(&name) {
+            return Err(E::custom(format_args!("duplicate property `{name}`")));
+        }
+        if matches!(value, Value::Null) {
+            self.nulls.insert(name);
+        } else {
+            self.properties.insert(name, value);
+        }
+        Ok(())
     }
 }
