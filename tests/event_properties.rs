@@ -350,7 +350,18 @@ proptest! {
             prop_assert_eq!(keys, want);
         }
 
-        // Time passes: the relative ones follow, as refresh and next_change say.
+        // Nothing changes before next_change: not just before it, nor
+        // halfway there.
+        let next = e.next_change(t(0)).map_or(later * DAY, |n| n.as_micros() - NOW);
+        for at in [next - 1, next / 2] {
+            if at > 0 {
+                for (c, f) in &conds {
+                    prop_assert_eq!(model(&evs, c, f, at), model(&evs, c, f, 0), "{} before next_change {}", c.json(f), next);
+                }
+            }
+        }
+
+        // Time passes: the relative ones follow, as refresh says.
         let now = later * DAY;
         e.set_clock(Clock::Fixed(t(now)));
         e.refresh(t(now));
