@@ -224,7 +224,7 @@ impl<'a> EventLeaf<'a> {
 
     /// The first and last instants that count for `id`: with a property
     /// filter, scanned from each end to the first event it keeps.
-    fn span(&self, id: u32) -> Option<(i64, i64)> {
+    pub(crate) fn span(&self, id: u32) -> Option<(i64, i64)> {
         if self.unknown {
             return None;
         }

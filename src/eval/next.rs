@@ -41,75 +41,32 @@ pub(crate) fn next_flip(leaf: &PlanNode, table: &Table, now: i64) -> Option<i64>
                 Some(n) => Some(log.name(n)?),
                 None => None,
             };
-            let who = log.who(name);
-            if e.props.is_some() {
-                return next_flip_where(e, table, now);
-            }
-            match &e.what {
+            // Through the leaf, so that a property filter narrows the
+            // instants to the events it keeps.
+            let leaf = super::events::EventLeaf::bind(e, table, crate::value::Timestamp::from_micros(now));
+            let edges: Vec<i128> = match &e.what {
                 EventWhat::First(Test::Window(w, d)) | EventWhat::Last(Test::Window(w, d)) => {
                     let first = matches!(e.what, EventWhat::First(_));
-                    for id in who {
-                        if let Some((f, l)) = log.span(name, id) {
+                    for id in log.who(name) {
+                        if let Some((f, l)) = leaf.span(id) {
                             window_edges(*w, *d, if first { f } else { l }, &mut offer);
                         }
                     }
+                    return best;
                 }
                 EventWhat::Count {
                     window: crate::filter::CountWin::Last(d),
                     ..
-                } => {
-                    let n = name?;
-                    for id in who {
-                        instant_edges(log.times(n, id), now, &[0, d + 1], &mut offer);
-                    }
-                }
-                EventWhat::Change { window, .. } => {
-                    let n = name?;
-                    for id in who {
-                        instant_edges(log.times(n, id), now, &[0, window + 1, 2 * window + 1], &mut offer);
-                    }
-                }
-                _ => {}
+                } => vec![0, d + 1],
+                EventWhat::Change { window, .. } => vec![0, window + 1, 2 * window + 1],
+                _ => return None,
+            };
+            name?;
+            for id in log.who(name) {
+                instant_edges(&leaf.times(id), now, &edges, &mut offer);
             }
         }
         _ => {}
-    }
-    best
-}
-
-/// As [`next_flip`] for an event condition narrowed by a property filter:
-/// from each entity's matching events only.
-fn next_flip_where(e: &crate::filter::EventCond, table: &Table, now: i64) -> Option<i64> {
-    let leaf = super::events::EventLeaf::bind(e, table, crate::value::Timestamp::from_micros(now));
-    let log = table.events();
-    let who = log.who(Some(log.name(e.name.as_deref()?)?));
-    let mut best: Option<i64> = None;
-    let mut offer = |t: i128| {
-        if t > now as i128 && t <= i64::MAX as i128 {
-            let t = t as i64;
-            best = Some(best.map_or(t, |b| b.min(t)));
-        }
-    };
-    for id in who {
-        let ts = leaf.times(id);
-        match &e.what {
-            EventWhat::First(Test::Window(w, d)) => {
-                if let Some(&f) = ts.first() {
-                    window_edges(*w, *d, f, &mut offer);
-                }
-            }
-            EventWhat::Last(Test::Window(w, d)) => {
-                if let Some(&l) = ts.last() {
-                    window_edges(*w, *d, l, &mut offer);
-                }
-            }
-            EventWhat::Count {
-                window: crate::filter::CountWin::Last(d),
-                ..
-            } => instant_edges(&ts, now, &[0, d + 1], &mut offer),
-            EventWhat::Change { window, .. } => instant_edges(&ts, now, &[0, window + 1, 2 * window + 1], &mut offer),
-            _ => return None,
-        }
     }
     best
 }
