@@ -110,6 +110,7 @@ pub mod journal;
 pub mod schema;
 pub mod segment;
 pub mod snapshot;
+pub mod sql;
 pub mod stats;
 pub mod store;
 mod strict_json;

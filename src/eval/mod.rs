@@ -47,6 +47,7 @@ use bind::BoundNode;
 pub(crate) use budget::Meter;
 pub use budget::{Budget, CancelToken};
 pub(crate) use events::EventLeaf;
+pub(crate) use lower::{numeric_span, Span};
 pub(crate) use next::next_flip;
 
 /// What a plan that names segments or related kinds reads besides its own

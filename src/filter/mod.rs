@@ -140,8 +140,8 @@ pub use limit::{LimitPolicy, MAX_DEPTH_CAP};
 pub(crate) use path::Path;
 pub use plan::Plan;
 pub(crate) use plan::{
-    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, PropNode, Quant, RelCond, StrMatch, TagCount,
-    Test, TrendTest, TrendWhat, Window,
+    CmpOp, Cond, CountWin, EventCond, EventWhat, FieldTest, PlanNode, PropNode, Quant, RelCond, StrKind, StrMatch,
+    StrNode, StrPred, TagCount, TagsMatch, Test, TrendTest, TrendWhat, Window,
 };
 pub(crate) use validate::deeper_than;
 pub use validate::{MAX_REGEX_LEN, MAX_REGEX_SIZE};

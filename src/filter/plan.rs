@@ -219,7 +219,8 @@ impl StrMatch {
 #[derive(Debug, Clone)]
 pub(crate) struct StrPred {
     pub kind: StrKind,
-    /// Compare after lowercasing (patterns are stored lowercased).
+    /// Compare after lowercasing (patterns are stored lowercased); for a
+    /// regex, which ignores case itself, that it was built to.
     pub fold: bool,
 }
 

@@ -839,7 +839,7 @@ fn typed_test(cx: &RuleCtx, ty: FieldType, positive: Operator) -> Result<Test, F
             let pattern = cx.string_at(cx.value(), &vp)?;
             Test::Pred(StrPred {
                 kind: StrKind::Regex(Box::new(compile_regex(cx, &pattern, fold)?)),
-                fold: false,
+                fold,
             })
         }
         (T::String, O::Eq) if fold => pred(StrKind::Eq(lower(cx.string_at(cx.value(), &vp)?))),
