@@ -5,9 +5,17 @@
 //! cargo run --release --example segment -- \
 //!     --schema schema.json --entities entities.jsonl --filter filter.json \
 //!     [--now 2026-11-22T12:00:00Z] [--max-conditions N | --max-conditions unlimited]
+//!
+//! cargo run --release --example segment -- \
+//!     --schema schema.json --filter filter.json --sql postgres|duckdb|clickhouse|spark
 //! ```
 //!
 //! stdout: the keys of the matching entities, one per line, in file order.
+//! With `--sql`, instead, the filter compiled to a query of that dialect
+//! (the entities in table `entity`, keyed by column `key`, each field in
+//! the column of its name, events in `entity_events`), then each
+//! parameter bound at `--now` as an SQL comment; `--entities` is then not
+//! read.
 //! stderr: timings, or a one-line error naming the file (and line, key and
 //! field where they apply); the exit code is then non-zero.
 
@@ -16,7 +24,10 @@ use std::io::{BufReader, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use segments::{eval, Filter, KindSchema, LimitPolicy, Table, Timestamp};
+use std::sync::Arc;
+
+use segments::sql::{self, Dialect, EventTable, Mapping};
+use segments::{eval, Filter, KindSchema, LimitPolicy, Plan, Schema, Table, Timestamp};
 
 struct Args {
     schema: String,
@@ -24,10 +35,11 @@ struct Args {
     filter: String,
     now: Option<String>,
     max_conditions: Option<String>,
+    sql: Option<String>,
 }
 
 const USAGE: &str = "usage: segment --schema FILE --entities FILE --filter FILE \
-                     [--now RFC3339] [--max-conditions N|unlimited]";
+                     [--now RFC3339] [--max-conditions N|unlimited] [--sql DIALECT]";
 
 fn parse_args() -> Result<Args, String> {
     let mut schema = None;
@@ -35,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
     let mut filter = None;
     let mut now = None;
     let mut max_conditions = None;
+    let mut sql = None;
     let mut it = std::env::args_os().skip(1);
     while let Some(flag) = it.next() {
         let flag = flag.to_string_lossy().into_owned();
@@ -44,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
             "--filter" => &mut filter,
             "--now" => &mut now,
             "--max-conditions" => &mut max_conditions,
+            "--sql" => &mut sql,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`; {USAGE}")),
         };
@@ -59,10 +73,15 @@ fn parse_args() -> Result<Args, String> {
     let need = |v: Option<String>, flag: &str| v.ok_or_else(|| format!("{flag} is required; {USAGE}"));
     Ok(Args {
         schema: need(schema, "--schema")?,
-        entities: need(entities, "--entities")?,
+        entities: if sql.is_some() {
+            entities.unwrap_or_default()
+        } else {
+            need(entities, "--entities")?
+        },
         filter: need(filter, "--filter")?,
         now,
         max_conditions,
+        sql,
     })
 }
 
@@ -93,6 +112,9 @@ fn run() -> Result<(), String> {
     let plan = filter
         .validate(table.schema(), &policy)
         .map_err(|e| format!("{}: {e}", args.filter))?;
+    if let Some(dialect) = &args.sql {
+        return print_sql(&plan, table.schema(), dialect, now);
+    }
     let file = File::open(&args.entities).map_err(|e| format!("{}: cannot read: {e}", args.entities))?;
     let loaded = table
         .insert_json_lines(BufReader::with_capacity(1 << 20, file))
@@ -119,6 +141,23 @@ fn run() -> Result<(), String> {
         matches
     );
     Ok(())
+}
+
+/// `--sql`: the plan as a query of `dialect`, and its parameters at `now`.
+fn print_sql(plan: &Plan, kind: &Arc<KindSchema>, dialect: &str, now: Timestamp) -> Result<(), String> {
+    let dialect: Dialect = dialect.parse().map_err(|e| format!("--sql: {e}"))?;
+    let schema = Schema::new([(**kind).clone()]).map_err(|e| e.to_string())?;
+    let mapping = Mapping::new(&schema)
+        .events("entity", EventTable::new("entity_events"))
+        .map_err(|e| e.to_string())?;
+    let q = sql::compile(plan, &mapping, dialect).map_err(|e| format!("--sql: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    let mut text = format!("{};\n", q.text());
+    for (name, v) in q.placeholder_names().iter().zip(q.bind(now)) {
+        let shown = serde_json::to_string(&v.to_sql_text(dialect)).unwrap_or_default();
+        text.push_str(&format!("-- {name} = {shown} ({})\n", v.type_name(dialect)));
+    }
+    out.write_all(text.as_bytes()).map_err(|e| format!("stdout: {e}"))
 }
 
 fn main() -> ExitCode {

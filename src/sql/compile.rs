@@ -141,10 +141,10 @@ pub(super) fn table(s: &str, d: Dialect) -> Result<String, SqlError> {
 }
 
 /// Whether bound `a` reads more plainly than `b`, the bound next to it
-/// (`30.0` than `29.999999999999996`, midnight than a microsecond before).
+/// (`30.0` than `29.999999999999996`, `1000` than `1001`, midnight than a
+/// microsecond before).
 fn plainer(a: &SqlValue, b: &SqlValue) -> bool {
-    let zeros = |t: &Timestamp| {
-        let mut m = t.as_micros();
+    let zeros = |mut m: i64| {
         let mut z = 0;
         while m != 0 && m % 10 == 0 && z < 18 {
             m /= 10;
@@ -154,7 +154,8 @@ fn plainer(a: &SqlValue, b: &SqlValue) -> bool {
     };
     match (a, b) {
         (SqlValue::Float(a), SqlValue::Float(b)) => format!("{a:?}").len() < format!("{b:?}").len(),
-        (SqlValue::Timestamp(a), SqlValue::Timestamp(b)) => zeros(a) > zeros(b),
+        (SqlValue::Timestamp(a), SqlValue::Timestamp(b)) => zeros(a.as_micros()) > zeros(b.as_micros()),
+        (SqlValue::Int(a), SqlValue::Int(b)) => zeros(*a) > zeros(*b),
         _ => false,
     }
 }
