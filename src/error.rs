@@ -588,6 +588,15 @@ pub enum SegmentError {
         /// The key.
         key: String,
     },
+    /// An external rule asked for what only a rule with a filter takes, or
+    /// the reverse; or external matches that contradict themselves.
+    #[error("{rule}: {reason}")]
+    External {
+        /// The rule.
+        rule: crate::segment::RuleId,
+        /// What was wrong.
+        reason: String,
+    },
     /// An id that is not a live entity of the segment's kind.
     #[error("{kind} entity {id}: no such entity")]
     UnknownEntity {

@@ -193,7 +193,9 @@ impl Engine {
                 (actor.id.clone(), *segment, PendingEdit::Settings { from })
             }
             ManageOp::DeleteSegment { actor, segment } => (actor.id.clone(), *segment, PendingEdit::Deleted),
-            ManageOp::AttachRule { actor, segment, .. } => (actor.id.clone(), *segment, PendingEdit::Attached),
+            ManageOp::AttachRule { actor, segment, .. } | ManageOp::AttachExternalRule { actor, segment } => {
+                (actor.id.clone(), *segment, PendingEdit::Attached)
+            }
             ManageOp::EditRule { actor, rule: r, .. } => {
                 let (segment, from) = rule(*r)?;
                 (actor.id.clone(), segment, PendingEdit::RuleEdited { rule: *r, from })

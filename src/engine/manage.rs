@@ -245,6 +245,93 @@ impl Engine {
         Ok(self.add_rule(segment, filter, plan, at))
     }
 
+    pub(super) fn exec_attach_external_rule(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+    ) -> Result<(RuleId, Changes), SegmentError> {
+        let s = self.managed(actor, segment, Action::EditRules)?;
+        let plan = self.validated(&Filter::all(), s.kind, segment, &s.info.name, None)?;
+        let at = self.now();
+        Ok(self.add_rule_state(segment, at, |id, kind| RuleState::external(id, segment, kind, plan)))
+    }
+
+    /// The external rule `rule`'s segment and its kind's ids of `keys`, if
+    /// `actor` may edit its rules.
+    fn external_ids(&self, actor: &Actor, rule: RuleId, keys: &[String]) -> Result<RoaringBitmap, SegmentError> {
+        let segment = self.rule_visible(actor, rule, Action::EditRules)?;
+        let s = self.managed(actor, segment, Action::EditRules)?;
+        if self.rule_ref(rule)?.external.is_none() {
+            return Err(SegmentError::External {
+                rule,
+                reason: "has a filter: only an external rule's matches are given".into(),
+            });
+        }
+        let table = self.table_at(s.kind);
+        let mut ids = RoaringBitmap::new();
+        for key in keys {
+            match table.id(key) {
+                Some(id) => ids.insert(id.0),
+                None => {
+                    return Err(SegmentError::UnknownKey {
+                        kind: s.info.kind.clone(),
+                        key: key.clone(),
+                    })
+                }
+            };
+        }
+        Ok(ids)
+    }
+
+    /// Sets what external rule `rule` matches to `keys`.
+    pub(super) fn exec_external_matches(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        keys: &[String],
+    ) -> Result<Changes, SegmentError> {
+        let set = self.external_ids(actor, rule, keys)?;
+        let at = self.now();
+        let mut deltas = Deltas::new();
+        if let Some(given) = self.book.rules.get_mut(&rule).and_then(|r| r.external.as_mut()) {
+            *given = set;
+        }
+        self.relink(rule, None, at, &mut deltas);
+        Ok(self.settle(deltas, at))
+    }
+
+    /// Adds `added` to what external rule `rule` matches and takes out
+    /// `removed`; relinks only those.
+    pub(super) fn exec_external_matches_change(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<Changes, SegmentError> {
+        let added = self.external_ids(actor, rule, added)?;
+        let removed = self.external_ids(actor, rule, removed)?;
+        if let Some(both) = (&added & &removed).min() {
+            let key = self
+                .table_at(self.rule_ref(rule)?.kind)
+                .key(crate::EntityId(both))
+                .unwrap_or("");
+            return Err(SegmentError::External {
+                rule,
+                reason: format!("key `{key}` is both added and removed"),
+            });
+        }
+        let at = self.now();
+        if let Some(given) = self.book.rules.get_mut(&rule).and_then(|r| r.external.as_mut()) {
+            *given |= &added;
+            *given -= &removed;
+        }
+        let scope = added | removed;
+        let mut deltas = Deltas::new();
+        self.relink(rule, Some(&scope), at, &mut deltas);
+        Ok(self.settle(deltas, at))
+    }
+
     pub(super) fn exec_edit_rule(
         &mut self,
         actor: &Actor,
@@ -253,6 +340,12 @@ impl Engine {
     ) -> Result<Changes, SegmentError> {
         let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
+        if self.rule_ref(rule)?.external.is_some() {
+            return Err(SegmentError::External {
+                rule,
+                reason: "is external: its matches are given, it has no filter to edit".into(),
+            });
+        }
         let at = self.now();
         self.replace_rule(actor, rule, filter, at)
     }
@@ -626,6 +719,17 @@ impl Engine {
 
     /// Registers a validated rule on a segment and links its matches.
     fn add_rule(&mut self, segment: SegmentId, filter: Filter, plan: Plan, at: crate::Timestamp) -> (RuleId, Changes) {
+        self.add_rule_state(segment, at, |id, kind| RuleState::new(id, segment, kind, filter, plan))
+    }
+
+    /// Registers the rule `make` makes (given its id and kind) on a
+    /// segment and links its matches.
+    fn add_rule_state(
+        &mut self,
+        segment: SegmentId,
+        at: crate::Timestamp,
+        make: impl FnOnce(RuleId, usize) -> RuleState,
+    ) -> (RuleId, Changes) {
         let id = RuleId(self.book.next_rule);
         self.book.next_rule += 1;
         let Some(s) = self.book.segments.get_mut(&segment) else {
@@ -634,10 +738,9 @@ impl Engine {
         s.info.rules.push(id);
         s.info.updated = at;
         let kind = s.kind;
-        self.index_rule(id, kind, &plan);
-        self.book
-            .rules
-            .insert(id, RuleState::new(id, segment, kind, filter, plan));
+        let state = make(id, kind);
+        self.index_rule(id, kind, &state.plan);
+        self.book.rules.insert(id, state);
         self.rerank();
         let mut deltas = Deltas::new();
         self.relink(id, None, at, &mut deltas);

@@ -236,7 +236,11 @@ impl Engine {
             .filter_map(|&rule| {
                 let r = self.book.rules.get(&rule)?;
                 let table = &self.store.tables()[r.kind];
-                Some((rule, eval::matches_unchecked(&r.plan, table, id, at, &env)))
+                let matched = match &r.external {
+                    Some(given) => given.contains(id),
+                    None => eval::matches_unchecked(&r.plan, table, id, at, &env),
+                };
+                Some((rule, matched))
             })
             .collect();
         self.book.settle_one(&verdicts, id, at)
@@ -268,6 +272,9 @@ fn matches_of(
     now: Timestamp,
 ) -> Option<RoaringBitmap> {
     let r = book.rules.get(&rule)?;
+    if let Some(given) = r.given(scope) {
+        return Some(given);
+    }
     let env = env(store, book, parents);
     let table = &store.tables()[r.kind];
     Some(match scope {

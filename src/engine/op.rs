@@ -477,6 +477,34 @@ pub enum ManageOp {
         /// Its editors and viewers, replacing the ones it had.
         access: SegmentAccess,
     },
+    /// [`Engine::attach_external_rule`]; the new rule's id is in
+    /// [`Applied::created`].
+    AttachExternalRule {
+        /// Who.
+        actor: Actor,
+        /// The segment.
+        segment: SegmentId,
+    },
+    /// [`Engine::set_external_matches`].
+    SetExternalMatches {
+        /// Who.
+        actor: Actor,
+        /// The external rule.
+        rule: RuleId,
+        /// The keys it matches, all of them.
+        keys: Vec<String>,
+    },
+    /// [`Engine::change_external_matches`].
+    ChangeExternalMatches {
+        /// Who.
+        actor: Actor,
+        /// The external rule.
+        rule: RuleId,
+        /// Keys it matches now.
+        added: Vec<String>,
+        /// Keys it no longer matches.
+        removed: Vec<String>,
+    },
 }
 
 /// A refresh of time-relative rules, or a change of the engine's clock.
@@ -851,6 +879,7 @@ impl Engine {
             | ManageOp::RemoveMemberIds { .. }
             | ManageOp::ClearBlocks { .. }
             | ManageOp::ClearAllBlocks { .. } => (Trigger::Manual, None),
+            ManageOp::SetExternalMatches { .. } | ManageOp::ChangeExternalMatches { .. } => (Trigger::External, None),
             _ => (Trigger::DefinitionEdited, None),
         };
         let pending = self.pending_edit(&op);
@@ -1007,6 +1036,22 @@ impl Engine {
                 self.exec_set_access(&actor, segment, access)?;
                 nothing(self)
             }
+            ManageOp::AttachExternalRule { actor, segment } => {
+                let (id, c) = self.exec_attach_external_rule(&actor, segment)?;
+                Applied {
+                    changes: c,
+                    created: Some(Created::Rule(id)),
+                }
+            }
+            ManageOp::SetExternalMatches { actor, rule, keys } => {
+                changes(self.exec_external_matches(&actor, rule, &keys)?)
+            }
+            ManageOp::ChangeExternalMatches {
+                actor,
+                rule,
+                added,
+                removed,
+            } => changes(self.exec_external_matches_change(&actor, rule, &added, &removed)?),
         })
     }
 

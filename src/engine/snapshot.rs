@@ -216,6 +216,10 @@ impl Engine {
             e.str(&r.info.filter.to_json_value().to_string());
             e.bitmap(&r.links);
             e.bitmap(&r.blocked);
+            e.bool(r.external.is_some());
+            if let Some(given) = &r.external {
+                e.bitmap(given);
+            }
         }
         encode_log(&self.log, &mut e);
         encode_history(&self.history, &mut e);
@@ -223,12 +227,13 @@ impl Engine {
     }
 }
 
-const TRIGGERS: [Trigger; 5] = [
+const TRIGGERS: [Trigger; 6] = [
     Trigger::Write,
     Trigger::Manual,
     Trigger::DefinitionEdited,
     Trigger::SegmentDeleted,
     Trigger::TimePassed,
+    Trigger::External,
 ];
 
 fn encode_log(log: &ChangeLog, e: &mut Enc) {
@@ -650,7 +655,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     engine.book.next_rule = d.u64(what!("rule counter"))?;
     let rule_lists = decode_segments(&mut engine, d, version)?;
     decode_order(&mut engine, d)?;
-    decode_rules(&mut engine, d)?;
+    decode_rules(&mut engine, d, version)?;
 
     // Each segment lists exactly the rules that feed it.
     let at = d.offset();
@@ -921,7 +926,7 @@ fn decode_order(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
+fn decode_rules(engine: &mut Engine, d: &mut Dec, version: u32) -> Result<(), SnapshotError> {
     let n = d.count(MIN_RULE, what!("rule count"))?;
     let mut last = 0;
     for i in 0..n {
@@ -949,8 +954,23 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
         if let Some(both) = (&links & &blocked).min() {
             return Err(d.invalid_at(at, format!("{id}"), format!("entity {both} is both linked and blocked")));
         }
+        let given = if version >= 5 && d.bool(what!("{id}, external"))? {
+            let at = d.offset();
+            let given = d.bitmap(below, what!("{id}, external matches"))?;
+            d.subset(at, &given, live, "live", what!("{id}, external matches"))?;
+            Some(given)
+        } else {
+            None
+        };
         engine.index_rule(id, kind, &plan);
-        let mut state = RuleState::new(id, segment, kind, filter, plan);
+        let mut state = match given {
+            Some(given) => {
+                let mut r = RuleState::external(id, segment, kind, plan);
+                r.external = Some(given);
+                r
+            }
+            None => RuleState::new(id, segment, kind, filter, plan),
+        };
         (state.links, state.blocked) = (links, blocked);
         engine.book.rules.insert(id, state);
     }

@@ -875,7 +875,8 @@ impl Engine {
     /// # Errors
     ///
     /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
-    /// [`SegmentError::Filter`].
+    /// [`SegmentError::Filter`], [`SegmentError::External`] for an
+    /// external rule.
     pub fn edit_rule(&mut self, actor: &Actor, rule: RuleId, filter: Filter) -> Result<Changes, SegmentError> {
         self.manage_changes(ManageOp::EditRule {
             actor: actor.clone(),
@@ -894,6 +895,103 @@ impl Engine {
         self.manage_changes(ManageOp::DetachRule {
             actor: actor.clone(),
             rule,
+        })
+    }
+
+    /// Attaches an external rule to a segment: a rule whose matches are
+    /// computed elsewhere (a warehouse query, a Spark job; see
+    /// [`sql`](crate::sql)) and given by
+    /// [`set_external_matches`](Engine::set_external_matches) or
+    /// [`change_external_matches`](Engine::change_external_matches). The
+    /// engine keeps its links exactly as a filter's: a manual removal
+    /// blocks it, a manual add survives it, and every change is reported
+    /// with the rule as its cause, in the change log too. It matches
+    /// nothing until given.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, Cause, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let mut e = Engine::new(Schema::builder().kind("user", [("plan", FieldType::String)]).build()?);
+    /// e.insert_many("user", ["u1", "u2", "u3"].map(|k| (k, Row::new())))?;
+    /// let ada = Actor::new("ada", Role::Admin);
+    /// let (churn, _) = e.create_segment(&ada, NewSegment::new("Churn risk", "user"))?;
+    /// let (rule, _) = e.attach_external_rule(&ada, churn)?;
+    ///
+    /// // The warehouse's answer, as a whole set.
+    /// let changes = e.set_external_matches(&ada, rule, ["u1", "u2"])?;
+    /// assert_eq!(changes.len(), 2);
+    /// assert!(changes.iter().all(|c| c.cause == Cause::Rule(rule)));
+    ///
+    /// // A manual removal blocks the rule; the next answer does not undo it.
+    /// e.remove_members(&ada, churn, ["u2"])?;
+    /// e.change_external_matches(&ada, rule, ["u3"], ["u1"])?;
+    /// assert_eq!(e.member_keys(churn)?.collect::<Vec<_>>(), ["u3"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attach_external_rule(
+        &mut self,
+        actor: &Actor,
+        segment: SegmentId,
+    ) -> Result<(RuleId, Changes), SegmentError> {
+        let applied = self.apply_manage(ManageOp::AttachExternalRule {
+            actor: actor.clone(),
+            segment,
+        })?;
+        match applied.created {
+            Some(Created::Rule(id)) => Ok((id, applied.changes)),
+            _ => Err(SegmentError::UnknownSegment { id: segment }),
+        }
+    }
+
+    /// Sets what external rule `rule` matches to the entities of `keys`,
+    /// all of them (what it matched before and is not among them, it no
+    /// longer matches). All or none: an unknown key refuses the call.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`], [`SegmentError::Denied`],
+    /// [`SegmentError::UnknownKey`], and [`SegmentError::External`] for a
+    /// rule with a filter.
+    pub fn set_external_matches<K: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Changes, SegmentError> {
+        self.manage_changes(ManageOp::SetExternalMatches {
+            actor: actor.clone(),
+            rule,
+            keys: owned_keys(keys),
+        })
+    }
+
+    /// Changes what external rule `rule` matches by a delta: it matches
+    /// `added` now and no longer `removed`; the other entities are not
+    /// looked at. All or none.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_external_matches`](Engine::set_external_matches), and
+    /// [`SegmentError::External`] for a key both added and removed.
+    pub fn change_external_matches<K: AsRef<str>, L: AsRef<str>>(
+        &mut self,
+        actor: &Actor,
+        rule: RuleId,
+        added: impl IntoIterator<Item = K>,
+        removed: impl IntoIterator<Item = L>,
+    ) -> Result<Changes, SegmentError> {
+        self.manage_changes(ManageOp::ChangeExternalMatches {
+            actor: actor.clone(),
+            rule,
+            added: owned_keys(added),
+            removed: owned_keys(removed),
         })
     }
 

@@ -47,6 +47,10 @@ pub(crate) struct RuleState {
     pub(crate) plan: Plan,
     pub(crate) links: RoaringBitmap,
     pub(crate) blocked: RoaringBitmap,
+    /// For an external rule, what the caller says it matches (blocks
+    /// included: they are taken out when linking, as from a filter's
+    /// matches).
+    pub(crate) external: Option<RoaringBitmap>,
 }
 
 impl RuleState {
@@ -58,12 +62,29 @@ impl RuleState {
                 segment,
                 time_relative: plan.is_time_relative(),
                 filter,
+                external: false,
             },
             kind,
             plan,
             links: RoaringBitmap::new(),
             blocked: RoaringBitmap::new(),
+            external: None,
         }
+    }
+
+    /// An external rule of `segment`, matching nothing yet.
+    pub(crate) fn external(id: RuleId, segment: SegmentId, kind: usize, plan: Plan) -> RuleState {
+        let mut r = RuleState::new(id, segment, kind, crate::Filter::all(), plan);
+        r.info.external = true;
+        r.external = Some(RoaringBitmap::new());
+        r
+    }
+
+    /// An external rule's matches among `scope` (all of them when `None`);
+    /// `None` for a rule with a filter, which the engine evaluates.
+    pub(crate) fn given(&self, scope: Option<&RoaringBitmap>) -> Option<RoaringBitmap> {
+        let given = self.external.as_ref()?;
+        Some(scope.map_or_else(|| given.clone(), |s| given & s))
     }
 }
 
@@ -205,6 +226,9 @@ impl Book {
                 r.blocked -= gone;
                 d.lost(Source::Rule(r.info.id), &r.links & gone);
                 r.links -= gone;
+                if let Some(given) = &mut r.external {
+                    *given -= gone;
+                }
             }
             if !d.is_empty() {
                 deltas.insert(*sid, d);

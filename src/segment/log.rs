@@ -28,6 +28,9 @@ pub enum Trigger {
     SegmentDeleted,
     /// A refresh: time passed and relative conditions flipped.
     TimePassed,
+    /// The matches of an external rule were set or changed
+    /// ([`Engine::set_external_matches`](crate::Engine::set_external_matches)).
+    External,
 }
 
 /// How much of the change log is kept.

@@ -332,6 +332,12 @@ pub struct RuleInfo {
     /// Whether it reads the time (`withinLast` and friends), so that
     /// [`Engine::refresh`](crate::Engine::refresh) re-evaluates it.
     pub time_relative: bool,
+    /// Whether it is external: its matches are given by the caller
+    /// ([`Engine::set_external_matches`](crate::Engine::set_external_matches)),
+    /// computed elsewhere (a warehouse query, say), not by a filter; its
+    /// `filter` is then an empty `and`, never evaluated.
+    #[serde(default)]
+    pub external: bool,
 }
 
 /// A new segment: a name, a kind, and optionally a defining filter and a

@@ -79,8 +79,8 @@ pub const MAGIC: [u8; 8] = *b"SEGSNAP\0";
 /// The format version this release writes. It also reads every version
 /// from [`OLDEST_READ_VERSION`] on (version 1 has no change log, version 2
 /// no segment settings or versions, version 3 no event properties and no
-/// field histories).
-pub const FORMAT_VERSION: u32 = 4;
+/// field histories, version 4 no external rules).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The oldest format version this release reads.
 pub const OLDEST_READ_VERSION: u32 = 1;
