@@ -20,7 +20,7 @@ use gen::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use segments::filter::{in_segments, not_in_segments, related, Group, Operator, Rule, Threshold};
+use segments::filter::{in_segments, not_in_segments, related, usage_change, Group, Operator, Rule, Threshold};
 use segments::segment::{Actor, NewSegment, Role, SegmentId};
 use segments::sql::{self, column_type, quote, Dialect, EventTable, Mapping, MembershipTable};
 use segments::{Engine, FieldType, Filter, IndexConfig, KindSchema, LimitPolicy, Plan, Row, Schema, Timestamp, Value};
@@ -142,8 +142,28 @@ fn segment_rule() -> BoxedStrategy<Rule> {
         .boxed()
 }
 
+/// `@change:<event>`: usage that grew or fell over a window.
+fn change_rule() -> BoxedStrategy<Rule> {
+    (
+        prop::sample::select(&["login", "export", "never"][..]),
+        prop::sample::select(&[0.5, 1.0, 2.0, 0.25][..]),
+        prop::sample::select(&[1u64, 14, 30][..]),
+    )
+        .prop_map(|(event, ratio, days)| {
+            usage_change(
+                event,
+                ratio,
+                segments::filter::Duration {
+                    amount: days,
+                    unit: segments::filter::TimeUnit::Days,
+                },
+            )
+        })
+        .boxed()
+}
+
 fn any_rule() -> BoxedStrategy<Rule> {
-    prop_oneof![12 => gen::rule(), 2 => related_rule(), 1 => segment_rule()].boxed()
+    prop_oneof![12 => gen::rule(), 2 => related_rule(), 1 => segment_rule(), 1 => change_rule()].boxed()
 }
 
 fn draw<S: Strategy>(runner: &mut TestRunner, s: S) -> S::Value {
