@@ -191,6 +191,18 @@ fn any_of(parts: Vec<String>) -> String {
     }
 }
 
+/// True where an odd number of `parts` are (false for none).
+fn odd_of(parts: Vec<String>) -> String {
+    if parts.is_empty() {
+        return "FALSE".into();
+    }
+    let ones: Vec<String> = parts
+        .into_iter()
+        .map(|p| format!("(CASE WHEN {p} THEN 1 ELSE 0 END)"))
+        .collect();
+    format!("(({}) % 2 = 1)", ones.join(" + "))
+}
+
 fn not(x: String) -> String {
     format!("(NOT ({x}))")
 }
@@ -301,14 +313,8 @@ impl<'a> Cx<'a> {
                 any_of(parts)
             }
             PlanNode::Xor(xs) => {
-                if xs.is_empty() {
-                    return Ok("FALSE".into());
-                }
-                let parts: Vec<String> = xs
-                    .iter()
-                    .map(|x| Ok(format!("(CASE WHEN {} THEN 1 ELSE 0 END)", self.node(x, kind, a)?)))
-                    .collect::<Result<_, SqlError>>()?;
-                format!("(({}) % 2 = 1)", parts.join(" + "))
+                let parts = xs.iter().map(|x| self.node(x, kind, a)).collect::<Result<_, _>>()?;
+                odd_of(parts)
             }
             PlanNode::Not(x) => not(self.node(x, kind, a)?),
             PlanNode::Leaf(c) => self.leaf(kind, a, c.field, &c.test)?,
@@ -470,14 +476,8 @@ impl<'a> Cx<'a> {
                 any_of(parts)
             }
             StrNode::Xor(xs) => {
-                if xs.is_empty() {
-                    return "FALSE".into();
-                }
-                let parts: Vec<String> = xs
-                    .iter()
-                    .map(|c| format!("(CASE WHEN {} THEN 1 ELSE 0 END)", self.str_node(c, x)))
-                    .collect();
-                format!("(({}) % 2 = 1)", parts.join(" + "))
+                let parts = xs.iter().map(|c| self.str_node(c, x)).collect();
+                odd_of(parts)
             }
             StrNode::Not(c) => not(self.str_node(c, x)),
             StrNode::Leaf(p) => known(self.pred(x, p)),
