@@ -184,6 +184,47 @@ impl Dictionary {
         }
     }
 
+    /// Makes room for `words` more words (their bytes grow as they come).
+    pub(crate) fn reserve(&mut self, words: usize) {
+        self.starts.reserve(words);
+        let Dictionary {
+            bytes,
+            starts,
+            table,
+            hasher,
+            ..
+        } = self;
+        table.reserve(words, |&c| hasher.hash_one(word_of(bytes, starts, c as usize)));
+    }
+
+    /// Gives back the room reserved but not used.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.starts.shrink_to_fit();
+        let Dictionary {
+            bytes,
+            starts,
+            table,
+            hasher,
+            ..
+        } = self;
+        table.shrink_to_fit(|&c| hasher.hash_one(word_of(bytes, starts, c as usize)));
+    }
+
+    /// Forgets every word from code `len` on (words added since the
+    /// dictionary had `len` of them: a failed write's rollback).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        self.table.retain(|c| (*c as usize) < len);
+        self.bytes.truncate(self.starts[len] as usize);
+        self.starts.truncate(len + 1);
+        // A trigram index, if any, may cover the forgotten words: drop it
+        // (the next search builds it again).
+        *self.grams.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     /// The words, by code.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(|c| self.word(c))
@@ -400,6 +441,25 @@ impl std::ops::Index<usize> for Dictionary {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn truncating_forgets_the_newest_words_only() {
+        let mut d = Dictionary::new();
+        for w in ["a", "bb", "ccc", "dddd"] {
+            d.insert_full(w);
+        }
+        d.reserve(100);
+        d.truncate(2);
+        assert_eq!(d.iter().collect::<Vec<_>>(), ["a", "bb"]);
+        assert_eq!(d.get_index_of("ccc"), None);
+        assert_eq!(d.get_index_of("bb"), Some(1));
+        assert_eq!(d.insert_full("dddd"), (2, true));
+        d.shrink_to_fit();
+        assert_eq!(d.iter().collect::<Vec<_>>(), ["a", "bb", "dddd"]);
+        assert_eq!(d.get_index_of("dddd"), Some(2));
+        d.truncate(5);
+        assert_eq!(d.len(), 3);
+    }
 
     #[test]
     fn lookups_and_codes() {

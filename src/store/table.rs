@@ -3,10 +3,10 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use indexmap::IndexSet;
 use roaring::RoaringBitmap;
 
 use super::column::Column;
+use super::dictionary::Dictionary;
 use super::events::EventLog;
 use super::history::{History, Sample};
 use super::json::newlines;
@@ -118,7 +118,8 @@ impl MemoryUsage {
 pub struct Table {
     schema: Arc<KindSchema>,
     cfg: IndexConfig,
-    keys: IndexSet<Box<str>>,
+    /// Every key given an id, the id its code.
+    keys: Dictionary,
     live: RoaringBitmap,
     columns: Vec<Column>,
     events: EventLog,
@@ -146,7 +147,7 @@ impl Table {
         Table {
             schema,
             cfg,
-            keys: IndexSet::new(),
+            keys: Dictionary::new(),
             live: RoaringBitmap::new(),
             columns,
             events: EventLog::default(),
@@ -275,7 +276,7 @@ impl Table {
     /// The key of a live entity.
     pub fn key(&self, id: EntityId) -> Option<&str> {
         if self.live.contains(id.0) {
-            self.keys.get_index(id.0 as usize).map(|k| &**k)
+            self.keys.get_index(id.0 as usize)
         } else {
             None
         }
@@ -285,7 +286,7 @@ impl Table {
     /// are never given to another key): to name the entity of an
     /// [`EntityDeleted`](crate::segment::Cause::EntityDeleted) change.
     pub fn key_any(&self, id: EntityId) -> Option<&str> {
-        self.keys.get_index(id.0 as usize).map(|k| &**k)
+        self.keys.get_index(id.0 as usize)
     }
 
     /// How many ids have been given out (live and deleted): every id is
@@ -786,7 +787,7 @@ impl Table {
                 failure = Some(wrap(i, e));
                 break;
             }
-            let (id, _) = self.keys.insert_full(p.key);
+            let (id, _) = self.keys.insert_full(&p.key);
             if self.keys.len() as u64 > self.max_keys {
                 failure = Some(StoreError::Full { max: self.max_keys });
                 break;
@@ -794,7 +795,7 @@ impl Table {
             let id = id as u32;
             let dup = !touched.insert(id) || (mode == Mode::Insert && self.live.contains(id));
             if dup {
-                let key = self.keys.get_index(id as usize).map_or("", |k| &**k).to_string();
+                let key = self.keys.get_index(id as usize).unwrap_or_default().to_string();
                 failure = Some(wrap(i, StoreError::DuplicateKey { key }));
                 break;
             }
@@ -847,7 +848,7 @@ impl Table {
     /// Estimated heap bytes.
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut m = MemoryUsage {
-            keys: self.keys.iter().map(|k| k.len() + 40).sum::<usize>() + super::bitmap_heap(&self.live),
+            keys: self.keys.heap_bytes() + super::bitmap_heap(&self.live),
             events: self.events.heap_bytes(),
             history: self.history.iter().flatten().map(History::heap_bytes).sum(),
             ..MemoryUsage::default()

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use indexmap::IndexSet;
-
 use super::{finish_bulk, Table};
 use crate::error::SnapshotError;
 use crate::schema::KindSchema;
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::store::column::Column;
+use crate::store::dictionary::Dictionary;
 use crate::store::events::EventLog;
 use crate::store::history::History;
 use crate::store::range_index::IndexConfig;
@@ -40,7 +39,7 @@ impl Table {
                 e
             });
             e.len(self.keys.len());
-            for k in &self.keys {
+            for k in self.keys.iter() {
                 e.str(k);
             }
             e.bitmap(&self.live);
@@ -114,12 +113,12 @@ impl Table {
 }
 
 /// The keys of a table, in id order; each must be new and non-empty.
-fn decode_keys(d: &mut Dec, n: usize, kind: &str) -> Result<IndexSet<Box<str>>, SnapshotError> {
-    let mut keys = IndexSet::with_capacity(n);
+fn decode_keys(d: &mut Dec, n: usize, kind: &str) -> Result<Dictionary, SnapshotError> {
+    let mut keys = Dictionary::with_capacity(n);
     for i in 0..n {
         let at = d.offset();
         let key = d.str(what!("table `{kind}`, key {i}"))?;
-        if key.is_empty() || !keys.insert(Box::from(key)) {
+        if key.is_empty() || !keys.insert_full(key).1 {
             let why = if key.is_empty() { "is empty" } else { "appears twice" };
             return Err(d.invalid_at(at, format!("table `{kind}`, key {i}"), format!("key `{key}` {why}")));
         }
