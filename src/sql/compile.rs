@@ -489,7 +489,8 @@ impl<'a> Cx<'a> {
         let each = self.str_node(&m.each, "x");
         let matched = match self.d {
             Dialect::Postgres => format!("(SELECT count(*) FROM unnest({col}) AS u(x) WHERE {each})"),
-            Dialect::DuckDb => format!("COALESCE(len(list_filter({col}, x -> {each})), 0)"),
+            // Python-style lambdas: DuckDB 1.3 on; 2.0 refuses the arrow.
+            Dialect::DuckDb => format!("COALESCE(len(list_filter({col}, lambda x: {each})), 0)"),
             Dialect::ClickHouse => format!("arrayCount(x -> {each}, {col})"),
             Dialect::Spark => format!("(CASE WHEN {col} IS NULL THEN 0 ELSE size(filter({col}, x -> {each})) END)"),
         };
