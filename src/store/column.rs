@@ -1,6 +1,8 @@
 //! One typed column per field, with the indexes each keeps current on every write.
 
+use super::batch::{FieldCells, Values};
 use super::dictionary::Dictionary;
+use super::{add_coded, add_ids};
 use roaring::RoaringBitmap;
 
 use super::range_index::{IndexConfig, RangeHits, RangeIndex};
@@ -8,17 +10,6 @@ use crate::error::SnapshotError;
 use crate::schema::FieldType;
 use crate::snapshot::codec::{Dec, Enc};
 use crate::value::{key_to_float, key_to_int, Timestamp, Value};
-
-/// A value after type checking, ready to store.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Cell {
-    /// The order-preserving key of an int, float or timestamp.
-    Num(u64),
-    Str(Box<str>),
-    Bool(bool),
-    /// Sorted, deduplicated and non-empty.
-    Tags(Vec<Box<str>>),
-}
 
 /// A dense bitset by id, for O(1) tests of one entity (bool columns).
 #[derive(Debug, Clone, Default)]
@@ -142,6 +133,11 @@ impl StringColumn {
 }
 
 impl BoolColumn {
+    /// The ids with a value.
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
     /// The ids whose value is `value`.
     pub(crate) fn with(&self, value: bool) -> &RoaringBitmap {
         if value {
@@ -227,79 +223,135 @@ impl Column {
         }
     }
 
-    /// Stores `cell` for `id`, replacing any value it had. With `bulk`, a
-    /// numeric column defers its index to [`Column::finish_bulk`].
-    pub(crate) fn set(&mut self, id: u32, cell: &Cell, bulk: bool) {
-        let i = id as usize;
-        match (self, cell) {
-            (Column::Numeric(c), Cell::Num(k)) => {
-                if c.keys.len() <= i {
-                    c.keys.resize(i + 1, 0);
-                }
-                let old = c.keys[i];
-                let had = !c.present.insert(id);
-                c.keys[i] = *k;
-                if bulk || c.stale {
-                    c.stale = true;
-                } else if had {
-                    c.index.update(id, old, *k, &c.keys, &c.present);
-                } else {
-                    c.index.insert(id, *k, &c.keys, &c.present);
-                }
+    /// Stores a batch's cells of this column's field, its row `r` being
+    /// entity `ids[r]`; values replace what an entity had, and a `null`
+    /// clears it with `upsert` (an insert's entities have nothing to clear).
+    /// With `bulk`, a numeric column defers its index to
+    /// [`Column::finish_bulk`]. Ids that come in ascending order past the
+    /// column's (a load) are appended to the bitmaps, not searched for.
+    pub(crate) fn apply(&mut self, ids: &[u32], cells: &FieldCells, bulk: bool, upsert: bool) {
+        if upsert {
+            for &r in &cells.nulls {
+                self.clear(ids[r as usize]);
             }
-            (Column::String(c), Cell::Str(s)) => {
-                if c.codes.len() <= i {
-                    c.codes.resize(i + 1, NONE);
+        }
+        let end = cells
+            .rows
+            .iter()
+            .map(|&r| ids[r as usize] as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let rows = cells.rows.iter().map(|&r| ids[r as usize]);
+        // Every id the cells give a value; each comes once in a call.
+        let present: Vec<u32> = rows.clone().collect();
+        match (self, &cells.values) {
+            (Column::Numeric(c), Values::Num(keys)) => {
+                if c.keys.len() < end {
+                    c.keys.resize(end, 0);
                 }
-                let (code, added) = c.dict.insert_full(s);
-                let code = code as u32;
-                if added {
-                    c.bitmaps.push(RoaringBitmap::new());
-                }
-                let old = c.codes[i];
-                if old != NONE {
-                    c.bitmaps[old as usize].remove(id);
-                }
-                c.codes[i] = code;
-                c.bitmaps[code as usize].insert(id);
-                c.present.insert(id);
-            }
-            (Column::Bool(c), Cell::Bool(b)) => {
-                let (on, off) = if *b {
-                    (&mut c.trues, &mut c.falses)
-                } else {
-                    (&mut c.falses, &mut c.trues)
-                };
-                on.insert(id);
-                off.remove(id);
-                c.present.insert(id);
-                c.has.set(id, true);
-                c.value.set(id, *b);
-            }
-            (Column::Tags(c), Cell::Tags(tags)) => {
-                if c.rows.len() <= i {
-                    c.rows.resize(i + 1, None);
-                }
-                if let Some(old) = c.rows[i].take() {
-                    for &t in old.iter() {
-                        c.bitmaps[t as usize].remove(id);
+                let fresh = bulk || c.stale;
+                for (id, &k) in rows.zip(keys) {
+                    let i = id as usize;
+                    let old = std::mem::replace(&mut c.keys[i], k);
+                    if fresh {
+                        c.stale = true;
+                    } else if c.present.contains(id) {
+                        c.index.update(id, old, k, &c.keys, &c.present);
+                    } else {
+                        // The index reads presence: mark it before inserting.
+                        c.present.insert(id);
+                        c.index.insert(id, k, &c.keys, &c.present);
                     }
                 }
-                let mut codes = Vec::with_capacity(tags.len());
-                for t in tags {
-                    let (code, added) = c.dict.insert_full(t);
-                    if added {
-                        c.bitmaps.push(RoaringBitmap::new());
-                    }
-                    let code = code as u32;
-                    c.bitmaps[code as usize].insert(id);
-                    codes.push(code);
-                }
-                c.rows[i] = Some(codes.into_boxed_slice());
-                c.present.insert(id);
+                add_ids(&mut c.present, &present);
             }
-            // Cells are built for their column's type by `Table::prepare`.
-            (col, cell) => unreachable!("cell {cell:?} does not fit column {:?}", col.kind_name()),
+            (Column::String(c), Values::Str { codes, words }) => {
+                if c.codes.len() < end {
+                    c.codes.resize(end, NONE);
+                }
+                // The batch's words in the column's dictionary.
+                let global: Vec<u32> = words
+                    .iter()
+                    .map(|w| {
+                        let (code, added) = c.dict.insert_full(w);
+                        if added {
+                            c.bitmaps.push(RoaringBitmap::new());
+                        }
+                        code as u32
+                    })
+                    .collect();
+                let mut adds = Vec::with_capacity(present.len());
+                for (id, &local) in rows.zip(codes) {
+                    let code = global[local as usize];
+                    let old = std::mem::replace(&mut c.codes[id as usize], code);
+                    if old != code {
+                        if old != NONE {
+                            c.bitmaps[old as usize].remove(id);
+                        }
+                        adds.push((code, id));
+                    }
+                }
+                add_coded(&mut c.bitmaps, &adds);
+                add_ids(&mut c.present, &present);
+            }
+            (Column::Bool(c), Values::Bool(values)) => {
+                let (mut trues, mut falses) = (Vec::new(), Vec::new());
+                for (id, &b) in rows.zip(values) {
+                    if b {
+                        c.falses.remove(id);
+                        trues.push(id);
+                    } else {
+                        c.trues.remove(id);
+                        falses.push(id);
+                    }
+                    c.has.set(id, true);
+                    c.value.set(id, b);
+                }
+                add_ids(&mut c.trues, &trues);
+                add_ids(&mut c.falses, &falses);
+                add_ids(&mut c.present, &present);
+            }
+            (Column::Tags(c), Values::Tags(values)) => {
+                if c.rows.len() < end {
+                    c.rows.resize(end, None);
+                }
+                let mut adds = Vec::new();
+                for (id, tags) in rows.zip(values) {
+                    let i = id as usize;
+                    if let Some(old) = c.rows[i].take() {
+                        for &t in old.iter() {
+                            c.bitmaps[t as usize].remove(id);
+                        }
+                    }
+                    let mut codes = Vec::with_capacity(tags.len());
+                    for t in tags.iter() {
+                        let (code, added) = c.dict.insert_full(t);
+                        if added {
+                            c.bitmaps.push(RoaringBitmap::new());
+                        }
+                        adds.push((code as u32, id));
+                        codes.push(code as u32);
+                    }
+                    c.rows[i] = Some(codes.into_boxed_slice());
+                }
+                add_coded(&mut c.bitmaps, &adds);
+                add_ids(&mut c.present, &present);
+            }
+            // A batch's cells are made for their field's type.
+            (col, _) => debug_assert!(false, "cells of another type for a {} column", col.kind_name()),
+        }
+    }
+
+    /// Gives back room that growing left unused.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        match self {
+            Column::Numeric(c) => c.keys.shrink_to_fit(),
+            Column::String(c) => c.codes.shrink_to_fit(),
+            Column::Bool(c) => {
+                c.has.0.shrink_to_fit();
+                c.value.0.shrink_to_fit();
+            }
+            Column::Tags(c) => c.rows.shrink_to_fit(),
         }
     }
 
@@ -434,13 +486,6 @@ fn fixed<'a>(
     d.bytes(n.saturating_mul(size), what)
 }
 
-/// Adds `id`, which is above every id of `bm` when ids come in order.
-fn push(bm: &mut RoaringBitmap, id: u32) {
-    if bm.try_push(id).is_err() {
-        bm.insert(id);
-    }
-}
-
 /// Room for ids up to the highest in `present`.
 fn slots(present: &RoaringBitmap) -> usize {
     present.max().map_or(0, |m| m as usize + 1)
@@ -542,18 +587,20 @@ impl Column {
                 let at = d.offset();
                 let raw = fixed(d, &present, 4, &|| format!("{}, values", what()))?;
                 c.codes = vec![NONE; slots(&present)];
+                let mut pairs = Vec::with_capacity(present.len() as usize);
                 for (id, b) in present.iter().zip(raw.chunks_exact(4)) {
                     let code = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                    let Some(bm) = c.bitmaps.get_mut(code as usize) else {
+                    if code as usize >= c.dict.len() {
                         return Err(d.invalid_at(
                             at,
                             what(),
                             format!("entity {id} holds word {code}, past the dictionary's end"),
                         ));
-                    };
-                    push(bm, id);
+                    }
+                    pairs.push((code, id));
                     c.codes[id as usize] = code;
                 }
+                add_coded(&mut c.bitmaps, &pairs);
                 c.present = present;
             }
             Column::Bool(c) => {
@@ -572,6 +619,7 @@ impl Column {
                 c.dict = dict_decode(d, what)?;
                 c.bitmaps = vec![RoaringBitmap::new(); c.dict.len()];
                 c.rows = vec![None; slots(&present)];
+                let mut pairs = Vec::new();
                 for id in &present {
                     let at = d.offset();
                     let n = d.count(4, &|| format!("{}, entity {id}, tag count", what()))?;
@@ -592,11 +640,10 @@ impl Column {
                             format!("entity {id}: tags must be one or more dictionary words, sorted and distinct, found codes {codes:?}"),
                         ));
                     }
-                    for &t in &codes {
-                        push(&mut c.bitmaps[t as usize], id);
-                    }
+                    pairs.extend(codes.iter().map(|&t| (t, id)));
                     c.rows[id as usize] = Some(codes.into_boxed_slice());
                 }
+                add_coded(&mut c.bitmaps, &pairs);
                 c.present = present;
             }
         }

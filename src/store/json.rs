@@ -5,38 +5,30 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::column::Cell;
-use super::prepared::{check_key, num_cell_float, num_cell_int, tags_cell, time_cell, Prepared};
+use super::batch::{check_key, time_key, Batch, FieldCells, Source};
 use crate::error::StoreError;
 use crate::schema::{FieldId, FieldType, KindSchema};
+use crate::value::{float_key, int_key};
 
 /// Parses the lines of `block` (the first is line `first_line`), skipping
-/// blank ones, into `out` with their line numbers in `lines`; the block is
-/// split across the available cores. On error, the first bad line's.
-pub(crate) fn parse_block(
-    schema: &KindSchema,
-    block: &[u8],
-    first_line: usize,
-    out: &mut Vec<Prepared>,
-    lines: &mut Vec<usize>,
-) -> Result<(), StoreError> {
+/// blank ones, into one batch per part: the block is split across the
+/// available cores, at newlines. On error, the first bad line's.
+pub(crate) fn parse_block(schema: &KindSchema, block: &[u8], first_line: usize) -> Result<Vec<Batch>, StoreError> {
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if parts == 1 || block.len() < (256 << 10) {
-        return parse_lines(schema, block, first_line, out, lines);
+        let mut b = Batch::new(schema, Source::Lines(Vec::new()));
+        parse_lines(schema, block, first_line, &mut b)?;
+        return Ok(vec![b]);
     }
     // Cut at newlines near equal sizes.
     let mut cuts = vec![0];
     for k in 1..parts {
         let at = (block.len() * k / parts).max(*cuts.last().unwrap_or(&0));
-        let cut = block[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(block.len(), |i| at + i + 1);
+        let cut = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i + 1);
         cuts.push(cut);
     }
     cuts.push(block.len());
-    type Part = Result<(Vec<Prepared>, Vec<usize>), StoreError>;
-    let results: Vec<Part> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let mut line = first_line;
         let handles: Vec<_> = cuts
             .windows(2)
@@ -45,76 +37,117 @@ pub(crate) fn parse_block(
                 let start = line;
                 line += newlines(part);
                 s.spawn(move || {
-                    let (mut o, mut l) = (Vec::new(), Vec::new());
-                    parse_lines(schema, part, start, &mut o, &mut l).map(|_| (o, l))
+                    let mut b = Batch::new(schema, Source::Lines(Vec::new()));
+                    parse_lines(schema, part, start, &mut b).map(|()| b)
                 })
             })
             .collect();
+        // In part order, so the first bad line's error comes first.
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    });
-    for r in results {
-        let (o, l) = r?;
-        out.extend(o);
-        lines.extend(l);
-    }
-    Ok(())
+    })
 }
 
 pub(crate) fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
+/// Parses the lines of `block` into `out`, noting each row's line.
 pub(crate) fn parse_lines(
     schema: &KindSchema,
     block: &[u8],
     first_line: usize,
-    out: &mut Vec<Prepared>,
-    lines: &mut Vec<usize>,
+    out: &mut Batch,
 ) -> Result<(), StoreError> {
+    // Checked once here, the lines' strings need no check of their own.
+    let text = std::str::from_utf8(block);
+    let mut start = 0;
     for (i, raw) in block.split(|&b| b == b'\n').enumerate() {
-        let line = first_line + i;
+        let (line, at) = (first_line + i, start);
+        start += raw.len() + 1;
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let at = |e| StoreError::AtLine {
+        // Valid UTF-8 cut at newlines is valid UTF-8.
+        let row = match text {
+            Ok(t) => Ok(&t[at..at + raw.len()]),
+            Err(_) => Err(raw),
+        };
+        parse_row_in(schema, row, out).map_err(|e| StoreError::AtLine {
             line,
             source: Box::new(e),
-        };
-        let text = std::str::from_utf8(raw).map_err(|_| {
-            at(StoreError::Io {
-                message: "stream did not contain valid UTF-8".into(),
-            })
         })?;
-        out.push(parse_row(schema, text).map_err(at)?);
-        lines.push(line);
+        if let Source::Lines(lines) = &mut out.source {
+            lines.push(line);
+        }
     }
     Ok(())
 }
 
-/// Parses one JSON object into a prepared row.
-pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, StoreError> {
-    let text = text.trim_end_matches(['\n', '\r']);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = RowSeed { schema }
-        .deserialize(&mut de)
-        .and_then(|r| de.end().map(|_| r))
-        .map_err(|e| {
-            // The caller names the line; keep serde's message and column only.
-            let mut message = e.to_string();
-            if let Some(i) = message.rfind(" at line ") {
-                message.truncate(i);
-            }
-            if e.column() > 0 {
-                message = format!("{message} at column {}", e.column());
-            }
-            StoreError::Json { message }
-        })?;
-    let key = parsed.key.ok_or(StoreError::MissingKey)?;
-    check_key(&key)?;
+/// Parses one JSON object into a row of `out`. On error, `out` may hold
+/// part of the row: a failed parse discards its batch.
+pub(crate) fn parse_row(schema: &KindSchema, text: &str, out: &mut Batch) -> Result<(), StoreError> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    parse_row_in(schema, Ok(text), out)
+}
+
+/// Runs the row visitor over one JSON text to its end.
+fn visit<'de, R: serde_json::de::Read<'de>>(
+    schema: &KindSchema,
+    mut de: serde_json::Deserializer<R>,
+    out: &mut Batch,
+) -> serde_json::Result<Parsed> {
+    let parsed = RowSeed { schema, out }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(parsed)
+}
+
+/// As [`parse_row`], over text checked to be UTF-8 or bytes not yet checked.
+fn parse_row_in(schema: &KindSchema, row: Result<&str, &[u8]>, out: &mut Batch) -> Result<(), StoreError> {
+    let parsed = match row {
+        Ok(s) => {
+            let s = s.strip_suffix('\r').unwrap_or(s);
+            visit(schema, serde_json::Deserializer::from_str(s), out)
+        }
+        Err(b) => {
+            let b = b.strip_suffix(b"\r").unwrap_or(b);
+            visit(schema, serde_json::Deserializer::from_slice(b), out)
+        }
+    };
+    let text = match row {
+        Ok(s) => s.as_bytes(),
+        Err(b) => b,
+    };
+    let parsed = parsed.map_err(|e| {
+        // Bytes that are not UTF-8 are reported as such, wherever they are.
+        if std::str::from_utf8(text).is_err() {
+            return StoreError::Io {
+                message: "stream did not contain valid UTF-8".into(),
+            };
+        }
+        // The caller names the line; keep serde's message and column only.
+        let mut message = e.to_string();
+        if let Some(i) = message.rfind(" at line ") {
+            message.truncate(i);
+        }
+        if e.column() > 0 {
+            message = format!("{message} at column {}", e.column());
+        }
+        StoreError::Json { message }
+    })?;
+    if !parsed.key {
+        return Err(StoreError::MissingKey);
+    }
+    let key = out.pending_key();
+    check_key(key)?;
     if let Some((field, problem)) = parsed.problem {
+        if std::str::from_utf8(text).is_err() {
+            return Err(StoreError::Io {
+                message: "stream did not contain valid UTF-8".into(),
+            });
+        }
         let key = key.to_string();
         return Err(match problem {
             Problem::UnknownField => StoreError::UnknownField { key, field },
@@ -133,15 +166,14 @@ pub(crate) fn parse_row(schema: &KindSchema, text: &str) -> Result<Prepared, Sto
             },
         });
     }
-    Ok(Prepared {
-        key: key.into_boxed_str(),
-        cells: parsed.cells,
-    })
+    out.end_row();
+    Ok(())
 }
 
+/// What a row's parse found besides its cells, which went into the batch.
 struct Parsed {
-    key: Option<String>,
-    cells: Vec<(FieldId, Option<Cell>)>,
+    /// Whether a string key was given.
+    key: bool,
     /// The first problem met, by field name; reported once the key is known.
     problem: Option<(String, Problem)>,
 }
@@ -155,6 +187,7 @@ enum Problem {
 
 struct RowSeed<'a> {
     schema: &'a KindSchema,
+    out: &'a mut Batch,
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
@@ -174,10 +207,11 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
         let mut out = Parsed {
-            key: None,
-            cells: Vec::with_capacity(self.schema.len()),
+            key: false,
             problem: None,
         };
+        let batch = self.out;
+        let row = batch.row();
         let mut key_seen = false;
         // Fields seen: a mask for most schemas, a vector past 64 fields.
         let mut mask = 0u64;
@@ -189,11 +223,11 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         while let Some(member) = map.next_key_seed(MemberSeed { schema: self.schema })? {
             let id = match member {
                 Member::Key => {
-                    let key = map.next_value::<Option<KeyString>>()?.and_then(|k| k.0);
                     if key_seen {
+                        map.next_value::<IgnoredAny>()?;
                         out.problem.get_or_insert(("key".into(), Problem::Duplicate));
                     } else {
-                        out.key = key;
+                        out.key = map.next_value_seed(KeySeed(&mut *batch))?;
                     }
                     key_seen = true;
                     continue;
@@ -221,11 +255,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 out.problem.get_or_insert((name.to_string(), Problem::Duplicate));
                 continue;
             }
-            match map.next_value_seed(CellSeed(ty))? {
-                Ok(cell) => out.cells.push((id, cell)),
-                Err(p) => {
-                    out.problem.get_or_insert((name.to_string(), p));
-                }
+            let seed = CellSeed {
+                ty,
+                row,
+                cells: batch.field(id),
+            };
+            if let Err(p) = map.next_value_seed(seed)? {
+                out.problem.get_or_insert((name.to_string(), p));
             }
         }
         Ok(out)
@@ -269,64 +305,74 @@ impl<'de> Visitor<'de> for MemberSeed<'_> {
     }
 }
 
-/// A key: `Some` for a string, `None` for any other JSON value.
-struct KeyString(Option<String>);
+/// A key, written into the batch if it is a string (true); any other JSON
+/// value is read and ignored (false): a row without a string key.
+struct KeySeed<'a>(&'a mut Batch);
 
-impl<'de> de::Deserialize<'de> for KeyString {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyString;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyString, E> {
-                Ok(KeyString(Some(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<KeyString, E> {
-                Ok(KeyString(Some(s)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<KeyString, E> {
-                Ok(KeyString(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<KeyString, E> {
-                Ok(KeyString(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<KeyString, E> {
-                Ok(KeyString(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<KeyString, E> {
-                Ok(KeyString(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<KeyString, A::Error> {
-                while s.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(KeyString(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<KeyString, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(KeyString(None))
-            }
-        }
-        d.deserialize_any(V)
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-/// Decodes one member's value for a field of the given type. A value of the
-/// wrong type is consumed and reported as `Err(Problem)`, not as a parse error.
-struct CellSeed(FieldType);
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = bool;
 
-type CellResult = Result<Option<Cell>, Problem>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<bool, E> {
+        self.0.push_key(s);
+        Ok(true)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<bool, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+}
 
-impl CellSeed {
+/// Decodes one member's value for a field of the given type into the
+/// batch. A value of the wrong type is consumed and reported as
+/// `Err(Problem)`, not as a parse error.
+struct CellSeed<'a> {
+    ty: FieldType,
+    row: u32,
+    cells: &'a mut FieldCells,
+}
+
+type CellResult = Result<(), Problem>;
+
+impl CellSeed<'_> {
     fn mismatch(&self, found: impl Into<String>) -> CellResult {
         Err(Problem::Mismatch {
-            expected: self.0,
+            expected: self.ty,
             found: found.into(),
         })
     }
 }
 
-impl<'de> DeserializeSeed<'de> for CellSeed {
+impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
     type Value = CellResult;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<CellResult, D::Error> {
@@ -334,64 +380,92 @@ impl<'de> DeserializeSeed<'de> for CellSeed {
     }
 }
 
-impl<'de> Visitor<'de> for CellSeed {
+impl<'de> Visitor<'de> for CellSeed<'_> {
     type Value = CellResult;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} value", self.0)
+        write!(f, "a {} value", self.ty)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<CellResult, E> {
-        Ok(Ok(None))
+        self.cells.null(self.row);
+        Ok(Ok(()))
     }
 
     fn visit_bool<E: de::Error>(self, b: bool) -> Result<CellResult, E> {
-        Ok(match self.0 {
-            FieldType::Bool => Ok(Some(Cell::Bool(b))),
+        Ok(match self.ty {
+            FieldType::Bool => {
+                self.cells.bool(self.row, b);
+                Ok(())
+            }
             _ => self.mismatch(format!("boolean {b}")),
         })
     }
 
     fn visit_i64<E: de::Error>(self, i: i64) -> Result<CellResult, E> {
-        Ok(match self.0 {
-            FieldType::Int => Ok(Some(num_cell_int(i))),
-            FieldType::Float => Ok(Some(num_cell_float(i as f64))),
+        Ok(match self.ty {
+            FieldType::Int => {
+                self.cells.num(self.row, int_key(i));
+                Ok(())
+            }
+            FieldType::Float => {
+                self.cells.num(self.row, float_key(i as f64));
+                Ok(())
+            }
             _ => self.mismatch(format!("number {i}")),
         })
     }
 
     fn visit_u64<E: de::Error>(self, u: u64) -> Result<CellResult, E> {
-        Ok(match self.0 {
+        Ok(match self.ty {
             FieldType::Int => match i64::try_from(u) {
-                Ok(i) => Ok(Some(num_cell_int(i))),
+                Ok(i) => {
+                    self.cells.num(self.row, int_key(i));
+                    Ok(())
+                }
                 Err(_) => self.mismatch(format!("integer {u} beyond the i64 range")),
             },
-            FieldType::Float => Ok(Some(num_cell_float(u as f64))),
+            FieldType::Float => {
+                self.cells.num(self.row, float_key(u as f64));
+                Ok(())
+            }
             _ => self.mismatch(format!("number {u}")),
         })
     }
 
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<CellResult, E> {
-        Ok(match self.0 {
-            FieldType::Float => Ok(Some(num_cell_float(x))),
+        Ok(match self.ty {
+            FieldType::Float => {
+                self.cells.num(self.row, float_key(x));
+                Ok(())
+            }
             FieldType::Int => self.mismatch(format!("non-integer number {x:?}")),
             _ => self.mismatch(format!("number {x:?}")),
         })
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<CellResult, E> {
-        Ok(match self.0 {
-            FieldType::String => Ok(Some(Cell::Str(s.into()))),
-            FieldType::Timestamp => time_cell(s).map(Some).map_err(|reason| Problem::Timestamp {
-                value: s.to_string(),
-                reason,
-            }),
+        Ok(match self.ty {
+            FieldType::String => {
+                self.cells.str(self.row, s);
+                Ok(())
+            }
+            FieldType::Timestamp => match time_key(s) {
+                Ok(k) => {
+                    self.cells.num(self.row, k);
+                    Ok(())
+                }
+                Err(reason) => Err(Problem::Timestamp {
+                    value: s.to_string(),
+                    reason,
+                }),
+            },
             _ => self.mismatch(format!("string {}", serde_json::Value::from(s))),
         })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CellResult, A::Error> {
-        if self.0 != FieldType::Tags {
+        if self.ty != FieldType::Tags {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             return Ok(self.mismatch("array"));
         }
@@ -407,7 +481,10 @@ impl<'de> Visitor<'de> for CellSeed {
         }
         Ok(match bad {
             Some(v) => self.mismatch(format!("array holding {v}")),
-            None => Ok(tags_cell(tags)),
+            None => {
+                self.cells.tags(self.row, tags);
+                Ok(())
+            }
         })
     }
 

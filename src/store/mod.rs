@@ -1,6 +1,7 @@
 //! The columnar entity store: per kind, keys interned to dense ids, the
 //! live-id bitmap, and one indexed column per field.
 
+mod batch;
 mod column;
 mod dictionary;
 mod events;
@@ -8,7 +9,6 @@ mod grams;
 mod history;
 mod json;
 mod parents;
-mod prepared;
 mod properties;
 mod range_index;
 mod row;
@@ -131,4 +131,53 @@ pub(crate) fn bitmap_heap(b: &RoaringBitmap) -> usize {
     let allocations = (s.n_array_containers + s.n_run_containers + s.n_bitset_containers) as u64;
     let words = s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers;
     (s.n_containers as u64 * 32 + words + allocations * 16) as usize
+}
+
+/// Adds `ids` to `bm`. Ids that ascend past the bitmap's highest (a load)
+/// are appended in one pass; `RoaringBitmap::push` would look for the
+/// maximum of a dense container on every call, and `insert` searches.
+pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
+    let Some(&first) = ids.first() else { return };
+    if ids.len() < 16 {
+        for &id in ids {
+            bm.insert(id);
+        }
+        return;
+    }
+    let ascending = ids.windows(2).all(|w| w[0] < w[1]);
+    if ascending && bm.max().map_or(true, |m| m < first) {
+        // Cannot fail: checked above.
+        let _ = bm.append(ids.iter().copied());
+    } else {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if let Ok(more) = RoaringBitmap::from_sorted_iter(sorted) {
+            *bm |= more;
+        }
+    }
+}
+
+/// Adds each id to the bitmap its code names: `pairs[i] = (code, id)`,
+/// grouped by a counting sort so that each bitmap is appended to once.
+pub(crate) fn add_coded(bitmaps: &mut [RoaringBitmap], pairs: &[(u32, u32)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let mut start = vec![0usize; bitmaps.len() + 1];
+    for &(c, _) in pairs {
+        start[c as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut at = start.clone();
+    let mut grouped = vec![0u32; pairs.len()];
+    for &(c, id) in pairs {
+        grouped[at[c as usize]] = id;
+        at[c as usize] += 1;
+    }
+    for (c, bm) in bitmaps.iter_mut().enumerate() {
+        add_ids(bm, &grouped[start[c]..start[c + 1]]);
+    }
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::batch::{check_key, Batch, Source};
 use super::column::Column;
 use super::dictionary::Dictionary;
 use super::events::EventLog;
 use super::history::{History, Sample};
 use super::json::newlines;
-use super::prepared::{check_key, typed_cell, CellError, Prepared};
 use super::properties::Properties;
 use super::range_index::IndexConfig;
 use super::row::Row;
@@ -50,28 +50,6 @@ pub(crate) struct Written {
     pub(crate) born: Vec<u32>,
     /// The fields written (set or cleared), sorted, each once.
     pub(crate) fields: Vec<FieldId>,
-}
-
-/// Where a batch's rows came from, for error positions.
-#[derive(Clone, Copy)]
-enum Origin<'a> {
-    Rows,
-    Lines(&'a [usize]),
-}
-
-impl Origin<'_> {
-    fn wrap(self, i: usize, e: StoreError) -> StoreError {
-        match self {
-            Origin::Rows => StoreError::InRow {
-                row: i,
-                source: Box::new(e),
-            },
-            Origin::Lines(lines) => StoreError::AtLine {
-                line: lines[i],
-                source: Box::new(e),
-            },
-        }
-    }
 }
 
 /// Heap bytes of a table, estimated from capacities and roaring's serialized sizes.
@@ -645,13 +623,15 @@ impl Table {
     }
 
     pub(crate) fn upsert_json_report(&mut self, json: &str) -> Result<Written, StoreError> {
-        let p = super::json::parse_row(&self.schema, json)?;
-        self.commit(vec![p], Mode::Upsert, None)
+        let mut b = Batch::new(&self.schema, Source::One);
+        super::json::parse_row(&self.schema, json, &mut b)?;
+        self.commit(&[b], Mode::Upsert, false)
     }
 
     pub(crate) fn write_one(&mut self, key: &str, row: &Row, upsert: bool) -> Result<Written, StoreError> {
-        let p = self.prepare(key, row)?;
-        self.commit(vec![p], Mode::of(upsert), None)
+        let mut b = Batch::new(&self.schema, Source::One);
+        b.push_row(&self.schema, key, row)?;
+        self.commit(&[b], Mode::of(upsert), false)
     }
 
     pub(crate) fn write_many<K: AsRef<str>>(
@@ -659,12 +639,24 @@ impl Table {
         rows: impl IntoIterator<Item = (K, Row)>,
         upsert: bool,
     ) -> Result<Written, StoreError> {
-        let mode = Mode::of(upsert);
-        let mut prepared = Vec::new();
+        // Batches of a bounded size, so that rows number within a `u32`.
+        const ROWS: usize = 1 << 20;
+        let schema = self.schema.clone();
+        let mut batches = vec![Batch::new(&schema, Source::Rows { first: 0 })];
         for (i, (key, row)) in rows.into_iter().enumerate() {
-            prepared.push(self.prepare(key.as_ref(), &row).map_err(|e| Origin::Rows.wrap(i, e))?);
+            let b = match batches.last_mut() {
+                Some(b) if b.len() < ROWS => b,
+                _ => {
+                    batches.push(Batch::new(&schema, Source::Rows { first: i }));
+                    batches.last_mut().unwrap_or_else(|| unreachable!("just pushed"))
+                }
+            };
+            b.push_row(&schema, key.as_ref(), &row).map_err(|e| StoreError::InRow {
+                row: i,
+                source: Box::new(e),
+            })?;
         }
-        self.commit(prepared, mode, Some(Origin::Rows))
+        self.commit(&batches, Mode::of(upsert), false)
     }
 
     /// Reads JSON Lines whole into memory, no line past the line limit:
@@ -685,131 +677,107 @@ impl Table {
         Ok(out)
     }
 
-    pub(crate) fn write_json_lines(&mut self, mut reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
+    /// Writes JSON Lines, all or none.
+    ///
+    /// Into a table that has never held a key (a load at start-up), each
+    /// block is applied as soon as it has parsed, its indexes built once at
+    /// the end: the input is never held whole, parsed or not. A failure
+    /// then empties the table again, which is all it held. Into any other
+    /// table, every line is parsed before any is applied.
+    pub(crate) fn write_json_lines(&mut self, reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
         let mode = Mode::of(upsert);
-        // Lines are parsed in blocks, each block split across the cores;
-        // nothing is applied until every line has parsed. Each byte is
-        // searched for a newline once, so a long line costs linear time, and
-        // no line grows past the limit.
-        const BLOCK: usize = 4 << 20;
+        let schema = self.schema.clone();
         let limit = self.max_line_bytes;
-        let mut prepared = Vec::new();
-        let mut lines = Vec::new();
-        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
-        let mut first_line = 1;
-        // Where the unfinished last line of `buf` starts.
-        let mut line_start = 0;
-        loop {
-            let eof = loop {
-                // A reader over memory hands out all of it at once: take a
-                // block at a time, so that no more than a block is copied.
-                let too_long = match read_chunk(&mut reader, &mut buf, BLOCK, &mut line_start, limit, first_line)? {
-                    Chunk::End => break true,
-                    Chunk::Read { too_long } => too_long,
-                };
-                if too_long {
-                    // Earlier lines' errors come first.
-                    let done = &buf[..line_start];
-                    super::json::parse_block(&self.schema, done, first_line, &mut prepared, &mut lines)?;
-                    return Err(StoreError::AtLine {
-                        line: first_line + newlines(done),
-                        source: Box::new(StoreError::LineTooLong { limit }),
-                    });
+        if self.keys.len() == 0 {
+            let mut written = Written::default();
+            let mut fields = vec![false; self.columns.len()];
+            let streamed = json_blocks(&schema, reader, limit, |batches| {
+                let w = self.commit(&batches, mode, true)?;
+                written.ids.extend(w.ids);
+                written.born.extend(w.born);
+                for f in w.fields {
+                    fields[f.index()] = true;
                 }
-                if buf.len() >= BLOCK && line_start > 0 {
-                    break false;
-                }
-            };
-            let end = if eof { buf.len() } else { line_start };
-            super::json::parse_block(&self.schema, &buf[..end], first_line, &mut prepared, &mut lines)?;
-            first_line += newlines(&buf[..end]);
-            buf.drain(..end);
-            line_start = 0;
-            if eof {
-                break;
+                Ok(())
+            });
+            if let Err(e) = streamed {
+                self.keys = Dictionary::new();
+                self.live = RoaringBitmap::new();
+                self.columns = schema.fields().map(|(_, _, t)| Column::new(t, self.cfg)).collect();
+                return Err(e);
             }
+            self.keys.shrink_to_fit();
+            for c in &mut self.columns {
+                c.shrink_to_fit();
+            }
+            finish_bulk(&mut self.columns, self.cfg);
+            written.fields = (0..fields.len() as u32)
+                .filter(|&f| fields[f as usize])
+                .map(FieldId)
+                .collect();
+            return Ok(written);
         }
-        self.commit(prepared, mode, Some(Origin::Lines(&lines)))
+        let mut held = Vec::new();
+        json_blocks(&schema, reader, limit, |batches| {
+            held.extend(batches);
+            Ok(())
+        })?;
+        self.commit(&held, mode, false)
     }
 
-    /// Type-checks a row against the schema.
-    fn prepare(&self, key: &str, row: &Row) -> Result<Prepared, StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::EmptyKey);
-        }
-        let mut cells = Vec::with_capacity(row.len());
-        for (field, value) in row.iter() {
-            let (f, ty) = match self.schema.field_id(field) {
-                Some(f) => (f, self.schema.field(f).map(|(_, t)| t).unwrap_or(FieldType::Int)),
-                None => {
-                    return Err(StoreError::UnknownField {
-                        key: key.to_string(),
-                        field: field.to_string(),
-                    })
-                }
-            };
-            let cell = typed_cell(ty, value).map_err(|why| match why {
-                CellError::Mismatch => StoreError::TypeMismatch {
-                    key: key.to_string(),
-                    field: field.to_string(),
-                    expected: ty,
-                    found: value.type_name().to_string(),
-                },
-                CellError::NonFinite => StoreError::NonFiniteFloat {
-                    key: key.to_string(),
-                    field: field.to_string(),
-                },
-            })?;
-            cells.push((f, cell));
-        }
-        Ok(Prepared { key: key.into(), cells })
-    }
-
-    /// Applies a batch of prepared rows, all or none.
+    /// Applies batches of rows, all or none; with `defer`, a numeric
+    /// column's index is left to [`finish_bulk`], which the caller runs.
     ///
     /// Keys are interned first, each hashed once; a key that breaks a rule
-    /// (repeated in the batch, already live for an insert, or one too many)
+    /// (repeated in the call, already live for an insert, or one too many)
     /// rolls the new keys back, so the table is as it was. Only then are
-    /// values written, which cannot fail.
-    fn commit(&mut self, batch: Vec<Prepared>, mode: Mode, origin: Option<Origin>) -> Result<Written, StoreError> {
-        let wrap = |i: usize, e: StoreError| match origin {
-            Some(o) => o.wrap(i, e),
-            None => e,
-        };
+    /// values written, which cannot fail: column by column, the columns
+    /// shared among the cores.
+    fn commit(&mut self, batches: &[Batch], mode: Mode, defer: bool) -> Result<Written, StoreError> {
         let old_len = self.keys.len();
-        self.keys.reserve(batch.len());
+        let n: usize = batches.iter().map(Batch::len).sum();
+        self.keys.reserve(n);
+        // Old ids the call writes: each at most once.
         let mut touched = RoaringBitmap::new();
-        let mut ids = Vec::with_capacity(batch.len());
-        let mut cells = Vec::with_capacity(batch.len());
+        let mut ids: Vec<Vec<u32>> = Vec::with_capacity(batches.len());
         let mut failure = None;
-        for (i, p) in batch.into_iter().enumerate() {
-            if let Err(e) = check_key(&p.key) {
-                failure = Some(wrap(i, e));
-                break;
+        'rows: for b in batches {
+            let mut these = Vec::with_capacity(b.len());
+            for r in 0..b.len() {
+                let key = b.key(r);
+                if let Err(e) = check_key(key) {
+                    failure = Some(b.locate(r, e));
+                    break 'rows;
+                }
+                let (id, added) = self.keys.insert_full(key);
+                if self.keys.len() as u64 > self.max_keys {
+                    failure = Some(StoreError::Full { max: self.max_keys });
+                    break 'rows;
+                }
+                let id = id as u32;
+                // A key seen before is new in this call (repeated), or
+                // old and either repeated or, for an insert, live.
+                let dup = !added
+                    && ((id as usize) >= old_len
+                        || !touched.insert(id)
+                        || (mode == Mode::Insert && self.live.contains(id)));
+                if dup {
+                    let key = key.to_string();
+                    failure = Some(b.locate(r, StoreError::DuplicateKey { key }));
+                    break 'rows;
+                }
+                these.push(id);
             }
-            let (id, _) = self.keys.insert_full(&p.key);
-            if self.keys.len() as u64 > self.max_keys {
-                failure = Some(StoreError::Full { max: self.max_keys });
-                break;
-            }
-            let id = id as u32;
-            let dup = !touched.insert(id) || (mode == Mode::Insert && self.live.contains(id));
-            if dup {
-                let key = self.keys.get_index(id as usize).unwrap_or_default().to_string();
-                failure = Some(wrap(i, StoreError::DuplicateKey { key }));
-                break;
-            }
-            ids.push(id);
-            cells.push(p.cells);
+            ids.push(these);
         }
         if let Some(e) = failure {
             self.keys.truncate(old_len);
             return Err(e);
         }
         // A large batch writes numeric columns raw and rebuilds their indexes once.
-        let bulk = ids.len() >= 4096 && ids.len() as u64 * 4 >= self.live.len();
-        if bulk {
-            let end = ids.iter().max().map_or(0, |&m| m as usize + 1);
+        let bulk = defer || (n >= 4096 && n as u64 * 4 >= self.live.len());
+        if bulk && !defer {
+            let end = ids.iter().flatten().max().map_or(0, |&m| m as usize + 1);
             for c in &mut self.columns {
                 c.reserve_exact(end);
             }
@@ -817,32 +785,48 @@ impl Table {
             // capacity; give back what the load did not use.
             self.keys.shrink_to_fit();
         }
-        let mut written = vec![false; self.columns.len()];
         let mut born = Vec::new();
-        for (&id, cells) in ids.iter().zip(cells) {
-            let existed = self.live.contains(id);
-            if !existed {
+        for &id in ids.iter().flatten() {
+            if id as usize >= old_len || !self.live.contains(id) {
                 born.push(id);
             }
-            for (f, cell) in &cells {
-                written[f.index()] = true;
-                let col = &mut self.columns[f.index()];
-                match cell {
-                    Some(c) => col.set(id, c, bulk),
-                    None if existed && mode == Mode::Upsert => col.clear(id),
-                    None => {}
-                }
+        }
+        super::add_ids(&mut self.live, &born);
+        let upsert = mode == Mode::Upsert;
+        let (cfg, finish) = (self.cfg, bulk && !defer);
+        let fill = |f: usize, c: &mut Column| {
+            for (b, these) in batches.iter().zip(&ids) {
+                c.apply(these, &b.fields[f], bulk, upsert);
             }
-            self.live.insert(id);
+            if finish {
+                c.finish_bulk(cfg);
+            }
+        };
+        let threads = if n >= 4096 { cores() } else { 1 };
+        if threads == 1 {
+            self.columns.iter_mut().enumerate().for_each(|(f, c)| fill(f, c));
+        } else {
+            let per = self.columns.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                for (k, chunk) in self.columns.chunks_mut(per).enumerate() {
+                    let fill = &fill;
+                    s.spawn(move || {
+                        for (j, c) in chunk.iter_mut().enumerate() {
+                            fill(k * per + j, c);
+                        }
+                    });
+                }
+            });
         }
-        if bulk {
-            finish_bulk(&mut self.columns, self.cfg);
-        }
-        let fields = (0..written.len() as u32)
-            .filter(|&f| written[f as usize])
+        let fields = (0..self.columns.len() as u32)
+            .filter(|&f| batches.iter().any(|b| !b.fields[f as usize].is_empty()))
             .map(FieldId)
             .collect();
-        Ok(Written { ids, born, fields })
+        Ok(Written {
+            ids: ids.concat(),
+            born,
+            fields,
+        })
     }
 
     /// Estimated heap bytes.
@@ -870,6 +854,58 @@ impl Table {
             assert!(c.present().is_subset(&self.live));
         }
     }
+}
+
+/// Reads JSON Lines in blocks of about 4 MiB and hands each block's parsed
+/// batches to `apply`, in input order; each block is split across the
+/// cores. Each byte is searched for a newline once, so a long line costs
+/// linear time, and no line grows past `limit`.
+fn json_blocks(
+    schema: &KindSchema,
+    mut reader: impl BufRead,
+    limit: usize,
+    mut apply: impl FnMut(Vec<Batch>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    const BLOCK: usize = 4 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+    let mut first_line = 1;
+    // Where the unfinished last line of `buf` starts.
+    let mut line_start = 0;
+    loop {
+        let eof = loop {
+            // A reader over memory hands out all of it at once: take a
+            // block at a time, so that no more than a block is copied.
+            let too_long = match read_chunk(&mut reader, &mut buf, BLOCK, &mut line_start, limit, first_line)? {
+                Chunk::End => break true,
+                Chunk::Read { too_long } => too_long,
+            };
+            if too_long {
+                // Earlier lines' errors come first.
+                let done = &buf[..line_start];
+                super::json::parse_block(schema, done, first_line)?;
+                return Err(StoreError::AtLine {
+                    line: first_line + newlines(done),
+                    source: Box::new(StoreError::LineTooLong { limit }),
+                });
+            }
+            if buf.len() >= BLOCK && line_start > 0 {
+                break false;
+            }
+        };
+        let end = if eof { buf.len() } else { line_start };
+        apply(super::json::parse_block(schema, &buf[..end], first_line)?)?;
+        first_line += newlines(&buf[..end]);
+        buf.drain(..end);
+        line_start = 0;
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// The threads to share work among.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
 /// What [`read_chunk`] did.

@@ -7,8 +7,8 @@ use std::io::BufRead;
 
 use super::Table;
 use crate::error::StoreError;
+use crate::store::batch::{check_key, Batch, Source};
 use crate::store::json::parse_lines;
-use crate::store::prepared::check_key;
 
 /// The lines a lenient load left out ([`Table::insert_json_lines_lenient`],
 /// [`Engine::insert_json_lines_lenient`](crate::Engine::insert_json_lines_lenient)).
@@ -105,7 +105,6 @@ impl Table {
     fn sift_json_lines(&self, text: &[u8], upsert: bool, rejected: &mut Rejected, bound: usize) -> Vec<u8> {
         let mut good = Vec::with_capacity(text.len());
         let mut seen: HashSet<Box<str>> = HashSet::new();
-        let (mut prepared, mut lines) = (Vec::new(), Vec::new());
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let n = i + 1;
             if i > 0 {
@@ -114,24 +113,26 @@ impl Table {
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            prepared.clear();
-            lines.clear();
-            if let Err(e) = parse_lines(self.schema(), raw, n, &mut prepared, &mut lines) {
+            let mut parsed = Batch::new(self.schema(), Source::One);
+            if let Err(e) = parse_lines(self.schema(), raw, n, &mut parsed) {
                 rejected.push(n, e, bound);
                 continue;
             }
-            let Some(p) = prepared.first() else { continue };
-            let verdict = check_key(&p.key).and_then(|()| {
-                let live = self.id(&p.key).is_some();
-                if seen.contains(&p.key) || (!upsert && live) {
-                    Err(StoreError::DuplicateKey { key: p.key.to_string() })
+            if parsed.len() == 0 {
+                continue;
+            }
+            let key = parsed.key(0);
+            let verdict = check_key(key).and_then(|()| {
+                let live = self.id(key).is_some();
+                if seen.contains(key) || (!upsert && live) {
+                    Err(StoreError::DuplicateKey { key: key.to_string() })
                 } else {
                     Ok(())
                 }
             });
             match verdict {
                 Ok(()) => {
-                    seen.insert(p.key.clone());
+                    seen.insert(key.into());
                     good.extend_from_slice(raw);
                 }
                 Err(e) => rejected.push(n, e, bound),
