@@ -81,7 +81,14 @@ pub(crate) fn bind<'a>(node: &PlanNode, table: &'a Table, now: Timestamp, env: &
         return BoundNode::Leaf(BoundLeaf::Set(RoaringBitmap::new()));
     }
     match node {
-        PlanNode::And(xs) => BoundNode::And(xs.iter().map(|x| bind(x, table, now, env)).collect()),
+        PlanNode::And(xs) => {
+            let xs: Vec<BoundNode> = xs.iter().map(|x| bind(x, table, now, env)).collect();
+            if contradiction(&xs) {
+                // Nothing matches: found without touching a bitmap.
+                return BoundNode::Leaf(BoundLeaf::Set(RoaringBitmap::new()));
+            }
+            BoundNode::And(xs)
+        }
         PlanNode::Or(xs) => BoundNode::Or(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PlanNode::Xor(xs) => BoundNode::Xor(xs.iter().map(|x| bind(x, table, now, env)).collect()),
         PlanNode::Not(x) => BoundNode::Not(Box::new(bind(x, table, now, env))),
@@ -96,6 +103,91 @@ pub(crate) fn bind<'a>(node: &PlanNode, table: &'a Table, now: Timestamp, env: &
         }
         PlanNode::Related(r) => BoundNode::Leaf(BoundLeaf::Set(super::related::ids(r, env, now, table.live()))),
     }
+}
+
+/// What the leaves of one `and` require of one column's value.
+struct Narrowed {
+    /// A leaf holds only where the value is missing.
+    missing: bool,
+    /// A leaf holds only where there is a value.
+    value: bool,
+    /// Numeric keys: in `lo..=hi`, and among `keys` if any leaf lists them.
+    lo: u64,
+    hi: u64,
+    keys: Option<Vec<u64>>,
+    /// Dictionary words: among these (a bitset of codes).
+    words: Option<Vec<u64>>,
+    /// A boolean: this value.
+    truth: Option<bool>,
+    /// Two leaves want different booleans.
+    clash: bool,
+}
+
+/// Whether the direct leaves of an `and` cannot all hold for any entity:
+/// `paying = true` with `paying = false`, `country = "AU"` with `country =
+/// "NL"`, `seats < 10` with `seats > 500`, or a value test with `null` on
+/// the same field. One pass, a map entry per column: then such a filter
+/// answers nothing at once, however many rows there are.
+fn contradiction(xs: &[BoundNode]) -> bool {
+    let mut by_column: std::collections::HashMap<*const RoaringBitmap, Narrowed> = Default::default();
+    for x in xs {
+        let BoundNode::Leaf(l) = x else { continue };
+        let present: &RoaringBitmap = match l {
+            BoundLeaf::Null(p) => p,
+            BoundLeaf::Range { col, .. } | BoundLeaf::Keys { col, .. } => col.present(),
+            BoundLeaf::Codes { col, .. } => col.present(),
+            BoundLeaf::Bool { col, .. } => col.present(),
+            BoundLeaf::TagsAny { col, .. } | BoundLeaf::TagsAll { col, .. } => col.present(),
+            _ => continue,
+        };
+        let n = by_column.entry(present as *const _).or_insert(Narrowed {
+            missing: false,
+            value: false,
+            lo: 0,
+            hi: u64::MAX,
+            keys: None,
+            words: None,
+            truth: None,
+            clash: false,
+        });
+        match l {
+            BoundLeaf::Null(_) => n.missing = true,
+            BoundLeaf::Range { lo, hi, .. } => {
+                n.value = true;
+                n.lo = n.lo.max(*lo);
+                n.hi = n.hi.min(*hi);
+            }
+            BoundLeaf::Keys { keys, .. } => {
+                n.value = true;
+                n.keys = Some(match n.keys.take() {
+                    Some(had) => had.into_iter().filter(|k| keys.binary_search(k).is_ok()).collect(),
+                    None => keys.clone(),
+                });
+            }
+            BoundLeaf::Codes { bits, .. } => {
+                n.value = true;
+                n.words = Some(match n.words.take() {
+                    Some(had) => had.iter().zip(bits).map(|(a, b)| a & b).collect(),
+                    None => bits.clone(),
+                });
+            }
+            BoundLeaf::Bool { value, .. } => {
+                n.value = true;
+                n.clash |= n.truth.is_some_and(|t| t != *value);
+                n.truth = Some(*value);
+            }
+            _ => n.value = true,
+        }
+    }
+    by_column.values().any(|n| {
+        (n.missing && n.value)
+            || n.lo > n.hi
+            || n.clash
+            || n.words.as_ref().is_some_and(|w| w.iter().all(|&b| b == 0))
+            || n.keys
+                .as_ref()
+                .is_some_and(|ks| !ks.iter().any(|k| (n.lo..=n.hi).contains(k)))
+    })
 }
 
 /// Whether dictionary code `c` (or [`NONE`], a missing value) is set in
@@ -263,6 +355,100 @@ impl BoundNode<'_> {
             BoundNode::Xor(xs) => xs.iter().filter(|x| x.test(id)).count() % 2 == 1,
             BoundNode::Not(x) => !x.test(id),
             BoundNode::Leaf(l) => l.test(id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{field, Filter, Node};
+    use crate::{KindSchema, LimitPolicy, Row};
+
+    fn table() -> Table {
+        let schema = KindSchema::new(
+            "account",
+            [
+                ("paying", FieldType::Bool),
+                ("country", FieldType::String),
+                ("seats", FieldType::Int),
+            ],
+        )
+        .expect("a valid schema");
+        let mut t = Table::new(schema);
+        let rows = (0..200i64).map(|i| {
+            let row = Row::new()
+                .set("paying", i % 2 == 0)
+                .set("country", ["AU", "NL", "US"][(i % 3) as usize])
+                .set("seats", i);
+            (format!("k{i}"), row)
+        });
+        t.insert_many(rows).expect("valid rows");
+        t
+    }
+
+    fn bound_empty(t: &Table, rules: Vec<Node>) -> bool {
+        let plan = Filter::and(rules)
+            .validate(t.schema(), &LimitPolicy::default())
+            .expect("a valid filter");
+        let env = Env::metered(Meter::unmetered());
+        let want = crate::eval::scan(&plan, t, Timestamp::from_micros(0)).expect("same kind");
+        let empty = matches!(bind(&plan.root, t, Timestamp::from_micros(0), &env),
+            BoundNode::Leaf(BoundLeaf::Set(s)) if s.is_empty());
+        // Found early only where the row scan finds nothing too.
+        assert!(
+            !empty || want.is_empty(),
+            "bound to nothing, but {} rows match",
+            want.len()
+        );
+        empty
+    }
+
+    #[test]
+    fn contradictions_in_an_and_bind_to_nothing() {
+        let t = table();
+        let nothing: Vec<Vec<Node>> = vec![
+            vec![field("paying").eq(true).into(), field("paying").eq(false).into()],
+            vec![field("country").eq("AU").into(), field("country").eq("NL").into()],
+            vec![
+                field("country").is_in(["AU", "US"]).into(),
+                field("country").eq("NL").into(),
+            ],
+            vec![field("seats").lt(10).into(), field("seats").gt(500).into()],
+            vec![field("seats").is_in([1, 2]).into(), field("seats").ge(3).into()],
+            vec![field("seats").is_in([1, 2]).into(), field("seats").is_in([3]).into()],
+            vec![field("seats").is_null().into(), field("seats").ge(3).into()],
+            vec![
+                field("country").is_null().into(),
+                field("country").begins_with("A").into(),
+            ],
+            vec![
+                field("seats").gt(5).into(),
+                field("paying").eq(true).into(),
+                field("paying").eq(false).into(),
+            ],
+        ];
+        for rules in nothing {
+            let shown = format!("{rules:?}");
+            assert!(bound_empty(&t, rules), "not found early: {shown}");
+        }
+        let something: Vec<Vec<Node>> = vec![
+            vec![field("paying").eq(true).into(), field("country").eq("NL").into()],
+            vec![
+                field("country").is_in(["AU", "NL"]).into(),
+                field("country").eq("NL").into(),
+            ],
+            vec![field("seats").gt(5).into(), field("seats").lt(10).into()],
+            vec![field("seats").is_in([1, 7]).into(), field("seats").ge(3).into()],
+            vec![field("seats").is_null().into(), field("country").eq("AU").into()],
+            vec![
+                Filter::or([field("seats").lt(3), field("seats").gt(100)]).into(),
+                field("seats").ge(3).into(),
+            ],
+        ];
+        for rules in something {
+            let shown = format!("{rules:?}");
+            assert!(!bound_empty(&t, rules), "wrongly empty: {shown}");
         }
     }
 }
