@@ -94,3 +94,77 @@ fn upsert_clear_and_delete_are_seen_by_every_evaluator() {
     assert_eq!(t.key(id), None);
     assert_eq!(t.get(id, "health"), None);
 }
+
+/// A load of many blocks (the library parses ahead of its commits) is
+/// all or none, and its error is the first bad line's, whichever stage
+/// finds it: a key repeated far apart is found while interning, a broken
+/// line while parsing, and the earlier of the two is the one reported.
+#[test]
+fn a_load_of_many_blocks_reports_its_first_bad_line_and_keeps_nothing() {
+    use segments::{KindSchema, StoreError, Table};
+    let schema = KindSchema::new("account", [("mrr", FieldType::Int), ("plan", FieldType::String)]).unwrap();
+    let n = 200_000;
+    let lines: Vec<String> = (0..n)
+        .map(|i| format!("{{\"key\":\"k{i}\",\"mrr\":{i},\"plan\":\"p{}\"}}", i % 7))
+        .collect();
+    let with = |edits: &[(usize, &str)]| {
+        let mut ls = lines.clone();
+        for &(at, text) in edits {
+            ls[at] = text.to_string();
+        }
+        ls.join("\n")
+    };
+    let load = |text: &str| {
+        let mut t = Table::new(schema.clone());
+        let r = t.insert_json_lines(text.as_bytes());
+        (t, r)
+    };
+    let at_line = |r: Result<usize, StoreError>| match r {
+        Err(StoreError::AtLine { line, .. }) => line,
+        other => panic!("expected a line's error, got {other:?}"),
+    };
+    // The whole file: every row, as a row-by-row load has it.
+    let (t, r) = load(&lines.join("\n"));
+    assert_eq!(r.unwrap(), n);
+    let mut one_by_one = Table::new(schema.clone());
+    for i in 0..n {
+        one_by_one
+            .insert(
+                &format!("k{i}"),
+                Row::new().set("mrr", i as i64).set("plan", format!("p{}", i % 7)),
+            )
+            .unwrap();
+    }
+    for i in (0..n).step_by(997) {
+        let k = format!("k{i}");
+        let (a, b) = (t.id(&k).unwrap(), one_by_one.id(&k).unwrap());
+        assert_eq!(a, b, "the same ids");
+        assert_eq!(t.get(a, "mrr"), one_by_one.get(b, "mrr"));
+        assert_eq!(t.get(a, "plan"), one_by_one.get(b, "plan"));
+    }
+    // A key repeated 150,000 lines later (several blocks on).
+    let dup = with(&[(160_000, "{\"key\":\"k10000\",\"mrr\":1}")]);
+    let (t, r) = load(&dup);
+    assert_eq!(at_line(r), 160_001);
+    assert_eq!(t.len(), 0, "a failed load keeps nothing");
+    // A broken line late in the file.
+    let (t, r) = load(&with(&[(190_000, "{\"key\":\"x\",\"mrr\":")]));
+    assert_eq!(at_line(r), 190_001);
+    assert_eq!(t.len(), 0);
+    // Both: the repeated key comes first.
+    let (t, r) = load(&with(&[(150_000, "{\"key\":\"k3\"}"), (150_400, "not json")]));
+    assert_eq!(at_line(r), 150_001);
+    assert_eq!(t.len(), 0);
+    // The same into a table that holds keys (parsed whole, then applied).
+    let mut t = Table::new(schema.clone());
+    t.insert("before", Row::new().set("mrr", 1i64)).unwrap();
+    let r = t.insert_json_lines(with(&[(150_000, "{\"key\":\"k3\"}"), (150_400, "not json")]).as_bytes());
+    assert_eq!(at_line(r), 150_001);
+    let r = t.insert_json_lines(with(&[(150_000, "{\"key\":\"before\"}"), (150_400, "not json")]).as_bytes());
+    assert_eq!(at_line(r), 150_001, "a key the table holds is a repeat too");
+    assert_eq!(t.len(), 1, "a failed load changes nothing");
+    // And the table takes a good load after a failed one.
+    let mut t = Table::new(schema);
+    assert!(t.insert_json_lines(dup.as_bytes()).is_err());
+    assert_eq!(t.insert_json_lines(lines.join("\n").as_bytes()).unwrap(), n);
+}

@@ -689,54 +689,74 @@ impl Table {
         let schema = self.schema.clone();
         let limit = self.max_line_bytes;
         if self.keys.len() == 0 {
-            let mut written = Written::default();
-            let mut fields = vec![false; self.columns.len()];
-            let streamed = json_blocks(&schema, reader, limit, |batches| {
-                let w = self.commit(&batches, mode, true)?;
-                written.ids.extend(w.ids);
-                written.born.extend(w.born);
-                for f in w.fields {
-                    fields[f.index()] = true;
-                }
-                Ok(())
+            // Parsing (here, over the cores) runs ahead of the commits (on
+            // a thread of their own) by one block: the serial interning of
+            // keys overlaps with the next block's parse.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
+            let table = &mut *self;
+            let ncols = table.columns.len();
+            let (parsed, committed) = std::thread::scope(|s| {
+                let committer = s.spawn(move || {
+                    let mut written = Written::default();
+                    let mut fields = vec![false; ncols];
+                    for batches in rx {
+                        let w = table.commit(&batches, mode, true)?;
+                        written.ids.extend(w.ids);
+                        written.born.extend(w.born);
+                        for f in w.fields {
+                            fields[f.index()] = true;
+                        }
+                    }
+                    written.fields = (0..ncols as u32).filter(|&f| fields[f as usize]).map(FieldId).collect();
+                    Ok::<_, StoreError>(written)
+                });
+                // A send fails only once the committer has stopped at an
+                // error, which comes first: it is of earlier lines.
+                let parsed = json_blocks(&schema, reader, limit, |batches| {
+                    tx.send(batches).map_err(|_| StoreError::Io {
+                        message: "the load stopped".into(),
+                    })
+                });
+                drop(tx);
+                let committed = committer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (parsed, committed)
             });
-            if let Err(e) = streamed {
-                self.keys = Dictionary::new();
-                self.live = RoaringBitmap::new();
-                self.columns = schema.fields().map(|(_, _, t)| Column::new(t, self.cfg)).collect();
-                return Err(e);
-            }
+            let written = match committed.and_then(|w| parsed.map(|()| w)) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.keys = Dictionary::new();
+                    self.live = RoaringBitmap::new();
+                    self.columns = schema.fields().map(|(_, _, t)| Column::new(t, self.cfg)).collect();
+                    return Err(e);
+                }
+            };
             self.keys.shrink_to_fit();
             for c in &mut self.columns {
                 c.shrink_to_fit();
             }
             finish_bulk(&mut self.columns, self.cfg);
-            written.fields = (0..fields.len() as u32)
-                .filter(|&f| fields[f as usize])
-                .map(FieldId)
-                .collect();
             return Ok(written);
         }
         let mut held = Vec::new();
-        json_blocks(&schema, reader, limit, |batches| {
+        let parsed = json_blocks(&schema, reader, limit, |batches| {
             held.extend(batches);
             Ok(())
-        })?;
+        });
+        if let Err(e) = parsed {
+            // A key the lines before the bad one repeat is the first error.
+            self.check_keys(&held, mode)?;
+            return Err(e);
+        }
         self.commit(&held, mode, false)
     }
 
-    /// Applies batches of rows, all or none; with `defer`, a numeric
-    /// column's index is left to [`finish_bulk`], which the caller runs.
-    ///
-    /// Keys are interned first, each hashed once; a key that breaks a rule
-    /// (repeated in the call, already live for an insert, or one too many)
-    /// rolls the new keys back, so the table is as it was. Only then are
-    /// values written, which cannot fail: column by column, the columns
-    /// shared among the cores.
-    fn commit(&mut self, batches: &[Batch], mode: Mode, defer: bool) -> Result<Written, StoreError> {
+    /// Interns the keys of `batches`, each hashed once, and gives their
+    /// ids, batch by batch. A key that breaks a rule (repeated in the call,
+    /// already live for an insert, or one too many) rolls the new keys
+    /// back and is the error, at its row.
+    fn intern(&mut self, batches: &[Batch], mode: Mode) -> Result<Vec<Vec<u32>>, StoreError> {
         let old_len = self.keys.len();
-        let n: usize = batches.iter().map(Batch::len).sum();
-        self.keys.reserve(n);
+        self.keys.reserve(batches.iter().map(Batch::len).sum());
         // Old ids the call writes: each at most once.
         let mut touched = RoaringBitmap::new();
         let mut ids: Vec<Vec<u32>> = Vec::with_capacity(batches.len());
@@ -774,6 +794,32 @@ impl Table {
             self.keys.truncate(old_len);
             return Err(e);
         }
+        Ok(ids)
+    }
+
+    /// The error [`Table::commit`] would find among the keys of
+    /// `batches`, if any; the table is left as it was.
+    fn check_keys(&mut self, batches: &[Batch], mode: Mode) -> Result<(), StoreError> {
+        let old_len = self.keys.len();
+        self.intern(batches, mode)?;
+        self.keys.truncate(old_len);
+        self.keys.shrink_to_fit();
+        Ok(())
+    }
+
+    /// Applies batches of rows, all or none; with `defer`, a numeric
+    /// column's index is left to [`finish_bulk`], which the caller runs.
+    ///
+    /// Keys are interned first, each hashed once; a key that breaks a rule
+    /// (repeated in the call, already live for an insert, or one too many)
+    /// rolls the new keys back, so the table is as it was. Only then are
+    /// values written, which cannot fail: column by column, the columns
+    /// shared among the cores.
+    fn commit(&mut self, batches: &[Batch], mode: Mode, defer: bool) -> Result<Written, StoreError> {
+        let old_len = self.keys.len();
+        let n: usize = batches.iter().map(Batch::len).sum();
+        let ids = self.intern(batches, mode)?;
+
         // A large batch writes numeric columns raw and rebuilds their indexes once.
         let bulk = defer || (n >= 4096 && n as u64 * 4 >= self.live.len());
         if bulk && !defer {
@@ -875,14 +921,19 @@ fn json_blocks(
         let eof = loop {
             // A reader over memory hands out all of it at once: take a
             // block at a time, so that no more than a block is copied.
-            let too_long = match read_chunk(&mut reader, &mut buf, BLOCK, &mut line_start, limit, first_line)? {
-                Chunk::End => break true,
-                Chunk::Read { too_long } => too_long,
+            let read = read_chunk(&mut reader, &mut buf, BLOCK, &mut line_start, limit, first_line);
+            let too_long = match read {
+                Ok(Chunk::End) => break true,
+                Ok(Chunk::Read { too_long }) => too_long,
+                Err(e) => {
+                    // Earlier lines' errors come first.
+                    feed(schema, &buf[..line_start], first_line, &mut apply)?;
+                    return Err(e);
+                }
             };
             if too_long {
-                // Earlier lines' errors come first.
                 let done = &buf[..line_start];
-                super::json::parse_block(schema, done, first_line)?;
+                feed(schema, done, first_line, &mut apply)?;
                 return Err(StoreError::AtLine {
                     line: first_line + newlines(done),
                     source: Box::new(StoreError::LineTooLong { limit }),
@@ -893,12 +944,42 @@ fn json_blocks(
             }
         };
         let end = if eof { buf.len() } else { line_start };
-        apply(super::json::parse_block(schema, &buf[..end], first_line)?)?;
+        feed(schema, &buf[..end], first_line, &mut apply)?;
         first_line += newlines(&buf[..end]);
         buf.drain(..end);
         line_start = 0;
         if eof {
             return Ok(());
+        }
+    }
+}
+
+/// Parses whole lines (the first is line `first_line`) and hands their
+/// batches to `apply`. At a bad line, the lines before it are handed on
+/// first, so that an error of theirs found later (a key repeated) is
+/// still the one reported: the first bad line's.
+fn feed(
+    schema: &KindSchema,
+    lines: &[u8],
+    first_line: usize,
+    apply: &mut impl FnMut(Vec<Batch>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    match super::json::parse_block(schema, lines, first_line) {
+        Ok(batches) => apply(batches),
+        Err(e) => {
+            if let StoreError::AtLine { line, .. } = &e {
+                let before = line.saturating_sub(first_line);
+                let cut = match before {
+                    0 => 0,
+                    n => memchr::memchr_iter(b'\n', lines)
+                        .nth(n - 1)
+                        .map_or(lines.len(), |i| i + 1),
+                };
+                if let Ok(good) = super::json::parse_block(schema, &lines[..cut], first_line) {
+                    apply(good)?;
+                }
+            }
+            Err(e)
         }
     }
 }
