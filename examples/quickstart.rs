@@ -1,6 +1,10 @@
-//! Quickstart: 1,000,000 accounts from a seeded generator, the segments
-//! customer-success tools ship with, evaluated through the indexes; then a
-//! few accounts change and the segments are evaluated again.
+//! Quickstart: an `Engine` over 1,000,000 accounts from a seeded
+//! generator, with the segments customer-success tools ship with. Each
+//! segment prints its filter next to its count; then a support sweep
+//! changes 1,000 accounts and the engine reports who entered and left
+//! which segment, a webhook consumer reads the change log from its cursor,
+//! a week passes and a refresh moves the time-relative segments, and an
+//! ad hoc filter is evaluated through the indexes.
 //!
 //! ```text
 //! cargo run --release --example quickstart
@@ -12,7 +16,8 @@ mod accounts;
 use std::time::{Duration, Instant};
 
 use segments::filter::{field, Filter, Node, TimeUnit};
-use segments::{eval, LimitPolicy, Row, Table, Timestamp};
+use segments::segment::{Actor, ChangeKind, Changes, NewSegment, Role, SegmentId};
+use segments::{Clock, Engine, Row, Timestamp};
 
 fn segments() -> Vec<(&'static str, Filter)> {
     let at_risk = || [Node::from(field("health").lt(30)), field("nps").lt(7).into()];
@@ -74,67 +79,111 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (times[runs / 2], out.expect("runs > 0"))
 }
 
-fn report(table: &Table, plans: &[(&str, segments::Plan)], now: Timestamp) -> Vec<u64> {
-    let mut counts = Vec::new();
-    for (name, plan) in plans {
-        let (t, ids) = median(11, || {
-            eval::evaluate(plan, table, now).expect("plans are for this table")
-        });
-        println!(
-            "  {name:<24} {:>9} accounts  {:>8.3} ms",
-            ids.len(),
-            t.as_secs_f64() * 1e3
+/// Who entered and left each segment in one call's changes.
+fn show(engine: &Engine, ids: &[(SegmentId, &str)], changes: &Changes) {
+    for &(id, name) in ids {
+        let (entered, exited) = (
+            changes.of(id, ChangeKind::Entered).len(),
+            changes.of(id, ChangeKind::Exited).len(),
         );
-        counts.push(ids.len());
+        if entered + exited > 0 {
+            let now = engine.count(id).unwrap_or(0);
+            println!("  {name:<22} +{entered:<5} -{exited:<5} now {now}");
+        }
     }
-    counts
 }
 
 fn main() -> Result<(), segments::Error> {
     let n = 1_000_000;
     let start = Instant::now();
+    let now = Timestamp::from_micros(accounts::NOW_MICROS);
     let t0 = Instant::now();
-    let mut table = accounts::table(n, 20261123);
-    println!("built {} accounts in {:.2} s", table.len(), t0.elapsed().as_secs_f64());
+    // The engine's clock is fixed at `now`, so that the output is the same on every run.
+    let mut engine = accounts::engine(n, 20261123);
+    let table = engine.table("account")?;
     let mem = table.memory_usage();
     println!(
-        "memory (estimated): {:.1} MB = keys {:.1} + columns {:.1} + indexes {:.1}",
+        "loaded {} accounts in {:.2} s; memory (estimated) {:.1} MB = keys {:.1} + columns {:.1} + indexes {:.1}",
+        table.len(),
+        t0.elapsed().as_secs_f64(),
         mem.total() as f64 / 1e6,
         mem.keys as f64 / 1e6,
         mem.columns as f64 / 1e6,
         mem.indexes as f64 / 1e6
     );
 
-    let now = Timestamp::from_micros(accounts::NOW_MICROS);
-    let policy = LimitPolicy::default();
-    let plans: Vec<(&str, segments::Plan)> = segments()
-        .into_iter()
-        .map(|(name, f)| Ok((name, f.validate(table.schema(), &policy)?)))
-        .collect::<Result<_, segments::Error>>()?;
+    // Segments: each keeps its members current from now on.
+    let csm = Actor::new("csm", Role::Admin);
+    let mut ids = Vec::new();
+    println!("\nsegments at {now}:");
+    for (name, filter) in segments() {
+        let json = serde_json::to_string(&filter).expect("a filter serializes");
+        let t = Instant::now();
+        let (id, _) = engine.create_segment(&csm, NewSegment::new(name, "account").filter(filter))?;
+        println!(
+            "  {name:<22} {:>7} accounts  ({:>6.1} ms)  {json}",
+            engine.count(id)?,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        ids.push((id, name));
+    }
 
-    println!("\nsegments at {} (median of 11 evaluations):", now);
-    let before = report(&table, &plans, now);
+    // A webhook consumer starts from here: it reads what comes next.
+    let seq = engine.log_seq();
+    engine.ack("webhook", seq)?;
 
     // A support sweep: 1,000 accounts get worse health scores and NPS answers.
+    let sweep: Vec<(String, Row)> = (0..n)
+        .step_by(n / 1000)
+        .map(|i| (format!("a{i:08}"), Row::new().set("health", 12.5).set("nps", 2i64)))
+        .collect();
     let t1 = Instant::now();
-    for i in (0..n).step_by(n / 1000) {
-        table.upsert(&format!("a{i:08}"), Row::new().set("health", 12.5).set("nps", 2i64))?;
-    }
+    let changes = engine.upsert_many("account", sweep)?;
     println!(
-        "\nupdated 1,000 accounts in {:.2} ms; segments again:",
+        "\nupdated 1,000 accounts in {:.1} ms; the segments that moved:",
         t1.elapsed().as_secs_f64() * 1e3
     );
-    let after = report(&table, &plans, now);
-    for ((name, _), (b, a)) in plans.iter().zip(before.iter().zip(&after)) {
-        if a != b {
-            println!("  {name}: {b} -> {a} ({:+})", *a as i64 - *b as i64);
-        }
+    show(&engine, &ids, &changes);
+
+    // The consumer reads the change log from its cursor, and acknowledges.
+    let batch = engine.changes_for("webhook", 1000)?;
+    println!("\nthe webhook consumer reads {} changes; the first two:", batch.len());
+    for c in batch.iter().take(2) {
+        println!("  {}", serde_json::to_string(c).expect("a change serializes"));
+    }
+    if let Some(last) = batch.last() {
+        engine.ack("webhook", last.seq)?;
     }
 
-    // The keys of a few members, as a service would show them.
-    let at_risk_mrr = eval::evaluate(&plans[2].1, &table, now)?;
-    let first: Vec<&str> = table.keys_of(&at_risk_mrr).take(5).collect();
-    println!("\nfirst members of \"{}\": {}", plans[2].0, first.join(", "));
+    // A week passes: the time-relative segments move without any write.
+    let week = now.saturating_add(Duration::from_secs(7 * 86_400));
+    if let Some(next) = engine.next_change(now) {
+        println!("\nthe next time-relative change is due at {next}");
+    }
+    engine.set_clock(Clock::Fixed(week));
+    let t2 = Instant::now();
+    let changes = engine.refresh(week);
+    println!(
+        "a refresh at {week} took {:.1} ms; the segments that moved:",
+        t2.elapsed().as_secs_f64() * 1e3
+    );
+    show(&engine, &ids, &changes);
+
+    // An ad hoc filter, evaluated through the indexes (as a builder's live count is).
+    let json = r#"{"combinator": "and", "rules": [
+        {"field": "health", "operator": "<", "value": 30},
+        {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]}]}"#;
+    let filter = Filter::from_json(json)?;
+    let (t, hits) = median(11, || engine.evaluate("account", &filter, week));
+    let hits = hits?;
+    let table = engine.table("account")?;
+    let first: Vec<&str> = table.keys_of(&hits).take(3).collect();
+    println!(
+        "\nad hoc: {} accounts in {:.2} ms (median of 11), first {}",
+        hits.len(),
+        t.as_secs_f64() * 1e3,
+        first.join(", ")
+    );
     println!("done in {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
 }
