@@ -714,13 +714,49 @@ impl Engine {
         let mut order: Vec<(u32, SegmentId)> = self.book.segments.iter().map(|(id, s)| (s.rank, *id)).collect();
         order.sort_unstable();
         let now = self.now();
+        // A rule that names no segment matches what the data alone says:
+        // those are evaluated first, shared among the cores.
+        let alone: Vec<RuleId> = self
+            .book
+            .rules
+            .iter()
+            .filter(|(_, r)| !r.plan.is_time_relative() && r.plan.segments().is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(alone.len().max(1));
+        let (store, book, parents) = (&self.store, &self.book, &self.parents);
+        let mut matched: BTreeMap<RuleId, Option<RoaringBitmap>> = std::thread::scope(|s| {
+            let handles: Vec<_> = alone
+                .chunks(alone.len().div_ceil(threads).max(1))
+                .map(|chunk| {
+                    s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|&r| (r, super::matches_of(store, book, parents, r, None, now)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         for (_, id) in order {
             let Some(s) = self.book.segments.get(&id) else { continue };
             let rules = s.info.rules.clone();
             for rule in &rules {
-                if self.book.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) {
-                    // Its changes are not changes: the engine is being built.
-                    self.relink(*rule, None, now, &mut super::Deltas::new());
+                // Its changes are not changes: the engine is being built.
+                let mut deltas = super::Deltas::new();
+                match matched.remove(rule) {
+                    Some(Some(m)) => self.book.relink(*rule, None, m, &mut deltas),
+                    Some(None) => {}
+                    None if self.book.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) => {
+                        self.relink(*rule, None, now, &mut deltas);
+                    }
+                    None => {}
                 }
             }
             let mut members = self

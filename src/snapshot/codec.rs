@@ -54,7 +54,7 @@ impl Enc {
 
 /// Reads a payload. `base` is the payload's offset in the snapshot, so that
 /// errors give offsets in the file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Dec<'a> {
     buf: &'a [u8],
     pos: usize,

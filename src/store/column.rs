@@ -563,19 +563,19 @@ impl Column {
                 let at = d.offset();
                 let raw = fixed(d, &present, 8, &|| format!("{}, values", what()))?;
                 let mut keys = vec![0u64; slots(&present)];
+                let float = ty == FieldType::Float;
                 for (id, b) in present.iter().zip(raw.chunks_exact(8)) {
                     let mut k = [0u8; 8];
                     k.copy_from_slice(b);
-                    keys[id as usize] = u64::from_le_bytes(k);
-                }
-                if ty == FieldType::Float {
-                    if let Some(id) = present.iter().find(|&id| !key_to_float(keys[id as usize]).is_finite()) {
+                    let k = u64::from_le_bytes(k);
+                    if float && !key_to_float(k).is_finite() {
                         return Err(d.invalid_at(
                             at,
                             what(),
                             format!("entity {id} holds a value that is not a finite number"),
                         ));
                     }
+                    keys[id as usize] = k;
                 }
                 c.keys = keys;
                 c.present = present;

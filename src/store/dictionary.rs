@@ -184,6 +184,62 @@ impl Dictionary {
         }
     }
 
+    /// Appends `word` as the next code without indexing it: a dictionary
+    /// so built answers nothing until [`Dictionary::index_all`] has run.
+    pub(crate) fn push_unindexed(&mut self, word: &str) {
+        self.bytes.extend_from_slice(word.as_bytes());
+        self.starts.push(self.bytes.len() as u64);
+    }
+
+    /// Indexes every word of a dictionary built by
+    /// [`Dictionary::push_unindexed`]; false (and the table unusable) if
+    /// two words are equal.
+    ///
+    /// The words are hashed first, then entered in the order of their
+    /// slots in the table: a million words entered in code order would
+    /// each miss the cache on a slot far from the last one's.
+    pub(crate) fn index_all(&mut self) -> bool {
+        let n = self.len();
+        let Dictionary {
+            bytes,
+            starts,
+            table,
+            hasher,
+            ..
+        } = self;
+        let text = |c: u32| word_of(bytes, starts, c as usize);
+        let hashes: Vec<u64> = (0..n as u32).map(|c| hasher.hash_one(text(c))).collect();
+        *table = HashTable::with_capacity(n);
+        // About the table's slot count (hashbrown's: a power of two, an
+        // eighth over capacity); the order is only for speed.
+        let slots = (n.max(8) * 8 / 7).next_power_of_two() as u64;
+        let bits = slots.trailing_zeros();
+        let shift = bits.saturating_sub(16);
+        let slot = |h: u64| ((h & (slots - 1)) >> shift) as usize;
+        let mut start = vec![0usize; (1usize << (bits - shift)) + 1];
+        for &h in &hashes {
+            start[slot(h) + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut order = vec![(0u64, 0u32); n];
+        for (c, &h) in hashes.iter().enumerate() {
+            let s = &mut start[slot(h)];
+            order[*s] = (h, c as u32);
+            *s += 1;
+        }
+        for (h, c) in order {
+            match table.entry(h, |&o| text(o) == text(c), |&o| hashes[o as usize]) {
+                hashbrown::hash_table::Entry::Occupied(_) => return false,
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(c);
+                }
+            }
+        }
+        true
+    }
+
     /// Makes room for `words` more words (their bytes grow as they come).
     pub(crate) fn reserve(&mut self, words: usize) {
         self.starts.reserve(words);
@@ -441,6 +497,28 @@ impl std::ops::Index<usize> for Dictionary {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn indexing_all_at_once_finds_what_inserting_one_by_one_does() {
+        let words: Vec<String> = (0..50_000).map(|i| format!("w{}", i * 7919 % 100_003)).collect();
+        let mut d = Dictionary::new();
+        for w in &words {
+            d.push_unindexed(w);
+        }
+        assert!(d.index_all());
+        for (c, w) in words.iter().enumerate() {
+            assert_eq!(d.get_index_of(w), Some(c));
+        }
+        assert_eq!(d.get_index_of("w-1"), None);
+        assert_eq!(d.insert_full("new"), (words.len(), true));
+        assert_eq!(d.insert_full(&words[9]), (9, false));
+        // One word twice, far apart: refused.
+        let mut d = Dictionary::new();
+        for w in words.iter().chain([&words[123]]) {
+            d.push_unindexed(w);
+        }
+        assert!(!d.index_all());
+    }
 
     #[test]
     fn truncating_forgets_the_newest_words_only() {

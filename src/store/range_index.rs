@@ -158,13 +158,28 @@ impl RangeIndex {
             return RangeIndex::new(cfg);
         }
         let stride = (n as usize).div_ceil(SAMPLE).max(1);
-        // Not `step_by`: roaring's iterator has no cheap `nth`.
-        let mut sample: Vec<u64> = present
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % stride == 0)
-            .map(|(_, id)| keys[id as usize])
-            .collect();
+        let end = present.max().map_or(0, |m| u64::from(m) + 1);
+        // Mostly present: every so many ids, those present (a probe costs
+        // less than a step of the iterator) unless a pattern in the ids
+        // leaves too few; otherwise every so many present ids.
+        let step = end.div_ceil(SAMPLE as u64).max(1) as usize;
+        let mut sample: Vec<u64> = Vec::new();
+        if n * 2 >= end {
+            sample = (0..end as u32)
+                .step_by(step)
+                .filter(|&id| present.contains(id))
+                .map(|id| keys[id as usize])
+                .collect();
+        }
+        if (sample.len() as u64) * 4 < n.min(SAMPLE as u64) {
+            // Not `step_by`: roaring's iterator has no cheap `nth`.
+            sample = present
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % stride == 0)
+                .map(|(_, id)| keys[id as usize])
+                .collect();
+        }
         sample.sort_unstable();
         let per_bucket = (n as usize).div_ceil(cfg.fine_buckets).max(cfg.min_bucket);
         let target = (per_bucket * sample.len()).div_ceil(n as usize).max(1);
@@ -622,6 +637,25 @@ mod tests {
         let ix = RangeIndex::build(tiny(), &keys, &present);
         ix.check(&keys, &present);
         check_ranges(&ix, &keys, &present);
+    }
+
+    /// Half the ids present, in a pattern the dense sample's stride
+    /// steps over entirely: the sample falls back to present ids, and the
+    /// buckets still divide the keys.
+    #[test]
+    fn a_sample_that_misses_every_present_id_falls_back() {
+        let n = 2 * SAMPLE as u32;
+        let keys: Vec<u64> = (0..n as u64).map(|i| (i * 2_654_435_761) % 1_000_003).collect();
+        let present: RoaringBitmap = (0..n).filter(|i| i % 2 == 1).collect();
+        let cfg = IndexConfig::default();
+        let ix = RangeIndex::build(cfg, &keys, &present);
+        ix.check(&keys, &present);
+        assert!(ix.buckets.len() > cfg.fine_buckets / 2, "{} buckets", ix.buckets.len());
+        for (lo, hi) in [(0, 1000), (5000, 500_000), (999_000, u64::MAX)] {
+            let want = brute(&keys, &present, lo, hi);
+            let h = ix.range(lo, hi, &present, None);
+            assert!(h.sure.is_subset(&want) && want.is_subset(&(&h.sure | &h.maybe)));
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{finish_bulk, Table};
+use super::Table;
 use crate::error::SnapshotError;
 use crate::schema::KindSchema;
 use crate::snapshot::codec::{what, Dec, Enc};
@@ -79,31 +79,62 @@ impl Table {
             return Err(d.invalid(format!("table `{kind}`"), format!("{n} keys, more than ids can number")));
         }
         let mut key_bytes = d.split_strings(n, what!("table `{kind}`, keys"))?;
+        // Numeric columns go to a queue as they are read, and their
+        // indexes are built by whichever thread is free: the keys' thread
+        // once the keys are in, this one once every column is read.
+        let (jobs, queue) = std::sync::mpsc::channel::<(usize, Column)>();
+        let queue = std::sync::Mutex::new(queue);
+        let (built_tx, built) = std::sync::mpsc::channel::<(usize, Column)>();
+        let work = || loop {
+            let job = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+            let Ok((f, mut c)) = job else { break };
+            c.finish_bulk(cfg);
+            if built_tx.send((f, c)).is_err() {
+                break;
+            }
+        };
         let (keys, rest) = std::thread::scope(|s| {
-            let keys = s.spawn(move || decode_keys(&mut key_bytes, n, kind));
+            let keys = s.spawn(|| {
+                let keys = decode_keys(&mut key_bytes, n, kind);
+                work();
+                keys
+            });
             let rest = (|| {
                 t.live = d.bitmap(n as u64, what!("table `{kind}`, live ids"))?;
                 for (f, name, ty) in schema.fields() {
-                    t.columns[f.index()] =
-                        Column::decode(ty, cfg, &t.live, d, what!("table `{kind}`, column `{name}`"))?;
-                }
-                finish_bulk(&mut t.columns, cfg);
-                t.events = EventLog::decode(&t.live, d, version, what!("table `{kind}`"))?;
-                if version >= 4 {
-                    for (f, name, _) in schema.fields() {
-                        if let Some(keep) = schema.tracked(name) {
-                            t.history[f.index()] = Some(History::decode(
-                                keep,
-                                &t.live,
-                                d,
-                                what!("table `{kind}`, history of `{name}`"),
-                            )?);
-                        }
+                    let c = Column::decode(ty, cfg, &t.live, d, what!("table `{kind}`, column `{name}`"))?;
+                    if matches!(c, Column::Numeric(_)) {
+                        // The receiver lives as long as the scope.
+                        let _ = jobs.send((f.index(), c));
+                    } else {
+                        t.columns[f.index()] = c;
                     }
                 }
                 Ok(())
             })();
+            drop(jobs);
+            work();
             (keys.join(), rest)
+        });
+        // Both workers have stopped, the queue empty: every index is built.
+        for (f, c) in built.try_iter() {
+            t.columns[f] = c;
+        }
+        let rest = rest.and_then(|()| {
+            t.events = EventLog::decode(&t.live, d, version, what!("table `{kind}`"))?;
+            if version >= 4 {
+                for (f, name, _) in schema.fields() {
+                    if let Some(keep) = schema.tracked(name) {
+                        t.history[f.index()] = Some(History::decode(
+                            keep,
+                            &t.live,
+                            d,
+                            what!("table `{kind}`, history of `{name}`"),
+                        )?);
+                    }
+                }
+            }
+            Ok(())
         });
         // The keys come first in the snapshot, so their error is reported first.
         t.keys = keys.unwrap_or_else(|_| Err(d.invalid(format!("table `{kind}`"), "reading the keys failed")))?;
@@ -113,7 +144,27 @@ impl Table {
 }
 
 /// The keys of a table, in id order; each must be new and non-empty.
+/// Read whole, then indexed at once ([`Dictionary::index_all`]); only a
+/// repeated key sends the read through again, key by key, to name it.
 fn decode_keys(d: &mut Dec, n: usize, kind: &str) -> Result<Dictionary, SnapshotError> {
+    let mut again = d.clone();
+    let mut keys = Dictionary::with_capacity(0);
+    for i in 0..n {
+        let at = d.offset();
+        let key = d.str(what!("table `{kind}`, key {i}"))?;
+        if key.is_empty() {
+            return Err(d.invalid_at(at, format!("table `{kind}`, key {i}"), format!("key `{key}` is empty")));
+        }
+        keys.push_unindexed(key);
+    }
+    if keys.index_all() {
+        return Ok(keys);
+    }
+    decode_keys_one_by_one(&mut again, n, kind)
+}
+
+/// As [`decode_keys`], each key entered as it is read.
+fn decode_keys_one_by_one(d: &mut Dec, n: usize, kind: &str) -> Result<Dictionary, SnapshotError> {
     let mut keys = Dictionary::with_capacity(n);
     for i in 0..n {
         let at = d.offset();
