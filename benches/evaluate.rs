@@ -133,6 +133,75 @@ fn peers(c: &mut Criterion) {
             g.bench_function(name, |b| b.iter(|| eval::evaluate(black_box(&p), &table, now)));
         }
         g.finish();
+        random(c, &table, now, &d, n);
+    }
+}
+
+/// The fifty random filters of `support::random_filters` over the peers'
+/// rows (group `peers_random/N`). Each is also compiled to DuckDB's SQL by
+/// the crate, its parameters inlined, and written with its match count
+/// to `DIR/N/random.jsonl`, where `benches/peers_random.py` times DuckDB on
+/// the same rows, checks the counts and prints the ratios.
+fn random(c: &mut Criterion, table: &Table, now: Timestamp, d: &std::path::Path, n: usize) {
+    use segments::sql::{self, column_type, Dialect, Mapping};
+    let schema = segments::Schema::new([(**table.schema()).clone()]).expect("one kind");
+    let mapping = Mapping::new(&schema);
+    let columns: serde_json::Map<String, serde_json::Value> = std::iter::once(("key".to_string(), "VARCHAR".into()))
+        .chain(
+            table
+                .schema()
+                .fields()
+                .map(|(_, name, ty)| (name.to_string(), column_type(ty, Dialect::DuckDb).into())),
+        )
+        .collect();
+    let mut out = serde_json::json!({"columns": columns}).to_string() + "\n";
+    let mut g = c.benchmark_group(format!("peers_random/{n}"));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    // The first FILTERS candidates, at most five of them matching nothing
+    // and five everything (the contradictions and tautologies random
+    // filters are full of; enough to see that they are found early).
+    let (mut empty, mut full) = (0, 0);
+    let chosen: Vec<(String, Plan)> = support::random_filters::candidates()
+        .map(|json| {
+            let p = plan(table, &json);
+            (json, p)
+        })
+        .filter(|(_, p)| {
+            let m = eval::evaluate(p, table, now).expect("same kind").len();
+            if m == 0 {
+                empty += 1;
+                empty <= 5
+            } else if m == table.len() {
+                full += 1;
+                full <= 5
+            } else {
+                true
+            }
+        })
+        .take(support::random_filters::FILTERS)
+        .collect();
+    for (i, (json, p)) in chosen.iter().enumerate() {
+        let q = sql::compile(p, &mapping, Dialect::DuckDb).expect("every generated filter compiles");
+        let mut text = q.text().to_string();
+        // Each placeholder casts its text (`$1::BIGINT`): a quoted string
+        // literal in its place is read the same. Highest first, so that
+        // `$1` does not eat the start of `$10`.
+        for (k, v) in q.bind(now).iter().enumerate().rev() {
+            let literal = format!("'{}'", v.to_sql_text(Dialect::DuckDb).replace('\'', "''"));
+            text = text.replace(&format!("${}", k + 1), &literal);
+        }
+        let matches = eval::evaluate(p, table, now).expect("same kind").len();
+        let row = serde_json::json!({"i": i, "filter": json, "sql": text, "matches": matches});
+        out += &(row.to_string() + "\n");
+        g.bench_function(format!("{i:02}"), |b| {
+            b.iter(|| eval::evaluate(black_box(p), table, now))
+        });
+    }
+    g.finish();
+    if let Err(e) = std::fs::write(d.join("random.jsonl"), out) {
+        eprintln!("[peers {n}] could not write random.jsonl: {e}");
     }
 }
 

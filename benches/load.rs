@@ -68,5 +68,39 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// With `SEGMENTS_PEERS_DIR=DIR` (as `shared/bench/peers.py --write DIR`
+/// leaves it) and `SEGMENTS_BENCH_SIZES` (default 1000000), the load of
+/// `DIR/N/entities.jsonl` from the file, timed to a queryable table
+/// (indexes built), as `benches/peers_load.py` times DuckDB and polars on
+/// the same file (group `peers_load/N`).
+fn peers(c: &mut Criterion) {
+    let Some(dir) = std::env::var_os("SEGMENTS_PEERS_DIR") else {
+        return;
+    };
+    let sizes = std::env::var("SEGMENTS_BENCH_SIZES").unwrap_or_else(|_| "1000000".into());
+    for n in sizes.split(',').filter_map(|x| x.trim().parse::<usize>().ok()) {
+        let d = std::path::Path::new(&dir).join(n.to_string());
+        let Ok(schema) = std::fs::read_to_string(d.join("schema.json")) else {
+            eprintln!("[peers_load] no {}; skipped", d.join("schema.json").display());
+            continue;
+        };
+        let kind = KindSchema::from_json("account", &schema).expect("peers' schema is valid");
+        let path = d.join("entities.jsonl");
+        let mut g = c.benchmark_group(format!("peers_load/{n}"));
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(if n > 2_000_000 { 60 } else { 10 }));
+        g.bench_function("insert_json_lines", |b| {
+            b.iter(|| {
+                let file = std::fs::File::open(&path).expect("peers' entities");
+                let mut t = Table::new(kind.clone());
+                t.insert_json_lines(std::io::BufReader::with_capacity(1 << 20, file))
+                    .expect("peers' rows are valid");
+                t
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, peers);
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //! it needs of it.
 #![allow(dead_code)]
 
+pub mod random_filters;
+
 /// The number of entities to bench with: `SEGMENTS_BENCH_SIZE`, or 1M.
 pub fn size() -> usize {
     size_or(1_000_000)
