@@ -111,83 +111,141 @@ struct Narrowed {
     missing: bool,
     /// A leaf holds only where there is a value.
     value: bool,
-    /// Numeric keys: in `lo..=hi`, and among `keys` if any leaf lists them.
+    /// Numeric keys: in `lo..=hi`, among `keys` if any leaf lists them,
+    /// and in none of the `out` ranges (the negated leaves').
     lo: u64,
     hi: u64,
     keys: Option<Vec<u64>>,
-    /// Dictionary words: among these (a bitset of codes).
+    out: Vec<(u64, u64)>,
+    /// Dictionary words: among these (a bitset of codes), none of the
+    /// banned ones.
     words: Option<Vec<u64>>,
-    /// A boolean: this value.
+    banned: Vec<u64>,
+    /// A boolean: this value, and not the banned ones.
     truth: Option<bool>,
-    /// Two leaves want different booleans.
+    not_truth: [bool; 2],
     clash: bool,
 }
 
-/// Whether the direct leaves of an `and` cannot all hold for any entity:
-/// `paying = true` with `paying = false`, `country = "AU"` with `country =
-/// "NL"`, `seats < 10` with `seats > 500`, or a value test with `null` on
-/// the same field. One pass, a map entry per column: then such a filter
-/// answers nothing at once, however many rows there are.
-fn contradiction(xs: &[BoundNode]) -> bool {
-    let mut by_column: std::collections::HashMap<*const RoaringBitmap, Narrowed> = Default::default();
-    for x in xs {
-        let BoundNode::Leaf(l) = x else { continue };
-        let present: &RoaringBitmap = match l {
-            BoundLeaf::Null(p) => p,
-            BoundLeaf::Range { col, .. } | BoundLeaf::Keys { col, .. } => col.present(),
-            BoundLeaf::Codes { col, .. } => col.present(),
-            BoundLeaf::Bool { col, .. } => col.present(),
-            BoundLeaf::TagsAny { col, .. } | BoundLeaf::TagsAll { col, .. } => col.present(),
-            _ => continue,
-        };
-        let n = by_column.entry(present as *const _).or_insert(Narrowed {
+impl Narrowed {
+    fn new() -> Narrowed {
+        Narrowed {
             missing: false,
             value: false,
             lo: 0,
             hi: u64::MAX,
             keys: None,
+            out: Vec::new(),
             words: None,
+            banned: Vec::new(),
             truth: None,
+            not_truth: [false; 2],
             clash: false,
-        });
-        match l {
-            BoundLeaf::Null(_) => n.missing = true,
-            BoundLeaf::Range { lo, hi, .. } => {
+        }
+    }
+
+    /// Whether no value (and no missing value) meets every requirement.
+    /// Ruled-out ranges past a few dozen are not looked at (the check
+    /// stays linear in the leaves).
+    fn impossible(&self) -> bool {
+        let out = if self.out.len() <= 64 { &self.out[..] } else { &[] };
+        let outside = |k: u64| !out.iter().any(|&(a, b)| (a..=b).contains(&k));
+        let keys_left = |ks: &Vec<u64>| ks.iter().any(|&k| (self.lo..=self.hi).contains(&k) && outside(k));
+        (self.missing && self.value)
+            || self.lo > self.hi
+            || self.clash
+            || self.truth.is_some_and(|t| self.not_truth[t as usize])
+            || out.iter().any(|&(a, b)| a <= self.lo && self.hi <= b)
+            || self.keys.as_ref().is_some_and(|ks| !keys_left(ks))
+            || self.words.as_ref().is_some_and(|w| {
+                w.iter()
+                    .enumerate()
+                    .all(|(i, &b)| b & !self.banned.get(i).copied().unwrap_or(0) == 0)
+            })
+    }
+}
+
+/// The leaves an `and` requires, with their sign: its own, those of the
+/// `and`s under it, and the negated leaves under a `not` (of a leaf, or of
+/// an `or`: none of its leaves may hold).
+fn requirements<'b, 'a>(x: &'b BoundNode<'a>, positive: bool, out: &mut Vec<(&'b BoundLeaf<'a>, bool)>) {
+    match (x, positive) {
+        (BoundNode::Leaf(l), _) => out.push((l, positive)),
+        (BoundNode::And(ys), true) | (BoundNode::Or(ys), false) => {
+            for y in ys {
+                requirements(y, positive, out);
+            }
+        }
+        (BoundNode::Not(y), _) => requirements(y, !positive, out),
+        _ => {}
+    }
+}
+
+/// Whether the leaves an `and` requires cannot all hold for any entity:
+/// `paying = true` with `paying = false` (or `paying != true`),
+/// `country = "AU"` with `country = "NL"`, `seats < 10` with `seats >
+/// 500`, or a value test with `null` on the same field. One pass, a map
+/// entry per column: then such a filter answers nothing at once, however
+/// many rows there are.
+fn contradiction(xs: &[BoundNode]) -> bool {
+    let mut leaves = Vec::new();
+    for x in xs {
+        requirements(x, true, &mut leaves);
+    }
+    let mut by_column: std::collections::HashMap<*const RoaringBitmap, Narrowed> = Default::default();
+    for (l, positive) in leaves {
+        let present: &RoaringBitmap = match l {
+            BoundLeaf::Set(s) if positive && s.is_empty() => return true,
+            BoundLeaf::Null(p) => p,
+            BoundLeaf::Range { col, .. } | BoundLeaf::Keys { col, .. } => col.present(),
+            BoundLeaf::Codes { col, .. } => col.present(),
+            BoundLeaf::Bool { col, .. } => col.present(),
+            BoundLeaf::TagsAny { col, .. } | BoundLeaf::TagsAll { col, .. } if positive => col.present(),
+            _ => continue,
+        };
+        let n = by_column.entry(present as *const _).or_insert_with(Narrowed::new);
+        match (l, positive) {
+            (BoundLeaf::Null(_), true) => n.missing = true,
+            // A value test that fails holds where there is no value too,
+            // so a negated leaf only rules values out.
+            (BoundLeaf::Null(_), false) => n.value = true,
+            (BoundLeaf::Range { lo, hi, .. }, true) => {
                 n.value = true;
                 n.lo = n.lo.max(*lo);
                 n.hi = n.hi.min(*hi);
             }
-            BoundLeaf::Keys { keys, .. } => {
+            (BoundLeaf::Range { lo, hi, .. }, false) => n.out.push((*lo, *hi)),
+            (BoundLeaf::Keys { keys, .. }, true) => {
                 n.value = true;
                 n.keys = Some(match n.keys.take() {
                     Some(had) => had.into_iter().filter(|k| keys.binary_search(k).is_ok()).collect(),
                     None => keys.clone(),
                 });
             }
-            BoundLeaf::Codes { bits, .. } => {
+            (BoundLeaf::Keys { keys, .. }, false) => n.out.extend(keys.iter().map(|&k| (k, k))),
+            (BoundLeaf::Codes { bits, .. }, true) => {
                 n.value = true;
                 n.words = Some(match n.words.take() {
                     Some(had) => had.iter().zip(bits).map(|(a, b)| a & b).collect(),
                     None => bits.clone(),
                 });
             }
-            BoundLeaf::Bool { value, .. } => {
+            (BoundLeaf::Codes { bits, .. }, false) => {
+                n.banned.resize(n.banned.len().max(bits.len()), 0);
+                for (b, &x) in n.banned.iter_mut().zip(bits) {
+                    *b |= x;
+                }
+            }
+            (BoundLeaf::Bool { value, .. }, true) => {
                 n.value = true;
                 n.clash |= n.truth.is_some_and(|t| t != *value);
                 n.truth = Some(*value);
             }
+            (BoundLeaf::Bool { value, .. }, false) => n.not_truth[*value as usize] = true,
             _ => n.value = true,
         }
     }
-    by_column.values().any(|n| {
-        (n.missing && n.value)
-            || n.lo > n.hi
-            || n.clash
-            || n.words.as_ref().is_some_and(|w| w.iter().all(|&b| b == 0))
-            || n.keys
-                .as_ref()
-                .is_some_and(|ks| !ks.iter().any(|k| (n.lo..=n.hi).contains(k)))
-    })
+    by_column.values().any(Narrowed::impossible)
 }
 
 /// Whether dictionary code `c` (or [`NONE`], a missing value) is set in
@@ -427,6 +485,27 @@ mod tests {
                 field("paying").eq(true).into(),
                 field("paying").eq(false).into(),
             ],
+            // Under nested `and`s, and against negated leaves.
+            vec![
+                Filter::and([field("seats").gt(5), field("paying").ne(true)]).into(),
+                field("paying").eq(true).into(),
+            ],
+            vec![field("country").not_in(["AU"]).into(), field("country").eq("AU").into()],
+            vec![
+                field("seats").not_between(0, 100).into(),
+                field("seats").between(10, 20).into(),
+            ],
+            vec![
+                field("seats").not_in([3, 4]).into(),
+                field("seats").is_in([4, 3]).into(),
+            ],
+            vec![field("seats").not_null().into(), field("seats").is_null().into()],
+            vec![
+                Filter::or([field("paying").eq(false), field("seats").lt(3)])
+                    .negated()
+                    .into(),
+                field("paying").eq(false).into(),
+            ],
         ];
         for rules in nothing {
             let shown = format!("{rules:?}");
@@ -443,6 +522,23 @@ mod tests {
             vec![field("seats").is_null().into(), field("country").eq("AU").into()],
             vec![
                 Filter::or([field("seats").lt(3), field("seats").gt(100)]).into(),
+                field("seats").ge(3).into(),
+            ],
+            vec![field("paying").ne(true).into(), field("paying").eq(false).into()],
+            vec![
+                field("country").not_in(["AU"]).into(),
+                field("country").is_in(["AU", "NL"]).into(),
+            ],
+            vec![
+                field("seats").not_between(0, 10).into(),
+                field("seats").between(5, 20).into(),
+            ],
+            vec![field("seats").not_in([3]).into(), field("seats").is_in([4, 3]).into()],
+            vec![field("paying").ne(true).into(), field("paying").is_null().into()],
+            vec![
+                Filter::or([field("paying").eq(false), field("seats").lt(3)])
+                    .negated()
+                    .into(),
                 field("seats").ge(3).into(),
             ],
         ];
