@@ -126,10 +126,14 @@ impl Store {
 /// array's or run's values, a bitset's 8 KiB) with the allocator's
 /// overhead. The serialized size understates it several times for the
 /// one-id bitmaps of a column of distinct words.
+///
+/// Not roaring's byte counts as they are: its statistics count an array's
+/// capacity at four bytes a value (they are `u16`s) and a bitset at its
+/// 65,536 bits as bytes, eight times its 8 KiB.
 pub(crate) fn bitmap_heap(b: &RoaringBitmap) -> usize {
     let s = b.statistics();
     let allocations = (s.n_array_containers + s.n_run_containers + s.n_bitset_containers) as u64;
-    let words = s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bytes_bitset_containers;
+    let words = s.n_bytes_array_containers / 2 + s.n_bytes_run_containers + s.n_bitset_containers as u64 * 8192;
     (s.n_containers as u64 * 32 + words + allocations * 16) as usize
 }
 
