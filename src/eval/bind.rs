@@ -155,7 +155,7 @@ impl Narrowed {
             || self.lo > self.hi
             || self.clash
             || self.truth.is_some_and(|t| self.not_truth[t as usize])
-            || out.iter().any(|&(a, b)| a <= self.lo && self.hi <= b)
+            || (self.value && out.iter().any(|&(a, b)| a <= self.lo && self.hi <= b))
             || self.keys.as_ref().is_some_and(|ks| !keys_left(ks))
             || self.words.as_ref().is_some_and(|w| {
                 w.iter()
@@ -437,8 +437,9 @@ mod tests {
         let rows = (0..200i64).map(|i| {
             let row = Row::new()
                 .set("paying", i % 2 == 0)
-                .set("country", ["AU", "NL", "US"][(i % 3) as usize])
-                .set("seats", i);
+                .set("country", ["AU", "NL", "US"][(i % 3) as usize]);
+            // Every tenth without seats: negated tests hold there.
+            let row = if i % 10 == 0 { row } else { row.set("seats", i) };
             (format!("k{i}"), row)
         });
         t.insert_many(rows).expect("valid rows");
@@ -535,6 +536,12 @@ mod tests {
             ],
             vec![field("seats").not_in([3]).into(), field("seats").is_in([4, 3]).into()],
             vec![field("paying").ne(true).into(), field("paying").is_null().into()],
+            // A negated leaf alone rules out values, not missing ones.
+            vec![field("seats").not_between(i64::MIN, i64::MAX).into()],
+            vec![
+                field("seats").not_between(0, 100).into(),
+                field("seats").not_between(50, 300).into(),
+            ],
             vec![
                 Filter::or([field("paying").eq(false), field("seats").lt(3)])
                     .negated()
