@@ -723,9 +723,7 @@ impl Engine {
             .filter(|(_, r)| !r.plan.is_time_relative() && r.plan.segments().is_empty())
             .map(|(id, _)| *id)
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(alone.len().max(1));
+        let threads = crate::store::cores().min(alone.len().max(1));
         let (store, book, parents) = (&self.store, &self.book, &self.parents);
         let mut matched: BTreeMap<RuleId, Option<RoaringBitmap>> = std::thread::scope(|s| {
             let handles: Vec<_> = alone

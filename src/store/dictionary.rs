@@ -20,6 +20,7 @@ use std::sync::{PoisonError, RwLock};
 use hashbrown::HashTable;
 use memchr::memmem;
 
+use super::cores;
 use super::grams::Grams;
 
 /// Where a pattern must stand in a word.
@@ -469,11 +470,6 @@ impl Dictionary {
             + self.table.capacity() * 5
             + self.grams_read().as_ref().map_or(0, Grams::heap_bytes)
     }
-}
-
-/// The threads a search of a large dictionary runs on.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
 /// Word `code` of an arena and its offsets (split from the dictionary so

@@ -14,7 +14,7 @@ use crate::value::{float_key, int_key};
 /// blank ones, into one batch per part: the block is split across the
 /// available cores, at newlines. On error, the first bad line's.
 pub(crate) fn parse_block(schema: &KindSchema, block: &[u8], first_line: usize) -> Result<Vec<Batch>, StoreError> {
-    let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let parts = super::cores();
     if parts == 1 || block.len() < (256 << 10) {
         let mut b = Batch::new(schema, Source::Lines(Vec::new()));
         parse_lines(schema, block, first_line, &mut b)?;

@@ -137,6 +137,11 @@ pub(crate) fn bitmap_heap(b: &RoaringBitmap) -> usize {
     (s.n_containers as u64 * 32 + words + allocations * 16) as usize
 }
 
+/// The threads to share work among: the machine's cores, at most eight.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
 /// Adds `ids` to `bm`. Ids that ascend past the bitmap's highest (a load)
 /// are appended in one pass; `RoaringBitmap::push` would look for the
 /// maximum of a dense container on every call, and `insert` searches.

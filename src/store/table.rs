@@ -848,7 +848,7 @@ impl Table {
                 c.finish_bulk(cfg);
             }
         };
-        let threads = if n >= 4096 { cores() } else { 1 };
+        let threads = if n >= 4096 { super::cores() } else { 1 };
         if threads == 1 {
             self.columns.iter_mut().enumerate().for_each(|(f, c)| fill(f, c));
         } else {
@@ -982,11 +982,6 @@ fn feed(
             Err(e)
         }
     }
-}
-
-/// The threads to share work among.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
 /// What [`read_chunk`] did.
