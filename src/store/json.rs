@@ -116,16 +116,17 @@ fn parse_row_in(schema: &KindSchema, row: Result<&str, &[u8]>, out: &mut Batch) 
             visit(schema, serde_json::Deserializer::from_slice(b), out)
         }
     };
-    let text = match row {
-        Ok(s) => s.as_bytes(),
-        Err(b) => b,
+    // Bytes that are not UTF-8 are reported as such, wherever they are
+    // (text already checked is not checked again).
+    let not_utf8 = || match row {
+        Ok(_) => None,
+        Err(b) => std::str::from_utf8(b).is_err().then(|| StoreError::Io {
+            message: "stream did not contain valid UTF-8".into(),
+        }),
     };
     let parsed = parsed.map_err(|e| {
-        // Bytes that are not UTF-8 are reported as such, wherever they are.
-        if std::str::from_utf8(text).is_err() {
-            return StoreError::Io {
-                message: "stream did not contain valid UTF-8".into(),
-            };
+        if let Some(e) = not_utf8() {
+            return e;
         }
         // The caller names the line; keep serde's message and column only.
         let mut message = e.to_string();
@@ -143,10 +144,8 @@ fn parse_row_in(schema: &KindSchema, row: Result<&str, &[u8]>, out: &mut Batch) 
     let key = out.pending_key();
     check_key(key)?;
     if let Some((field, problem)) = parsed.problem {
-        if std::str::from_utf8(text).is_err() {
-            return Err(StoreError::Io {
-                message: "stream did not contain valid UTF-8".into(),
-            });
+        if let Some(e) = not_utf8() {
+            return Err(e);
         }
         let key = key.to_string();
         return Err(match problem {
