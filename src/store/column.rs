@@ -243,14 +243,17 @@ impl Column {
             .unwrap_or(0);
         let rows = cells.rows.iter().map(|&r| ids[r as usize]);
         // Every id the cells give a value; each comes once in a call.
-        let present: Vec<u32> = rows.clone().collect();
+        let present = || -> Vec<u32> { rows.clone().collect() };
         match (self, &cells.values) {
             (Column::Numeric(c), Values::Num(keys)) => {
                 if c.keys.len() < end {
                     c.keys.resize(end, 0);
                 }
                 let fresh = bulk || c.stale;
-                for (id, &k) in rows.zip(keys) {
+                if fresh {
+                    add_ids(&mut c.present, &present());
+                }
+                for (id, &k) in rows.clone().zip(keys) {
                     let i = id as usize;
                     let old = std::mem::replace(&mut c.keys[i], k);
                     if fresh {
@@ -263,7 +266,6 @@ impl Column {
                         c.index.insert(id, k, &c.keys, &c.present);
                     }
                 }
-                add_ids(&mut c.present, &present);
             }
             (Column::String(c), Values::Str { codes, words }) => {
                 if c.codes.len() < end {
@@ -280,8 +282,8 @@ impl Column {
                         code as u32
                     })
                     .collect();
-                let mut adds = Vec::with_capacity(present.len());
-                for (id, &local) in rows.zip(codes) {
+                let mut adds = Vec::with_capacity(codes.len());
+                for (id, &local) in rows.clone().zip(codes) {
                     let code = global[local as usize];
                     let old = std::mem::replace(&mut c.codes[id as usize], code);
                     if old != code {
@@ -292,11 +294,11 @@ impl Column {
                     }
                 }
                 add_coded(&mut c.bitmaps, &adds);
-                add_ids(&mut c.present, &present);
+                add_ids(&mut c.present, &present());
             }
             (Column::Bool(c), Values::Bool(values)) => {
                 let (mut trues, mut falses) = (Vec::new(), Vec::new());
-                for (id, &b) in rows.zip(values) {
+                for (id, &b) in rows.clone().zip(values) {
                     if b {
                         c.falses.remove(id);
                         trues.push(id);
@@ -309,14 +311,14 @@ impl Column {
                 }
                 add_ids(&mut c.trues, &trues);
                 add_ids(&mut c.falses, &falses);
-                add_ids(&mut c.present, &present);
+                add_ids(&mut c.present, &present());
             }
             (Column::Tags(c), Values::Tags(values)) => {
                 if c.rows.len() < end {
                     c.rows.resize(end, None);
                 }
                 let mut adds = Vec::new();
-                for (id, tags) in rows.zip(values) {
+                for (id, tags) in rows.clone().zip(values) {
                     let i = id as usize;
                     if let Some(old) = c.rows[i].take() {
                         for &t in old.iter() {
@@ -335,7 +337,7 @@ impl Column {
                     c.rows[i] = Some(codes.into_boxed_slice());
                 }
                 add_coded(&mut c.bitmaps, &adds);
-                add_ids(&mut c.present, &present);
+                add_ids(&mut c.present, &present());
             }
             // A batch's cells are made for their field's type.
             (col, _) => debug_assert!(false, "cells of another type for a {} column", col.kind_name()),
