@@ -185,6 +185,25 @@ impl Batch {
         }
     }
 
+    /// Empties the batch, keeping its buffers for the next rows.
+    pub(crate) fn clear(&mut self) {
+        self.keys.clear();
+        self.key_ends.clear();
+        for f in &mut self.fields {
+            f.nulls.clear();
+            f.rows.clear();
+            match &mut f.values {
+                Values::Num(v) => v.clear(),
+                Values::Str { codes, words } => {
+                    codes.clear();
+                    words.truncate(0);
+                }
+                Values::Bool(v) => v.clear(),
+                Values::Tags(v) => v.clear(),
+            }
+        }
+    }
+
     /// The number of whole rows.
     pub(crate) fn len(&self) -> usize {
         self.key_ends.len()

@@ -105,6 +105,8 @@ impl Table {
     fn sift_json_lines(&self, text: &[u8], upsert: bool, rejected: &mut Rejected, bound: usize) -> Vec<u8> {
         let mut good = Vec::with_capacity(text.len());
         let mut seen: HashSet<Box<str>> = HashSet::new();
+        // One batch, cleared for each line.
+        let mut parsed = Batch::new(self.schema(), Source::One);
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let n = i + 1;
             if i > 0 {
@@ -113,7 +115,7 @@ impl Table {
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let mut parsed = Batch::new(self.schema(), Source::One);
+            parsed.clear();
             if let Err(e) = parse_lines(self.schema(), raw, n, &mut parsed) {
                 rejected.push(n, e, bound);
                 continue;
