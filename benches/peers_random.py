@@ -25,6 +25,16 @@ NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
 UNIT = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}
 
 
+def median_ms(fn, runs):
+    """The median time of `runs` calls of `fn`, in milliseconds."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
 def instant(s):
     return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
 
@@ -118,25 +128,14 @@ def main():
         if got != r["matches"]:
             bad += 1
             print(f"{r['i']:>3} DIFFERS: duckdb {got}, segments {r['matches']}\n    {r['filter']}", file=sys.stderr)
-        times = []
-        for _ in range(a.runs):
-            t = time.perf_counter()
-            con.execute(q).fetchone()
-            times.append(time.perf_counter() - t)
-        duck = statistics.median(times) * 1e3
+        duck = median_ms(lambda: con.execute(q).fetchone(), a.runs)
         if df is not None:
             e = polars_expr(json.loads(r["filter"]), schema)
             pgot = df.select(e.sum()).item()
             if pgot != r["matches"]:
                 bad += 1
                 print(f"{r['i']:>3} DIFFERS: polars {pgot}, segments {r['matches']}", file=sys.stderr)
-            ptimes = []
-            for _ in range(a.runs):
-                t = time.perf_counter()
-                df.select(e.sum()).item()
-                ptimes.append(time.perf_counter() - t)
-            pol = statistics.median(ptimes) * 1e3
-            polars_ms.append(pol)
+            polars_ms.append(median_ms(lambda: df.select(e.sum()).item(), a.runs))
         ours = None
         est = os.path.join(ours_dir, f"{r['i']:02}", "new", "estimates.json")
         if os.path.exists(est):
