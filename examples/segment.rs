@@ -10,6 +10,11 @@
 //!     --schema schema.json --filter filter.json --sql postgres|duckdb|clickhouse|spark
 //! ```
 //!
+//! `--entities` may also name a Parquet file (`*.parquet`): a `key` column
+//! of strings and a column per field, each of an Arrow type its field
+//! reads (`Table::insert_arrow` lists them); errors then name the row
+//! (0-based) instead of the line.
+//!
 //! stdout: the keys of the matching entities, one per line, in file order.
 //! With `--sql`, instead, the filter compiled to a query of that dialect
 //! (the entities in table `entity`, keyed by column `key`, each field in
@@ -116,9 +121,14 @@ fn run() -> Result<(), String> {
         return print_sql(&plan, table.schema(), dialect, now);
     }
     let file = File::open(&args.entities).map_err(|e| format!("{}: cannot read: {e}", args.entities))?;
-    let loaded = table
-        .insert_json_lines(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| format!("{}: {e}", args.entities))?;
+    // A Parquet file (by its name) is read by column; anything else is
+    // JSON Lines.
+    let loaded = if args.entities.ends_with(".parquet") {
+        table.insert_parquet(file)
+    } else {
+        table.insert_json_lines(BufReader::with_capacity(1 << 20, file))
+    }
+    .map_err(|e| format!("{}: {e}", args.entities))?;
     let t1 = Instant::now();
 
     let ids = eval::evaluate(&plan, &table, now).map_err(|e| e.to_string())?;

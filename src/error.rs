@@ -230,6 +230,39 @@ pub enum StoreError {
         /// The parser's message.
         message: String,
     },
+    /// An Arrow record batch (or a Parquet file) with a column that names
+    /// no field of the kind.
+    #[error("column `{column}`: not a field of the kind")]
+    UnknownColumn {
+        /// The column's name.
+        column: String,
+    },
+    /// An Arrow record batch with two columns of one name.
+    #[error("column `{column}`: given twice")]
+    DuplicateColumn {
+        /// The column's name.
+        column: String,
+    },
+    /// An Arrow record batch without a `key` column.
+    #[error("no `key` column")]
+    NoKeyColumn,
+    /// An Arrow column whose type cannot hold its field's values.
+    #[error("column `{column}`: expected {expected}, found Arrow type {found}")]
+    ColumnType {
+        /// The column's name.
+        column: String,
+        /// What the field takes.
+        expected: String,
+        /// The column's Arrow type.
+        found: String,
+    },
+    /// Decoding Arrow or Parquet input failed (a corrupt file, an
+    /// unsupported encoding, a reader's error).
+    #[error("Arrow/Parquet: {message}")]
+    Arrow {
+        /// The decoder's message.
+        message: String,
+    },
     /// Reading the input failed.
     #[error("read failed: {message}")]
     Io {

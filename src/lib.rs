@@ -116,12 +116,18 @@ pub mod store;
 mod strict_json;
 pub mod value;
 
+/// The arrow-rs crate the Arrow loads take record batches of (feature `arrow`).
+#[cfg(feature = "arrow")]
+pub use arrow_array;
 pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, SchemaOp, TimeOp};
 pub use error::{
     Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaChangeError, SchemaError,
     SegmentError, SettingsError, SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
+/// The arrow-rs crate the Parquet loads read with (feature `parquet`).
+#[cfg(feature = "parquet")]
+pub use parquet;
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Rejected, RejectedLine, Row, Store, Table};
 pub use value::{Timestamp, TimestampError, Value};

@@ -2,7 +2,7 @@
 //! cluster: the same filter, with the same meaning, run by PostgreSQL,
 //! DuckDB, ClickHouse or Spark SQL.
 //!
-//! [`compile`] turns a [`Plan`] into a query (`SELECT key FROM ... WHERE
+//! [`compile`] turns a [`Plan`](crate::Plan) into a query (`SELECT key FROM ... WHERE
 //! ...`) and [`compile_condition`] into a boolean expression to put in a
 //! query of your own. A [`Mapping`] says where the data is: each kind's
 //! table, its key column and the column of each field, the table of its

@@ -105,9 +105,24 @@ impl FieldCells {
     }
 
     pub(crate) fn str(&mut self, row: u32, s: &str) {
-        if let Values::Str { codes, words } = &mut self.values {
+        let code = self.word(s);
+        self.code(row, code);
+    }
+
+    /// A string's code in the batch's dictionary of the field (0 for a
+    /// field that is not a string).
+    pub(crate) fn word(&mut self, s: &str) -> u32 {
+        match &mut self.values {
+            Values::Str { words, .. } => words.insert_full(s).0 as u32,
+            _ => 0,
+        }
+    }
+
+    /// A string given by its [`FieldCells::word`] code.
+    pub(crate) fn code(&mut self, row: u32, code: u32) {
+        if let Values::Str { codes, .. } = &mut self.values {
             self.rows.push(row);
-            codes.push(words.insert_full(s).0 as u32);
+            codes.push(code);
         }
     }
 

@@ -1,6 +1,8 @@
 //! The columnar entity store: per kind, keys interned to dense ids, the
 //! live-id bitmap, and one indexed column per field.
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod batch;
 mod column;
 mod dictionary;

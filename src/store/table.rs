@@ -16,6 +16,8 @@ use super::range_index::IndexConfig;
 use super::row::Row;
 pub use crate::ids::EntityId;
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod codec;
 mod lenient;
 
@@ -26,13 +28,13 @@ use crate::schema::{FieldId, FieldType, KindSchema};
 use crate::value::{Timestamp, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Insert,
     Upsert,
 }
 
 impl Mode {
-    fn of(upsert: bool) -> Mode {
+    pub(crate) fn of(upsert: bool) -> Mode {
         if upsert {
             Mode::Upsert
         } else {
@@ -677,25 +679,36 @@ impl Table {
         Ok(out)
     }
 
-    /// Writes JSON Lines, all or none.
-    ///
-    /// Into a table that has never held a key (a load at start-up), each
-    /// block is applied as soon as it has parsed, its indexes built once at
-    /// the end: the input is never held whole, parsed or not. A failure
-    /// then empties the table again, which is all it held. Into any other
-    /// table, every line is parsed before any is applied.
+    /// Writes JSON Lines, all or none, a block at a time ([`Table::write_blocks`]).
     pub(crate) fn write_json_lines(&mut self, reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
-        let mode = Mode::of(upsert);
         let schema = self.schema.clone();
         let limit = self.max_line_bytes;
+        self.write_blocks(Mode::of(upsert), |put| json_blocks(&schema, reader, limit, put))
+    }
+
+    /// Writes the batches `produce` hands to its callback, all or none.
+    ///
+    /// Into a table that has never held a key (a load at start-up), each
+    /// handful is applied as soon as it is made, on a thread of its own,
+    /// while `produce` (on this thread) makes the next; the indexes are
+    /// built once at the end, and the input is never held whole. A failure
+    /// then empties the table again, which is all it held. Into any other
+    /// table, every batch is made before any is applied. An error of
+    /// `produce` is of input after the batches it handed over, so a key
+    /// those repeat is reported first.
+    pub(crate) fn write_blocks(
+        &mut self,
+        mode: Mode,
+        produce: impl FnOnce(&mut dyn FnMut(Vec<Batch>) -> Result<(), StoreError>) -> Result<(), StoreError>,
+    ) -> Result<Written, StoreError> {
+        let schema = self.schema.clone();
         if self.keys.len() == 0 {
-            // Parsing (here, over the cores) runs ahead of the commits (on
-            // a thread of their own) by one block: the serial interning of
-            // keys overlaps with the next block's parse.
+            // Making runs ahead of the commits by one handful: the serial
+            // interning of keys overlaps with the next handful's making.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
             let table = &mut *self;
             let ncols = table.columns.len();
-            let (parsed, committed) = std::thread::scope(|s| {
+            let (made, committed) = std::thread::scope(|s| {
                 let committer = s.spawn(move || {
                     let mut written = Written::default();
                     let mut fields = vec![false; ncols];
@@ -711,17 +724,17 @@ impl Table {
                     Ok::<_, StoreError>(written)
                 });
                 // A send fails only once the committer has stopped at an
-                // error, which comes first: it is of earlier lines.
-                let parsed = json_blocks(&schema, reader, limit, |batches| {
+                // error, which comes first: it is of earlier input.
+                let made = produce(&mut |batches| {
                     tx.send(batches).map_err(|_| StoreError::Io {
                         message: "the load stopped".into(),
                     })
                 });
                 drop(tx);
                 let committed = committer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (parsed, committed)
+                (made, committed)
             });
-            let written = match committed.and_then(|w| parsed.map(|()| w)) {
+            let written = match committed.and_then(|w| made.map(|()| w)) {
                 Ok(w) => w,
                 Err(e) => {
                     self.keys = Dictionary::new();
@@ -738,12 +751,12 @@ impl Table {
             return Ok(written);
         }
         let mut held = Vec::new();
-        let parsed = json_blocks(&schema, reader, limit, |batches| {
+        let made = produce(&mut |batches| {
             held.extend(batches);
             Ok(())
         });
-        if let Err(e) = parsed {
-            // A key the lines before the bad one repeat is the first error.
+        if let Err(e) = made {
+            // A key the input before the bad part repeats is the first error.
             self.check_keys(&held, mode)?;
             return Err(e);
         }
