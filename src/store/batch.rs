@@ -257,9 +257,7 @@ impl Batch {
 
     /// Adds one typed row, type-checked against the schema.
     pub(crate) fn push_row(&mut self, schema: &KindSchema, key: &str, row: &Row) -> Result<(), StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::EmptyKey);
-        }
+        check_key(key)?;
         let r = self.row();
         // Every value is checked; where a field is set twice, the last wins.
         let mut cells = Vec::with_capacity(row.len());
@@ -313,7 +311,8 @@ impl Batch {
 }
 
 /// What a key may be: non-empty, without control characters (so that keys
-/// print one a line).
+/// print one a line). Every way rows enter a batch checks this (typed
+/// rows, JSON, Arrow), so `Table::commit` need not.
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     if key.is_empty() {
         Err(StoreError::EmptyKey)

@@ -153,15 +153,17 @@ impl Dictionary {
 
     /// The code of `word`.
     pub(crate) fn get_index_of(&self, word: &str) -> Option<usize> {
-        let h = self.hasher.hash_one(word);
+        let h = self.hasher.hash_one(word.as_bytes());
         self.table
-            .find(h, |&c| self.word(c as usize) == word)
+            .find(h, |&c| {
+                bytes_of(&self.bytes, &self.starts, c as usize) == word.as_bytes()
+            })
             .map(|&c| c as usize)
     }
 
     /// The code of `word`, added if new, and whether it was.
     pub(crate) fn insert_full(&mut self, word: &str) -> (usize, bool) {
-        let h = self.hasher.hash_one(word);
+        let h = self.hasher.hash_one(word.as_bytes());
         let Dictionary {
             bytes,
             starts,
@@ -169,9 +171,9 @@ impl Dictionary {
             hasher,
             grams,
         } = self;
-        let text = |c: u32| word_of(bytes, starts, c as usize);
+        let text = |c: u32| bytes_of(bytes, starts, c as usize);
         let code = starts.len() as u32 - 1;
-        match table.entry(h, |&c| text(c) == word, |&c| hasher.hash_one(text(c))) {
+        match table.entry(h, |&c| text(c) == word.as_bytes(), |&c| hasher.hash_one(text(c))) {
             hashbrown::hash_table::Entry::Occupied(e) => (*e.get() as usize, false),
             hashbrown::hash_table::Entry::Vacant(e) => {
                 e.insert(code);
@@ -208,7 +210,7 @@ impl Dictionary {
             hasher,
             ..
         } = self;
-        let text = |c: u32| word_of(bytes, starts, c as usize);
+        let text = |c: u32| bytes_of(bytes, starts, c as usize);
         let hashes: Vec<u64> = (0..n as u32).map(|c| hasher.hash_one(text(c))).collect();
         *table = HashTable::with_capacity(n);
         // About the table's slot count (hashbrown's: a power of two, an
@@ -251,7 +253,7 @@ impl Dictionary {
             hasher,
             ..
         } = self;
-        table.reserve(words, |&c| hasher.hash_one(word_of(bytes, starts, c as usize)));
+        table.reserve(words, |&c| hasher.hash_one(bytes_of(bytes, starts, c as usize)));
     }
 
     /// Gives back the room reserved but not used.
@@ -265,7 +267,7 @@ impl Dictionary {
             hasher,
             ..
         } = self;
-        table.shrink_to_fit(|&c| hasher.hash_one(word_of(bytes, starts, c as usize)));
+        table.shrink_to_fit(|&c| hasher.hash_one(bytes_of(bytes, starts, c as usize)));
     }
 
     /// Forgets every word from code `len` on (words added since the
@@ -475,10 +477,15 @@ impl Dictionary {
 /// Word `code` of an arena and its offsets (split from the dictionary so
 /// that a lookup can borrow them beside its hash table).
 fn word_of<'a>(bytes: &'a [u8], starts: &[u64], code: usize) -> &'a str {
-    let (a, b) = (starts[code] as usize, starts[code + 1] as usize);
     // Only whole `&str`s are appended, so every word is valid UTF-8; the
     // checked conversion keeps the crate free of `unsafe`.
-    std::str::from_utf8(&bytes[a..b]).unwrap_or_default()
+    std::str::from_utf8(bytes_of(bytes, starts, code)).unwrap_or_default()
+}
+
+/// Word `code`'s bytes: what the hash table hashes and compares, without
+/// the UTF-8 check a `&str` would cost on every probe.
+fn bytes_of<'a>(bytes: &'a [u8], starts: &[u64], code: usize) -> &'a [u8] {
+    &bytes[starts[code] as usize..starts[code + 1] as usize]
 }
 
 impl std::ops::Index<usize> for Dictionary {

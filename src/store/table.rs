@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::batch::{check_key, Batch, Source};
+use super::batch::{Batch, Source};
 use super::column::Column;
 use super::dictionary::Dictionary;
 use super::events::EventLog;
@@ -683,7 +683,7 @@ impl Table {
     pub(crate) fn write_json_lines(&mut self, reader: impl BufRead, upsert: bool) -> Result<Written, StoreError> {
         let schema = self.schema.clone();
         let limit = self.max_line_bytes;
-        self.write_blocks(Mode::of(upsert), |put| json_blocks(&schema, reader, limit, put))
+        self.write_blocks(Mode::of(upsert), 0, |put| json_blocks(&schema, reader, limit, put))
     }
 
     /// Writes the batches `produce` hands to its callback, all or none.
@@ -695,14 +695,17 @@ impl Table {
     /// then empties the table again, which is all it held. Into any other
     /// table, every batch is made before any is applied. An error of
     /// `produce` is of input after the batches it handed over, so a key
-    /// those repeat is reported first.
+    /// those repeat is reported first. `rows` is how many rows to make room
+    /// for at once (0 if not known).
     pub(crate) fn write_blocks(
         &mut self,
         mode: Mode,
+        rows: usize,
         produce: impl FnOnce(&mut dyn FnMut(Vec<Batch>) -> Result<(), StoreError>) -> Result<(), StoreError>,
     ) -> Result<Written, StoreError> {
         let schema = self.schema.clone();
         if self.keys.len() == 0 {
+            self.keys.reserve(rows);
             // Making runs ahead of the commits by one handful: the serial
             // interning of keys overlaps with the next handful's making.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
@@ -777,11 +780,8 @@ impl Table {
         'rows: for b in batches {
             let mut these = Vec::with_capacity(b.len());
             for r in 0..b.len() {
+                // Checked as the batch was made.
                 let key = b.key(r);
-                if let Err(e) = check_key(key) {
-                    failure = Some(b.locate(r, e));
-                    break 'rows;
-                }
                 let (id, added) = self.keys.insert_full(key);
                 if self.keys.len() as u64 > self.max_keys {
                     failure = Some(StoreError::Full { max: self.max_keys });

@@ -62,7 +62,7 @@ impl Table {
         &mut self,
         batches: impl IntoIterator<Item = B>,
     ) -> Result<usize, StoreError> {
-        self.write_arrow(batches.into_iter().map(Ok), Mode::Insert)
+        self.write_arrow(batches.into_iter().map(Ok), Mode::Insert, 0)
     }
 
     /// As [`Table::insert_arrow`], with [`Table::upsert`]'s semantics: a
@@ -75,18 +75,20 @@ impl Table {
         &mut self,
         batches: impl IntoIterator<Item = B>,
     ) -> Result<usize, StoreError> {
-        self.write_arrow(batches.into_iter().map(Ok), Mode::Upsert)
+        self.write_arrow(batches.into_iter().map(Ok), Mode::Upsert, 0)
     }
 
     /// Writes record batches as they come; an `Err` item stops the load
-    /// (after the errors of the rows before it).
+    /// (after the errors of the rows before it). `rows`: as
+    /// [`Table::write_blocks`].
     pub(crate) fn write_arrow<B: Borrow<RecordBatch>>(
         &mut self,
         batches: impl Iterator<Item = Result<B, StoreError>>,
         mode: Mode,
+        rows: usize,
     ) -> Result<usize, StoreError> {
         let schema = self.schema.clone();
-        self.write_blocks(mode, |put| {
+        self.write_blocks(mode, rows, |put| {
             let mut first = 0;
             for rb in batches {
                 let rb = rb?;
@@ -159,10 +161,11 @@ mod parquet_files {
         }
 
         fn write_parquet<R: ChunkReader + 'static>(&mut self, file: R, mode: Mode) -> Result<usize, StoreError> {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.with_batch_size(ROWS).build())
-                .map_err(arrow_error)?;
-            self.write_arrow(reader.map(|b| b.map_err(arrow_error)), mode)
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(arrow_error)?;
+            // The file says how many rows it holds (a hint: not trusted further).
+            let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let reader = builder.with_batch_size(ROWS).build().map_err(arrow_error)?;
+            self.write_arrow(reader.map(|b| b.map_err(arrow_error)), mode, rows.min(1 << 28))
         }
     }
 }
