@@ -93,10 +93,14 @@ impl NumericColumn {
         self.present.contains(id).then(|| self.keys[id as usize])
     }
 
-    /// The ids whose keys are in `lo..=hi` (among `within`), as the range
-    /// index answers: those surely in, and those to check.
+    /// The ids whose keys are in `lo..=hi` (among `within`), all of them
+    /// sure: the ids of the range index's edge buckets are checked against
+    /// their keys ([`RangeIndex::range_exact`]).
     pub(crate) fn range(&self, lo: u64, hi: u64, within: Option<&RoaringBitmap>) -> RangeHits {
-        self.index.range(lo, hi, &self.present, within)
+        RangeHits {
+            sure: self.index.range_exact(lo, hi, &self.keys, &self.present, within),
+            maybe: RoaringBitmap::new(),
+        }
     }
 
     /// About how many ids have keys in `lo..=hi`.
