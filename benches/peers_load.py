@@ -3,8 +3,12 @@
 JSON Lines file the `load` bench loads (`peers_load` group), in process,
 timed to "queryable" (a table in memory), median of --runs.
 
-usage: python3 benches/peers_load.py DIR/N [--runs 5]
+usage: python3 benches/peers_load.py DIR/N [--runs 5] [--write-parquet]
        (DIR/N as written by shared/bench/peers.py --write DIR)
+
+--write-parquet first writes DIR/N/entities.parquet (the same rows, by
+DuckDB: snappy, its own dictionary pages), which the `load` bench then also
+loads; both peers' loads of that file are timed too.
 
 Set-up: pip install duckdb polars
 """
@@ -24,6 +28,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--write-parquet", action="store_true")
     a = ap.parse_args()
     schema = json.load(open(f"{a.dir}/schema.json"))["fields"]
     path = f"{a.dir}/entities.jsonl"
@@ -52,9 +57,29 @@ def main():
                               for f, t in schema.items() if t == "timestamp"])
         return df.height
 
+    parquet = f"{a.dir}/entities.parquet"
+    if a.write_parquet:
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"COPY (SELECT * FROM read_json('{path}', format='newline_delimited',"
+                    f" columns={cols!r})) TO '{parquet}' (FORMAT parquet)")
+        con.close()
+
     duck(), polars()  # warm the page cache
     print(f"duckdb_load_s {timed(duck, a.runs):.3f}")
     print(f"polars_load_s {timed(polars, a.runs):.3f}")
+    import os
+    if os.path.exists(parquet):
+        def duck_parquet():
+            con = duckdb.connect()
+            con.execute("SET threads = 2")
+            con.execute(f"CREATE TABLE e AS SELECT * FROM read_parquet('{parquet}')")
+            n = con.execute("SELECT count(*) FROM e").fetchone()[0]
+            con.close()
+            return n
+        duck_parquet(), pl.read_parquet(parquet)
+        print(f"duckdb_parquet_s {timed(duck_parquet, a.runs):.3f}")
+        print(f"polars_parquet_s {timed(lambda: pl.read_parquet(parquet).height, a.runs):.3f}")
 
 
 if __name__ == "__main__":
