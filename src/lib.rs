@@ -90,6 +90,12 @@
 //! for every entity; positive operators are false on missing values and
 //! negative operators are their exact complements; numbers compare exactly
 //! across int and float; timestamps are instants at microsecond precision.
+//!
+//! Cargo features, all off by default: `arrow` (loads from Arrow record
+//! batches, `Table::insert_arrow`), `parquet` (loads from Parquet files,
+//! `Table::insert_parquet`; implies `arrow`), both needing Rust 1.88; and
+//! `testing` (the row-scan oracle over an engine and a consistency check,
+//! for tests).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
