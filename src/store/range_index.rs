@@ -124,6 +124,61 @@ pub(crate) fn union(bms: &[&RoaringBitmap]) -> RoaringBitmap {
     level.pop().unwrap_or_default()
 }
 
+/// Finds a key's fine bucket (the first whose upper bound is at or above
+/// it) in a step or two, for a build that places every present id: a
+/// table over the top bits of the key's offset from the first bound gives
+/// the few buckets a key can fall in, searched then. A binary search over
+/// 2,048 bounds is eleven dependent loads a key.
+struct Finder<'a> {
+    upper: &'a [u64],
+    base: u64,
+    top: u64,
+    shift: u32,
+    /// `first[c]`: the first bucket whose bound reaches cell `c`'s start.
+    first: Vec<u32>,
+}
+
+impl<'a> Finder<'a> {
+    const BITS: u32 = 12;
+
+    fn new(upper: &'a [u64]) -> Finder<'a> {
+        let base = upper[0];
+        // Keys past the last finite bound fall in the last bucket.
+        let top = upper.len().checked_sub(2).map_or(base, |i| upper[i]).max(base);
+        let span = top - base;
+        let shift = (64 - span.leading_zeros()).saturating_sub(Self::BITS);
+        let cells = (span >> shift) as usize + 2;
+        let mut first = Vec::with_capacity(cells);
+        let mut b = 0;
+        for c in 0..cells as u64 {
+            let start = (u128::from(base) + (u128::from(c) << shift)).min(u128::from(u64::MAX)) as u64;
+            while b + 1 < upper.len() && upper[b] < start {
+                b += 1;
+            }
+            first.push(b as u32);
+        }
+        Finder {
+            upper,
+            base,
+            top,
+            shift,
+            first,
+        }
+    }
+
+    fn find(&self, k: u64) -> usize {
+        if k <= self.base {
+            return 0;
+        }
+        if k > self.top {
+            return self.upper.len() - 1;
+        }
+        let c = ((k - self.base) >> self.shift) as usize;
+        let (lo, hi) = (self.first[c] as usize, self.first[c + 1] as usize);
+        lo + self.upper[lo..=hi].partition_point(|&u| u < k)
+    }
+}
+
 /// At most this many keys are sorted to choose bucket bounds.
 const SAMPLE: usize = 1 << 17;
 
@@ -218,9 +273,13 @@ impl RangeIndex {
         let upper = cut_points(&sample, target, 0, u64::MAX);
 
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); upper.len()];
-        for id in present {
-            let k = keys[id as usize];
-            lists[upper.partition_point(|&u| u < k)].push(id);
+        let finder = Finder::new(&upper);
+        let mut put = |id: u32| lists[finder.find(keys[id as usize])].push(id);
+        if n == end {
+            // Every id present (a load without nulls): no iterator.
+            (0..end as u32).for_each(&mut put);
+        } else {
+            present.iter().for_each(&mut put);
         }
         let counts: Vec<u64> = lists.iter().map(|l| l.len() as u64).collect();
         let buckets: Vec<RoaringBitmap> = lists
@@ -716,6 +775,31 @@ mod tests {
                     assert_eq!(ix.range_exact(lo, hi, keys, present, None), want, "{lo}..={hi}");
                     assert_eq!(ix.range_exact(lo, hi, keys, present, Some(&within)), &want & &within);
                 }
+            }
+        }
+    }
+
+    /// The bucket finder gives what a binary search over the bounds gives,
+    /// for keys at, between and past every bound, over even and skewed
+    /// bounds.
+    #[test]
+    fn the_finder_agrees_with_a_binary_search() {
+        let bounds: Vec<Vec<u64>> = vec![
+            vec![u64::MAX],
+            vec![5, u64::MAX],
+            vec![0, 1, 2, u64::MAX - 1, u64::MAX],
+            (1..3000u64).map(|i| i * 1000).chain([u64::MAX]).collect(),
+            (0..60u32).map(|i| 1u64 << i).chain([u64::MAX]).collect(),
+            (0..500u64).map(|i| i * i * i * 7 + (1 << 40)).chain([u64::MAX]).collect(),
+        ];
+        for upper in &bounds {
+            let f = Finder::new(upper);
+            let mut probes: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1];
+            for &u in upper.iter() {
+                probes.extend([u.saturating_sub(1), u, u.saturating_add(1), u / 2 + u / 3]);
+            }
+            for k in probes {
+                assert_eq!(f.find(k), upper.partition_point(|&u| u < k), "key {k} over {} bounds", upper.len());
             }
         }
     }
