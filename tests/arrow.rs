@@ -439,6 +439,29 @@ fn the_first_bad_row_is_reported_over_columns_and_batches() {
     }
 }
 
+/// A key may appear once in a load, in any of its batches, for an upsert
+/// too: into an empty table (where batches are applied as they come) as
+/// into one holding keys.
+#[test]
+fn a_key_repeated_in_a_later_batch_is_refused() {
+    let one = batch(vec![("key", arr(StringArray::from(vec!["a", "b"])))]);
+    let two = batch(vec![("key", arr(StringArray::from(vec!["c", "a"])))]);
+    for holding in [false, true] {
+        let mut t = Table::new(kind());
+        if holding {
+            t.insert_arrow([batch(vec![("key", arr(StringArray::from(vec!["z"])))])])
+                .unwrap();
+        }
+        let e = t.upsert_arrow([&one, &two]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "row 3: key `a`: duplicate key",
+            "holding keys: {holding}"
+        );
+        assert_eq!(t.len(), u64::from(holding));
+    }
+}
+
 #[test]
 fn bad_parquet_is_an_error_not_a_panic() {
     let mut t = Table::new(kind());

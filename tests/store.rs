@@ -163,6 +163,18 @@ fn a_load_of_many_blocks_reports_its_first_bad_line_and_keeps_nothing() {
     let r = t.insert_json_lines(with(&[(150_000, "{\"key\":\"before\"}"), (150_400, "not json")]).as_bytes());
     assert_eq!(at_line(r), 150_001, "a key the table holds is a repeat too");
     assert_eq!(t.len(), 1, "a failed load changes nothing");
+    // An upsert may not repeat a key either, however far apart (a load
+    // into an empty table once took the second as an update when the two
+    // fell in different blocks), into an empty table or one holding keys.
+    for holding in [false, true] {
+        let mut t = Table::new(schema.clone());
+        if holding {
+            t.insert("before", Row::new().set("mrr", 1i64)).unwrap();
+        }
+        let r = t.upsert_json_lines(dup.as_bytes());
+        assert_eq!(at_line(r), 160_001, "holding keys: {holding}");
+        assert_eq!(t.len(), u64::from(holding));
+    }
     // And the table takes a good load after a failed one.
     let mut t = Table::new(schema);
     assert!(t.insert_json_lines(dup.as_bytes()).is_err());

@@ -790,7 +790,10 @@ mod tests {
             vec![0, 1, 2, u64::MAX - 1, u64::MAX],
             (1..3000u64).map(|i| i * 1000).chain([u64::MAX]).collect(),
             (0..60u32).map(|i| 1u64 << i).chain([u64::MAX]).collect(),
-            (0..500u64).map(|i| i * i * i * 7 + (1 << 40)).chain([u64::MAX]).collect(),
+            (0..500u64)
+                .map(|i| i * i * i * 7 + (1 << 40))
+                .chain([u64::MAX])
+                .collect(),
         ];
         for upper in &bounds {
             let f = Finder::new(upper);
@@ -799,7 +802,12 @@ mod tests {
                 probes.extend([u.saturating_sub(1), u, u.saturating_add(1), u / 2 + u / 3]);
             }
             for k in probes {
-                assert_eq!(f.find(k), upper.partition_point(|&u| u < k), "key {k} over {} bounds", upper.len());
+                assert_eq!(
+                    f.find(k),
+                    upper.partition_point(|&u| u < k),
+                    "key {k} over {} bounds",
+                    upper.len()
+                );
             }
         }
     }

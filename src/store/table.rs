@@ -766,55 +766,16 @@ impl Table {
         self.commit(&held, mode, false)
     }
 
-    /// Interns the keys of `batches`, each hashed once, and gives their
-    /// ids, batch by batch. A key that breaks a rule (repeated in the call,
-    /// already live for an insert, or one too many) rolls the new keys
-    /// back and is the error, at its row.
-    fn intern(&mut self, batches: &[Batch], mode: Mode) -> Result<Vec<Vec<u32>>, StoreError> {
-        let old_len = self.keys.len();
-        self.keys.reserve(batches.iter().map(Batch::len).sum());
-        // Old ids the call writes: each at most once.
-        let mut touched = RoaringBitmap::new();
-        let mut ids: Vec<Vec<u32>> = Vec::with_capacity(batches.len());
-        let mut failure = None;
-        'rows: for b in batches {
-            let mut these = Vec::with_capacity(b.len());
-            for r in 0..b.len() {
-                // Checked as the batch was made.
-                let key = b.key(r);
-                let (id, added) = self.keys.insert_full(key);
-                if self.keys.len() as u64 > self.max_keys {
-                    failure = Some(StoreError::Full { max: self.max_keys });
-                    break 'rows;
-                }
-                let id = id as u32;
-                // A key seen before is new in this call (repeated), or
-                // old and either repeated or, for an insert, live.
-                let dup = !added
-                    && ((id as usize) >= old_len
-                        || !touched.insert(id)
-                        || (mode == Mode::Insert && self.live.contains(id)));
-                if dup {
-                    let key = key.to_string();
-                    failure = Some(b.locate(r, StoreError::DuplicateKey { key }));
-                    break 'rows;
-                }
-                these.push(id);
-            }
-            ids.push(these);
-        }
-        if let Some(e) = failure {
-            self.keys.truncate(old_len);
-            return Err(e);
-        }
-        Ok(ids)
+    /// Interns the keys of `batches` ([`intern_keys`]).
+    fn intern(&mut self, batches: &[Batch], mode: Mode, all_new: bool) -> Result<Vec<Vec<u32>>, StoreError> {
+        intern_keys(&mut self.keys, &self.live, self.max_keys, batches, mode, all_new)
     }
 
     /// The error [`Table::commit`] would find among the keys of
     /// `batches`, if any; the table is left as it was.
     fn check_keys(&mut self, batches: &[Batch], mode: Mode) -> Result<(), StoreError> {
         let old_len = self.keys.len();
-        self.intern(batches, mode)?;
+        self.intern(batches, mode, false)?;
         self.keys.truncate(old_len);
         self.keys.shrink_to_fit();
         Ok(())
@@ -831,7 +792,23 @@ impl Table {
     fn commit(&mut self, batches: &[Batch], mode: Mode, defer: bool) -> Result<Written, StoreError> {
         let old_len = self.keys.len();
         let n: usize = batches.iter().map(Batch::len).sum();
-        let ids = self.intern(batches, mode)?;
+        // A load into a table that held no key (`defer`): every key must be
+        // new, so each id is the next in turn, and the columns are written
+        // with those ids while the keys are interned beside them. A key
+        // that repeats fails the load, which then empties the table.
+        let ids = if defer {
+            let mut next = old_len as u32;
+            batches
+                .iter()
+                .map(|b| {
+                    let these: Vec<u32> = (next..next + b.len() as u32).collect();
+                    next += b.len() as u32;
+                    these
+                })
+                .collect()
+        } else {
+            self.intern(batches, mode, false)?
+        };
 
         // A large batch writes numeric columns raw and rebuilds their indexes once.
         let bulk = defer || (n >= 4096 && n as u64 * 4 >= self.live.len());
@@ -844,13 +821,6 @@ impl Table {
             // capacity; give back what the load did not use.
             self.keys.shrink_to_fit();
         }
-        let mut born = Vec::new();
-        for &id in ids.iter().flatten() {
-            if id as usize >= old_len || !self.live.contains(id) {
-                born.push(id);
-            }
-        }
-        super::add_ids(&mut self.live, &born);
         let upsert = mode == Mode::Upsert;
         let (cfg, finish) = (self.cfg, bulk && !defer);
         let fill = |f: usize, c: &mut Column| {
@@ -862,11 +832,13 @@ impl Table {
             }
         };
         let threads = if n >= 4096 { super::cores() } else { 1 };
-        if threads == 1 {
-            self.columns.iter_mut().enumerate().for_each(|(f, c)| fill(f, c));
-        } else {
-            let per = self.columns.len().div_ceil(threads).max(1);
-            std::thread::scope(|s| {
+        let (keys, live, max_keys) = (&mut self.keys, &self.live, self.max_keys);
+        let interned = std::thread::scope(|s| {
+            let interning = defer.then(|| s.spawn(move || intern_keys(keys, live, max_keys, batches, mode, true)));
+            if threads == 1 {
+                self.columns.iter_mut().enumerate().for_each(|(f, c)| fill(f, c));
+            } else {
+                let per = self.columns.len().div_ceil(threads).max(1);
                 for (k, chunk) in self.columns.chunks_mut(per).enumerate() {
                     let fill = &fill;
                     s.spawn(move || {
@@ -875,8 +847,20 @@ impl Table {
                         }
                     });
                 }
-            });
+            }
+            interning.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        });
+        if let Some(got) = interned {
+            let got = got?;
+            debug_assert_eq!(got, ids, "every key new: ids in turn");
         }
+        let mut born = Vec::new();
+        for &id in ids.iter().flatten() {
+            if id as usize >= old_len || !self.live.contains(id) {
+                born.push(id);
+            }
+        }
+        super::add_ids(&mut self.live, &born);
         let fields = (0..self.columns.len() as u32)
             .filter(|&f| batches.iter().any(|b| !b.fields[f as usize].is_empty()))
             .map(FieldId)
@@ -913,6 +897,58 @@ impl Table {
             assert!(c.present().is_subset(&self.live));
         }
     }
+}
+
+/// Interns the keys of `batches`, each hashed once, and gives their ids,
+/// batch by batch. A key that breaks a rule (repeated in the call, already
+/// live for an insert, already known at all with `all_new`, or one too
+/// many) rolls the new keys back and is the error, at its row.
+fn intern_keys(
+    keys: &mut Dictionary,
+    live: &RoaringBitmap,
+    max_keys: u64,
+    batches: &[Batch],
+    mode: Mode,
+    all_new: bool,
+) -> Result<Vec<Vec<u32>>, StoreError> {
+    let old_len = keys.len();
+    keys.reserve(batches.iter().map(Batch::len).sum());
+    // Old ids the call writes: each at most once.
+    let mut touched = RoaringBitmap::new();
+    let mut ids: Vec<Vec<u32>> = Vec::with_capacity(batches.len());
+    let mut failure = None;
+    'rows: for b in batches {
+        let mut these = Vec::with_capacity(b.len());
+        for r in 0..b.len() {
+            // Checked as the batch was made.
+            let key = b.key(r);
+            let (id, added) = keys.insert_full(key);
+            if keys.len() as u64 > max_keys {
+                failure = Some(StoreError::Full { max: max_keys });
+                break 'rows;
+            }
+            let id = id as u32;
+            // A key seen before is new in this call (repeated), or
+            // old and either repeated or, for an insert, live.
+            let dup = !added
+                && (all_new
+                    || (id as usize) >= old_len
+                    || !touched.insert(id)
+                    || (mode == Mode::Insert && live.contains(id)));
+            if dup {
+                let key = key.to_string();
+                failure = Some(b.locate(r, StoreError::DuplicateKey { key }));
+                break 'rows;
+            }
+            these.push(id);
+        }
+        ids.push(these);
+    }
+    if let Some(e) = failure {
+        keys.truncate(old_len);
+        return Err(e);
+    }
+    Ok(ids)
 }
 
 /// Reads JSON Lines in blocks of about 4 MiB and hands each block's parsed
