@@ -157,8 +157,14 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
     }
     let ascending = ids.windows(2).all(|w| w[0] < w[1]);
     if ascending && bm.max().map_or(true, |m| m < first) {
-        // Cannot fail: checked above.
-        let _ = bm.append(ids.iter().copied());
+        if ids.len() >= 1024 {
+            // Containers made at their size, then moved in (the one they
+            // may share with `bm` merged).
+            *bm |= sorted_bitmap(ids, &mut Vec::new());
+        } else {
+            // Cannot fail: checked above.
+            let _ = bm.append(ids.iter().copied());
+        }
     } else {
         let mut sorted = ids.to_vec();
         sorted.sort_unstable();
@@ -167,6 +173,67 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
             *bm |= more;
         }
     }
+}
+
+/// A bitmap of `ids`, which ascend, each container allocated once at its
+/// size. `RoaringBitmap::append` pushes an id at a time into containers
+/// that grow by doubling: for the range index's buckets, a few dozen ids a
+/// container in each of thousands of buckets, that is mostly reallocation.
+/// This writes roaring's portable serialized form (the one every roaring
+/// implementation reads; `buf` is its scratch) and reads it back, which
+/// allocates each container at its size. Ids that do not ascend are
+/// collected the slow way, so the set is right for any input.
+pub(crate) fn sorted_bitmap(ids: &[u32], buf: &mut Vec<u8>) -> RoaringBitmap {
+    /// A container past this many values is a bitset in the format.
+    const ARRAY_MAX: usize = 4096;
+    if !ids.windows(2).all(|w| w[0] < w[1]) {
+        return ids.iter().copied().collect();
+    }
+    // The containers: runs of ids that share their top 16 bits.
+    let mut spans: Vec<(u16, usize, usize)> = Vec::new();
+    let mut s = 0;
+    while s < ids.len() {
+        let key = ids[s] >> 16;
+        let e = s + ids[s..].partition_point(|&id| id >> 16 == key);
+        spans.push((key as u16, s, e));
+        s = e;
+    }
+    let size = |len: usize| if len > ARRAY_MAX { 8192 } else { 2 * len };
+    let header = 8 + 8 * spans.len();
+    buf.clear();
+    buf.reserve(header + spans.iter().map(|&(_, s, e)| size(e - s)).sum::<usize>());
+    // Cookie 12346: no run containers, offsets present.
+    buf.extend_from_slice(&12346u32.to_le_bytes());
+    buf.extend_from_slice(&(spans.len() as u32).to_le_bytes());
+    for &(key, s, e) in &spans {
+        buf.extend_from_slice(&key.to_le_bytes());
+        buf.extend_from_slice(&((e - s - 1) as u16).to_le_bytes());
+    }
+    let mut offset = header;
+    for &(_, s, e) in &spans {
+        buf.extend_from_slice(&(offset as u32).to_le_bytes());
+        offset += size(e - s);
+    }
+    for &(_, s, e) in &spans {
+        let these = &ids[s..e];
+        let at = buf.len();
+        if these.len() > ARRAY_MAX {
+            let mut words = [0u64; 1024];
+            for &id in these {
+                words[(id as u16 >> 6) as usize] |= 1 << (id & 63);
+            }
+            buf.resize(at + 8192, 0);
+            for (d, w) in buf[at..].chunks_exact_mut(8).zip(words) {
+                d.copy_from_slice(&w.to_le_bytes());
+            }
+        } else {
+            buf.resize(at + 2 * these.len(), 0);
+            for (d, &id) in buf[at..].chunks_exact_mut(2).zip(these) {
+                d.copy_from_slice(&(id as u16).to_le_bytes());
+            }
+        }
+    }
+    RoaringBitmap::deserialize_unchecked_from(&buf[..]).unwrap_or_else(|_| ids.iter().copied().collect())
 }
 
 /// Adds each id to the bitmap its code names: `pairs[i] = (code, id)`,
@@ -190,5 +257,35 @@ pub(crate) fn add_coded(bitmaps: &mut [RoaringBitmap], pairs: &[(u32, u32)]) {
     }
     for (c, bm) in bitmaps.iter_mut().enumerate() {
         add_ids(bm, &grouped[start[c]..start[c + 1]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Dense and sparse containers, ids near the top of the range, and
+        /// input out of order or repeated: the same set as roaring's own.
+        #[test]
+        fn sorted_bitmap_is_the_set_of_its_ids(
+            mut ids in proptest::collection::vec(
+                prop_oneof![0u32..200_000, (0u32..8).prop_map(|i| u32::MAX - i)], 0..12_000),
+            dense in 0u32..3,
+            sort in any::<bool>(),
+        ) {
+            // A container with more than 4,096 ids is a bitset in the format.
+            ids.extend((0..5_000 * dense).map(|i| (1 << 17) + i * 3));
+            if sort {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            let want: RoaringBitmap = ids.iter().copied().collect();
+            let got = sorted_bitmap(&ids, &mut Vec::new());
+            prop_assert_eq!(got.len(), want.len());
+            prop_assert!(got.iter().eq(want.iter()));
+            prop_assert_eq!(got.serialized_size(), want.serialized_size());
+        }
     }
 }

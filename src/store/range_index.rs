@@ -15,6 +15,7 @@
 //! index is rebuilt when the column doubles or a group doubles, so the cost
 //! is amortised O(log n) per write whatever the order of the keys.
 
+use super::sorted_bitmap;
 use roaring::{MultiOps, RoaringBitmap};
 
 /// Granularity of the indexes, and where evaluation switches from bitmaps
@@ -175,8 +176,64 @@ impl<'a> Finder<'a> {
         }
         let c = ((k - self.base) >> self.shift) as usize;
         let (lo, hi) = (self.first[c] as usize, self.first[c + 1] as usize);
-        lo + self.upper[lo..=hi].partition_point(|&u| u < k)
+        // The bucket is in `lo..=hi`: `lo` plus the bounds in `lo..hi`
+        // under `k`. Mostly there are at most two, counted without a
+        // branch to mispredict.
+        let d = hi - lo;
+        if d <= 2 {
+            let last = self.upper.len() - 1;
+            let a = usize::from(d >= 1 && self.upper[lo] < k);
+            let b = usize::from(d >= 2 && self.upper[(lo + 1).min(last)] < k);
+            lo + a + b
+        } else {
+            lo + self.upper[lo..hi].partition_point(|&u| u < k)
+        }
     }
+}
+
+/// The ids of each fine bucket, ascending: each present id in the bucket
+/// `finder` gives its key. Ids are taken a run of 65,536 at a time (read
+/// off `present` in slices, not one by one) and sorted by bucket within the
+/// run (a counting sort over buffers that stay in cache), so that each
+/// bucket's list grows by one slice a run; pushing ids one at a time onto
+/// 2,048 lists misses the cache on nearly every id. `expect` is about how
+/// many ids a bucket will get (lists start with that room).
+fn place(finder: &Finder<'_>, keys: &[u64], present: &RoaringBitmap, expect: usize) -> Vec<Vec<u32>> {
+    const RUN: usize = 1 << 16;
+    let nb = finder.upper.len();
+    let mut lists: Vec<Vec<u32>> = (0..nb).map(|_| Vec::with_capacity(expect)).collect();
+    let mut ids = vec![0u32; RUN];
+    let mut of = vec![0u32; RUN];
+    let mut sorted = vec![0u32; RUN];
+    let mut start = vec![0u32; nb + 1];
+    let mut at = vec![0u32; nb];
+    let mut it = present.iter();
+    loop {
+        let run = it.next_many(&mut ids);
+        if run.is_empty() {
+            break;
+        }
+        let of = &mut of[..run.len()];
+        for (b, &id) in of.iter_mut().zip(run.iter()) {
+            *b = finder.find(keys[id as usize]) as u32;
+        }
+        start.fill(0);
+        for &b in of.iter() {
+            start[b as usize + 1] += 1;
+        }
+        for b in 0..nb {
+            start[b + 1] += start[b];
+        }
+        at.copy_from_slice(&start[..nb]);
+        for (&id, &b) in run.iter().zip(of.iter()) {
+            sorted[at[b as usize] as usize] = id;
+            at[b as usize] += 1;
+        }
+        for (b, list) in lists.iter_mut().enumerate() {
+            list.extend_from_slice(&sorted[start[b] as usize..start[b + 1] as usize]);
+        }
+    }
+    lists
 }
 
 /// At most this many keys are sorted to choose bucket bounds.
@@ -272,20 +329,8 @@ impl RangeIndex {
         let target = (per_bucket * sample.len()).div_ceil(n as usize).max(1);
         let upper = cut_points(&sample, target, 0, u64::MAX);
 
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); upper.len()];
-        let finder = Finder::new(&upper);
-        let mut put = |id: u32| lists[finder.find(keys[id as usize])].push(id);
-        if n == end {
-            // Every id present (a load without nulls): no iterator.
-            (0..end as u32).for_each(&mut put);
-        } else {
-            present.iter().for_each(&mut put);
-        }
+        let lists = place(&Finder::new(&upper), keys, present, (n as usize / upper.len()) * 5 / 4);
         let counts: Vec<u64> = lists.iter().map(|l| l.len() as u64).collect();
-        let buckets: Vec<RoaringBitmap> = lists
-            .into_iter()
-            .map(|l| RoaringBitmap::from_sorted_iter(l).expect("ids come sorted"))
-            .collect();
 
         // Groups of about n / groups ids, never splitting a bucket.
         let per_group = n.div_ceil(cfg.groups as u64).max(1);
@@ -300,20 +345,25 @@ impl RangeIndex {
                 acc = 0;
             }
         }
-        if group_end.last() != Some(&buckets.len()) {
-            group_end.push(buckets.len());
+        if group_end.last() != Some(&lists.len()) {
+            group_end.push(lists.len());
             group_counts.push(acc);
         }
+        // Each cumulative bitmap from a bitset of the ids so far: a bit
+        // set an id, not a merge of sorted arrays a bucket.
         let mut cum = Vec::with_capacity(group_end.len() - 1);
-        let mut running = RoaringBitmap::new();
+        let mut bits = vec![0u8; (end as usize).div_ceil(8)];
         let mut start = 0;
-        for &end in &group_end[..group_end.len() - 1] {
-            for b in &buckets[start..end] {
-                running |= b;
+        for &stop in &group_end[..group_end.len() - 1] {
+            for &id in lists[start..stop].iter().flatten() {
+                bits[id as usize >> 3] |= 1 << (id & 7);
             }
-            cum.push(running.clone());
-            start = end;
+            cum.push(RoaringBitmap::from_lsb0_bytes(0, &bits));
+            start = stop;
         }
+        drop(bits);
+        let mut buf = Vec::new();
+        let buckets: Vec<RoaringBitmap> = lists.into_iter().map(|l| sorted_bitmap(&l, &mut buf)).collect();
         let split_at = counts.iter().map(|&c| (2 * per_bucket as u64).max(2 * c)).collect();
         RangeIndex {
             cfg,
