@@ -147,6 +147,14 @@ fn a_load_of_many_blocks_reports_its_first_bad_line_and_keeps_nothing() {
     let (t, r) = load(&dup);
     assert_eq!(at_line(r), 160_001);
     assert_eq!(t.len(), 0, "a failed load keeps nothing");
+    // Blank lines before it (in its block and in earlier ones): still its line.
+    let gaps = with(&[
+        (20_000, ""),
+        (159_990, ""),
+        (159_991, "  "),
+        (160_000, "{\"key\":\"k10000\",\"mrr\":1}"),
+    ]);
+    assert_eq!(at_line(load(&gaps).1), 160_001);
     // A broken line late in the file.
     let (t, r) = load(&with(&[(190_000, "{\"key\":\"x\",\"mrr\":")]));
     assert_eq!(at_line(r), 190_001);

@@ -310,6 +310,80 @@ impl Batch {
     }
 }
 
+/// Where a batch's rows came from, kept after the batch is applied for
+/// an error found only later (a key repeated across a load, found when
+/// the keys are indexed at its end): the id of its first row, and its
+/// source with the line numbers as runs (mostly one a batch), not one a
+/// row.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    first_id: u32,
+    source: OriginSource,
+}
+
+#[derive(Debug)]
+enum OriginSource {
+    One,
+    Rows {
+        first: usize,
+    },
+    /// `(row, line)` where each run of consecutive lines starts.
+    Lines(Vec<(usize, usize)>),
+}
+
+impl Batch {
+    /// Where this batch's rows came from, its first row taking id `first_id`.
+    pub(crate) fn origin(&self, first_id: u32) -> Origin {
+        let source = match &self.source {
+            Source::One => OriginSource::One,
+            Source::Rows { first } => OriginSource::Rows { first: *first },
+            Source::Lines(lines) => {
+                let mut runs: Vec<(usize, usize)> = Vec::new();
+                for (r, &line) in lines.iter().enumerate() {
+                    match runs.last() {
+                        Some(&(r0, l0)) if l0 + (r - r0) == line => {}
+                        _ => runs.push((r, line)),
+                    }
+                }
+                OriginSource::Lines(runs)
+            }
+        };
+        Origin { first_id, source }
+    }
+}
+
+impl Origin {
+    /// `e` placed at the row that took `id`, among the rows of `origins`
+    /// (ascending by first id, as batches are applied).
+    pub(crate) fn locate(origins: &[Origin], id: u32, e: StoreError) -> StoreError {
+        let Some(o) = origins
+            .partition_point(|o| o.first_id <= id)
+            .checked_sub(1)
+            .map(|i| &origins[i])
+        else {
+            return e;
+        };
+        let r = (id - o.first_id) as usize;
+        match &o.source {
+            OriginSource::One => e,
+            OriginSource::Rows { first } => StoreError::InRow {
+                row: first + r,
+                source: Box::new(e),
+            },
+            OriginSource::Lines(runs) => {
+                let line = runs
+                    .partition_point(|&(r0, _)| r0 <= r)
+                    .checked_sub(1)
+                    .map_or(0, |i| runs[i].1 + (r - runs[i].0));
+                StoreError::AtLine {
+                    line,
+                    source: Box::new(e),
+                }
+            }
+        }
+    }
+}
+
 /// What a key may be: non-empty, without control characters (so that keys
 /// print one a line). Every way rows enter a batch checks this (typed
 /// rows, JSON, Arrow), so `Table::commit` need not.

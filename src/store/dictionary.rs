@@ -232,8 +232,10 @@ impl Dictionary {
             order[*s] = (h, c as u32);
             *s += 1;
         }
+        // The table never grows (made for `n`): rehashing is never asked.
+        drop(hashes);
         for (h, c) in order {
-            match table.entry(h, |&o| text(o) == text(c), |&o| hashes[o as usize]) {
+            match table.entry(h, |&o| text(o) == text(c), |&o| hasher.hash_one(text(o))) {
                 hashbrown::hash_table::Entry::Occupied(_) => return false,
                 hashbrown::hash_table::Entry::Vacant(e) => {
                     e.insert(c);
@@ -241,6 +243,29 @@ impl Dictionary {
             }
         }
         true
+    }
+
+    /// The first code whose word an earlier code has too, in a dictionary
+    /// built by [`Dictionary::push_unindexed`] (the slow way: only a load
+    /// that failed asks).
+    pub(crate) fn first_repeat(&self) -> Option<usize> {
+        let mut seen: HashTable<u32> = HashTable::with_capacity(self.len());
+        let text = |c: u32| bytes_of(&self.bytes, &self.starts, c as usize);
+        for c in 0..self.len() as u32 {
+            let h = self.hasher.hash_one(text(c));
+            match seen.entry(h, |&o| text(o) == text(c), |&o| self.hasher.hash_one(text(o))) {
+                hashbrown::hash_table::Entry::Occupied(_) => return Some(c as usize),
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(c);
+                }
+            }
+        }
+        None
+    }
+
+    /// Makes room for `words` more words to push unindexed.
+    pub(crate) fn reserve_unindexed(&mut self, words: usize) {
+        self.starts.reserve(words);
     }
 
     /// Makes room for `words` more words (their bytes grow as they come).

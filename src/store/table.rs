@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::batch::{Batch, Source};
+use super::batch::{Batch, Origin, Source};
 use super::column::Column;
 use super::dictionary::Dictionary;
 use super::events::EventLog;
@@ -690,9 +690,13 @@ impl Table {
     ///
     /// Into a table that has never held a key (a load at start-up), each
     /// handful is applied as soon as it is made, on a thread of its own,
-    /// while `produce` (on this thread) makes the next; the indexes are
-    /// built once at the end, and the input is never held whole. A failure
-    /// then empties the table again, which is all it held. Into any other
+    /// while `produce` (on this thread) makes the next; the keys are
+    /// appended unindexed, and they and the columns' indexes are built once
+    /// at the end (the keys in the order of their slots in the hash table,
+    /// not one cache miss a key), and the input is never held whole. A
+    /// key repeated is found then, and located through the batches'
+    /// [`Origin`]s. A failure empties the table again, which is all it
+    /// held. Into any other
     /// table, every batch is made before any is applied. An error of
     /// `produce` is of input after the batches it handed over, so a key
     /// those repeat is reported first. `rows` is how many rows to make room
@@ -705,26 +709,36 @@ impl Table {
     ) -> Result<Written, StoreError> {
         let schema = self.schema.clone();
         if self.keys.len() == 0 {
-            self.keys.reserve(rows);
-            // Making runs ahead of the commits by one handful: the serial
-            // interning of keys overlaps with the next handful's making.
+            self.keys.reserve_unindexed(rows);
+            // Making runs ahead of the commits by one handful: the
+            // commits overlap with the next handful's making.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Batch>>(1);
             let table = &mut *self;
             let ncols = table.columns.len();
-            let (made, committed) = std::thread::scope(|s| {
+            let (made, (committed, origins)) = std::thread::scope(|s| {
                 let committer = s.spawn(move || {
                     let mut written = Written::default();
                     let mut fields = vec![false; ncols];
+                    let mut origins = Vec::new();
                     for batches in rx {
-                        let w = table.commit(&batches, mode, true)?;
-                        written.ids.extend(w.ids);
-                        written.born.extend(w.born);
-                        for f in w.fields {
-                            fields[f.index()] = true;
+                        let mut next = table.keys.len() as u32;
+                        for b in &batches {
+                            origins.push(b.origin(next));
+                            next += b.len() as u32;
+                        }
+                        match table.commit(&batches, mode, true) {
+                            Ok(w) => {
+                                written.ids.extend(w.ids);
+                                written.born.extend(w.born);
+                                for f in w.fields {
+                                    fields[f.index()] = true;
+                                }
+                            }
+                            Err(e) => return (Err(e), origins),
                         }
                     }
                     written.fields = (0..ncols as u32).filter(|&f| fields[f as usize]).map(FieldId).collect();
-                    Ok::<_, StoreError>(written)
+                    (Ok::<_, StoreError>(written), origins)
                 });
                 // A send fails only once the committer has stopped at an
                 // error, which comes first: it is of earlier input.
@@ -737,21 +751,35 @@ impl Table {
                 let committed = committer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
                 (made, committed)
             });
-            let written = match committed.and_then(|w| made.map(|()| w)) {
-                Ok(w) => w,
-                Err(e) => {
-                    self.keys = Dictionary::new();
-                    self.live = RoaringBitmap::new();
-                    self.columns = schema.fields().map(|(_, _, t)| Column::new(t, self.cfg)).collect();
-                    return Err(e);
-                }
-            };
+            let written = committed.and_then(|w| made.map(|()| w));
             self.keys.shrink_to_fit();
             for c in &mut self.columns {
                 c.shrink_to_fit();
             }
-            finish_bulk(&mut self.columns, self.cfg);
-            return Ok(written);
+            // The keys are indexed once, in the order of their slots, on
+            // one core while the columns' indexes are built on the others.
+            let indexed = written.is_ok() && {
+                let (keys, columns, cfg) = (&mut self.keys, &mut self.columns, self.cfg);
+                std::thread::scope(|s| {
+                    let indexing = s.spawn(|| keys.index_all());
+                    finish_bulk(columns, cfg);
+                    indexing.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
+            };
+            if indexed {
+                return written;
+            }
+            // A key repeated in the input read so far is its first error.
+            let repeat = self.keys.first_repeat().map(|c| {
+                let key = self.keys.get_index(c).unwrap_or_default().to_string();
+                Origin::locate(&origins, c as u32, StoreError::DuplicateKey { key })
+            });
+            self.keys = Dictionary::new();
+            self.live = RoaringBitmap::new();
+            self.columns = schema.fields().map(|(_, _, t)| Column::new(t, self.cfg)).collect();
+            return Err(repeat.or(written.err()).unwrap_or_else(|| StoreError::Io {
+                message: "the keys could not be indexed".into(),
+            }));
         }
         let mut held = Vec::new();
         let made = produce(&mut |batches| {
@@ -767,15 +795,15 @@ impl Table {
     }
 
     /// Interns the keys of `batches` ([`intern_keys`]).
-    fn intern(&mut self, batches: &[Batch], mode: Mode, all_new: bool) -> Result<Vec<Vec<u32>>, StoreError> {
-        intern_keys(&mut self.keys, &self.live, self.max_keys, batches, mode, all_new)
+    fn intern(&mut self, batches: &[Batch], mode: Mode) -> Result<Vec<Vec<u32>>, StoreError> {
+        intern_keys(&mut self.keys, &self.live, self.max_keys, batches, mode)
     }
 
     /// The error [`Table::commit`] would find among the keys of
     /// `batches`, if any; the table is left as it was.
     fn check_keys(&mut self, batches: &[Batch], mode: Mode) -> Result<(), StoreError> {
         let old_len = self.keys.len();
-        self.intern(batches, mode, false)?;
+        self.intern(batches, mode)?;
         self.keys.truncate(old_len);
         self.keys.shrink_to_fit();
         Ok(())
@@ -793,10 +821,12 @@ impl Table {
         let old_len = self.keys.len();
         let n: usize = batches.iter().map(Batch::len).sum();
         // A load into a table that held no key (`defer`): every key must be
-        // new, so each id is the next in turn, and the columns are written
-        // with those ids while the keys are interned beside them. A key
-        // that repeats fails the load, which then empties the table.
+        // new, so each id is the next in turn. The keys are appended
+        // unindexed, and indexed once at the end of the load
+        // ([`Table::write_blocks`]): a key that repeats fails the load
+        // then, which empties the table.
         let ids = if defer {
+            push_keys(&mut self.keys, self.max_keys, batches)?;
             let mut next = old_len as u32;
             batches
                 .iter()
@@ -807,7 +837,7 @@ impl Table {
                 })
                 .collect()
         } else {
-            self.intern(batches, mode, false)?
+            self.intern(batches, mode)?
         };
 
         // A large batch writes numeric columns raw and rebuilds their indexes once.
@@ -832,28 +862,21 @@ impl Table {
             }
         };
         let threads = if n >= 4096 { super::cores() } else { 1 };
-        let (keys, live, max_keys) = (&mut self.keys, &self.live, self.max_keys);
-        let interned = std::thread::scope(|s| {
-            let interning = defer.then(|| s.spawn(move || intern_keys(keys, live, max_keys, batches, mode, true)));
-            if threads == 1 {
-                self.columns.iter_mut().enumerate().for_each(|(f, c)| fill(f, c));
-            } else {
-                let per = self.columns.len().div_ceil(threads).max(1);
-                for (k, chunk) in self.columns.chunks_mut(per).enumerate() {
-                    let fill = &fill;
-                    s.spawn(move || {
-                        for (j, c) in chunk.iter_mut().enumerate() {
-                            fill(k * per + j, c);
-                        }
-                    });
-                }
+        // Each core takes the next column left.
+        let left = std::sync::Mutex::new(self.columns.iter_mut().enumerate());
+        let next = || left.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(|| {
+                    while let Some((f, c)) = next() {
+                        fill(f, c);
+                    }
+                });
             }
-            interning.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            while let Some((f, c)) = next() {
+                fill(f, c);
+            }
         });
-        if let Some(got) = interned {
-            let got = got?;
-            debug_assert_eq!(got, ids, "every key new: ids in turn");
-        }
         let mut born = Vec::new();
         for &id in ids.iter().flatten() {
             if id as usize >= old_len || !self.live.contains(id) {
@@ -899,17 +922,32 @@ impl Table {
     }
 }
 
+/// Appends the keys of `batches` to `keys` unindexed (a load into an
+/// empty table, which indexes them at its end), no more than `max_keys`
+/// in all.
+fn push_keys(keys: &mut Dictionary, max_keys: u64, batches: &[Batch]) -> Result<(), StoreError> {
+    for b in batches {
+        for r in 0..b.len() {
+            // Pushed even when one too many: a key repeated up to here
+            // (found at the end) is the first error.
+            keys.push_unindexed(b.key(r));
+            if keys.len() as u64 > max_keys {
+                return Err(StoreError::Full { max: max_keys });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Interns the keys of `batches`, each hashed once, and gives their ids,
 /// batch by batch. A key that breaks a rule (repeated in the call, already
-/// live for an insert, already known at all with `all_new`, or one too
-/// many) rolls the new keys back and is the error, at its row.
+/// live for an insert, or one too many) rolls the new keys back and is the error, at its row.
 fn intern_keys(
     keys: &mut Dictionary,
     live: &RoaringBitmap,
     max_keys: u64,
     batches: &[Batch],
     mode: Mode,
-    all_new: bool,
 ) -> Result<Vec<Vec<u32>>, StoreError> {
     let old_len = keys.len();
     keys.reserve(batches.iter().map(Batch::len).sum());
@@ -931,10 +969,7 @@ fn intern_keys(
             // A key seen before is new in this call (repeated), or
             // old and either repeated or, for an insert, live.
             let dup = !added
-                && (all_new
-                    || (id as usize) >= old_len
-                    || !touched.insert(id)
-                    || (mode == Mode::Insert && live.contains(id)));
+                && ((id as usize) >= old_len || !touched.insert(id) || (mode == Mode::Insert && live.contains(id)));
             if dup {
                 let key = key.to_string();
                 failure = Some(b.locate(r, StoreError::DuplicateKey { key }));
