@@ -464,7 +464,7 @@ impl Engine {
             source: Box::new(e),
         };
         let mut events = Vec::new();
-        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        for (i, (_, raw)) in crate::store::lines(&bytes).enumerate() {
             let line = i + 1;
             if raw.len() > limit {
                 return Err(at_line(line, StoreError::LineTooLong { limit }));

@@ -50,6 +50,20 @@ pub(crate) fn parse_block(schema: &KindSchema, block: &[u8], first_line: usize) 
     })
 }
 
+/// The lines of `bytes` with where each starts, as
+/// `bytes.split(|&b| b == b'\n')` has them (the last runs to the end),
+/// found by memchr (SIMD) rather than a byte at a time.
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .map(move |end| {
+            let at = start;
+            start = end + 1;
+            (at, &bytes[at..end])
+        })
+}
+
 pub(crate) fn newlines(bytes: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', bytes).count()
 }
@@ -63,10 +77,8 @@ pub(crate) fn parse_lines(
 ) -> Result<(), StoreError> {
     // Checked once here, the lines' strings need no check of their own.
     let text = std::str::from_utf8(block);
-    let mut start = 0;
-    for (i, raw) in block.split(|&b| b == b'\n').enumerate() {
-        let (line, at) = (first_line + i, start);
-        start += raw.len() + 1;
+    for (i, (at, raw)) in lines(block).enumerate() {
+        let line = first_line + i;
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -22,6 +22,7 @@ pub(crate) use column::{BoolColumn, Column, NumericColumn, StringColumn, TagsCol
 pub(crate) use dictionary::{Build, Dictionary, Find};
 pub(crate) use events::{EventLog, PVal, PropSet};
 pub(crate) use history::{History, Sample};
+pub(crate) use json::lines;
 pub(crate) use parents::{children, from_bits, resolve as resolve_parent, Parents};
 pub use properties::{Properties, MAX_PROPERTIES, MAX_PROPERTY_NAME_BYTES, MAX_PROPERTY_STRING_BYTES};
 pub(crate) use range_index::union_within;
@@ -266,6 +267,17 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The lines and their starts, as `split` has them, for any bytes.
+        #[test]
+        fn lines_are_split_at_newlines(bytes in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), any::<u8>()], 0..64)) {
+            let want: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+            let got: Vec<(usize, &[u8])> = lines(&bytes).collect();
+            prop_assert_eq!(got.iter().map(|&(_, l)| l).collect::<Vec<_>>(), want);
+            for &(at, l) in &got {
+                prop_assert_eq!(&bytes[at..at + l.len()], l);
+            }
+        }
+
         /// Dense and sparse containers, ids near the top of the range, and
         /// input out of order or repeated: the same set as roaring's own.
         #[test]

@@ -107,7 +107,7 @@ impl Table {
         let mut seen: HashSet<Box<str>> = HashSet::new();
         // One batch, cleared for each line.
         let mut parsed = Batch::new(self.schema(), Source::One);
-        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        for (i, (_, raw)) in crate::store::lines(text).enumerate() {
             let n = i + 1;
             if i > 0 {
                 good.push(b'\n');
