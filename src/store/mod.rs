@@ -145,6 +145,31 @@ pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
+/// Runs `f` on each item on `threads` threads (this one among them),
+/// each taking the next item left: pieces of uneven work (columns, of
+/// which only some have indexes to build) are shared evenly, which fixed
+/// shares are not.
+pub(crate) fn by_turns<I>(items: I, threads: usize, f: impl Fn(I::Item) + Sync)
+where
+    I: Iterator + Send,
+    I::Item: Send,
+{
+    let left = std::sync::Mutex::new(items);
+    let next = || left.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|| {
+                while let Some(item) = next() {
+                    f(item);
+                }
+            });
+        }
+        while let Some(item) = next() {
+            f(item);
+        }
+    });
+}
+
 /// Adds `ids` to `bm`. Ids that ascend past the bitmap's highest (a load)
 /// are appended in one pass; `RoaringBitmap::push` would look for the
 /// maximum of a dense container on every call, and `insert` searches.

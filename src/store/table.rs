@@ -862,21 +862,7 @@ impl Table {
             }
         };
         let threads = if n >= 4096 { super::cores() } else { 1 };
-        // Each core takes the next column left.
-        let left = std::sync::Mutex::new(self.columns.iter_mut().enumerate());
-        let next = || left.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-        std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(|| {
-                    while let Some((f, c)) = next() {
-                        fill(f, c);
-                    }
-                });
-            }
-            while let Some((f, c)) = next() {
-                fill(f, c);
-            }
-        });
+        super::by_turns(self.columns.iter_mut().enumerate(), threads, |(f, c)| fill(f, c));
         let mut born = Vec::new();
         for &id in ids.iter().flatten() {
             if id as usize >= old_len || !self.live.contains(id) {
@@ -941,7 +927,8 @@ fn push_keys(keys: &mut Dictionary, max_keys: u64, batches: &[Batch]) -> Result<
 
 /// Interns the keys of `batches`, each hashed once, and gives their ids,
 /// batch by batch. A key that breaks a rule (repeated in the call, already
-/// live for an insert, or one too many) rolls the new keys back and is the error, at its row.
+/// live for an insert, or one too many) rolls the new keys back and is the
+/// error, at its row.
 fn intern_keys(
     keys: &mut Dictionary,
     live: &RoaringBitmap,
@@ -1126,20 +1113,7 @@ fn read_chunk(
 /// columns left one core with twice the other's).
 fn finish_bulk(columns: &mut [Column], cfg: IndexConfig) {
     let threads = super::cores().min(columns.len()).max(1);
-    let left = std::sync::Mutex::new(columns.iter_mut());
-    let next = || left.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| {
-                while let Some(c) = next() {
-                    c.finish_bulk(cfg);
-                }
-            });
-        }
-        while let Some(c) = next() {
-            c.finish_bulk(cfg);
-        }
-    });
+    super::by_turns(columns.iter_mut(), threads, |c| c.finish_bulk(cfg));
 }
 
 /// An empty history for each tracked field of `schema`, by field.
