@@ -245,6 +245,11 @@ impl Column {
             .map(|&r| ids[r as usize] as usize + 1)
             .max()
             .unwrap_or(0);
+        if let Some(first) = fresh_run(ids) {
+            if self.apply_fresh(first, cells, bulk) {
+                return;
+            }
+        }
         let rows = cells.rows.iter().map(|&r| ids[r as usize]);
         // Every id the cells give a value; each comes once in a call.
         let present = || -> Vec<u32> { rows.clone().collect() };
@@ -345,6 +350,66 @@ impl Column {
             }
             // A batch's cells are made for their field's type.
             (col, _) => debug_assert!(false, "cells of another type for a {} column", col.kind_name()),
+        }
+    }
+
+    /// [`Column::apply`] to rows whose ids are `first..` in turn and past
+    /// every id the column holds a value of (a load's new entities): the
+    /// values are appended, with nothing old to look up or take out of an
+    /// index. False, and nothing done, where that does not hold or the
+    /// column's kind has no such path.
+    fn apply_fresh(&mut self, first: u32, cells: &FieldCells, bulk: bool) -> bool {
+        let start = first as usize;
+        let Some(&last) = cells.rows.last() else {
+            return false;
+        };
+        let end = start + last as usize + 1;
+        // Rows ascend and come once: as many as the run is long, they are all of it.
+        let whole = cells.rows.len() == last as usize + 1;
+        let ids = || -> Vec<u32> { cells.rows.iter().map(|&r| first + r).collect() };
+        match (self, &cells.values) {
+            (Column::Numeric(c), Values::Num(keys)) if c.keys.len() <= start && (bulk || c.stale) => {
+                c.stale = true;
+                c.keys.resize(start, 0);
+                if whole {
+                    c.keys.extend_from_slice(keys);
+                    c.present.insert_range(first..first + keys.len() as u32);
+                } else {
+                    c.keys.resize(end, 0);
+                    for (&r, &k) in cells.rows.iter().zip(keys) {
+                        c.keys[start + r as usize] = k;
+                    }
+                    add_ids(&mut c.present, &ids());
+                }
+                true
+            }
+            (Column::String(c), Values::Str { codes, words }) if c.codes.len() <= start => {
+                let global: Vec<u32> = words
+                    .iter()
+                    .map(|w| {
+                        let (code, added) = c.dict.insert_full(w);
+                        if added {
+                            c.bitmaps.push(RoaringBitmap::new());
+                        }
+                        code as u32
+                    })
+                    .collect();
+                c.codes.resize(end, NONE);
+                let mut adds = Vec::with_capacity(codes.len());
+                for (&r, &local) in cells.rows.iter().zip(codes) {
+                    let (id, code) = (first + r, global[local as usize]);
+                    c.codes[id as usize] = code;
+                    adds.push((code, id));
+                }
+                add_coded(&mut c.bitmaps, &adds);
+                if whole {
+                    c.present.insert_range(first..end as u32);
+                } else {
+                    add_ids(&mut c.present, &ids());
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -493,6 +558,14 @@ fn fixed<'a>(
 }
 
 /// Room for ids up to the highest in `present`.
+/// The first of `ids` if they are `first, first + 1, ...` in turn.
+fn fresh_run(ids: &[u32]) -> Option<u32> {
+    let (&first, &last) = (ids.first()?, ids.last()?);
+    let contiguous =
+        (last as usize).checked_sub(first as usize) == Some(ids.len() - 1) && ids.windows(2).all(|w| w[0] < w[1]);
+    contiguous.then_some(first)
+}
+
 fn slots(present: &RoaringBitmap) -> usize {
     present.max().map_or(0, |m| m as usize + 1)
 }
