@@ -77,6 +77,7 @@ pub(crate) fn parse_lines(
 ) -> Result<(), StoreError> {
     // Checked once here, the lines' strings need no check of their own.
     let text = std::str::from_utf8(block);
+    let mut scratch = Vec::new();
     for (i, (at, raw)) in lines(block).enumerate() {
         let line = first_line + i;
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -87,10 +88,15 @@ pub(crate) fn parse_lines(
             Ok(t) => Ok(&t[at..at + raw.len()]),
             Err(_) => Err(raw),
         };
-        parse_row_in(schema, row, out).map_err(|e| StoreError::AtLine {
-            line,
-            source: Box::new(e),
-        })?;
+        // The common shape read by the scanner; the rest, and every
+        // error, by serde_json.
+        let fast = row.is_ok_and(|r| super::flat_json::row(schema, r, out, &mut scratch));
+        if !fast {
+            parse_row_in(schema, row, out).map_err(|e| StoreError::AtLine {
+                line,
+                source: Box::new(e),
+            })?;
+        }
         if let Source::Lines(lines) = &mut out.source {
             lines.push(line);
         }

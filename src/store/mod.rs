@@ -7,6 +7,7 @@ mod batch;
 mod column;
 mod dictionary;
 mod events;
+mod flat_json;
 mod grams;
 mod history;
 mod json;
