@@ -77,7 +77,7 @@ pub(crate) fn parse_lines(
 ) -> Result<(), StoreError> {
     // Checked once here, the lines' strings need no check of their own.
     let text = std::str::from_utf8(block);
-    let mut scratch = Vec::new();
+    let mut scratch = super::flat_json::Scratch::default();
     for (i, (at, raw)) in lines(block).enumerate() {
         let line = first_line + i;
         if raw.iter().all(u8::is_ascii_whitespace) {
