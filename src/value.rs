@@ -155,11 +155,14 @@ impl std::str::FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(s: &str) -> Result<Timestamp, TimestampError> {
-        let nanos = parse_rfc3339_nanos(s)?;
-        if nanos % 1000 != 0 {
+        let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse { reason: e.to_string() })?;
+        let sub = d.timestamp_subsec_nanos();
+        if sub % 1000 != 0 {
             return Err(TimestampError::SubMicrosecond);
         }
-        Ok(Timestamp((nanos / 1000) as i64))
+        // In i64, not through `parse_rfc3339_nanos`' i128 (a load reads
+        // millions): chrono's years, ±262,143, are ±8.3e18 microseconds.
+        Ok(Timestamp(d.timestamp() * 1_000_000 + i64::from(sub / 1000)))
     }
 }
 
@@ -437,6 +440,26 @@ pub(crate) fn floor_key_int_i128(v: i128, exact: bool) -> (Option<u64>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A timestamp reads as its nanoseconds (`parse_rfc3339_nanos`) do,
+        /// in microseconds, or fails where they are not whole microseconds.
+        #[test]
+        fn timestamps_read_as_their_nanoseconds(
+            y in 0u32..10_000, mo in 1u32..13, d in 1u32..32, h in 0u32..24, mi in 0u32..60, s in 0u32..61,
+            frac in "(\\.[0-9]{1,9})?", zone in prop::sample::select(vec!["Z", "+00:00", "-23:59", "+05:30", "z"]),
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{zone}");
+            let want = parse_rfc3339_nanos(&text).map(|n| (n % 1000 == 0).then(|| (n / 1000) as i64));
+            let got = text.parse::<Timestamp>();
+            match want {
+                Ok(Some(us)) => prop_assert_eq!(got, Ok(Timestamp(us))),
+                Ok(None) => prop_assert_eq!(got, Err(TimestampError::SubMicrosecond)),
+                Err(e) => prop_assert_eq!(got, Err(e)),
+            }
+        }
+    }
 
     #[test]
     fn keys_preserve_order() {
