@@ -451,7 +451,7 @@ mod tests {
             frac in "(\\.[0-9]{1,9})?", zone in prop::sample::select(vec!["Z", "+00:00", "-23:59", "+05:30", "z"]),
         ) {
             let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{zone}");
-            let want = parse_rfc3339_nanos(&text).map(|n| (n % 1000 == 0).then(|| (n / 1000) as i64));
+            let want = parse_rfc3339_nanos(&text).map(|n| (n % 1000 == 0).then_some((n / 1000) as i64));
             let got = text.parse::<Timestamp>();
             match want {
                 Ok(Some(us)) => prop_assert_eq!(got, Ok(Timestamp(us))),

@@ -151,6 +151,59 @@ pub(crate) fn row(schema: &KindSchema, line: &str, out: &mut Batch, scratch: &mu
     true
 }
 
+/// The microseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`, the
+/// form exports write; `None` for any other (a leap second, an offset, a
+/// lower-case letter, more digits), which chrono reads.
+fn utc_micros(b: &[u8]) -> Option<i64> {
+    if b.len() < 20 || b.len() > 27 || b[b.len() - 1] != b'Z' {
+        return None;
+    }
+    // The first twenty bytes as an array: fixed places, no bounds to check.
+    let h: [u8; 20] = b[..20].try_into().ok()?;
+    if h[4] != b'-' || h[7] != b'-' || h[10] != b'T' || h[13] != b':' || h[16] != b':' {
+        return None;
+    }
+    let digit = |i: usize| i64::from(h[i].wrapping_sub(b'0'));
+    let mut bad = false;
+    for i in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18] {
+        bad |= !h[i].is_ascii_digit();
+    }
+    let two = |i: usize| digit(i) * 10 + digit(i + 1);
+    let y = two(0) * 100 + two(2);
+    let (mo, d, hh, mi, sec) = (two(5), two(8), two(11), two(14), two(17));
+    let mut frac = 0;
+    if b.len() > 20 {
+        // `.` and one to six digits before the `Z`.
+        if b.len() == 21 || h[19] != b'.' {
+            return None;
+        }
+        let digits = &b[20..b.len() - 1];
+        for &c in digits {
+            let x = c.wrapping_sub(b'0');
+            bad |= x > 9;
+            frac = frac * 10 + i64::from(x);
+        }
+        frac *= 10i64.pow(6 - digits.len() as u32);
+    }
+    if bad {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in = [31, 28 + i64::from(leap), 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in[mo as usize - 1] || hh > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 of the proleptic Gregorian date (Hinnant's
+    // days_from_civil, with years counted from March).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hh) * 60 + mi) * 60_000_000 + sec * 1_000_000 + frac)
+}
+
 /// The powers of ten a double holds exactly.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
@@ -321,7 +374,11 @@ impl Scan<'_> {
             }
             (FieldType::Timestamp, _) => {
                 let (a, z) = self.string()?;
-                time_key(&line[a..z]).ok().map(Cell::Num)
+                let text = &line[a..z];
+                match utc_micros(text.as_bytes()) {
+                    Some(us) => Some(Cell::Num(int_key(us))),
+                    None => time_key(text).ok().map(Cell::Num),
+                }
             }
             (FieldType::Bool, _) => {
                 if self.eat_word(b"true") {
@@ -527,6 +584,56 @@ mod tests {
         fn each_value_alone(f in prop::sample::select(vec!["n", "x", "s", "t", "b", "g"]), v in value()) {
             agrees(&format!("{{\"key\": \"k\", \"{f}\": {v}}}"), &mut Scratch::default())?;
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// The fast reading of the common form is chrono's, wherever it
+        /// reads one (dates past a month's end, leap days and seconds,
+        /// other separators, offsets and digit counts included).
+        #[test]
+        fn utc_micros_is_chronos(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33, h in 0u32..25, mi in 0u32..61, sec in 0u32..62,
+            frac in "(\\.[0-9]{0,8})?", t in prop::sample::select(vec!["T", "t", " "]),
+            zone in prop::sample::select(vec!["Z", "z", "+00:00", "-01:30"]),
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}{t}{h:02}:{mi:02}:{sec:02}{frac}{zone}");
+            if let Some(us) = utc_micros(text.as_bytes()) {
+                prop_assert_eq!(Ok(int_key(us)), time_key(&text), "{}", text);
+            }
+        }
+    }
+
+    proptest! {
+        /// One byte of a well-formed time changed: what the fast reading
+        /// takes, chrono takes the same.
+        #[test]
+        fn utc_micros_of_a_changed_byte_is_chronos(
+            us in -62_135_596_800_000_000i64..253_402_300_799_999_999,
+            at in 0usize..27,
+            c in prop::sample::select(b"0959aZT:-./ +".to_vec()),
+        ) {
+            let t = crate::value::Timestamp::from_micros(us).to_string();
+            let mut b = t.into_bytes();
+            if let Some(x) = b.get_mut(at) {
+                *x = c;
+            }
+            let text = String::from_utf8(b).unwrap();
+            if let Some(us) = utc_micros(text.as_bytes()) {
+                prop_assert_eq!(Ok(int_key(us)), time_key(&text), "{}", text);
+            }
+        }
+    }
+
+    /// The common form is read fast (else the test above tests nothing).
+    #[test]
+    fn utc_micros_reads_the_common_form() {
+        assert_eq!(utc_micros(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(utc_micros(b"1969-12-31T23:59:59.5Z"), Some(-500_000));
+        assert_eq!(utc_micros(b"2000-02-29T00:00:00.000001Z"), Some(951_782_400_000_001));
+        assert_eq!(utc_micros(b"2001-02-29T00:00:00Z"), None);
+        assert_eq!(utc_micros(b"2026-11-22T12:00:00+00:00"), None);
     }
 
     /// The literals where serde_json's reading is easy to get wrong, for
