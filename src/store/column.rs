@@ -115,6 +115,21 @@ impl NumericColumn {
 }
 
 impl StringColumn {
+    /// A batch's words' codes in the column's dictionary, each new one
+    /// given its (empty) bitmap.
+    fn intern(&mut self, words: &Dictionary) -> Vec<u32> {
+        words
+            .iter()
+            .map(|w| {
+                let (code, added) = self.dict.insert_full(w);
+                if added {
+                    self.bitmaps.push(RoaringBitmap::new());
+                }
+                code as u32
+            })
+            .collect()
+    }
+
     /// The ids with a value.
     pub(crate) fn present(&self) -> &RoaringBitmap {
         &self.present
@@ -280,17 +295,7 @@ impl Column {
                 if c.codes.len() < end {
                     c.codes.resize(end, NONE);
                 }
-                // The batch's words in the column's dictionary.
-                let global: Vec<u32> = words
-                    .iter()
-                    .map(|w| {
-                        let (code, added) = c.dict.insert_full(w);
-                        if added {
-                            c.bitmaps.push(RoaringBitmap::new());
-                        }
-                        code as u32
-                    })
-                    .collect();
+                let global = c.intern(words);
                 let mut adds = Vec::with_capacity(codes.len());
                 for (id, &local) in rows.clone().zip(codes) {
                     let code = global[local as usize];
@@ -358,6 +363,12 @@ impl Column {
     /// values are appended, with nothing old to look up or take out of an
     /// index. False, and nothing done, where that does not hold or the
     /// column's kind has no such path.
+    ///
+    /// Presence is added as ids, never by `insert_range`: that makes run
+    /// containers, and roaring 0.12's `Iter::next_many` (which the range
+    /// index's build reads presence with) overflows on a run of a whole
+    /// container, 65,536 ids: it panics in a debug build and yields none
+    /// of them in a release one.
     fn apply_fresh(&mut self, first: u32, cells: &FieldCells, bulk: bool) -> bool {
         let start = first as usize;
         let Some(&last) = cells.rows.last() else {
@@ -367,13 +378,15 @@ impl Column {
         // Rows ascend and come once: as many as the run is long, they are all of it.
         let whole = cells.rows.len() == last as usize + 1;
         let ids = || -> Vec<u32> { cells.rows.iter().map(|&r| first + r).collect() };
+        // The ascending ids `add_ids` makes into array and bitset containers.
+        let run = || -> Vec<u32> { (first..end as u32).collect() };
         match (self, &cells.values) {
             (Column::Numeric(c), Values::Num(keys)) if c.keys.len() <= start && (bulk || c.stale) => {
                 c.stale = true;
                 c.keys.resize(start, 0);
                 if whole {
                     c.keys.extend_from_slice(keys);
-                    c.present.insert_range(first..first + keys.len() as u32);
+                    add_ids(&mut c.present, &run());
                 } else {
                     c.keys.resize(end, 0);
                     for (&r, &k) in cells.rows.iter().zip(keys) {
@@ -384,16 +397,7 @@ impl Column {
                 true
             }
             (Column::String(c), Values::Str { codes, words }) if c.codes.len() <= start => {
-                let global: Vec<u32> = words
-                    .iter()
-                    .map(|w| {
-                        let (code, added) = c.dict.insert_full(w);
-                        if added {
-                            c.bitmaps.push(RoaringBitmap::new());
-                        }
-                        code as u32
-                    })
-                    .collect();
+                let global = c.intern(words);
                 c.codes.resize(end, NONE);
                 let mut adds = Vec::with_capacity(codes.len());
                 for (&r, &local) in cells.rows.iter().zip(codes) {
@@ -402,11 +406,7 @@ impl Column {
                     adds.push((code, id));
                 }
                 add_coded(&mut c.bitmaps, &adds);
-                if whole {
-                    c.present.insert_range(first..end as u32);
-                } else {
-                    add_ids(&mut c.present, &ids());
-                }
+                add_ids(&mut c.present, &if whole { run() } else { ids() });
                 true
             }
             _ => false,
