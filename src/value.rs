@@ -155,7 +155,7 @@ impl std::str::FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(s: &str) -> Result<Timestamp, TimestampError> {
-        let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse { reason: e.to_string() })?;
+        let d = parse_rfc3339(s)?;
         let sub = d.timestamp_subsec_nanos();
         if sub % 1000 != 0 {
             return Err(TimestampError::SubMicrosecond);
@@ -175,9 +175,14 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Parses RFC 3339, chrono's error as ours.
+fn parse_rfc3339(s: &str) -> Result<DateTime<chrono::FixedOffset>, TimestampError> {
+    DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse { reason: e.to_string() })
+}
+
 /// Parses RFC 3339 into nanoseconds since the epoch, exactly.
 pub(crate) fn parse_rfc3339_nanos(s: &str) -> Result<i128, TimestampError> {
-    let d = DateTime::parse_from_rfc3339(s).map_err(|e| TimestampError::Parse { reason: e.to_string() })?;
+    let d = parse_rfc3339(s)?;
     let secs = d.timestamp() as i128;
     Ok(secs * 1_000_000_000 + d.timestamp_subsec_nanos() as i128)
 }

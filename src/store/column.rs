@@ -254,17 +254,17 @@ impl Column {
                 self.clear(ids[r as usize]);
             }
         }
+        if let Some(first) = fresh_run(ids) {
+            if self.apply_fresh(first, cells, bulk) {
+                return;
+            }
+        }
         let end = cells
             .rows
             .iter()
             .map(|&r| ids[r as usize] as usize + 1)
             .max()
             .unwrap_or(0);
-        if let Some(first) = fresh_run(ids) {
-            if self.apply_fresh(first, cells, bulk) {
-                return;
-            }
-        }
         let rows = cells.rows.iter().map(|&r| ids[r as usize]);
         // Every id the cells give a value; each comes once in a call.
         let present = || -> Vec<u32> { rows.clone().collect() };
@@ -377,23 +377,21 @@ impl Column {
         let end = start + last as usize + 1;
         // Rows ascend and come once: as many as the run is long, they are all of it.
         let whole = cells.rows.len() == last as usize + 1;
+        // Ascending: `add_ids` makes them array and bitset containers.
         let ids = || -> Vec<u32> { cells.rows.iter().map(|&r| first + r).collect() };
-        // The ascending ids `add_ids` makes into array and bitset containers.
-        let run = || -> Vec<u32> { (first..end as u32).collect() };
         match (self, &cells.values) {
             (Column::Numeric(c), Values::Num(keys)) if c.keys.len() <= start && (bulk || c.stale) => {
                 c.stale = true;
                 c.keys.resize(start, 0);
                 if whole {
                     c.keys.extend_from_slice(keys);
-                    add_ids(&mut c.present, &run());
                 } else {
                     c.keys.resize(end, 0);
                     for (&r, &k) in cells.rows.iter().zip(keys) {
                         c.keys[start + r as usize] = k;
                     }
-                    add_ids(&mut c.present, &ids());
                 }
+                add_ids(&mut c.present, &ids());
                 true
             }
             (Column::String(c), Values::Str { codes, words }) if c.codes.len() <= start => {
@@ -406,7 +404,7 @@ impl Column {
                     adds.push((code, id));
                 }
                 add_coded(&mut c.bitmaps, &adds);
-                add_ids(&mut c.present, &if whole { run() } else { ids() });
+                add_ids(&mut c.present, &ids());
                 true
             }
             _ => false,
@@ -557,7 +555,6 @@ fn fixed<'a>(
     d.bytes(n.saturating_mul(size), what)
 }
 
-/// Room for ids up to the highest in `present`.
 /// The first of `ids` if they are `first, first + 1, ...` in turn.
 fn fresh_run(ids: &[u32]) -> Option<u32> {
     let (&first, &last) = (ids.first()?, ids.last()?);
@@ -566,6 +563,7 @@ fn fresh_run(ids: &[u32]) -> Option<u32> {
     contiguous.then_some(first)
 }
 
+/// Room for ids up to the highest in `present`.
 fn slots(present: &RoaringBitmap) -> usize {
     present.max().map_or(0, |m| m as usize + 1)
 }
