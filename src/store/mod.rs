@@ -206,61 +206,158 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
 /// size. `RoaringBitmap::append` pushes an id at a time into containers
 /// that grow by doubling: for the range index's buckets, a few dozen ids a
 /// container in each of thousands of buckets, that is mostly reallocation.
-/// This writes roaring's portable serialized form (the one every roaring
-/// implementation reads; `buf` is its scratch) and reads it back, which
-/// allocates each container at its size. Ids that do not ascend are
-/// collected the slow way, so the set is right for any input.
+/// This writes the containers through [`Containers`] (`buf` is its
+/// scratch). Ids that do not ascend are collected the slow way, so the set
+/// is right for any input.
 pub(crate) fn sorted_bitmap(ids: &[u32], buf: &mut Vec<u8>) -> RoaringBitmap {
-    /// A container past this many values is a bitset in the format.
-    const ARRAY_MAX: usize = 4096;
     if !ids.windows(2).all(|w| w[0] < w[1]) {
         return ids.iter().copied().collect();
     }
-    // The containers: runs of ids that share their top 16 bits.
-    let mut spans: Vec<(u16, usize, usize)> = Vec::new();
+    let mut out = Containers::new(buf);
     let mut s = 0;
     while s < ids.len() {
         let key = ids[s] >> 16;
         let e = s + ids[s..].partition_point(|&id| id >> 16 == key);
-        spans.push((key as u16, s, e));
-        s = e;
-    }
-    let size = |len: usize| if len > ARRAY_MAX { 8192 } else { 2 * len };
-    let header = 8 + 8 * spans.len();
-    buf.clear();
-    buf.reserve(header + spans.iter().map(|&(_, s, e)| size(e - s)).sum::<usize>());
-    // Cookie 12346: no run containers, offsets present.
-    buf.extend_from_slice(&12346u32.to_le_bytes());
-    buf.extend_from_slice(&(spans.len() as u32).to_le_bytes());
-    for &(key, s, e) in &spans {
-        buf.extend_from_slice(&key.to_le_bytes());
-        buf.extend_from_slice(&((e - s - 1) as u16).to_le_bytes());
-    }
-    let mut offset = header;
-    for &(_, s, e) in &spans {
-        buf.extend_from_slice(&(offset as u32).to_le_bytes());
-        offset += size(e - s);
-    }
-    for &(_, s, e) in &spans {
         let these = &ids[s..e];
-        let at = buf.len();
-        if these.len() > ARRAY_MAX {
+        if these.len() > Containers::ARRAY_MAX {
             let mut words = [0u64; 1024];
             for &id in these {
                 words[(id as u16 >> 6) as usize] |= 1 << (id & 63);
             }
-            buf.resize(at + 8192, 0);
-            for (d, w) in buf[at..].chunks_exact_mut(8).zip(words) {
-                d.copy_from_slice(&w.to_le_bytes());
-            }
+            out.bitset(key as u16, &words, these.len());
         } else {
-            buf.resize(at + 2 * these.len(), 0);
-            for (d, &id) in buf[at..].chunks_exact_mut(2).zip(these) {
-                d.copy_from_slice(&(id as u16).to_le_bytes());
-            }
+            out.array(key as u16, these.iter().map(|&id| id as u16));
+        }
+        s = e;
+    }
+    out.finish().unwrap_or_else(|| ids.iter().copied().collect())
+}
+
+/// A bitmap written container by container, in ascending keys, as
+/// roaring's portable serialized form (the one every roaring
+/// implementation reads) and read back, which allocates each container
+/// once at its size.
+pub(crate) struct Containers<'a> {
+    /// Each container's key and cardinality.
+    heads: Vec<(u16, usize)>,
+    /// Their values, one after another, as the format has them.
+    data: Vec<u8>,
+    buf: &'a mut Vec<u8>,
+}
+
+impl<'a> Containers<'a> {
+    /// A container past this many values is a bitset in the format.
+    pub(crate) const ARRAY_MAX: usize = 4096;
+
+    /// Writes through `buf`, a scratch buffer (kept for its room).
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Containers<'a> {
+        Containers {
+            heads: Vec::new(),
+            data: Vec::new(),
+            buf,
         }
     }
-    RoaringBitmap::deserialize_unchecked_from(&buf[..]).unwrap_or_else(|_| ids.iter().copied().collect())
+
+    /// A container of at most [`Self::ARRAY_MAX`] ascending values, its
+    /// key above every key written before; an empty one is skipped.
+    pub(crate) fn array(&mut self, key: u16, values: impl ExactSizeIterator<Item = u16>) {
+        let at = self.data.len();
+        let n = values.len();
+        if n == 0 {
+            return;
+        }
+        self.data.resize(at + 2 * n, 0);
+        for (d, v) in self.data[at..].chunks_exact_mut(2).zip(values) {
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+        self.heads.push((key, n));
+    }
+
+    /// A container of the values whose bits `words` set (1,024 words, 64
+    /// values each), its key above every key written before; an empty one
+    /// is skipped. Meant for sparse containers: the words that hold a
+    /// value are found in a pass with no branch, and each is read two
+    /// values at a time whatever it holds (in a container of a few hundred
+    /// values, few words hold more), with no popcount (not in the baseline
+    /// x86-64 target, and slow without it).
+    pub(crate) fn words(&mut self, key: u16, words: &[u64; 1024]) {
+        let mut nonzero = [0u64; 16];
+        for (m, chunk) in nonzero.iter_mut().zip(words.chunks_exact(64)) {
+            *m = chunk
+                .iter()
+                .enumerate()
+                .fold(0, |m, (j, &w)| m | u64::from(w != 0) << j);
+        }
+        // `k` counts the values so far; a write past a word's last value
+        // is overwritten by the next one. A word starts at `k` of at most
+        // `ARRAY_MAX` and adds at most 64.
+        let mut vals = [0u16; Self::ARRAY_MAX + 64];
+        let mut k = 0;
+        'words: for (s, &summary) in nonzero.iter().enumerate() {
+            let mut m = summary;
+            while m != 0 {
+                if k > Self::ARRAY_MAX {
+                    break 'words;
+                }
+                let i = s * 64 + m.trailing_zeros() as usize;
+                m &= m - 1;
+                let base = (i as u32) << 6;
+                // Not zero: a value for sure, and mostly no other.
+                let mut x = words[i];
+                vals[k] = (base + x.trailing_zeros()) as u16;
+                k += 1;
+                x &= x.wrapping_sub(1);
+                vals[k] = (base + x.trailing_zeros()) as u16;
+                k += usize::from(x != 0);
+                x &= x.wrapping_sub(1);
+                while x != 0 {
+                    vals[k] = (base + x.trailing_zeros()) as u16;
+                    k += 1;
+                    x &= x - 1;
+                }
+            }
+        }
+        if k > Self::ARRAY_MAX {
+            let len = words.iter().map(|w| w.count_ones() as usize).sum();
+            self.bitset(key, words, len);
+        } else {
+            self.array(key, vals[..k].iter().copied());
+        }
+    }
+
+    /// A container of more than [`Self::ARRAY_MAX`] values, `len` of
+    /// them, as 1,024 words of bits; its key above every key written before.
+    pub(crate) fn bitset(&mut self, key: u16, words: &[u64; 1024], len: usize) {
+        let at = self.data.len();
+        self.data.resize(at + 8192, 0);
+        for (d, w) in self.data[at..].chunks_exact_mut(8).zip(words) {
+            d.copy_from_slice(&w.to_le_bytes());
+        }
+        self.heads.push((key, len));
+    }
+
+    /// The bitmap; `None` if roaring refused the form (it cannot, for
+    /// containers written as documented).
+    pub(crate) fn finish(self) -> Option<RoaringBitmap> {
+        let Containers { heads, data, buf } = self;
+        let header = 8 + 8 * heads.len();
+        buf.clear();
+        buf.reserve(header + data.len());
+        // Cookie 12346: no run containers, offsets present.
+        buf.extend_from_slice(&12346u32.to_le_bytes());
+        buf.extend_from_slice(&(heads.len() as u32).to_le_bytes());
+        for &(key, n) in &heads {
+            buf.extend_from_slice(&key.to_le_bytes());
+            buf.extend_from_slice(&((n - 1) as u16).to_le_bytes());
+        }
+        let mut offset = header;
+        for &(_, n) in &heads {
+            buf.extend_from_slice(&(offset as u32).to_le_bytes());
+            offset += if n > Self::ARRAY_MAX { 8192 } else { 2 * n };
+        }
+        buf.extend_from_slice(&data);
+        RoaringBitmap::deserialize_unchecked_from(&buf[..]).ok()
+    }
 }
 
 /// Adds each id to the bitmap its code names: `pairs[i] = (code, id)`,

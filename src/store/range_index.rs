@@ -15,7 +15,7 @@
 //! index is rebuilt when the column doubles or a group doubles, so the cost
 //! is amortised O(log n) per write whatever the order of the keys.
 
-use super::sorted_bitmap;
+use super::{sorted_bitmap, Containers};
 use roaring::{MultiOps, RoaringBitmap};
 
 /// Granularity of the indexes, and where evaluation switches from bitmaps
@@ -94,35 +94,128 @@ pub(crate) fn union_within(bms: &[&RoaringBitmap], within: Option<&RoaringBitmap
     }
 }
 
-/// The union of `bms`. A sparse one (its containers arrays: under 4096
-/// ids per 65536) is merged pairwise, array into array: roaring's
-/// many-way union builds each container as an 8 KiB bitset and converts
-/// it back, which for a 1% range over 10M ids was most of the query.
+/// The union of `bms`. Sparse ones (their containers arrays: under 4096
+/// ids per 65536) are gathered through a bitset ([`gather`]); roaring's
+/// many-way union builds each container as an 8 KiB bitset and converts it
+/// back, and merging arrays pairwise walks every id once per level.
 pub(crate) fn union(bms: &[&RoaringBitmap]) -> RoaringBitmap {
-    let total: u64 = bms.iter().map(|b| b.len()).sum();
-    let end = bms.iter().filter_map(|b| b.max()).max().map_or(0, |m| u64::from(m) + 1);
-    if bms.len() <= 2 || total.saturating_mul(1 << 16) >= end.saturating_mul(2048) {
-        return bms.iter().copied().union();
+    union_ids(bms, &[])
+}
+
+/// The union of `bms` and of `ids`, lists of ascending ids.
+fn union_ids(bms: &[&RoaringBitmap], ids: &[&[u32]]) -> RoaringBitmap {
+    let total = bms.iter().map(|b| b.len()).sum::<u64>() + ids.iter().map(|l| l.len() as u64).sum::<u64>();
+    let end = (bms.iter().filter_map(|b| b.max()))
+        .chain(ids.iter().filter_map(|l| l.last().copied()))
+        .max()
+        .map_or(0, |m| u64::from(m) + 1);
+    if bms.len() + ids.len() <= 2 || total.saturating_mul(1 << 16) >= end.saturating_mul(2048) {
+        let mut buf = Vec::new();
+        let lists: Vec<RoaringBitmap> = ids.iter().map(|l| sorted_bitmap(l, &mut buf)).collect();
+        let all: Vec<&RoaringBitmap> = bms.iter().copied().chain(&lists).collect();
+        return all.into_iter().union();
     }
-    let mut level: Vec<RoaringBitmap> = bms
-        .chunks(2)
-        .map(|p| match p {
-            [a, b] => *a | *b,
-            _ => p[0].clone(),
-        })
-        .collect();
-    while level.len() > 1 {
-        let mut next = Vec::with_capacity(level.len().div_ceil(2));
-        let mut it = level.into_iter();
-        while let Some(a) = it.next() {
-            next.push(match it.next() {
-                Some(b) => a | b,
-                None => a,
-            });
+    gather(bms, ids)
+}
+
+/// The ids of `bm`, ascending, read off in slices.
+fn ids_of(bm: &RoaringBitmap) -> Vec<u32> {
+    let mut ids = vec![0; bm.len() as usize];
+    let n = bm.iter().next_many(&mut ids).len();
+    ids.truncate(n);
+    ids
+}
+
+/// The union of sparse bitmaps and lists of ascending ids, a window of
+/// 2^18 ids (four containers) at a time: every input's ids in the window
+/// set their bits in a 32 KiB bitset that stays in the first-level cache,
+/// and each container's set bits are written out in order
+/// ([`Containers::words`]). Each id is touched once, however many inputs
+/// there are (a 1% range over 10M ids unions about twenty buckets of a few
+/// thousand ids each); a pairwise merge walks every id once per level, and
+/// a bitset over the whole span (1.25 MB at 10M ids) leaves the cache.
+fn gather(bms: &[&RoaringBitmap], ids: &[&[u32]]) -> RoaringBitmap {
+    const SHIFT: u32 = 18;
+    const PER: usize = 1 << (SHIFT - 16);
+    const AHEAD: usize = 256;
+    /// An input's ids not yet read, `ids[at..]`: a list, or a bitmap's
+    /// next ids read ahead (`next_many`) into `buf`.
+    struct Cursor<'a> {
+        rest: Option<roaring::bitmap::Iter<'a>>,
+        buf: Vec<u32>,
+        list: &'a [u32],
+        at: usize,
+    }
+    impl Cursor<'_> {
+        fn ids(&self) -> &[u32] {
+            match self.rest {
+                Some(_) => &self.buf[self.at..],
+                None => &self.list[self.at..],
+            }
         }
-        level = next;
+
+        /// The next id, reading ahead when the ids read are spent.
+        fn head(&mut self) -> Option<u32> {
+            if let Some(it) = self.rest.as_mut().filter(|_| self.at == self.buf.len()) {
+                self.buf.resize(AHEAD, 0);
+                let n = it.next_many(&mut self.buf).len();
+                self.buf.truncate(n);
+                self.at = 0;
+            }
+            self.ids().first().copied()
+        }
     }
-    level.pop().unwrap_or_default()
+    let mut cursors: Vec<Cursor<'_>> = (bms.iter().map(|b| Cursor {
+        rest: Some(b.iter()),
+        buf: Vec::with_capacity(AHEAD),
+        list: &[],
+        at: 0,
+    }))
+    .chain(ids.iter().map(|&list| Cursor {
+        rest: None,
+        buf: Vec::new(),
+        list,
+        at: 0,
+    }))
+    .collect();
+    let mut words = vec![[0u64; 1024]; PER];
+    let mut touched = [false; PER];
+    let mut buf = Vec::new();
+    let mut out = Containers::new(&mut buf);
+    // The window of the smallest id not yet read, until none is left.
+    while let Some(next) = cursors.iter_mut().filter_map(|c| c.head()).min() {
+        let start = next >> SHIFT << SHIFT;
+        let end = u64::from(start) + (1 << SHIFT);
+        for c in &mut cursors {
+            while c.head().is_some_and(|id| u64::from(id) < end) {
+                let these = c.ids();
+                let n = these.partition_point(|&id| u64::from(id) < end);
+                for &id in &these[..n] {
+                    let o = id - start;
+                    let k = (o >> 16) as usize;
+                    words[k][(o as u16 >> 6) as usize] |= 1 << (o & 63);
+                    touched[k] = true;
+                }
+                c.at += n;
+            }
+        }
+        for (i, (w, t)) in words.iter_mut().zip(&mut touched).enumerate() {
+            if std::mem::take(t) {
+                out.words((start >> 16) as u16 + i as u16, w);
+                *w = [0; 1024];
+            }
+        }
+    }
+    out.finish().unwrap_or_else(|| {
+        let mut all: Vec<u32> = bms
+            .iter()
+            .flat_map(|b| b.iter())
+            .chain(ids.iter().flat_map(|l| l.iter().copied()))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        RoaringBitmap::from_sorted_iter(all).unwrap_or_default()
+    })
 }
 
 /// Finds a key's fine bucket (the first whose upper bound is at or above
@@ -562,19 +655,19 @@ impl RangeIndex {
         // presence probe, in a tight loop over a vector that lets the
         // cache misses of successive ids overlap.
         let edge = |b: usize| {
-            let mut ids: Vec<u32> = match within {
-                Some(w) => (w & &self.buckets[b]).iter().collect(),
-                None => self.buckets[b].iter().collect(),
+            let mut ids = match within {
+                Some(w) => ids_of(&(w & &self.buckets[b])),
+                None => ids_of(&self.buckets[b]),
             };
             ids.retain(|&id| keys.get(id as usize).is_some_and(|k| (lo..=hi).contains(k)));
-            RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+            ids
         };
         let (a, b) = (self.bucket_of(lo), self.bucket_of(hi));
         let a_partial = lo > self.lower(a);
         let b_partial = hi < self.upper[b];
         if a == b {
             return if a_partial || b_partial {
-                edge(a)
+                sorted_bitmap(&edge(a), &mut Vec::new())
             } else {
                 match within {
                     Some(w) => w & &self.buckets[a],
@@ -582,23 +675,25 @@ impl RangeIndex {
                 }
             };
         }
-        let edges: Vec<RoaringBitmap> = [(a, a_partial), (b, b_partial)]
+        let edges: Vec<Vec<u32>> = [(a, a_partial), (b, b_partial)]
             .into_iter()
             .filter(|&(_, partial)| partial)
             .map(|(i, _)| edge(i))
             .collect();
+        let edges: Vec<&[u32]> = edges.iter().map(Vec::as_slice).collect();
         let first_full = a + a_partial as usize;
         let last_full = b - b_partial as usize;
         if first_full > last_full {
-            return union(&edges.iter().collect::<Vec<_>>());
+            return union_ids(&[], &edges);
         }
         if within.is_none() && self.gathers(first_full, last_full) {
-            let all: Vec<&RoaringBitmap> = self.buckets[first_full..=last_full].iter().chain(&edges).collect();
-            return union(&all);
+            let all: Vec<&RoaringBitmap> = self.buckets[first_full..=last_full].iter().collect();
+            return union_ids(&all, &edges);
         }
         let mut r = self.union(first_full, last_full, present, within);
-        for e in &edges {
-            r |= e;
+        let mut buf = Vec::new();
+        for e in edges {
+            r |= sorted_bitmap(e, &mut buf);
         }
         r
     }
@@ -785,6 +880,7 @@ fn cut_points(sorted: &[u64], target: usize, lo: u64, hi: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn tiny() -> IndexConfig {
         IndexConfig {
@@ -862,8 +958,53 @@ mod tests {
         }
     }
 
-    /// The pairwise union of sparse bitmaps (the many-way one for dense)
-    /// holds every id of every input and no other, for any count of them.
+    /// The ids of one input to a union: ids spread thin, ids packed into a
+    /// few containers (past 4,096 in one, so a bitset), ids by the top of
+    /// the range (the last window), and ids far apart (windows between
+    /// them empty).
+    fn union_input() -> impl Strategy<Value = Vec<u32>> {
+        prop_oneof![
+            proptest::collection::vec(0u32..3_000_000, 0..400),
+            (0u32..40, 1u32..6).prop_map(|(c, step)| (0..20_000u32).map(|i| (c << 16) + i * step % 65_536).collect()),
+            proptest::collection::vec((0u32..300_000).prop_map(|i| u32::MAX - i), 0..300),
+            proptest::collection::vec(any::<u32>(), 0..50),
+        ]
+    }
+
+    proptest! {
+        /// The bitset union of sparse bitmaps and id lists is the set of
+        /// their ids, with roaring's own containers (arrays up to 4,096
+        /// values, bitsets past), whatever their spread and overlap.
+        #[test]
+        fn gathered_unions_are_the_set_of_their_ids(
+            inputs in proptest::collection::vec((union_input(), any::<bool>()), 0..24),
+        ) {
+            let mut bms = Vec::new();
+            let mut lists = Vec::new();
+            let mut want = std::collections::BTreeSet::new();
+            for (mut ids, as_list) in inputs {
+                ids.sort_unstable();
+                ids.dedup();
+                want.extend(ids.iter().copied());
+                if as_list {
+                    lists.push(ids);
+                } else {
+                    bms.push(RoaringBitmap::from_sorted_iter(ids).unwrap());
+                }
+            }
+            let want: RoaringBitmap = want.into_iter().collect();
+            let bms: Vec<&RoaringBitmap> = bms.iter().collect();
+            let lists: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+            for got in [gather(&bms, &lists), union_ids(&bms, &lists)] {
+                prop_assert_eq!(got.len(), want.len());
+                prop_assert!(got.iter().eq(want.iter()));
+                prop_assert_eq!(got.serialized_size(), want.serialized_size());
+            }
+        }
+    }
+
+    /// The union of sparse bitmaps (the many-way one for dense) holds
+    /// every id of every input and no other, for any count of them.
     #[test]
     fn sparse_unions_hold_every_id() {
         for count in [0usize, 1, 2, 3, 5, 20, 33] {
