@@ -182,11 +182,17 @@ impl<'a> Dec<'a> {
 
     /// A bitmap, decoded by roaring's checked deserializer, which must use
     /// exactly its announced bytes. Every id must be below `below`.
+    ///
+    /// Run containers (which the format allows, though this crate never
+    /// writes them) are turned into arrays and bitsets: roaring 0.12's
+    /// `Iter::next_many`, which the index builds and unions read bitmaps
+    /// with, counts a run's length in 16 bits and loses a run of a whole
+    /// container (65,536 ids).
     pub(crate) fn bitmap(&mut self, below: u64, what: &dyn Fn() -> String) -> Result<RoaringBitmap, SnapshotError> {
         let n = self.count(1, what)?;
         let at = self.offset();
         let mut b = self.bytes(n, what)?;
-        let bm = RoaringBitmap::deserialize_from(&mut b)
+        let mut bm = RoaringBitmap::deserialize_from(&mut b)
             .map_err(|e| self.invalid_at(at, what(), format!("not a roaring bitmap: {e}")))?;
         if !b.is_empty() {
             return Err(self.invalid_at(at, what(), format!("{} bytes after the bitmap's end", b.len())));
@@ -194,6 +200,7 @@ impl<'a> Dec<'a> {
         if let Some(max) = bm.max().filter(|&m| m as u64 >= below) {
             return Err(self.invalid_at(at, what(), format!("holds id {max}, but only {below} ids exist")));
         }
+        bm.remove_run_compression();
         Ok(bm)
     }
 
@@ -233,3 +240,34 @@ macro_rules! what {
     };
 }
 pub(crate) use what;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bitmap written with run containers (a whole container among
+    /// them) reads back as the same ids with none, so that reading it in
+    /// slices gives every id.
+    #[test]
+    fn run_containers_are_read_as_arrays_and_bitsets() {
+        let mut written = RoaringBitmap::new();
+        written.insert_range(0..(1 << 16));
+        written.insert_range((3 << 16) + 5..(3 << 16) + 900);
+        written.insert(7 << 16);
+        written.optimize();
+        assert!(written.statistics().n_run_containers >= 2);
+        let mut e = Enc::default();
+        e.bitmap(&written);
+        let mut d = Dec::new(&e.buf, 0);
+        let read = d.bitmap(1 << 20, what!("test")).expect("a valid bitmap");
+        assert_eq!(read.statistics().n_run_containers, 0);
+        let mut ids = vec![0u32; read.len() as usize + 1];
+        let got = read.iter().next_many(&mut ids).to_vec();
+        assert!(
+            got.iter().copied().eq(written.iter()),
+            "{} ids of {}",
+            got.len(),
+            written.len()
+        );
+    }
+}
