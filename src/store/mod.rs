@@ -213,6 +213,9 @@ pub(crate) fn sorted_bitmap(ids: &[u32], buf: &mut Vec<u8>) -> RoaringBitmap {
     if !ids.windows(2).all(|w| w[0] < w[1]) {
         return ids.iter().copied().collect();
     }
+    // At most two bytes an id: a bitset container holds over 4,096.
+    buf.clear();
+    buf.reserve(2 * ids.len());
     let mut out = Containers::new(buf);
     let mut s = 0;
     while s < ids.len() {
@@ -240,21 +243,22 @@ pub(crate) fn sorted_bitmap(ids: &[u32], buf: &mut Vec<u8>) -> RoaringBitmap {
 pub(crate) struct Containers<'a> {
     /// Each container's key and cardinality.
     heads: Vec<(u16, usize)>,
-    /// Their values, one after another, as the format has them.
-    data: Vec<u8>,
-    buf: &'a mut Vec<u8>,
+    /// Their values, one after another, as the format has them: a
+    /// scratch buffer the caller keeps for its room.
+    data: &'a mut Vec<u8>,
 }
 
 impl<'a> Containers<'a> {
     /// A container past this many values is a bitset in the format.
     pub(crate) const ARRAY_MAX: usize = 4096;
 
-    /// Writes through `buf`, a scratch buffer (kept for its room).
+    /// Writes the containers' values into `buf`, a scratch buffer (its
+    /// contents are dropped, its room kept).
     pub(crate) fn new(buf: &'a mut Vec<u8>) -> Containers<'a> {
+        buf.clear();
         Containers {
             heads: Vec::new(),
-            data: Vec::new(),
-            buf,
+            data: buf,
         }
     }
 
@@ -339,24 +343,23 @@ impl<'a> Containers<'a> {
     /// The bitmap; `None` if roaring refused the form (it cannot, for
     /// containers written as documented).
     pub(crate) fn finish(self) -> Option<RoaringBitmap> {
-        let Containers { heads, data, buf } = self;
-        let header = 8 + 8 * heads.len();
-        buf.clear();
-        buf.reserve(header + data.len());
+        let Containers { heads, data } = self;
+        let size = 8 + 8 * heads.len();
+        let mut header = Vec::with_capacity(size);
         // Cookie 12346: no run containers, offsets present.
-        buf.extend_from_slice(&12346u32.to_le_bytes());
-        buf.extend_from_slice(&(heads.len() as u32).to_le_bytes());
+        header.extend_from_slice(&12346u32.to_le_bytes());
+        header.extend_from_slice(&(heads.len() as u32).to_le_bytes());
         for &(key, n) in &heads {
-            buf.extend_from_slice(&key.to_le_bytes());
-            buf.extend_from_slice(&((n - 1) as u16).to_le_bytes());
+            header.extend_from_slice(&key.to_le_bytes());
+            header.extend_from_slice(&((n - 1) as u16).to_le_bytes());
         }
-        let mut offset = header;
+        let mut offset = size;
         for &(_, n) in &heads {
-            buf.extend_from_slice(&(offset as u32).to_le_bytes());
+            header.extend_from_slice(&(offset as u32).to_le_bytes());
             offset += if n > Self::ARRAY_MAX { 8192 } else { 2 * n };
         }
-        buf.extend_from_slice(&data);
-        RoaringBitmap::deserialize_unchecked_from(&buf[..]).ok()
+        // The values are read where they were written, after the header.
+        RoaringBitmap::deserialize_unchecked_from(std::io::Read::chain(&header[..], &data[..])).ok()
     }
 }
 
