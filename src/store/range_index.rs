@@ -110,12 +110,18 @@ fn union_ids(bms: &[&RoaringBitmap], ids: &[&[u32]]) -> RoaringBitmap {
         .max()
         .map_or(0, |m| u64::from(m) + 1);
     if bms.len() + ids.len() <= 2 || total.saturating_mul(1 << 16) >= end.saturating_mul(2048) {
-        let mut buf = Vec::new();
-        let lists: Vec<RoaringBitmap> = ids.iter().map(|l| sorted_bitmap(l, &mut buf)).collect();
-        let all: Vec<&RoaringBitmap> = bms.iter().copied().chain(&lists).collect();
-        return all.into_iter().union();
+        return many_way(bms, ids);
     }
     gather(bms, ids)
+}
+
+/// The union of `bms` and of `ids` by roaring's many-way union, each list
+/// made a bitmap first.
+fn many_way(bms: &[&RoaringBitmap], ids: &[&[u32]]) -> RoaringBitmap {
+    let mut buf = Vec::new();
+    let lists: Vec<RoaringBitmap> = ids.iter().map(|l| sorted_bitmap(l, &mut buf)).collect();
+    let all: Vec<&RoaringBitmap> = bms.iter().copied().chain(&lists).collect();
+    all.into_iter().union()
 }
 
 /// The ids of `bm`, ascending, read off in slices.
@@ -206,16 +212,7 @@ fn gather(bms: &[&RoaringBitmap], ids: &[&[u32]]) -> RoaringBitmap {
             }
         }
     }
-    out.finish().unwrap_or_else(|| {
-        let mut all: Vec<u32> = bms
-            .iter()
-            .flat_map(|b| b.iter())
-            .chain(ids.iter().flat_map(|l| l.iter().copied()))
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        RoaringBitmap::from_sorted_iter(all).unwrap_or_default()
-    })
+    out.finish().unwrap_or_else(|| many_way(bms, ids))
 }
 
 /// Finds a key's fine bucket (the first whose upper bound is at or above
