@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let now = Timestamp::from_micros(accounts::NOW_MICROS);
     let schema = Schema::new([accounts::kind()]).expect("a valid schema");
     let mut e = Engine::new(schema);
-    e.set_clock(Clock::Fixed(now));
+    e.set_clock(Clock::Fixed(now)).unwrap();
     let mut r = accounts::Rng::new(11);
     let keys: Vec<String> = (0..n).map(|i| format!("a{i:08}")).collect();
     e.insert_many("account", keys.iter().map(|k| (k.as_str(), accounts::row(&mut r))))

@@ -149,7 +149,10 @@ fn refresh_and_edit(c: &mut Criterion) {
     g.bench_function("refresh_100", |b| {
         b.iter(|| {
             hour = (hour + 1) % 48;
-            black_box(e.refresh(Timestamp::from_micros(now.as_micros() + hour * 3_600_000_000)))
+            black_box(
+                e.refresh(Timestamp::from_micros(now.as_micros() + hour * 3_600_000_000))
+                    .unwrap(),
+            )
         })
     });
     let table = e.table("account").expect("the kind");

@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("a valid schema");
     let mut e = Engine::with_config(schema, LimitPolicy::default(), Default::default());
-    e.set_clock(Clock::Fixed(now));
+    e.set_clock(Clock::Fixed(now)).unwrap();
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let t0 = Instant::now();
     let keys: Vec<String> = (0..n).map(|i| format!("a{i:08}")).collect();

@@ -56,7 +56,8 @@ fn rows(n: usize) -> Vec<(String, Row)> {
 fn build(rows: Vec<(String, Row)>) -> Engine {
     let schema = Schema::new([accounts::kind()]).expect("a valid schema");
     let mut e = Engine::new(schema);
-    e.set_clock(Clock::Fixed(Timestamp::from_micros(accounts::NOW_MICROS)));
+    e.set_clock(Clock::Fixed(Timestamp::from_micros(accounts::NOW_MICROS)))
+        .unwrap();
     e.insert_many("account", rows).expect("generated rows are valid");
     for i in 0..100 {
         let (s, _) = e

@@ -41,7 +41,7 @@ fn properties(c: &mut Criterion) {
     let n = size();
     let now = Timestamp::from_micros(accounts::NOW_MICROS);
     let mut e = Engine::new(Schema::new([accounts::kind()]).expect("a valid schema"));
-    e.set_clock(Clock::Fixed(now));
+    e.set_clock(Clock::Fixed(now)).unwrap();
     let mut r = accounts::Rng::new(5);
     let keys: Vec<String> = (0..n).map(|i| format!("a{i:08}")).collect();
     e.insert_many("account", keys.iter().map(|k| (k.as_str(), accounts::row(&mut r))))
@@ -148,7 +148,8 @@ fn trends(c: &mut Criterion) {
     let keys: Vec<String> = (0..n).map(|i| format!("a{i:08}")).collect();
     // Ten rounds of writes, three days apart: ten changes kept per account.
     for round in 0..10i64 {
-        e.set_clock(Clock::Fixed(Timestamp::from_micros(now - (27 - 3 * round) * DAY)));
+        e.set_clock(Clock::Fixed(Timestamp::from_micros(now - (27 - 3 * round) * DAY)))
+            .unwrap();
         let rows = keys.iter().map(|k| {
             let h = r.range(0, 100) as f64;
             (k.as_str(), Row::new().set("health", h).set("score", h))
@@ -187,7 +188,7 @@ fn trends(c: &mut Criterion) {
         b.iter(|| black_box(eval::evaluate(&fell, table, at)))
     });
     let sample: Vec<&str> = keys.iter().step_by((n / 100_000).max(1)).map(String::as_str).collect();
-    e.set_clock(Clock::Fixed(at));
+    e.set_clock(Clock::Fixed(at)).unwrap();
     // Each round writes new values (the last one plus one), so that every
     // write of the tracked field is a change kept (and, past the bound, the
     // oldest dropped).

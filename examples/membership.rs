@@ -24,7 +24,7 @@ fn main() -> Result<(), segments::Error> {
     let mut engine = Engine::new(schema);
     let now: Timestamp = "2026-11-23T09:00:00Z".parse().expect("a valid instant");
     let days_ago = |d: i64| Timestamp::from_micros(now.as_micros() - d * 86_400_000_000);
-    engine.set_clock(Clock::Fixed(now));
+    engine.set_clock(Clock::Fixed(now))?;
 
     let accounts = [
         ("acme", 22.0, 9, 1200, 1),
@@ -111,8 +111,8 @@ fn main() -> Result<(), segments::Error> {
 
     step("Five days later, a refresh moves those whose window slid");
     let later = Timestamp::from_micros(now.as_micros() + 5 * 86_400_000_000);
-    engine.set_clock(Clock::Fixed(later));
-    let changes = engine.refresh(later);
+    engine.set_clock(Clock::Fixed(later))?;
+    let changes = engine.refresh(later)?;
     feed(&engine, &changes);
 
     step("Where is each account, and what does \"At risk\" look like?");

@@ -160,9 +160,9 @@ fn main() -> Result<(), segments::Error> {
     if let Some(next) = engine.next_change(now) {
         println!("\nthe next time-relative change is due at {next}");
     }
-    engine.set_clock(Clock::Fixed(week));
+    engine.set_clock(Clock::Fixed(week))?;
     let t2 = Instant::now();
-    let changes = engine.refresh(week);
+    let changes = engine.refresh(week)?;
     println!(
         "a refresh at {week} took {:.1} ms; the segments that moved:",
         t2.elapsed().as_secs_f64() * 1e3

@@ -47,6 +47,19 @@ pub(crate) fn parse(text: &str) -> Result<Value, StrictError> {
     }
 }
 
+/// Reads a value from any serde deserializer, refusing a member named twice
+/// in one object (with its path) as [`parse`] does. Integers past 64 bits
+/// are as the deserializer gives them: there is no text to read them from.
+pub(crate) fn from_deserializer<'de, D: de::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let ctx = Ctx {
+        path: RefCell::new(Vec::new()),
+        duplicate: RefCell::new(None),
+        numbers: Vec::new(),
+        next_number: Cell::new(0),
+    };
+    Seed { ctx: &ctx }.deserialize(d)
+}
+
 /// The text of every number token, in order, found by a scan that skips
 /// strings (JSON's only other tokens are `true`, `false`, `null` and
 /// punctuation).
@@ -215,8 +228,13 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         let mut out = Map::new();
         while let Some(member) = map.next_key::<String>()? {
             if out.contains_key(&member) {
-                *self.ctx.duplicate.borrow_mut() = Some((self.ctx.path(), member.clone()));
-                return Err(de::Error::custom(format_args!("duplicate member `{member}`")));
+                let path = self.ctx.path();
+                let error = match path.as_str() {
+                    "" => de::Error::custom(format_args!("duplicate member `{member}`")),
+                    p => de::Error::custom(format_args!("{p}: duplicate member `{member}`")),
+                };
+                *self.ctx.duplicate.borrow_mut() = Some((path, member));
+                return Err(error);
             }
             self.ctx.path.borrow_mut().push(Part::Member(member.clone()));
             let v = map.next_value_seed(self);

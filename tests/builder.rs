@@ -465,6 +465,58 @@ fn segments_are_named_by_name_and_saved_by_id_within_the_privacy_rules() {
         .is_err());
 }
 
+/// A preview of an edit that would close a cycle of references is refused
+/// with the error saving it gives, not answered as "no change".
+#[test]
+fn a_preview_refuses_a_cycle_as_saving_does() {
+    use segments::filter::Literal;
+    use segments::{Error, SegmentError};
+    let mut e = engine((0..6).map(|i| Row::new().set("n", i as i64)).collect());
+    let ada = Actor::new("ada", Role::Admin);
+    let names = |id: u64| {
+        Filter::and([Rule::new(
+            "@segment",
+            segments::filter::Operator::In,
+            Some(Literal::from(id as i64)),
+        )])
+    };
+    let (a, _) = e
+        .create_segment(
+            &ada,
+            NewSegment::new("A", "account").filter(Filter::and([field("n").lt(5)])),
+        )
+        .unwrap();
+    let (b, _) = e
+        .create_segment(&ada, NewSegment::new("B", "account").filter(names(a.0)))
+        .unwrap();
+    let rule_a = e.segment(a).unwrap().rules[0];
+    let now = Timestamp::now();
+    for draft in [
+        Draft::EditRule {
+            rule: rule_a,
+            filter: names(b.0),
+        },
+        Draft::AttachRule {
+            segment: a,
+            filter: names(b.0),
+        },
+    ] {
+        let saved = match &draft {
+            Draft::EditRule { rule, filter } => e.clone().edit_rule(&ada, *rule, filter.clone()).map(|_| ()),
+            Draft::AttachRule { segment, filter } => e.clone().attach_rule(&ada, *segment, filter.clone()).map(|_| ()),
+            _ => unreachable!(),
+        };
+        let saved = saved.unwrap_err();
+        assert!(matches!(saved, SegmentError::Cycle { .. }), "{saved}");
+        for previewed in [e.preview(&draft, 3, now), e.as_actor(&ada).preview(&draft, 3, now)] {
+            match previewed {
+                Err(Error::Segment(err)) => assert_eq!(err, saved),
+                other => panic!("{draft:?}: {other:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn explain_gives_the_numbers_behind_events_relations_segments_tags_and_fields() {
     use segments::engine::Detail;

@@ -108,7 +108,7 @@ proptest! {
         // The name each segment had when it was last seen alive.
         let mut names: HashMap<SegmentId, String> = HashMap::new();
         for (i, s) in steps.iter().enumerate() {
-            e.set_clock(segments::Clock::Fixed(t(i as i64)));
+            e.set_clock(segments::Clock::Fixed(t(i as i64))).unwrap();
             for info in e.segments() {
                 names.insert(info.id, info.name.clone());
             }
@@ -177,6 +177,62 @@ proptest! {
     }
 }
 
+/// The history: the clock goes back between writes. `members_at`
+/// undoes every change stamped after the instant; `count_series` gives the
+/// same sizes.
+#[test]
+fn count_series_equals_members_at_when_the_clock_goes_back() {
+    let mut e = Engine::new(schema());
+    let (s, _) = e
+        .create_segment(&admin(), NewSegment::new("manual", "account"))
+        .unwrap();
+    for k in 0..5 {
+        e.insert("account", &format!("a{k}"), Row::new()).unwrap();
+    }
+    e.set_clock(segments::Clock::Fixed(t(100))).unwrap();
+    e.add_members(&admin(), s, ["a0", "a1"]).unwrap();
+    e.set_clock(segments::Clock::Fixed(t(50))).unwrap();
+    e.add_members(&admin(), s, ["a2", "a3", "a4"]).unwrap();
+    e.set_clock(segments::Clock::Fixed(t(200))).unwrap();
+    e.remove_members(&admin(), s, ["a0"]).unwrap();
+    let at: Vec<u64> = [25, 75, 150, 250]
+        .iter()
+        .map(|&i| e.members_at(s, t(i)).unwrap().len())
+        .collect();
+    assert_eq!(at, [0, 3, 5, 4]);
+    let series = e
+        .count_series(s, t(25), t(250), std::time::Duration::from_secs(25))
+        .unwrap();
+    for (when, size) in series {
+        assert_eq!(size, e.members_at(s, when).unwrap().len(), "at {when}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any history, with the clock moved forward and back between steps:
+    /// every point of `count_series` is the size of `members_at` there.
+    #[test]
+    fn count_series_is_the_size_of_members_at(
+        steps in prop::collection::vec((step(), 0i64..60), 0..40),
+        s in 1u64..4,
+        step_secs in 1u64..15,
+    ) {
+        let mut e = Engine::new(schema());
+        for (i, (st, clock)) in steps.iter().enumerate() {
+            e.set_clock(segments::Clock::Fixed(t(*clock))).unwrap();
+            run(&mut e, st, i);
+        }
+        let series = e
+            .count_series(SegmentId(s), t(-1), t(61), std::time::Duration::from_secs(step_secs))
+            .unwrap();
+        for (when, size) in series {
+            prop_assert_eq!(size, e.members_at(SegmentId(s), when).unwrap().len(), "at {}", when);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -188,7 +244,7 @@ proptest! {
         // Members of segment `s` after each step (at t(i)).
         let mut held: Vec<roaring::RoaringBitmap> = vec![];
         for (i, st) in steps.iter().enumerate() {
-            e.set_clock(segments::Clock::Fixed(t(10 * i as i64)));
+            e.set_clock(segments::Clock::Fixed(t(10 * i as i64))).unwrap();
             run(&mut e, st, i);
             held.push(e.members(SegmentId(s)).cloned().unwrap_or_default());
         }
@@ -218,7 +274,7 @@ proptest! {
 #[test]
 fn history_past_retention_is_refused_and_definitions_are_kept() {
     let mut e = Engine::new(schema());
-    e.set_clock(segments::Clock::Fixed(t(0)));
+    e.set_clock(segments::Clock::Fixed(t(0))).unwrap();
     e.set_log_retention(Retention::default().max_changes(Some(2)).unacked(Unacked::Drop))
         .unwrap();
     let (s, _) = e
@@ -228,12 +284,12 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
         )
         .unwrap();
     for i in 0..5 {
-        e.set_clock(segments::Clock::Fixed(t(10 + i)));
+        e.set_clock(segments::Clock::Fixed(t(10 + i))).unwrap();
         e.insert("account", &format!("k{i}"), Row::new().set("mrr", 9)).unwrap();
     }
     assert!(matches!(e.members_at(s, t(11)), Err(LogError::NotRetained { .. })));
     assert_eq!(e.members_at(s, t(13)).unwrap().len(), 4);
-    e.set_clock(segments::Clock::Fixed(t(100)));
+    e.set_clock(segments::Clock::Fixed(t(100))).unwrap();
     e.rename(&admin(), s, "Bigger").unwrap();
     e.set_filter(&admin(), s, Some(Filter::and([field("mrr").ge(7)])))
         .unwrap();
@@ -282,7 +338,8 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
 #[test]
 fn a_change_is_self_describing_json() {
     let mut e = Engine::new(schema());
-    e.set_clock(segments::Clock::Fixed("2026-11-22T12:00:00Z".parse().unwrap()));
+    e.set_clock(segments::Clock::Fixed("2026-11-22T12:00:00Z".parse().unwrap()))
+        .unwrap();
     let (s, _) = e
         .create_segment(
             &admin(),

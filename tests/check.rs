@@ -100,9 +100,70 @@ fn each_warning_case_by_case() {
             Filter::and([field("nps").lt(5), field("nps").gt(10)]).negated(),
             vec![(W::AlwaysTrue, root())],
         ),
-        // An `or` is no contradiction; nor is a negated rule.
+        // An `or` is no contradiction; nor is a negated rule alone, which
+        // a missing value satisfies.
         (Filter::or([field("nps").lt(5), field("nps").gt(10)]), vec![]),
-        (Filter::and([field("plan").eq("pro"), field("plan").ne("pro")]), vec![]),
+        (
+            Filter::and([field("plan").ne("pro"), field("plan").not_in(["free"])]),
+            vec![],
+        ),
+        (Filter::and([field("nps").ne(3), field("nps").is_null()]), vec![]),
+        // A negated rule against a positive one on the same field.
+        (
+            Filter::and([field("plan").eq("pro"), field("plan").ne("pro")]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("nps").eq(3), field("nps").ne(3)]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("plan").eq("free"), field("plan").not_in(["free"])]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("nps").is_in([1, 2]), field("nps").not_in([2, 1])]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("nps").is_in([1, 2]), field("nps").not_in([2])]),
+            vec![],
+        ),
+        (
+            Filter::and([field("nps").ge(3), field("nps").le(4), field("nps").not_in([3, 4])]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([
+                field("health").ge(1.5),
+                field("health").le(1.5),
+                field("health").ne(1.5),
+            ]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([
+                field("paying").not_null(),
+                field("paying").ne(true),
+                field("paying").ne(false),
+            ]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("nps").gt(3), field("nps").not_between(0, 10)]),
+            vec![],
+        ),
+        // An empty range of integers, though not of numbers.
+        (
+            Filter::and([field("nps").gt(3), field("nps").lt(4)]),
+            vec![(W::Contradiction, root())],
+        ),
+        (
+            Filter::and([field("nps").gt(3), field("nps").lt(3.5)]),
+            vec![(W::Contradiction, root())],
+        ),
+        (Filter::and([field("nps").gt(3), field("nps").lt(5)]), vec![]),
+        (Filter::and([field("health").gt(3), field("health").lt(4)]), vec![]),
         (
             json(
                 r#"{"combinator": "and", "rules": [{"field": "nps", "operator": "between", "value": [-9223372036854775808, 9223372036854775807]}]}"#,
@@ -204,6 +265,61 @@ fn rule() -> impl Strategy<Value = Rule> {
             .prop_map(|v| field("plan").is_in(v)),
         any::<bool>().prop_map(|v| field("paying").eq(v)),
         prop::sample::select(&["nps", "plan", "paying"][..]).prop_map(|f| field(f).is_null()),
+        prop::sample::select(&["nps", "plan", "paying"][..]).prop_map(|f| field(f).not_null()),
+        (0i64..10).prop_map(|v| field("nps").ne(v)),
+        prop::collection::vec(0i64..10, 1..3).prop_map(|v| field("nps").not_in(v)),
+        prop::sample::select(&["pro", "free", "team"][..]).prop_map(|v| field("plan").ne(v)),
+        any::<bool>().prop_map(|v| field("paying").ne(v)),
+    ]
+}
+
+/// Rules on one field, with their literals in a small range, and one row
+/// for each class of values they can tell apart (and one missing value):
+/// an `and` of them matches none of these rows exactly when it can match
+/// no row at all.
+fn one_field() -> impl Strategy<Value = (Vec<Rule>, Vec<Row>)> {
+    let nps = prop_oneof![
+        (0i64..10).prop_map(|v| field("nps").lt(v)),
+        (0i64..10).prop_map(|v| field("nps").le(v)),
+        (0i64..10).prop_map(|v| field("nps").gt(v)),
+        (0i64..10).prop_map(|v| field("nps").ge(v)),
+        (0i64..10).prop_map(|v| field("nps").eq(v)),
+        (0i64..10).prop_map(|v| field("nps").ne(v)),
+        (0i64..10).prop_map(|v| field("nps").lt(v as f64 + 0.5)),
+        (0i64..10).prop_map(|v| field("nps").gt(v as f64 + 0.5)),
+        (0i64..5, 0i64..4).prop_map(|(a, b)| field("nps").between(a, a + b)),
+        prop::collection::vec(0i64..10, 1..3).prop_map(|v| field("nps").is_in(v)),
+        prop::collection::vec(0i64..10, 1..4).prop_map(|v| field("nps").not_in(v)),
+        Just(field("nps").is_null()),
+        Just(field("nps").not_null()),
+    ];
+    let plans = || prop::sample::select(&["pro", "free", "team"][..]);
+    let plan = prop_oneof![
+        plans().prop_map(|v| field("plan").eq(v)),
+        plans().prop_map(|v| field("plan").ne(v)),
+        prop::collection::vec(plans(), 1..3).prop_map(|v| field("plan").is_in(v)),
+        prop::collection::vec(plans(), 1..4).prop_map(|v| field("plan").not_in(v)),
+        Just(field("plan").is_null()),
+        Just(field("plan").not_null()),
+    ];
+    let paying = prop_oneof![
+        any::<bool>().prop_map(|v| field("paying").eq(v)),
+        any::<bool>().prop_map(|v| field("paying").ne(v)),
+        Just(field("paying").is_null()),
+        Just(field("paying").not_null()),
+    ];
+    let rows = |name: &'static str, values: Vec<Value>| {
+        let mut rows: Vec<Row> = values.into_iter().map(|v| Row::new().set(name, v)).collect();
+        rows.push(Row::new());
+        rows
+    };
+    prop_oneof![
+        prop::collection::vec(nps, 1..5).prop_map(move |r| (r, rows("nps", (-1i64..12).map(Value::from).collect()))),
+        prop::collection::vec(plan, 1..5).prop_map(move |r| (
+            r,
+            rows("plan", ["pro", "free", "team", "other"].map(Value::from).to_vec())
+        )),
+        prop::collection::vec(paying, 1..4).prop_map(move |r| (r, rows("paying", vec![true.into(), false.into()]))),
     ]
 }
 
@@ -304,5 +420,27 @@ proptest! {
                 _ => {}
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// The other way: an `and` of rules on one field that can match no
+    /// value is reported as a contradiction.
+    #[test]
+    fn an_and_on_one_field_that_can_never_match_is_a_contradiction((rules, rows) in one_field()) {
+        let policy = LimitPolicy::default().with_unlimited_conditions();
+        let mut e = Engine::with_config(schema(), policy, IndexConfig::default());
+        for (i, r) in rows.into_iter().enumerate() {
+            e.insert("account", &format!("k{i}"), r).unwrap();
+        }
+        let f = Filter::and(rules);
+        let never = e.evaluate("account", &f, Timestamp::now()).unwrap().is_empty();
+        let warnings = e.check("account", &f).unwrap();
+        let flagged = warnings
+            .iter()
+            .any(|w| matches!(w.code, W::Contradiction | W::AlwaysFalse));
+        prop_assert_eq!(flagged, never, "{} {:?}", f.to_json_value(), warnings);
     }
 }

@@ -276,7 +276,7 @@ fn model(events: &[(usize, i64, P)], c: &Cond, pf: &PF, now: i64) -> Vec<String>
 
 fn engine() -> Engine {
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t(0)));
+    e.set_clock(Clock::Fixed(t(0))).unwrap();
     for k in KEYS {
         e.insert("account", k, Row::new()).unwrap();
     }
@@ -363,8 +363,8 @@ proptest! {
 
         // Time passes: the relative ones follow, as refresh says.
         let now = later * DAY;
-        e.set_clock(Clock::Fixed(t(now)));
-        e.refresh(t(now));
+        e.set_clock(Clock::Fixed(t(now))).unwrap();
+        e.refresh(t(now)).unwrap();
         for ((c, f), &s) in conds.iter().zip(&segs) {
             prop_assert_eq!(members(&e, s), model(&evs, c, f, now), "{} later", c.json(f));
         }

@@ -80,7 +80,7 @@ type Ev = (bool, usize, &'static str, i64);
 
 fn build(events: &[Ev]) -> Engine {
     let mut e = Engine::new(schema());
-    e.set_clock(segments::Clock::Fixed(t(0)));
+    e.set_clock(segments::Clock::Fixed(t(0))).unwrap();
     for a in 0..4 {
         e.insert("account", &format!("a{a}"), Row::new()).unwrap();
         e.insert("user", &format!("u{a}"), Row::new().set("account_id", format!("a{a}")))

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use segments::journal::{Durability, Options};
-use segments::{Engine, FieldType, JournalError, Row, Schema, StoreError};
+use segments::{Clock, Engine, FieldType, JournalError, Row, Schema, StoreError, Timestamp};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -71,6 +71,8 @@ fn child() {
     };
     let options = Options::new(schema()).durability(mode).checkpoint_bytes(None);
     let (mut e, _) = Engine::open(&dir, options).unwrap();
+    let early = Timestamp::from_micros(1_000_000);
+    e.set_clock(Clock::Fixed(early)).unwrap();
     let mut written = vec![];
     for i in 0..20 {
         e.insert("account", &format!("k{i}"), note(i)).unwrap();
@@ -90,6 +92,21 @@ fn child() {
         }
     }
     assert!(refused > 100, "the limit was reached ({refused} refused)");
+    // Time ops are refused the same way: the error is returned and the
+    // clock stays as it was.
+    let before = (bytes(&e), e.seq());
+    let later = Timestamp::from_micros(2_000_000);
+    let set = e.set_clock(Clock::Fixed(later));
+    assert!(matches!(set, Err(JournalError::Io { .. })), "set_clock: {set:?}");
+    assert_eq!(e.now(), early, "the clock was not set");
+    let refreshed = e.refresh(later);
+    assert!(
+        matches!(refreshed, Err(JournalError::Io { .. })),
+        "refresh: {refreshed:?}"
+    );
+    let all = e.refresh_all(later);
+    assert!(matches!(all, Err(JournalError::Io { .. })), "refresh_all: {all:?}");
+    assert_eq!(before, (bytes(&e), e.seq()));
     // A checkpoint cannot write its snapshot either, and leaves the
     // directory recoverable.
     limit_file_size(1_000);

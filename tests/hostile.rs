@@ -292,7 +292,7 @@ fn a_snapshot_that_contradicts_itself_restores_consistent() {
         .unwrap();
     let mut e = Engine::new(schema);
     let now = Timestamp::from_micros(1_800_000_000_000_000);
-    e.set_clock(segments::Clock::Fixed(now));
+    e.set_clock(segments::Clock::Fixed(now)).unwrap();
     e.insert("account", "a", Row::new().set("health", 10.0)).unwrap();
     e.insert("account", "b", Row::new().set("health", 70.0)).unwrap();
     let admin = Actor::new("ada", Role::Admin);

@@ -86,7 +86,7 @@ fn load(e: &mut Engine, range: std::ops::Range<usize>) -> usize {
 /// failed op leaves no record).
 fn model_of_records(k: usize) -> Vec<u8> {
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t(0)));
+    e.set_clock(Clock::Fixed(t(0))).unwrap();
     let mut done = 1;
     let mut i = 0;
     while done < k {
@@ -101,7 +101,7 @@ fn model_of_records(k: usize) -> Vec<u8> {
 /// The in-memory engine after ops `0..n`.
 fn model(n: usize) -> Engine {
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t(0)));
+    e.set_clock(Clock::Fixed(t(0))).unwrap();
     load(&mut e, 0..n);
     e
 }
@@ -113,7 +113,7 @@ fn bytes(e: &Engine) -> Vec<u8> {
 }
 
 fn fixed(e: &mut Engine) {
-    e.set_clock(Clock::Fixed(t(0)));
+    e.set_clock(Clock::Fixed(t(0))).unwrap();
 }
 
 /// Opens `dir`, pins the clock (one record) and applies ops `range`;

@@ -393,7 +393,7 @@ impl Run {
             .build()
             .unwrap();
         let mut engine = Engine::with_config(schema, LimitPolicy::default(), cfg);
-        engine.set_clock(Clock::Fixed(Timestamp::from_micros(BASE)));
+        engine.set_clock(Clock::Fixed(Timestamp::from_micros(BASE))).unwrap();
         Run {
             engine,
             model: Model {

@@ -303,7 +303,7 @@ fn a_method_and_its_op_answer_alike() {
     let mut a = Engine::new(schema());
     let mut b = Engine::new(schema());
     for e in [&mut a, &mut b] {
-        e.set_clock(Clock::Fixed(Timestamp::from_micros(BASE)));
+        e.set_clock(Clock::Fixed(Timestamp::from_micros(BASE))).unwrap();
     }
     let row = Row::new().set("mrr", 1500).set("plan", "pro");
     let by_method = a.upsert("account", "acme", row.clone()).unwrap();
@@ -359,4 +359,30 @@ fn delete_many_is_all_or_none() {
     assert_eq!(changes.len(), 2);
     assert_eq!(e.member_keys(s).unwrap().collect::<Vec<_>>(), ["b"]);
     e.check_consistency(e.now()).unwrap();
+}
+
+/// A filter inside an op's JSON is read as strictly as `Filter::from_json`
+/// reads it: a member named twice is refused (serde_json alone keeps the
+/// last), with the place it was found. So is a filter read through serde
+/// on its own.
+#[test]
+fn a_filter_with_a_member_named_twice_is_refused_inside_an_op() {
+    let op = Op::Manage(ManageOp::CreateSegment {
+        actor: Actor::new("ada", Role::Admin),
+        segment: NewSegment::new("s", "account").filter(Filter::and([field("mrr").gt(3)])),
+    });
+    let json = op.to_json();
+    assert_eq!(Op::from_json(&json), Ok(op));
+    let twice = json.replacen(r#""combinator":"and""#, r#""combinator":"and","combinator":"or""#, 1);
+    assert_ne!(twice, json);
+    let err = Op::from_json(&twice).unwrap_err().to_string();
+    assert!(err.contains("duplicate member `combinator`"), "{err}");
+    let inner = json.replacen(r#""operator":">""#, r#""operator":">","operator":"<""#, 1);
+    assert_ne!(inner, json);
+    let err = Op::from_json(&inner).unwrap_err().to_string();
+    assert!(err.contains("rules[0]: duplicate member `operator`"), "{err}");
+    let text = r#"{"combinator":"and","rules":[],"combinator":"or"}"#;
+    let err = serde_json::from_str::<Filter>(text).unwrap_err().to_string();
+    assert!(err.contains("duplicate member `combinator`"), "{err}");
+    assert!(Filter::from_json(text).is_err());
 }

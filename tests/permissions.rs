@@ -22,7 +22,9 @@ fn fixture() -> Fixture {
         .build()
         .unwrap();
     let mut engine = Engine::new(schema);
-    engine.set_clock(Clock::Fixed(Timestamp::from_micros(1_800_000_000_000_000)));
+    engine
+        .set_clock(Clock::Fixed(Timestamp::from_micros(1_800_000_000_000_000)))
+        .unwrap();
     for (k, h) in [("a", 10i64), ("b", 50), ("c", 90)] {
         engine.insert("account", k, Row::new().set("health", h)).unwrap();
     }

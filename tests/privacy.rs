@@ -39,7 +39,7 @@ fn fixture() -> Fixture {
         .build()
         .unwrap();
     let mut engine = Engine::new(schema);
-    engine.set_clock(Clock::Fixed(now()));
+    engine.set_clock(Clock::Fixed(now())).unwrap();
     for (k, h) in [("a", 10i64), ("b", 50), ("c", 90)] {
         engine.insert("account", k, Row::new().set("health", h)).unwrap();
     }

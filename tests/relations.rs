@@ -91,7 +91,7 @@ fn schema_relation_errors() {
 #[test]
 fn quantifiers_and_accounts_without_users() {
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t0()));
+    e.set_clock(Clock::Fixed(t0())).unwrap();
     for a in ["a", "b", "empty"] {
         e.insert("account", a, Row::new()).unwrap();
     }
@@ -303,7 +303,7 @@ fn cycles_are_refused_naming_the_cycle() {
 #[test]
 fn a_change_reaches_every_dependent_segment_in_the_same_call() {
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t0()));
+    e.set_clock(Clock::Fixed(t0())).unwrap();
     let a = admin();
     e.insert("account", "acme", Row::new().set("mrr", 10)).unwrap();
     let mk = |e: &mut Engine, name: &str, kind: &str, v: serde_json::Value| {
@@ -560,8 +560,8 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, manual: SegmentId) -> Res
         )?,
         Op::Tick(d) => {
             *now = Timestamp::from_micros(now.as_micros() + d * DAY);
-            e.set_clock(Clock::Fixed(*now));
-            e.refresh(*now)
+            e.set_clock(Clock::Fixed(*now)).unwrap();
+            e.refresh(*now).unwrap()
         }
         Op::Batch(rows) => e.upsert_many(
             "user",
@@ -584,7 +584,7 @@ proptest! {
         let cfg = if tiny { IndexConfig { per_id_candidates: 3, ..IndexConfig::default() } } else { IndexConfig::default() };
         let mut e = Engine::with_config(schema(), LimitPolicy::default().with_unlimited_conditions(), cfg);
         let mut now = t0();
-        e.set_clock(Clock::Fixed(now));
+        e.set_clock(Clock::Fixed(now)).unwrap();
         let mut segs = define(&mut e);
         // A manually edited segment that a rule-fed one names.
         let a = admin();
@@ -670,7 +670,7 @@ proptest! {
         let cfg = if tiny { IndexConfig { per_id_candidates: 3, ..IndexConfig::default() } } else { IndexConfig::default() };
         let mut e = Engine::with_config(schema(), LimitPolicy::default().with_unlimited_conditions(), cfg);
         let now = t0();
-        e.set_clock(Clock::Fixed(now));
+        e.set_clock(Clock::Fixed(now)).unwrap();
         for (i, (mrr, parent)) in accounts.iter().enumerate() {
             let mut row = Row::new().set("mrr", *mrr);
             if let Some(p) = parent {

@@ -209,8 +209,8 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, serial: &mut u32) -> Stri
                 }
                 Op::Tick(d) => {
                     *now = Timestamp::from_micros(now.as_micros() + d * DAY + 1);
-                    e.set_clock(Clock::Fixed(*now));
-                    e.refresh(*now)
+                    e.set_clock(Clock::Fixed(*now)).unwrap();
+                    e.refresh(*now).unwrap()
                 }
                 Op::Create(f, private) => {
                     *serial += 1;
@@ -331,7 +331,7 @@ fn state(ops: &[Op]) -> (Engine, Timestamp, u32) {
     };
     let mut e = Engine::with_config(schema(), LimitPolicy::default().with_max_conditions(20), cfg);
     let mut now = t0();
-    e.set_clock(Clock::Fixed(now));
+    e.set_clock(Clock::Fixed(now)).unwrap();
     let mut serial = 0;
     for op in ops {
         apply(&mut e, op, &mut now, &mut serial);
@@ -709,7 +709,7 @@ fn a_restored_engine_settles_segments_in_the_order_they_depend_on_each_other() {
     // write stays in segment 1 without a blip: segment 2 must settle first.
     let a = admin();
     let mut e = Engine::new(schema());
-    e.set_clock(Clock::Fixed(t0()));
+    e.set_clock(Clock::Fixed(t0())).unwrap();
     e.upsert("account", "a1", Row::new().set("nps", 1).set("health", 80.0))
         .unwrap();
     let (first, _) = e.create_segment(&a, NewSegment::new("first", "account")).unwrap();

@@ -187,7 +187,8 @@ fn data(seed: u64, filters: usize) -> Data {
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let mut e = Engine::with_config(schema(), policy(), IndexConfig::default());
-    e.set_clock(segments::Clock::Fixed(Timestamp::from_micros(NOW)));
+    e.set_clock(segments::Clock::Fixed(Timestamp::from_micros(NOW)))
+        .unwrap();
     let rows = draw(&mut runner, prop::collection::vec(row(), ACCOUNTS - 20..ACCOUNTS));
     e.insert_many(
         "account",
@@ -260,8 +261,8 @@ fn data(seed: u64, filters: usize) -> Data {
     // The segments are current at the instant the queries are bound at.
     let shift = draw(&mut runner, prop::sample::select(&[0i64, 1, -DAY][..]));
     let now = Timestamp::from_micros(NOW + shift);
-    e.set_clock(segments::Clock::Fixed(now));
-    e.refresh(now);
+    e.set_clock(segments::Clock::Fixed(now)).unwrap();
+    e.refresh(now).unwrap();
     Data {
         engine: e,
         filters,

@@ -13,7 +13,7 @@ fn engine() -> (Engine, Timestamp) {
         .unwrap();
     let mut e = Engine::new(schema);
     let now: Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
-    e.set_clock(Clock::Fixed(now));
+    e.set_clock(Clock::Fixed(now)).unwrap();
     for i in 1..=100i64 {
         let key = format!("a{i}");
         e.insert("account", &key, Row::new().set("score", i)).unwrap();

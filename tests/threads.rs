@@ -32,7 +32,7 @@ fn readers_never_see_a_write_half_done() {
         .build()
         .unwrap();
     let mut e = Engine::new(schema);
-    e.set_clock(segments::Clock::Fixed(Timestamp::from_micros(0)));
+    e.set_clock(segments::Clock::Fixed(Timestamp::from_micros(0))).unwrap();
     e.insert_many(
         "account",
         (0..ACCOUNTS).map(|i| (key(i), Row::new().set("version", 0).set("health", i as f64))),

@@ -121,7 +121,7 @@ pub fn table(n: usize, seed: u64) -> Table {
 pub fn engine(n: usize, seed: u64) -> Engine {
     let schema = Schema::new([kind()]).expect("a valid schema");
     let mut e = Engine::new(schema);
-    e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW_MICROS)));
+    e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW_MICROS))).unwrap();
     in_batches(n, seed, |rows| {
         e.insert_many("account", rows).expect("generated rows are valid");
     });

@@ -37,7 +37,7 @@ pub fn admin() -> Actor {
 pub fn empty() -> Engine {
     let cfg = IndexConfig { fine_buckets: 4, min_bucket: 1, per_id_candidates: 3, ..IndexConfig::default() };
     let mut e = Engine::with_config(schema(), LimitPolicy::default().with_unlimited_conditions(), cfg);
-    e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW)));
+    e.set_clock(Clock::Fixed(Timestamp::from_micros(NOW))).unwrap();
     e
 }
 

@@ -288,7 +288,7 @@ fn covers(ty: FieldType, lo: Num, hi: Num) -> bool {
 /// One end of an interval: the value and whether it is included.
 type End = Option<(Num, bool)>;
 
-/// What the positive rules of one `and` ask of one field.
+/// What the rules of one `and` ask of one field.
 #[derive(Default)]
 struct Ask {
     lo: End,
@@ -299,6 +299,13 @@ struct Ask {
     bools: Option<Vec<bool>>,
     null: bool,
     present: bool,
+    /// What negated rules (`!=`, `notIn`, `not <`) ask: true on a missing
+    /// value, so they narrow the field only where it must be present.
+    negated: Vec<Test>,
+    /// The values the negated rules leave out, once applied.
+    not_nums: Vec<Num>,
+    not_strs: Vec<String>,
+    not_bools: Vec<bool>,
 }
 
 /// Narrows `end` to `(v, incl)` if that is tighter; `inward` is the order
@@ -323,6 +330,31 @@ fn inside(end: End, v: Num, inward: Ordering) -> bool {
         o => o == inward,
     })
 }
+
+/// The least integer on the inner side of a low end.
+fn int_above((v, incl): (Num, bool)) -> i128 {
+    match v {
+        Num::Int(i) if incl => i,
+        Num::Int(i) => i.saturating_add(1),
+        // Saturating casts: an end past i128 is past every i64 too.
+        Num::Float(x) if incl => x.ceil() as i128,
+        Num::Float(x) => (x.floor() as i128).saturating_add(1),
+    }
+}
+
+/// The greatest integer on the inner side of a high end.
+fn int_below((v, incl): (Num, bool)) -> i128 {
+    match v {
+        Num::Int(i) if incl => i,
+        Num::Int(i) => i.saturating_sub(1),
+        Num::Float(x) if incl => x.floor() as i128,
+        Num::Float(x) => (x.ceil() as i128).saturating_sub(1),
+    }
+}
+
+/// The most integers a range may hold to be checked one by one against
+/// the values negated rules leave out.
+const FEW: i128 = 64;
 
 impl Ask {
     fn above(&mut self, v: Num, incl: bool) {
@@ -354,24 +386,85 @@ impl Ask {
         });
     }
 
-    /// Why nothing can satisfy it, if so.
-    fn impossible(&self) -> Option<&'static str> {
+    fn left_out(&self, v: Num) -> bool {
+        self.not_nums.iter().any(|n| cmp_num(*n, v).is_eq())
+    }
+
+    /// A value the field may hold: inside the range and not left out.
+    fn allowed(&self, v: Num) -> bool {
+        self.within(v) && !self.left_out(v)
+    }
+
+    /// Applies the negated rules, where the value must be present: the
+    /// negation of a test then holds exactly where the test does not.
+    fn apply_negated(&mut self) {
+        if !self.present {
+            return;
+        }
+        for test in std::mem::take(&mut self.negated) {
+            match test {
+                Test::Num(op, v) => self.not_cmp(op, v),
+                Test::Time(op, v) => self.not_cmp(op, Num::Int(v)),
+                Test::NumIn(vs) => self.not_nums.extend(vs),
+                Test::StrEq(s) => self.not_strs.push(s),
+                Test::StrIn(vs) => self.not_strs.extend(vs),
+                Test::Bool(b) => self.not_bools.push(b),
+                _ => {}
+            }
+        }
+    }
+
+    fn not_cmp(&mut self, op: CmpOp, v: Num) {
+        match op {
+            CmpOp::Eq => self.not_nums.push(v),
+            CmpOp::Lt => self.above(v, true),
+            CmpOp::Le => self.above(v, false),
+            CmpOp::Gt => self.below(v, true),
+            CmpOp::Ge => self.below(v, false),
+        }
+    }
+
+    /// Why nothing of type `ty` can satisfy it, if so.
+    fn impossible(mut self, ty: Option<FieldType>) -> Option<&'static str> {
         if self.null && self.present {
             return Some("a value is asked to be both missing and present");
         }
+        self.apply_negated();
         if let (Some((l, li)), Some((h, hi))) = (self.lo, self.hi) {
             match cmp_num(l, h) {
                 Ordering::Greater => return Some("the ranges on the field do not overlap"),
                 Ordering::Equal if !(li && hi) => return Some("the ranges on the field do not overlap"),
+                // One value: as if it were asked for by `=`.
+                Ordering::Equal if self.among.is_none() => self.among = Some(vec![l]),
                 _ => {}
             }
         }
-        if let Some(vs) = &self.among {
-            if !vs.iter().any(|v| self.within(*v)) {
+        if ty == Some(FieldType::Int) {
+            let lo = self.lo.map_or(i64::MIN.into(), int_above).max(i64::MIN.into());
+            let hi = self.hi.map_or(i64::MAX.into(), int_below).min(i64::MAX.into());
+            if lo > hi {
+                return Some("no integer lies in the range on the field");
+            }
+            if self.among.is_none() && hi - lo < FEW && (lo..=hi).all(|i| self.left_out(Num::Int(i))) {
                 return Some("no value satisfies every rule on the field");
             }
         }
-        if self.strs.as_ref().is_some_and(Vec::is_empty) || self.bools.as_ref().is_some_and(Vec::is_empty) {
+        if let Some(vs) = &self.among {
+            if !vs.iter().any(|v| self.allowed(*v)) {
+                return Some("no value satisfies every rule on the field");
+            }
+        }
+        if let Some(vs) = &self.strs {
+            if !vs.iter().any(|s| !self.not_strs.contains(s)) {
+                return Some("no value satisfies every rule on the field");
+            }
+        }
+        let bools = match &self.bools {
+            Some(bs) => Some(bs.clone()),
+            None if self.present && ty == Some(FieldType::Bool) => Some(vec![false, true]),
+            None => None,
+        };
+        if bools.is_some_and(|bs| bs.iter().all(|b| self.not_bools.contains(b))) {
             return Some("no value satisfies every rule on the field");
         }
         None
@@ -382,8 +475,23 @@ impl Ask {
 fn contradiction(children: &[PlanNode], table: &Table) -> Option<String> {
     let mut asks: BTreeMap<FieldId, Ask> = BTreeMap::new();
     for c in children {
-        let PlanNode::Leaf(cond) = c else { continue };
+        let (cond, negated) = match c {
+            PlanNode::Leaf(cond) => (cond, false),
+            PlanNode::Not(inner) => match &**inner {
+                PlanNode::Leaf(cond) => (cond, true),
+                _ => continue,
+            },
+            _ => continue,
+        };
         let a = asks.entry(cond.field).or_default();
+        if negated {
+            match &cond.test {
+                // `notNull`.
+                Test::Null => a.present = true,
+                test => a.negated.push(test.clone()),
+            }
+            continue;
+        }
         let t = |n: i128| Num::Int(n);
         match &cond.test {
             Test::Null => a.null = true,
@@ -429,9 +537,10 @@ fn contradiction(children: &[PlanNode], table: &Table) -> Option<String> {
             _ => a.present = true,
         }
     }
-    asks.iter().find_map(|(f, a)| {
-        a.impossible().map(|why| {
-            let name = table.schema().field(*f).map_or("", |(n, _)| n);
+    asks.into_iter().find_map(|(f, a)| {
+        let field = table.schema().field(f);
+        a.impossible(field.map(|(_, ty)| ty)).map(|why| {
+            let name = field.map_or("", |(n, _)| n);
             format!("`{name}`: {why}")
         })
     })

@@ -322,12 +322,12 @@ impl Engine {
     /// let mut engine = Engine::new(schema);
     /// let t = |s: i64| Timestamp::from_micros(s * 1_000_000);
     /// let admin = Actor::new("ada", Role::Admin);
-    /// engine.set_clock(Clock::Fixed(t(0)));
+    /// engine.set_clock(Clock::Fixed(t(0)))?;
     /// let (vip, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
     /// engine.insert("account", "a", Row::new())?;
-    /// engine.set_clock(Clock::Fixed(t(10)));
+    /// engine.set_clock(Clock::Fixed(t(10)))?;
     /// engine.add_members(&admin, vip, ["a"])?;
-    /// engine.set_clock(Clock::Fixed(t(20)));
+    /// engine.set_clock(Clock::Fixed(t(20)))?;
     /// engine.remove_members(&admin, vip, ["a"])?;
     ///
     /// assert_eq!(engine.members_at(vip, t(15))?.len(), 1);
@@ -340,6 +340,12 @@ impl Engine {
     /// ```
     pub fn members_at(&self, segment: SegmentId, at: Timestamp) -> Result<RoaringBitmap, LogError> {
         self.retained_since(at)?;
+        Ok(self.undone_after(segment, at))
+    }
+
+    /// A segment's members now, with every change stamped after `at`
+    /// undone, latest first.
+    fn undone_after(&self, segment: SegmentId, at: Timestamp) -> RoaringBitmap {
         let mut members = self
             .book
             .segments
@@ -354,11 +360,12 @@ impl Engine {
                 }
             }
         }
-        Ok(members)
+        members
     }
 
     /// A segment's size at `from`, `from + step`, ... up to `to`, from the
-    /// retained log (at most 100,000 points).
+    /// retained log (at most 100,000 points): at each point, the size of
+    /// [`Engine::members_at`] there, whatever the clock did between writes.
     ///
     /// # Errors
     ///
@@ -387,14 +394,41 @@ impl Engine {
             });
         }
         self.retained_since(from)?;
-        let mut size = self.book.segments.get(&segment).map_or(0, |s| s.members.len()) as i64;
         let times: Vec<Timestamp> = (0..points)
             .map(|i| Timestamp::from_micros(from.as_micros() + i * step_us))
             .collect();
+        let calls = &self.log.calls;
+        let forward = calls
+            .iter()
+            .zip(calls.iter().skip(1))
+            .all(|(a, b)| a.changes.at() <= b.changes.at());
+        if !forward {
+            // The clock went back: the changes after a point are not a
+            // suffix of the log, so undo them as `members_at` does. Points
+            // with the same changes after them (as many, the sets being
+            // nested) share one answer.
+            let mut stamps: Vec<Timestamp> = calls.iter().map(|c| c.changes.at()).collect();
+            stamps.sort_unstable();
+            let mut known: Option<(usize, u64)> = None;
+            return Ok(times
+                .into_iter()
+                .map(|t| {
+                    let after = stamps.len() - stamps.partition_point(|s| *s <= t);
+                    let size = match known {
+                        Some((k, size)) if k == after => size,
+                        _ => self.undone_after(segment, t).len(),
+                    };
+                    known = Some((after, size));
+                    (t, size)
+                })
+                .collect());
+        }
+        let mut size = self.book.segments.get(&segment).map_or(0, |s| s.members.len()) as i64;
         let mut out = vec![(Timestamp::from_micros(0), 0u64); times.len()];
         // Walk back from now: each point's size is now's, less what entered
-        // after it, plus what left after it.
-        let mut calls = self.log.calls.iter().rev().peekable();
+        // after it, plus what left after it (the log's instants only go
+        // forward, so what came after a point is a suffix of it).
+        let mut calls = calls.iter().rev().peekable();
         for (i, t) in times.iter().enumerate().rev() {
             while let Some(call) = calls.next_if(|c| c.changes.at() > *t) {
                 for g in call.changes.groups().iter().filter(|g| g.segment() == segment) {

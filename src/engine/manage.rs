@@ -820,7 +820,7 @@ impl<'a> Home<'a> {
 
 impl<'a> Reader<'a> {
     /// `actor`, saving a rule of `segment`.
-    fn of(actor: &'a Actor, segment: &'a SegmentState) -> Reader<'a> {
+    pub(super) fn of(actor: &'a Actor, segment: &'a SegmentState) -> Reader<'a> {
         Reader {
             actor,
             home: Some(Home::of(segment)),

@@ -845,18 +845,11 @@ impl Engine {
     }
 
     /// A time op through the journal, durable on return. On a journal that
-    /// fails, the op does not happen: no changes (`apply` says why).
-    pub(super) fn apply_time(&mut self, op: TimeOp) -> Changes {
-        let now = self.now();
-        match self.apply_time_deferred(op) {
-            Ok((c, commit)) => {
-                // Applied: a sync that fails poisons the journal for the
-                // writes after it, and these changes did happen.
-                let _ = commit.wait();
-                c
-            }
-            Err(_) => Changes::new(now),
-        }
+    /// fails, the op does not happen and the journal's error is returned.
+    pub(super) fn apply_time(&mut self, op: TimeOp) -> Result<Changes, JournalError> {
+        let (c, commit) = self.apply_time_deferred(op)?;
+        commit.wait()?;
+        Ok(c)
     }
 
     fn apply_data_deferred(&mut self, op: DataOp) -> Result<(Changes, Commit), StoreError> {

@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 
 use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
 use super::{Clock, Engine};
-use crate::error::{SegmentError, StoreError};
+use crate::error::{JournalError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
 use crate::store::{Properties, Rejected, Row};
@@ -1109,18 +1109,33 @@ impl Engine {
     /// Re-evaluates the rules with relative-time conditions at `now`, so
     /// entities whose windows slid enter or exit. Other rules are current
     /// already. Changes are stamped `now`.
-    pub fn refresh(&mut self, now: Timestamp) -> Changes {
+    ///
+    /// # Errors
+    ///
+    /// On an engine opened on a directory, the journal's error: the refresh
+    /// did not happen (nothing changed) or, for a sync that failed after it
+    /// was applied, it is not durable.
+    pub fn refresh(&mut self, now: Timestamp) -> Result<Changes, JournalError> {
         self.apply_time(TimeOp::Refresh { now })
     }
 
     /// Re-evaluates every rule at `now` (a daily full refresh).
-    pub fn refresh_all(&mut self, now: Timestamp) -> Changes {
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::refresh`].
+    pub fn refresh_all(&mut self, now: Timestamp) -> Result<Changes, JournalError> {
         self.apply_time(TimeOp::RefreshAll { now })
     }
 
     /// Sets the clock.
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.apply_time(TimeOp::SetClock { clock });
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::refresh`]: on a journal that refuses the write, the
+    /// clock is left as it was.
+    pub fn set_clock(&mut self, clock: Clock) -> Result<(), JournalError> {
+        self.apply_time(TimeOp::SetClock { clock }).map(|_| ())
     }
 }
 

@@ -919,7 +919,8 @@ impl Serialize for Group {
 impl<'de> Deserialize<'de> for Group {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Group, D::Error> {
         if d.is_human_readable() {
-            let v = Value::deserialize(d)?;
+            // Strictly: a member named twice is refused, as in JSON text.
+            let v = crate::strict_json::from_deserializer(d)?;
             Filter::from_json_value(&v).map_err(D::Error::custom)
         } else {
             let text = String::deserialize(d)?;

@@ -82,14 +82,14 @@
 //!     .build()?;
 //! let mut engine = Engine::new(schema);
 //! let day = |d: i64| Timestamp::from_micros(1_798_761_600_000_000 + d * 86_400_000_000);
-//! engine.set_clock(Clock::Fixed(day(0)));
+//! engine.set_clock(Clock::Fixed(day(0)))?;
 //! engine.insert("account", "acme", Row::new().set("engagement", 40.0))?;
 //! engine.insert("account", "globex", Row::new().set("engagement", 70.0))?;
 //! let rising = Filter::from_json(r#"{"combinator": "and", "rules": [{"field": "@delta:engagement",
 //!     "operator": ">=", "value": {"percent": 25, "withinLast": {"amount": 30, "unit": "days"}}}]}"#)?;
 //! let (id, _) = engine.create_segment(&Actor::new("ada", Role::Admin),
 //!     NewSegment::new("Increasing engagement", "account").filter(rising))?;
-//! engine.set_clock(Clock::Fixed(day(10)));
+//! engine.set_clock(Clock::Fixed(day(10)))?;
 //! engine.upsert("account", "acme", Row::new().set("engagement", 55.0))?; // +37.5%
 //! engine.upsert("account", "globex", Row::new().set("engagement", 75.0))?; // +7%
 //! assert_eq!(engine.member_keys(id)?.collect::<Vec<_>>(), ["acme"]);

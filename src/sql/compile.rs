@@ -101,7 +101,7 @@ pub fn compile(plan: &Plan, mapping: &Mapping, dialect: Dialect) -> Result<Sql, 
         ident(&m.key, dialect)?,
         table(&m.table, dialect)?
     );
-    Ok(cx.done(text))
+    cx.done(text)
 }
 
 /// Compiles `plan` to a boolean condition over the kind's table named
@@ -115,7 +115,7 @@ pub fn compile_condition(plan: &Plan, mapping: &Mapping, dialect: Dialect, alias
     let mut cx = Cx::new(mapping, dialect);
     let kind = cx.kind_of(&plan.kind)?;
     let cond = cx.node(&plan.root, kind, &ident(alias, dialect)?)?;
-    Ok(cx.done(cond))
+    cx.done(cond)
 }
 
 /// `s` quoted as one identifier, if it is safe: letters, digits, `_`, `$`
@@ -221,7 +221,19 @@ impl<'a> Cx<'a> {
     /// The query, its placeholders numbered in the order they appear and
     /// only the parameters it uses (a branch decided at compile time may
     /// have made some and dropped them).
-    fn done(self, text: String) -> Sql {
+    fn done(self, text: String) -> Result<Sql, SqlError> {
+        if self.d == Dialect::Postgres {
+            for p in &self.params {
+                if let Param::Value(SqlValue::Text(s)) = p {
+                    if s.contains('\0') {
+                        return Err(SqlError::Unsupported {
+                            what: format!("the literal {s:?}"),
+                            why: "PostgreSQL's text cannot hold U+0000".into(),
+                        });
+                    }
+                }
+            }
+        }
         let mut out = String::with_capacity(text.len());
         let mut params = Vec::new();
         let mut number: Vec<Option<usize>> = vec![None; self.params.len()];
@@ -239,11 +251,11 @@ impl<'a> Cx<'a> {
             rest = after.get(end + MARK.len_utf8()..).unwrap_or("");
         }
         out.push_str(rest);
-        Sql {
+        Ok(Sql {
             text: out,
             params,
             dialect: self.d,
-        }
+        })
     }
 
     /// The mapping's id of the plan's kind, which must be the schema's.
@@ -373,8 +385,8 @@ impl<'a> Cx<'a> {
                     Dialect::Spark => format!("size(array_except({list}, {col})) = 0"),
                 })
             }
-            Test::Pred(p) => known(self.pred(&col, p)),
-            Test::TagsMatch(m) => self.tags_match(&col, m),
+            Test::Pred(p) => known(self.pred(&col, p)?),
+            Test::TagsMatch(m) => self.tags_match(&col, m)?,
             Test::Fields(f) => self.fields(kind, a, (&col, ty), f)?,
             Test::Trend(_) => {
                 return Err(SqlError::Unsupported {
@@ -431,24 +443,22 @@ impl<'a> Cx<'a> {
     }
 
     /// A dictionary-scanning string test on expression `x`.
-    fn pred(&mut self, x: &str, p: &StrPred) -> String {
+    fn pred(&mut self, x: &str, p: &StrPred) -> Result<String, SqlError> {
         if let StrKind::Regex(r) = &p.kind {
-            let pattern = match (p.fold, self.d) {
-                (true, Dialect::Postgres | Dialect::DuckDb) | (false, _) => r.as_str().to_string(),
-                (true, _) => format!("(?i){}", r.as_str()),
-            };
+            let pattern = super::regex::translate(r.as_str(), p.fold, self.d).map_err(|why| SqlError::Unsupported {
+                what: format!("the pattern `{}`", r.as_str()),
+                why,
+            })?;
             let q = self.text(&pattern);
-            return match (self.d, p.fold) {
-                (Dialect::Postgres, false) => format!("{x} ~ {q}"),
-                (Dialect::Postgres, true) => format!("{x} ~* {q}"),
-                (Dialect::DuckDb, false) => format!("regexp_matches({x}, {q})"),
-                (Dialect::DuckDb, true) => format!("regexp_matches({x}, {q}, 'i')"),
-                (Dialect::ClickHouse, _) => format!("match({x}, {q})"),
-                (Dialect::Spark, _) => format!("{x} RLIKE {q}"),
-            };
+            return Ok(match self.d {
+                Dialect::Postgres => format!("{x} ~ {q}"),
+                Dialect::DuckDb => format!("regexp_matches({x}, {q})"),
+                Dialect::ClickHouse => format!("match({x}, {q})"),
+                Dialect::Spark => format!("{x} RLIKE {q}"),
+            });
         }
         let s = if p.fold { self.lower(x) } else { x.to_string() };
-        match &p.kind {
+        Ok(match &p.kind {
             StrKind::Eq(v) => {
                 let q = self.text(v);
                 format!("{s} = {q}")
@@ -462,31 +472,23 @@ impl<'a> Cx<'a> {
                 self.str_match(&s, *m, &q)
             }
             StrKind::Regex(_) => unreachable!("handled above"),
-        }
+        })
     }
 
-    fn str_node(&mut self, n: &StrNode, x: &str) -> String {
-        match n {
-            StrNode::And(xs) => {
-                let parts = xs.iter().map(|c| self.str_node(c, x)).collect();
-                all_of(parts)
-            }
-            StrNode::Or(xs) => {
-                let parts = xs.iter().map(|c| self.str_node(c, x)).collect();
-                any_of(parts)
-            }
-            StrNode::Xor(xs) => {
-                let parts = xs.iter().map(|c| self.str_node(c, x)).collect();
-                odd_of(parts)
-            }
-            StrNode::Not(c) => not(self.str_node(c, x)),
-            StrNode::Leaf(p) => known(self.pred(x, p)),
-        }
+    fn str_node(&mut self, n: &StrNode, x: &str) -> Result<String, SqlError> {
+        let mut each = |xs: &[StrNode]| xs.iter().map(|c| self.str_node(c, x)).collect::<Result<Vec<_>, _>>();
+        Ok(match n {
+            StrNode::And(xs) => all_of(each(xs)?),
+            StrNode::Or(xs) => any_of(each(xs)?),
+            StrNode::Xor(xs) => odd_of(each(xs)?),
+            StrNode::Not(c) => not(self.str_node(c, x)?),
+            StrNode::Leaf(p) => known(self.pred(x, p)?),
+        })
     }
 
     /// A match mode: how many tags pass `each`, against how many there are.
-    fn tags_match(&mut self, col: &str, m: &TagsMatch) -> String {
-        let each = self.str_node(&m.each, "x");
+    fn tags_match(&mut self, col: &str, m: &TagsMatch) -> Result<String, SqlError> {
+        let each = self.str_node(&m.each, "x")?;
         let matched = match self.d {
             Dialect::Postgres => format!("(SELECT count(*) FROM unnest({col}) AS u(x) WHERE {each})"),
             // Python-style lambdas: DuckDB 1.3 on; 2.0 refuses the arrow.
@@ -507,14 +509,14 @@ impl<'a> Cx<'a> {
                 format!("{fm} {op} {p}")
             }
         };
-        match m.count {
+        Ok(match m.count {
             TagCount::Some => format!("({matched} > 0)"),
             TagCount::All => format!("({some} AND {matched} = {total})"),
             TagCount::None => format!("({matched} = 0)"),
             TagCount::AtLeast(t) => format!("({some} AND {})", goal(self, t, ">=")),
             TagCount::AtMost(t) => format!("({some} AND {})", goal(self, t, "<=")),
             TagCount::Exactly(t) => format!("({some} AND {})", goal(self, t, "=")),
-        }
+        })
     }
 
     /// The bound of a numeric or instant column of type `ty` at key `k`
@@ -616,6 +618,11 @@ impl<'a> Cx<'a> {
                 }
                 if ps.is_empty() {
                     "FALSE".into()
+                } else if ty == FieldType::Float {
+                    // `=` for floats: ClickHouse's `IN` tells -0.0 from 0.0
+                    // (its `=` does not, nor does the engine).
+                    let eqs: Vec<String> = ps.iter().map(|p| format!("{x} = {p}")).collect();
+                    known(any_of(eqs))
                 } else {
                     known(format!("{x} IN ({})", ps.join(", ")))
                 }

@@ -50,11 +50,22 @@
 //! - trends of tracked fields (`@delta`, `@max`, `@min`) and `where` over
 //!   event properties: the history and the properties are the engine's own
 //!   and have no table in a mapping; refused;
-//! - regular expressions are handed to the engine's own regex dialect
-//!   (POSIX in PostgreSQL, RE2 in DuckDB and ClickHouse, Java's in Spark):
-//!   the common syntax (classes, anchors, alternation, repetition, `(?i)`)
-//!   means the same, but a pattern using a feature one dialect lacks may
-//!   fail or differ there;
+//! - regular expressions: a pattern is parsed as the engine parses it (the
+//!   `regex` crate's syntax) and written out for the dialect's own regex
+//!   engine (POSIX AREs in PostgreSQL, RE2 in DuckDB and ClickHouse,
+//!   Java's in Spark) with nothing left to its reading: classes (`.`, `\w`,
+//!   `\d`, `[[:alpha:]]`, a letter ignoring case) as their explicit
+//!   ranges, so `.` never matches a line break unless `(?s)` says so and
+//!   `\w` is Unicode everywhere; characters as code point escapes;
+//!   anchors and word boundaries as lookarounds where the dialect's own
+//!   differ (PostgreSQL's `\b` is a backspace; Java's `$` also matches
+//!   before a final line break). Refused, per dialect: a Unicode word
+//!   boundary or word start or end (`\b`, `\<`, `\b{start}`) in DuckDB
+//!   and ClickHouse, whose RE2 has only the ASCII one (write `(?-u:\b)`);
+//!   a repetition counted past 255 in PostgreSQL or 1,000 in RE2; a class
+//!   that matches nothing; CRLF-mode anchors (`(?mR)`);
+//! - PostgreSQL's `text` cannot hold U+0000: a literal holding it is
+//!   refused for PostgreSQL;
 //! - ignoring case lowercases with the engine's `lower`, which agrees with
 //!   the library on ASCII; outside ASCII it depends on the engine (and on
 //!   PostgreSQL's collation);
@@ -89,6 +100,7 @@
 
 mod compile;
 mod mapping;
+mod regex;
 
 use std::fmt;
 
@@ -165,13 +177,16 @@ impl SqlValue {
     /// The value as text that the placeholder's cast reads in `dialect`,
     /// for clients that bind every parameter as text: digits, `true` /
     /// `false`, the string itself, or the instant in UTC,
-    /// `2026-11-22 12:00:00.000000` (with `+00` for PostgreSQL, whose
-    /// `timestamptz` would read a bare instant in the session's zone).
+    /// `2026-11-22 12:00:00.000000`, with its zone where the cast would
+    /// read a bare instant in the session's zone: `+00` for PostgreSQL's
+    /// `timestamptz`, `+00:00` for Spark's `TIMESTAMP` (DuckDB's
+    /// `TIMESTAMP` and ClickHouse's `DateTime64(6, 'UTC')` have a zone of
+    /// their own, whatever the session's).
     pub fn to_sql_text(&self, dialect: Dialect) -> String {
         match self {
-            SqlValue::Timestamp(_) if dialect == Dialect::Postgres => {
+            SqlValue::Timestamp(_) if matches!(dialect, Dialect::Postgres | Dialect::Spark) => {
                 let mut t = self.to_sql_text(Dialect::DuckDb);
-                t.push_str("+00");
+                t.push_str(if dialect == Dialect::Postgres { "+00" } else { "+00:00" });
                 t
             }
             SqlValue::Int(i) => i.to_string(),
