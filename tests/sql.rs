@@ -4,11 +4,23 @@
 //! `@segment` references added): PostgreSQL, DuckDB, ClickHouse (chDB) and
 //! Spark (local mode).
 //!
-//! The engines are driven by `tests/sql/driver.py`; PostgreSQL is reached
-//! at `SEGMENTS_PG` (a libpq connection string; `.ci/run` starts a server
-//! and sets it). Where an engine is not installed, its test says so and
-//! passes, but under `CI=true`, where it fails. `SEGMENTS_SQL_SEED` fixes
-//! the seed; `SEGMENTS_SQL_FILTERS` the number of filters.
+//! The engines are driven by `tests/sql/driver.py`, each session in a zone
+//! other than UTC; PostgreSQL is reached at `SEGMENTS_PG` (a libpq
+//! connection string). The data holds line breaks, letters outside ASCII,
+//! NUL (but for PostgreSQL, whose `text` cannot hold it) and -0.0.
+//!
+//! These tests are `#[ignore]`d, so that a plain `cargo test` reports them
+//! as not run; `.ci/run` installs the engines, starts PostgreSQL and runs
+//! them with `--include-ignored`. To run them by hand:
+//!
+//! ```text
+//! pip install -r tests/sql/requirements.txt      # DuckDB, chDB, PySpark, psycopg
+//! SEGMENTS_PG="host=... user=... dbname=..." cargo test --release --test sql -- --include-ignored
+//! ```
+//!
+//! An engine that is not there is reported as "skipped" on stderr (and is
+//! a failure under `CI=true`). `SEGMENTS_SQL_SEED` fixes the seed;
+//! `SEGMENTS_SQL_FILTERS` the number of filters.
 
 mod gen;
 
@@ -22,7 +34,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use segments::filter::{in_segments, not_in_segments, related, usage_change, Group, Operator, Rule, Threshold};
 use segments::segment::{Actor, NewSegment, Role, SegmentId};
-use segments::sql::{self, column_type, quote, Dialect, EventTable, Mapping, MembershipTable};
+use segments::sql::{self, column_type, quote, Dialect, EventTable, Mapping, MembershipTable, SqlError};
 use segments::{Engine, FieldType, Filter, IndexConfig, KindSchema, LimitPolicy, Plan, Row, Schema, Timestamp, Value};
 
 const USERS: usize = 160;
@@ -182,7 +194,21 @@ fn policy() -> LimitPolicy {
     LimitPolicy::default().with_unlimited_conditions()
 }
 
-fn data(seed: u64, filters: usize) -> Data {
+/// PostgreSQL's `text` cannot hold U+0000: its data has none (its filters
+/// that name one are refused).
+fn without_nul(r: Row, d: Dialect) -> Row {
+    if d != Dialect::Postgres {
+        return r;
+    }
+    r.iter()
+        .map(|(f, v)| match v {
+            Value::String(s) => (f.to_string(), Value::String(s.replace('\0', "\u{1}"))),
+            v => (f.to_string(), v.clone()),
+        })
+        .collect()
+}
+
+fn data(seed: u64, filters: usize, d: Dialect) -> Data {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
@@ -192,13 +218,15 @@ fn data(seed: u64, filters: usize) -> Data {
     let rows = draw(&mut runner, prop::collection::vec(row(), ACCOUNTS - 20..ACCOUNTS));
     e.insert_many(
         "account",
-        rows.into_iter().enumerate().map(|(i, r)| (format!("k{i}"), r)),
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("k{i}"), without_nul(r, d))),
     )
     .unwrap();
     for op in draw(&mut runner, ops(ACCOUNTS)) {
         match op {
             Op::Upsert(k, r) => {
-                e.upsert("account", &format!("k{k}"), r).unwrap();
+                e.upsert("account", &format!("k{k}"), without_nul(r, d)).unwrap();
             }
             Op::Clear(k, f) => {
                 let _ = e.clear_field("account", &format!("k{k}"), f);
@@ -271,10 +299,13 @@ fn data(seed: u64, filters: usize) -> Data {
     }
 }
 
-fn cell(v: Option<Value>) -> serde_json::Value {
+/// A cell as the driver reads it; a float zero as -0.0 where `negative`
+/// (the engine holds them as one value).
+fn cell(v: Option<Value>, negative: bool) -> serde_json::Value {
     match v {
         None | Some(Value::Null) => serde_json::Value::Null,
         Some(Value::Int(i)) => i.into(),
+        Some(Value::Float(x)) if x == 0.0 && negative => (-0.0f64).into(),
         Some(Value::Float(x)) => x.into(),
         Some(Value::String(s)) => s.into(),
         Some(Value::Bool(b)) => b.into(),
@@ -304,7 +335,10 @@ fn tables(e: &Engine, d: Dialect) -> (Vec<serde_json::Value>, Mapping) {
             .map(|id| {
                 let id = segments::EntityId(id);
                 let mut row = vec![serde_json::Value::from(table.key(id).unwrap())];
-                row.extend(kind.fields().map(|(_, name, _)| cell(table.get(id, name))));
+                row.extend(
+                    kind.fields()
+                        .map(|(_, name, _)| cell(table.get(id, name), id.0 % 2 == 0)),
+                );
                 serde_json::Value::Array(row)
             })
             .collect();
@@ -387,7 +421,9 @@ fn seed() -> u64 {
 fn agree(engine: &str, d: Dialect, filters: usize) {
     if let Err(why) = available(engine) {
         assert!(!ci(), "{engine} must run under CI: {why}");
-        eprintln!("skipped: {engine}: {why}");
+        // Past the test harness's capture, so that a run asked for by name
+        // shows it: the test did not run.
+        let _ = writeln!(std::io::stderr(), "skipped: {engine}: {why}");
         return;
     }
     let filters = std::env::var("SEGMENTS_SQL_FILTERS")
@@ -395,7 +431,7 @@ fn agree(engine: &str, d: Dialect, filters: usize) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(filters);
     let seed = seed();
-    let data = data(seed, filters);
+    let data = data(seed, filters, d);
     let e = &data.engine;
     let (tables, mapping) = tables(e, d);
     let inline = data
@@ -404,12 +440,19 @@ fn agree(engine: &str, d: Dialect, filters: usize) {
         .fold(mapping.clone(), |m, (id, plan)| m.inline_segment(*id, plan.clone()));
     let mut queries = Vec::new();
     let mut wants = Vec::new();
+    let mut refused = 0;
     for (i, f) in data.filters.iter().enumerate() {
         let plan = Plan::in_schema(f, e.store().schema(), "account", &policy()).expect("generated filters are valid");
         // Every other filter inlines the segments that follow rules alone.
         let inlined = i % 2 == 1 && plan.segments().iter().all(|s| s.0 < SEGMENTS && s.0 != 1 && s.0 != 2);
-        let q =
-            sql::compile(&plan, if inlined { &inline } else { &mapping }, d).expect("every generated filter compiles");
+        let q = match sql::compile(&plan, if inlined { &inline } else { &mapping }, d) {
+            Ok(q) => q,
+            Err(SqlError::Unsupported { why, .. }) if refused_in(d, &why) => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => panic!("{} does not compile for {d}: {e}", serde_json::to_string(f).unwrap()),
+        };
         let want: BTreeSet<String> = e
             .table("account")
             .unwrap()
@@ -474,25 +517,87 @@ fn agree(engine: &str, d: Dialect, filters: usize) {
         wants.len(),
         wrong.iter().take(3).cloned().collect::<Vec<_>>().join("\n")
     );
-    eprintln!("{engine}: {} filters agree (seed {seed})", wants.len());
+    eprintln!(
+        "{engine}: {} filters agree, {refused} refused as documented (seed {seed})",
+        wants.len()
+    );
+}
+
+/// Whether a refusal is one the SQL docs list for the dialect: U+0000 in
+/// PostgreSQL, a Unicode word boundary in RE2.
+fn refused_in(d: Dialect, why: &str) -> bool {
+    match d {
+        Dialect::Postgres => why.contains("U+0000"),
+        Dialect::DuckDb | Dialect::ClickHouse => why.contains("word boundary"),
+        Dialect::Spark => false,
+    }
 }
 
 #[test]
+#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
 fn postgres_returns_what_the_engine_returns() {
     agree("postgres", Dialect::Postgres, 1000);
 }
 
 #[test]
+#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
 fn duckdb_returns_what_the_engine_returns() {
     agree("duckdb", Dialect::DuckDb, 1000);
 }
 
 #[test]
+#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
 fn clickhouse_returns_what_the_engine_returns() {
     agree("clickhouse", Dialect::ClickHouse, 200);
 }
 
 #[test]
+#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
 fn spark_returns_what_the_engine_returns() {
     agree("spark", Dialect::Spark, 200);
+}
+
+/// What the dialects cannot say is refused at compile time, with the
+/// reason; the rest compiles. (The engines above check the meaning.)
+#[test]
+fn refusals_are_per_dialect_and_say_why() {
+    let schema = gen::schema();
+    let schema = Schema::new([(*schema).clone()]).unwrap();
+    let mapping = Mapping::new(&schema);
+    let compile = |json: &str, d: Dialect| {
+        let f = Filter::from_json(json).unwrap();
+        let plan = Plan::in_schema(&f, &schema, "account", &policy()).unwrap();
+        sql::compile(&plan, &mapping, d)
+    };
+    let nul = r#"{"combinator":"and","rules":[{"field":"s","operator":"=","value":"a\u0000b"}]}"#;
+    let err = compile(nul, Dialect::Postgres).unwrap_err();
+    assert!(
+        matches!(&err, SqlError::Unsupported { why, .. } if why.contains("U+0000")),
+        "{err}"
+    );
+    for d in [Dialect::DuckDb, Dialect::ClickHouse, Dialect::Spark] {
+        assert!(compile(nul, d).is_ok(), "{d}");
+    }
+    let boundary = r#"{"combinator":"and","rules":[{"field":"s","operator":"matchesRegex","value":"\\bab"}]}"#;
+    let ascii = r#"{"combinator":"and","rules":[{"field":"s","operator":"matchesRegex","value":"(?-u:\\b)ab"}]}"#;
+    for d in Dialect::ALL {
+        let re2 = matches!(d, Dialect::DuckDb | Dialect::ClickHouse);
+        let got = compile(boundary, d);
+        assert_eq!(got.is_err(), re2, "{d}: {got:?}");
+        if let Err(e) = got {
+            assert!(
+                e.to_string().contains("(?-u:\\b)"),
+                "the error says what to write instead: {e}"
+            );
+        }
+        assert!(compile(ascii, d).is_ok(), "{d}");
+    }
+    // Text as ClickHouse reads a query parameter: escaped.
+    let text = sql::SqlValue::Text("a\\b\nc".into());
+    assert_eq!(text.to_sql_text(Dialect::ClickHouse), "a\\\\b\\nc");
+    assert_eq!(text.to_sql_text(Dialect::DuckDb), "a\\b\nc");
+    let at = sql::SqlValue::Timestamp("2026-11-22T12:00:00Z".parse().unwrap());
+    assert_eq!(at.to_sql_text(Dialect::Spark), "2026-11-22 12:00:00.000000+00:00");
+    assert_eq!(at.to_sql_text(Dialect::Postgres), "2026-11-22 12:00:00.000000+00");
+    assert_eq!(at.to_sql_text(Dialect::DuckDb), "2026-11-22 12:00:00.000000");
 }

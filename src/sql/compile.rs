@@ -618,10 +618,11 @@ impl<'a> Cx<'a> {
                 }
                 if ps.is_empty() {
                     "FALSE".into()
-                } else if ty == FieldType::Float {
-                    // `=` for floats: ClickHouse's `IN` tells -0.0 from 0.0
-                    // (its `=` does not, nor does the engine).
-                    let eqs: Vec<String> = ps.iter().map(|p| format!("{x} = {p}")).collect();
+                } else if ty == FieldType::Float && self.d == Dialect::ClickHouse {
+                    // ClickHouse's `IN` tells -0.0 from 0.0 (the engine does
+                    // not), and it rewrites a chain of three `=` or more
+                    // into an `IN`: each value as a range of one.
+                    let eqs: Vec<String> = ps.iter().map(|p| format!("({x} >= {p} AND {x} <= {p})")).collect();
                     known(any_of(eqs))
                 } else {
                     known(format!("{x} IN ({})", ps.join(", ")))

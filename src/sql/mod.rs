@@ -181,9 +181,26 @@ impl SqlValue {
     /// read a bare instant in the session's zone: `+00` for PostgreSQL's
     /// `timestamptz`, `+00:00` for Spark's `TIMESTAMP` (DuckDB's
     /// `TIMESTAMP` and ClickHouse's `DateTime64(6, 'UTC')` have a zone of
-    /// their own, whatever the session's).
+    /// their own, whatever the session's). ClickHouse reads a query
+    /// parameter's text in its escaped (TabSeparated) form, so there a
+    /// string's backslashes, line breaks, tabs and NULs come escaped
+    /// (`a\b` is `a\\b`).
     pub fn to_sql_text(&self, dialect: Dialect) -> String {
         match self {
+            SqlValue::Text(s) if dialect == Dialect::ClickHouse => {
+                let mut out = String::with_capacity(s.len());
+                for c in s.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        '\t' => out.push_str("\\t"),
+                        '\r' => out.push_str("\\r"),
+                        '\0' => out.push_str("\\0"),
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
             SqlValue::Timestamp(_) if matches!(dialect, Dialect::Postgres | Dialect::Spark) => {
                 let mut t = self.to_sql_text(Dialect::DuckDb);
                 t.push_str(if dialect == Dialect::Postgres { "+00" } else { "+00:00" });

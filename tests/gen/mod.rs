@@ -36,7 +36,25 @@ pub fn schema() -> Arc<KindSchema> {
 
 pub const INTS: &[i64] = &[i64::MIN, -3, -1, 0, 1, 2, 3, 5, 8, i64::MAX];
 pub const FLOATS: &[f64] = &[-1e300, -2.5, -0.0, 0.0, 0.5, 1.0, 2.5, 3.0, 9007199254740992.0, 1e300];
-pub const STRINGS: &[&str] = &["", "a", "ab", "ba", "pro", "free", "enterprise", "Pro"];
+/// Strings, with line breaks, letters outside ASCII (some that case
+/// folding or `\w` treat differently from ASCII) and a NUL among them.
+pub const STRINGS: &[&str] = &[
+    "",
+    "a",
+    "ab",
+    "ba",
+    "pro",
+    "free",
+    "enterprise",
+    "Pro",
+    "e\nb",
+    "line\nbreak\n",
+    "straße",
+    "École",
+    "日本",
+    "ab cd",
+    "nul\0ab",
+];
 pub const TAGS: &[&str] = &["x", "y", "z", "w"];
 pub const TIMES: &[i64] = &[-20 * DAY, -14 * DAY, -DAY - 1, -1, 0, 1, 14 * DAY, 60 * DAY, 61 * DAY];
 
@@ -221,7 +239,29 @@ pub fn rule() -> impl Strategy<Value = Rule> {
         ),
         on_s(
             &[Operator::MatchesRegex, Operator::DoesNotMatchRegex],
-            &["^p", "o$", "[ab]+", "(?i)pro", "^$", "^(a|ba)$", "e.*e"]
+            &[
+                "^p",
+                "o$",
+                "[ab]+",
+                "(?i)pro",
+                "^$",
+                "^(a|ba)$",
+                "e.*e",
+                "e.b",
+                "(?s)e.b",
+                "\\bab",
+                "(?-u:\\b)ab",
+                "\\Bb",
+                "\\w+$",
+                "^\\w",
+                "[[:alpha:]]+$",
+                "(?m)^b",
+                "k$",
+                "(?i)ÉCOLE",
+                "ß",
+                "\\x00",
+                "\\s",
+            ]
         ),
         (
             prop::sample::select(&[Operator::In, Operator::NotIn][..]),

@@ -10,6 +10,9 @@ placeholders' casts read). For each query, one line: {"keys": [...]}, or
 strings (tags), and instants as {"us": microseconds since the epoch, UTC}.
 
 PostgreSQL is reached at the libpq connection string in SEGMENTS_PG.
+
+Every session runs in a zone other than UTC (ZONE), as a service's may:
+the compiled queries must not depend on it.
 """
 
 import datetime
@@ -18,6 +21,7 @@ import os
 import sys
 
 EPOCH = datetime.datetime(1970, 1, 1)
+ZONE = "America/New_York"
 
 
 def instant(v, aware):
@@ -34,7 +38,7 @@ def plain(v, aware=False):
 def run_postgres(job):
     import psycopg
 
-    conn = psycopg.connect(os.environ["SEGMENTS_PG"], autocommit=True, options="-c TimeZone=UTC")
+    conn = psycopg.connect(os.environ["SEGMENTS_PG"], autocommit=True, options=f"-c TimeZone={ZONE}")
     with conn.cursor() as cur:
         for t in job["tables"]:
             cur.execute(f"DROP TABLE IF EXISTS {t['name']}")
@@ -59,7 +63,7 @@ def run_duckdb(job):
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET TimeZone = '{ZONE}'")
     for t in job["tables"]:
         cols = ", ".join(f"{n} {ty}" for n, ty in t["columns"])
         con.execute(f"CREATE TABLE {t['name']} ({cols})")
@@ -82,6 +86,7 @@ def run_clickhouse(job):
 
     s = session.Session()
     s.query("CREATE DATABASE IF NOT EXISTS seg; USE seg")
+    s.query(f"SET session_timezone = '{ZONE}'")
     for t in job["tables"]:
         cols = ", ".join(f"{n} {ty}" for n, ty in t["columns"])
         s.query(f"CREATE TABLE {t['name']} ({cols}) ENGINE = Memory")
@@ -119,7 +124,7 @@ def run_spark(job):
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("segments-sql")
-        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.session.timeZone", ZONE)
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", "2g")
