@@ -485,6 +485,33 @@ fn bad_parquet_is_an_error_not_a_panic() {
     }
 }
 
+/// Damaged files that made arrow-rs panic (found by mutating the fixtures;
+/// `fuzz/fuzz_targets/parquet_load.rs` searches for more): each is an
+/// error naming the damage, and the table is left as it was.
+#[test]
+fn a_parquet_file_that_makes_the_reader_panic_is_an_error() {
+    for (name, mutations) in [
+        ("pyarrow.parquet", &[(5668usize, 195u8)][..]),
+        ("duckdb.parquet", &[(31, 175)][..]),
+        ("pyarrow.parquet", &[(7083, 138), (11630, 201)][..]),
+        ("polars.parquet", &[(7404, 189), (8130, 13), (8461, 183)][..]),
+    ] {
+        let mut bytes = std::fs::read(fixture(name)).unwrap();
+        for &(at, v) in mutations {
+            bytes[at] = v;
+        }
+        let mut t = from_json_lines();
+        let before = t.len();
+        let e = t.upsert_parquet(bytes::Bytes::from(bytes)).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Arrow { message } if message.starts_with("a damaged Parquet file")),
+            "{name} {mutations:?}: {e}"
+        );
+        assert_eq!(t.len(), before);
+        assert_same(&from_json_lines(), &t);
+    }
+}
+
 /// A row of optional values, as both a typed row and Arrow columns.
 #[derive(Debug, Clone)]
 struct Gen {

@@ -479,3 +479,157 @@ fn a_background_checkpoint_lets_writes_go_on_and_keeps_them() {
     fixed(&mut e);
     assert_eq!(bytes(&e), bytes(&model(100)));
 }
+
+/// Opens `dir`, applies ops `0..10`, checkpoints, applies `10..30`; returns
+/// the snapshot's sequence number.
+fn checkpointed(dir: &Path) -> u64 {
+    let (mut e, _) = Engine::open(dir, Options::new(schema())).unwrap();
+    fixed(&mut e);
+    load(&mut e, 0..10);
+    let at = e.checkpoint().unwrap().expect("a checkpoint").seq;
+    load(&mut e, 10..30);
+    at
+}
+
+/// Runs `f` on a thread of its own and waits at most ten seconds for it: a
+/// read that never ends fails the test instead of hanging it.
+fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("done within ten seconds, not reading forever")
+}
+
+/// A snapshot or journal that is a link to `/dev/zero` (which never ends)
+/// or a FIFO (whose opening waits for a writer) is refused at once, without
+/// reading it.
+#[cfg(unix)]
+#[test]
+fn a_snapshot_or_journal_that_is_not_a_regular_file_is_refused_unread() {
+    let cases: [(&str, fn(&Path) -> PathBuf); 2] = [
+        ("snapshot", |d| {
+            let mut snaps: Vec<PathBuf> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+                .collect();
+            snaps.sort();
+            snaps.pop().unwrap()
+        }),
+        ("journal", journal_of),
+    ];
+    for (what, path_of) in cases {
+        for special in ["zero", "fifo"] {
+            let d = TempDir::new(&format!("special-{what}-{special}"));
+            write(&d.0, Options::new(schema()), 0..10);
+            let path = path_of(&d.0);
+            std::fs::remove_file(&path).unwrap();
+            if special == "zero" {
+                std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            } else {
+                // Not by running `mkfifo`: a child forked while another
+                // test drops its engine would hold that engine's lock for
+                // a moment.
+                use std::os::unix::ffi::OsStrExt;
+                let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a NUL-terminated path that outlives the call.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            let dir = d.0.clone();
+            let opened = within_10s(move || Engine::open(&dir, Options::new(schema())).map(|_| ()));
+            let e = opened.unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{what} {special}: {e}");
+            if what == "snapshot" {
+                let p = path.clone();
+                let restored = within_10s(move || Engine::restore_from_path(&p).map(|_| ()));
+                assert!(restored.unwrap_err().to_string().contains("not a regular file"));
+            }
+        }
+    }
+}
+
+/// A journal whose header is damaged cannot be trusted for any record: the
+/// open refuses it, or, with `truncate_damaged(true)`, recovers to the
+/// state before it (the snapshot) and reports the cut.
+#[test]
+fn a_damaged_journal_header_recovers_to_the_snapshot_when_asked() {
+    let d = TempDir::new("damaged-header");
+    let at = checkpointed(&d.0);
+    let journal = d.0.join(format!("journal-{at:020}.log"));
+    let mut b = std::fs::read(&journal).unwrap();
+    b[0] ^= 0xff;
+    std::fs::write(&journal, &b).unwrap();
+    let refused = Engine::open(&d.0, Options::new(schema())).unwrap_err();
+    assert!(
+        matches!(&refused, JournalError::Damaged { path, offset: 0, .. } if *path == journal),
+        "{refused}"
+    );
+    let (mut e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
+    let cut = report.truncated.as_ref().expect("the cut is reported");
+    assert_eq!((&cut.path, cut.offset, cut.bytes), (&journal, 0, b.len() as u64));
+    assert!(cut.reason.contains("header"), "{}", cut.reason);
+    assert_eq!(report.seq, at);
+    fixed(&mut e);
+    assert_eq!(bytes(&e), bytes(&model(10)));
+    // The journal takes records again, and they come back.
+    load(&mut e, 10..20);
+    drop(e);
+    let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+    assert!(report.truncated.is_none());
+    fixed(&mut e);
+    assert_eq!(bytes(&e), bytes(&model(20)));
+}
+
+/// The newest journal deleted: the acknowledged writes after the snapshot
+/// went with it, and the open says so (a checkpoint always creates that
+/// journal before its snapshot), instead of opening silently at the
+/// snapshot; with `truncate_damaged(true)` it recovers to the snapshot and
+/// reports it.
+#[test]
+fn a_deleted_newest_journal_is_reported_not_opened_silently() {
+    let d = TempDir::new("deleted-journal");
+    let at = checkpointed(&d.0);
+    let journal = d.0.join(format!("journal-{at:020}.log"));
+    std::fs::remove_file(&journal).unwrap();
+    let refused = Engine::open(&d.0, Options::new(schema())).unwrap_err();
+    assert!(
+        matches!(&refused, JournalError::Damaged { path, reason, .. } if *path == journal && reason.contains("missing")),
+        "{refused}"
+    );
+    let (mut e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
+    assert!(
+        report.truncated.as_ref().is_some_and(|t| t.path == journal),
+        "{report:?}"
+    );
+    fixed(&mut e);
+    assert_eq!(bytes(&e), bytes(&model(10)));
+    load(&mut e, 10..20);
+    drop(e);
+    let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+    assert!(report.truncated.is_none());
+    fixed(&mut e);
+    assert_eq!(bytes(&e), bytes(&model(20)));
+}
+
+/// An open that died between creating a new directory's first journal and
+/// its first snapshot leaves a journal without a record and no snapshot:
+/// the directory is still new, not inconsistent.
+#[test]
+fn a_new_directory_whose_creation_died_opens_as_new() {
+    let d = TempDir::new("creation-died");
+    std::fs::create_dir_all(&d.0).unwrap();
+    let journal = d.0.join(format!("journal-{:020}.log", 0));
+    for junk in [&[][..], &[0u8; 40][..]] {
+        std::fs::write(&journal, junk).unwrap();
+        let (e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+        assert!(report.created && report.truncated.is_none(), "{report:?}");
+        drop(e);
+        // A directory created whole reopens as it was.
+        let (_, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+        assert!(!report.created && report.truncated.is_none(), "{report:?}");
+        std::fs::remove_dir_all(&d.0).unwrap();
+        std::fs::create_dir_all(&d.0).unwrap();
+    }
+}

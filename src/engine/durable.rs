@@ -69,18 +69,33 @@ impl Engine {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, &e))?;
         let lock = journal::lock(&dir)?;
-        let listing = journal::list(&dir)?;
+        let mut listing = journal::list(&dir)?;
         let created = listing.snapshots.is_empty();
         let (mut engine, snapshot_seq, snapshot) = if created {
-            if let Some((_, path)) = listing.journals.first() {
-                return Err(JournalError::Inconsistent {
-                    path: path.clone(),
-                    reason: "a journal without any snapshot to start from".into(),
-                });
+            // A new directory gets its first journal, then its first
+            // snapshot: a directory with a snapshot always has the journal
+            // that starts at it. An open that died in between left that
+            // journal without a record.
+            match listing.journals.as_slice() {
+                [] => {}
+                [(0, path)] if holds_no_record(path)? => {
+                    std::fs::remove_file(path).map_err(|e| io("removing", path, &e))?;
+                    listing.journals.clear();
+                }
+                [(_, path), ..] => {
+                    return Err(JournalError::Inconsistent {
+                        path: path.clone(),
+                        reason: "a journal without any snapshot to start from".into(),
+                    })
+                }
             }
             let engine = Engine::with_config(options.schema.clone(), options.policy, options.index);
+            let first = Journal::create(&dir.join(journal_name(0)), 0, options.durability)?;
+            journal::sync_dir(&dir)?;
+            drop(first);
             let path = dir.join(snapshot_name(0));
             write_snapshot(&engine, &path)?;
+            listing = journal::list(&dir)?;
             (engine, 0, path)
         } else {
             newest_snapshot(&listing.snapshots)?
@@ -101,7 +116,32 @@ impl Engine {
             seq: snapshot_seq,
             elapsed: Default::default(),
         };
-        let journals: Vec<&(u64, PathBuf)> = listing.journals.iter().filter(|(b, _)| *b >= snapshot_seq).collect();
+        let mut journals: Vec<&(u64, PathBuf)> = listing.journals.iter().filter(|(b, _)| *b >= snapshot_seq).collect();
+        if journals.first().map(|(b, _)| *b) != Some(snapshot_seq) {
+            // A checkpoint creates the journal that starts at its snapshot
+            // before it writes the snapshot: without it, whatever was
+            // acknowledged after the snapshot is gone.
+            let path = dir.join(journal_name(snapshot_seq));
+            let reason = "missing: the journal that starts at the newest snapshot (the writes after it)".to_string();
+            if !options.truncate_damaged {
+                return Err(JournalError::Damaged {
+                    path,
+                    offset: 0,
+                    reason,
+                });
+            }
+            // Recovering to the snapshot: journals after the gap cannot
+            // be replayed and go with it.
+            for (_, later) in journals.drain(..) {
+                std::fs::remove_file(later).map_err(|e| io("removing", later, &e))?;
+            }
+            report.truncated = Some(Truncation {
+                path,
+                offset: 0,
+                bytes: 0,
+                reason,
+            });
+        }
         let mut tail: Option<(u64, PathBuf, (u64, u64))> = None;
         for (i, (base, path)) in journals.iter().enumerate() {
             if *base != report.seq {
@@ -389,7 +429,7 @@ fn replay(
     truncate_damaged: bool,
     report: &mut OpenReport,
 ) -> Result<(u64, u64), JournalError> {
-    let bytes = std::fs::read(path).map_err(|e| io("reading", path, &e))?;
+    let bytes = journal::read_regular(path).map_err(|e| io("reading", path, &e))?;
     let stored = match format::read_header(&bytes) {
         Ok(stored) => stored,
         // The newest journal, created by a rotation or an open that died
@@ -405,12 +445,26 @@ fn replay(
             });
             return Ok((format::HEADER as u64, format::HEADER as u64));
         }
-        Err(reason) => {
+        Err(reason) if !truncate_damaged => {
             return Err(JournalError::Damaged {
                 path: path.to_path_buf(),
                 offset: 0,
                 reason: format!("its header: {reason}"),
             })
+        }
+        // Recovering up to the damage: none of its records can be trusted,
+        // so the state is the one before the journal (the snapshot, or the
+        // journals before it), and the file is headed again, emptied.
+        Err(reason) => {
+            Journal::rehead(path, base)?;
+            report.seq = base;
+            report.truncated = Some(Truncation {
+                path: path.to_path_buf(),
+                offset: 0,
+                bytes: bytes.len() as u64,
+                reason: format!("its header: {reason}"),
+            });
+            return Ok((format::HEADER as u64, format::HEADER as u64));
         }
     };
     if stored != base {
@@ -462,6 +516,13 @@ fn replay(
     }
     report.seq = seq;
     Ok((bytes.len() as u64, bytes.len() as u64))
+}
+
+/// Whether a journal file holds no record: nothing but zeros (written
+/// ahead) follows where its header ends, or would end.
+fn holds_no_record(path: &Path) -> Result<bool, JournalError> {
+    let bytes = journal::read_regular(path).map_err(|e| io("reading", path, &e))?;
+    Ok(bytes.get(format::HEADER..).unwrap_or_default().iter().all(|&b| b == 0))
 }
 
 /// Cuts a journal file at `offset`, durably.

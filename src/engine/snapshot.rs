@@ -91,18 +91,29 @@ impl Engine {
     /// [`SnapshotError::Io`] if reading fails; otherwise as
     /// [`Engine::restore_from_bytes`].
     pub fn restore(input: impl Read) -> Result<Engine, SnapshotError> {
-        Engine::restore_from_bytes(&snapshot::read_all(input)?)
+        Engine::restore_from_bytes(&snapshot::read_all(input, 0)?)
     }
 
-    /// Restores an engine from the snapshot file at `path`.
+    /// Restores an engine from the snapshot file at `path`: its header
+    /// first, then no more than the length the header declares.
     ///
     /// # Errors
     ///
-    /// [`SnapshotError::Io`] naming the path if it cannot be read; otherwise
-    /// as [`Engine::restore_from_bytes`].
+    /// [`SnapshotError::Io`] naming the path if it cannot be read or is not
+    /// a regular file (a device, a FIFO, a directory); otherwise as
+    /// [`Engine::restore_from_bytes`].
     pub fn restore_from_path(path: impl AsRef<Path>) -> Result<Engine, SnapshotError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| io_error(format!("reading `{}`", path.display()), &e))?;
+        let reading = || format!("reading `{}`", path.display());
+        let (file, len) = crate::journal::open_regular(path).map_err(|e| io_error(reading(), &e))?;
+        let bytes = snapshot::read_all(file, len).map_err(|e| match e {
+            SnapshotError::Io { kind, message, .. } => SnapshotError::Io {
+                during: reading(),
+                kind,
+                message,
+            },
+            other => other,
+        })?;
         Engine::restore_from_bytes(&bytes)
     }
 

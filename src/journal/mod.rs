@@ -257,6 +257,48 @@ pub(crate) fn io(during: &str, path: &Path, e: &std::io::Error) -> JournalError 
     }
 }
 
+/// Opens `path` for reading if it is a regular file (a link to one is
+/// followed), with its length: anything else in its place (a device such
+/// as `/dev/zero`, which never ends; a FIFO, whose opening waits for a
+/// writer; a directory) is refused before it is opened.
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    let refuse = |meta: &std::fs::Metadata| {
+        let ft = meta.file_type();
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_symlink() {
+            "a link"
+        } else {
+            "a device, FIFO or socket"
+        };
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}"),
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(refuse(&meta));
+    }
+    let file = std::fs::File::open(path)?;
+    // What was opened, in case the name changed hands in between.
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse(&meta));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file whole, no further than the length it had when it
+/// was opened (see [`open_regular`]).
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Lists a directory's snapshots and journals (other files are left alone).
 pub(crate) fn list(dir: &Path) -> Result<Listing, JournalError> {
     let mut out = Listing::default();

@@ -154,8 +154,10 @@ pub(crate) fn io_error(during: impl Into<String>, e: &io::Error) -> SnapshotErro
     }
 }
 
-/// Reads all of `input`.
-pub(crate) fn read_all(mut input: impl Read) -> Result<Vec<u8>, SnapshotError> {
+/// Reads all of `input`: the header, then no more than it declares.
+/// `known`: how many bytes the input is known to hold (a file's length; 0
+/// if unknown), which sizes the buffer at once.
+pub(crate) fn read_all(mut input: impl Read, known: u64) -> Result<Vec<u8>, SnapshotError> {
     let read = |e: io::Error| io_error("reading the snapshot", &e);
     let mut bytes = Vec::with_capacity(HEADER);
     (&mut input).take(HEADER as u64).read_to_end(&mut bytes).map_err(read)?;
@@ -166,6 +168,7 @@ pub(crate) fn read_all(mut input: impl Read) -> Result<Vec<u8>, SnapshotError> {
     let mut len = [0u8; 8];
     len.copy_from_slice(&bytes[12..HEADER]);
     let rest = u64::from_le_bytes(len).saturating_add(TRAILER as u64);
+    bytes.reserve(usize::try_from(rest.min(known.saturating_sub(HEADER as u64))).unwrap_or(0));
     // No more than the header declares, however much the input holds;
     // the buffer grows with what arrives, not with what is declared.
     (&mut input).take(rest).read_to_end(&mut bytes).map_err(read)?;

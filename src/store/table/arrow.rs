@@ -120,6 +120,24 @@ mod parquet_files {
         StoreError::Arrow { message: e.to_string() }
     }
 
+    /// Runs a step of the Parquet reader with its panics contained: some
+    /// damaged files make arrow-rs panic rather than fail (a negative
+    /// column offset in the footer, a page that decodes past its end).
+    /// Such a panic is the file's error, never the caller's crash. The
+    /// panic hook still runs (by default it prints the message).
+    fn contained<T>(during: &str, step: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(StoreError::Arrow {
+                message: format!("a damaged Parquet file: the reader failed {during}: {why}"),
+            })
+        })
+    }
+
     impl Table {
         /// Inserts new entities from a Parquet file, all or none: its
         /// columns as [`Table::insert_arrow`] reads them (Parquet's
@@ -161,11 +179,27 @@ mod parquet_files {
         }
 
         fn write_parquet<R: ChunkReader + 'static>(&mut self, file: R, mode: Mode) -> Result<usize, StoreError> {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(arrow_error)?;
+            let builder = contained("reading its footer", || {
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(arrow_error)
+            })?;
             // The file says how many rows it holds (a hint: not trusted further).
             let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-            let reader = builder.with_batch_size(ROWS).build().map_err(arrow_error)?;
-            self.write_arrow(reader.map(|b| b.map_err(arrow_error)), mode, rows.min(1 << 28))
+            let mut reader = Some(contained("setting up", || {
+                builder.with_batch_size(ROWS).build().map_err(arrow_error)
+            })?);
+            // A batch whose reading panicked ends the load with that error
+            // (and the reader, which may be left half-way, goes with it).
+            let batches = std::iter::from_fn(move || {
+                let next = contained("reading its pages", || Ok(reader.as_mut().and_then(Iterator::next)));
+                match next {
+                    Ok(batch) => batch.map(|b| b.map_err(arrow_error)),
+                    Err(e) => {
+                        reader = None;
+                        Some(Err(e))
+                    }
+                }
+            });
+            self.write_arrow(batches, mode, rows.min(1 << 28))
         }
     }
 }
