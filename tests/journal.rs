@@ -508,7 +508,8 @@ fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 #[cfg(unix)]
 #[test]
 fn a_snapshot_or_journal_that_is_not_a_regular_file_is_refused_unread() {
-    let cases: [(&str, fn(&Path) -> PathBuf); 2] = [
+    type PathOf = fn(&Path) -> PathBuf;
+    let cases: [(&str, PathOf); 2] = [
         ("snapshot", |d| {
             let mut snaps: Vec<PathBuf> = std::fs::read_dir(d)
                 .unwrap()
