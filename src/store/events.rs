@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use hashbrown::HashMap;
 use indexmap::IndexSet;
 use roaring::RoaringBitmap;
+use smallvec::SmallVec;
 
 use super::Properties;
 use crate::error::SnapshotError;
@@ -38,6 +39,20 @@ impl PVal {
     }
 }
 
+/// One entity's instants of one event name: most entities have one or two
+/// of each, which are held inline (no allocation of their own, the same 24
+/// bytes as an empty `Vec`).
+type Times = SmallVec<[i64; 2]>;
+
+/// Makes room for one more entry in a chunk of a timeline, growing it by a
+/// quarter rather than doubling it: a chunk holds a day of one event's
+/// entries, and a doubled chunk is half empty.
+fn room_for_one<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 4).max(4));
+    }
+}
+
 /// Microseconds in a day: the width of a timeline chunk.
 const CHUNK: i64 = 86_400_000_000;
 
@@ -54,6 +69,7 @@ impl Timeline {
         let chunk = self.chunks.entry(micros.div_euclid(CHUNK)).or_default();
         // In-order arrival appends; late events are inserted in place.
         let at = chunk.partition_point(|&(t, _)| t <= micros);
+        room_for_one(chunk);
         chunk.insert(at, (micros, id));
     }
 
@@ -62,6 +78,7 @@ impl Timeline {
     fn push(&mut self, micros: i64, id: u32) -> (i64, usize) {
         let day = micros.div_euclid(CHUNK);
         let chunk = self.chunks.entry(day).or_default();
+        room_for_one(chunk);
         chunk.push((micros, id));
         (day, chunk.len() - 1)
     }
@@ -137,7 +154,7 @@ pub(crate) struct EventLog {
     names: IndexSet<Box<str>>,
     /// Per name, per entity id: the instants in microseconds, sorted
     /// (events may arrive out of order; equal instants are kept).
-    times: Vec<Vec<Vec<i64>>>,
+    times: Vec<Vec<Times>>,
     /// Per name: the entities with at least one such event.
     has: Vec<RoaringBitmap>,
     /// Per name: its events in time order.
@@ -203,7 +220,7 @@ impl EventLog {
         let i = id as usize;
         let per = &mut self.times[n];
         if per.len() <= i {
-            per.resize_with(i + 1, Vec::new);
+            per.resize_with(i + 1, Times::new);
         }
         let ts = &mut per[i];
         let at = ts.partition_point(|&t| t <= micros);
@@ -245,7 +262,7 @@ impl EventLog {
                 for &t in ts.iter() {
                     line.remove(t, id);
                 }
-                *ts = Vec::new();
+                *ts = Times::new();
             }
             has.remove(id);
         }
@@ -318,7 +335,7 @@ impl EventLog {
             }
             for id in &who {
                 if self.times[n][id as usize].is_empty() {
-                    self.times[n][id as usize] = Vec::new();
+                    self.times[n][id as usize] = Times::new();
                     self.has[n].remove(id);
                 }
             }
@@ -340,7 +357,7 @@ impl EventLog {
 
     /// The instants of event `name` (an index) of entity `id`, sorted.
     pub(crate) fn times(&self, name: usize, id: u32) -> &[i64] {
-        self.times[name].get(id as usize).map_or(&[], Vec::as_slice)
+        self.times[name].get(id as usize).map_or(&[], |t| t.as_slice())
     }
 
     /// The properties of the events of `name` (an index) of entity `id`,
@@ -454,7 +471,14 @@ impl EventLog {
         let times: usize = self
             .times
             .iter()
-            .map(|per| per.capacity() * 24 + per.iter().map(|t| t.capacity() * 8).sum::<usize>())
+            .map(|per| {
+                per.capacity() * std::mem::size_of::<Times>()
+                    + per
+                        .iter()
+                        .filter(|t| t.spilled())
+                        .map(|t| t.capacity() * 8)
+                        .sum::<usize>()
+            })
             .sum();
         times
             + self.any_first.capacity() * 16
@@ -552,7 +576,7 @@ impl EventLog {
             let at = d.offset();
             let has = d.bitmap(u64::from(u32::MAX) + 1, &|| of("entities"))?;
             d.subset(at, &has, live, "live", &|| of("entities"))?;
-            let mut per = vec![Vec::new(); has.max().map_or(0, |m| m as usize + 1)];
+            let mut per = vec![Times::new(); has.max().map_or(0, |m| m as usize + 1)];
             let mut props = HashMap::new();
             let mut line = Vec::new();
             for id in &has {
@@ -601,7 +625,11 @@ impl EventLog {
                     }
                     props.insert(id, sets);
                 }
-                per[i] = ts;
+                per[i] = if ts.len() <= 2 {
+                    Times::from_slice(&ts)
+                } else {
+                    Times::from_vec(ts)
+                };
             }
             line.sort_unstable();
             let mut timeline = Timeline::default();

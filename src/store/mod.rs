@@ -136,9 +136,15 @@ impl Store {
 /// 65,536 bits as bytes, eight times its 8 KiB.
 pub(crate) fn bitmap_heap(b: &RoaringBitmap) -> usize {
     let s = b.statistics();
-    let allocations = (s.n_array_containers + s.n_run_containers + s.n_bitset_containers) as u64;
-    let words = s.n_bytes_array_containers / 2 + s.n_bytes_run_containers + s.n_bitset_containers as u64 * 8192;
-    (s.n_containers as u64 * 32 + words + allocations * 16) as usize
+    if s.n_containers == 0 {
+        return 0;
+    }
+    // The containers' vector (one allocation) and each container's store
+    // (another), each with the allocator's 16 bytes of overhead; array
+    // stores' bytes as the statistics count them, bitsets' 8 KiB.
+    let allocations = 1 + (s.n_array_containers + s.n_run_containers + s.n_bitset_containers) as u64;
+    let bytes = s.n_bytes_array_containers + s.n_bytes_run_containers + s.n_bitset_containers as u64 * 8192;
+    (s.n_containers as u64 * 32 + bytes + allocations * 16) as usize
 }
 
 /// The threads to share work among: the machine's cores, at most eight.
@@ -176,6 +182,21 @@ where
 /// maximum of a dense container on every call, and `insert` searches.
 pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
     let Some(&first) = ids.first() else { return };
+    if bm.is_empty() {
+        // Made at its size: a bitmap built by inserting holds room for
+        // four containers and four ids a container, 192 bytes of heap for
+        // one id against 66 (a column of distinct values has a bitmap a
+        // value).
+        *bm = if ids.windows(2).all(|w| w[0] < w[1]) {
+            sorted_bitmap(ids, &mut Vec::new())
+        } else {
+            let mut sorted = ids.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted_bitmap(&sorted, &mut Vec::new())
+        };
+        return;
+    }
     if ids.len() < 16 {
         for &id in ids {
             bm.insert(id);
@@ -369,6 +390,22 @@ pub(crate) fn add_coded(bitmaps: &mut [RoaringBitmap], pairs: &[(u32, u32)]) {
     if pairs.is_empty() {
         return;
     }
+    if pairs.len() < bitmaps.len() / 8 {
+        // Few pairs among many codes (a write of a few rows to a column of
+        // many distinct values): sorted, in time of the pairs alone, not
+        // of the codes.
+        let mut sorted = pairs.to_vec();
+        sorted.sort_unstable();
+        let mut ids = Vec::new();
+        for (i, &(code, id)) in sorted.iter().enumerate() {
+            ids.push(id);
+            if sorted.get(i + 1).map_or(true, |next| next.0 != code) {
+                add_ids(&mut bitmaps[code as usize], &ids);
+                ids.clear();
+            }
+        }
+        return;
+    }
     let mut start = vec![0usize; bitmaps.len() + 1];
     for &(c, _) in pairs {
         start[c as usize + 1] += 1;
@@ -424,6 +461,23 @@ mod tests {
             prop_assert_eq!(got.len(), want.len());
             prop_assert!(got.iter().eq(want.iter()));
             prop_assert_eq!(got.serialized_size(), want.serialized_size());
+        }
+
+        /// Both paths of `add_coded` (few pairs among many codes, and many)
+        /// add exactly each pair's id to its code's bitmap.
+        #[test]
+        fn add_coded_adds_each_id_to_its_code(
+            codes in 1usize..200,
+            pairs in proptest::collection::vec((0u32..200, 0u32..100_000), 0..300),
+        ) {
+            let pairs: Vec<(u32, u32)> = pairs.into_iter().map(|(c, id)| (c % codes as u32, id)).collect();
+            let mut got = vec![RoaringBitmap::new(); codes];
+            add_coded(&mut got, &pairs);
+            let mut want = vec![RoaringBitmap::new(); codes];
+            for &(c, id) in &pairs {
+                want[c as usize].insert(id);
+            }
+            prop_assert_eq!(got, want);
         }
     }
 }
