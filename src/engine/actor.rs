@@ -122,7 +122,7 @@ impl<'a> AsActor<'a> {
                 id: segment,
             },
         })?;
-        super::export::export_rows(self.engine.table_at(s.kind), &s.members, spec, out)
+        self.engine.export_members(segment, s.kind, spec, out)
     }
 
     /// A segment's members.

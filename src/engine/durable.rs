@@ -346,6 +346,11 @@ impl Engine {
     /// if the journal has grown past its size.
     pub(super) fn finish<T, E>(&mut self, started: Started, out: Result<T, E>) -> Result<(T, Commit), E> {
         self.pinned = started.pinned;
+        // Every write ends here: reads cached before one that succeeded
+        // are stale (one that failed changed nothing).
+        if out.is_ok() {
+            self.version = self.version.wrapping_add(1);
+        }
         let (Some(mark), Some(d)) = (started.mark, self.durable.as_deref_mut()) else {
             return out.map(|t| (t, Commit::done()));
         };
@@ -432,29 +437,18 @@ fn replay(
     let bytes = journal::read_regular(path).map_err(|e| io("reading", path, &e))?;
     let stored = match format::read_header(&bytes) {
         Ok(stored) => stored,
-        // The newest journal, created by a rotation or an open that died
-        // before its header was whole: it holds no record. Head it again.
-        Err(reason) if last && (bytes.len() < format::HEADER || bytes.iter().all(|&b| b == 0)) => {
-            Journal::rehead(path, base)?;
-            report.seq = base;
-            report.truncated = Some(Truncation {
-                path: path.to_path_buf(),
-                offset: 0,
-                bytes: bytes.len() as u64,
-                reason: format!("its header: {reason}"),
-            });
-            return Ok((format::HEADER as u64, format::HEADER as u64));
-        }
-        Err(reason) if !truncate_damaged => {
+        Err(reason) if !(truncate_damaged || last && holds_nothing(&bytes)) => {
             return Err(JournalError::Damaged {
                 path: path.to_path_buf(),
                 offset: 0,
                 reason: format!("its header: {reason}"),
             })
         }
-        // Recovering up to the damage: none of its records can be trusted,
-        // so the state is the one before the journal (the snapshot, or the
-        // journals before it), and the file is headed again, emptied.
+        // The newest journal, created by a rotation or an open that died
+        // before its header was whole, holds no record; or, recovering up
+        // to damage, none of its records can be trusted, so the state is
+        // the one before it (the snapshot, or the journals before it).
+        // Either way it is headed again, emptied, and the cut reported.
         Err(reason) => {
             Journal::rehead(path, base)?;
             report.seq = base;
@@ -523,6 +517,12 @@ fn replay(
 fn holds_no_record(path: &Path) -> Result<bool, JournalError> {
     let bytes = journal::read_regular(path).map_err(|e| io("reading", path, &e))?;
     Ok(bytes.get(format::HEADER..).unwrap_or_default().iter().all(|&b| b == 0))
+}
+
+/// Whether a journal's bytes hold nothing at all: shorter than a header,
+/// or all zeros (a file created and not yet written).
+fn holds_nothing(bytes: &[u8]) -> bool {
+    bytes.len() < format::HEADER || bytes.iter().all(|&b| b == 0)
 }
 
 /// Cuts a journal file at `offset`, durably.

@@ -204,12 +204,75 @@ fn untoken(t: &str) -> Result<(String, Option<Value>), ExportError> {
     Ok((key, value))
 }
 
+/// How many sorted runs an engine keeps for paged exports (the latest
+/// ones, each a `u32` a member).
+const RUNS: usize = 4;
+
+/// Members sorted for an export, kept between its pages so that a page
+/// costs a binary search and its own rows, not a sort of the segment.
+/// A run is valid until the next write (the engine's version moves).
+#[derive(Default)]
+pub(super) struct Runs(std::sync::Mutex<Vec<Run>>);
+
+/// A cache, not state: an engine's debug form is the same with or
+/// without it.
+impl std::fmt::Debug for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runs")
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    segment: SegmentId,
+    order: ExportOrder,
+    version: u64,
+    ids: std::sync::Arc<Vec<u32>>,
+}
+
+impl Runs {
+    /// The members of `segment` sorted by `order` at `version`, kept or
+    /// made by `sort`.
+    fn get(
+        &self,
+        segment: SegmentId,
+        order: &ExportOrder,
+        version: u64,
+        sort: impl FnOnce() -> Vec<u32>,
+    ) -> std::sync::Arc<Vec<u32>> {
+        // A poisoned lock only means another export panicked mid-way; the
+        // runs it holds are whole or absent.
+        let mut runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        runs.retain(|r| r.version == version);
+        if let Some(r) = runs.iter().find(|r| r.segment == segment && r.order == *order) {
+            return r.ids.clone();
+        }
+        drop(runs);
+        let ids = std::sync::Arc::new(sort());
+        let mut runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if runs.len() >= RUNS {
+            runs.remove(0);
+        }
+        runs.push(Run {
+            segment,
+            order: order.clone(),
+            version,
+            ids: ids.clone(),
+        });
+        ids
+    }
+}
+
 impl Engine {
     /// Writes one page of a segment's members to `out`: their keys and
     /// `spec`'s fields, in its format and order. Returns the token of the
     /// next page (`None` after the last one). Unchecked, as
     /// [`Engine::members`]; [`AsActor::export`](crate::engine::AsActor::export)
     /// checks the actor may see the segment.
+    ///
+    /// The first page sorts the members; the order is kept for the pages
+    /// after it until the next write, so that paging through a segment
+    /// costs one sort, and each later page a binary search and its rows.
     ///
     /// # Errors
     ///
@@ -220,18 +283,29 @@ impl Engine {
         let s = self
             .segment_ref(segment)
             .map_err(|_| ExportError::UnknownSegment { id: segment })?;
-        let table = self.table_at(s.kind);
-        export_rows(table, &s.members, spec, out)
+        self.export_members(segment, s.kind, spec, out)
+    }
+
+    /// Exports the members of `segment` (of the kind at `kind`).
+    pub(super) fn export_members(
+        &self,
+        segment: SegmentId,
+        kind: usize,
+        spec: &Export,
+        out: impl Write,
+    ) -> Result<Option<String>, ExportError> {
+        let table = self.table_at(kind);
+        check_fields(table, spec)?;
+        let members = self.segment_ref(segment).map(|s| &s.members);
+        let sorted = self.exports.get(segment, &spec.order, self.version, || {
+            members.map_or_else(|_| Vec::new(), |m| sorted(table, m, &spec.order))
+        });
+        export_rows(table, &sorted, spec, out)
     }
 }
 
-/// Exports the members `ids` of `table`.
-pub(super) fn export_rows(
-    table: &Table,
-    ids: &RoaringBitmap,
-    spec: &Export,
-    out: impl Write,
-) -> Result<Option<String>, ExportError> {
+/// Refuses an export of a field the kind lacks.
+fn check_fields(table: &Table, spec: &Export) -> Result<(), ExportError> {
     for f in spec.fields.iter().chain(match &spec.order {
         ExportOrder::Field { field, .. } => Some(field),
         ExportOrder::Key => None,
@@ -240,25 +314,34 @@ pub(super) fn export_rows(
             return Err(ExportError::UnknownField { field: f.clone() });
         }
     }
-    let after = spec.after.as_deref().map(untoken).transpose()?;
-    // The members in order, each with the key it sorts by.
-    let live = ids & table.live();
-    let mut rows: Vec<(&str, u32, SortKey)> = live
-        .iter()
-        .filter_map(|id| {
-            let key = table.key(EntityId(id))?;
-            let sk = match &spec.order {
-                ExportOrder::Key => SortKey::Missing,
-                ExportOrder::Field { field, .. } => sort_key(table.get(EntityId(id), field).unwrap_or(Value::Null)),
-            };
-            Some((key, id, sk))
-        })
-        .collect();
-    let descending = matches!(spec.order, ExportOrder::Field { descending: true, .. });
-    let by = |a: &(&str, u32, SortKey), b: &(&str, u32, SortKey)| {
-        cmp_keys(&a.2, &b.2, descending).then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+    Ok(())
+}
+
+/// What a member sorts by: its order's value, then its key.
+fn position<'t>(table: &'t Table, id: u32, order: &ExportOrder) -> (SortKey, &'t str) {
+    let sk = match order {
+        ExportOrder::Key => SortKey::Missing,
+        ExportOrder::Field { field, .. } => sort_key(table.get(EntityId(id), field).unwrap_or(Value::Null)),
     };
-    rows.sort_unstable_by(by);
+    (sk, table.key(EntityId(id)).unwrap_or_default())
+}
+
+fn cmp_positions(a: &(SortKey, &str), b: &(SortKey, &str), order: &ExportOrder) -> Ordering {
+    let descending = matches!(order, ExportOrder::Field { descending: true, .. });
+    cmp_keys(&a.0, &b.0, descending).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
+}
+
+/// The live members `ids` of `table`, sorted by `order`.
+fn sorted(table: &Table, ids: &RoaringBitmap, order: &ExportOrder) -> Vec<u32> {
+    let live = ids & table.live();
+    let mut rows: Vec<((SortKey, &str), u32)> = live.iter().map(|id| (position(table, id, order), id)).collect();
+    rows.sort_unstable_by(|a, b| cmp_positions(&a.0, &b.0, order));
+    rows.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Writes the page of `spec` from the members `rows`, sorted by its order.
+fn export_rows(table: &Table, rows: &[u32], spec: &Export, out: impl Write) -> Result<Option<String>, ExportError> {
+    let after = spec.after.as_deref().map(untoken).transpose()?;
     let start = match &after {
         None => 0,
         Some((key, value)) => {
@@ -272,8 +355,10 @@ pub(super) fn export_rows(
                     })
                 }
             };
-            let probe = (key.as_str(), 0, pos);
-            rows.partition_point(|r| by(r, &probe) != Ordering::Greater)
+            let probe = (pos, key.as_str());
+            rows.partition_point(|&id| {
+                cmp_positions(&position(table, id, &spec.order), &probe, &spec.order) != Ordering::Greater
+            })
         }
     };
     let page = &rows[start..rows.len().min(start.saturating_add(spec.limit))];
@@ -285,10 +370,11 @@ pub(super) fn export_rows(
             let csv_io = |e: csv::Error| ExportError::Io { message: e.to_string() };
             w.write_record(std::iter::once("key").chain(fields.iter().copied()))
                 .map_err(csv_io)?;
-            for (key, id, _) in page {
+            for &id in page {
+                let key = table.key(EntityId(id)).unwrap_or_default();
                 let mut record = vec![key.to_string()];
                 for f in &fields {
-                    record.push(match table.get(EntityId(*id), f) {
+                    record.push(match table.get(EntityId(id), f) {
                         None | Some(Value::Null) => String::new(),
                         Some(v) => v.to_string(),
                     });
@@ -299,13 +385,14 @@ pub(super) fn export_rows(
         }
         ExportFormat::JsonLines => {
             let mut out = std::io::BufWriter::new(out);
-            for (key, id, _) in page {
+            for &id in page {
+                let key = table.key(EntityId(id)).unwrap_or_default();
                 // Written member by member: the key first, then the fields
                 // in the order asked for.
                 let mut line = String::from("{\"key\":");
                 line.push_str(&serde_json::Value::String(key.to_string()).to_string());
                 for f in &fields {
-                    let v = table.get(EntityId(*id), f).unwrap_or(Value::Null);
+                    let v = table.get(EntityId(id), f).unwrap_or(Value::Null);
                     line.push(',');
                     line.push_str(&serde_json::Value::String(f.to_string()).to_string());
                     line.push(':');
@@ -321,12 +408,15 @@ pub(super) fn export_rows(
     }
     let more = start + page.len() < rows.len();
     Ok(match page.last() {
-        Some((key, id, _)) if more => Some(match &spec.order {
-            ExportOrder::Key => token(key, None),
-            ExportOrder::Field { field, .. } => {
-                token(key, Some(&table.get(EntityId(*id), field).unwrap_or(Value::Null)))
-            }
-        }),
+        Some(&id) if more => {
+            let key = table.key(EntityId(id)).unwrap_or_default();
+            Some(match &spec.order {
+                ExportOrder::Key => token(key, None),
+                ExportOrder::Field { field, .. } => {
+                    token(key, Some(&table.get(EntityId(id), field).unwrap_or(Value::Null)))
+                }
+            })
+        }
         _ => None,
     })
 }

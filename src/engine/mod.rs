@@ -130,6 +130,10 @@ pub struct Engine {
     history: Vec<history::DefinitionChange>,
     /// The directory, journal and lock of an engine opened on one.
     durable: Option<Box<durable::Durable>>,
+    /// Counts the writes begun: what a cached read was made at.
+    version: u64,
+    /// Sorted members kept between the pages of an export.
+    exports: export::Runs,
 }
 
 /// A clone is an in-memory engine with the same state: it writes to no
@@ -147,6 +151,8 @@ impl Clone for Engine {
             log: self.log.clone(),
             history: self.history.clone(),
             durable: None,
+            version: self.version,
+            exports: export::Runs::default(),
         }
     }
 }
@@ -183,6 +189,8 @@ impl Engine {
             log: ChangeLog::default(),
             history: Vec::new(),
             durable: None,
+            version: 0,
+            exports: export::Runs::default(),
         }
     }
 
