@@ -567,17 +567,23 @@ fn a_damaged_journal_header_recovers_to_the_snapshot_when_asked() {
         matches!(&refused, JournalError::Damaged { path, offset: 0, .. } if *path == journal),
         "{refused}"
     );
-    let (mut e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
+    let (e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
     let cut = report.truncated.as_ref().expect("the cut is reported");
     assert_eq!((&cut.path, cut.offset, cut.bytes), (&journal, 0, b.len() as u64));
     assert!(cut.reason.contains("header"), "{}", cut.reason);
     assert_eq!(report.seq, at);
+    recovered_to_the_snapshot(&d.0, e);
+}
+
+/// After a recovery to the snapshot of [`checkpointed`]: the engine holds
+/// ops `0..10`, its journal takes records again, and they come back after
+/// a clean reopen.
+fn recovered_to_the_snapshot(dir: &Path, mut e: Engine) {
     fixed(&mut e);
     assert_eq!(bytes(&e), bytes(&model(10)));
-    // The journal takes records again, and they come back.
     load(&mut e, 10..20);
     drop(e);
-    let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
+    let (mut e, report) = Engine::open(dir, Options::new(schema())).unwrap();
     assert!(report.truncated.is_none());
     fixed(&mut e);
     assert_eq!(bytes(&e), bytes(&model(20)));
@@ -599,19 +605,12 @@ fn a_deleted_newest_journal_is_reported_not_opened_silently() {
         matches!(&refused, JournalError::Damaged { path, reason, .. } if *path == journal && reason.contains("missing")),
         "{refused}"
     );
-    let (mut e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
+    let (e, report) = Engine::open(&d.0, Options::new(schema()).truncate_damaged(true)).unwrap();
     assert!(
         report.truncated.as_ref().is_some_and(|t| t.path == journal),
         "{report:?}"
     );
-    fixed(&mut e);
-    assert_eq!(bytes(&e), bytes(&model(10)));
-    load(&mut e, 10..20);
-    drop(e);
-    let (mut e, report) = Engine::open(&d.0, Options::new(schema())).unwrap();
-    assert!(report.truncated.is_none());
-    fixed(&mut e);
-    assert_eq!(bytes(&e), bytes(&model(20)));
+    recovered_to_the_snapshot(&d.0, e);
 }
 
 /// An open that died between creating a new directory's first journal and

@@ -366,6 +366,10 @@ impl Engine {
     /// A segment's size at `from`, `from + step`, ... up to `to`, from the
     /// retained log (at most 100,000 points): at each point, the size of
     /// [`Engine::members_at`] there, whatever the clock did between writes.
+    /// While the log's instants only go forward (the usual case) the
+    /// series is one walk back through the log; once the clock has gone
+    /// back, each point that has other changes after it than the point
+    /// before costs a `members_at`.
     ///
     /// # Errors
     ///
