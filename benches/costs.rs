@@ -8,8 +8,10 @@
 //! - `export/200000/page`: one page of 1,000 members, half-way through a
 //!   200,000-member segment ordered by a field, against
 //!   `export/200000/whole`, the whole export; and
-//!   `export/200000/first_after_a_write`, a write and then the first page
-//!   (which sorts the members). Paging through is then one sort and a
+//!   `export/200000/first_after_a_write`, a write of entity data and then
+//!   the first page (which sorts the members), and
+//!   `export/200000/page_after_a_refresh`, a refresh that changes no member
+//!   and then a page (which does not). Paging through is then one sort and a
 //!   page's rows a page, not a sort a page.
 //!
 //! Before criterion's timings it prints the memory of a service's mixed
@@ -261,6 +263,17 @@ fn paging(c: &mut Criterion) {
     });
     g.bench_function("whole", |b| {
         b.iter(|| black_box(e.export(all, &spec, std::io::sink()).expect("the export")))
+    });
+    g.bench_function("page_after_a_refresh", |b| {
+        b.iter(|| {
+            // A write that changes no data and no member: the order holds.
+            e.refresh(segments::Timestamp::from_micros(1_800_000_000_000_000))
+                .expect("a refresh");
+            black_box(
+                e.export(all, &page.clone().after(token.clone()), std::io::sink())
+                    .expect("a page"),
+            )
+        })
     });
     g.bench_function("first_after_a_write", |b| {
         b.iter(|| {

@@ -217,6 +217,8 @@ enum Write {
     Add(usize),
     Remove(usize),
     Delete(usize),
+    /// A write that changes no entity's data: a refresh.
+    Refresh,
     Nothing,
 }
 
@@ -226,6 +228,7 @@ fn write() -> impl Strategy<Value = Write> {
         1 => (0usize..30).prop_map(Write::Add),
         1 => (0usize..30).prop_map(Write::Remove),
         1 => (0usize..30).prop_map(Write::Delete),
+        1 => Just(Write::Refresh),
         3 => Just(Write::Nothing),
     ]
 }
@@ -267,6 +270,7 @@ proptest! {
                 Write::Add(k) => { let _ = e.add_members(&admin, seg, [key(k)]); }
                 Write::Remove(k) => { let _ = e.remove_members(&admin, seg, [key(k)]); }
                 Write::Delete(k) => { let _ = e.delete("account", &key(k)); }
+                Write::Refresh => { e.refresh(Timestamp::from_micros(1_800_000_000_000_000)).unwrap(); }
                 Write::Nothing => {}
             }
             if token.is_none() {

@@ -346,11 +346,6 @@ impl Engine {
     /// if the journal has grown past its size.
     pub(super) fn finish<T, E>(&mut self, started: Started, out: Result<T, E>) -> Result<(T, Commit), E> {
         self.pinned = started.pinned;
-        // Every write ends here: reads cached before one that succeeded
-        // are stale (one that failed changed nothing).
-        if out.is_ok() {
-            self.version = self.version.wrapping_add(1);
-        }
         let (Some(mark), Some(d)) = (started.mark, self.durable.as_deref_mut()) else {
             return out.map(|t| (t, Commit::done()));
         };

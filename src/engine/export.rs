@@ -210,7 +210,9 @@ const RUNS: usize = 4;
 
 /// Members sorted for an export, kept between its pages so that a page
 /// costs a binary search and its own rows, not a sort of the segment.
-/// A run is valid until the next write (the engine's version moves).
+/// A run is valid while the segment's members are the same and no data
+/// or schema write has happened (the engine's version): acknowledgements,
+/// refreshes and edits of other segments between pages keep it.
 #[derive(Default)]
 pub(super) struct Runs(std::sync::Mutex<Vec<Run>>);
 
@@ -227,26 +229,32 @@ struct Run {
     segment: SegmentId,
     order: ExportOrder,
     version: u64,
+    members: RoaringBitmap,
     ids: std::sync::Arc<Vec<u32>>,
 }
 
 impl Runs {
-    /// The members of `segment` sorted by `order` at `version`, kept or
+    /// The `members` of `segment` sorted by `order` at `version`, kept or
     /// made by `sort`.
     fn get(
         &self,
         segment: SegmentId,
         order: &ExportOrder,
         version: u64,
+        members: &RoaringBitmap,
         sort: impl FnOnce() -> Vec<u32>,
     ) -> std::sync::Arc<Vec<u32>> {
         // A poisoned lock only means another export panicked mid-way; the
         // runs it holds are whole or absent.
         let mut runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.retain(|r| r.version == version);
-        if let Some(r) = runs.iter().find(|r| r.segment == segment && r.order == *order) {
+        if let Some(r) = runs
+            .iter()
+            .find(|r| r.segment == segment && r.order == *order && r.members == *members)
+        {
             return r.ids.clone();
         }
+        runs.retain(|r| r.segment != segment || r.order != *order);
         drop(runs);
         let ids = std::sync::Arc::new(sort());
         let mut runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -257,6 +265,7 @@ impl Runs {
             segment,
             order: order.clone(),
             version,
+            members: members.clone(),
             ids: ids.clone(),
         });
         ids
@@ -271,8 +280,9 @@ impl Engine {
     /// checks the actor may see the segment.
     ///
     /// The first page sorts the members; the order is kept for the pages
-    /// after it until the next write, so that paging through a segment
-    /// costs one sort, and each later page a binary search and its rows.
+    /// after it while the members are the same and no entity data is
+    /// written, so that paging through a segment costs one sort, and each
+    /// later page a binary search and its rows.
     ///
     /// # Errors
     ///
@@ -296,9 +306,10 @@ impl Engine {
     ) -> Result<Option<String>, ExportError> {
         let table = self.table_at(kind);
         check_fields(table, spec)?;
-        let members = self.segment_ref(segment).map(|s| &s.members);
-        let sorted = self.exports.get(segment, &spec.order, self.version, || {
-            members.map_or_else(|_| Vec::new(), |m| sorted(table, m, &spec.order))
+        let empty = RoaringBitmap::new();
+        let members = self.segment_ref(segment).map_or(&empty, |s| &s.members);
+        let sorted = self.exports.get(segment, &spec.order, self.version, members, || {
+            sorted(table, members, &spec.order)
         });
         export_rows(table, &sorted, spec, out)
     }

@@ -130,7 +130,8 @@ pub struct Engine {
     history: Vec<history::DefinitionChange>,
     /// The directory, journal and lock of an engine opened on one.
     durable: Option<Box<durable::Durable>>,
-    /// Counts the writes begun: what a cached read was made at.
+    /// Counts the writes of entities' data and of the schema that
+    /// succeeded: what a cached read of values was made at.
     version: u64,
     /// Sorted members kept between the pages of an export.
     exports: export::Runs,

@@ -805,6 +805,9 @@ impl Engine {
     fn apply_schema_deferred(&mut self, op: SchemaOp) -> Result<((), Commit), SchemaChangeError> {
         let started = self.begin(OpRef::Schema(&op))?;
         let out = self.exec_schema(op);
+        if out.is_ok() {
+            self.version = self.version.wrapping_add(1);
+        }
         self.finish(started, out)
     }
 
@@ -856,6 +859,7 @@ impl Engine {
         let started = self.begin(OpRef::Data(&op))?;
         let out = self.run_data(op);
         if let Ok(c) = &out {
+            self.version = self.version.wrapping_add(1);
             let versions = self.versions_of(c, None);
             self.log.record(Trigger::Write, c, versions);
         }
