@@ -626,7 +626,7 @@ pub enum SegmentError {
     #[error("{rule}: {reason}")]
     External {
         /// The rule.
-        rule: crate::segment::RuleId,
+        rule: crate::ids::RuleId,
         /// What was wrong.
         reason: String,
     },

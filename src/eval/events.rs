@@ -11,7 +11,7 @@ use super::lower::{numeric_span, Span};
 use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PropNode, Test};
 use crate::schema::FieldType;
 use crate::store::{EventLog, PVal, PropSet};
-use crate::value::{int_key, key_to_int, Timestamp, Value};
+use crate::value::{float_key, int_key, key_to_int, Timestamp, Value};
 use crate::Table;
 
 /// An event condition bound to a table's events at `now`.
@@ -100,16 +100,30 @@ impl Bound {
 
 /// Whether a property's value (`None`: the event does not carry it)
 /// passes a positive test: as a field's value would, with a string read as
-/// an RFC 3339 instant by the time tests.
+/// an RFC 3339 instant by the time tests. Numbers and instants are tested
+/// as the indexes test a column, through the keys the test is lowered to
+/// ([`numeric_span`]); the oracle has a test of its own, by comparison.
 pub(crate) fn property_test(test: &Test, v: Option<&Value>, now: Timestamp) -> bool {
+    let in_span = |ty: FieldType, key: u64| match numeric_span(test, ty, now) {
+        Span::Range(lo, hi) => lo <= key && key <= hi,
+        Span::Keys(keys) => keys.binary_search(&key).is_ok(),
+    };
+    let numeric = matches!(test, Test::Num(..) | Test::NumBetween(..) | Test::NumIn(_));
     let timed = matches!(test, Test::Time(..) | Test::TimeBetween(..) | Test::Window(..));
-    match v {
-        None => super::oracle::test(test, &Value::Null, now),
-        Some(Value::String(s)) if timed => match s.parse::<Timestamp>() {
-            Ok(t) => super::oracle::test(test, &Value::Timestamp(t), now),
-            Err(_) => false,
-        },
-        Some(v) => super::oracle::test(test, v, now),
+    match (test, v) {
+        (Test::Null, v) => v.map_or(true, |v| matches!(v, Value::Null)),
+        (_, None | Some(Value::Null)) => false,
+        (_, Some(Value::Int(i))) if numeric => in_span(FieldType::Int, int_key(*i)),
+        (_, Some(Value::Float(x))) if numeric => in_span(FieldType::Float, float_key(*x)),
+        (_, Some(Value::String(s))) if timed => s
+            .parse::<Timestamp>()
+            .is_ok_and(|t| in_span(FieldType::Timestamp, int_key(t.as_micros()))),
+        (Test::StrEq(want), Some(Value::String(s))) => s == want,
+        (Test::StrIn(wants), Some(Value::String(s))) => wants.iter().any(|w| w == s),
+        (Test::Str(m, pat), Some(Value::String(s))) => m.matches(s, pat),
+        (Test::Pred(p), Some(Value::String(s))) => p.matches(s),
+        (Test::Bool(want), Some(Value::Bool(b))) => b == want,
+        _ => false,
     }
 }
 

@@ -157,7 +157,22 @@ fn properties(f: &PropNode, p: &Properties, now: Timestamp) -> bool {
         PropNode::Or(xs) => xs.iter().any(|x| properties(x, p, now)),
         PropNode::Xor(xs) => xs.iter().filter(|x| properties(x, p, now)).count() % 2 == 1,
         PropNode::Not(x) => !properties(x, p, now),
-        PropNode::Leaf { key, test } => super::events::property_test(test, p.get(key), now),
+        PropNode::Leaf { key, test } => property_test(test, p.get(key), now),
+    }
+}
+
+/// Whether an event's property (`None`: the event does not carry it)
+/// passes a positive test, as a field's value would, with a string read as
+/// an RFC 3339 instant by the time tests: by [`test`], the oracle's own
+/// reading of a value.
+fn property_test(t: &Test, v: Option<&Value>, now: Timestamp) -> bool {
+    let timed = matches!(t, Test::Time(..) | Test::TimeBetween(..) | Test::Window(..));
+    match v {
+        None => test(t, &Value::Null, now),
+        Some(Value::String(s)) if timed => s
+            .parse::<Timestamp>()
+            .is_ok_and(|ts| test(t, &Value::Timestamp(ts), now)),
+        Some(v) => test(t, v, now),
     }
 }
 
