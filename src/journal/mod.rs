@@ -263,11 +263,9 @@ pub(crate) fn io(during: &str, path: &Path, e: &std::io::Error) -> JournalError 
 /// writer; a directory) is refused before it is opened.
 pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
     let refuse = |meta: &std::fs::Metadata| {
-        let ft = meta.file_type();
-        let what = if ft.is_dir() {
+        // Links are followed: what is left is a directory or a special file.
+        let what = if meta.is_dir() {
             "a directory"
-        } else if ft.is_symlink() {
-            "a link"
         } else {
             "a device, FIFO or socket"
         };

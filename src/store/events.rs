@@ -583,7 +583,8 @@ impl EventLog {
                 let at = d.offset();
                 let count = d.count(8, &|| of(&format!("entity {id}, count")))?;
                 let raw = d.bytes(count * 8, &|| of(&format!("entity {id}, instants")))?;
-                let ts: Vec<i64> = raw
+                // Collected at its size: inline up to two instants.
+                let ts: Times = raw
                     .chunks_exact(8)
                     .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
                     .collect();
@@ -625,11 +626,7 @@ impl EventLog {
                     }
                     props.insert(id, sets);
                 }
-                per[i] = if ts.len() <= 2 {
-                    Times::from_slice(&ts)
-                } else {
-                    Times::from_vec(ts)
-                };
+                per[i] = ts;
             }
             line.sort_unstable();
             let mut timeline = Timeline::default();

@@ -187,14 +187,7 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
         // four containers and four ids a container, 192 bytes of heap for
         // one id against 66 (a column of distinct values has a bitmap a
         // value).
-        *bm = if ids.windows(2).all(|w| w[0] < w[1]) {
-            sorted_bitmap(ids, &mut Vec::new())
-        } else {
-            let mut sorted = ids.to_vec();
-            sorted.sort_unstable();
-            sorted.dedup();
-            sorted_bitmap(&sorted, &mut Vec::new())
-        };
+        *bm = sorted_bitmap(&ascending(ids), &mut Vec::new());
         return;
     }
     if ids.len() < 16 {
@@ -203,8 +196,8 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
         }
         return;
     }
-    let ascending = ids.windows(2).all(|w| w[0] < w[1]);
-    if ascending && bm.max().map_or(true, |m| m < first) {
+    let rising = ids.windows(2).all(|w| w[0] < w[1]);
+    if rising && bm.max().map_or(true, |m| m < first) {
         if ids.len() >= 1024 {
             // Containers made at their size, then moved in (the one they
             // may share with `bm` merged).
@@ -213,14 +206,21 @@ pub(crate) fn add_ids(bm: &mut RoaringBitmap, ids: &[u32]) {
             // Cannot fail: checked above.
             let _ = bm.append(ids.iter().copied());
         }
-    } else {
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if let Ok(more) = RoaringBitmap::from_sorted_iter(sorted) {
-            *bm |= more;
-        }
+    } else if let Ok(more) = RoaringBitmap::from_sorted_iter(ascending(ids).iter().copied()) {
+        *bm |= more;
     }
+}
+
+/// `ids` in ascending order, each once: as they are if they are so
+/// already, else a sorted copy.
+fn ascending(ids: &[u32]) -> std::borrow::Cow<'_, [u32]> {
+    if ids.windows(2).all(|w| w[0] < w[1]) {
+        return std::borrow::Cow::Borrowed(ids);
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    std::borrow::Cow::Owned(sorted)
 }
 
 /// A bitmap of `ids`, which ascend, each container allocated once at its
