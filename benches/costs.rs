@@ -43,6 +43,18 @@ fn rss() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// The highest resident memory of the process so far, from /proc (0
+/// where there is none).
+fn peak_rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 fn mixed_schema() -> Schema {
     Schema::builder()
         .kind(
@@ -151,6 +163,7 @@ fn mixed_memory() {
     let secs = start.elapsed().as_secs_f64();
     let (peak, held) = (support::peak() - before, support::live() - before);
     let rss_after = rss().saturating_sub(rss_before);
+    let rss_peak = peak_rss().saturating_sub(rss_before);
     let usage: usize = ["account", "user"]
         .iter()
         .map(|k| e.table(k).expect("a kind").memory_usage().total())
@@ -160,7 +173,7 @@ fn mixed_memory() {
     eprintln!(
         "mixed load: {} accounts, {users} users, {} events ({:.0} MB of JSON) in {secs:.1} s; tables' memory_usage \
          {:.1} MB (user events {:.1} MB); heap held {:.1} MB ({:.2}x); peak heap above the input {:.1} MB ({:.2}x); \
-         resident after the load, above before it, {:.1} MB ({:.2}x)",
+         resident after the load, above before it, {:.1} MB ({:.2}x); its peak {:.1} MB ({:.2}x)",
         users / 5,
         users * 4,
         mb(input),
@@ -172,6 +185,8 @@ fn mixed_memory() {
         peak as f64 / usage as f64,
         mb(rss_after),
         rss_after as f64 / usage as f64,
+        mb(rss_peak),
+        rss_peak as f64 / usage as f64,
     );
 }
 

@@ -200,6 +200,34 @@ impl Batch {
         }
     }
 
+    /// An empty batch with room for `rows` rows of `bytes` bytes of input,
+    /// so that the buffers a parse fills are allocated by the thread that
+    /// makes the batch, not by the worker that fills it.
+    pub(crate) fn for_rows(schema: &KindSchema, source: Source, rows: usize, bytes: usize) -> Batch {
+        let share = bytes / (schema.fields().count() + 1).max(1);
+        let mut b = Batch::new(schema, source);
+        if let Source::Lines(l) = &mut b.source {
+            l.reserve(rows);
+        }
+        b.keys.reserve(share);
+        b.key_ends.reserve(rows);
+        for f in &mut b.fields {
+            f.nulls.reserve(16);
+            f.rows.reserve(rows);
+            match &mut f.values {
+                Values::Num(v) => v.reserve(rows),
+                Values::Str { codes, words } => {
+                    codes.reserve(rows);
+                    *words = Dictionary::with_capacity(rows);
+                    words.reserve_bytes(share);
+                }
+                Values::Bool(v) => v.reserve(rows),
+                Values::Tags(v) => v.reserve(rows),
+            }
+        }
+        b
+    }
+
     /// Empties the batch, keeping its buffers for the next rows.
     pub(crate) fn clear(&mut self) {
         self.keys.clear();

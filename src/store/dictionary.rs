@@ -133,6 +133,11 @@ impl Dictionary {
         }
     }
 
+    /// Makes room for `bytes` more bytes of words.
+    pub(crate) fn reserve_bytes(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
+    }
+
     pub(crate) fn new() -> Dictionary {
         Dictionary::with_capacity(0)
     }

@@ -35,11 +35,12 @@ pub(crate) fn parse_block(schema: &KindSchema, block: &[u8], first_line: usize) 
             .map(|w| {
                 let part = &block[w[0]..w[1]];
                 let start = line;
-                line += newlines(part);
-                s.spawn(move || {
-                    let mut b = Batch::new(schema, Source::Lines(Vec::new()));
-                    parse_lines(schema, part, start, &mut b).map(|()| b)
-                })
+                let rows = newlines(part);
+                line += rows;
+                // Made here, so that its buffers are of this thread's
+                // arena, not a short-lived worker's.
+                let mut b = Batch::for_rows(schema, Source::Lines(Vec::new()), rows + 1, part.len());
+                s.spawn(move || parse_lines(schema, part, start, &mut b).map(|()| b))
             })
             .collect();
         // In part order, so the first bad line's error comes first.

@@ -885,12 +885,11 @@ impl Table {
     /// allocator's overhead of each allocation included.
     ///
     /// A process's resident memory after a load is more than this by what
-    /// its allocator keeps of the load's transient buffers. With glibc's
-    /// malloc, whose per-thread arenas and sliding `mmap` threshold keep
-    /// freed memory (a load parses and builds indexes on several threads),
-    /// a mixed load of 100k accounts, 500k users and 2M events sits at
-    /// 1.3x this estimate; `MALLOC_ARENA_MAX=2` brings it to about 1.13x
-    /// and a fixed `MALLOC_MMAP_THRESHOLD_=131072` to about 1.06x (see
+    /// its allocator keeps of the load's freed transient buffers. With
+    /// glibc's malloc (per-thread arenas, a sliding `mmap` threshold) a
+    /// mixed load of 100k accounts, 500k users and 2M events sits at about
+    /// 1.2x this estimate; `MALLOC_ARENA_MAX=1` brings it to about 1.13x
+    /// and `MALLOC_TRIM_THRESHOLD_=131072` to about 1.05x (see
     /// BENCHMARKS.md), as would an allocator that returns freed memory
     /// (jemalloc, mimalloc) chosen by the service.
     pub fn memory_usage(&self) -> MemoryUsage {
