@@ -48,15 +48,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The modules, in the order data flows through them: [`schema`] (kinds
-//! and fields), [`store`] (tables of keys, live ids and indexed columns),
-//! [`filter`] (the AST, its JSON, limits and validation into a [`Plan`]),
-//! [`eval`] (set-at-a-time and entity-at-a-time evaluation, and the row-scan
-//! oracle), [`segment`] (segments, roles, links and the change feed),
-//! [`engine`] (the [`Engine`] that keeps segments current on every write),
-//! [`journal`] (a directory of snapshots and a journal that survives
-//! crashes: [`Engine::open`]), [`stats`] (statistics of a field over a set of ids), [`error`] (one
-//! error type per area).
+//! The manual is the [`guide`], a chapter a module; the module map, with
+//! the state and invariant each part owns, is the repository's
+//! `ARCHITECTURE.md`.
 //!
 //! Segments with link-based membership, through the [`Engine`]:
 //!
@@ -111,6 +105,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod guide;
 mod ids;
 pub mod journal;
 pub mod schema;

@@ -7,7 +7,9 @@
 //!   stay within the budget ARCHITECTURE.md states;
 //! - no production module names the row-by-row oracle (`eval::oracle`)
 //!   but `eval/mod.rs` (which serves `eval::scan`) and the oracle itself,
-//!   so that the oracle tests compare two independent implementations.
+//!   so that the oracle tests compare two independent implementations;
+//! - README.md stays a front page (at most 250 lines; the manual is the
+//!   guide, `src/guide/`) that links to each chapter of the guide.
 //!
 //! Each check is text over `src/`: the test reads the files, it runs none.
 
@@ -204,4 +206,33 @@ fn no_production_module_names_the_oracle() {
         }
     }
     assert!(users.is_empty(), "production code names the oracle: {users:?}");
+}
+
+#[test]
+fn the_readme_is_a_front_page_that_links_every_chapter_of_the_guide() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 250,
+        "README.md has {lines} lines; the manual belongs in src/guide/"
+    );
+    let guide = std::fs::read_to_string(src().join("guide/mod.rs")).expect("src/guide/mod.rs");
+    for entry in std::fs::read_dir(src().join("guide")).expect("src/guide") {
+        let name = entry.expect("an entry").file_name().to_string_lossy().into_owned();
+        if let Some(chapter) = name.strip_suffix(".md") {
+            assert!(
+                readme.contains(&format!("(src/guide/{name})")),
+                "README.md does not link {name}"
+            );
+            assert!(
+                guide.contains(&format!("include_str!(\"{name}\")")),
+                "src/guide/mod.rs does not include {name}"
+            );
+            assert!(
+                guide.contains(&format!("[`{chapter}`]")),
+                "the guide's table does not list {chapter}"
+            );
+        }
+    }
 }
