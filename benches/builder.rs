@@ -37,13 +37,13 @@ fn bench(c: &mut Criterion) {
         let (seg, _) = e
             .create_segment(&admin, NewSegment::new("At risk", "account").filter(at_risk))
             .expect("a valid segment");
-        let rule = e.segment(seg).expect("just made").rules[0];
+        let rule = e.segments().get(seg).expect("just made").rules[0];
         let edit = Draft::EditRule {
             rule,
             filter: mixed10.clone(),
         };
-        let counts = e.counts("account", &mixed10, now).expect("valid");
-        let preview = e.preview(&edit, 20, now).expect("valid");
+        let counts = e.builder().counts("account", &mixed10, now).expect("valid");
+        let preview = e.builder().preview(&edit, 20, now).expect("valid");
         eprintln!(
             "[{n} accounts] mixed10 matches {}; preview of At risk -> mixed10: {} -> {} ({} in, {} out)",
             counts.matches, preview.before, preview.after, preview.entering, preview.exiting
@@ -57,17 +57,18 @@ fn bench(c: &mut Criterion) {
         g.sample_size(20).measurement_time(Duration::from_secs(5));
         // The baseline: one evaluation of the same filter.
         g.bench_function("evaluate_mixed10", |b| {
-            b.iter(|| e.evaluate("account", black_box(&mixed10), now).expect("valid"))
+            b.iter(|| e.query("account").evaluate(black_box(&mixed10), now).expect("valid"))
         });
         g.bench_function("counts_mixed10", |b| {
-            b.iter(|| e.counts("account", black_box(&mixed10), now).expect("valid"))
+            b.iter(|| e.builder().counts("account", black_box(&mixed10), now).expect("valid"))
         });
         g.bench_function("preview_edit_mixed10", |b| {
-            b.iter(|| e.preview(black_box(&edit), 20, now).expect("valid"))
+            b.iter(|| e.builder().preview(black_box(&edit), 20, now).expect("valid"))
         });
         g.bench_function("explain_mixed10", |b| {
             b.iter(|| {
-                e.explain("account", black_box(&mixed10), "a00000042", now)
+                e.builder()
+                    .explain("account", black_box(&mixed10), "a00000042", now)
                     .expect("valid")
             })
         });

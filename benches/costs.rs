@@ -263,6 +263,7 @@ fn paging(c: &mut Criterion) {
     let mut token = None;
     for _ in 0..100 {
         token = e
+            .segments()
             .export(all, &page.clone().after(token), std::io::sink())
             .expect("a page");
     }
@@ -271,13 +272,14 @@ fn paging(c: &mut Criterion) {
     g.bench_function("page", |b| {
         b.iter(|| {
             black_box(
-                e.export(all, &page.clone().after(token.clone()), std::io::sink())
+                e.segments()
+                    .export(all, &page.clone().after(token.clone()), std::io::sink())
                     .expect("a page"),
             )
         })
     });
     g.bench_function("whole", |b| {
-        b.iter(|| black_box(e.export(all, &spec, std::io::sink()).expect("the export")))
+        b.iter(|| black_box(e.segments().export(all, &spec, std::io::sink()).expect("the export")))
     });
     g.bench_function("page_after_a_refresh", |b| {
         b.iter(|| {
@@ -285,7 +287,8 @@ fn paging(c: &mut Criterion) {
             e.refresh(segments::Timestamp::from_micros(1_800_000_000_000_000))
                 .expect("a refresh");
             black_box(
-                e.export(all, &page.clone().after(token.clone()), std::io::sink())
+                e.segments()
+                    .export(all, &page.clone().after(token.clone()), std::io::sink())
                     .expect("a page"),
             )
         })
@@ -294,7 +297,7 @@ fn paging(c: &mut Criterion) {
         b.iter(|| {
             e.upsert("user", "u0", Row::new().set("score", 1))
                 .expect("a valid write");
-            black_box(e.export(all, &page, std::io::sink()).expect("a page"))
+            black_box(e.segments().export(all, &page, std::io::sink()).expect("a page"))
         })
     });
     g.finish();

@@ -65,7 +65,11 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("grow/{n}"));
     g.sample_size(10).measurement_time(Duration::from_secs(6));
     g.bench_function("baseline_evaluate_mixed10", |b| {
-        b.iter(|| e.evaluate("account", black_box(&mixed10), now).expect("evaluates"))
+        b.iter(|| {
+            e.query("account")
+                .evaluate(black_box(&mixed10), now)
+                .expect("evaluates")
+        })
     });
     g.bench_function("add_and_remove_field", |b| {
         b.iter(|| {

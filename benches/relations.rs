@@ -98,18 +98,18 @@ fn bench(c: &mut Criterion) {
     eprintln!(
         "relations/{n}: {} users active within 7 days; {} accounts with one",
         eval::evaluate(&active_plan, users_t, now).map_or(0, |b| b.len()),
-        e.evaluate("account", &any_active, now).map_or(0, |b| b.len())
+        e.query("account").evaluate(&any_active, now).map_or(0, |b| b.len())
     );
     let mut g = c.benchmark_group(format!("relations/{n}"));
     g.sample_size(20);
     g.bench_function("any_user_active_7d", |b| {
-        b.iter(|| black_box(e.evaluate("account", &any_active, now).expect("valid")))
+        b.iter(|| black_box(e.query("account").evaluate(&any_active, now).expect("valid")))
     });
     g.bench_function("users_active_7d", |b| {
         b.iter(|| black_box(eval::evaluate(&active_plan, users_t, now).expect("valid")))
     });
     g.bench_function("accounts_health_lt_30", |b| {
-        b.iter(|| black_box(e.evaluate("account", &health, now).expect("valid")))
+        b.iter(|| black_box(e.query("account").evaluate(&health, now).expect("valid")))
     });
     g.finish();
 

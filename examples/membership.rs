@@ -58,7 +58,10 @@ fn main() -> Result<(), segments::Error> {
     step("An admin removes globex by hand: it exits, and the filter is blocked for it");
     let changes = engine.remove_members(&admin, at_risk, ["globex"])?;
     feed(&engine, &changes);
-    println!("  blocks on globex: {}", list(engine.blocks(at_risk, "globex")?));
+    println!(
+        "  blocks on globex: {}",
+        list(engine.segments().blocks(at_risk, "globex")?)
+    );
 
     step("globex's health drops further: the blocked rule does not add it back");
     let changes = engine.upsert("account", "globex", Row::new().set("health", 9.0))?;
@@ -71,7 +74,10 @@ fn main() -> Result<(), segments::Error> {
         Filter::and([field("nps").lt(7), field("mrr").lt(1000)]),
     )?;
     feed(&engine, &changes);
-    println!("  globex is linked by {}", list(engine.links(at_risk, "globex")?));
+    println!(
+        "  globex is linked by {}",
+        list(engine.segments().links(at_risk, "globex")?)
+    );
 
     step("umbrella is added by hand, though no rule matches it");
     let changes = engine.add_members(&admin, at_risk, ["umbrella"])?;
@@ -80,7 +86,10 @@ fn main() -> Result<(), segments::Error> {
     step("umbrella's health stays high: no rule removes a manual add");
     let changes = engine.upsert("account", "umbrella", Row::new().set("health", 95.0))?;
     feed(&engine, &changes);
-    println!("  umbrella is linked by {}", list(engine.links(at_risk, "umbrella")?));
+    println!(
+        "  umbrella is linked by {}",
+        list(engine.segments().links(at_risk, "umbrella")?)
+    );
 
     step("acme recovers: the filter stops matching and acme exits");
     let changes = engine.upsert("account", "acme", Row::new().set("health", 70.0))?;
@@ -102,7 +111,14 @@ fn main() -> Result<(), segments::Error> {
             .visibility(Visibility::Private),
     )?;
     feed(&engine, &changes);
-    let names = |a: &Actor| engine.list(a).map(|s| s.name.clone()).collect::<Vec<_>>();
+    let names = |a: &Actor| {
+        engine
+            .as_actor(a)
+            .segments()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+    };
     println!(
         "  the CSM lists {:?}; another member lists {:?}",
         names(&csm),
@@ -118,13 +134,14 @@ fn main() -> Result<(), segments::Error> {
     step("Where is each account, and what does \"At risk\" look like?");
     for (key, ..) in accounts {
         let names: Vec<_> = engine
+            .segments()
             .segments_of("account", key)?
             .into_iter()
-            .map(|s| engine.segment(s).map(|i| i.name.clone()))
+            .map(|s| engine.segments().get(s).map(|i| i.name.clone()))
             .collect::<Result<_, _>>()?;
         println!("  {key:<9} in {names:?}");
     }
-    let mrr = engine.scope(at_risk)?.numeric_stats("mrr", &[90.0])?;
+    let mrr = engine.segments().scope(at_risk)?.numeric_stats("mrr", &[90.0])?;
     println!(
         "  At risk: {} members, MRR median {:?}, p90 {:?}, sum {:?}",
         mrr.count, mrr.median, mrr.percentiles[0].1, mrr.sum
@@ -148,7 +165,8 @@ fn feed(engine: &Engine, changes: &Changes) {
     }
     for c in changes.iter() {
         let segment = engine
-            .segment(c.segment)
+            .segments()
+            .get(c.segment)
             .map_or("(deleted)".to_string(), |s| s.name.clone());
         let key = engine
             .table("account")

@@ -87,7 +87,7 @@ fn show(engine: &Engine, ids: &[(SegmentId, &str)], changes: &Changes) {
             changes.of(id, ChangeKind::Exited).len(),
         );
         if entered + exited > 0 {
-            let now = engine.count(id).unwrap_or(0);
+            let now = engine.segments().count(id).unwrap_or(0);
             println!("  {name:<22} +{entered:<5} -{exited:<5} now {now}");
         }
     }
@@ -122,14 +122,14 @@ fn main() -> Result<(), segments::Error> {
         let (id, _) = engine.create_segment(&csm, NewSegment::new(name, "account").filter(filter))?;
         println!(
             "  {name:<22} {:>7} accounts  ({:>6.1} ms)  {json}",
-            engine.count(id)?,
+            engine.segments().count(id)?,
             t.elapsed().as_secs_f64() * 1e3
         );
         ids.push((id, name));
     }
 
     // A webhook consumer starts from here: it reads what comes next.
-    let seq = engine.log_seq();
+    let seq = engine.log().seq();
     engine.ack("webhook", seq)?;
 
     // A support sweep: 1,000 accounts get worse health scores and NPS answers.
@@ -146,7 +146,7 @@ fn main() -> Result<(), segments::Error> {
     show(&engine, &ids, &changes);
 
     // The consumer reads the change log from its cursor, and acknowledges.
-    let batch = engine.changes_for("webhook", 1000)?;
+    let batch = engine.log().changes_for("webhook", 1000)?;
     println!("\nthe webhook consumer reads {} changes; the first two:", batch.len());
     for c in batch.iter().take(2) {
         println!("  {}", serde_json::to_string(c).expect("a change serializes"));
@@ -174,7 +174,7 @@ fn main() -> Result<(), segments::Error> {
         {"field": "health", "operator": "<", "value": 30},
         {"field": "plan", "operator": "in", "value": ["pro", "enterprise"]}]}"#;
     let filter = Filter::from_json(json)?;
-    let (t, hits) = median(11, || engine.evaluate("account", &filter, week));
+    let (t, hits) = median(11, || engine.query("account").evaluate(&filter, week));
     let hits = hits?;
     let table = engine.table("account")?;
     let first: Vec<&str> = table.keys_of(&hits).take(3).collect();

@@ -92,6 +92,7 @@
 //! for tests).
 
 #![forbid(unsafe_code)]
+#![doc(test(attr(deny(deprecated))))]
 #![warn(missing_docs)]
 
 pub mod contract {

@@ -111,7 +111,8 @@ fn engine(rows: Vec<Row>) -> Engine {
 
 fn keys(e: &Engine, f: &Filter) -> BTreeSet<String> {
     let t = e.table("account").unwrap();
-    e.evaluate("account", f, Timestamp::now())
+    e.query("account")
+        .evaluate(f, Timestamp::now())
         .unwrap()
         .iter()
         .map(|id| t.key(segments::EntityId(id)).unwrap().to_string())
@@ -203,7 +204,7 @@ proptest! {
         f in group(),
     ) {
         let e = engine(rows);
-        let c = e.counts("account", &f, Timestamp::now()).unwrap();
+        let c = e.builder().counts("account", &f, Timestamp::now()).unwrap();
         prop_assert_eq!(c.live, e.table("account").unwrap().len());
         prop_assert_eq!(c.matches, keys(&e, &f).len() as u64);
         check_counts(&e, &f, &c.root, &mut Vec::new());
@@ -218,7 +219,7 @@ proptest! {
         let n = rows.len();
         let e = engine(rows);
         let key = format!("k{}", pick.index(n));
-        let x = e.explain("account", &f, &key, Timestamp::now()).unwrap();
+        let x = e.builder().explain("account", &f, &key, Timestamp::now()).unwrap();
         prop_assert_eq!(x.matches, keys(&e, &f).contains(&key));
         check_explain(&e, &f, &key, &x.root, &mut Vec::new());
         // JSON, as a UI takes it.
@@ -241,7 +242,7 @@ proptest! {
         let admin = Actor::new("ada", Role::Admin);
         let (seg, _) = e.create_segment(&admin, NewSegment::new("S", "account").filter(f0)).unwrap();
         let r1 = e.attach_rule(&admin, seg, f1).unwrap().0;
-        let r0 = e.segment(seg).unwrap().rules[0];
+        let r0 = e.segments().get(seg).unwrap().rules[0];
         let key = |i: usize| format!("k{}", i % n);
         e.add_members(&admin, seg, manual.iter().map(|&i| key(i))).unwrap();
         // Manual removals block the rules that had added them.
@@ -253,11 +254,11 @@ proptest! {
             2 => Draft::DetachRule { rule: r1 },
             _ => Draft::NewSegment { kind: "account".into(), filter: draft.clone() },
         };
-        let seq = e.log_seq();
-        let before: BTreeSet<String> = e.member_keys(seg).unwrap().map(String::from).collect();
-        let p = e.preview(&edit, 3, Timestamp::now()).unwrap();
-        prop_assert_eq!(e.log_seq(), seq);
-        let still: BTreeSet<String> = e.member_keys(seg).unwrap().map(String::from).collect();
+        let seq = e.log().seq();
+        let before: BTreeSet<String> = e.segments().member_keys(seg).unwrap().map(String::from).collect();
+        let p = e.builder().preview(&edit, 3, Timestamp::now()).unwrap();
+        prop_assert_eq!(e.log().seq(), seq);
+        let still: BTreeSet<String> = e.segments().member_keys(seg).unwrap().map(String::from).collect();
         prop_assert_eq!(&still, &before);
 
         let target = match which {
@@ -267,7 +268,7 @@ proptest! {
             _ => e.create_segment(&admin, NewSegment::new("T", "account").filter(draft)).unwrap().0,
         };
         let old = if which == 3 { BTreeSet::new() } else { before };
-        let new: BTreeSet<String> = e.member_keys(target).unwrap().map(String::from).collect();
+        let new: BTreeSet<String> = e.segments().member_keys(target).unwrap().map(String::from).collect();
         prop_assert_eq!(p.before, old.len() as u64);
         prop_assert_eq!(p.after, new.len() as u64);
         let entering: BTreeSet<String> = new.difference(&old).cloned().collect();
@@ -311,8 +312,8 @@ proptest! {
         let mut want: Vec<(String, u64)> = model.into_iter().map(|(w, n)| (w.to_string(), n)).collect();
         want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         want.truncate(limit);
-        prop_assert_eq!(&e.value_suggestions("account", "g", &prefix, limit).unwrap(), &want);
-        prop_assert_eq!(&e.value_suggestions("account", "s", &prefix, limit).unwrap(), &want);
+        prop_assert_eq!(&e.builder().value_suggestions("account", "g", &prefix, limit).unwrap(), &want);
+        prop_assert_eq!(&e.builder().value_suggestions("account", "s", &prefix, limit).unwrap(), &want);
     }
 }
 
@@ -330,7 +331,7 @@ fn the_schema_as_a_builder_reads_it() {
     let mut e = Engine::new(schema);
     e.insert("user", "u1", Row::new()).unwrap();
     e.record_event("user", "u1", "login", Timestamp::now()).unwrap();
-    let json = e.schema_json();
+    let json = e.builder().schema_json();
     assert_eq!(
         json["kinds"][1]["fields"][1],
         serde_json::json!({"name": "seen", "type": "timestamp", "operators":
@@ -366,7 +367,8 @@ fn the_schema_as_a_builder_reads_it() {
             };
             let rule = serde_json::json!({"field": f, "operator": op, "value": value});
             let filter = Filter::from_json_value(&serde_json::json!({"combinator": "and", "rules": [rule]})).unwrap();
-            e.evaluate(kind, &filter, Timestamp::now())
+            e.query(kind)
+                .evaluate(&filter, Timestamp::now())
                 .unwrap_or_else(|err| panic!("{kind}.{f} {op}: {err}"));
         }
     }
@@ -403,15 +405,18 @@ fn segments_are_named_by_name_and_saved_by_id_within_the_privacy_rules() {
     };
     // Evaluated by name, and saved with the id in its place.
     assert_eq!(
-        e.evaluate("account", &by_name("Low"), Timestamp::now()).unwrap().len(),
+        e.query("account")
+            .evaluate(&by_name("Low"), Timestamp::now())
+            .unwrap()
+            .len(),
         3
     );
     let (s, _) = e
         .create_segment(&ada, NewSegment::new("In low", "account").filter(by_name("Low")))
         .unwrap();
-    let rule = e.segment(s).unwrap().rules[0];
+    let rule = e.segments().get(s).unwrap().rules[0];
     assert_eq!(
-        e.rule(rule).unwrap().filter.to_json_value()["rules"][0]["value"],
+        e.segments().rule(rule).unwrap().filter.to_json_value()["rules"][0]["value"],
         serde_json::json!(low.0)
     );
     let both = Filter::from_json(
@@ -420,44 +425,62 @@ fn segments_are_named_by_name_and_saved_by_id_within_the_privacy_rules() {
     .unwrap();
     assert_eq!(
         e.as_actor(&ada)
-            .evaluate("account", &both, Timestamp::now())
+            .query("account")
+            .evaluate(&both, Timestamp::now())
             .unwrap()
             .len(),
         2
     );
     // Another's private segment is as unknown as a missing one.
     let unknown = |r: Result<roaring::RoaringBitmap, Error>| matches!(r, Err(Error::Segment(SegmentError::UnknownSegmentName { name })) if name == "Mine" || name == "Nope");
-    assert!(unknown(e.as_actor(&bob).evaluate(
-        "account",
-        &by_name("Mine"),
-        Timestamp::now()
-    )));
-    assert!(unknown(e.as_actor(&bob).evaluate(
-        "account",
-        &by_name("Nope"),
-        Timestamp::now()
-    )));
+    assert!(unknown(
+        e.as_actor(&bob)
+            .query("account")
+            .evaluate(&by_name("Mine"), Timestamp::now())
+    ));
+    assert!(unknown(
+        e.as_actor(&bob)
+            .query("account")
+            .evaluate(&by_name("Nope"), Timestamp::now())
+    ));
     assert!(matches!(
         e.attach_rule(&bob, s, by_name("Mine")),
         Err(SegmentError::UnknownSegmentName { .. }) | Err(SegmentError::Denied { .. })
     ));
     assert!(e
         .as_actor(&bob)
+        .builder()
         .counts("account", &by_name("Mine"), Timestamp::now())
         .is_err());
-    assert!(e.as_actor(&bob).check("account", &by_name("Mine")).is_err());
+    assert!(e.as_actor(&bob).builder().check("account", &by_name("Mine")).is_err());
     assert!(e
         .as_actor(&bob)
+        .builder()
         .explain("account", &by_name("Mine"), "k1", Timestamp::now())
         .is_err());
-    assert!(e.as_actor(&bob).explain_member(mine, "k5", Timestamp::now()).is_err());
-    let x = e.as_actor(&ada).explain_member(mine, "k5", Timestamp::now()).unwrap();
-    assert!(x.member && x.links == [segments::segment::Source::Rule(e.segment(mine).unwrap().rules[0])]);
     assert!(e
         .as_actor(&bob)
+        .builder()
+        .explain_member(mine, "k5", Timestamp::now())
+        .is_err());
+    let x = e
+        .as_actor(&ada)
+        .builder()
+        .explain_member(mine, "k5", Timestamp::now())
+        .unwrap();
+    assert!(
+        x.member
+            && x.links
+                == [segments::segment::Source::Rule(
+                    e.segments().get(mine).unwrap().rules[0]
+                )]
+    );
+    assert!(e
+        .as_actor(&bob)
+        .builder()
         .preview(
             &Draft::DetachRule {
-                rule: e.segment(mine).unwrap().rules[0]
+                rule: e.segments().get(mine).unwrap().rules[0]
             },
             3,
             Timestamp::now()
@@ -489,7 +512,7 @@ fn a_preview_refuses_a_cycle_as_saving_does() {
     let (b, _) = e
         .create_segment(&ada, NewSegment::new("B", "account").filter(names(a.0)))
         .unwrap();
-    let rule_a = e.segment(a).unwrap().rules[0];
+    let rule_a = e.segments().get(a).unwrap().rules[0];
     let now = Timestamp::now();
     for draft in [
         Draft::EditRule {
@@ -508,7 +531,10 @@ fn a_preview_refuses_a_cycle_as_saving_does() {
         };
         let saved = saved.unwrap_err();
         assert!(matches!(saved, SegmentError::Cycle { .. }), "{saved}");
-        for previewed in [e.preview(&draft, 3, now), e.as_actor(&ada).preview(&draft, 3, now)] {
+        for previewed in [
+            e.builder().preview(&draft, 3, now),
+            e.as_actor(&ada).builder().preview(&draft, 3, now),
+        ] {
             match previewed {
                 Err(Error::Segment(err)) => assert_eq!(err, saved),
                 other => panic!("{draft:?}: {other:?}"),
@@ -589,7 +615,7 @@ fn explain_gives_the_numbers_behind_events_relations_segments_tags_and_fields() 
         field("mrr").lt(other_field("goal")).into(),
         field("@lastSeen:login").not_null().into(),
     ]);
-    let x = e.explain("account", &f, "a", now).unwrap();
+    let x = e.builder().explain("account", &f, "a", now).unwrap();
     let ExplainNode::Group { rules, matches, .. } = &x.root else {
         panic!()
     };

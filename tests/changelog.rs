@@ -123,8 +123,8 @@ proptest! {
         for info in e.segments() {
             names.insert(info.id, info.name.clone());
         }
-        prop_assert_eq!(e.log_seq(), want.len() as u64);
-        let got = e.changes_since(0, usize::MAX).unwrap();
+        prop_assert_eq!(e.log().seq(), want.len() as u64);
+        let got = e.log().changes_since(0, usize::MAX).unwrap();
         prop_assert_eq!(got.len(), want.len());
         for (n, (g, w)) in got.iter().zip(&want).enumerate() {
             prop_assert_eq!(g.seq, n as u64 + 1);
@@ -136,7 +136,7 @@ proptest! {
         let mut paged = vec![];
         let mut after = 0;
         loop {
-            let page = e.changes_since(after, 7).unwrap();
+            let page = e.log().changes_since(after, 7).unwrap();
             if page.is_empty() { break; }
             after = page.last().unwrap().seq;
             paged.extend(page);
@@ -145,7 +145,7 @@ proptest! {
         let mut bytes = vec![];
         e.save(&mut bytes).unwrap();
         let r = Engine::restore(&bytes[..]).unwrap();
-        prop_assert_eq!(r.changes_since(0, usize::MAX).unwrap(), got);
+        prop_assert_eq!(r.log().changes_since(0, usize::MAX).unwrap(), got);
     }
 
     /// A sync delta is the difference between the members at the cursor
@@ -154,7 +154,7 @@ proptest! {
     fn a_sync_delta_is_the_net_change(before in prop::collection::vec(step(), 0..30), after in prop::collection::vec(step(), 0..30), s in 1u64..4) {
         let mut e = Engine::new(schema());
         let members = |e: &Engine| -> BTreeSet<String> {
-            match e.members(SegmentId(s)) {
+            match e.segments().members(SegmentId(s)) {
                 Ok(m) => e.table("account").unwrap().keys_of(m).map(str::to_string).collect(),
                 Err(_) => BTreeSet::new(),
             }
@@ -162,18 +162,18 @@ proptest! {
         for (i, st) in before.iter().enumerate() {
             run(&mut e, st, i);
         }
-        let cursor = e.log_seq();
+        let cursor = e.log().seq();
         let then = members(&e);
         for (i, st) in after.iter().enumerate() {
             run(&mut e, st, 100 + i);
         }
         let now = members(&e);
-        let d = e.sync_delta(SegmentId(s), cursor).unwrap();
+        let d = e.log().sync_delta(SegmentId(s), cursor).unwrap();
         let entered: Vec<String> = now.difference(&then).cloned().collect();
         let exited: Vec<String> = then.difference(&now).cloned().collect();
         prop_assert_eq!(d.entered, entered);
         prop_assert_eq!(d.exited, exited);
-        prop_assert_eq!(d.upto, e.log_seq());
+        prop_assert_eq!(d.upto, e.log().seq());
     }
 }
 
@@ -197,14 +197,15 @@ fn count_series_equals_members_at_when_the_clock_goes_back() {
     e.remove_members(&admin(), s, ["a0"]).unwrap();
     let at: Vec<u64> = [25, 75, 150, 250]
         .iter()
-        .map(|&i| e.members_at(s, t(i)).unwrap().len())
+        .map(|&i| e.log().members_at(s, t(i)).unwrap().len())
         .collect();
     assert_eq!(at, [0, 3, 5, 4]);
     let series = e
+        .log()
         .count_series(s, t(25), t(250), std::time::Duration::from_secs(25))
         .unwrap();
     for (when, size) in series {
-        assert_eq!(size, e.members_at(s, when).unwrap().len(), "at {when}");
+        assert_eq!(size, e.log().members_at(s, when).unwrap().len(), "at {when}");
     }
 }
 
@@ -225,10 +226,10 @@ proptest! {
             run(&mut e, st, i);
         }
         let series = e
-            .count_series(SegmentId(s), t(-1), t(61), std::time::Duration::from_secs(step_secs))
+            .log().count_series(SegmentId(s), t(-1), t(61), std::time::Duration::from_secs(step_secs))
             .unwrap();
         for (when, size) in series {
-            prop_assert_eq!(size, e.members_at(SegmentId(s), when).unwrap().len(), "at {}", when);
+            prop_assert_eq!(size, e.log().members_at(SegmentId(s), when).unwrap().len(), "at {}", when);
         }
     }
 }
@@ -246,14 +247,14 @@ proptest! {
         for (i, st) in steps.iter().enumerate() {
             e.set_clock(segments::Clock::Fixed(t(10 * i as i64))).unwrap();
             run(&mut e, st, i);
-            held.push(e.members(SegmentId(s)).cloned().unwrap_or_default());
+            held.push(e.segments().members(SegmentId(s)).cloned().unwrap_or_default());
         }
         for (i, want) in held.iter().enumerate() {
             // Between this step and the next.
-            prop_assert_eq!(&e.members_at(SegmentId(s), t(10 * i as i64 + 5)).unwrap(), want, "after step {}", i);
+            prop_assert_eq!(&e.log().members_at(SegmentId(s), t(10 * i as i64 + 5)).unwrap(), want, "after step {}", i);
         }
         if !held.is_empty() {
-            let series = e.count_series(SegmentId(s), t(5), t(10 * (held.len() as i64 - 1) + 5), std::time::Duration::from_secs(10)).unwrap();
+            let series = e.log().count_series(SegmentId(s), t(5), t(10 * (held.len() as i64 - 1) + 5), std::time::Duration::from_secs(10)).unwrap();
             prop_assert_eq!(series.iter().map(|p| p.1).collect::<Vec<_>>(), held.iter().map(|m| m.len()).collect::<Vec<_>>());
         }
         // Periods, against the steps at which each entity was a member.
@@ -261,7 +262,7 @@ proptest! {
         for k in 0..12u8 {
             let key = format!("k{k}");
             let Some(id) = table.id_any(&key) else { continue };
-            let Ok(periods) = e.membership_periods(SegmentId(s), &key) else { continue };
+            let Ok(periods) = e.log().membership_periods(SegmentId(s), &key) else { continue };
             for (i, m) in held.iter().enumerate() {
                 let at = t(10 * i as i64 + 5);
                 let inside = periods.iter().any(|p| p.from.map_or(true, |f| f <= at) && p.to.map_or(true, |to| at < to));
@@ -287,8 +288,11 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
         e.set_clock(segments::Clock::Fixed(t(10 + i))).unwrap();
         e.insert("account", &format!("k{i}"), Row::new().set("mrr", 9)).unwrap();
     }
-    assert!(matches!(e.members_at(s, t(11)), Err(LogError::NotRetained { .. })));
-    assert_eq!(e.members_at(s, t(13)).unwrap().len(), 4);
+    assert!(matches!(
+        e.log().members_at(s, t(11)),
+        Err(LogError::NotRetained { .. })
+    ));
+    assert_eq!(e.log().members_at(s, t(13)).unwrap().len(), 4);
     e.set_clock(segments::Clock::Fixed(t(100))).unwrap();
     e.rename(&admin(), s, "Bigger").unwrap();
     e.set_filter(&admin(), s, Some(Filter::and([field("mrr").ge(7)])))
@@ -299,6 +303,7 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
     e.delete_segment(&admin(), s).unwrap();
     use segments::engine::Edit;
     let kinds: Vec<String> = e
+        .log()
         .definition_history(Some(s))
         .map(|c| {
             format!(
@@ -322,7 +327,7 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
             "ada:deleted"
         ]
     );
-    match &e.definition_history(Some(s)).nth(2).unwrap().what {
+    match &e.log().definition_history(Some(s)).nth(2).unwrap().what {
         Edit::Filter { from, to } => {
             assert_eq!(from.as_ref().unwrap(), &Filter::and([field("mrr").ge(5)]));
             assert_eq!(to.as_ref().unwrap(), &Filter::and([field("mrr").ge(7)]));
@@ -332,7 +337,7 @@ fn history_past_retention_is_refused_and_definitions_are_kept() {
     let mut bytes = vec![];
     e.save(&mut bytes).unwrap();
     let r = Engine::restore(&bytes[..]).unwrap();
-    assert!(r.definition_history(None).eq(e.definition_history(None)));
+    assert!(r.log().definition_history(None).eq(e.log().definition_history(None)));
 }
 
 #[test]
@@ -349,6 +354,7 @@ fn a_change_is_self_describing_json() {
     e.insert("account", "acme", Row::new().set("mrr", 10)).unwrap();
     e.delete_segment(&admin(), s).unwrap();
     let got: Vec<String> = e
+        .log()
         .changes_since(0, 10)
         .unwrap()
         .iter()
@@ -362,7 +368,7 @@ fn a_change_is_self_describing_json() {
         ]
     );
     let back: segments::engine::LoggedChange = serde_json::from_str(&got[1]).unwrap();
-    assert_eq!(back, e.changes_since(1, 1).unwrap()[0]);
+    assert_eq!(back, e.log().changes_since(1, 1).unwrap()[0]);
 }
 
 #[test]
@@ -373,25 +379,26 @@ fn cursors_move_forward_and_name_errors() {
         e.insert("account", &format!("k{k}"), Row::new()).unwrap();
     }
     e.add_members(&admin(), s, ["k0", "k1", "k2"]).unwrap();
-    assert_eq!(e.log_seq(), 3);
+    assert_eq!(e.log().seq(), 3);
     assert!(matches!(
         e.ack("crm", 4),
         Err(Error::Log(LogError::Ahead { seq: 4, last: 3 }))
     ));
     assert!(matches!(e.ack("", 1), Err(Error::Log(LogError::EmptyConsumer))));
-    assert!(matches!(e.changes_since(9, 1), Err(LogError::Ahead { .. })));
+    assert!(matches!(e.log().changes_since(9, 1), Err(LogError::Ahead { .. })));
     e.ack("crm", 2).unwrap();
     e.ack("crm", 1).unwrap(); // never back
-    assert_eq!(e.cursor("crm"), 2);
+    assert_eq!(e.log().cursor("crm"), 2);
     assert_eq!(
-        e.changes_for("crm", 10)
+        e.log()
+            .changes_for("crm", 10)
             .unwrap()
             .iter()
             .map(|c| c.seq)
             .collect::<Vec<_>>(),
         [3]
     );
-    assert_eq!(e.consumers().collect::<Vec<_>>(), [("crm", 2)]);
+    assert_eq!(e.log().consumers().collect::<Vec<_>>(), [("crm", 2)]);
     e.forget_consumer("crm").unwrap();
     assert!(matches!(
         e.forget_consumer("crm"),
@@ -413,22 +420,22 @@ fn retention_keeps_unacknowledged_changes_or_drops_them_with_an_error() {
         for k in 0..40 {
             e.add_members(&admin(), s, [format!("k{k}")]).unwrap();
         }
-        assert_eq!(e.log_seq(), 40);
+        assert_eq!(e.log().seq(), 40);
         match policy {
             Unacked::Keep => {
-                assert_eq!(e.changes_for("slow", 100).unwrap().len(), 40);
+                assert_eq!(e.log().changes_for("slow", 100).unwrap().len(), 40);
                 // Acknowledged, they go down to the limit.
                 e.ack("slow", 35).unwrap();
-                assert_eq!(e.log_oldest(), 31);
-                assert_eq!(e.changes_for("slow", 100).unwrap().len(), 5);
+                assert_eq!(e.log().oldest(), 31);
+                assert_eq!(e.log().changes_for("slow", 100).unwrap().len(), 5);
             }
             _ => {
-                assert_eq!(e.log_oldest(), 31);
+                assert_eq!(e.log().oldest(), 31);
                 assert_eq!(
-                    e.changes_for("slow", 100).unwrap_err(),
+                    e.log().changes_for("slow", 100).unwrap_err(),
                     LogError::Gap { after: 0, oldest: 31 }
                 );
-                assert_eq!(e.changes_since(30, 100).unwrap().len(), 10);
+                assert_eq!(e.log().changes_since(30, 100).unwrap().len(), 10);
             }
         }
     }
@@ -447,19 +454,23 @@ fn retention_by_size_keeps_the_newest_calls_within_the_bytes() {
         e.add_members(&admin(), s, [format!("k{k}")]).unwrap();
     }
     // One change a call, about 120 bytes each: between 10 and 20 kept.
-    let kept = e.log_seq() - e.log_oldest() + 1;
+    let kept = e.log().seq() - e.log().oldest() + 1;
     assert!((10..=20).contains(&kept), "{kept} kept");
-    let newest = e.changes_since(e.log_oldest() - 1, usize::MAX).unwrap();
+    let newest = e.log().changes_since(e.log().oldest() - 1, usize::MAX).unwrap();
     assert_eq!(newest.last().unwrap().key, "k199");
     // A bigger limit keeps more, and survives a snapshot.
-    e.set_log_retention(e.log_retention().max_bytes(Some(1 << 20))).unwrap();
+    e.set_log_retention(e.log().retention().max_bytes(Some(1 << 20)))
+        .unwrap();
     for k in 0..200 {
         e.remove_members(&admin(), s, [format!("k{k}")]).unwrap();
     }
-    assert_eq!(e.log_seq() - e.log_oldest() + 1, 200 + kept);
+    assert_eq!(e.log().seq() - e.log().oldest() + 1, 200 + kept);
     let mut bytes = vec![];
     e.save(&mut bytes).unwrap();
-    assert_eq!(Engine::restore(&bytes[..]).unwrap().log_retention(), e.log_retention());
+    assert_eq!(
+        Engine::restore(&bytes[..]).unwrap().log().retention(),
+        e.log().retention()
+    );
 }
 
 struct TempDir(PathBuf);
@@ -483,7 +494,7 @@ fn a_consumer_resumes_after_restarts_without_a_gap() {
     let mut last = 0;
     for round in 0..30u64 {
         let (mut e, _) = Engine::open(&d.0, options()).unwrap();
-        assert_eq!(e.log_seq(), last, "round {round}: the numbering goes on");
+        assert_eq!(e.log().seq(), last, "round {round}: the numbering goes on");
         if round == 0 {
             e.create_segment(
                 &admin(),
@@ -496,19 +507,25 @@ fn a_consumer_resumes_after_restarts_without_a_gap() {
             e.upsert("account", &format!("k{}", (round + k) % 13), Row::new().set("mrr", v))
                 .unwrap();
         }
-        let batch = e.changes_for("webhook", 25).unwrap();
+        let batch = e.log().changes_for("webhook", 25).unwrap();
         seen.extend(batch.iter().map(|c| c.seq));
         if round % 3 != 2 {
             if let Some(c) = batch.last() {
                 e.ack("webhook", c.seq).unwrap();
             }
         }
-        last = e.log_seq();
+        last = e.log().seq();
     }
     let (e, _) = Engine::open(&d.0, options()).unwrap();
-    seen.extend(e.changes_for("webhook", usize::MAX).unwrap().iter().map(|c| c.seq));
+    seen.extend(
+        e.log()
+            .changes_for("webhook", usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq),
+    );
     let distinct: BTreeSet<u64> = seen.iter().copied().collect();
-    assert_eq!(distinct, (1..=e.log_seq()).collect::<BTreeSet<u64>>());
+    assert_eq!(distinct, (1..=e.log().seq()).collect::<BTreeSet<u64>>());
     assert!(
         seen.len() > distinct.len(),
         "some changes were delivered twice (unacked at a restart)"
@@ -545,7 +562,7 @@ mod subscriptions {
             }
             let subset: Vec<SegmentId> = ids.iter().zip(&chosen).filter(|(_, c)| **c).map(|(s, _)| *s).collect();
             let want: Vec<u64> = e
-                .changes_since(0, usize::MAX)
+                .log().changes_since(0, usize::MAX)
                 .unwrap()
                 .into_iter()
                 .filter(|c| subset.contains(&c.segment.id))
@@ -553,7 +570,7 @@ mod subscriptions {
                 .collect();
             let mut got = Vec::new();
             loop {
-                let page = e.changes_of(&subset, e.cursor("sub"), limit).unwrap();
+                let page = e.log().changes_of(&subset, e.log().cursor("sub"), limit).unwrap();
                 prop_assert!(page.changes.len() <= limit);
                 got.extend(page.changes.iter().map(|c| c.seq));
                 let done = page.changes.len() < limit;
@@ -563,7 +580,7 @@ mod subscriptions {
                 }
             }
             prop_assert_eq!(got, want);
-            prop_assert_eq!(e.cursor("sub"), e.log_seq());
+            prop_assert_eq!(e.log().cursor("sub"), e.log().seq());
         }
     }
 }

@@ -42,7 +42,8 @@ fn engine() -> Engine {
 }
 
 fn codes(e: &Engine, f: &Filter) -> Vec<(W, String)> {
-    e.check("account", f)
+    e.builder()
+        .check("account", f)
         .unwrap()
         .into_iter()
         .map(|w: Warning| (w.code, w.path))
@@ -245,7 +246,7 @@ fn an_empty_segment_is_named() {
             NewSegment::new("None", "account").filter(Filter::and([field("nps").gt(100)])),
         )
         .unwrap();
-    let w = e.check("account", &Filter::and([in_segments([s])])).unwrap();
+    let w = e.builder().check("account", &Filter::and([in_segments([s])])).unwrap();
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].code, W::EmptySegment);
     assert_eq!(serde_json::to_value(&w[0]).unwrap()["code"], "emptySegment");
@@ -411,9 +412,9 @@ proptest! {
         }
         let now = Timestamp::now();
         let live = e.table("account").unwrap().len();
-        for w in e.check("account", &f).unwrap() {
+        for w in e.builder().check("account", &f).unwrap() {
             let sub = at(&f, &w.path);
-            let n = e.evaluate("account", &sub, now).unwrap().len();
+            let n = e.query("account").evaluate(&sub, now).unwrap().len();
             match w.code {
                 W::Contradiction | W::AlwaysFalse => prop_assert_eq!(n, 0, "{:?} {}", w, sub.to_json_value()),
                 W::AlwaysTrue => prop_assert_eq!(n, live, "{:?} {}", w, sub.to_json_value()),
@@ -436,8 +437,8 @@ proptest! {
             e.insert("account", &format!("k{i}"), r).unwrap();
         }
         let f = Filter::and(rules);
-        let never = e.evaluate("account", &f, Timestamp::now()).unwrap().is_empty();
-        let warnings = e.check("account", &f).unwrap();
+        let never = e.query("account").evaluate(&f, Timestamp::now()).unwrap().is_empty();
+        let warnings = e.builder().check("account", &f).unwrap();
         let flagged = warnings
             .iter()
             .any(|w| matches!(w.code, W::Contradiction | W::AlwaysFalse));

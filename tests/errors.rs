@@ -509,11 +509,11 @@ fn segment_errors_say_what_and_where_and_change_nothing() {
     check(&mut e, got, "actor `mo` (Member) may not rename segment 1 `Low`");
     // Queries name the segment or key too.
     assert_eq!(
-        e.links(s, "zz").unwrap_err().to_string(),
+        e.segments().links(s, "zz").unwrap_err().to_string(),
         "account `zz`: no such entity"
     );
     assert_eq!(
-        e.segments_of("user", "a").unwrap_err().to_string(),
+        e.segments().segments_of("user", "a").unwrap_err().to_string(),
         "unknown kind `user`"
     );
 }
@@ -589,15 +589,15 @@ fn every_engine_call_refuses_a_filter_nested_100000_deep_on_a_small_stack() {
             assert!(too_deep(&err), "{err}");
             assert!(too_deep(&e.set_filter(&admin, s, Some(deep())).unwrap_err()));
             assert!(too_deep(&e.attach_rule(&admin, s, deep()).unwrap_err()));
-            let rule = e.segment(s).unwrap().rules[0];
+            let rule = e.segments().get(s).unwrap().rules[0];
             assert!(too_deep(&e.edit_rule(&admin, rule, deep()).unwrap_err()));
             assert_eq!(format!("{e:?}"), before, "a refused call changed the engine");
-            let err = e.evaluate("account", &deep(), Timestamp::now()).unwrap_err();
+            let err = e.query("account").evaluate(&deep(), Timestamp::now()).unwrap_err();
             assert!(
                 matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
                 "{err}"
             );
-            let err = e.scope(s).unwrap().evaluate(&deep(), Timestamp::now()).unwrap_err();
+            let err = e.segments().scope(s).unwrap().evaluate(&deep(), Timestamp::now()).unwrap_err();
             assert!(
                 matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
                 "{err}"

@@ -298,7 +298,7 @@ fn record(e: &mut Engine, events: &[(usize, i64, P)]) {
 }
 
 fn members(e: &Engine, s: SegmentId) -> Vec<String> {
-    e.member_keys(s).unwrap().map(String::from).collect()
+    e.segments().member_keys(s).unwrap().map(String::from).collect()
 }
 
 struct TempDir(PathBuf);
@@ -430,7 +430,7 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
             .unwrap();
     }
     let (j, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
-    let s = j.segments().next().unwrap().id;
+    let s = j.segments().iter().next().unwrap().id;
     assert_eq!(members(&j, s), ["a"]);
     let id = j.table("account").unwrap().id("b").unwrap();
     let (_, p) = j
@@ -465,7 +465,7 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
     };
     {
         let (mut o, _) = Engine::open(&old.0, opts()).unwrap();
-        let s = o.segments().next().unwrap().id;
+        let s = o.segments().iter().next().unwrap().id;
         assert_eq!(members(&o, s), ["a"]);
         assert_eq!(o.table("account").unwrap().event_count(), 4);
         o.record_event_with("account", "b", "export", t(0), Properties::new().with("format", "csv"))
@@ -485,7 +485,7 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
     // And a format 3 snapshot restores, its events without properties.
     let bytes = std::fs::read("tests/fixtures/snapshot-v3.bin").unwrap();
     let r = Engine::restore(&bytes[..]).unwrap();
-    assert_eq!(members(&r, r.segments().next().unwrap().id), ["a"]);
+    assert_eq!(members(&r, r.segments().iter().next().unwrap().id), ["a"]);
     assert_eq!(r.table("account").unwrap().event_count(), 4);
 }
 

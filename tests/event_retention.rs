@@ -107,8 +107,10 @@ fn build(events: &[Ev]) -> Engine {
 
 fn members(e: &Engine) -> BTreeSet<(String, String)> {
     e.segments()
+        .iter()
         .flat_map(|s| {
-            e.member_keys(s.id)
+            e.segments()
+                .member_keys(s.id)
                 .unwrap()
                 .map(|k| (s.name.clone(), k.to_string()))
                 .collect::<Vec<_>>()
@@ -138,9 +140,9 @@ proptest! {
         let want_events = fresh.table("account").unwrap().event_count() + fresh.table("user").unwrap().event_count();
         prop_assert_eq!(e.table("account").unwrap().event_count() + e.table("user").unwrap().event_count(), want_events);
         // The changes returned are the difference, exits and entries.
-        let name = |id| e.segment(id).unwrap().name.clone();
+        let name = |id| e.segments().get(id).unwrap().name.clone();
         let key = |c: &segments::segment::Change| {
-            let kind = e.segment(c.segment).unwrap().kind.clone();
+            let kind = e.segments().get(c.segment).unwrap().kind.clone();
             e.table(&kind).unwrap().key(c.entity).unwrap().to_string()
         };
         let mut exited = BTreeSet::new();
@@ -248,17 +250,17 @@ fn forgetting_an_event_name_is_building_without_it_and_refused_while_read() {
     // `export` is read by name by `last` only: detach it, then it goes.
     let admin = Actor::new("ada", Role::Admin);
     assert!(e.forget_event("account", "export").is_err());
-    let last = e.segments().find(|s| s.name == "last").unwrap().id;
+    let last = e.segments().iter().find(|s| s.name == "last").unwrap().id;
     e.delete_segment(&admin, last).unwrap();
     let changes = e.forget_event("account", "export").unwrap();
     e.forget_event("user", "export").unwrap();
     let kept: Vec<Ev> = events.iter().copied().filter(|ev| ev.2 != "export").collect();
     let mut fresh = build(&kept);
-    let last = fresh.segments().find(|s| s.name == "last").unwrap().id;
+    let last = fresh.segments().iter().find(|s| s.name == "last").unwrap().id;
     fresh.delete_segment(&admin, last).unwrap();
     assert_eq!(members(&e), members(&fresh));
     // a1 and a2 had only `export`: they leave "first" (any event).
-    let first = e.segments().find(|s| s.name == "first").unwrap().id;
+    let first = e.segments().iter().find(|s| s.name == "first").unwrap().id;
     let left: BTreeSet<_> = changes
         .iter()
         .filter(|c| c.segment == first && c.kind == ChangeKind::Exited)
@@ -281,7 +283,7 @@ fn a_rule_that_reads_an_event_by_name_and_any_event_still_holds_the_name() {
         .unwrap();
     // The other segments that read `login` by name go first.
     for name in ["count", "count 30d", "usage", "users"] {
-        let id = e.segments().find(|s| s.name == name).unwrap().id;
+        let id = e.segments().iter().find(|s| s.name == name).unwrap().id;
         e.delete_segment(&admin, id).unwrap();
     }
     let before = format!("{:?}", e.clone());

@@ -96,6 +96,7 @@ fn all_pages(e: &Engine, seg: SegmentId, spec: &Export, limit: usize) -> String 
     for _ in 0..1000 {
         let mut page = Vec::new();
         token = e
+            .segments()
             .export(seg, &spec.clone().limit(limit).after(token), &mut page)
             .unwrap();
         let page = String::from_utf8(page).unwrap();
@@ -171,7 +172,7 @@ proptest! {
             prop_assert_eq!(all_pages(&e, seg, &spec, limit), whole.clone());
             // Read back with a real CSV reader, or as JSON: the keys in the
             // expected order, and every value as the table holds it.
-            let want = expected_order(t, e.members(seg).unwrap(), (order < 6).then(|| (FIELDS[order], desc)));
+            let want = expected_order(t, e.segments().members(seg).unwrap(), (order < 6).then(|| (FIELDS[order], desc)));
             let mut got_keys = vec![];
             match format {
                 ExportFormat::Csv => {
@@ -259,9 +260,9 @@ proptest! {
         let mut token = None;
         for w in writes {
             let mut cached = Vec::new();
-            let next = e.export(seg, &spec.clone().after(token.clone()), &mut cached).unwrap();
+            let next = e.segments().export(seg, &spec.clone().after(token.clone()), &mut cached).unwrap();
             let mut fresh = Vec::new();
-            let want = e.clone().export(seg, &spec.clone().after(token.clone()), &mut fresh).unwrap();
+            let want = e.clone().segments().export(seg, &spec.clone().after(token.clone()), &mut fresh).unwrap();
             prop_assert_eq!(String::from_utf8(cached).unwrap(), String::from_utf8(fresh).unwrap());
             prop_assert_eq!(&next, &want);
             token = next;
@@ -290,7 +291,7 @@ fn members_that_come_and_go_between_pages_shift_nothing() {
         descending: false,
     });
     let mut page = Vec::new();
-    let token = e.export(seg, &spec.clone().limit(4), &mut page).unwrap();
+    let token = e.segments().export(seg, &spec.clone().limit(4), &mut page).unwrap();
     // The first member goes, a new one comes before the cursor.
     let first = String::from_utf8(page).unwrap();
     let k0 = first.lines().nth(1).unwrap().split(',').next().unwrap().to_string();
@@ -298,7 +299,11 @@ fn members_that_come_and_go_between_pages_shift_nothing() {
     e.insert("account", "new", Row::new().set("n", 0)).unwrap();
     e.add_members(&admin, seg, ["new"]).unwrap();
     let mut rest = Vec::new();
-    assert!(e.export(seg, &spec.after(token), &mut rest).unwrap().is_none());
+    assert!(e
+        .segments()
+        .export(seg, &spec.after(token), &mut rest)
+        .unwrap()
+        .is_none());
     let rest = String::from_utf8(rest).unwrap();
     let ns: Vec<&str> = rest.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(ns, ["4", "5", "6", "7", "8", "9"]);
@@ -309,7 +314,7 @@ fn bad_input_is_a_typed_error() {
     let (e, seg) = engine(&[(Some(1), None, None, None, None, vec![])], &[]);
     let mut out = Vec::new();
     assert_eq!(
-        e.export(seg, &Export::new(["nope"]), &mut out).unwrap_err(),
+        e.segments().export(seg, &Export::new(["nope"]), &mut out).unwrap_err(),
         ExportError::UnknownField { field: "nope".into() }
     );
     let by_n = ExportOrder::Field {
@@ -317,19 +322,24 @@ fn bad_input_is_a_typed_error() {
         descending: false,
     };
     assert!(matches!(
-        e.export(seg, &Export::new(["n"]).after(Some("zz".into())), &mut out),
+        e.segments()
+            .export(seg, &Export::new(["n"]).after(Some("zz".into())), &mut out),
         Err(ExportError::BadToken { .. })
     ));
     assert!(matches!(
-        e.export(SegmentId(99), &Export::new(["n"]), &mut out),
+        e.segments().export(SegmentId(99), &Export::new(["n"]), &mut out),
         Err(ExportError::UnknownSegment { .. })
     ));
     // A token of one order given to another.
     let rows: Vec<Cell> = (0..3).map(|i| (Some(i), None, None, None, None, vec![])).collect();
     let (e, seg) = engine(&rows, &[]);
-    let token = e.export(seg, &Export::new(["n"]).limit(1), &mut out).unwrap();
+    let token = e
+        .segments()
+        .export(seg, &Export::new(["n"]).limit(1), &mut out)
+        .unwrap();
     assert!(matches!(
-        e.export(seg, &Export::new(["n"]).order(by_n).after(token), &mut out),
+        e.segments()
+            .export(seg, &Export::new(["n"]).order(by_n).after(token), &mut out),
         Err(ExportError::BadToken { .. })
     ));
     // A private segment, for another member.
@@ -343,11 +353,14 @@ fn bad_input_is_a_typed_error() {
         .unwrap();
     let other = Actor::new("eve", Role::Member);
     assert!(matches!(
-        e.as_actor(&other).export(private, &Export::new(["n"]), &mut out),
+        e.as_actor(&other)
+            .segments()
+            .export(private, &Export::new(["n"]), &mut out),
         Err(ExportError::Denied { .. })
     ));
     assert!(e
         .as_actor(&owner)
+        .segments()
         .export(private, &Export::new(["n"]), &mut out)
         .is_ok());
 }

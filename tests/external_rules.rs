@@ -178,7 +178,7 @@ fn run(e: &mut Engine, s: &Setup, step: &Step) -> Result<segments::segment::Chan
 }
 
 fn members(e: &Engine, s: SegmentId) -> BTreeSet<String> {
-    e.member_keys(s).unwrap().map(String::from).collect()
+    e.segments().member_keys(s).unwrap().map(String::from).collect()
 }
 
 struct TempDir(PathBuf);
@@ -245,9 +245,9 @@ proptest! {
         e.save(&mut bytes).unwrap();
         let mut r = Engine::restore(&bytes[..]).unwrap();
         prop_assert_eq!(members(&r, s.segment), m.members());
-        prop_assert!(e.rule(s.ext).unwrap().external);
-        prop_assert_eq!(e.rule_links(s.ext).unwrap(), r.rule_links(s.ext).unwrap());
-        prop_assert_eq!(e.rule_blocks(s.ext).unwrap(), r.rule_blocks(s.ext).unwrap());
+        prop_assert!(e.segments().rule(s.ext).unwrap().external);
+        prop_assert_eq!(e.segments().rule_links(s.ext).unwrap(), r.segments().rule_links(s.ext).unwrap());
+        prop_assert_eq!(e.segments().rule_blocks(s.ext).unwrap(), r.segments().rule_blocks(s.ext).unwrap());
         let all: BTreeSet<usize> = m.live.clone();
         let last = Step::Change(BTreeSet::new(), all.iter().copied().take(3).collect());
         let _ = run(&mut r, &s, &last);
@@ -259,7 +259,7 @@ proptest! {
         drop(e);
         let (j, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
         prop_assert_eq!(members(&j, s.segment), m.members());
-        prop_assert_eq!(j.rule_links(s.ext).unwrap(), r.rule_links(s.ext).unwrap());
+        prop_assert_eq!(j.segments().rule_links(s.ext).unwrap(), r.segments().rule_links(s.ext).unwrap());
     }
 }
 
@@ -268,7 +268,7 @@ fn external_rules_refuse_what_they_are_not() {
     let mut e = Engine::new(schema());
     let s = setup(&mut e);
     let ada = Actor::new("ada", Role::Admin);
-    let filter_rule = e.segment(s.segment).unwrap().rules[1];
+    let filter_rule = e.segments().get(s.segment).unwrap().rules[1];
     let before = members(&e, s.segment);
     let err = e.set_external_matches(&ada, filter_rule, ["u1"]).unwrap_err();
     assert_eq!(
@@ -294,10 +294,10 @@ fn external_rules_refuse_what_they_are_not() {
         Err(SegmentError::Denied { .. })
     ));
     assert_eq!(members(&e, s.segment), before, "a refusal changes nothing");
-    assert!(e.rule_links(s.ext).unwrap().is_empty());
+    assert!(e.segments().rule_links(s.ext).unwrap().is_empty());
     // The change log says what made the changes.
     e.set_external_matches(&ada, s.ext, ["u1", "u2"]).unwrap();
-    let page = e.changes_since(0, 100).unwrap();
+    let page = e.log().changes_since(0, 100).unwrap();
     let last = page.last().unwrap();
     assert_eq!(last.trigger, segments::segment::Trigger::External);
 }

@@ -30,7 +30,7 @@ fn the_scan_refuses_a_segment_of_another_kind_as_evaluate_does() {
         {"field": "@segment", "operator": "in", "value": [s.0]}]}))
     .unwrap();
     let now = Timestamp::now();
-    let fast = e.evaluate("user", &f, now).unwrap_err();
+    let fast = e.query("user").evaluate(&f, now).unwrap_err();
     let slow = e.scan("user", &f, now).unwrap_err();
     assert_eq!(fast, slow);
     assert!(

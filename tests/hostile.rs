@@ -240,7 +240,7 @@ fn integer_literals_past_64_bits_compare_exactly() {
     let now = Timestamp::now();
     let keys = |f: &str| {
         let f = Filter::from_json(f).unwrap();
-        let ids = e.evaluate("account", &f, now).unwrap();
+        let ids = e.query("account").evaluate(&f, now).unwrap();
         e.table("account")
             .unwrap()
             .keys_of(&ids)
@@ -273,8 +273,13 @@ fn integer_literals_past_64_bits_compare_exactly() {
     let mut bytes = Vec::new();
     e.save(&mut bytes).unwrap();
     let back = Engine::restore(&bytes[..]).unwrap();
-    assert_eq!(back.segments().next().unwrap().name, "Big");
-    assert_eq!(back.count(back.segments().next().unwrap().id).unwrap(), 1);
+    assert_eq!(back.segments().iter().next().unwrap().name, "Big");
+    assert_eq!(
+        back.segments()
+            .count(back.segments().iter().next().unwrap().id)
+            .unwrap(),
+        1
+    );
 }
 
 /// Re-frames `bytes` after an edit: the CRC-32 over everything before it.
@@ -318,7 +323,7 @@ fn a_snapshot_that_contradicts_itself_restores_consistent() {
     );
     back.check_consistency(now).unwrap();
     assert!(
-        !back.is_member(s, "a").unwrap(),
+        !back.segments().is_member(s, "a").unwrap(),
         "membership follows the data, not the file"
     );
     // Every single-byte edit with a matching checksum either is refused or
@@ -557,7 +562,7 @@ fn an_engine_evaluation_is_cancelled_from_another_thread() {
     let engine = std::sync::RwLock::new(engine);
     let now = Timestamp::now();
     let start = Instant::now();
-    engine.read().unwrap().evaluate("account", &filter, now).unwrap();
+    engine.read().unwrap().query("account").evaluate(&filter, now).unwrap();
     let whole = start.elapsed();
 
     let token = CancelToken::new();
@@ -565,7 +570,12 @@ fn an_engine_evaluation_is_cancelled_from_another_thread() {
     let (got, took) = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let start = Instant::now();
-            let got = engine.read().unwrap().evaluate_with("account", &filter, now, &budget);
+            let got = engine
+                .read()
+                .unwrap()
+                .query("account")
+                .budget(&budget)
+                .evaluate(&filter, now);
             (got, start.elapsed())
         });
         std::thread::sleep(whole / 10);

@@ -208,7 +208,7 @@ proptest! {
         }
         prop_assert_eq!(missing, want_missing);
         prop_assert_eq!(changes.len() as usize, gone.len());
-        let left: std::collections::BTreeSet<String> = e.member_keys(all).unwrap().map(String::from).collect();
+        let left: std::collections::BTreeSet<String> = e.segments().member_keys(all).unwrap().map(String::from).collect();
         let want_left: std::collections::BTreeSet<String> =
             existing.iter().map(|k| format!("k{k}")).filter(|k| !gone.contains(k)).collect();
         prop_assert_eq!(left, want_left);

@@ -814,30 +814,38 @@ impl Run {
     fn check(&self) -> Result<(), TestCaseError> {
         let t = self.engine.table("account").unwrap();
         let keys = |b: &roaring::RoaringBitmap| -> HashSet<String> { t.keys_of(b).map(String::from).collect() };
-        let order: Vec<SegmentId> = self.engine.segments().map(|s| s.id).collect();
+        let order: Vec<SegmentId> = self.engine.segments().iter().map(|s| s.id).collect();
         let want_order: Vec<SegmentId> = self.model.segments.iter().map(|s| s.id).collect();
         prop_assert_eq!(order, want_order);
         for s in &self.model.segments {
             let links = self.model.links(s);
-            let info = self.engine.segment(s.id).unwrap();
+            let info = self.engine.segments().get(s.id).unwrap();
             prop_assert_eq!(info.rules.clone(), s.rules.keys().copied().collect::<Vec<_>>());
             prop_assert_eq!(info.filter_rule, s.filter_rule);
             prop_assert_eq!(
-                keys(self.engine.members(s.id).unwrap()),
+                keys(self.engine.segments().members(s.id).unwrap()),
                 members(&links),
                 "members of {}",
                 s.id
             );
-            prop_assert_eq!(keys(self.engine.manual_links(s.id).unwrap()), s.manual.clone());
+            prop_assert_eq!(
+                keys(self.engine.segments().manual_links(s.id).unwrap()),
+                s.manual.clone()
+            );
             for &r in s.rules.keys() {
                 prop_assert_eq!(
-                    keys(self.engine.rule_links(r).unwrap()),
+                    keys(self.engine.segments().rule_links(r).unwrap()),
                     links[&Some(r)].clone(),
                     "links of {}",
                     r
                 );
                 let blocked = s.blocked.get(&r).cloned().unwrap_or_default();
-                prop_assert_eq!(keys(self.engine.rule_blocks(r).unwrap()), blocked, "blocks of {}", r);
+                prop_assert_eq!(
+                    keys(self.engine.segments().rule_blocks(r).unwrap()),
+                    blocked,
+                    "blocks of {}",
+                    r
+                );
             }
             for k in self.model.live.keys() {
                 let want: Vec<_> = links
@@ -845,8 +853,11 @@ impl Run {
                     .filter(|(_, set)| set.contains(k))
                     .map(|(src, _)| src.map_or(segments::segment::Source::Manual, segments::segment::Source::Rule))
                     .collect();
-                prop_assert_eq!(self.engine.links(s.id, k).unwrap(), want);
-                prop_assert_eq!(self.engine.is_member(s.id, k).unwrap(), members(&links).contains(k));
+                prop_assert_eq!(self.engine.segments().links(s.id, k).unwrap(), want);
+                prop_assert_eq!(
+                    self.engine.segments().is_member(s.id, k).unwrap(),
+                    members(&links).contains(k)
+                );
             }
         }
         for k in self.model.live.keys() {
@@ -857,7 +868,7 @@ impl Run {
                 .filter(|s| members(&self.model.links(s)).contains(k))
                 .map(|s| s.id)
                 .collect();
-            prop_assert_eq!(self.engine.segments_of("account", k).unwrap(), want);
+            prop_assert_eq!(self.engine.segments().segments_of("account", k).unwrap(), want);
         }
         Ok(())
     }

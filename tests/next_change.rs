@@ -58,7 +58,7 @@ proptest! {
         let single = leaves.len() == 1 && !leaves[0]["field"].as_str().unwrap().starts_with("@c");
         let f = Filter::from_json(&json!({"combinator": if or { "or" } else { "and" }, "rules": leaves}).to_string()).unwrap();
         e.create_segment(&Actor::new("ada", Role::Admin), NewSegment::new("s", "account").filter(f.clone())).unwrap();
-        let result = |t: Timestamp| e.evaluate("account", &f, t).unwrap();
+        let result = |t: Timestamp| e.query("account").evaluate(&f, t).unwrap();
         let here = result(now);
         match e.next_change(now) {
             Some(next) => {

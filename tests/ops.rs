@@ -357,7 +357,7 @@ fn delete_many_is_all_or_none() {
     assert_eq!(snapshot(&e), before, "a refused batch changes nothing");
     let changes = e.delete_many("account", ["a", "c"]).unwrap();
     assert_eq!(changes.len(), 2);
-    assert_eq!(e.member_keys(s).unwrap().collect::<Vec<_>>(), ["b"]);
+    assert_eq!(e.segments().member_keys(s).unwrap().collect::<Vec<_>>(), ["b"]);
     e.check_consistency(e.now()).unwrap();
 }
 

@@ -93,7 +93,7 @@ impl Fixture {
 
 /// Whether `actor` may see the segment `target` of the fixture.
 fn may_see(f: &Fixture, actor: &Actor, target: SegmentId) -> bool {
-    f.engine.segment(target).is_ok_and(|info| actor.may_view(info))
+    f.engine.segments().get(target).is_ok_and(|info| actor.may_view(info))
 }
 
 /// A call that saves or evaluates `filter` on behalf of `actor`, into the
@@ -119,14 +119,14 @@ fn filter_calls() -> Vec<(&'static str, FilterCall)> {
             e.attach_rule(a, own[0], f).map(drop).map_err(Error::from)
         }),
         ("edit_rule", |e, a, own, f| {
-            let rule = e.segment(own[1])?.rules[0];
+            let rule = e.segments().get(own[1])?.rules[0];
             e.edit_rule(a, rule, f).map(drop).map_err(Error::from)
         }),
         ("as_actor.evaluate", |e, a, _, f| {
-            e.as_actor(a).evaluate("account", &f, now()).map(drop)
+            e.as_actor(a).query("account").evaluate(&f, now()).map(drop)
         }),
         ("as_actor.scope.evaluate", |e, a, own, f| {
-            e.as_actor(a).scope(own[0])?.evaluate(&f, now()).map(drop)
+            e.as_actor(a).segments().scope(own[0])?.evaluate(&f, now()).map(drop)
         }),
     ]
 }
@@ -281,7 +281,7 @@ fn making_a_segment_private_is_refused_while_others_read_it() {
     // The admin sees mia's segment and is told which; mia's rule keeps reading.
     assert!(err.to_string().contains("Own of mia"), "{err}");
     // Once mia's rule is gone the change goes through.
-    let rule = f.engine.segment(hers).unwrap().rules[0];
+    let rule = f.engine.segments().get(hers).unwrap().rules[0];
     f.engine.detach_rule(&mia, rule).unwrap();
     f.engine.set_visibility(&admin, f.public, Visibility::Private).unwrap();
 }
@@ -302,8 +302,8 @@ fn refusals_name_only_what_the_actor_may_see() {
     let missing = SegmentId(777);
     let pairs = [
         (
-            f.engine.view(&mia, f.private).map(drop),
-            f.engine.view(&mia, missing).map(drop),
+            f.engine.as_actor(&mia).segments().get(f.private).map(drop),
+            f.engine.as_actor(&mia).segments().get(missing).map(drop),
         ),
         (
             f.engine.rename(&mia, f.private, "x"),
@@ -382,37 +382,47 @@ type Read = fn(&Engine, &Actor, SegmentId, RuleId) -> Result<String, SegmentErro
 
 fn reads() -> Vec<(&'static str, Read)> {
     vec![
-        ("segment", |e, a, s, _| e.as_actor(a).segment(s).map(|i| i.name.clone())),
+        ("segment", |e, a, s, _| {
+            e.as_actor(a).segments().get(s).map(|i| i.name.clone())
+        }),
         ("members", |e, a, s, _| {
-            e.as_actor(a).members(s).map(|m| format!("{m:?}"))
+            e.as_actor(a).segments().members(s).map(|m| format!("{m:?}"))
         }),
         ("member_keys", |e, a, s, _| {
-            e.as_actor(a).member_keys(s).map(|k| k.collect::<Vec<_>>().join(","))
+            e.as_actor(a)
+                .segments()
+                .member_keys(s)
+                .map(|k| k.collect::<Vec<_>>().join(","))
         }),
-        ("count", |e, a, s, _| e.as_actor(a).count(s).map(|n| n.to_string())),
+        ("count", |e, a, s, _| {
+            e.as_actor(a).segments().count(s).map(|n| n.to_string())
+        }),
         ("is_member", |e, a, s, _| {
-            e.as_actor(a).is_member(s, "c").map(|b| b.to_string())
+            e.as_actor(a).segments().is_member(s, "c").map(|b| b.to_string())
         }),
         ("links", |e, a, s, _| {
-            e.as_actor(a).links(s, "c").map(|l| format!("{l:?}"))
+            e.as_actor(a).segments().links(s, "c").map(|l| format!("{l:?}"))
         }),
         ("blocks", |e, a, s, _| {
-            e.as_actor(a).blocks(s, "c").map(|l| format!("{l:?}"))
+            e.as_actor(a).segments().blocks(s, "c").map(|l| format!("{l:?}"))
         }),
         ("manual_links", |e, a, s, _| {
-            e.as_actor(a).manual_links(s).map(|m| format!("{m:?}"))
+            e.as_actor(a).segments().manual_links(s).map(|m| format!("{m:?}"))
         }),
         ("scope", |e, a, s, _| {
-            e.as_actor(a).scope(s).map(|sc| format!("{:?}", sc.members()))
+            e.as_actor(a)
+                .segments()
+                .scope(s)
+                .map(|sc| format!("{:?}", sc.members()))
         }),
         ("rule", |e, a, _, r| {
-            e.as_actor(a).rule(r).map(|r| format!("{:?}", r.filter))
+            e.as_actor(a).segments().rule(r).map(|r| format!("{:?}", r.filter))
         }),
         ("rule_links", |e, a, _, r| {
-            e.as_actor(a).rule_links(r).map(|m| format!("{m:?}"))
+            e.as_actor(a).segments().rule_links(r).map(|m| format!("{m:?}"))
         }),
         ("rule_blocks", |e, a, _, r| {
-            e.as_actor(a).rule_blocks(r).map(|m| format!("{m:?}"))
+            e.as_actor(a).segments().rule_blocks(r).map(|m| format!("{m:?}"))
         }),
     ]
 }
@@ -421,7 +431,7 @@ fn reads() -> Vec<(&'static str, Read)> {
 fn every_read_as_an_actor_is_checked() {
     let f = fixture();
     let (missing, missing_rule) = (SegmentId(31_337), RuleId(31_337));
-    let rule_of = |s: SegmentId| f.engine.segment(s).unwrap().rules[0];
+    let rule_of = |s: SegmentId| f.engine.segments().get(s).unwrap().rules[0];
     let mut checked = 0;
     for actor in actors() {
         for (name, read) in reads() {
@@ -463,10 +473,15 @@ fn every_read_as_an_actor_is_checked() {
 #[test]
 fn segments_of_lists_only_visible_segments() {
     let f = fixture();
-    let all = f.engine.segments_of("account", "c").unwrap();
+    let all = f.engine.segments().segments_of("account", "c").unwrap();
     assert!(all.contains(&f.private));
     for actor in actors() {
-        let seen = f.engine.as_actor(&actor).segments_of("account", "c").unwrap();
+        let seen = f
+            .engine
+            .as_actor(&actor)
+            .segments()
+            .segments_of("account", "c")
+            .unwrap();
         let want: Vec<SegmentId> = all.iter().copied().filter(|s| may_see(&f, &actor, *s)).collect();
         assert_eq!(seen, want, "{}", actor.id);
         assert_eq!(seen.contains(&f.private), actor.id != "mia", "{}", actor.id);

@@ -45,7 +45,7 @@ fn admin() -> Actor {
 }
 
 fn keys(e: &Engine, s: SegmentId) -> Vec<String> {
-    e.member_keys(s).unwrap().map(String::from).collect()
+    e.segments().member_keys(s).unwrap().map(String::from).collect()
 }
 
 fn user(account: &str, active: bool, score: i64) -> Row {
@@ -104,7 +104,7 @@ fn quantifiers_and_accounts_without_users() {
     let q = |op: &str, value: serde_json::Value| {
         let f =
             filter(json!({"combinator": "and", "rules": [{"field": "@related:user", "operator": op, "value": value}]}));
-        let ids = e.evaluate("account", &f, t0()).unwrap();
+        let ids = e.query("account").evaluate(&f, t0()).unwrap();
         assert_eq!(ids, e.scan("account", &f, t0()).unwrap(), "{op} {value}");
         let t = e.table("account").unwrap();
         let mut k: Vec<&str> = t.keys_of(&ids).collect();
@@ -408,7 +408,7 @@ fn usage_change_compares_two_windows() {
             json!({"combinator": "and", "rules": [{"field": "@change:login", "operator": op,
             "value": {"ratio": ratio, "window": {"amount": 7, "unit": "days"}}}]}),
         );
-        let ids = e.evaluate("user", &f, now).unwrap();
+        let ids = e.query("user").evaluate(&f, now).unwrap();
         assert_eq!(ids, e.scan("user", &f, now).unwrap());
         let t = e.table("user").unwrap();
         let mut k: Vec<&str> = t.keys_of(&ids).collect();
@@ -540,7 +540,7 @@ fn define(e: &mut Engine) -> Vec<SegmentId> {
 }
 
 fn snapshot(e: &Engine, segs: &[SegmentId]) -> Vec<RoaringBitmap> {
-    segs.iter().map(|s| e.members(*s).unwrap().clone()).collect()
+    segs.iter().map(|s| e.segments().members(*s).unwrap().clone()).collect()
 }
 
 fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, manual: SegmentId) -> Result<segments::segment::Changes, Error> {
@@ -698,7 +698,7 @@ proptest! {
         e.create_segment(&a, NewSegment::new("big accounts", "account").filter(filter(
             json!({"combinator": "and", "rules": [{"field": "mrr", "operator": ">=", "value": 100}]})))).unwrap();
         let f = filter(json!({"combinator": if or { "or" } else { "and" }, "rules": rules}));
-        prop_assert_eq!(e.evaluate("account", &f, now).unwrap(), e.scan("account", &f, now).unwrap());
+        prop_assert_eq!(e.query("account").evaluate(&f, now).unwrap(), e.scan("account", &f, now).unwrap());
     }
 }
 
@@ -730,7 +730,10 @@ fn the_deepest_filter_allowed_reads_back_from_its_json_and_its_snapshot() {
     let mut bytes = Vec::new();
     e.save(&mut bytes).unwrap();
     let r = Engine::restore(&bytes[..]).unwrap();
-    assert_eq!(r.rule(r.segment(s).unwrap().rules[0]).unwrap().filter, f);
+    assert_eq!(
+        r.segments().rule(r.segments().get(s).unwrap().rules[0]).unwrap().filter,
+        f
+    );
 
     // One level more is refused, however it was built.
     let deeper = Filter::and([related("account").at_least(1, f)]);

@@ -88,6 +88,7 @@ struct Expect {
 
 fn state(e: &Engine) -> BTreeMap<SegmentId, Expect> {
     e.segments()
+        .iter()
         .map(|s| {
             (
                 s.id,
@@ -106,7 +107,7 @@ fn run(e: &mut Engine, steps: &[Step]) -> BTreeMap<SegmentId, Expect> {
     let mut made = 0;
     let pick = |model: &BTreeMap<SegmentId, Expect>, i: usize| model.keys().nth(i % model.len().max(1)).copied();
     for step in steps {
-        let before = format!("{:?}", e.segments().collect::<Vec<_>>());
+        let before = format!("{:?}", e.segments().iter().collect::<Vec<_>>());
         match step.clone() {
             Step::Create(s) => {
                 made += 1;
@@ -144,7 +145,7 @@ fn run(e: &mut Engine, steps: &[Step]) -> BTreeMap<SegmentId, Expect> {
                     Err(SegmentError::Stale { expected, actual, .. }) => {
                         assert_ne!(asked, m.version);
                         assert_eq!((expected, actual), (asked, m.version));
-                        assert_eq!(format!("{:?}", e.segments().collect::<Vec<_>>()), before);
+                        assert_eq!(format!("{:?}", e.segments().iter().collect::<Vec<_>>()), before);
                     }
                     Err(other) => panic!("{other}"),
                 }
@@ -176,26 +177,27 @@ fn run(e: &mut Engine, steps: &[Step]) -> BTreeMap<SegmentId, Expect> {
 /// after its creation.
 fn versions_count_history(e: &Engine) {
     // The history is numbered from 1 without gaps, and read in pages.
-    let all: Vec<u64> = e.definition_history(None).map(|c| c.seq).collect();
+    let all: Vec<u64> = e.log().definition_history(None).map(|c| c.seq).collect();
     assert_eq!(all, (1..=all.len() as u64).collect::<Vec<_>>());
     let mut paged = Vec::new();
     let mut cursor = 0;
     loop {
-        let page = e.definition_changes_since(cursor, 3);
+        let page = e.log().definition_changes_since(cursor, 3);
         let Some(last) = page.last() else { break };
         cursor = last.seq;
         paged.extend(page.iter().map(|c| c.seq));
     }
     assert_eq!(paged, all);
-    assert!(e.definition_changes_since(u64::MAX, 10).is_empty());
+    assert!(e.log().definition_changes_since(u64::MAX, 10).is_empty());
     for s in e.segments() {
         let edits = e
+            .log()
             .definition_history(Some(s.id))
             .filter(|c| !matches!(c.what, Edit::Created { .. }))
             .count() as u64;
         assert_eq!(s.version, 1 + edits, "{}", s.id);
         // The last settings edit holds the settings it has.
-        let last = e.definition_history(Some(s.id)).filter_map(|c| match &c.what {
+        let last = e.log().definition_history(Some(s.id)).filter_map(|c| match &c.what {
             Edit::Settings { to, .. } => Some(to.clone()),
             _ => None,
         });
@@ -241,12 +243,13 @@ fn a_format_2_snapshot_restores_with_versions_counted_from_its_history() {
     let e = Engine::restore(&bytes[..]).unwrap();
     let s: Vec<_> = e
         .segments()
+        .iter()
         .map(|s| (s.name.clone(), s.version, s.settings.is_empty()))
         .collect();
     // "At risk" was created, then renamed; "Mine" only created.
     assert_eq!(s, [("Churn risk".to_string(), 2, true), ("Mine".to_string(), 1, true)]);
-    let risk = e.segments().next().unwrap().id;
-    assert_eq!(e.member_keys(risk).unwrap().collect::<Vec<_>>(), ["a", "c"]);
+    let risk = e.segments().iter().next().unwrap().id;
+    assert_eq!(e.segments().member_keys(risk).unwrap().collect::<Vec<_>>(), ["a", "c"]);
     // Saved again, it is format 3 and reads back the same.
     let mut again = Vec::new();
     e.save(&mut again).unwrap();
@@ -272,15 +275,18 @@ fn a_journal_of_version_1_ops_replays_and_takes_settings_after() {
     let admin = Actor::new("ada", Role::Admin);
     {
         let (mut e, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
-        let s: Vec<_> = e.segments().map(|s| (s.name.clone(), s.version)).collect();
+        let s: Vec<_> = e.segments().iter().map(|s| (s.name.clone(), s.version)).collect();
         assert_eq!(s, [("Churn risk".to_string(), 2), ("Mine".to_string(), 1)]);
-        let risk = e.segments().next().unwrap().id;
-        assert_eq!(e.member_keys(risk).unwrap().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let risk = e.segments().iter().next().unwrap().id;
+        assert_eq!(
+            e.segments().member_keys(risk).unwrap().collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
         e.set_settings(&admin, risk, [("color", "#d33")].into_iter().collect())
             .unwrap();
     }
     let (e, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
-    let risk = e.segments().next().unwrap();
+    let risk = e.segments().iter().next().unwrap();
     assert_eq!((risk.version, risk.settings.get("color")), (3, Some(&json!("#d33"))));
 }
 
@@ -380,7 +386,8 @@ fn each_logged_change_names_the_definition_version_in_force() {
     e.insert("account", "c", Row::new().set("health", 1.0)).unwrap();
     e.delete_segment(&admin, s).unwrap();
     let seen = |e: &Engine| {
-        e.changes_since(0, 100)
+        e.log()
+            .changes_since(0, 100)
             .unwrap()
             .into_iter()
             .map(|c| (c.key, c.segment.version))
@@ -391,7 +398,7 @@ fn each_logged_change_names_the_definition_version_in_force() {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     assert_eq!(seen(&e), want);
-    let json = serde_json::to_value(&e.changes_since(0, 1).unwrap()[0]).unwrap();
+    let json = serde_json::to_value(&e.log().changes_since(0, 1).unwrap()[0]).unwrap();
     assert_eq!(json["segment"], json!({"id": 1, "name": "Low", "version": 1}));
     let mut bytes = Vec::new();
     e.save(&mut bytes).unwrap();

@@ -156,7 +156,7 @@ const LABELS: [&str; 4] = ["vip", "beta", "churn-risk", "émigré"];
 const EVENTS: [&str; 3] = ["login", "click", "export"];
 
 fn nth_segment(e: &Engine, i: u8) -> Option<SegmentId> {
-    let ids: Vec<SegmentId> = e.segments().map(|s| s.id).collect();
+    let ids: Vec<SegmentId> = e.segments().iter().map(|s| s.id).collect();
     (!ids.is_empty()).then(|| ids[i as usize % ids.len()])
 }
 
@@ -241,12 +241,13 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, serial: &mut u32) -> Stri
                     None => return Ok(None),
                 },
                 Op::Attach(s, f) => match nth_segment(e, *s) {
-                    Some(s) if e.segment(s)?.kind == "account" => {
+                    Some(s) if e.segments().get(s)?.kind == "account" => {
                         e.attach_rule(&a, s, filter(account_filters()[*f].clone()))?.1
                     }
                     _ => return Ok(None),
                 },
-                Op::Detach(s) => match nth_segment(e, *s).and_then(|s| e.segment(s).ok()?.rules.last().copied()) {
+                Op::Detach(s) => match nth_segment(e, *s).and_then(|s| e.segments().get(s).ok()?.rules.last().copied())
+                {
                     Some(r) => e.detach_rule(&a, r)?,
                     None => return Ok(None),
                 },
@@ -299,7 +300,7 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, serial: &mut u32) -> Stri
                 },
                 Op::Add(s, k) | Op::Remove(s, k) => {
                     let Some(s) = nth_segment(e, *s) else { return Ok(None) };
-                    let key = if e.segment(s)?.kind == "account" {
+                    let key = if e.segments().get(s)?.kind == "account" {
                         key(*k)
                     } else {
                         format!("u{k}")
@@ -369,25 +370,30 @@ fn observe(e: &Engine, now: Timestamp) -> String {
         }
         line(format!("  events {}", t.event_count()));
     }
-    for s in e.list(&admin()) {
+    for s in e.as_actor(&admin()).segments().iter() {
         line(format!("{s:?}"));
-        line(format!("  members {:?}", e.members(s.id).unwrap()));
-        line(format!("  manual {:?}", e.manual_links(s.id).unwrap()));
+        line(format!("  members {:?}", e.segments().members(s.id).unwrap()));
+        line(format!("  manual {:?}", e.segments().manual_links(s.id).unwrap()));
         for r in &s.rules {
-            line(format!("  {:?}", e.rule(*r).unwrap()));
-            line(format!("    links {:?}", e.rule_links(*r).unwrap()));
-            line(format!("    blocks {:?}", e.rule_blocks(*r).unwrap()));
+            line(format!("  {:?}", e.segments().rule(*r).unwrap()));
+            line(format!("    links {:?}", e.segments().rule_links(*r).unwrap()));
+            line(format!("    blocks {:?}", e.segments().rule_blocks(*r).unwrap()));
         }
     }
     for (i, f) in account_filters().into_iter().enumerate() {
         for at in [now, Timestamp::from_micros(now.as_micros() + 3 * DAY)] {
             line(format!(
                 "filter {i} at {at}: {:?}",
-                e.evaluate("account", &filter(f.clone()), at).map_err(|e| e.to_string())
+                e.query("account")
+                    .evaluate(&filter(f.clone()), at)
+                    .map_err(|e| e.to_string())
             ));
         }
     }
-    line(format!("users: {:?}", e.evaluate("user", &filter(user_filter()), now)));
+    line(format!(
+        "users: {:?}",
+        e.query("user").evaluate(&filter(user_filter()), now)
+    ));
     out
 }
 
@@ -489,21 +495,25 @@ fn the_rich_state_uses_every_part_of_the_format() {
     let (e, _) = rich();
     let blocked: u64 = e
         .segments()
+        .iter()
         .flat_map(|s| s.rules.clone())
-        .map(|r| e.rule_blocks(r).unwrap().len())
+        .map(|r| e.segments().rule_blocks(r).unwrap().len())
         .sum();
     assert!(blocked > 0, "no blocks");
-    assert!(e.segments().any(|s| s.visibility == Visibility::Private));
-    assert!(e.segments().any(|s| !e.manual_links(s.id).unwrap().is_empty()));
+    assert!(e.segments().iter().any(|s| s.visibility == Visibility::Private));
+    assert!(e
+        .segments()
+        .iter()
+        .any(|s| !e.segments().manual_links(s.id).unwrap().is_empty()));
     let accounts = e.table("account").unwrap();
     assert!(
         accounts.key_any(segments::EntityId(2)).is_some() && accounts.live().len() == 2,
         "a deleted key"
     );
     assert!(accounts.event_count() > 0 && e.table("user").unwrap().event_count() > 0);
-    assert!(e.segments().any(|s| !s.settings.is_empty()), "no settings");
-    assert!(e.segments().any(|s| !s.access.is_empty()), "no sharing");
-    assert!(e.segments().any(|s| s.version > 1), "no edits");
+    assert!(e.segments().iter().any(|s| !s.settings.is_empty()), "no settings");
+    assert!(e.segments().iter().any(|s| !s.access.is_empty()), "no sharing");
+    assert!(e.segments().iter().any(|s| s.version > 1), "no edits");
 }
 
 #[test]
@@ -720,7 +730,7 @@ fn a_restored_engine_settles_segments_in_the_order_they_depend_on_each_other() {
     let names = json!({"combinator": "or", "rules": [{"field": "@segment", "operator": "in", "value": [second.0]},
         {"field": "nps", "operator": "<", "value": 2}]});
     e.attach_rule(&a, first, filter(names)).unwrap();
-    assert!(e.is_member(first, "a1").unwrap());
+    assert!(e.segments().is_member(first, "a1").unwrap());
 
     let mut r = Engine::restore(&save(&e)[..]).unwrap();
     for engine in [&mut e, &mut r] {

@@ -262,8 +262,8 @@ fn data(seed: u64, filters: usize, d: Dialect) -> Data {
         };
         let (id, _) = e.create_segment(&admin, spec).unwrap();
         assert_eq!(id, SegmentId(i), "segments are numbered from 1");
-        if let Some(rule) = e.segment(id).unwrap().filter_rule {
-            let f = &e.rule(rule).unwrap().filter;
+        if let Some(rule) = e.segments().get(id).unwrap().filter_rule {
+            let f = &e.segments().rule(rule).unwrap().filter;
             let plan = Plan::in_schema(f, e.store().schema(), "account", &policy()).unwrap();
             rules.push((id, plan));
         }
@@ -360,7 +360,7 @@ fn tables(e: &Engine, d: Dialect) -> (Vec<serde_json::Value>, Mapping) {
         [quote("key", d).unwrap(), text], [quote("name", d).unwrap(), text], [quote("at", d).unwrap(), at]], "rows": events}));
     let mut members = Vec::new();
     for s in e.segments() {
-        for k in e.member_keys(s.id).unwrap() {
+        for k in e.segments().member_keys(s.id).unwrap() {
             members.push(serde_json::json!([s.id.0, k]));
         }
     }
@@ -456,7 +456,7 @@ fn agree(engine: &str, d: Dialect, filters: usize) {
         let want: BTreeSet<String> = e
             .table("account")
             .unwrap()
-            .keys_of(&e.evaluate("account", f, data.now).unwrap())
+            .keys_of(&e.query("account").evaluate(f, data.now).unwrap())
             .map(String::from)
             .collect();
         let params: Vec<String> = q.bind(data.now).iter().map(|v| v.to_sql_text(d)).collect();

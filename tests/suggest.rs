@@ -53,6 +53,7 @@ fn standard_segments_are_every_entity_and_the_active_ones() {
     let (mut e, _) = engine();
     let admin = Actor::new("ada", Role::Admin);
     let std = e
+        .builder()
         .standard_segments(
             "account",
             Duration {
@@ -65,10 +66,10 @@ fn standard_segments_are_every_entity_and_the_active_ones() {
         .into_iter()
         .map(|s| e.create_segment(&admin, s).unwrap().0)
         .collect();
-    assert_eq!(e.count(ids[0]).unwrap(), 101);
-    assert_eq!(e.count(ids[1]).unwrap(), 30);
+    assert_eq!(e.segments().count(ids[0]).unwrap(), 101);
+    assert_eq!(e.segments().count(ids[1]).unwrap(), 30);
     assert!(matches!(
-        e.standard_segments(
+        e.builder().standard_segments(
             "nope",
             Duration {
                 amount: 7,
@@ -88,7 +89,7 @@ fn suggestions_come_from_the_data_and_save_as_they_are() {
         usage_event: Some("login".into()),
         ..SuggestSpec::default()
     };
-    let got = e.suggest_segments("account", &spec).unwrap();
+    let got = e.builder().suggest_segments("account", &spec).unwrap();
     let names: Vec<&str> = got.iter().map(|s| s.segment.name.as_str()).collect();
     assert_eq!(
         names,
@@ -116,10 +117,10 @@ fn suggestions_come_from_the_data_and_save_as_they_are() {
     let admin = Actor::new("ada", Role::Admin);
     for s in got {
         let (id, _) = e.create_segment(&admin, s.segment.clone()).unwrap();
-        assert_eq!(e.count(id).unwrap(), s.members, "{}", s.segment.name);
+        assert_eq!(e.segments().count(id).unwrap(), s.members, "{}", s.segment.name);
     }
-    let up = e.segments().find(|s| s.name == "Usage of login up").unwrap().id;
-    let mut keys: Vec<String> = e.member_keys(up).unwrap().map(String::from).collect();
+    let up = e.segments().iter().find(|s| s.name == "Usage of login up").unwrap().id;
+    let mut keys: Vec<String> = e.segments().member_keys(up).unwrap().map(String::from).collect();
     keys.sort();
     assert_eq!(keys.len(), 10);
     assert!(keys.iter().all(|k| k[1..].parse::<u32>().unwrap() <= 10));
@@ -134,7 +135,7 @@ fn suggestion_errors() {
         ..SuggestSpec::default()
     };
     assert!(matches!(
-        e.suggest_segments("account", &bad_q),
+        e.builder().suggest_segments("account", &bad_q),
         Err(Error::Stats(StatsError::BadPercentile { .. }))
     ));
     let bad_ratio = SuggestSpec {
@@ -143,7 +144,7 @@ fn suggestion_errors() {
         ..SuggestSpec::default()
     };
     assert_eq!(
-        e.suggest_segments("account", &bad_ratio).unwrap_err().to_string(),
+        e.builder().suggest_segments("account", &bad_ratio).unwrap_err().to_string(),
         "usage_ratio (field `login`): expected a ratio above 1 and a window of at least one unit, found ratio 0.5, window 7 days"
     );
     let unknown = SuggestSpec {
@@ -151,7 +152,7 @@ fn suggestion_errors() {
         ..SuggestSpec::default()
     };
     assert!(matches!(
-        e.suggest_segments("account", &unknown),
+        e.builder().suggest_segments("account", &unknown),
         Err(Error::Stats(StatsError::UnknownField { .. }))
     ));
     // Nothing to suggest from: no score field, no such event.
@@ -159,7 +160,7 @@ fn suggestion_errors() {
         usage_event: Some("export".into()),
         ..SuggestSpec::default()
     };
-    let got = e.suggest_segments("account", &quiet).unwrap();
+    let got = e.builder().suggest_segments("account", &quiet).unwrap();
     assert_eq!(got.len(), 1);
     let _ = NewSegment::new("x", "account");
 }

@@ -65,7 +65,7 @@ fn readers_never_see_a_write_half_done() {
                 let mut seen_versions = std::collections::BTreeSet::new();
                 while !done.load(Ordering::Acquire) || seen_versions.is_empty() {
                     let e = engine.read().unwrap();
-                    let check = |s: SegmentId| e.members(s).unwrap().clone();
+                    let check = |s: SegmentId| e.segments().members(s).unwrap().clone();
                     let (ev, od) = (check(seg_even), check(seg_odd));
                     // One version for all: every account is in exactly one
                     // of the two segments, and all in the same one.
@@ -73,16 +73,17 @@ fn readers_never_see_a_write_half_done() {
                     assert!(ev.is_empty() || od.is_empty(), "reader {r}: versions mixed");
                     // Segments agree with a fresh evaluation of the data.
                     let now = e.now();
-                    assert_eq!(e.evaluate("account", &even, now).unwrap(), ev);
-                    assert_eq!(e.evaluate("account", &odd, now).unwrap(), od);
+                    assert_eq!(e.query("account").evaluate(&even, now).unwrap(), ev);
+                    assert_eq!(e.query("account").evaluate(&odd, now).unwrap(), od);
                     let t = e.table("account").unwrap();
                     let v = t.get(t.id(&key(0)).unwrap(), "version");
                     let last = t.get(t.id(&key(ACCOUNTS - 1)).unwrap(), "version");
                     assert_eq!(v, last, "reader {r}: first and last account disagree");
                     // The moving segment holds exactly the accounts below 100.
-                    let low = e.members(seg_low).unwrap();
+                    let low = e.segments().members(seg_low).unwrap();
                     let want = e
-                        .evaluate("account", &Filter::and([field("health").lt(100)]), now)
+                        .query("account")
+                        .evaluate(&Filter::and([field("health").lt(100)]), now)
                         .unwrap();
                     assert_eq!(low, &want, "reader {r}: `low` out of date");
                     seen_versions.insert(format!("{v:?}"));

@@ -224,7 +224,7 @@ impl Model {
 
 /// Keys sorted: ids follow the order entities were first inserted.
 fn members(e: &Engine, s: SegmentId) -> Vec<String> {
-    let mut keys: Vec<String> = e.member_keys(s).unwrap().map(String::from).collect();
+    let mut keys: Vec<String> = e.segments().member_keys(s).unwrap().map(String::from).collect();
     keys.sort();
     keys
 }
@@ -363,7 +363,7 @@ fn the_journal_replays_changes_at_their_instants() {
         (m, now)
     };
     let (j, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
-    let s = j.segments().next().unwrap().id;
+    let s = j.segments().iter().next().unwrap().id;
     assert_eq!(m.expect(&c, now), ["a"]);
     assert_eq!(members(&j, s), ["a"]);
     let table = j.table("account").unwrap();

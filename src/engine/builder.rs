@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::manage::Reader;
+use super::read::{Builder, Segments};
 use super::Engine;
 use crate::error::{Error, SegmentError};
 use crate::eval::{self, Budget, Env, Meter};
@@ -142,36 +143,10 @@ pub(super) fn group_children(node: &PlanNode, not: bool) -> &[PlanNode] {
 }
 
 impl Engine {
-    /// The count of every group and rule of `filter` over `kind` at `now`,
-    /// in one call: each node's own count, and the count of the whole
-    /// filter with that node toggled off, so that a builder shows a number
-    /// beside every line. Nothing is saved.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::field;
-    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
-    ///
-    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// for (k, h, n) in [("a", 10, 9), ("b", 20, 3), ("c", 80, 2), ("d", 90, 10)] {
-    ///     engine.insert("account", k, Row::new().set("health", h).set("nps", n))?;
-    /// }
-    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
-    /// let c = engine.counts("account", &f, Timestamp::now())?;
-    /// assert_eq!((c.live, c.matches), (4, 1));
-    /// assert_eq!(c.root.rules[0].count, 2); // health < 30
-    /// assert_eq!(c.root.rules[0].without, 2); // nps < 7 alone
-    /// assert_eq!(serde_json::to_value(&c)?["root"]["rules"][1]["path"], "rules[1]");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Deprecated: `engine.builder().counts(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().counts(..)`")]
     pub fn counts(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<Counts, Error> {
-        self.counts_in(kind, filter, now, None)
+        self.builder().counts(kind, filter, now)
     }
 
     pub(super) fn counts_in(
@@ -428,37 +403,10 @@ pub struct RuleExplanation {
 }
 
 impl Engine {
-    /// Why the entity `key` of `kind` matches `filter` at `now`, or not:
-    /// the filter tree with the answer at every node, the value each rule
-    /// compared (or that it is missing) beside the literal, and for rules on
-    /// events, relations, segments, match modes and other fields the
-    /// numbers behind the answer. JSON-serializable, for a UI to render as
-    /// it is.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`], and [`SegmentError::UnknownKey`] for a key
-    /// that is not a live entity of the kind.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::field;
-    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
-    ///
-    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// engine.insert("account", "a", Row::new().set("health", 20))?;
-    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
-    /// let e = engine.explain("account", &f, "a", Timestamp::now())?;
-    /// assert!(!e.matches);
-    /// let json = serde_json::to_value(&e)?;
-    /// assert_eq!(json["root"]["rules"][0]["value"], 20);
-    /// assert_eq!(json["root"]["rules"][1]["missing"], true);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Deprecated: `engine.builder().explain(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().explain(..)`")]
     pub fn explain(&self, kind: &str, filter: &Filter, key: &str, now: Timestamp) -> Result<Explanation, Error> {
-        self.explain_in(kind, filter, key, now, None)
+        self.builder().explain(kind, filter, key, now)
     }
 
     pub(super) fn explain_in(
@@ -640,7 +588,7 @@ impl Engine {
                     .iter()
                     .map(|s| SegmentMembership {
                         id: *s,
-                        name: self.book.segments.get(s).map_or(String::new(), |x| x.info.name.clone()),
+                        name: self.book.segment(*s).map_or(String::new(), |x| x.info.name.clone()),
                         member: env.in_segments(&[*s], id),
                     })
                     .collect();
@@ -668,44 +616,10 @@ impl Engine {
         }
     }
 
-    /// Why the entity `key` is in `segment` or not: its links (manual,
-    /// rules), the rules a manual removal blocks, since when it has been a
-    /// member (where the change log tells), and each of the segment's rules
-    /// explained at `now` ([`Engine::explain`]).
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    /// Deprecated: `engine.builder().explain_member(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().explain_member(..)`")]
     pub fn explain_member(&self, segment: SegmentId, key: &str, now: Timestamp) -> Result<MemberExplanation, Error> {
-        let info = self.segment(segment)?;
-        let links = self.links(segment, key)?;
-        let blocks = self.blocks(segment, key)?;
-        let member = self.is_member(segment, key)?;
-        let since = if member {
-            self.membership_periods(segment, key)
-                .ok()
-                .and_then(|p| p.last().and_then(|p| p.from))
-        } else {
-            None
-        };
-        let mut rules = Vec::with_capacity(info.rules.len());
-        for &rule in &info.rules {
-            let r = self.rule(rule)?;
-            rules.push(RuleExplanation {
-                rule,
-                explanation: self.explain(&info.kind, &r.filter, key, now)?,
-            });
-        }
-        Ok(MemberExplanation {
-            segment,
-            name: info.name.clone(),
-            key: key.to_string(),
-            member,
-            links,
-            blocks,
-            since,
-            rules,
-        })
+        self.builder().explain_member(segment, key, now)
     }
 }
 
@@ -760,42 +674,10 @@ pub struct Preview {
 }
 
 impl Engine {
-    /// What saving `edit` would do to its segment at `now`, computed on the
-    /// current state without changing it: how many entities would enter and
-    /// exit (with up to `sample` keys of each) and the resulting count.
-    /// Links survive as saving keeps them: manual links stay, and a rule
-    /// keeps the blocks that manual removals put on it. Segments that name
-    /// the edited one would follow it; they are not previewed here.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`] for the filter, and
-    /// [`SegmentError::UnknownSegment`] / [`SegmentError::UnknownRule`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::engine::Draft;
-    /// use segments::filter::field;
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
-    ///
-    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// for (k, h) in [("a", 10), ("b", 20), ("c", 40)] {
-    ///     engine.insert("account", k, Row::new().set("health", h))?;
-    /// }
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// let (risk, _) = engine.create_segment(&admin,
-    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(15)])))?;
-    /// let rule = engine.segment(risk)?.rules[0];
-    /// let p = engine.preview(&Draft::EditRule { rule, filter: Filter::and([field("health").lt(30)]) }, 10, Timestamp::now())?;
-    /// assert_eq!((p.before, p.after, p.entering, p.exiting), (1, 2, 1, 0));
-    /// assert_eq!(p.entering_keys, ["b"]);
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.builder().preview(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().preview(..)`")]
     pub fn preview(&self, edit: &Draft, sample: usize, now: Timestamp) -> Result<Preview, Error> {
-        self.preview_in(edit, sample, now, None)
+        self.builder().preview(edit, sample, now)
     }
 
     pub(super) fn preview_in(
@@ -812,22 +694,25 @@ impl Engine {
         {
             Draft::NewSegment { kind, filter } => (None, kind.clone(), None, Some(filter)),
             Draft::EditRule { rule, filter } => {
-                let r = self.book.rules.get(rule).ok_or_else(|| unknown_rule(*rule))?;
+                let r = self.book.rule(*rule).ok_or_else(|| unknown_rule(*rule))?;
                 (
                     Some(r.info.segment),
-                    self.segment(r.info.segment)?.kind.clone(),
+                    self.segments().get(r.info.segment)?.kind.clone(),
                     Some(*rule),
                     Some(filter),
                 )
             }
-            Draft::AttachRule { segment, filter } => {
-                (Some(*segment), self.segment(*segment)?.kind.clone(), None, Some(filter))
-            }
+            Draft::AttachRule { segment, filter } => (
+                Some(*segment),
+                self.segments().get(*segment)?.kind.clone(),
+                None,
+                Some(filter),
+            ),
             Draft::DetachRule { rule } => {
-                let r = self.book.rules.get(rule).ok_or_else(|| unknown_rule(*rule))?;
+                let r = self.book.rule(*rule).ok_or_else(|| unknown_rule(*rule))?;
                 (
                     Some(r.info.segment),
-                    self.segment(r.info.segment)?.kind.clone(),
+                    self.segments().get(r.info.segment)?.kind.clone(),
                     Some(*rule),
                     None,
                 )
@@ -843,17 +728,17 @@ impl Engine {
         let mut after = RoaringBitmap::new();
         if let Some(f) = filter {
             let mut matched = self.evaluate_in(&kind, f, now, None, actor, &Budget::unlimited())?;
-            if let Some(r) = replaced.and_then(|r| self.book.rules.get(&r)) {
+            if let Some(r) = replaced.and_then(|r| self.book.rule(r)) {
                 matched -= &r.blocked;
             }
             after |= matched;
         }
-        let before = match segment.and_then(|s| self.book.segments.get(&s)) {
+        let before = match segment.and_then(|s| self.book.segment(s)) {
             Some(s) => {
                 after |= &s.manual;
                 for r in &s.info.rules {
                     if Some(*r) != replaced {
-                        if let Some(state) = self.book.rules.get(r) {
+                        if let Some(state) = self.book.rule(*r) {
                             after |= &state.links;
                         }
                     }
@@ -883,14 +768,199 @@ impl Engine {
 }
 
 impl Engine {
+    /// Deprecated: `engine.builder().schema_json(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().schema_json(..)`")]
+    pub fn schema_json(&self) -> Json {
+        self.builder().schema_json()
+    }
+
+    /// Deprecated: `engine.builder().value_suggestions(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().value_suggestions(..)`")]
+    pub fn value_suggestions(
+        &self,
+        kind: &str,
+        field: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, Error> {
+        self.builder().value_suggestions(kind, field, prefix, limit)
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// The count of every group and rule of `filter` over `kind` at `now`,
+    /// in one call: each node's own count, and the count of the whole
+    /// filter with that node toggled off, so that a builder shows a number
+    /// beside every line. Nothing is saved.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, h, n) in [("a", 10, 9), ("b", 20, 3), ("c", 80, 2), ("d", 90, 10)] {
+    ///     engine.insert("account", k, Row::new().set("health", h).set("nps", n))?;
+    /// }
+    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
+    /// let c = engine.builder().counts("account", &f, Timestamp::now())?;
+    /// assert_eq!((c.live, c.matches), (4, 1));
+    /// assert_eq!(c.root.rules[0].count, 2); // health < 30
+    /// assert_eq!(c.root.rules[0].without, 2); // nps < 7 alone
+    /// assert_eq!(serde_json::to_value(&c)?["root"]["rules"][1]["path"], "rules[1]");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn counts(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<Counts, Error> {
+        self.engine.counts_in(kind, filter, now, self.actor)
+    }
+
+    /// Why the entity `key` of `kind` matches `filter` at `now`, or not:
+    /// the filter tree with the answer at every node, the value each rule
+    /// compared (or that it is missing) beside the literal, and for rules on
+    /// events, relations, segments, match modes and other fields the
+    /// numbers behind the answer. JSON-serializable, for a UI to render as
+    /// it is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`], and [`SegmentError::UnknownKey`] for a key
+    /// that is not a live entity of the kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int), ("nps", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// engine.insert("account", "a", Row::new().set("health", 20))?;
+    /// let f = Filter::and([field("health").lt(30), field("nps").lt(7)]);
+    /// let e = engine.builder().explain("account", &f, "a", Timestamp::now())?;
+    /// assert!(!e.matches);
+    /// let json = serde_json::to_value(&e)?;
+    /// assert_eq!(json["root"]["rules"][0]["value"], 20);
+    /// assert_eq!(json["root"]["rules"][1]["missing"], true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, kind: &str, filter: &Filter, key: &str, now: Timestamp) -> Result<Explanation, Error> {
+        self.engine.explain_in(kind, filter, key, now, self.actor)
+    }
+
+    /// Why the entity `key` is in `segment` or not: its links (manual,
+    /// rules), the rules a manual removal blocks, since when it has been a
+    /// member (where the change log tells), and each of the segment's rules
+    /// explained at `now` ([`Engine::explain`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    pub fn explain_member(&self, segment: SegmentId, key: &str, now: Timestamp) -> Result<MemberExplanation, Error> {
+        // Checked here for an actor's view; the rest is the segment's own.
+        let info = Segments {
+            engine: self.engine,
+            actor: self.actor,
+        }
+        .get(segment)?;
+        let links = self.engine.segments().links(segment, key)?;
+        let blocks = self.engine.segments().blocks(segment, key)?;
+        let member = self.engine.segments().is_member(segment, key)?;
+        let since = if member {
+            self.engine
+                .log()
+                .membership_periods(segment, key)
+                .ok()
+                .and_then(|p| p.last().and_then(|p| p.from))
+        } else {
+            None
+        };
+        let mut rules = Vec::with_capacity(info.rules.len());
+        for &rule in &info.rules {
+            let r = self.engine.segments().rule(rule)?;
+            rules.push(RuleExplanation {
+                rule,
+                explanation: self.engine.builder().explain(&info.kind, &r.filter, key, now)?,
+            });
+        }
+        Ok(MemberExplanation {
+            segment,
+            name: info.name.clone(),
+            key: key.to_string(),
+            member,
+            links,
+            blocks,
+            since,
+            rules,
+        })
+    }
+
+    /// What saving `edit` would do to its segment at `now`, computed on the
+    /// current state without changing it: how many entities would enter and
+    /// exit (with up to `sample` keys of each) and the resulting count.
+    /// Links survive as saving keeps them: manual links stay, and a rule
+    /// keeps the blocks that manual removals put on it. Segments that name
+    /// the edited one would follow it; they are not previewed here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`] for the filter, and
+    /// [`SegmentError::UnknownSegment`] / [`SegmentError::UnknownRule`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::Draft;
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, h) in [("a", 10), ("b", 20), ("c", 40)] {
+    ///     engine.insert("account", k, Row::new().set("health", h))?;
+    /// }
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (risk, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(15)])))?;
+    /// let rule = engine.segments().get(risk)?.rules[0];
+    /// let p = engine.builder().preview(&Draft::EditRule { rule, filter: Filter::and([field("health").lt(30)]) }, 10, Timestamp::now())?;
+    /// assert_eq!((p.before, p.after, p.entering, p.exiting), (1, 2, 1, 0));
+    /// assert_eq!(p.entering_keys, ["b"]);
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn preview(&self, edit: &Draft, sample: usize, now: Timestamp) -> Result<Preview, Error> {
+        if self.actor.is_some() {
+            // The segment the draft edits, checked as any read of it.
+            let segments = Segments {
+                engine: self.engine,
+                actor: self.actor,
+            };
+            let segment = match edit {
+                Draft::NewSegment { .. } => None,
+                Draft::EditRule { rule, .. } | Draft::DetachRule { rule } => Some(segments.rule(*rule)?.segment),
+                Draft::AttachRule { segment, .. } => Some(*segment),
+            };
+            if let Some(s) = segment {
+                segments.get(s)?;
+            }
+        }
+        self.engine.preview_in(edit, sample, now, self.actor)
+    }
+
     /// The schema as a builder UI reads it ([`Schema::to_json_value`]), with
     /// each kind's recorded event names (sorted) under `events`.
     ///
     /// [`Schema::to_json_value`]: crate::Schema::to_json_value
     pub fn schema_json(&self) -> Json {
-        let mut json = self.store.schema().to_json_value();
+        let mut json = self.engine.store.schema().to_json_value();
         if let Some(kinds) = json.get_mut("kinds").and_then(Json::as_array_mut) {
-            for (k, table) in kinds.iter_mut().zip(self.store.tables()) {
+            for (k, table) in kinds.iter_mut().zip(self.engine.store.tables()) {
                 let mut events: Vec<&str> = table.event_names().collect();
                 events.sort_unstable();
                 k["events"] = events.into();
@@ -914,7 +984,7 @@ impl Engine {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<(String, u64)>, Error> {
-        let table = self.store.table(kind)?;
+        let table = self.engine.store.table(kind)?;
         Ok(crate::stats::value_suggestions(table, field, prefix, limit)?)
     }
 }

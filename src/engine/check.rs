@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::builder::group_children;
+use super::read::Builder;
 use super::Engine;
 use crate::error::Error;
 use crate::filter::{CmpOp, Combinator, EventCond, Filter, Group, Node, Path, PlanNode, Test};
@@ -80,35 +81,10 @@ impl WarningCode {
 }
 
 impl Engine {
-    /// Warnings about `filter` over `kind`, without evaluating it: each with
-    /// a stable [`WarningCode`], the path of the node and a message.
-    /// Contradictions (`nps < 5 and nps > 10`, `plan = "pro" and plan =
-    /// "free"`, `in` lists with no common value), nodes always false or true
-    /// whatever the data, duplicates, `not` of `not`, absorbed groups, and,
-    /// from the data at hand, events never recorded, empty segments and
-    /// values no entity holds. A filter with warnings is still valid.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`] for a filter that does not validate.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::engine::WarningCode;
-    /// use segments::filter::field;
-    /// use segments::{Engine, FieldType, Filter, Schema};
-    ///
-    /// let schema = Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?;
-    /// let engine = Engine::new(schema);
-    /// let w = engine.check("account", &Filter::and([field("nps").lt(5), field("nps").gt(10)]))?;
-    /// assert_eq!(w[0].code, WarningCode::Contradiction);
-    /// assert_eq!(w[0].path, "filter");
-    /// assert_eq!(serde_json::to_value(&w[0])?["code"], "contradiction");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Deprecated: `engine.builder().check(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().check(..)`")]
     pub fn check(&self, kind: &str, filter: &Filter) -> Result<Vec<Warning>, Error> {
-        self.check_in(kind, filter, None)
+        self.builder().check(kind, filter)
     }
 
     pub(super) fn check_in(
@@ -236,7 +212,7 @@ impl Engine {
             }
             PlanNode::InSegment(ids) => {
                 for s in ids {
-                    if self.book.segments.get(s).is_some_and(|x| x.members.is_empty()) {
+                    if self.book.segment(*s).is_some_and(|x| x.members.is_empty()) {
                         out.push((WarningCode::EmptySegment, format!("segment {} has no members", s.0)));
                     }
                 }
@@ -553,5 +529,38 @@ fn cmp(a: &mut Ask, op: CmpOp, v: Num) {
         CmpOp::Le => a.below(v, true),
         CmpOp::Gt => a.above(v, false),
         CmpOp::Ge => a.above(v, true),
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// Warnings about `filter` over `kind`, without evaluating it: each with
+    /// a stable [`WarningCode`], the path of the node and a message.
+    /// Contradictions (`nps < 5 and nps > 10`, `plan = "pro" and plan =
+    /// "free"`, `in` lists with no common value), nodes always false or true
+    /// whatever the data, duplicates, `not` of `not`, absorbed groups, and,
+    /// from the data at hand, events never recorded, empty segments and
+    /// values no entity holds. A filter with warnings is still valid.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::evaluate`] for a filter that does not validate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::WarningCode;
+    /// use segments::filter::field;
+    /// use segments::{Engine, FieldType, Filter, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?;
+    /// let engine = Engine::new(schema);
+    /// let w = engine.builder().check("account", &Filter::and([field("nps").lt(5), field("nps").gt(10)]))?;
+    /// assert_eq!(w[0].code, WarningCode::Contradiction);
+    /// assert_eq!(w[0].path, "filter");
+    /// assert_eq!(serde_json::to_value(&w[0])?["code"], "contradiction");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check(&self, kind: &str, filter: &Filter) -> Result<Vec<Warning>, Error> {
+        self.engine.check_in(kind, filter, self.actor)
     }
 }

@@ -6,8 +6,9 @@ use std::io::Write;
 
 use roaring::RoaringBitmap;
 
+use super::read::Segments;
 use super::Engine;
-use crate::error::ExportError;
+use crate::error::{ExportError, SegmentError};
 use crate::ids::{EntityId, SegmentId};
 use crate::store::Table;
 use crate::value::{cmp_num, Num, Value};
@@ -64,17 +65,17 @@ pub enum ExportOrder {
 ///
 /// let spec = Export::new(["mrr", "plan"]).limit(2);
 /// let mut page = Vec::new();
-/// let next = engine.export(all, &spec, &mut page)?;
+/// let next = engine.segments().export(all, &spec, &mut page)?;
 /// assert_eq!(String::from_utf8(page).unwrap(), "key,mrr,plan\na,10,\"pro, annual\"\nb,20,\"pro, annual\"\n");
 ///
 /// let mut rest = Vec::new();
-/// let end = engine.export(all, &spec.clone().after(next), &mut rest)?;
+/// let end = engine.segments().export(all, &spec.clone().after(next), &mut rest)?;
 /// assert_eq!(String::from_utf8(rest).unwrap(), "key,mrr,plan\nc,30,\"pro, annual\"\n");
 /// assert_eq!(end, None);
 ///
 /// let json = Export::new(["mrr"]).format(ExportFormat::JsonLines);
 /// let mut lines = Vec::new();
-/// engine.export(all, &json, &mut lines)?;
+/// engine.segments().export(all, &json, &mut lines)?;
 /// assert!(String::from_utf8(lines).unwrap().starts_with("{\"key\":\"a\",\"mrr\":10}\n"));
 /// # Ok::<(), segments::Error>(())
 /// ```
@@ -273,27 +274,10 @@ impl Runs {
 }
 
 impl Engine {
-    /// Writes one page of a segment's members to `out`: their keys and
-    /// `spec`'s fields, in its format and order. Returns the token of the
-    /// next page (`None` after the last one). Unchecked, as
-    /// [`Engine::members`]; [`AsActor::export`](crate::engine::AsActor::export)
-    /// checks the actor may see the segment.
-    ///
-    /// The first page sorts the members; the order is kept for the pages
-    /// after it while the members are the same and no entity data is
-    /// written, so that paging through a segment costs one sort, and each
-    /// later page a binary search and its rows.
-    ///
-    /// # Errors
-    ///
-    /// [`ExportError::UnknownSegment`], [`ExportError::UnknownField`],
-    /// [`ExportError::BadToken`] for a token this export did not give
-    /// (or one of another order), [`ExportError::Io`] if writing fails.
+    /// Deprecated: `engine.segments().export(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().export(..)`")]
     pub fn export(&self, segment: SegmentId, spec: &Export, out: impl Write) -> Result<Option<String>, ExportError> {
-        let s = self
-            .segment_ref(segment)
-            .map_err(|_| ExportError::UnknownSegment { id: segment })?;
-        self.export_members(segment, s.kind, spec, out)
+        self.segments().export(segment, spec, out)
     }
 
     /// Exports the members of `segment` (of the kind at `kind`).
@@ -430,4 +414,36 @@ fn export_rows(table: &Table, rows: &[u32], spec: &Export, out: impl Write) -> R
         }
         _ => None,
     })
+}
+
+impl<'a> Segments<'a> {
+    /// Writes one page of a segment's members to `out`: their keys and
+    /// `spec`'s fields, in its format and order. Returns the token of the
+    /// next page (`None` after the last one). Unchecked, as
+    /// [`Engine::members`]; [`AsActor::export`](crate::engine::AsActor::export)
+    /// checks the actor may see the segment.
+    ///
+    /// The first page sorts the members; the order is kept for the pages
+    /// after it while the members are the same and no entity data is
+    /// written, so that paging through a segment costs one sort, and each
+    /// later page a binary search and its rows.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::UnknownSegment`] (through an actor's view,
+    /// [`ExportError::Denied`] for a segment the actor may not see or that
+    /// does not exist, and [`ExportError::UnknownSegment`] for admins and
+    /// leaders), [`ExportError::UnknownField`], [`ExportError::BadToken`]
+    /// for a token this export did not give (or one of another order),
+    /// [`ExportError::Io`] if writing fails.
+    pub fn export(&self, segment: SegmentId, spec: &Export, out: impl Write) -> Result<Option<String>, ExportError> {
+        let s = self.seen(segment).map_err(|e| match (e, self.actor) {
+            (SegmentError::Denied { .. }, Some(actor)) => ExportError::Denied {
+                actor: actor.id.clone(),
+                id: segment,
+            },
+            _ => ExportError::UnknownSegment { id: segment },
+        })?;
+        self.engine.export_members(segment, s.kind, spec, out)
+    }
 }

@@ -2,8 +2,6 @@
 //! segments (ranks, cycles), rules that quantify over related kinds, and the
 //! parent of each child.
 
-use std::collections::BTreeMap;
-
 use roaring::RoaringBitmap;
 
 use super::deps::NestedDep;
@@ -32,9 +30,6 @@ impl Engine {
                 events: nr.events,
             });
         }
-        for (chain, s) in plan.segment_refs() {
-            self.book.refs.entry(s).or_default().push((rule, chain));
-        }
     }
 
     /// Undoes [`Engine::index_rule`].
@@ -42,14 +37,6 @@ impl Engine {
         self.deps[kind].remove(rule, plan);
         for d in &mut self.deps {
             d.nested.retain(|n| n.rule != rule);
-        }
-        for s in plan.segments() {
-            if let Some(list) = self.book.refs.get_mut(&s) {
-                list.retain(|(r, _)| *r != rule);
-                if list.is_empty() {
-                    self.book.refs.remove(&s);
-                }
-            }
         }
     }
 
@@ -71,13 +58,12 @@ impl Engine {
         let relations = self.store.schema().relations();
         let name = |id: SegmentId| {
             self.book
-                .segments
-                .get(&id)
+                .segment(id)
                 .map_or(segment_name.to_string(), |s| s.info.name.clone())
         };
         for (chain, s) in plan.segment_refs() {
             let want = chain.last().map_or(kind, |&r| relations[r.index()].child.0 as usize);
-            let found = self.book.segments.get(&s);
+            let found = self.book.segment(s);
             if let Some(r) = reader {
                 if !r.actor.manages_all() && !found.is_some_and(|t| r.actor.may_view(&t.info)) {
                     return Err(denied(r.actor, Action::View, s.to_string()));
@@ -115,7 +101,7 @@ impl Engine {
                     ),
                 });
             }
-            if let Some(path) = self.path_between(s, segment) {
+            if let Some(path) = self.book.path_between(s, segment) {
                 let mut cycle = vec![segment];
                 cycle.extend(path);
                 let text: Vec<String> = cycle.iter().map(|id| format!("`{}` ({id})", name(*id))).collect();
@@ -125,97 +111,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    /// A chain of references from `from` to `to` (both included), if any.
-    fn path_between(&self, from: SegmentId, to: SegmentId) -> Option<Vec<SegmentId>> {
-        // Depth-first over the segments each segment's rules name, with a
-        // heap stack and the way back to `from`.
-        let mut came: BTreeMap<SegmentId, SegmentId> = BTreeMap::new();
-        let mut stack = vec![from];
-        let mut seen = std::collections::BTreeSet::from([from]);
-        while let Some(s) = stack.pop() {
-            if s == to {
-                let mut path = vec![s];
-                let mut at = s;
-                while let Some(&p) = came.get(&at) {
-                    path.push(p);
-                    at = p;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for next in self.named_by(s) {
-                if seen.insert(next) {
-                    came.insert(next, s);
-                    stack.push(next);
-                }
-            }
-        }
-        None
-    }
-
-    /// The segments that `segment`'s rules name.
-    pub(super) fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
-        let Some(s) = self.book.segments.get(&segment) else {
-            return Vec::new();
-        };
-        let mut out: Vec<SegmentId> = s
-            .info
-            .rules
-            .iter()
-            .filter_map(|r| self.book.rules.get(r))
-            .flat_map(|r| r.plan.segments())
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
-    /// Recomputes every segment's rank (the graph is acyclic).
-    pub(super) fn rerank(&mut self) {
-        let ids: Vec<SegmentId> = self.book.segments.keys().copied().collect();
-        let mut rank: BTreeMap<SegmentId, u32> = BTreeMap::new();
-        for id in ids {
-            // Iterative post-order: a segment's rank once all it names are ranked.
-            let mut stack = vec![(id, false)];
-            while let Some((s, expanded)) = stack.pop() {
-                if rank.contains_key(&s) {
-                    continue;
-                }
-                let named = self.named_by(s);
-                if expanded {
-                    let r = named
-                        .iter()
-                        .filter_map(|n| rank.get(n))
-                        .map(|r| r + 1)
-                        .max()
-                        .unwrap_or(0);
-                    rank.insert(s, r);
-                } else {
-                    stack.push((s, true));
-                    stack.extend(named.into_iter().filter(|n| !rank.contains_key(n)).map(|n| (n, false)));
-                }
-            }
-        }
-        for (id, s) in &mut self.book.segments {
-            s.rank = rank.get(id).copied().unwrap_or(0);
-        }
-    }
-
-    /// The segments whose rules name `segment`.
-    pub(super) fn naming(&self, segment: SegmentId) -> Vec<SegmentId> {
-        let mut out: Vec<SegmentId> = self
-            .book
-            .refs
-            .get(&segment)
-            .into_iter()
-            .flatten()
-            .filter_map(|(r, _)| self.book.rules.get(r).map(|r| r.info.segment))
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 
     /// After a write to kind `k`: sets the parents of the children written
@@ -357,8 +252,13 @@ impl Engine {
         use crate::filter::{Literal, Node};
         let find = |name: &str| -> Result<Literal, SegmentError> {
             let found = match actor {
-                Some(a) => self.list(a).find(|s| s.name == name).map(|s| s.id),
-                None => self.segments().find(|s| s.name == name).map(|s| s.id),
+                Some(a) => self
+                    .as_actor(a)
+                    .segments()
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.id),
+                None => self.segments().iter().find(|s| s.name == name).map(|s| s.id),
             };
             found
                 .map(|id| Literal::Int(id.0.into()))

@@ -6,6 +6,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::op::ManageOp;
+use super::read::Log;
 use super::Engine;
 use crate::error::LogError;
 use crate::filter::Filter;
@@ -124,41 +125,16 @@ pub struct Period {
 }
 
 impl Engine {
-    /// The definition changes of `segment` (or of every segment), oldest
-    /// first: who changed what, when, from what to what. Kept for the life
-    /// of the engine (in snapshots and the journal).
+    /// Deprecated: `engine.log().definition_history(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().definition_history(..)`")]
     pub fn definition_history(&self, segment: Option<SegmentId>) -> impl Iterator<Item = &DefinitionChange> + '_ {
-        self.history
-            .iter()
-            .filter(move |c| segment.map_or(true, |s| c.segment == s))
+        self.log().definition_history(segment)
     }
 
-    /// The definition changes after `after` (a [`DefinitionChange::seq`];
-    /// 0 for the first), at most `limit`, oldest first: for a consumer
-    /// that follows definitions (a segment renamed, its filter or rules
-    /// edited, its settings or sharing changed) as the change log's
-    /// consumers follow membership, keeping the `seq` of the last one it
-    /// handled.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::engine::Edit;
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Schema};
-    ///
-    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// let (s, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
-    /// let cursor = engine.definition_changes_since(0, 100).last().map_or(0, |c| c.seq);
-    /// engine.set_settings(&admin, s, [("color", "gold")].into_iter().collect())?;
-    /// let news = engine.definition_changes_since(cursor, 100);
-    /// assert!(matches!(&news[0].what, Edit::Settings { to, .. } if to.get("color").is_some()));
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.log().definition_changes_since(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().definition_changes_since(..)`")]
     pub fn definition_changes_since(&self, after: u64, limit: usize) -> Vec<&DefinitionChange> {
-        let from = usize::try_from(after).unwrap_or(usize::MAX).min(self.history.len());
-        self.history[from..].iter().take(limit).collect()
+        self.log().definition_changes_since(after, limit)
     }
 
     /// What an op that edits a definition will need of the state before it
@@ -166,15 +142,15 @@ impl Engine {
     /// own, which may be hostile); completed by [`Engine::recorded_edit`]
     /// from the book once the op succeeded.
     pub(super) fn pending_edit(&self, op: &ManageOp) -> Option<(String, SegmentId, PendingEdit)> {
-        let rule = |r: RuleId| self.book.rules.get(&r).map(|r| (r.info.segment, r.info.filter.clone()));
+        let rule = |r: RuleId| self.book.rule(r).map(|r| (r.info.segment, r.info.filter.clone()));
         Some(match op {
             ManageOp::CreateSegment { actor, .. } => (actor.id.clone(), SegmentId(0), PendingEdit::Created),
             ManageOp::Rename { actor, segment, .. } => {
-                let from = self.book.segments.get(segment)?.info.name.clone();
+                let from = self.book.segment(*segment)?.info.name.clone();
                 (actor.id.clone(), *segment, PendingEdit::Renamed { from })
             }
             ManageOp::SetVisibility { actor, segment, .. } => {
-                let from = self.book.segments.get(segment)?.info.visibility;
+                let from = self.book.segment(*segment)?.info.visibility;
                 (actor.id.clone(), *segment, PendingEdit::Visibility { from })
             }
             ManageOp::SetFilter { actor, segment, .. } => (
@@ -185,11 +161,11 @@ impl Engine {
                 },
             ),
             ManageOp::SetAccess { actor, segment, .. } => {
-                let from = self.book.segments.get(segment)?.info.access.clone();
+                let from = self.book.segment(*segment)?.info.access.clone();
                 (actor.id.clone(), *segment, PendingEdit::Access { from })
             }
             ManageOp::SetSettings { actor, segment, .. } => {
-                let from = self.book.segments.get(segment)?.info.settings.clone();
+                let from = self.book.segment(*segment)?.info.settings.clone();
                 (actor.id.clone(), *segment, PendingEdit::Settings { from })
             }
             ManageOp::DeleteSegment { actor, segment } => (actor.id.clone(), *segment, PendingEdit::Deleted),
@@ -213,10 +189,10 @@ impl Engine {
     }
 
     fn defining_filter(&self, segment: SegmentId) -> Option<Filter> {
-        let s = self.book.segments.get(&segment)?;
+        let s = self.book.segment(segment)?;
         s.info
             .filter_rule
-            .and_then(|r| self.book.rules.get(&r))
+            .and_then(|r| self.book.rule(r))
             .map(|r| r.info.filter.clone())
     }
 
@@ -228,8 +204,8 @@ impl Engine {
     ) {
         use super::op::Created;
         let (actor, segment, edit) = pending;
-        let info = |id: SegmentId| self.book.segments.get(&id).map(|s| &s.info);
-        let rule_filter = |r: RuleId| self.book.rules.get(&r).map(|r| r.info.filter.clone());
+        let info = |id: SegmentId| self.book.segment(id).map(|s| &s.info);
+        let rule_filter = |r: RuleId| self.book.rule(r).map(|r| r.info.filter.clone());
         let made = match (edit, created) {
             (PendingEdit::Created, Some(Created::Segment(id))) => info(id).map(|i| {
                 (
@@ -290,9 +266,7 @@ impl Engine {
         if let Some((segment, what)) = made {
             // Each entry after the first is a new version of the definition.
             if what.is_revision() {
-                if let Some(s) = self.book.segments.get_mut(&segment) {
-                    s.info.version += 1;
-                }
+                self.book.count_revision(segment);
             }
             self.history.push(DefinitionChange {
                 seq: self.history.len() as u64 + 1,
@@ -302,6 +276,122 @@ impl Engine {
                 what,
             });
         }
+    }
+
+    /// Deprecated: `engine.log().members_at(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().members_at(..)`")]
+    pub fn members_at(&self, segment: SegmentId, at: Timestamp) -> Result<RoaringBitmap, LogError> {
+        self.log().members_at(segment, at)
+    }
+
+    /// A segment's members now, with every change stamped after `at`
+    /// undone, latest first.
+    fn undone_after(&self, segment: SegmentId, at: Timestamp) -> RoaringBitmap {
+        let mut members = self
+            .book
+            .segments()
+            .get(&segment)
+            .map(|s| s.members.clone())
+            .unwrap_or_default();
+        for call in self.log.calls.iter().rev().filter(|c| c.changes.at() > at) {
+            for g in call.changes.groups().iter().rev().filter(|g| g.segment() == segment) {
+                match g.kind() {
+                    ChangeKind::Entered => members -= g.to_bitmap(),
+                    ChangeKind::Exited => members |= g.to_bitmap(),
+                }
+            }
+        }
+        members
+    }
+
+    /// Deprecated: `engine.log().count_series(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().count_series(..)`")]
+    pub fn count_series(
+        &self,
+        segment: SegmentId,
+        from: Timestamp,
+        to: Timestamp,
+        step: std::time::Duration,
+    ) -> Result<Vec<(Timestamp, u64)>, LogError> {
+        self.log().count_series(segment, from, to, step)
+    }
+
+    /// Deprecated: `engine.log().membership_periods(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().membership_periods(..)`")]
+    pub fn membership_periods(&self, segment: SegmentId, key: &str) -> Result<Vec<Period>, LogError> {
+        self.log().membership_periods(segment, key)
+    }
+
+    /// Checks that no change after `at` was dropped.
+    fn retained_since(&self, at: Timestamp) -> Result<(), LogError> {
+        let dropped = self.log.oldest > 1;
+        match self.log.calls.front() {
+            Some(first) if dropped && first.changes.at() > at => Err(LogError::NotRetained {
+                at,
+                oldest: first.changes.at(),
+            }),
+            None if dropped => Err(LogError::NotRetained {
+                at,
+                oldest: Timestamp::from_micros(i64::MAX),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a definition change needs of the state before its op runs.
+pub(super) enum PendingEdit {
+    Created,
+    Renamed { from: String },
+    Visibility { from: Visibility },
+    Filter { from: Option<Filter> },
+    Attached,
+    RuleEdited { rule: RuleId, from: Filter },
+    RuleDetached { rule: RuleId, filter: Filter },
+    Settings { from: Settings },
+    Access { from: SegmentAccess },
+    Deleted,
+}
+
+impl<'a> Log<'a> {
+    /// The definition changes of `segment` (or of every segment), oldest
+    /// first: who changed what, when, from what to what. Kept for the life
+    /// of the engine (in snapshots and the journal).
+    pub fn definition_history(&self, segment: Option<SegmentId>) -> impl Iterator<Item = &'a DefinitionChange> + 'a {
+        self.engine
+            .history
+            .iter()
+            .filter(move |c| segment.map_or(true, |s| c.segment == s))
+    }
+
+    /// The definition changes after `after` (a [`DefinitionChange::seq`];
+    /// 0 for the first), at most `limit`, oldest first: for a consumer
+    /// that follows definitions (a segment renamed, its filter or rules
+    /// edited, its settings or sharing changed) as the change log's
+    /// consumers follow membership, keeping the `seq` of the last one it
+    /// handled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::engine::Edit;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Schema};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (s, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
+    /// let cursor = engine.log().definition_changes_since(0, 100).last().map_or(0, |c| c.seq);
+    /// engine.set_settings(&admin, s, [("color", "gold")].into_iter().collect())?;
+    /// let news = engine.log().definition_changes_since(cursor, 100);
+    /// assert!(matches!(&news[0].what, Edit::Settings { to, .. } if to.get("color").is_some()));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn definition_changes_since(&self, after: u64, limit: usize) -> Vec<&'a DefinitionChange> {
+        let from = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(self.engine.history.len());
+        self.engine.history[from..].iter().take(limit).collect()
     }
 
     /// A segment's members as of the instant `at`, from the retained log:
@@ -330,37 +420,17 @@ impl Engine {
     /// engine.set_clock(Clock::Fixed(t(20)))?;
     /// engine.remove_members(&admin, vip, ["a"])?;
     ///
-    /// assert_eq!(engine.members_at(vip, t(15))?.len(), 1);
-    /// assert_eq!(engine.members_at(vip, t(25))?.len(), 0);
-    /// assert_eq!(engine.count_series(vip, t(5), t(25), std::time::Duration::from_secs(10))?,
+    /// assert_eq!(engine.log().members_at(vip, t(15))?.len(), 1);
+    /// assert_eq!(engine.log().members_at(vip, t(25))?.len(), 0);
+    /// assert_eq!(engine.log().count_series(vip, t(5), t(25), std::time::Duration::from_secs(10))?,
     ///     [(t(5), 0), (t(15), 1), (t(25), 0)]);
-    /// let periods = engine.membership_periods(vip, "a")?;
+    /// let periods = engine.log().membership_periods(vip, "a")?;
     /// assert_eq!((periods[0].from, periods[0].to), (Some(t(10)), Some(t(20))));
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn members_at(&self, segment: SegmentId, at: Timestamp) -> Result<RoaringBitmap, LogError> {
-        self.retained_since(at)?;
-        Ok(self.undone_after(segment, at))
-    }
-
-    /// A segment's members now, with every change stamped after `at`
-    /// undone, latest first.
-    fn undone_after(&self, segment: SegmentId, at: Timestamp) -> RoaringBitmap {
-        let mut members = self
-            .book
-            .segments
-            .get(&segment)
-            .map(|s| s.members.clone())
-            .unwrap_or_default();
-        for call in self.log.calls.iter().rev().filter(|c| c.changes.at() > at) {
-            for g in call.changes.groups().iter().rev().filter(|g| g.segment() == segment) {
-                match g.kind() {
-                    ChangeKind::Entered => members -= g.to_bitmap(),
-                    ChangeKind::Exited => members |= g.to_bitmap(),
-                }
-            }
-        }
-        members
+        self.engine.retained_since(at)?;
+        Ok(self.engine.undone_after(segment, at))
     }
 
     /// A segment's size at `from`, `from + step`, ... up to `to`, from the
@@ -397,11 +467,11 @@ impl Engine {
                 reason: format!("{points} points; at most 100,000"),
             });
         }
-        self.retained_since(from)?;
+        self.engine.retained_since(from)?;
         let times: Vec<Timestamp> = (0..points)
             .map(|i| Timestamp::from_micros(from.as_micros() + i * step_us))
             .collect();
-        let calls = &self.log.calls;
+        let calls = &self.engine.log.calls;
         let forward = calls
             .iter()
             .zip(calls.iter().skip(1))
@@ -420,14 +490,14 @@ impl Engine {
                     let after = stamps.len() - stamps.partition_point(|s| *s <= t);
                     let size = match known {
                         Some((k, size)) if k == after => size,
-                        _ => self.undone_after(segment, t).len(),
+                        _ => self.engine.undone_after(segment, t).len(),
                     };
                     known = Some((after, size));
                     (t, size)
                 })
                 .collect());
         }
-        let mut size = self.book.segments.get(&segment).map_or(0, |s| s.members.len()) as i64;
+        let mut size = self.engine.book.segment(segment).map_or(0, |s| s.members.len()) as i64;
         let mut out = vec![(Timestamp::from_micros(0), 0u64); times.len()];
         // Walk back from now: each point's size is now's, less what entered
         // after it, plus what left after it (the log's instants only go
@@ -455,13 +525,14 @@ impl Engine {
     /// [`LogError::UnknownKey`] for a key the segment's kind never had.
     pub fn membership_periods(&self, segment: SegmentId, key: &str) -> Result<Vec<Period>, LogError> {
         let id = self
+            .engine
             .segment_kind(segment)
-            .and_then(|k| self.table_at(k).id_any(key))
+            .and_then(|k| self.engine.table_at(k).id_any(key))
             .ok_or_else(|| LogError::UnknownKey { key: key.to_string() })?;
         let mut out: Vec<Period> = vec![];
         let mut open: Option<Option<Timestamp>> = None;
         let mut first = true;
-        for call in &self.log.calls {
+        for call in &self.engine.log.calls {
             for g in call.changes.groups().iter().filter(|g| g.segment() == segment) {
                 if !g.entities().any(|e| e == id) {
                     continue;
@@ -485,8 +556,9 @@ impl Engine {
             }
         }
         let member_now = self
+            .engine
             .book
-            .segments
+            .segments()
             .get(&segment)
             .is_some_and(|s| s.members.contains(id.0));
         if let Some(from) = open {
@@ -496,34 +568,4 @@ impl Engine {
         }
         Ok(out)
     }
-
-    /// Checks that no change after `at` was dropped.
-    fn retained_since(&self, at: Timestamp) -> Result<(), LogError> {
-        let dropped = self.log.oldest > 1;
-        match self.log.calls.front() {
-            Some(first) if dropped && first.changes.at() > at => Err(LogError::NotRetained {
-                at,
-                oldest: first.changes.at(),
-            }),
-            None if dropped => Err(LogError::NotRetained {
-                at,
-                oldest: Timestamp::from_micros(i64::MAX),
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// What a definition change needs of the state before its op runs.
-pub(super) enum PendingEdit {
-    Created,
-    Renamed { from: String },
-    Visibility { from: Visibility },
-    Filter { from: Option<Filter> },
-    Attached,
-    RuleEdited { rule: RuleId, from: Filter },
-    RuleDetached { rule: RuleId, filter: Filter },
-    Settings { from: Settings },
-    Access { from: SegmentAccess },
-    Deleted,
 }

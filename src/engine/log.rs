@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::op::LogOp;
+use super::read::Log;
 use super::Engine;
 use crate::error::{Error, LogError};
 use crate::ids::SegmentId;
@@ -90,136 +91,52 @@ pub struct Subscription {
 }
 
 impl Engine {
-    /// The sequence number of the newest change in the log (0 before the
-    /// first). Changes are numbered from 1, consecutively, in the order the
-    /// calls made them (and within a call in [`Changes`](crate::segment::Changes)
-    /// order).
+    /// Deprecated: `engine.log().seq(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().seq(..)`")]
     pub fn log_seq(&self) -> u64 {
-        self.log.last()
+        self.log().seq()
     }
 
-    /// The oldest sequence number the log still holds (the next one, if
-    /// it holds none).
+    /// Deprecated: `engine.log().oldest(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().oldest(..)`")]
     pub fn log_oldest(&self) -> u64 {
-        self.log.oldest
+        self.log().oldest()
     }
 
-    /// How much of the log is kept.
+    /// Deprecated: `engine.log().retention(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().retention(..)`")]
     pub fn log_retention(&self) -> Retention {
-        self.log.retention
+        self.log().retention()
     }
 
-    /// Up to `limit` changes after sequence number `after`, in order: what
-    /// a consumer reads from its cursor. Reading changes nothing; see
-    /// [`Engine::ack`].
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::Gap`] if retention dropped changes after `after`;
-    /// [`LogError::Ahead`] if `after` is past the newest change.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::field;
-    /// use segments::segment::{Actor, ChangeKind, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Filter, Row, Schema};
-    ///
-    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// engine.create_segment(&admin,
-    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
-    /// engine.insert("account", "acme", Row::new().set("health", 20))?;
-    /// engine.upsert("account", "acme", Row::new().set("health", 90))?;
-    ///
-    /// let changes = engine.changes_for("webhook", 100)?;
-    /// assert_eq!(changes.len(), 2);
-    /// assert_eq!((changes[0].seq, changes[0].change, changes[0].key.as_str()), (1, ChangeKind::Entered, "acme"));
-    /// assert_eq!(changes[1].segment.name, "At risk");
-    /// let json = serde_json::to_string(&changes[1]).unwrap();
-    /// assert!(json.contains(r#""change":"exited""#) && json.contains(r#""trigger":"write""#));
-    ///
-    /// // Acknowledged, they are not read again by that consumer.
-    /// engine.ack("webhook", changes[1].seq)?;
-    /// assert!(engine.changes_for("webhook", 100)?.is_empty());
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.log().changes_since(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().changes_since(..)`")]
     pub fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
-        Ok(self
-            .log
-            .since(after, limit)?
-            .into_iter()
-            .map(|e| self.resolve(e))
-            .collect())
+        self.log().changes_since(after, limit)
     }
 
-    /// Up to `limit` changes after `consumer`'s cursor (from the start of
-    /// the log for a consumer that has not acknowledged anything yet).
-    /// Delivery is at least once: a consumer that handles changes and dies
-    /// before its [`Engine::ack`] reads them again.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::changes_since`].
+    /// Deprecated: `engine.log().changes_for(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().changes_for(..)`")]
     pub fn changes_for(&self, consumer: &str, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
-        self.changes_since(self.cursor(consumer), limit)
+        self.log().changes_for(consumer, limit)
     }
 
-    /// A subscription: up to `limit` changes after `after` of the chosen
-    /// `segments` only, in order, with how far the log was read
-    /// ([`Subscription::read_to`]), which a consumer acknowledges
-    /// ([`Engine::ack`]) so that the other segments' changes are not read
-    /// again. Segments not (or no longer) in the engine simply have no
-    /// new changes.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::changes_since`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::field;
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Filter, Row, Schema};
-    ///
-    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// let (risk, _) = engine.create_segment(&admin,
-    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
-    /// engine.create_segment(&admin,
-    ///     NewSegment::new("Healthy", "account").filter(Filter::and([field("health").ge(30)])))?;
-    /// engine.insert("account", "acme", Row::new().set("health", 20))?;
-    /// engine.upsert("account", "acme", Row::new().set("health", 90))?;
-    ///
-    /// let page = engine.changes_of(&[risk], engine.cursor("alerts"), 100)?;
-    /// assert_eq!(page.changes.len(), 2); // entered and exited At risk, not Healthy
-    /// engine.ack("alerts", page.read_to)?;
-    /// assert!(engine.changes_of(&[risk], engine.cursor("alerts"), 100)?.changes.is_empty());
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.log().changes_of(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().changes_of(..)`")]
     pub fn changes_of(&self, segments: &[SegmentId], after: u64, limit: usize) -> Result<Subscription, LogError> {
-        let mut chosen = segments.to_vec();
-        chosen.sort_unstable();
-        chosen.dedup();
-        let (entries, read_to) = self.log.since_of(after, limit, &chosen)?;
-        Ok(Subscription {
-            changes: entries.into_iter().map(|e| self.resolve(e)).collect(),
-            read_to,
-        })
+        self.log().changes_of(segments, after, limit)
     }
 
-    /// A consumer's cursor: the last sequence number it acknowledged (0 if
-    /// none).
+    /// Deprecated: `engine.log().cursor(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().cursor(..)`")]
     pub fn cursor(&self, consumer: &str) -> u64 {
-        self.log.consumers.get(consumer).copied().unwrap_or(0)
+        self.log().cursor(consumer)
     }
 
-    /// The consumers and their cursors, by name.
+    /// Deprecated: `engine.log().consumers(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().consumers(..)`")]
     pub fn consumers(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
-        self.log.consumers.iter().map(|(k, &v)| (k.as_str(), v))
+        self.log().consumers()
     }
 
     /// Records that `consumer` has handled every change up to `seq`: its
@@ -259,61 +176,16 @@ impl Engine {
         self.apply_log(LogOp::SetRetention { retention })
     }
 
-    /// The net change of `segment`'s membership after sequence number
-    /// `after`, as keys: what a CRM sync applies since its last run.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::changes_since`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Row, Schema};
-    ///
-    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// let (vip, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
-    /// for k in ["a", "b", "c"] {
-    ///     engine.insert("account", k, Row::new())?;
-    /// }
-    /// engine.add_members(&admin, vip, ["a", "b"])?;
-    /// let last_sync = engine.log_seq();
-    /// engine.add_members(&admin, vip, ["c"])?;
-    /// engine.remove_members(&admin, vip, ["a", "c"])?; // c came and went
-    /// let delta = engine.sync_delta(vip, last_sync)?;
-    /// assert_eq!((delta.entered, delta.exited), (vec![], vec!["a".to_string()]));
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.log().sync_delta(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.log().sync_delta(..)`")]
     pub fn sync_delta(&self, segment: SegmentId, after: u64) -> Result<SyncDelta, LogError> {
-        let (entered, exited) = self.log.net(segment, after)?;
-        let table = self.segment_kind(segment).map(|k| self.table_at(k));
-        let keys = |ids: Vec<u32>| -> Vec<String> {
-            let mut keys: Vec<String> = ids
-                .into_iter()
-                .map(|id| {
-                    table
-                        .and_then(|t| t.key_any(crate::ids::EntityId(id)))
-                        .map(str::to_string)
-                        .unwrap_or_default()
-                })
-                .collect();
-            keys.sort();
-            keys
-        };
-        Ok(SyncDelta {
-            entered: keys(entered),
-            exited: keys(exited),
-            upto: self.log.last(),
-        })
+        self.log().sync_delta(segment, after)
     }
 
     /// The name and kind of a segment about to be deleted, for its changes
     /// in the log.
     pub(super) fn gone(&self, segment: SegmentId) -> Option<(SegmentId, String, usize, u64)> {
-        let s = self.book.segments.get(&segment)?;
+        let s = self.book.segment(segment)?;
         Some((segment, s.info.name.clone(), s.kind, s.info.version))
     }
 
@@ -329,7 +201,7 @@ impl Engine {
         out.sort_unstable();
         out.dedup();
         for (s, v) in &mut out {
-            *v = match self.book.segments.get(s) {
+            *v = match self.book.segment(*s) {
                 Some(x) => x.info.version,
                 None => gone.filter(|g| g.0 == *s).map_or(0, |g| g.3),
             };
@@ -339,7 +211,7 @@ impl Engine {
 
     /// The segment's name and kind index, live or deleted.
     fn segment_label(&self, segment: SegmentId) -> (String, Option<usize>) {
-        match self.book.segments.get(&segment) {
+        match self.book.segment(segment) {
             Some(s) => (s.info.name.clone(), Some(s.kind)),
             None => match self.log.gone.get(&segment) {
                 Some(g) => (g.name.clone(), Some(g.kind)),
@@ -351,7 +223,7 @@ impl Engine {
     /// The kind index of a segment, live or deleted (while the log names
     /// it).
     pub(super) fn segment_kind(&self, segment: SegmentId) -> Option<usize> {
-        match self.book.segments.get(&segment) {
+        match self.book.segment(segment) {
             Some(s) => Some(s.kind),
             None => self.log.gone.get(&segment).map(|g| g.kind),
         }
@@ -383,5 +255,193 @@ impl Engine {
             trigger: e.trigger,
             at: e.at,
         }
+    }
+}
+
+impl<'a> Log<'a> {
+    /// The sequence number of the newest change in the log (0 before the
+    /// first). Changes are numbered from 1, consecutively, in the order the
+    /// calls made them (and within a call in [`Changes`](crate::segment::Changes)
+    /// order).
+    pub fn seq(&self) -> u64 {
+        self.engine.log.last()
+    }
+
+    /// The oldest sequence number the log still holds (the next one, if
+    /// it holds none).
+    pub fn oldest(&self) -> u64 {
+        self.engine.log.oldest
+    }
+
+    /// How much of the log is kept.
+    pub fn retention(&self) -> Retention {
+        self.engine.log.retention
+    }
+
+    /// Up to `limit` changes after sequence number `after`, in order: what
+    /// a consumer reads from its cursor. Reading changes nothing; see
+    /// [`Engine::ack`].
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Gap`] if retention dropped changes after `after`;
+    /// [`LogError::Ahead`] if `after` is past the newest change.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, ChangeKind, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// engine.create_segment(&admin,
+    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+    /// engine.insert("account", "acme", Row::new().set("health", 20))?;
+    /// engine.upsert("account", "acme", Row::new().set("health", 90))?;
+    ///
+    /// let changes = engine.log().changes_for("webhook", 100)?;
+    /// assert_eq!(changes.len(), 2);
+    /// assert_eq!((changes[0].seq, changes[0].change, changes[0].key.as_str()), (1, ChangeKind::Entered, "acme"));
+    /// assert_eq!(changes[1].segment.name, "At risk");
+    /// let json = serde_json::to_string(&changes[1]).unwrap();
+    /// assert!(json.contains(r#""change":"exited""#) && json.contains(r#""trigger":"write""#));
+    ///
+    /// // Acknowledged, they are not read again by that consumer.
+    /// engine.ack("webhook", changes[1].seq)?;
+    /// assert!(engine.log().changes_for("webhook", 100)?.is_empty());
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
+        Ok(self
+            .engine
+            .log
+            .since(after, limit)?
+            .into_iter()
+            .map(|e| self.engine.resolve(e))
+            .collect())
+    }
+
+    /// Up to `limit` changes after `consumer`'s cursor (from the start of
+    /// the log for a consumer that has not acknowledged anything yet).
+    /// Delivery is at least once: a consumer that handles changes and dies
+    /// before its [`Engine::ack`] reads them again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::changes_since`].
+    pub fn changes_for(&self, consumer: &str, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
+        self.engine
+            .log()
+            .changes_since(self.engine.log().cursor(consumer), limit)
+    }
+
+    /// A subscription: up to `limit` changes after `after` of the chosen
+    /// `segments` only, in order, with how far the log was read
+    /// ([`Subscription::read_to`]), which a consumer acknowledges
+    /// ([`Engine::ack`]) so that the other segments' changes are not read
+    /// again. Segments not (or no longer) in the engine simply have no
+    /// new changes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::changes_since`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("health", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (risk, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("At risk", "account").filter(Filter::and([field("health").lt(30)])))?;
+    /// engine.create_segment(&admin,
+    ///     NewSegment::new("Healthy", "account").filter(Filter::and([field("health").ge(30)])))?;
+    /// engine.insert("account", "acme", Row::new().set("health", 20))?;
+    /// engine.upsert("account", "acme", Row::new().set("health", 90))?;
+    ///
+    /// let page = engine.log().changes_of(&[risk], engine.log().cursor("alerts"), 100)?;
+    /// assert_eq!(page.changes.len(), 2); // entered and exited At risk, not Healthy
+    /// engine.ack("alerts", page.read_to)?;
+    /// assert!(engine.log().changes_of(&[risk], engine.log().cursor("alerts"), 100)?.changes.is_empty());
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn changes_of(&self, segments: &[SegmentId], after: u64, limit: usize) -> Result<Subscription, LogError> {
+        let mut chosen = segments.to_vec();
+        chosen.sort_unstable();
+        chosen.dedup();
+        let (entries, read_to) = self.engine.log.since_of(after, limit, &chosen)?;
+        Ok(Subscription {
+            changes: entries.into_iter().map(|e| self.engine.resolve(e)).collect(),
+            read_to,
+        })
+    }
+
+    /// A consumer's cursor: the last sequence number it acknowledged (0 if
+    /// none).
+    pub fn cursor(&self, consumer: &str) -> u64 {
+        self.engine.log.consumers.get(consumer).copied().unwrap_or(0)
+    }
+
+    /// The consumers and their cursors, by name.
+    pub fn consumers(&self) -> impl Iterator<Item = (&'a str, u64)> + 'a {
+        self.engine.log.consumers.iter().map(|(k, &v)| (k.as_str(), v))
+    }
+
+    /// The net change of `segment`'s membership after sequence number
+    /// `after`, as keys: what a CRM sync applies since its last run.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::changes_since`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (vip, _) = engine.create_segment(&admin, NewSegment::new("VIP", "account"))?;
+    /// for k in ["a", "b", "c"] {
+    ///     engine.insert("account", k, Row::new())?;
+    /// }
+    /// engine.add_members(&admin, vip, ["a", "b"])?;
+    /// let last_sync = engine.log().seq();
+    /// engine.add_members(&admin, vip, ["c"])?;
+    /// engine.remove_members(&admin, vip, ["a", "c"])?; // c came and went
+    /// let delta = engine.log().sync_delta(vip, last_sync)?;
+    /// assert_eq!((delta.entered, delta.exited), (vec![], vec!["a".to_string()]));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn sync_delta(&self, segment: SegmentId, after: u64) -> Result<SyncDelta, LogError> {
+        let (entered, exited) = self.engine.log.net(segment, after)?;
+        let table = self.engine.segment_kind(segment).map(|k| self.engine.table_at(k));
+        let keys = |ids: Vec<u32>| -> Vec<String> {
+            let mut keys: Vec<String> = ids
+                .into_iter()
+                .map(|id| {
+                    table
+                        .and_then(|t| t.key_any(crate::ids::EntityId(id)))
+                        .map(str::to_string)
+                        .unwrap_or_default()
+                })
+                .collect();
+            keys.sort();
+            keys
+        };
+        Ok(SyncDelta {
+            entered: keys(entered),
+            exited: keys(exited),
+            upto: self.engine.log.last(),
+        })
     }
 }

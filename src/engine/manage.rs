@@ -1,7 +1,5 @@
 //! Segment definitions, rules, manual membership and roles.
 
-use std::collections::BTreeSet;
-
 use roaring::RoaringBitmap;
 
 use super::graph::may_name;
@@ -26,7 +24,7 @@ impl Engine {
             kind: spec.kind.clone(),
         })?;
         let name = self.check_name(&spec.name, (spec.visibility, &actor.id), None)?;
-        let id = SegmentId(self.book.next_segment);
+        let id = self.book.next_segment();
         spec.settings
             .check()
             .map_err(|source| SegmentError::Settings { segment: id, source })?;
@@ -44,36 +42,31 @@ impl Engine {
             None => None,
         };
         let at = self.now();
-        self.book.next_segment += 1;
-        self.book.segments.insert(
-            id,
-            SegmentState {
-                info: SegmentInfo {
-                    id,
-                    name,
-                    kind: spec.kind,
-                    visibility: spec.visibility,
-                    owner: actor.id.clone(),
-                    filter_rule: None,
-                    rules: Vec::new(),
-                    created: at,
-                    updated: at,
-                    version: 1,
-                    settings: spec.settings,
-                    access: SegmentAccess::new(),
-                },
-                kind,
-                manual: RoaringBitmap::new(),
-                members: RoaringBitmap::new(),
-                rank: 0,
+        let id = self.book.add_segment(|id| SegmentState {
+            info: SegmentInfo {
+                id,
+                name,
+                kind: spec.kind,
+                visibility: spec.visibility,
+                owner: actor.id.clone(),
+                filter_rule: None,
+                rules: Vec::new(),
+                created: at,
+                updated: at,
+                version: 1,
+                settings: spec.settings,
+                access: SegmentAccess::new(),
             },
-        );
-        self.book.order.push(id);
+            kind,
+            manual: RoaringBitmap::new(),
+            members: RoaringBitmap::new(),
+            rank: 0,
+        });
         let changes = match rule {
             Some((filter, plan)) => {
                 let (rule, changes) = self.add_rule(id, filter, plan, at);
-                if let Some(s) = self.book.segments.get_mut(&id) {
-                    s.info.filter_rule = Some(rule);
+                if let Some(info) = self.book.info_mut(id) {
+                    info.filter_rule = Some(rule);
                 }
                 changes
             }
@@ -86,9 +79,9 @@ impl Engine {
         let s = self.managed(actor, segment, Action::Rename)?;
         let name = self.check_name(name, (s.info.visibility, &s.info.owner), Some(segment))?;
         let at = self.now();
-        let s = self.segment_mut(segment)?;
-        s.info.name = name;
-        s.info.updated = at;
+        let s = self.info_mut(segment)?;
+        s.name = name;
+        s.updated = at;
         Ok(())
     }
 
@@ -111,9 +104,9 @@ impl Engine {
             .check()
             .map_err(|source| SegmentError::Settings { segment, source })?;
         let at = self.now();
-        let s = self.segment_mut(segment)?;
-        s.info.settings = settings;
-        s.info.updated = at;
+        let s = self.info_mut(segment)?;
+        s.settings = settings;
+        s.updated = at;
         Ok(())
     }
 
@@ -136,9 +129,9 @@ impl Engine {
             self.check_visibility(actor, segment, visibility)?;
         }
         let at = self.now();
-        let s = self.segment_mut(segment)?;
-        s.info.visibility = visibility;
-        s.info.updated = at;
+        let s = self.info_mut(segment)?;
+        s.visibility = visibility;
+        s.updated = at;
         Ok(())
     }
 
@@ -157,11 +150,11 @@ impl Engine {
                 let reader = Reader::of(actor, s);
                 let (f, plan) = self.plan(f, s.kind, segment, &s.info.name, Some(reader))?;
                 let (rule, changes) = self.add_rule(segment, f, plan, at);
-                self.segment_mut(segment)?.info.filter_rule = Some(rule);
+                self.info_mut(segment)?.filter_rule = Some(rule);
                 Ok(changes)
             }
             (None, Some(rule)) => {
-                self.segment_mut(segment)?.info.filter_rule = None;
+                self.info_mut(segment)?.filter_rule = None;
                 Ok(self.drop_rule(rule, at))
             }
             (None, None) => Ok(Changes::new(at)),
@@ -170,7 +163,7 @@ impl Engine {
 
     pub(super) fn exec_delete_segment(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
         self.managed(actor, segment, Action::Delete)?;
-        let naming = self.naming(segment);
+        let naming = self.book.naming(segment);
         if !naming.is_empty() {
             return Err(SegmentError::InUse {
                 segment,
@@ -185,7 +178,7 @@ impl Engine {
         for r in rules {
             self.unregister(r);
         }
-        self.rerank();
+        self.book.rerank();
         Ok(out)
     }
 
@@ -196,41 +189,14 @@ impl Engine {
         position: usize,
     ) -> Result<(), SegmentError> {
         self.managed(actor, segment, Action::Move)?;
-        if position >= self.book.order.len() {
-            return Err(SegmentError::Position {
-                position,
-                len: self.book.order.len(),
-            });
-        }
-        self.book.order.retain(|&x| x != segment);
-        self.book.order.insert(position, segment);
-        Ok(())
+        self.book.move_segment(segment, position)
     }
 
     pub(super) fn exec_reorder(&mut self, actor: &Actor, order: &[SegmentId]) -> Result<(), SegmentError> {
         if !actor.manages_all() {
             return Err(denied(actor, Action::Reorder, "segments".into()));
         }
-        let mut seen = BTreeSet::new();
-        for id in order {
-            if !self.book.segments.contains_key(id) {
-                return Err(SegmentError::NotAPermutation {
-                    problem: format!("{id} does not exist"),
-                });
-            }
-            if !seen.insert(*id) {
-                return Err(SegmentError::NotAPermutation {
-                    problem: format!("{id} is listed twice"),
-                });
-            }
-        }
-        if let Some(missing) = self.book.order.iter().find(|id| !seen.contains(id)) {
-            return Err(SegmentError::NotAPermutation {
-                problem: format!("{missing} is missing"),
-            });
-        }
-        self.book.order = order.to_vec();
-        Ok(())
+        self.book.reorder(order)
     }
 
     pub(super) fn exec_attach_rule(
@@ -293,7 +259,7 @@ impl Engine {
         let set = self.external_ids(actor, rule, keys)?;
         let at = self.now();
         let mut deltas = Deltas::new();
-        if let Some(given) = self.book.rules.get_mut(&rule).and_then(|r| r.external.as_mut()) {
+        if let Some(given) = self.book.external_mut(rule) {
             *given = set;
         }
         self.relink(rule, None, at, &mut deltas);
@@ -322,7 +288,7 @@ impl Engine {
             });
         }
         let at = self.now();
-        if let Some(given) = self.book.rules.get_mut(&rule).and_then(|r| r.external.as_mut()) {
+        if let Some(given) = self.book.external_mut(rule) {
             *given |= &added;
             *given -= &removed;
         }
@@ -354,9 +320,9 @@ impl Engine {
         let segment = self.rule_visible(actor, rule, Action::EditRules)?;
         self.managed(actor, segment, Action::EditRules)?;
         let at = self.now();
-        let s = self.segment_mut(segment)?;
-        if s.info.filter_rule == Some(rule) {
-            s.info.filter_rule = None;
+        let s = self.info_mut(segment)?;
+        if s.filter_rule == Some(rule) {
+            s.filter_rule = None;
         }
         Ok(self.drop_rule(rule, at))
     }
@@ -390,7 +356,7 @@ impl Engine {
             |i: &SegmentInfo| i.visibility == visibility && (visibility == Visibility::Public || i.owner == owner);
         match self
             .book
-            .segments
+            .segments()
             .values()
             .find(|s| s.info.name == name && Some(s.info.id) != except && same_scope(&s.info))
         {
@@ -405,18 +371,20 @@ impl Engine {
     /// The segments `segment`'s rules name that a segment seen as `this`
     /// (its visibility, owner and sharing, as they would be) may not name.
     fn unnameable_by(&self, segment: SegmentId, this: Home<'_>) -> Vec<SegmentId> {
-        self.named_by(segment)
+        self.book
+            .named_by(segment)
             .into_iter()
-            .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(this, Home::of(t))))
+            .filter(|id| self.book.segment(*id).is_some_and(|t| !may_name(this, Home::of(t))))
             .collect()
     }
 
     /// The segments whose rules name `segment` that may not name it, seen
     /// as `this`.
     fn unable_to_name(&self, segment: SegmentId, this: Home<'_>) -> Vec<SegmentId> {
-        self.naming(segment)
+        self.book
+            .naming(segment)
             .into_iter()
-            .filter(|id| self.book.segments.get(id).is_some_and(|t| !may_name(Home::of(t), this)))
+            .filter(|id| self.book.segment(*id).is_some_and(|t| !may_name(Home::of(t), this)))
             .collect()
     }
 
@@ -460,11 +428,7 @@ impl Engine {
         rules
             .iter()
             .map(|r| {
-                let s = self
-                    .book
-                    .rules
-                    .get(r)
-                    .and_then(|r| self.book.segments.get(&r.info.segment));
+                let s = self.book.rules().get(r).and_then(|r| self.book.segment(r.info.segment));
                 match s {
                     Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
                     None => r.to_string(),
@@ -479,7 +443,7 @@ impl Engine {
     pub(super) fn describe<'a>(&self, actor: &Actor, ids: impl Iterator<Item = &'a SegmentId>) -> String {
         let mut named = Vec::new();
         let mut hidden = 0;
-        for s in ids.filter_map(|id| self.book.segments.get(id)) {
+        for s in ids.filter_map(|id| self.book.segment(*id)) {
             if actor.may_view(&s.info) {
                 named.push(format!("`{}` ({})", s.info.name, s.info.id));
             } else {
@@ -536,18 +500,16 @@ impl Engine {
     }
 
     pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {
-        self.book.segments.get(&id).ok_or(SegmentError::UnknownSegment { id })
+        self.book.segment(id).ok_or(SegmentError::UnknownSegment { id })
     }
 
-    fn segment_mut(&mut self, id: SegmentId) -> Result<&mut SegmentState, SegmentError> {
-        self.book
-            .segments
-            .get_mut(&id)
-            .ok_or(SegmentError::UnknownSegment { id })
+    /// A segment's description, to edit ([`Book::info_mut`](crate::segment::book::Book::info_mut)).
+    fn info_mut(&mut self, id: SegmentId) -> Result<&mut SegmentInfo, SegmentError> {
+        self.book.info_mut(id).ok_or(SegmentError::UnknownSegment { id })
     }
 
     pub(super) fn rule_ref(&self, id: RuleId) -> Result<&RuleState, SegmentError> {
-        self.book.rules.get(&id).ok_or(SegmentError::UnknownRule { id })
+        self.book.rule(id).ok_or(SegmentError::UnknownRule { id })
     }
 
     fn rule_segment(&self, rule: RuleId) -> Result<SegmentId, SegmentError> {
@@ -562,7 +524,7 @@ impl Engine {
         segment: SegmentId,
         action: Action,
     ) -> Result<&SegmentState, SegmentError> {
-        match self.book.segments.get(&segment) {
+        match self.book.segment(segment) {
             Some(s) if actor.may_view(&s.info) => Ok(s),
             // Admins and leaders see every segment: nothing to hide.
             _ if actor.manages_all() => Err(SegmentError::UnknownSegment { id: segment }),
@@ -573,11 +535,11 @@ impl Engine {
     /// The segment of `rule`, if `actor` may see it; otherwise a refusal
     /// that is the same whether the rule exists or not.
     pub(super) fn rule_visible(&self, actor: &Actor, rule: RuleId, action: Action) -> Result<SegmentId, SegmentError> {
-        match self.book.rules.get(&rule) {
+        match self.book.rule(rule) {
             Some(r)
                 if self
                     .book
-                    .segments
+                    .segments()
                     .get(&r.info.segment)
                     .is_some_and(|s| actor.may_view(&s.info)) =>
             {
@@ -664,9 +626,9 @@ impl Engine {
             }
         }
         let at = self.now();
-        let s = self.segment_mut(segment)?;
-        s.info.access = access;
-        s.info.updated = at;
+        let s = self.info_mut(segment)?;
+        s.access = access;
+        s.updated = at;
         Ok(())
     }
 
@@ -730,18 +692,11 @@ impl Engine {
         at: crate::Timestamp,
         make: impl FnOnce(RuleId, usize) -> RuleState,
     ) -> (RuleId, Changes) {
-        let id = RuleId(self.book.next_rule);
-        self.book.next_rule += 1;
-        let Some(s) = self.book.segments.get_mut(&segment) else {
+        let (id, added) = self.book.add_rule(segment, at, make);
+        let Some((kind, plan)) = added.map(|r| (r.kind, r.plan.clone())) else {
             return (id, Changes::new(at));
         };
-        s.info.rules.push(id);
-        s.info.updated = at;
-        let kind = s.kind;
-        let state = make(id, kind);
-        self.index_rule(id, kind, &state.plan);
-        self.book.rules.insert(id, state);
-        self.rerank();
+        self.index_rule(id, kind, &plan);
         let mut deltas = Deltas::new();
         self.relink(id, None, at, &mut deltas);
         (id, self.settle(deltas, at))
@@ -761,13 +716,8 @@ impl Engine {
         let old = self.rule_ref(rule)?.plan.clone();
         self.unindex_rule(rule, kind, &old);
         self.index_rule(rule, kind, &plan);
-        if let Some(r) = self.book.rules.get_mut(&rule) {
-            r.info.time_relative = plan.is_time_relative();
-            r.info.filter = filter;
-            r.plan = plan;
-        }
-        self.rerank();
-        self.segment_mut(segment)?.info.updated = at;
+        self.book.replan(rule, Some(filter), plan);
+        self.info_mut(segment)?.updated = at;
         let mut deltas = Deltas::new();
         self.relink(rule, None, at, &mut deltas);
         Ok(self.settle(deltas, at))
@@ -779,13 +729,13 @@ impl Engine {
             return Changes::new(at);
         };
         let deltas = self.book.detach(r, at);
-        self.rerank();
+        self.book.rerank();
         self.settle(deltas, at)
     }
 
     /// Removes a rule and its index entries; the caller reranks once.
     fn unregister(&mut self, rule: RuleId) -> Option<RuleState> {
-        let r = self.book.rules.remove(&rule)?;
+        let r = self.book.take_rule(rule)?;
         self.unindex_rule(rule, r.kind, &r.plan);
         Some(r)
     }

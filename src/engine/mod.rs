@@ -14,6 +14,7 @@ mod log;
 mod manage;
 pub mod op;
 mod query;
+mod read;
 mod reshape;
 mod snapshot;
 mod suggest;
@@ -22,6 +23,7 @@ mod testing;
 mod time;
 mod writes;
 
+#[allow(deprecated)]
 pub use actor::AsActor;
 pub use builder::{
     Counts, Detail, Draft, ExplainNode, Explanation, MemberExplanation, NodeCount, Preview, RuleExplanation,
@@ -36,6 +38,7 @@ pub use op::{
     OP_FORMAT_VERSION,
 };
 pub use query::Scope;
+pub use read::{ActorView, Builder, Log, Query, Segments};
 #[cfg(feature = "testing")]
 pub use testing::Inconsistency;
 
@@ -107,7 +110,7 @@ impl Clock {
 /// let changes = engine.upsert("account", "a", Row::new().set("health", 12.0))?;
 /// let change = changes.iter().next().unwrap();
 /// assert_eq!((change.segment, change.kind), (at_risk, ChangeKind::Entered));
-/// assert!(engine.is_member(at_risk, "a")?);
+/// assert!(engine.segments().is_member(at_risk, "a")?);
 /// # Ok::<(), segments::Error>(())
 /// ```
 #[derive(Debug)]
@@ -243,7 +246,7 @@ impl Engine {
         let verdicts: Vec<(RuleId, bool)> = rules
             .iter()
             .filter_map(|&rule| {
-                let r = self.book.rules.get(&rule)?;
+                let r = self.book.rule(rule)?;
                 let table = &self.store.tables()[r.kind];
                 let matched = match &r.external {
                     Some(given) => given.contains(id),
@@ -280,7 +283,7 @@ fn matches_of(
     scope: Option<&RoaringBitmap>,
     now: Timestamp,
 ) -> Option<RoaringBitmap> {
-    let r = book.rules.get(&rule)?;
+    let r = book.rule(rule)?;
     if let Some(given) = r.given(scope) {
         return Some(given);
     }

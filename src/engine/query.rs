@@ -3,6 +3,7 @@
 use roaring::RoaringBitmap;
 
 use super::manage::Reader;
+use super::read::{Query, Segments};
 use super::{Engine, RuleState};
 use crate::error::{Error, SchemaError, SegmentError, StatsError};
 use crate::eval::{self, Budget, Meter};
@@ -22,187 +23,88 @@ impl Engine {
         self.store.table(kind)
     }
 
-    /// A segment's definition.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().get(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().get(segment)`")]
     pub fn segment(&self, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
-        Ok(&self.segment_ref(segment)?.info)
+        self.segments().get(segment)
     }
 
-    /// A segment's definition, if `actor` may see it ([`Actor::may_view`]):
-    /// public segments, its own, and every segment for admins and leaders.
-    /// The same as `engine.as_actor(actor).segment(segment)`.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::Denied`] for a segment the actor may not see or that
-    /// does not exist (the same error for both, so that a refusal tells
-    /// nothing of segments the actor may not see);
-    /// [`SegmentError::UnknownSegment`] for admins and leaders.
+    /// Deprecated: `engine.as_actor(actor).segments().get(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.as_actor(actor).segments().get(segment)`")]
     pub fn view(&self, actor: &Actor, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
         Ok(&self.visible(actor, segment, Action::View)?.info)
     }
 
-    /// The segments listed for `actor`, in the listing order: the public
-    /// ones, its own private ones, and the private ones shared with it or
-    /// a team it is in. Others' private segments are not listed, whatever
-    /// the role.
+    /// Deprecated: `engine.as_actor(actor).segments().iter()`.
+    #[deprecated(since = "0.2.0", note = "use `engine.as_actor(actor).segments().iter()`")]
     pub fn list<'a>(&'a self, actor: &'a Actor) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
-        self.book
-            .order
-            .iter()
-            .filter_map(|id| self.book.segments.get(id))
-            .map(|s| &s.info)
-            .filter(move |i| {
-                i.visibility == Visibility::Public || i.owner == actor.id || i.access.grantees().any(|g| actor.is(g))
-            })
+        self.as_actor(actor).segments().iter()
     }
 
-    /// Every segment, in the listing order, whoever sees it.
-    pub fn segments(&self) -> impl Iterator<Item = &SegmentInfo> + '_ {
-        self.book
-            .order
-            .iter()
-            .filter_map(|id| self.book.segments.get(id))
-            .map(|s| &s.info)
-    }
-
-    /// A rule.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownRule`].
+    /// Deprecated: `engine.segments().rule(rule)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().rule(rule)`")]
     pub fn rule(&self, rule: RuleId) -> Result<&RuleInfo, SegmentError> {
-        Ok(&self.rule_ref(rule)?.info)
+        self.segments().rule(rule)
     }
 
-    /// A segment's members.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().members(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().members(segment)`")]
     pub fn members(&self, segment: SegmentId) -> Result<&RoaringBitmap, SegmentError> {
-        Ok(&self.segment_ref(segment)?.members)
+        self.segments().members(segment)
     }
 
-    /// The keys of a segment's members, by id.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().member_keys(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().member_keys(segment)`")]
     pub fn member_keys(&self, segment: SegmentId) -> Result<impl Iterator<Item = &str> + '_, SegmentError> {
-        let s = self.segment_ref(segment)?;
-        Ok(self.table_at(s.kind).keys_of(&s.members))
+        self.segments().member_keys(segment)
     }
 
-    /// The number of members.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().count(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().count(segment)`")]
     pub fn count(&self, segment: SegmentId) -> Result<u64, SegmentError> {
-        Ok(self.members(segment)?.len())
+        self.segments().count(segment)
     }
 
-    /// Whether the entity `key` is a member (an unknown key is not).
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().is_member(segment, key)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().is_member(segment, key)`")]
     pub fn is_member(&self, segment: SegmentId, key: &str) -> Result<bool, SegmentError> {
-        let s = self.segment_ref(segment)?;
-        Ok(self.table_at(s.kind).id(key).is_some_and(|id| s.members.contains(id.0)))
+        self.segments().is_member(segment, key)
     }
 
-    /// The segments the entity `key` of `kind` is in, in the listing order.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownKind`], [`SegmentError::UnknownKey`] for a key
-    /// that is not live.
+    /// Deprecated: `engine.segments().segments_of(kind, key)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().segments_of(kind, key)`")]
     pub fn segments_of(&self, kind: &str, key: &str) -> Result<Vec<SegmentId>, SegmentError> {
-        let k = self
-            .kind_index(kind)
-            .ok_or_else(|| SegmentError::UnknownKind { kind: kind.to_string() })?;
-        let id = self.live_id(k, kind, key)?;
-        Ok(self
-            .book
-            .order
-            .iter()
-            .filter(|s| {
-                self.book
-                    .segments
-                    .get(s)
-                    .is_some_and(|s| s.kind == k && s.members.contains(id))
-            })
-            .copied()
-            .collect())
+        self.segments().segments_of(kind, key)
     }
 
-    /// Why the entity `key` is in a segment: its links, manual first, then
-    /// rules by id. Empty when it is not a member.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    /// Deprecated: `engine.segments().links(segment, key)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().links(segment, key)`")]
     pub fn links(&self, segment: SegmentId, key: &str) -> Result<Vec<Source>, SegmentError> {
-        let s = self.segment_ref(segment)?;
-        let id = self.live_id(s.kind, &s.info.kind, key)?;
-        let mut out = Vec::new();
-        if s.manual.contains(id) {
-            out.push(Source::Manual);
-        }
-        out.extend(
-            self.rules_of(s.info.rules.iter())
-                .filter(|r| r.links.contains(id))
-                .map(|r| Source::Rule(r.info.id)),
-        );
-        Ok(out)
+        self.segments().links(segment, key)
     }
 
-    /// The rules of a segment that a manual removal blocks from linking the
-    /// entity `key`, by id.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
+    /// Deprecated: `engine.segments().blocks(segment, key)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().blocks(segment, key)`")]
     pub fn blocks(&self, segment: SegmentId, key: &str) -> Result<Vec<RuleId>, SegmentError> {
-        let s = self.segment_ref(segment)?;
-        let id = self.live_id(s.kind, &s.info.kind, key)?;
-        Ok(self
-            .rules_of(s.info.rules.iter())
-            .filter(|r| r.blocked.contains(id))
-            .map(|r| r.info.id)
-            .collect())
+        self.segments().blocks(segment, key)
     }
 
-    /// The entities a rule links (before manual links are added).
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownRule`].
+    /// Deprecated: `engine.segments().rule_links(rule)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().rule_links(rule)`")]
     pub fn rule_links(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        Ok(&self.rule_ref(rule)?.links)
+        self.segments().rule_links(rule)
     }
 
-    /// The entities a rule is blocked from linking.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownRule`].
+    /// Deprecated: `engine.segments().rule_blocks(rule)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().rule_blocks(rule)`")]
     pub fn rule_blocks(&self, rule: RuleId) -> Result<&RoaringBitmap, SegmentError> {
-        Ok(&self.rule_ref(rule)?.blocked)
+        self.segments().rule_blocks(rule)
     }
 
-    /// A segment's manual links.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
+    /// Deprecated: `engine.segments().manual_links(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().manual_links(segment)`")]
     pub fn manual_links(&self, segment: SegmentId) -> Result<&RoaringBitmap, SegmentError> {
-        Ok(&self.segment_ref(segment)?.manual)
+        self.segments().manual_links(segment)
     }
 
     /// When to call [`Engine::refresh`] next: the earliest instant after
@@ -237,7 +139,7 @@ impl Engine {
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
         let relations = self.store.schema().relations();
         let mut best: Option<i64> = None;
-        for r in self.book.rules.values().filter(|r| r.info.time_relative) {
+        for r in self.book.rules().values().filter(|r| r.info.time_relative) {
             r.plan.visit_all(&mut |chain, leaf| {
                 if !leaf.is_time_relative_leaf() {
                     return;
@@ -253,46 +155,17 @@ impl Engine {
         best.map(Timestamp::from_micros)
     }
 
-    /// Evaluates a filter over a kind at `now`, without saving it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Schema`] for an unknown kind, [`Error::Filter`] for a filter
-    /// that does not validate, [`Error::Segment`] for one that names a
-    /// segment that does not exist or holds another kind.
-    ///
-    /// Unchecked: a filter may name (`@segment`) any segment, private ones
-    /// included. It is the service's own question; to evaluate a filter on
-    /// behalf of a user, use [`AsActor::evaluate`](crate::engine::AsActor::evaluate).
+    /// Deprecated: `engine.query(kind).evaluate(filter, now)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.query(kind).evaluate(filter, now)`")]
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.evaluate_in(kind, filter, now, None, None, &Budget::unlimited())
+        self.query(kind).evaluate(filter, now)
     }
 
-    /// As [`Engine::evaluate`], under a [`Budget`]: it gives up once the
-    /// budget's deadline passes or its token is cancelled. A service that
-    /// answers readers behind a lock can so bound how long a writer waits.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::evaluate`], and [`Error::Eval`] with
-    /// [`EvalError::DeadlineExceeded`](crate::EvalError::DeadlineExceeded)
-    /// or [`EvalError::Cancelled`](crate::EvalError::Cancelled).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use segments::eval::Budget;
-    /// use segments::filter::field;
-    /// use segments::{Engine, FieldType, Filter, KindSchema, Row, Schema, Timestamp};
-    ///
-    /// let mut engine = Engine::new(Schema::new([KindSchema::new("account", [("mrr", FieldType::Int)])?])?);
-    /// engine.upsert("account", "a", Row::new().set("mrr", 1200))?;
-    /// let budget = Budget::timeout(Duration::from_millis(50));
-    /// let ids = engine.evaluate_with("account", &Filter::and([field("mrr").gt(1000)]), Timestamp::now(), &budget)?;
-    /// assert_eq!(ids.len(), 1);
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.query(kind).budget(budget).evaluate(filter, now)`.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `engine.query(kind).budget(budget).evaluate(filter, now)`"
+    )]
     pub fn evaluate_with(
         &self,
         kind: &str,
@@ -300,7 +173,7 @@ impl Engine {
         now: Timestamp,
         budget: &Budget,
     ) -> Result<RoaringBitmap, Error> {
-        self.evaluate_in(kind, filter, now, None, None, budget)
+        self.query(kind).budget(budget).evaluate(filter, now)
     }
 
     pub(super) fn evaluate_in(
@@ -345,36 +218,10 @@ impl Engine {
         f(&env)
     }
 
-    /// A view restricted to one segment's members (an "active segment"):
-    /// evaluations and statistics through it see only them.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::field;
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
-    ///
-    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// for (k, mrr) in [("a", 100i64), ("b", 2000), ("c", 5000)] {
-    ///     engine.insert("account", k, Row::new().set("mrr", mrr))?;
-    /// }
-    /// let admin = Actor::new("ada", Role::Admin);
-    /// let (big, _) = engine.create_segment(&admin,
-    ///     NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])))?;
-    /// let scope = engine.scope(big)?;
-    /// let ids = scope.evaluate(&Filter::and([field("mrr").lt(3000)]), Timestamp::now())?;
-    /// assert_eq!(ids.len(), 1);
-    /// assert_eq!(scope.numeric_stats("mrr", &[])?.median, Some(3500.0));
-    /// # Ok::<(), segments::Error>(())
-    /// ```
+    /// Deprecated: `engine.segments().scope(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.segments().scope(segment)`")]
     pub fn scope(&self, segment: SegmentId) -> Result<Scope<'_>, SegmentError> {
-        Ok(self.scope_of(self.segment_ref(segment)?, None))
+        self.segments().scope(segment)
     }
 
     pub(super) fn scope_of<'a>(&'a self, s: &'a super::SegmentState, actor: Option<&'a Actor>) -> Scope<'a> {
@@ -387,7 +234,7 @@ impl Engine {
         }
     }
 
-    fn live_id(&self, k: usize, kind: &str, key: &str) -> Result<u32, SegmentError> {
+    pub(super) fn live_id(&self, k: usize, kind: &str, key: &str) -> Result<u32, SegmentError> {
         // `Table::id` answers for live entities only.
         self.table_at(k)
             .id(key)
@@ -402,7 +249,7 @@ impl Engine {
         &'a self,
         ids: impl Iterator<Item = &'a RuleId> + 'a,
     ) -> impl Iterator<Item = &'a RuleState> + 'a {
-        ids.filter_map(|r| self.book.rules.get(r))
+        ids.filter_map(|r| self.book.rule(*r))
     }
 }
 
@@ -463,5 +310,243 @@ impl<'a> Scope<'a> {
     /// As [`stats::value_counts`].
     pub fn value_counts(&self, field: &str) -> Result<ValueCounts, StatsError> {
         stats::value_counts(self.table, field, self.members)
+    }
+}
+
+impl<'a> Segments<'a> {
+    /// The segments the reader may see, in the listing order. The engine's
+    /// own handle lists every segment; an actor's lists the public ones,
+    /// its own private ones, and the private ones shared with it or a
+    /// team it is in (others' private segments are not listed, whatever
+    /// the role).
+    pub fn iter(&self) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
+        let (book, actor) = (&self.engine.book, self.actor);
+        book.order()
+            .iter()
+            .filter_map(move |id| book.segment(*id))
+            .map(|s| &s.info)
+            .filter(move |i| {
+                actor.map_or(true, |actor| {
+                    i.visibility == Visibility::Public
+                        || i.owner == actor.id
+                        || i.access.grantees().any(|g| actor.is(g))
+                })
+            })
+    }
+
+    /// A segment's definition.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegment`]; through an actor's view,
+    /// [`SegmentError::Denied`] for a segment the actor may not see or that
+    /// does not exist (the same error for both, so that a refusal tells
+    /// nothing of segments the actor may not see), and
+    /// [`SegmentError::UnknownSegment`] for admins and leaders.
+    pub fn get(&self, segment: SegmentId) -> Result<&'a SegmentInfo, SegmentError> {
+        Ok(&self.seen(segment)?.info)
+    }
+
+    /// A rule.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownRule`]; through an actor's view,
+    /// [`SegmentError::Denied`] for a rule of a segment the actor may not
+    /// see or that does not exist.
+    pub fn rule(&self, rule: RuleId) -> Result<&'a RuleInfo, SegmentError> {
+        Ok(&self.seen_rule(rule)?.info)
+    }
+
+    /// A segment's members.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    pub fn members(&self, segment: SegmentId) -> Result<&'a RoaringBitmap, SegmentError> {
+        Ok(&self.seen(segment)?.members)
+    }
+
+    /// The keys of a segment's members, by id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    pub fn member_keys(&self, segment: SegmentId) -> Result<impl Iterator<Item = &'a str> + 'a, SegmentError> {
+        let s = self.seen(segment)?;
+        Ok(self.engine.table_at(s.kind).keys_of(&s.members))
+    }
+
+    /// The number of members.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    pub fn count(&self, segment: SegmentId) -> Result<u64, SegmentError> {
+        Ok(self.members(segment)?.len())
+    }
+
+    /// Whether the entity `key` is a member (an unknown key is not).
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    pub fn is_member(&self, segment: SegmentId, key: &str) -> Result<bool, SegmentError> {
+        let s = self.seen(segment)?;
+        Ok(self
+            .engine
+            .table_at(s.kind)
+            .id(key)
+            .is_some_and(|id| s.members.contains(id.0)))
+    }
+
+    /// The segments the entity `key` of `kind` is in, in the listing order
+    /// (through an actor's view, those it may see).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownKind`], [`SegmentError::UnknownKey`] for a key
+    /// that is not live.
+    pub fn segments_of(&self, kind: &str, key: &str) -> Result<Vec<SegmentId>, SegmentError> {
+        let e = self.engine;
+        let k = e
+            .kind_index(kind)
+            .ok_or_else(|| SegmentError::UnknownKind { kind: kind.to_string() })?;
+        let id = e.live_id(k, kind, key)?;
+        Ok(e.book
+            .order()
+            .iter()
+            .filter(|s| {
+                e.book
+                    .segment(**s)
+                    .is_some_and(|s| s.kind == k && s.members.contains(id))
+            })
+            .filter(|s| self.actor.is_none() || self.seen(**s).is_ok())
+            .copied()
+            .collect())
+    }
+
+    /// Why the entity `key` is in a segment: its links, manual first, then
+    /// rules by id. Empty when it is not a member.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`], and [`SegmentError::UnknownKey`].
+    pub fn links(&self, segment: SegmentId, key: &str) -> Result<Vec<Source>, SegmentError> {
+        let s = self.seen(segment)?;
+        let id = self.engine.live_id(s.kind, &s.info.kind, key)?;
+        let mut out = Vec::new();
+        if s.manual.contains(id) {
+            out.push(Source::Manual);
+        }
+        out.extend(
+            self.engine
+                .rules_of(s.info.rules.iter())
+                .filter(|r| r.links.contains(id))
+                .map(|r| Source::Rule(r.info.id)),
+        );
+        Ok(out)
+    }
+
+    /// The rules of a segment that a manual removal blocks from linking the
+    /// entity `key`, by id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::links`].
+    pub fn blocks(&self, segment: SegmentId, key: &str) -> Result<Vec<RuleId>, SegmentError> {
+        let s = self.seen(segment)?;
+        let id = self.engine.live_id(s.kind, &s.info.kind, key)?;
+        Ok(self
+            .engine
+            .rules_of(s.info.rules.iter())
+            .filter(|r| r.blocked.contains(id))
+            .map(|r| r.info.id)
+            .collect())
+    }
+
+    /// The entities a rule links (before manual links are added).
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::rule`].
+    pub fn rule_links(&self, rule: RuleId) -> Result<&'a RoaringBitmap, SegmentError> {
+        Ok(&self.seen_rule(rule)?.links)
+    }
+
+    /// The entities a rule is blocked from linking.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::rule`].
+    pub fn rule_blocks(&self, rule: RuleId) -> Result<&'a RoaringBitmap, SegmentError> {
+        Ok(&self.seen_rule(rule)?.blocked)
+    }
+
+    /// A segment's manual links.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    pub fn manual_links(&self, segment: SegmentId) -> Result<&'a RoaringBitmap, SegmentError> {
+        Ok(&self.seen(segment)?.manual)
+    }
+
+    /// A view restricted to one segment's members (an "active segment"):
+    /// evaluations and statistics through it see only them. Through an
+    /// actor's view, filters evaluated through it may name only segments
+    /// the actor may see.
+    ///
+    /// # Errors
+    ///
+    /// As [`Segments::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// for (k, mrr) in [("a", 100i64), ("b", 2000), ("c", 5000)] {
+    ///     engine.insert("account", k, Row::new().set("mrr", mrr))?;
+    /// }
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// let (big, _) = engine.create_segment(&admin,
+    ///     NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])))?;
+    /// let scope = engine.segments().scope(big)?;
+    /// let ids = scope.evaluate(&Filter::and([field("mrr").lt(3000)]), Timestamp::now())?;
+    /// assert_eq!(ids.len(), 1);
+    /// assert_eq!(scope.numeric_stats("mrr", &[])?.median, Some(3500.0));
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    pub fn scope(&self, segment: SegmentId) -> Result<Scope<'a>, SegmentError> {
+        Ok(self.engine.scope_of(self.seen(segment)?, self.actor))
+    }
+}
+
+impl<'a> Query<'a> {
+    /// Evaluates a filter over the kind at `now`, without saving it.
+    ///
+    /// The engine's own query is unchecked: a filter may name (`@segment`)
+    /// any segment, private ones included. Through an actor's view it may
+    /// name only segments the actor may see.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for an unknown kind, [`Error::Filter`] for a filter
+    /// that does not validate, [`Error::Segment`] for one that names a
+    /// segment that does not exist or holds another kind (through an
+    /// actor's view, [`SegmentError::Denied`] for one it may not see). Under
+    /// a [`Query::budget`], [`Error::Eval`] with
+    /// [`EvalError::DeadlineExceeded`](crate::EvalError::DeadlineExceeded)
+    /// or [`EvalError::Cancelled`](crate::EvalError::Cancelled).
+    pub fn evaluate(&self, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
+        let unlimited = Budget::unlimited();
+        let budget = self.budget.unwrap_or(&unlimited);
+        self.engine
+            .evaluate_in(self.kind, filter, now, None, self.actor, budget)
     }
 }

@@ -35,7 +35,7 @@ impl Engine {
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (kims, _) = engine.create_segment(&admin,
     ///     NewSegment::new("Kim's", "account").filter(Filter::and([field("csm").eq("kim")])))?;
-    /// assert!(engine.is_member(kims, "acme")?);
+    /// assert!(engine.segments().is_member(kims, "acme")?);
     ///
     /// // A field a rule reads stays.
     /// assert!(engine.remove_field("account", "csm").is_err());
@@ -97,7 +97,7 @@ impl Engine {
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (with_admins, _) = engine.create_segment(&admin, NewSegment::new("With admins", "account")
     ///     .filter(Filter::and([related("user").any(Filter::and([field("admin").eq(true)]))])))?;
-    /// assert!(engine.is_member(with_admins, "acme")?);
+    /// assert!(engine.segments().is_member(with_admins, "acme")?);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn add_relation(&mut self, child: &str, field: &str, parent: &str) -> Result<(), SchemaChangeError> {
@@ -135,9 +135,9 @@ impl Engine {
             }
             SchemaOp::AddRelation { child, field, parent } => old.clone().with_relation(child, field, parent)?,
         };
-        let mut plans: Vec<(RuleId, Plan)> = Vec::with_capacity(self.book.rules.len());
+        let mut plans: Vec<(RuleId, Plan)> = Vec::with_capacity(self.book.rules().len());
         let mut readers = Vec::new();
-        for (id, r) in &self.book.rules {
+        for (id, r) in self.book.rules() {
             let kind = schema.kind_arcs()[r.kind].name();
             match Plan::in_schema(&r.info.filter, &schema, kind, &self.policy) {
                 Ok(p) => plans.push((*id, p)),
@@ -171,15 +171,12 @@ impl Engine {
             self.parents.push(Parents::build(rel, self.store.tables()));
         }
         self.deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
-        self.book.refs.clear();
         for (id, plan) in plans {
-            let Some(kind) = self.book.rules.get(&id).map(|r| r.kind) else {
+            let Some(kind) = self.book.rule(id).map(|r| r.kind) else {
                 continue;
             };
             self.index_rule(id, kind, &plan);
-            if let Some(r) = self.book.rules.get_mut(&id) {
-                r.plan = plan;
-            }
+            self.book.replan(id, None, plan);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Saving the engine to a [snapshot](crate::snapshot) and restoring it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -191,10 +191,11 @@ impl Engine {
             t.encode(&mut e);
         }
 
-        e.u64(self.book.next_segment);
-        e.u64(self.book.next_rule);
-        e.len(self.book.segments.len());
-        for s in self.book.segments.values() {
+        let (next_segment, next_rule) = self.book.counters();
+        e.u64(next_segment);
+        e.u64(next_rule);
+        e.len(self.book.segments().len());
+        for s in self.book.segments().values() {
             let i = &s.info;
             e.u64(i.id.0);
             e.str(&i.name);
@@ -216,12 +217,12 @@ impl Engine {
             encode_access(&mut e, &i.access);
             e.bitmap(&s.manual);
         }
-        e.len(self.book.order.len());
-        for s in &self.book.order {
+        e.len(self.book.order().len());
+        for s in self.book.order() {
             e.u64(s.0);
         }
-        e.len(self.book.rules.len());
-        for r in self.book.rules.values() {
+        e.len(self.book.rules().len());
+        for r in self.book.rules().values() {
             e.u64(r.info.id.0);
             e.u64(r.info.segment.0);
             e.str(&r.info.filter.to_json_value().to_string());
@@ -543,7 +544,7 @@ fn decode_log(d: &mut Dec, engine: &Engine, format: u32) -> Result<ChangeLog, Sn
         let id = SegmentId(d.u64(what!("change log, deleted segment {i}"))?);
         let name = d.str(what!("change log, {id}, name"))?.to_string();
         let kind = d.u32(what!("change log, {id}, kind"))? as usize;
-        if kind >= kinds || engine.book.segments.contains_key(&id) {
+        if kind >= kinds || engine.book.has_segment(id) {
             return Err(d.invalid(
                 format!("change log, {id}"),
                 "a kind out of range, or a segment that is not deleted",
@@ -579,7 +580,7 @@ fn decode_log(d: &mut Dec, engine: &Engine, format: u32) -> Result<ChangeLog, Sn
             };
             let kind_of = engine
                 .book
-                .segments
+                .segments()
                 .get(&segment)
                 .map(|s| s.kind)
                 .or_else(|| gone.get(&segment).map(|g| g.kind))
@@ -662,43 +663,19 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
         engine.parents[i] = Parents::build(rel, engine.store.tables());
     }
 
-    engine.book.next_segment = d.u64(what!("segment counter"))?;
-    engine.book.next_rule = d.u64(what!("rule counter"))?;
+    let next_segment = d.u64(what!("segment counter"))?;
+    let next_rule = d.u64(what!("rule counter"))?;
+    engine.book.restore_counters(next_segment, next_rule);
     let rule_lists = decode_segments(&mut engine, d, version)?;
     decode_order(&mut engine, d)?;
     decode_rules(&mut engine, d, version)?;
 
     // Each segment lists exactly the rules that feed it.
     let at = d.offset();
-    let mut fed: BTreeMap<SegmentId, BTreeSet<RuleId>> = BTreeMap::new();
-    for r in engine.book.rules.values() {
-        fed.entry(r.info.segment).or_default().insert(r.info.id);
-    }
-    for (id, listed) in rule_lists {
-        let set: BTreeSet<RuleId> = listed.iter().copied().collect();
-        let feeding = fed.remove(&id).unwrap_or_default();
-        let s = engine
-            .book
-            .segments
-            .get_mut(&id)
-            .ok_or_else(|| d.invalid_at(at, "segments", "lost"))?;
-        if set.len() != listed.len() || set != feeding {
-            return Err(d.invalid_at(
-                at,
-                format!("{id}"),
-                format!("lists rules {listed:?}, but the rules that feed it are {feeding:?}"),
-            ));
-        }
-        if let Some(f) = s.info.filter_rule.filter(|f| !set.contains(f)) {
-            return Err(d.invalid_at(
-                at,
-                format!("{id}"),
-                format!("its filter rule {f} is not one of its rules"),
-            ));
-        }
-        s.info.rules = listed;
-    }
-    engine.rerank();
+    engine
+        .book
+        .restore_rule_lists(rule_lists)
+        .map_err(|(what, problem)| d.invalid_at(at, what, problem))?;
     if version >= 2 {
         engine.log = decode_log(d, &engine, version)?;
         engine.history = decode_history(d)?;
@@ -706,9 +683,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     // A segment's version is not saved: it counts its revisions in the
     // history, which is kept whole.
     for c in engine.history.iter().filter(|c| c.what.is_revision()) {
-        if let Some(s) = engine.book.segments.get_mut(&c.segment) {
-            s.info.version += 1;
-        }
+        engine.book.count_revision(c.segment);
     }
     d.finish()?;
     engine.rederive();
@@ -722,14 +697,14 @@ impl Engine {
     /// as of its last refresh, which the data does not determine: they are
     /// kept as saved (they were checked to be live and unblocked).
     fn rederive(&mut self) {
-        let mut order: Vec<(u32, SegmentId)> = self.book.segments.iter().map(|(id, s)| (s.rank, *id)).collect();
+        let mut order: Vec<(u32, SegmentId)> = self.book.segments().iter().map(|(id, s)| (s.rank, *id)).collect();
         order.sort_unstable();
         let now = self.now();
         // A rule that names no segment matches what the data alone says:
         // those are evaluated first, shared among the cores.
         let alone: Vec<RuleId> = self
             .book
-            .rules
+            .rules()
             .iter()
             .filter(|(_, r)| !r.plan.is_time_relative() && r.plan.segments().is_empty())
             .map(|(id, _)| *id)
@@ -754,7 +729,7 @@ impl Engine {
                 .collect()
         });
         for (_, id) in order {
-            let Some(s) = self.book.segments.get(&id) else { continue };
+            let Some(s) = self.book.segment(id) else { continue };
             let rules = s.info.rules.clone();
             for rule in &rules {
                 // Its changes are not changes: the engine is being built.
@@ -762,24 +737,13 @@ impl Engine {
                 match matched.remove(rule) {
                     Some(Some(m)) => self.book.relink(*rule, None, m, &mut deltas),
                     Some(None) => {}
-                    None if self.book.rules.get(rule).is_some_and(|r| !r.plan.is_time_relative()) => {
+                    None if self.book.rule(*rule).is_some_and(|r| !r.plan.is_time_relative()) => {
                         self.relink(*rule, None, now, &mut deltas);
                     }
                     None => {}
                 }
             }
-            let mut members = self
-                .book
-                .segments
-                .get(&id)
-                .map(|s| s.manual.clone())
-                .unwrap_or_default();
-            for r in rules.iter().filter_map(|r| self.book.rules.get(r)) {
-                members |= &r.links;
-            }
-            if let Some(s) = self.book.segments.get_mut(&id) {
-                s.members = members;
-            }
+            self.book.rederive_members(id);
         }
     }
 }
@@ -864,7 +828,7 @@ fn decode_segments(
         let id = SegmentId(next_id(
             d,
             &mut last,
-            engine.book.next_segment,
+            engine.book.counters().0,
             &format!("segment {i}"),
         )?);
         let name_at = d.offset();
@@ -928,29 +892,26 @@ fn decode_segments(
             what!("{id}, manual links"),
         )?;
         d.subset(at, &manual, table.live(), "live", what!("{id}, manual links"))?;
-        engine.book.segments.insert(
-            id,
-            SegmentState {
-                info: SegmentInfo {
-                    id,
-                    name: name.to_string(),
-                    kind: kind_name,
-                    visibility,
-                    owner,
-                    filter_rule: has_filter.then_some(filter_rule),
-                    rules: Vec::new(),
-                    created,
-                    updated,
-                    version: 1,
-                    settings,
-                    access,
-                },
-                kind,
-                manual,
-                members: RoaringBitmap::new(),
-                rank: 0,
+        engine.book.restore_segment(SegmentState {
+            info: SegmentInfo {
+                id,
+                name: name.to_string(),
+                kind: kind_name,
+                visibility,
+                owner,
+                filter_rule: has_filter.then_some(filter_rule),
+                rules: Vec::new(),
+                created,
+                updated,
+                version: 1,
+                settings,
+                access,
             },
-        );
+            kind,
+            manual,
+            members: RoaringBitmap::new(),
+            rank: 0,
+        });
         lists.push((id, rules));
     }
     Ok(lists)
@@ -963,11 +924,9 @@ fn decode_order(engine: &mut Engine, d: &mut Dec) -> Result<(), SnapshotError> {
     for _ in 0..n {
         order.push(SegmentId(d.u64(what!("segment order"))?));
     }
-    let distinct: BTreeSet<SegmentId> = order.iter().copied().collect();
-    if distinct.len() != order.len() || !distinct.iter().eq(engine.book.segments.keys()) {
+    if !engine.book.restore_order(order) {
         return Err(d.invalid_at(at, "segment order", "is not an order of the segments"));
     }
-    engine.book.order = order;
     Ok(())
 }
 
@@ -975,10 +934,10 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec, version: u32) -> Result<(), Sn
     let n = d.count(MIN_RULE, what!("rule count"))?;
     let mut last = 0;
     for i in 0..n {
-        let id = RuleId(next_id(d, &mut last, engine.book.next_rule, &format!("rule {i}"))?);
+        let id = RuleId(next_id(d, &mut last, engine.book.counters().1, &format!("rule {i}"))?);
         let at = d.offset();
         let segment = SegmentId(d.u64(what!("{id}, segment"))?);
-        let Some(s) = engine.book.segments.get(&segment) else {
+        let Some(s) = engine.book.segment(segment) else {
             return Err(d.invalid_at(at, format!("{id}"), format!("feeds {segment}, which does not exist")));
         };
         let (kind, name) = (s.kind, s.info.name.clone());
@@ -1017,7 +976,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec, version: u32) -> Result<(), Sn
             None => RuleState::new(id, segment, kind, filter, plan),
         };
         (state.links, state.blocked) = (links, blocked);
-        engine.book.rules.insert(id, state);
+        engine.book.restore_rule(state);
     }
     Ok(())
 }

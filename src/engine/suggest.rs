@@ -1,5 +1,6 @@
 //! Standard segments every kind has, and segments suggested by the data.
 
+use super::read::Builder;
 use super::Engine;
 use crate::error::{Error, SchemaError, StatsError};
 use crate::filter::{field, usage_change, Duration, Filter, Literal, Operator, Rule};
@@ -7,6 +8,29 @@ use crate::segment::{NewSegment, SuggestSpec, Suggestion};
 use crate::stats;
 
 impl Engine {
+    /// Deprecated: `engine.builder().standard_segments(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().standard_segments(..)`")]
+    pub fn standard_segments(&self, kind: &str, active_within: Duration) -> Result<Vec<NewSegment>, SchemaError> {
+        self.builder().standard_segments(kind, active_within)
+    }
+
+    /// Deprecated: `engine.builder().suggest_segments(..)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.builder().suggest_segments(..)`")]
+    pub fn suggest_segments(&self, kind: &str, spec: &SuggestSpec) -> Result<Vec<Suggestion>, Error> {
+        self.builder().suggest_segments(kind, spec)
+    }
+}
+
+fn period(d: Duration) -> String {
+    let unit = d.unit.name();
+    if d.amount == 1 {
+        format!("1 {}", unit.trim_end_matches('s'))
+    } else {
+        format!("{} {unit}", d.amount)
+    }
+}
+
+impl<'a> Builder<'a> {
     /// The standard segments of a kind, available by default: every entity,
     /// and the entities active (with any event) within `active_within`.
     ///
@@ -22,7 +46,7 @@ impl Engine {
     /// use segments::{Engine, FieldType, Schema};
     ///
     /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
-    /// let std = engine.standard_segments("account", Duration { amount: 30, unit: TimeUnit::Days })?;
+    /// let std = engine.builder().standard_segments("account", Duration { amount: 30, unit: TimeUnit::Days })?;
     /// assert_eq!(std[0].name, "All accounts");
     /// assert_eq!(std[1].name, "Active accounts (30 days)");
     /// for s in std {
@@ -31,7 +55,7 @@ impl Engine {
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn standard_segments(&self, kind: &str, active_within: Duration) -> Result<Vec<NewSegment>, SchemaError> {
-        self.store.schema().kind(kind)?;
+        self.engine.store.schema().kind(kind)?;
         Ok(vec![
             NewSegment::new(format!("All {kind}s"), kind).filter(Filter::all()),
             NewSegment::new(format!("Active {kind}s ({})", period(active_within)), kind)
@@ -54,11 +78,11 @@ impl Engine {
     /// `(0, 0.5]` ([`StatsError::BadPercentile`]); [`Error::Filter`] for a
     /// usage ratio not above 1 or an empty usage window.
     pub fn suggest_segments(&self, kind: &str, spec: &SuggestSpec) -> Result<Vec<Suggestion>, Error> {
-        let table = self.store.table(kind)?;
-        let now = self.now();
+        let table = self.engine.store.table(kind)?;
+        let now = self.engine.now();
         let mut out = Vec::new();
         let mut offer = |name: String, filter: Filter, reason: String| -> Result<(), Error> {
-            let members = self.evaluate(kind, &filter, now)?.len();
+            let members = self.engine.query(kind).evaluate(&filter, now)?.len();
             out.push(Suggestion {
                 segment: NewSegment::new(name, kind).filter(filter),
                 reason,
@@ -130,14 +154,5 @@ impl Engine {
             )?;
         }
         Ok(out)
-    }
-}
-
-fn period(d: Duration) -> String {
-    let unit = d.unit.name();
-    if d.amount == 1 {
-        format!("1 {}", unit.trim_end_matches('s'))
-    } else {
-        format!("{} {unit}", d.amount)
     }
 }

@@ -76,7 +76,7 @@ impl Engine {
     /// engine.insert("account", "b", Row::new())?;
     /// let f = Filter::and([field("mrr").ne(10)]);
     /// let now = Timestamp::from_micros(0);
-    /// assert_eq!(engine.scan("account", &f, now)?, engine.evaluate("account", &f, now)?);
+    /// assert_eq!(engine.scan("account", &f, now)?, engine.query("account").evaluate(&f, now)?);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn scan(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
@@ -109,7 +109,7 @@ impl Engine {
                 }
             }
         }
-        for s in self.book.segments.values() {
+        for s in self.book.segments().values() {
             let mut members = s.manual.clone();
             for r in self.rules_of(s.info.rules.iter()) {
                 let table = self.table_at(r.kind);

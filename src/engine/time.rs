@@ -10,7 +10,7 @@ impl Engine {
     pub(super) fn exec_refresh(&mut self, now: Timestamp) -> Changes {
         let rules: Vec<RuleId> = self
             .book
-            .rules
+            .rules()
             .values()
             .filter(|r| r.info.time_relative)
             .map(|r| r.info.id)
@@ -20,7 +20,7 @@ impl Engine {
 
     /// Re-evaluates every rule at `now`.
     pub(super) fn exec_refresh_all(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self.book.rules.keys().copied().collect();
+        let rules: Vec<RuleId> = self.book.rules().keys().copied().collect();
         self.reevaluate(rules, now)
     }
 

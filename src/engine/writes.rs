@@ -360,7 +360,7 @@ impl Engine {
     ///         {"field": "format", "operator": "=", "value": "csv"}]}}}]}"#)?;
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (exporters, _) = engine.create_segment(&admin, NewSegment::new("CSV exporters", "account").filter(csv))?;
-    /// assert_eq!(engine.member_keys(exporters)?.collect::<Vec<_>>(), ["acme"]);
+    /// assert_eq!(engine.segments().member_keys(exporters)?.collect::<Vec<_>>(), ["acme"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn record_event_with(
@@ -530,11 +530,11 @@ impl Engine {
     /// let (ever, _) = engine.create_segment(&admin,
     ///     NewSegment::new("Ever logged in", "account").filter(Filter::from_json(
     ///         r#"{"combinator":"and","rules":[{"field":"@count:login","operator":">=","value":{"count":1}}]}"#)?))?;
-    /// assert!(engine.is_member(ever, "acme")?);
+    /// assert!(engine.segments().is_member(ever, "acme")?);
     ///
     /// let exited = engine.drop_events_before("account", day(30))?;
     /// assert_eq!(exited.len(), 1);
-    /// assert!(!engine.is_member(ever, "acme")?);
+    /// assert!(!engine.segments().is_member(ever, "acme")?);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn drop_events_before(&mut self, kind: &str, before: Timestamp) -> Result<Changes, StoreError> {
@@ -657,13 +657,13 @@ impl Engine {
     /// let (risk, _) = engine.create_segment(&admin, NewSegment::new("At risk", "account"))?;
     ///
     /// // Read, change, write over the version read.
-    /// let info = engine.segment(risk)?;
+    /// let info = engine.segments().get(risk)?;
     /// let mut settings = info.settings.clone();
     /// settings.insert("color", "#d33");
     /// settings.insert("health", serde_json::json!({"usage": 0.7, "nps": 0.3}));
     /// engine.set_settings_if(&admin, risk, settings.clone(), info.version)?;
-    /// assert_eq!(engine.segment(risk)?.version, 2);
-    /// assert_eq!(engine.segment(risk)?.settings, settings);
+    /// assert_eq!(engine.segments().get(risk)?.version, 2);
+    /// assert_eq!(engine.segments().get(risk)?.settings, settings);
     ///
     /// // A writer that read version 1 is refused: its change would undo this one.
     /// let stale = engine.set_settings_if(&admin, risk, Settings::new(), 1);
@@ -932,7 +932,7 @@ impl Engine {
     /// // A manual removal blocks the rule; the next answer does not undo it.
     /// e.remove_members(&ada, churn, ["u2"])?;
     /// e.change_external_matches(&ada, rule, ["u3"], ["u1"])?;
-    /// assert_eq!(e.member_keys(churn)?.collect::<Vec<_>>(), ["u3"]);
+    /// assert_eq!(e.segments().member_keys(churn)?.collect::<Vec<_>>(), ["u3"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attach_external_rule(

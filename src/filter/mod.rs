@@ -92,7 +92,7 @@
 //! engine.set_clock(Clock::Fixed(day(10)))?;
 //! engine.upsert("account", "acme", Row::new().set("engagement", 55.0))?; // +37.5%
 //! engine.upsert("account", "globex", Row::new().set("engagement", 75.0))?; // +7%
-//! assert_eq!(engine.member_keys(id)?.collect::<Vec<_>>(), ["acme"]);
+//! assert_eq!(engine.segments().member_keys(id)?.collect::<Vec<_>>(), ["acme"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

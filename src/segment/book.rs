@@ -17,6 +17,7 @@ use roaring::RoaringBitmap;
 use super::changes::{Cause, ChangeKind, Changes};
 use super::membership::Delta;
 use super::{RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
+use crate::error::SegmentError;
 use crate::filter::Plan;
 use crate::ids::RelationId;
 use crate::value::Timestamp;
@@ -89,17 +90,25 @@ impl RuleState {
 }
 
 /// Segments, rules and membership.
+///
+/// Its fields are private: the engine reads them through the accessors
+/// below and changes them only through the book's methods, which keep its
+/// invariants: every segment is in the listing order once; a segment's
+/// `info.rules` are exactly the rules that feed it; `refs` indexes
+/// exactly the segments the rules' plans name; ranks follow the
+/// references; members are the manual links and the rules' links; the
+/// id counters are past every id handed out.
 #[derive(Debug, Clone)]
 pub(crate) struct Book {
-    pub(crate) segments: BTreeMap<SegmentId, SegmentState>,
+    segments: BTreeMap<SegmentId, SegmentState>,
     /// The listing order.
-    pub(crate) order: Vec<SegmentId>,
-    pub(crate) rules: BTreeMap<RuleId, RuleState>,
+    order: Vec<SegmentId>,
+    rules: BTreeMap<RuleId, RuleState>,
     /// Per segment: the rules that name it, with the chain of relations of
     /// the nested filter that does.
-    pub(crate) refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<RelationId>)>>,
-    pub(crate) next_segment: u64,
-    pub(crate) next_rule: u64,
+    refs: BTreeMap<SegmentId, Vec<(RuleId, Vec<RelationId>)>>,
+    next_segment: u64,
+    next_rule: u64,
 }
 
 impl Default for Book {
@@ -121,6 +130,368 @@ impl crate::eval::Members for Book {
     }
 }
 
+/// Reads.
+impl Book {
+    /// Every segment, by id.
+    pub(crate) fn segments(&self) -> &BTreeMap<SegmentId, SegmentState> {
+        &self.segments
+    }
+
+    /// One segment.
+    pub(crate) fn segment(&self, id: SegmentId) -> Option<&SegmentState> {
+        self.segments.get(&id)
+    }
+
+    /// Every rule, by id.
+    pub(crate) fn rules(&self) -> &BTreeMap<RuleId, RuleState> {
+        &self.rules
+    }
+
+    /// One rule.
+    pub(crate) fn rule(&self, id: RuleId) -> Option<&RuleState> {
+        self.rules.get(&id)
+    }
+
+    /// The listing order.
+    pub(crate) fn order(&self) -> &[SegmentId] {
+        &self.order
+    }
+
+    /// The id the next segment created gets.
+    pub(crate) fn next_segment(&self) -> SegmentId {
+        SegmentId(self.next_segment)
+    }
+
+    /// The id counters of segments and rules, as a snapshot keeps them.
+    pub(crate) fn counters(&self) -> (u64, u64) {
+        (self.next_segment, self.next_rule)
+    }
+
+    /// The segments that `segment`'s rules name, ascending.
+    pub(crate) fn named_by(&self, segment: SegmentId) -> Vec<SegmentId> {
+        let Some(s) = self.segments.get(&segment) else {
+            return Vec::new();
+        };
+        let mut out: Vec<SegmentId> = s
+            .info
+            .rules
+            .iter()
+            .filter_map(|r| self.rules.get(r))
+            .flat_map(|r| r.plan.segments())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The segments whose rules name `segment`, ascending.
+    pub(crate) fn naming(&self, segment: SegmentId) -> Vec<SegmentId> {
+        let mut out: Vec<SegmentId> = self
+            .refs
+            .get(&segment)
+            .into_iter()
+            .flatten()
+            .filter_map(|(r, _)| self.rules.get(r).map(|r| r.info.segment))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// A chain of references from `from` to `to` (both included), if any:
+    /// naming `from` from `to` would close it into a cycle.
+    pub(crate) fn path_between(&self, from: SegmentId, to: SegmentId) -> Option<Vec<SegmentId>> {
+        // Depth-first over the segments each segment's rules name, with a
+        // heap stack and the way back to `from`.
+        let mut came: BTreeMap<SegmentId, SegmentId> = BTreeMap::new();
+        let mut stack = vec![from];
+        let mut seen = std::collections::BTreeSet::from([from]);
+        while let Some(s) = stack.pop() {
+            if s == to {
+                let mut path = vec![s];
+                let mut at = s;
+                while let Some(&p) = came.get(&at) {
+                    path.push(p);
+                    at = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for next in self.named_by(s) {
+                if seen.insert(next) {
+                    came.insert(next, s);
+                    stack.push(next);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Changes to segments and rules, each keeping the book's invariants.
+impl Book {
+    /// Adds a segment made for the next id (`make` is given it) at the end
+    /// of the listing order, with no rule yet.
+    pub(crate) fn add_segment(&mut self, make: impl FnOnce(SegmentId) -> SegmentState) -> SegmentId {
+        let id = SegmentId(self.next_segment);
+        self.next_segment += 1;
+        let mut state = make(id);
+        state.info.id = id;
+        state.info.rules.clear();
+        state.members = state.manual.clone();
+        self.segments.insert(id, state);
+        self.order.push(id);
+        // Rank 0: it has no rules, and nothing names it yet.
+        id
+    }
+
+    /// A segment's description, to edit: its name, visibility, settings,
+    /// sharing, filter rule, times and version. Its rules, members and
+    /// rank stay the book's.
+    pub(crate) fn info_mut(&mut self, id: SegmentId) -> Option<&mut SegmentInfo> {
+        let s = self.segments.get_mut(&id)?;
+        Some(&mut s.info)
+    }
+
+    /// Moves `segment` to `position` in the listing order.
+    pub(crate) fn move_segment(&mut self, segment: SegmentId, position: usize) -> Result<(), SegmentError> {
+        if !self.segments.contains_key(&segment) {
+            return Err(SegmentError::UnknownSegment { id: segment });
+        }
+        if position >= self.order.len() {
+            return Err(SegmentError::Position {
+                position,
+                len: self.order.len(),
+            });
+        }
+        self.order.retain(|&x| x != segment);
+        self.order.insert(position, segment);
+        Ok(())
+    }
+
+    /// Sets the listing order, which must list every segment once.
+    pub(crate) fn reorder(&mut self, order: &[SegmentId]) -> Result<(), SegmentError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in order {
+            if !self.segments.contains_key(id) {
+                return Err(SegmentError::NotAPermutation {
+                    problem: format!("{id} does not exist"),
+                });
+            }
+            if !seen.insert(*id) {
+                return Err(SegmentError::NotAPermutation {
+                    problem: format!("{id} is listed twice"),
+                });
+            }
+        }
+        if let Some(missing) = self.order.iter().find(|id| !seen.contains(id)) {
+            return Err(SegmentError::NotAPermutation {
+                problem: format!("{missing} is missing"),
+            });
+        }
+        self.order = order.to_vec();
+        Ok(())
+    }
+
+    /// Takes the next rule id and, if `segment` exists, adds the rule
+    /// `make` makes (given its id and the segment's kind) to it, with the
+    /// references its plan makes, and reranks. The id is taken either
+    /// way, as a replay takes it.
+    pub(crate) fn add_rule(
+        &mut self,
+        segment: SegmentId,
+        at: Timestamp,
+        make: impl FnOnce(RuleId, usize) -> RuleState,
+    ) -> (RuleId, Option<&RuleState>) {
+        let id = RuleId(self.next_rule);
+        self.next_rule += 1;
+        let Some(s) = self.segments.get_mut(&segment) else {
+            return (id, None);
+        };
+        s.info.rules.push(id);
+        s.info.updated = at;
+        let mut state = make(id, s.kind);
+        state.info.id = id;
+        state.info.segment = segment;
+        self.index_refs(id, &state.plan);
+        self.rules.insert(id, state);
+        self.rerank();
+        (id, self.rules.get(&id))
+    }
+
+    /// Gives `rule` a new plan (and filter, unless `None`): its references
+    /// follow, and the ranks. Returns the plan it had.
+    pub(crate) fn replan(&mut self, rule: RuleId, filter: Option<crate::Filter>, plan: Plan) -> Option<Plan> {
+        let old = {
+            let r = self.rules.get_mut(&rule)?;
+            r.info.time_relative = plan.is_time_relative();
+            if let Some(f) = filter {
+                r.info.filter = f;
+            }
+            std::mem::replace(&mut r.plan, plan)
+        };
+        self.unindex_refs(rule, &old);
+        if let Some(r) = self.rules.get(&rule) {
+            let plan = r.plan.clone();
+            self.index_refs(rule, &plan);
+        }
+        self.rerank();
+        Some(old)
+    }
+
+    /// Takes a rule out of the book (its references with it), leaving its
+    /// segment's rule list and links to [`Book::detach`]; the caller
+    /// reranks once it has taken out what it takes.
+    pub(crate) fn take_rule(&mut self, rule: RuleId) -> Option<RuleState> {
+        let r = self.rules.remove(&rule)?;
+        self.unindex_refs(rule, &r.plan);
+        Some(r)
+    }
+
+    /// What external rule `rule` is given to match, to change.
+    pub(crate) fn external_mut(&mut self, rule: RuleId) -> Option<&mut RoaringBitmap> {
+        self.rules.get_mut(&rule)?.external.as_mut()
+    }
+
+    /// Counts one more revision of a segment's definition.
+    pub(crate) fn count_revision(&mut self, segment: SegmentId) {
+        if let Some(s) = self.segments.get_mut(&segment) {
+            s.info.version += 1;
+        }
+    }
+
+    /// Recomputes every segment's rank (the graph is acyclic).
+    pub(crate) fn rerank(&mut self) {
+        let ids: Vec<SegmentId> = self.segments.keys().copied().collect();
+        let mut rank: BTreeMap<SegmentId, u32> = BTreeMap::new();
+        for id in ids {
+            // Iterative post-order: a segment's rank once all it names are ranked.
+            let mut stack = vec![(id, false)];
+            while let Some((s, expanded)) = stack.pop() {
+                if rank.contains_key(&s) {
+                    continue;
+                }
+                let named = self.named_by(s);
+                if expanded {
+                    let r = named
+                        .iter()
+                        .filter_map(|n| rank.get(n))
+                        .map(|r| r + 1)
+                        .max()
+                        .unwrap_or(0);
+                    rank.insert(s, r);
+                } else {
+                    stack.push((s, true));
+                    stack.extend(named.into_iter().filter(|n| !rank.contains_key(n)).map(|n| (n, false)));
+                }
+            }
+        }
+        for (id, s) in &mut self.segments {
+            s.rank = rank.get(id).copied().unwrap_or(0);
+        }
+    }
+
+    fn index_refs(&mut self, rule: RuleId, plan: &Plan) {
+        for (chain, s) in plan.segment_refs() {
+            self.refs.entry(s).or_default().push((rule, chain));
+        }
+    }
+
+    fn unindex_refs(&mut self, rule: RuleId, plan: &Plan) {
+        for s in plan.segments() {
+            if let Some(list) = self.refs.get_mut(&s) {
+                list.retain(|(r, _)| *r != rule);
+                if list.is_empty() {
+                    self.refs.remove(&s);
+                }
+            }
+        }
+    }
+}
+
+/// Restoring from a snapshot: the counters first, then every segment,
+/// the order, every rule and each segment's rule list; then, once the
+/// rules' links are known again, each segment's members.
+impl Book {
+    /// Sets the id counters.
+    pub(crate) fn restore_counters(&mut self, next_segment: u64, next_rule: u64) {
+        (self.next_segment, self.next_rule) = (next_segment, next_rule);
+    }
+
+    /// Whether the book holds segment `id`.
+    pub(crate) fn has_segment(&self, id: SegmentId) -> bool {
+        self.segments.contains_key(&id)
+    }
+
+    /// Adds a segment as saved, with no rules yet and not yet in the order.
+    pub(crate) fn restore_segment(&mut self, mut state: SegmentState) {
+        state.info.rules.clear();
+        self.segments.insert(state.info.id, state);
+    }
+
+    /// Sets the order; false (and nothing set) unless it lists every
+    /// segment once.
+    pub(crate) fn restore_order(&mut self, order: Vec<SegmentId>) -> bool {
+        let distinct: std::collections::BTreeSet<SegmentId> = order.iter().copied().collect();
+        if distinct.len() != order.len() || !distinct.iter().eq(self.segments.keys()) {
+            return false;
+        }
+        self.order = order;
+        true
+    }
+
+    /// Adds a rule as saved, with its references.
+    pub(crate) fn restore_rule(&mut self, state: RuleState) {
+        let id = state.info.id;
+        self.index_refs(id, &state.plan);
+        self.rules.insert(id, state);
+    }
+
+    /// Sets every segment's rule list (`lists`, as saved) after checking
+    /// that each lists exactly the rules that feed it, its filter rule
+    /// among them; then ranks. The error names the segment and what is
+    /// wrong.
+    pub(crate) fn restore_rule_lists(&mut self, lists: Vec<(SegmentId, Vec<RuleId>)>) -> Result<(), (String, String)> {
+        let mut fed: BTreeMap<SegmentId, std::collections::BTreeSet<RuleId>> = BTreeMap::new();
+        for r in self.rules.values() {
+            fed.entry(r.info.segment).or_default().insert(r.info.id);
+        }
+        for (id, listed) in lists {
+            let set: std::collections::BTreeSet<RuleId> = listed.iter().copied().collect();
+            let feeding = fed.remove(&id).unwrap_or_default();
+            let Some(s) = self.segments.get_mut(&id) else {
+                return Err(("segments".into(), "lost".into()));
+            };
+            if set.len() != listed.len() || set != feeding {
+                return Err((
+                    format!("{id}"),
+                    format!("lists rules {listed:?}, but the rules that feed it are {feeding:?}"),
+                ));
+            }
+            if let Some(f) = s.info.filter_rule.filter(|f| !set.contains(f)) {
+                return Err((format!("{id}"), format!("its filter rule {f} is not one of its rules")));
+            }
+            s.info.rules = listed;
+        }
+        self.rerank();
+        Ok(())
+    }
+
+    /// Sets a segment's members from its manual links and its rules'
+    /// links, as they are now.
+    pub(crate) fn rederive_members(&mut self, id: SegmentId) {
+        let Some(s) = self.segments.get(&id) else { return };
+        let mut members = s.manual.clone();
+        for r in s.info.rules.iter().filter_map(|r| self.rules.get(r)) {
+            members |= &r.links;
+        }
+        if let Some(s) = self.segments.get_mut(&id) {
+            s.members = members;
+        }
+    }
+}
+
+/// Links and membership.
 impl Book {
     /// Records what `rule` now matches among `scope` (every entity when
     /// `None`) as its links, less its blocks, and the links gained and lost

@@ -153,13 +153,13 @@ impl Actor {
     /// let (mine, _) = engine.create_segment(&mo,
     ///     NewSegment::new("Mine", "account").visibility(Visibility::Private))?;
     /// let mia = Actor::new("mia", Role::Member).in_teams(["emea"]);
-    /// assert!(mo.may_view(engine.segment(mine)?));
-    /// assert!(Actor::new("ada", Role::Admin).may_view(engine.segment(mine)?));
-    /// assert!(!mia.may_view(engine.segment(mine)?));
+    /// assert!(mo.may_view(engine.segments().get(mine)?));
+    /// assert!(Actor::new("ada", Role::Admin).may_view(engine.segments().get(mine)?));
+    /// assert!(!mia.may_view(engine.segments().get(mine)?));
     ///
     /// engine.set_access(&mo, mine, SegmentAccess::new().viewer(Grantee::team("emea")))?;
-    /// assert!(mia.may_view(engine.segment(mine)?));
-    /// assert!(!mia.may_edit(engine.segment(mine)?));
+    /// assert!(mia.may_view(engine.segments().get(mine)?));
+    /// assert!(!mia.may_edit(engine.segments().get(mine)?));
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn may_view(&self, segment: &SegmentInfo) -> bool {

@@ -57,7 +57,7 @@
 //! let mut bytes = Vec::new();
 //! engine.save(&mut bytes)?;
 //! let restored = Engine::restore(&bytes[..])?;
-//! assert!(restored.is_member(at_risk, "a")?);
+//! assert!(restored.segments().is_member(at_risk, "a")?);
 //!
 //! bytes[30] ^= 1;
 //! assert!(Engine::restore(&bytes[..]).is_err());
