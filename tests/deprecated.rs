@@ -15,11 +15,15 @@ fn engine() -> (Engine, Actor, Actor) {
         .unwrap();
     let mut e = Engine::new(schema);
     for (k, mrr, plan) in [("a", 100i64, "free"), ("b", 2000, "pro"), ("c", 5000, "pro")] {
-        e.insert("account", k, Row::new().set("mrr", mrr).set("plan", plan)).unwrap();
+        e.insert("account", k, Row::new().set("mrr", mrr).set("plan", plan))
+            .unwrap();
     }
     let (ada, mo) = (Actor::new("ada", Role::Admin), Actor::new("mo", Role::Member));
-    e.create_segment(&ada, NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])))
-        .unwrap();
+    e.create_segment(
+        &ada,
+        NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])),
+    )
+    .unwrap();
     e.create_segment(
         &mo,
         NewSegment::new("Mine", "account")
@@ -40,14 +44,20 @@ fn the_engine_s_old_reads_answer_as_its_handles() {
     let mine = s.iter().find(|i| i.name == "Mine").unwrap().id;
     let rule = s.get(big).unwrap().rules[0];
     assert_eq!(e.segment(big).unwrap(), s.get(big).unwrap());
-    assert_eq!(e.view(&ada, big).unwrap(), e.as_actor(&ada).segments().get(big).unwrap());
+    assert_eq!(
+        e.view(&ada, big).unwrap(),
+        e.as_actor(&ada).segments().get(big).unwrap()
+    );
     assert_eq!(e.list(&mo).count(), e.as_actor(&mo).segments().iter().count());
     assert_eq!(e.rule(rule).unwrap(), s.rule(rule).unwrap());
     assert_eq!(e.members(big).unwrap(), s.members(big).unwrap());
     assert!(e.member_keys(big).unwrap().eq(s.member_keys(big).unwrap()));
     assert_eq!(e.count(mine).unwrap(), s.count(mine).unwrap());
     assert_eq!(e.is_member(big, "a").unwrap(), s.is_member(big, "a").unwrap());
-    assert_eq!(e.segments_of("account", "b").unwrap(), s.segments_of("account", "b").unwrap());
+    assert_eq!(
+        e.segments_of("account", "b").unwrap(),
+        s.segments_of("account", "b").unwrap()
+    );
     assert_eq!(e.links(big, "a").unwrap(), s.links(big, "a").unwrap());
     assert_eq!(e.blocks(big, "a").unwrap(), s.blocks(big, "a").unwrap());
     assert_eq!(e.rule_links(rule).unwrap(), s.rule_links(rule).unwrap());
@@ -69,7 +79,10 @@ fn the_engine_s_old_reads_answer_as_its_handles() {
     );
 
     let b = e.builder();
-    assert_eq!(e.counts("account", &f, now).unwrap(), b.counts("account", &f, now).unwrap());
+    assert_eq!(
+        e.counts("account", &f, now).unwrap(),
+        b.counts("account", &f, now).unwrap()
+    );
     assert_eq!(
         e.explain("account", &f, "b", now).unwrap(),
         b.explain("account", &f, "b", now).unwrap()
@@ -78,7 +91,10 @@ fn the_engine_s_old_reads_answer_as_its_handles() {
         e.explain_member(big, "a", now).unwrap(),
         b.explain_member(big, "a", now).unwrap()
     );
-    let draft = Draft::EditRule { rule, filter: f.clone() };
+    let draft = Draft::EditRule {
+        rule,
+        filter: f.clone(),
+    };
     assert_eq!(e.preview(&draft, 5, now).unwrap(), b.preview(&draft, 5, now).unwrap());
     assert_eq!(e.check("account", &f).unwrap(), b.check("account", &f).unwrap());
     assert_eq!(e.schema_json(), b.schema_json());
@@ -88,7 +104,10 @@ fn the_engine_s_old_reads_answer_as_its_handles() {
     );
 
     let l = e.log();
-    assert_eq!((e.log_seq(), e.log_oldest(), e.log_retention()), (l.seq(), l.oldest(), l.retention()));
+    assert_eq!(
+        (e.log_seq(), e.log_oldest(), e.log_retention()),
+        (l.seq(), l.oldest(), l.retention())
+    );
     assert_eq!(e.changes_since(0, 100).unwrap(), l.changes_since(0, 100).unwrap());
     assert_eq!(e.cursor("x"), l.cursor("x"));
     assert_eq!(e.consumers().count(), l.consumers().count());

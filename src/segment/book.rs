@@ -322,19 +322,15 @@ impl Book {
     /// Gives `rule` a new plan (and filter, unless `None`): its references
     /// follow, and the ranks. Returns the plan it had.
     pub(crate) fn replan(&mut self, rule: RuleId, filter: Option<crate::Filter>, plan: Plan) -> Option<Plan> {
-        let old = {
-            let r = self.rules.get_mut(&rule)?;
-            r.info.time_relative = plan.is_time_relative();
-            if let Some(f) = filter {
-                r.info.filter = f;
-            }
-            std::mem::replace(&mut r.plan, plan)
-        };
-        self.unindex_refs(rule, &old);
-        if let Some(r) = self.rules.get(&rule) {
-            let plan = r.plan.clone();
-            self.index_refs(rule, &plan);
+        let named = self.rules.get(&rule)?.plan.segments();
+        self.unindex_refs(rule, named);
+        self.index_refs(rule, &plan);
+        let r = self.rules.get_mut(&rule)?;
+        r.info.time_relative = plan.is_time_relative();
+        if let Some(f) = filter {
+            r.info.filter = f;
         }
+        let old = std::mem::replace(&mut r.plan, plan);
         self.rerank();
         Some(old)
     }
@@ -344,7 +340,7 @@ impl Book {
     /// reranks once it has taken out what it takes.
     pub(crate) fn take_rule(&mut self, rule: RuleId) -> Option<RuleState> {
         let r = self.rules.remove(&rule)?;
-        self.unindex_refs(rule, &r.plan);
+        self.unindex_refs(rule, r.plan.segments());
         Some(r)
     }
 
@@ -397,8 +393,9 @@ impl Book {
         }
     }
 
-    fn unindex_refs(&mut self, rule: RuleId, plan: &Plan) {
-        for s in plan.segments() {
+    /// Takes `rule` out of the references of the segments it `named`.
+    fn unindex_refs(&mut self, rule: RuleId, named: Vec<SegmentId>) {
+        for s in named {
             if let Some(list) = self.refs.get_mut(&s) {
                 list.retain(|(r, _)| *r != rule);
                 if list.is_empty() {
