@@ -1,7 +1,7 @@
 //! What a segment builder UI asks while a filter is being edited: the count
-//! beside every line ([`Engine::counts`]), why an entity matches or not
-//! ([`Engine::explain`], [`Engine::explain_member`]), and what saving an
-//! edit would do ([`Engine::preview`]). All read the current state and
+//! beside every line ([`Builder::counts`](crate::engine::Builder::counts)), why an entity matches or not
+//! ([`Builder::explain`](crate::engine::Builder::explain), [`Builder::explain_member`](crate::engine::Builder::explain_member)), and what saving an
+//! edit would do ([`Builder::preview`](crate::engine::Builder::preview)). All read the current state and
 //! change nothing: no change is recorded and no cursor moves.
 
 use roaring::RoaringBitmap;
@@ -19,7 +19,7 @@ use crate::segment::{Actor, Source};
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
 
-/// The counts of every group and rule of a filter ([`Engine::counts`]).
+/// The counts of every group and rule of a filter ([`Builder::counts`](crate::engine::Builder::counts)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
@@ -235,7 +235,7 @@ fn root_without(up: &[(&Grouped, usize)], live: &RoaringBitmap) -> u64 {
     replacement.map_or(live.len(), |s| s.len())
 }
 
-/// Why one entity matches a filter or not ([`Engine::explain`]).
+/// Why one entity matches a filter or not ([`Builder::explain`](crate::engine::Builder::explain)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
@@ -369,7 +369,7 @@ pub struct SegmentMembership {
     pub member: bool,
 }
 
-/// Why an entity is in a saved segment or not ([`Engine::explain_member`]).
+/// Why an entity is in a saved segment or not ([`Builder::explain_member`](crate::engine::Builder::explain_member)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberExplanation {
@@ -623,7 +623,7 @@ impl Engine {
     }
 }
 
-/// An edit to preview, not yet saved ([`Engine::preview`]).
+/// An edit to preview, not yet saved ([`Builder::preview`](crate::engine::Builder::preview)).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Draft {
@@ -655,7 +655,7 @@ pub enum Draft {
     },
 }
 
-/// What an edit would do to a segment's membership ([`Engine::preview`]).
+/// What an edit would do to a segment's membership ([`Builder::preview`](crate::engine::Builder::preview)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
@@ -795,7 +795,7 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`].
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate).
     ///
     /// # Examples
     ///
@@ -829,7 +829,7 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`], and [`SegmentError::UnknownKey`] for a key
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate), and [`SegmentError::UnknownKey`] for a key
     /// that is not a live entity of the kind.
     ///
     /// # Examples
@@ -856,7 +856,7 @@ impl<'a> Builder<'a> {
     /// Why the entity `key` is in `segment` or not: its links (manual,
     /// rules), the rules a manual removal blocks, since when it has been a
     /// member (where the change log tells), and each of the segment's rules
-    /// explained at `now` ([`Engine::explain`]).
+    /// explained at `now` ([`Builder::explain`](crate::engine::Builder::explain)).
     ///
     /// # Errors
     ///
@@ -909,7 +909,7 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`] for the filter, and
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate) for the filter, and
     /// [`SegmentError::UnknownSegment`] / [`SegmentError::UnknownRule`].
     ///
     /// # Examples

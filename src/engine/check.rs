@@ -1,4 +1,4 @@
-//! Static checks of a filter ([`Engine::check`]): what a builder should
+//! Static checks of a filter ([`Builder::check`](crate::engine::Builder::check)): what a builder should
 //! warn about before anything is evaluated.
 
 use std::cmp::Ordering;
@@ -543,7 +543,7 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`] for a filter that does not validate.
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate) for a filter that does not validate.
     ///
     /// # Examples
     ///

@@ -420,7 +420,7 @@ impl<'a> Segments<'a> {
     /// Writes one page of a segment's members to `out`: their keys and
     /// `spec`'s fields, in its format and order. Returns the token of the
     /// next page (`None` after the last one). Unchecked, as
-    /// [`Engine::members`]; [`AsActor::export`](crate::engine::AsActor::export)
+    /// [`Segments::members`](crate::engine::Segments::members); [`AsActor::export`](crate::engine::AsActor::export)
     /// checks the actor may see the segment.
     ///
     /// The first page sorts the members; the order is kept for the pages

@@ -14,7 +14,7 @@ use crate::ids::{RuleId, SegmentId};
 use crate::segment::{ChangeKind, SegmentAccess, Settings, Visibility};
 use crate::value::Timestamp;
 
-/// A change to a segment's definition, as [`Engine::definition_history`]
+/// A change to a segment's definition, as [`Log::definition_history`](crate::engine::Log::definition_history)
 /// lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -435,7 +435,7 @@ impl<'a> Log<'a> {
 
     /// A segment's size at `from`, `from + step`, ... up to `to`, from the
     /// retained log (at most 100,000 points): at each point, the size of
-    /// [`Engine::members_at`] there, whatever the clock did between writes.
+    /// [`Log::members_at`](crate::engine::Log::members_at) there, whatever the clock did between writes.
     /// While the log's instants only go forward (the usual case) the
     /// series is one walk back through the log; once the clock has gone
     /// back, each point that has other changes after it than the point
@@ -443,7 +443,7 @@ impl<'a> Log<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::members_at`] at `from`; [`LogError::BadSeries`] for a
+    /// As [`Log::members_at`](crate::engine::Log::members_at) at `from`; [`LogError::BadSeries`] for a
     /// zero step, `to` before `from`, or too many points.
     pub fn count_series(
         &self,

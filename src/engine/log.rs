@@ -78,7 +78,7 @@ pub struct SyncDelta {
     pub upto: u64,
 }
 
-/// A page of a subscription to chosen segments ([`Engine::changes_of`]).
+/// A page of a subscription to chosen segments ([`Log::changes_of`](crate::engine::Log::changes_of)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
@@ -331,7 +331,7 @@ impl<'a> Log<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::changes_since`].
+    /// As [`Log::changes_since`](crate::engine::Log::changes_since).
     pub fn changes_for(&self, consumer: &str, limit: usize) -> Result<Vec<LoggedChange>, LogError> {
         self.engine
             .log()
@@ -347,7 +347,7 @@ impl<'a> Log<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::changes_since`].
+    /// As [`Log::changes_since`](crate::engine::Log::changes_since).
     ///
     /// # Examples
     ///
@@ -399,7 +399,7 @@ impl<'a> Log<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::changes_since`].
+    /// As [`Log::changes_since`](crate::engine::Log::changes_since).
     ///
     /// # Examples
     ///

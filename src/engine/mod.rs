@@ -1,5 +1,26 @@
 //! The façade: a [`Store`] of entities and the segments over them, kept
 //! current on every write, with the membership changes each call caused.
+//!
+//! # Reads: handles
+//!
+//! Writes are [`Op`]s (or the write methods that build them); every read
+//! goes through one of a few small `Copy` handles that borrow the engine:
+//!
+//! | handle | from | answers |
+//! | --- | --- | --- |
+//! | [`Segments`] | [`Engine::segments`] | segments, rules, members, links and blocks, exports, scoped views |
+//! | [`Query`] | [`Engine::query`] | a filter evaluated over a kind, under a budget or not |
+//! | [`Builder`] | [`Engine::builder`] | what a segment builder asks: counts, explain, preview, checks, suggestions |
+//! | [`Log`] | [`Engine::log`] | the change log, consumers' cursors, sync deltas, history |
+//!
+//! An actor's view ([`Engine::as_actor`], an [`ActorView`]) hands out the
+//! same [`Segments`], [`Query`] and [`Builder`] with the access check
+//! inside: a segment (or a rule of one) the actor may not see is refused
+//! with [`SegmentError::Denied`](crate::error::SegmentError::Denied)
+//! naming only its id, exactly as if it did not exist, listings leave it
+//! out, and a filter may name only segments the actor may see. The
+//! engine's own handles take no actor: they answer the service's own
+//! questions (exports, jobs, alerts).
 
 mod actor;
 mod builder;
@@ -87,9 +108,10 @@ impl Clock {
 /// Writes that manage segments take an [`Actor`](crate::segment::Actor)
 /// and check it: its role, ownership, and that every segment a filter
 /// names is one it may see ([`Actor::may_view`](crate::segment::Actor::may_view)).
-/// Reads without an actor ([`Engine::members`], [`Engine::evaluate`], ...)
-/// are the service's own and unchecked; answer a user through
-/// [`Engine::as_actor`], whose every read is checked. A refusal names a
+/// Reads through the engine's own handles ([`Engine::segments`],
+/// [`Engine::query`], [`Engine::builder`]) are the service's own and
+/// unchecked; answer a user through [`Engine::as_actor`], whose handles
+/// check every read. A refusal names a
 /// segment the actor may not see by id only, the same as one that does not
 /// exist.
 ///

@@ -530,7 +530,7 @@ pub enum TimeOp {
 }
 
 /// A change to the change log's consumers or retention (see
-/// [`Engine::changes_since`]).
+/// [`Log::changes_since`](crate::engine::Log::changes_since)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

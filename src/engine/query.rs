@@ -253,7 +253,7 @@ impl Engine {
     }
 }
 
-/// An engine seen through one segment: see [`Engine::scope`].
+/// An engine seen through one segment: see [`Segments::scope`](crate::engine::Segments::scope).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     engine: &'a Engine,
@@ -275,7 +275,7 @@ impl<'a> Scope<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`]; through
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate); through
     /// [`AsActor::scope`](crate::engine::AsActor::scope), also
     /// [`SegmentError::Denied`] for a filter that names a segment the actor
     /// may not see.
@@ -284,11 +284,11 @@ impl<'a> Scope<'a> {
     }
 
     /// As [`Scope::evaluate`], under a [`Budget`] (see
-    /// [`Engine::evaluate_with`]).
+    /// [`Query::evaluate`](crate::engine::Query::evaluate)).
     ///
     /// # Errors
     ///
-    /// As [`Scope::evaluate`] and [`Engine::evaluate_with`].
+    /// As [`Scope::evaluate`] and [`Query::evaluate`](crate::engine::Query::evaluate).
     pub fn evaluate_with(&self, filter: &Filter, now: Timestamp, budget: &Budget) -> Result<RoaringBitmap, Error> {
         self.engine
             .evaluate_in(self.kind, filter, now, Some(self.members), self.actor, budget)

@@ -1,28 +1,12 @@
-//! The read handles: every read of an engine goes through one of a few
-//! small `Copy` values that borrow it, grouped by what they answer.
-//!
-//! | handle | from | answers |
-//! | --- | --- | --- |
-//! | [`Segments`] | [`Engine::segments`] | segments, rules, members, links and blocks, exports, scoped views |
-//! | [`Query`] | [`Engine::query`] | a filter evaluated over a kind, under a budget or not |
-//! | [`Builder`] | [`Engine::builder`] | what a segment builder asks: counts, explain, preview, checks, suggestions |
-//! | [`Log`] | [`Engine::log`] | the change log, consumers' cursors, sync deltas, history |
-//!
-//! An actor's view ([`Engine::as_actor`]) hands out the same
-//! [`Segments`], [`Query`] and [`Builder`], with the access check inside:
-//! a segment (or a rule of one) the actor may not see is refused with
-//! [`SegmentError::Denied`](crate::error::SegmentError::Denied) naming
-//! only its id, exactly as if it did not exist, listings leave it out, and
-//! a filter may name only segments the actor may see. The engine's own
-//! handles take no actor: they answer the service's own questions
-//! (exports, jobs, alerts).
+//! The read handles (see [the engine's docs](crate::engine#reads-handles)).
 
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::eval::Budget;
 use crate::segment::{Action, Actor, RuleId, SegmentId};
 
-/// Reads of segments, rules and membership: see the [module](self).
+/// Reads of segments, rules and membership: see [`Engine::segments`] and
+/// [the engine's handles](crate::engine#reads-handles).
 ///
 /// # Examples
 ///

@@ -55,14 +55,14 @@ pub enum Inconsistency {
 }
 
 impl Engine {
-    /// The row-scan oracle over the engine's data: as [`Engine::evaluate`],
+    /// The row-scan oracle over the engine's data: as [`Query::evaluate`](crate::engine::Query::evaluate),
     /// testing every live entity from first principles (related entities
     /// found by comparing keys, segment references by their members).
     /// Needs the `testing` feature.
     ///
     /// # Errors
     ///
-    /// As [`Engine::evaluate`].
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate).
     ///
     /// # Examples
     ///

@@ -10,7 +10,7 @@
 //! # Which to use
 //!
 //! A service with an [`Engine`](crate::Engine) evaluates through it:
-//! [`Engine::evaluate`](crate::Engine::evaluate) for its own questions,
+//! [`Query::evaluate`](crate::engine::Query::evaluate) for its own questions,
 //! [`AsActor::evaluate`](crate::engine::AsActor::evaluate) on behalf of a
 //! user, [`Scope::evaluate`](crate::engine::Scope::evaluate) within a
 //! segment, each with a `_with` form that takes a [`Budget`]; those
@@ -131,7 +131,7 @@ fn check_kind(plan: &Plan, table: &Table) -> Result<(), EvalError> {
 /// [`EvalError::KindMismatch`] when the plan was validated against another
 /// kind than the table's; [`EvalError::NeedsEngine`] for a plan that names
 /// segments or related kinds ([`Plan::needs_engine`]): evaluate those with
-/// [`Engine::evaluate`](crate::Engine::evaluate).
+/// [`Query::evaluate`](crate::engine::Query::evaluate).
 ///
 /// # Examples
 ///

@@ -13,7 +13,7 @@
 //!
 //! # What it means
 //!
-//! Exactly what [`Engine::evaluate`](crate::Engine::evaluate) means, as the
+//! Exactly what [`Query::evaluate`](crate::engine::Query::evaluate) means, as the
 //! [filter contract](crate::filter) fixes it; where a dialect's own
 //! operator means something else, the compiler writes what does not:
 //!
