@@ -37,9 +37,9 @@ impl Engine {
             }
         }
         // Every relation let go while all of them are still live.
-        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        let mut left = vec![RoaringBitmap::new(); self.store.parents().len()];
         for id in &gone {
-            for (all, l) in left.iter_mut().zip(self.orphan(k, id)) {
+            for (all, l) in left.iter_mut().zip(self.store.orphan(k, id)) {
                 *all |= l;
             }
         }
@@ -184,10 +184,10 @@ impl Engine {
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
         let at = self.now();
         self.store.tables_mut()[k].stamp_history(&w.ids, &w.fields, &w.born, at);
-        let left = if self.parents.is_empty() {
+        let left = if self.store.parents().is_empty() {
             Vec::new()
         } else {
-            self.reparent(k, &w.ids, &w.fields, &w.born)
+            self.store.reparent(k, &w.ids, &w.fields, &w.born)
         };
         let nested = if self.deps[k].nested.is_empty() {
             Vec::new()

@@ -10,9 +10,8 @@ use super::Engine;
 use crate::error::SegmentError;
 use crate::filter::Plan;
 use crate::ids::RelationId;
-use crate::schema::FieldId;
 use crate::segment::{Action, RuleId, SegmentId, Visibility};
-use crate::store::{children, resolve_parent, Parents};
+use crate::store::Parents;
 
 impl Engine {
     /// Indexes a rule under everything it reads: its own kind's fields and
@@ -113,59 +112,6 @@ impl Engine {
         Ok(())
     }
 
-    /// After a write to kind `k`: sets the parents of the children written
-    /// (`ids`, for relations whose field is among `fields` or all when
-    /// `born` is non-empty) and of the children of parents born. Returns, per
-    /// relation, the parents that written children left.
-    pub(super) fn reparent(&mut self, k: usize, ids: &[u32], fields: &[FieldId], born: &[u32]) -> Vec<RoaringBitmap> {
-        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
-        let tables = self.store.tables();
-        let relations = self.store.schema().relations();
-        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
-            if rel.child.0 as usize == k && (!born.is_empty() || fields.contains(&rel.field)) {
-                for &id in ids {
-                    let now = resolve_parent(rel, tables, id);
-                    if let Some(old) = parents.set(id, now) {
-                        if Some(old) != now {
-                            left.insert(old);
-                        }
-                    }
-                }
-            }
-            if rel.parent.0 as usize == k {
-                // Born parents adopt the children that already named them.
-                for &p in born {
-                    for c in children(rel, tables, p).into_iter().flatten() {
-                        parents.set(c, Some(p));
-                    }
-                }
-            }
-        }
-        left
-    }
-
-    /// Before deleting entity `id` of kind `k`: it leaves its parents, and
-    /// its children lose it. Returns, per relation, the parent it left.
-    pub(super) fn orphan(&mut self, k: usize, id: u32) -> Vec<RoaringBitmap> {
-        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
-        let tables = self.store.tables();
-        let relations = self.store.schema().relations();
-        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
-            if rel.child.0 as usize == k {
-                if let Some(old) = parents.set(id, None) {
-                    left.insert(old);
-                }
-            }
-            if rel.parent.0 as usize == k {
-                // Still live here: its children are those naming its key.
-                for c in children(rel, tables, id).into_iter().flatten() {
-                    parents.set(c, None);
-                }
-            }
-        }
-        left
-    }
-
     /// The rules of other kinds to re-evaluate after children of kind `k`
     /// changed, with the parents to re-evaluate them for.
     pub(super) fn nested_scopes(
@@ -179,7 +125,7 @@ impl Engine {
         for d in self.deps[k].nested.iter().filter(|d| reads(d)) {
             let Some(&last) = d.chain.last() else { continue };
             let scope = parents_along(
-                &self.parents,
+                self.store.parents(),
                 &d.chain,
                 changed,
                 left.get(last.index()).filter(|l| !l.is_empty()),

@@ -71,7 +71,7 @@ use crate::schema::Schema;
 use crate::segment::book::{Book, Deltas, RuleState, SegmentState};
 use crate::segment::log::ChangeLog;
 use crate::segment::{Changes, RuleId};
-use crate::store::{IndexConfig, Parents, Store, Table};
+use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
 use deps::KindDeps;
 
@@ -147,8 +147,6 @@ pub struct Engine {
     book: Book,
     /// Per kind: which rules read which field or event.
     deps: Vec<KindDeps>,
-    /// Per relation of the schema: each child's parent.
-    parents: Vec<Parents>,
     /// Every call's changes, numbered, and the consumers' cursors.
     log: ChangeLog,
     /// Every change to a segment's definition, oldest first.
@@ -173,7 +171,6 @@ impl Clone for Engine {
             pinned: self.pinned,
             book: self.book.clone(),
             deps: self.deps.clone(),
-            parents: self.parents.clone(),
             log: self.log.clone(),
             history: self.history.clone(),
             durable: None,
@@ -203,9 +200,7 @@ impl Engine {
     /// An empty engine with the given filter limits and index granularity.
     pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
         let deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
-        let parents = vec![Parents::default(); schema.relations().len()];
         Engine {
-            parents,
             store: Store::with_config(schema, cfg),
             policy,
             clock: Clock::System,
@@ -246,7 +241,7 @@ impl Engine {
     /// Re-evaluates `rule` over `scope` (every entity when `None`) at `now`
     /// and records the links gained and lost in `deltas`.
     fn relink(&mut self, rule: RuleId, scope: Option<&RoaringBitmap>, now: Timestamp, deltas: &mut Deltas) {
-        if let Some(matched) = matches_of(&self.store, &self.book, &self.parents, rule, scope, now) {
+        if let Some(matched) = matches_of(&self.store, &self.book, rule, scope, now) {
             self.book.relink(rule, scope, matched, deltas);
         }
     }
@@ -264,7 +259,7 @@ impl Engine {
             }
             return self.settle(deltas, at);
         }
-        let env = env(&self.store, &self.book, &self.parents);
+        let env = env(&self.store, &self.book);
         let verdicts: Vec<(RuleId, bool)> = rules
             .iter()
             .filter_map(|&rule| {
@@ -284,12 +279,10 @@ impl Engine {
     /// [`Book::settle`]), re-evaluating the rules that name a segment whose
     /// members moved.
     fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
-        let Engine {
-            store, parents, book, ..
-        } = self;
+        let Engine { store, book, .. } = self;
         book.settle(deltas, at, |book, rule, chain, moved| {
-            let scope = graph::parents_along(parents, chain, moved, None);
-            let matched = matches_of(store, book, parents, rule, Some(&scope), at)?;
+            let scope = graph::parents_along(store.parents(), chain, moved, None);
+            let matched = matches_of(store, book, rule, Some(&scope), at)?;
             Some((scope, matched))
         })
     }
@@ -300,7 +293,6 @@ impl Engine {
 fn matches_of(
     store: &Store,
     book: &Book,
-    parents: &[Parents],
     rule: RuleId,
     scope: Option<&RoaringBitmap>,
     now: Timestamp,
@@ -309,7 +301,7 @@ fn matches_of(
     if let Some(given) = r.given(scope) {
         return Some(given);
     }
-    let env = env(store, book, parents);
+    let env = env(store, book);
     let table = &store.tables()[r.kind];
     Some(match scope {
         Some(s) if s.len() <= PER_ENTITY.min(table.config().per_id_candidates) => s
@@ -322,11 +314,11 @@ fn matches_of(
 
 /// The context plans that name segments or related kinds read, from the
 /// engine's parts (borrowed apart from its rules, which relinking changes).
-fn env<'a>(store: &'a Store, book: &'a Book, parents: &'a [Parents]) -> Env<'a> {
+fn env<'a>(store: &'a Store, book: &'a Book) -> Env<'a> {
     Env {
         tables: store.tables(),
         relations: store.schema().relations(),
-        parents,
+        parents: store.parents(),
         segments: book,
         meter: eval::Meter::unmetered(),
     }

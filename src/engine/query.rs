@@ -213,7 +213,7 @@ impl Engine {
     /// Runs `f` with the context that plans naming segments and related
     /// kinds read.
     pub(super) fn with_env<R>(&self, meter: &Meter, f: impl FnOnce(&eval::Env) -> R) -> R {
-        let mut env = super::env(&self.store, &self.book, &self.parents);
+        let mut env = super::env(&self.store, &self.book);
         env.meter = meter;
         f(&env)
     }

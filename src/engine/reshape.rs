@@ -8,7 +8,6 @@ use crate::error::{SchemaChangeError, SchemaError};
 use crate::filter::Plan;
 use crate::schema::{FieldType, Schema};
 use crate::segment::RuleId;
-use crate::store::Parents;
 
 impl Engine {
     /// Adds a field to a kind, last, missing for every entity: writes may
@@ -164,12 +163,8 @@ impl Engine {
 
     /// Takes the new schema and every rule's plan in it.
     fn reshape(&mut self, schema: Schema, plans: Vec<(RuleId, Plan)>) {
-        let relations_before = self.store.schema().relations().len();
         self.store.reshape(schema);
         let schema = self.store.schema();
-        for rel in &schema.relations()[relations_before..] {
-            self.parents.push(Parents::build(rel, self.store.tables()));
-        }
         self.deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
         for (id, plan) in plans {
             let Some(kind) = self.book.rule(id).map(|r| r.kind) else {

@@ -18,7 +18,6 @@ use crate::segment::{
 };
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
-use crate::store::Parents;
 use crate::store::{IndexConfig, Table};
 use crate::value::Timestamp;
 
@@ -658,10 +657,7 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
     for (k, kind) in kinds.into_iter().enumerate() {
         engine.store.tables_mut()[k] = Table::decode(kind, cfg, d, version)?;
     }
-    let relations = engine.store.schema().relations().to_vec();
-    for (i, rel) in relations.iter().enumerate() {
-        engine.parents[i] = Parents::build(rel, engine.store.tables());
-    }
+    engine.store.rebuild_parents();
 
     let next_segment = d.u64(what!("segment counter"))?;
     let next_rule = d.u64(what!("rule counter"))?;
@@ -710,7 +706,7 @@ impl Engine {
             .map(|(id, _)| *id)
             .collect();
         let threads = crate::store::cores().min(alone.len().max(1));
-        let (store, book, parents) = (&self.store, &self.book, &self.parents);
+        let (store, book) = (&self.store, &self.book);
         let mut matched: BTreeMap<RuleId, Option<RoaringBitmap>> = std::thread::scope(|s| {
             let handles: Vec<_> = alone
                 .chunks(alone.len().div_ceil(threads).max(1))
@@ -718,7 +714,7 @@ impl Engine {
                     s.spawn(move || {
                         chunk
                             .iter()
-                            .map(|&r| (r, super::matches_of(store, book, parents, r, None, now)))
+                            .map(|&r| (r, super::matches_of(store, book, r, None, now)))
                             .collect::<Vec<_>>()
                     })
                 })

@@ -99,11 +99,11 @@ impl Engine {
         for (i, rel) in relations.iter().enumerate() {
             let built = crate::store::Parents::build(rel, self.store.tables());
             for c in self.table_at(rel.child.0 as usize).live() {
-                if built.of(c) != self.parents[i].of(c) {
+                if built.of(c) != self.store.parents()[i].of(c) {
                     return Err(Inconsistency::Parent {
                         relation: RelationId(i as u32),
                         child: EntityId(c),
-                        found: self.parents[i].of(c).map(EntityId),
+                        found: self.store.parents()[i].of(c).map(EntityId),
                         expected: built.of(c).map(EntityId),
                     });
                 }

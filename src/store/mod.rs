@@ -33,7 +33,7 @@ pub(crate) use table::Written;
 pub use table::{EntityId, MemoryUsage, Rejected, RejectedLine, Table, DEFAULT_MAX_LINE_BYTES};
 
 use crate::error::SchemaError;
-use crate::schema::Schema;
+use crate::schema::{FieldId, Schema};
 
 /// Every kind's [`Table`], by kind name.
 ///
@@ -55,6 +55,11 @@ use crate::schema::Schema;
 pub struct Store {
     schema: Schema,
     tables: Vec<Table>,
+    /// Per relation of the schema, each child's parent: kept current by
+    /// [`Store::reparent`] and [`Store::orphan`], which the engine calls
+    /// around each of its writes, and rebuilt whole by
+    /// [`Store::rebuild_parents`].
+    parents: Vec<Parents>,
 }
 
 impl Store {
@@ -70,7 +75,12 @@ impl Store {
             .iter()
             .map(|k| Table::with_config(k.clone(), cfg))
             .collect();
-        Store { schema, tables }
+        let parents = vec![Parents::default(); schema.relations().len()];
+        Store {
+            schema,
+            tables,
+            parents,
+        }
     }
 
     /// The schema.
@@ -115,6 +125,78 @@ impl Store {
             }
         }
         self.schema = schema;
+        // A relation added: its parents, from the tables as they are.
+        for rel in &self.schema.relations()[self.parents.len()..] {
+            self.parents.push(Parents::build(rel, &self.tables));
+        }
+    }
+
+    /// Per relation of the schema, each child's parent.
+    pub(crate) fn parents(&self) -> &[Parents] {
+        &self.parents
+    }
+
+    /// Builds every relation's parents again from the tables (a restore).
+    pub(crate) fn rebuild_parents(&mut self) {
+        self.parents = self
+            .schema
+            .relations()
+            .iter()
+            .map(|rel| Parents::build(rel, &self.tables))
+            .collect();
+    }
+
+    /// After a write to kind `k`: sets the parents of the children written
+    /// (`ids`, for relations whose field is among `fields` or all when
+    /// `born` is non-empty) and of the children of parents born. Returns, per
+    /// relation, the parents that written children left.
+    pub(crate) fn reparent(&mut self, k: usize, ids: &[u32], fields: &[FieldId], born: &[u32]) -> Vec<RoaringBitmap> {
+        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        let tables = &self.tables;
+        let relations = self.schema.relations();
+        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
+            if rel.child.0 as usize == k && (!born.is_empty() || fields.contains(&rel.field)) {
+                for &id in ids {
+                    let now = resolve_parent(rel, tables, id);
+                    if let Some(old) = parents.set(id, now) {
+                        if Some(old) != now {
+                            left.insert(old);
+                        }
+                    }
+                }
+            }
+            if rel.parent.0 as usize == k {
+                // Born parents adopt the children that already named them.
+                for &p in born {
+                    for c in children(rel, tables, p).into_iter().flatten() {
+                        parents.set(c, Some(p));
+                    }
+                }
+            }
+        }
+        left
+    }
+
+    /// Before deleting entity `id` of kind `k`: it leaves its parents, and
+    /// its children lose it. Returns, per relation, the parent it left.
+    pub(crate) fn orphan(&mut self, k: usize, id: u32) -> Vec<RoaringBitmap> {
+        let mut left = vec![RoaringBitmap::new(); self.parents.len()];
+        let tables = &self.tables;
+        let relations = self.schema.relations();
+        for ((rel, parents), left) in relations.iter().zip(&mut self.parents).zip(&mut left) {
+            if rel.child.0 as usize == k {
+                if let Some(old) = parents.set(id, None) {
+                    left.insert(old);
+                }
+            }
+            if rel.parent.0 as usize == k {
+                // Still live here: its children are those naming its key.
+                for c in children(rel, tables, id).into_iter().flatten() {
+                    parents.set(c, None);
+                }
+            }
+        }
+        left
     }
 
     fn index_of(&self, kind: &str) -> Result<usize, SchemaError> {

@@ -1,6 +1,8 @@
 //! The child → parent map of each relation between kinds: an index over
-//! the child kind's relation field, kept by the engine as children and
-//! parents are written, and read by quantifiers over related entities.
+//! the child kind's relation field, owned by the [`Store`](super::Store)
+//! and kept by its `reparent` and `orphan` as children and parents are
+//! written (the engine calls them around each write), and read by
+//! quantifiers over related entities.
 
 use roaring::RoaringBitmap;
 
