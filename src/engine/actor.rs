@@ -115,8 +115,7 @@ impl<'a> ActorView<'a> {
     /// Deprecated: `view.query(kind).evaluate(filter, now)`.
     #[deprecated(since = "0.2.0", note = "use `view.query(kind).evaluate(filter, now)`")]
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
-        self.engine
-            .evaluate_in(kind, filter, now, None, Some(self.actor), &Budget::unlimited())
+        self.query(kind).evaluate(filter, now)
     }
 
     /// Deprecated: `view.query(kind).budget(budget).evaluate(filter, now)`.
@@ -131,8 +130,7 @@ impl<'a> ActorView<'a> {
         now: Timestamp,
         budget: &Budget,
     ) -> Result<RoaringBitmap, Error> {
-        self.engine
-            .evaluate_in(kind, filter, now, None, Some(self.actor), budget)
+        self.query(kind).budget(budget).evaluate(filter, now)
     }
 
     /// Deprecated: `view.builder().counts(kind, filter, now)`.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::manage::Reader;
-use super::read::{Builder, Segments};
+use super::read::Builder;
 use super::Engine;
 use crate::error::{Error, SegmentError};
 use crate::eval::{self, Budget, Env, Meter};
@@ -863,11 +863,7 @@ impl<'a> Builder<'a> {
     /// [`SegmentError::UnknownSegment`], [`SegmentError::UnknownKey`].
     pub fn explain_member(&self, segment: SegmentId, key: &str, now: Timestamp) -> Result<MemberExplanation, Error> {
         // Checked here for an actor's view; the rest is the segment's own.
-        let info = Segments {
-            engine: self.engine,
-            actor: self.actor,
-        }
-        .get(segment)?;
+        let info = self.segments().get(segment)?;
         let links = self.engine.segments().links(segment, key)?;
         let blocks = self.engine.segments().blocks(segment, key)?;
         let member = self.engine.segments().is_member(segment, key)?;
@@ -937,10 +933,7 @@ impl<'a> Builder<'a> {
     pub fn preview(&self, edit: &Draft, sample: usize, now: Timestamp) -> Result<Preview, Error> {
         if self.actor.is_some() {
             // The segment the draft edits, checked as any read of it.
-            let segments = Segments {
-                engine: self.engine,
-                actor: self.actor,
-            };
+            let segments = self.segments();
             let segment = match edit {
                 Draft::NewSegment { .. } => None,
                 Draft::EditRule { rule, .. } | Draft::DetachRule { rule } => Some(segments.rule(*rule)?.segment),

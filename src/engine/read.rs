@@ -173,7 +173,7 @@ impl<'a> ActorView<'a> {
     }
 
     /// A filter over `kind` that may name only segments the actor may see.
-    pub fn query(&self, kind: &'a str) -> Query<'a> {
+    pub fn query<'b>(&'b self, kind: &'b str) -> Query<'b> {
         Query {
             engine: self.engine,
             actor: Some(self.actor),
@@ -207,6 +207,17 @@ impl<'a> Segments<'a> {
             self.engine.rule_visible(a, rule, Action::View)?;
         }
         self.engine.rule_ref(rule)
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// The segments as this builder's reader sees them: checked when it
+    /// has an actor.
+    pub(super) fn segments(&self) -> Segments<'a> {
+        Segments {
+            engine: self.engine,
+            actor: self.actor,
+        }
     }
 }
 
