@@ -25,6 +25,7 @@
 
 mod support;
 
+use segments::engine::JsonLines;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -142,7 +143,7 @@ fn mixed_memory() {
             phase = true;
             let usage: usize = ["account", "user"]
                 .iter()
-                .map(|k| e.table(k).expect("a kind").memory_usage().total())
+                .map(|k| e.store().table(k).expect("a kind").memory_usage().total())
                 .sum();
             eprintln!(
                 "  before the events: memory_usage {:.1} MB, heap held {:.1} MB, resident {:.1} MB",
@@ -151,13 +152,15 @@ fn mixed_memory() {
                 rss().saturating_sub(rss_before) as f64 / 1e6
             );
             for k in ["account", "user"] {
-                eprintln!("  {k}: {:?}", e.table(k).expect("a kind").memory_usage());
+                eprintln!("  {k}: {:?}", e.store().table(k).expect("a kind").memory_usage());
             }
         }
         if *is_events {
-            e.record_events_json_lines(kind, &text[..]).expect("valid events");
+            e.load_json_lines(kind, &text[..], JsonLines::events())
+                .expect("valid events");
         } else {
-            e.insert_json_lines(kind, &text[..]).expect("valid rows");
+            e.load_json_lines(kind, &text[..], JsonLines::insert())
+                .expect("valid rows");
         }
     }
     let secs = start.elapsed().as_secs_f64();
@@ -166,9 +169,9 @@ fn mixed_memory() {
     let rss_peak = peak_rss().saturating_sub(rss_before);
     let usage: usize = ["account", "user"]
         .iter()
-        .map(|k| e.table(k).expect("a kind").memory_usage().total())
+        .map(|k| e.store().table(k).expect("a kind").memory_usage().total())
         .sum();
-    let events = e.table("user").expect("users").memory_usage().events;
+    let events = e.store().table("user").expect("users").memory_usage().events;
     let mb = |b: usize| b as f64 / 1e6;
     eprintln!(
         "mixed load: {} accounts, {users} users, {} events ({:.0} MB of JSON) in {secs:.1} s; tables' memory_usage \

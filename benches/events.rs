@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
         e.record_events("account", batch).expect("live keys");
         done += m;
     }
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     eprintln!(
         "events/{n}: {} events recorded in {:.2?}; {} MB of event heap",
         table.event_count(),
@@ -110,13 +110,13 @@ fn bench(c: &mut Criterion) {
         e.create_segment(&admin, NewSegment::new(format!("s{i}"), "account").filter(f))
             .expect("valid segments");
     }
-    let mut bare = e.table("account").expect("the kind").clone();
+    let mut bare = e.store().table("account").expect("the kind").clone();
     let mut g = c.benchmark_group(format!("events/{n}"));
     let mut events = 0u64;
     g.bench_function("record_one", |b| {
         b.iter(|| {
             let changes = e
-                .record_event("account", "a00000042", "login", now)
+                .record_events("account", [("a00000042", "login", now)])
                 .expect("a live key");
             events = events.max(changes.len());
             black_box(changes)

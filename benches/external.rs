@@ -80,7 +80,7 @@ fn external(c: &mut Criterion) {
     e.set_external_matches(&ada, rule, &a).expect("live keys");
     let mut g = c.benchmark_group(format!("external/{n}"));
     g.sample_size(10);
-    let table = e.table("user").expect("the kind");
+    let table = e.store().table("user").expect("the kind");
     g.bench_function("lookup_1m", |bench| {
         bench.iter(|| black_box(a.iter().filter_map(|k| table.id(k)).count()))
     });

@@ -68,7 +68,7 @@ fn update_one(c: &mut Criterion) {
     let key = "a00000042";
     e.upsert("account", key, Row::new().set("nps", 5i64))
         .expect("a live key");
-    let mut table = e.table("account").expect("the kind").clone();
+    let mut table = e.store().table("account").expect("the kind").clone();
 
     let mut g = c.benchmark_group(format!("membership/{n}"));
     let mut flip = false;
@@ -155,7 +155,7 @@ fn refresh_and_edit(c: &mut Criterion) {
             )
         })
     });
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     let plans: Vec<_> = filters
         .iter()
         .map(|f| f.validate(table.schema(), &LimitPolicy::default()).expect("valid"))
@@ -183,7 +183,7 @@ fn refresh_and_edit(c: &mut Criterion) {
         })
     });
     eprintln!("membership/{n}: rule_edit moves up to {moved} members a call");
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     let plan = Filter::and([field("health").ge(1)])
         .validate(table.schema(), &LimitPolicy::default())
         .expect("valid");

@@ -91,7 +91,7 @@ fn bench(c: &mut Criterion) {
     let active = Filter::and([field("last_active").within_last(7, TimeUnit::Days)]);
     let any_active = Filter::and([related("user").any(active.clone())]);
     let health = Filter::and([field("health").lt(30)]);
-    let users_t = e.table("user").expect("the kind");
+    let users_t = e.store().table("user").expect("the kind");
     let active_plan = active
         .validate(users_t.schema(), &LimitPolicy::default())
         .expect("valid");
@@ -122,7 +122,7 @@ fn bench(c: &mut Criterion) {
         e.create_segment(&admin, NewSegment::new(format!("s{i}"), "account").filter(f))
             .expect("valid segments");
     }
-    let mut bare = e.table("user").expect("the kind").clone();
+    let mut bare = e.store().table("user").expect("the kind").clone();
     let mut g = c.benchmark_group(format!("relations/{n}"));
     // Alternately active now and 60 days ago, so each write moves the user
     // in and out of every window.

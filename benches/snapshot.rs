@@ -101,7 +101,7 @@ fn snapshot(c: &mut Criterion) {
     });
     g.bench_function("restore", |b| {
         // Dropping the engine is not part of restoring it.
-        b.iter_with_large_drop(|| Engine::restore_from_bytes(&bytes).expect("a valid snapshot"))
+        b.iter_with_large_drop(|| Engine::restore(&bytes[..]).expect("a valid snapshot"))
     });
     g.bench_function("crc32_only", |b| b.iter(|| black_box(crc32fast::hash(&bytes))));
     g.bench_function("reload_from_rows", |b| {

@@ -31,7 +31,7 @@ const DAY: i64 = 86_400_000_000;
 const FORMATS: [&str; 4] = ["csv", "pdf", "xlsx", "json"];
 
 fn plan(e: &Engine, json: &str) -> segments::Plan {
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     Filter::from_json(json)
         .and_then(|f| f.validate(table.schema(), &LimitPolicy::default()))
         .expect("a valid filter")
@@ -52,16 +52,16 @@ fn properties(c: &mut Criterion) {
             .with("format", FORMATS[r.range(0, 4) as usize])
             .with("rows", r.range(0, 10_000))
     };
-    let before = e.table("account").expect("the kind").memory_usage().events;
+    let before = e.store().table("account").expect("the kind").memory_usage().events;
     for chunk in keys.chunks(200_000) {
         let batch: Vec<_> = chunk
             .iter()
             .flat_map(|k| (0..5).map(move |_| k))
             .map(|k| (k.as_str(), "export", at(&mut r), props(&mut r)))
             .collect();
-        e.record_events_with("account", batch).expect("live keys");
+        e.record_events("account", batch).expect("live keys");
     }
-    let with = e.table("account").expect("the kind").memory_usage().events - before;
+    let with = e.store().table("account").expect("the kind").memory_usage().events - before;
     // The same number of events without properties, for the heap they take.
     let mut bare = Engine::new(Schema::new([accounts::kind()]).expect("a valid schema"));
     bare.insert_many("account", keys.iter().map(|k| (k.as_str(), Row::new())))
@@ -74,7 +74,7 @@ fn properties(c: &mut Criterion) {
             .collect();
         bare.record_events("account", batch).expect("live keys");
     }
-    let without = bare.table("account").expect("the kind").memory_usage().events;
+    let without = bare.store().table("account").expect("the kind").memory_usage().events;
     let events = 5.0 * n as f64;
     eprintln!(
         "trends/{n}: {} events; heap per event {:.1} bytes with two properties, {:.1} without",
@@ -94,7 +94,7 @@ fn properties(c: &mut Criterion) {
         r#"{"combinator":"and","rules":[{"field":"@count:export","operator":">=","value":{"count":1,
             "withinLast":{"amount":30,"unit":"days"}}}]}"#,
     );
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     eprintln!(
         "trends/{n}: export in 30 days matches {}, with format = csv {}",
         eval::evaluate(&all, table, now).map_or(0, |b| b.len()),
@@ -126,7 +126,7 @@ fn properties(c: &mut Criterion) {
                     .iter()
                     .map(|k| (*k, "view", now, Properties::new().with("format", "csv").with("rows", 3)))
                     .collect();
-                black_box(e.record_events_with("account", batch).expect("live keys"));
+                black_box(e.record_events("account", batch).expect("live keys"));
                 e
             },
             criterion::BatchSize::LargeInput,
@@ -156,7 +156,7 @@ fn trends(c: &mut Criterion) {
         });
         e.upsert_many("account", rows).expect("valid rows");
     }
-    let table = e.table("account").expect("the kind");
+    let table = e.store().table("account").expect("the kind");
     let kept: usize = (0..n as u32)
         .map(|i| table.field_history(segments::EntityId(i), "health").len())
         .sum();

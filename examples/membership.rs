@@ -100,7 +100,7 @@ fn main() -> Result<(), segments::Error> {
     feed(&engine, &changes);
 
     step("Clearing the blocks lets the filter link globex again");
-    let changes = engine.clear_all_blocks(&admin, at_risk)?;
+    let changes = engine.clear_blocks(&admin, at_risk, ["globex"])?;
     feed(&engine, &changes);
 
     step("A private segment of the CSM's own, relative to time: seen in the last 7 days");
@@ -169,6 +169,7 @@ fn feed(engine: &Engine, changes: &Changes) {
             .get(c.segment)
             .map_or("(deleted)".to_string(), |s| s.name.clone());
         let key = engine
+            .store()
             .table("account")
             .ok()
             .and_then(|t| t.key(c.entity))

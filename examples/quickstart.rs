@@ -100,7 +100,7 @@ fn main() -> Result<(), segments::Error> {
     let t0 = Instant::now();
     // The engine's clock is fixed at `now`, so that the output is the same on every run.
     let mut engine = accounts::engine(n, 20261123);
-    let table = engine.table("account")?;
+    let table = engine.store().table("account")?;
     let mem = table.memory_usage();
     println!(
         "loaded {} accounts in {:.2} s; memory (estimated) {:.1} MB = keys {:.1} + columns {:.1} + indexes {:.1}",
@@ -157,7 +157,7 @@ fn main() -> Result<(), segments::Error> {
 
     // A week passes: the time-relative segments move without any write.
     let week = now.saturating_add(Duration::from_secs(7 * 86_400));
-    if let Some(next) = engine.next_change(now) {
+    if let Some(next) = engine.segments().next_change(now) {
         println!("\nthe next time-relative change is due at {next}");
     }
     engine.set_clock(Clock::Fixed(week))?;
@@ -176,7 +176,7 @@ fn main() -> Result<(), segments::Error> {
     let filter = Filter::from_json(json)?;
     let (t, hits) = median(11, || engine.query("account").evaluate(&filter, week));
     let hits = hits?;
-    let table = engine.table("account")?;
+    let table = engine.store().table("account")?;
     let first: Vec<&str> = table.keys_of(&hits).take(3).collect();
     println!(
         "\nad hoc: {} accounts in {:.2} ms (median of 11), first {}",

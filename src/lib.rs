@@ -88,8 +88,8 @@
 //! Cargo features, all off by default: `arrow` (loads from Arrow record
 //! batches, `Table::insert_arrow`), `parquet` (loads from Parquet files,
 //! `Table::insert_parquet`; implies `arrow`), both needing Rust 1.88; and
-//! `testing` (the row-scan oracle over an engine and a consistency check,
-//! for tests).
+//! `testing` ([`testing`]: the row-scan oracle over an engine and a
+//! consistency check, for tests).
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(deprecated))))]
@@ -121,6 +121,10 @@ pub mod value;
 /// The arrow-rs crate the Arrow loads take record batches of (feature `arrow`).
 #[cfg(feature = "arrow")]
 pub use arrow_array;
+/// Hooks for tests (feature `testing`): the row-scan oracle over an engine
+/// and a check of every invariant it keeps.
+#[cfg(feature = "testing")]
+pub use engine::testing;
 pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, SchemaOp, TimeOp};
 pub use error::{
     Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaChangeError, SchemaError,

@@ -110,7 +110,7 @@ fn engine(rows: Vec<Row>) -> Engine {
 }
 
 fn keys(e: &Engine, f: &Filter) -> BTreeSet<String> {
-    let t = e.table("account").unwrap();
+    let t = e.store().table("account").unwrap();
     e.query("account")
         .evaluate(f, Timestamp::now())
         .unwrap()
@@ -184,7 +184,7 @@ fn check_explain(e: &Engine, f: &Filter, key: &str, n: &ExplainNode, path: &mut 
             ..
         } => {
             assert_eq!(*matches, want, "{key} at {path:?}");
-            let t = e.table("account").unwrap();
+            let t = e.store().table("account").unwrap();
             let stored = t.get(t.id(key).unwrap(), field).unwrap();
             assert_eq!(*missing, stored == Value::Null);
             if !missing {
@@ -205,7 +205,7 @@ proptest! {
     ) {
         let e = engine(rows);
         let c = e.builder().counts("account", &f, Timestamp::now()).unwrap();
-        prop_assert_eq!(c.live, e.table("account").unwrap().len());
+        prop_assert_eq!(c.live, e.store().table("account").unwrap().len());
         prop_assert_eq!(c.matches, keys(&e, &f).len() as u64);
         check_counts(&e, &f, &c.root, &mut Vec::new());
     }
@@ -330,7 +330,7 @@ fn the_schema_as_a_builder_reads_it() {
         .unwrap();
     let mut e = Engine::new(schema);
     e.insert("user", "u1", Row::new()).unwrap();
-    e.record_event("user", "u1", "login", Timestamp::now()).unwrap();
+    e.record_events("user", [("u1", "login", Timestamp::now())]).unwrap();
     let json = e.builder().schema_json();
     assert_eq!(
         json["kinds"][1]["fields"][1],
@@ -578,11 +578,13 @@ fn explain_gives_the_numbers_behind_events_relations_segments_tags_and_fields() 
             .unwrap();
     }
     for d in [1, 2, 20] {
-        e.record_event(
+        e.record_events(
             "account",
-            "a",
-            "login",
-            Timestamp::from_micros(now.as_micros() - d * 86_400_000_000),
+            [(
+                "a",
+                "login",
+                Timestamp::from_micros(now.as_micros() - d * 86_400_000_000),
+            )],
         )
         .unwrap();
     }

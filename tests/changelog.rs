@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use segments::filter::field;
 use segments::journal::Options;
 use segments::segment::{Actor, Cause, ChangeKind, Changes, NewSegment, Retention, Role, SegmentId, Trigger, Unacked};
-use segments::{Engine, Error, FieldType, Filter, LogError, Row, Schema, Timestamp};
+use segments::{Engine, Error, FieldType, Filter, LogError, LogOp, Op, Row, Schema, Timestamp};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -113,7 +113,7 @@ proptest! {
                 names.insert(info.id, info.name.clone());
             }
             if let Some((changes, trigger)) = run(&mut e, s, i) {
-                let table = e.table("account").unwrap();
+                let table = e.store().table("account").unwrap();
                 for c in changes.iter() {
                     let key = table.key_any(c.entity).unwrap().to_string();
                     want.push((c.segment, key, c.kind, c.cause, trigger, c.at));
@@ -155,7 +155,7 @@ proptest! {
         let mut e = Engine::new(schema());
         let members = |e: &Engine| -> BTreeSet<String> {
             match e.segments().members(SegmentId(s)) {
-                Ok(m) => e.table("account").unwrap().keys_of(m).map(str::to_string).collect(),
+                Ok(m) => e.store().table("account").unwrap().keys_of(m).map(str::to_string).collect(),
                 Err(_) => BTreeSet::new(),
             }
         };
@@ -258,7 +258,7 @@ proptest! {
             prop_assert_eq!(series.iter().map(|p| p.1).collect::<Vec<_>>(), held.iter().map(|m| m.len()).collect::<Vec<_>>());
         }
         // Periods, against the steps at which each entity was a member.
-        let table = e.table("account").unwrap();
+        let table = e.store().table("account").unwrap();
         for k in 0..12u8 {
             let key = format!("k{k}");
             let Some(id) = table.id_any(&key) else { continue };
@@ -399,9 +399,10 @@ fn cursors_move_forward_and_name_errors() {
         [3]
     );
     assert_eq!(e.log().consumers().collect::<Vec<_>>(), [("crm", 2)]);
-    e.forget_consumer("crm").unwrap();
+    let forget = || Op::Log(LogOp::ForgetConsumer { consumer: "crm".into() });
+    e.apply(forget()).unwrap();
     assert!(matches!(
-        e.forget_consumer("crm"),
+        e.apply(forget()),
         Err(Error::Log(LogError::UnknownConsumer { .. }))
     ));
 }

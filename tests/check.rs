@@ -37,7 +37,7 @@ fn engine() -> Engine {
     .unwrap();
     e.insert("account", "b", Row::new().set("nps", 9).set("plan", "free"))
         .unwrap();
-    e.record_event("account", "a", "login", Timestamp::now()).unwrap();
+    e.record_events("account", [("a", "login", Timestamp::now())]).unwrap();
     e
 }
 
@@ -411,7 +411,7 @@ proptest! {
             e.insert("account", &format!("k{i}"), r).unwrap();
         }
         let now = Timestamp::now();
-        let live = e.table("account").unwrap().len();
+        let live = e.store().table("account").unwrap().len();
         for w in e.builder().check("account", &f).unwrap() {
             let sub = at(&f, &w.path);
             let n = e.query("account").evaluate(&sub, now).unwrap().len();

@@ -142,3 +142,234 @@ fn the_old_actor_view_answers_as_its_handles_and_still_hides() {
     assert!(as_mia.explain_member(mine, "b", now).is_err());
     assert!(as_mia.export(mine, &Export::new(["mrr"]), Vec::new()).is_err());
 }
+
+/// The state as bytes: two engines with equal snapshots are equal.
+fn bytes(e: &Engine) -> Vec<u8> {
+    let mut out = Vec::new();
+    e.save(&mut out).unwrap();
+    out
+}
+
+/// Each folded write, applied to one copy, and its replacement to
+/// another: the same changes and the same state.
+#[test]
+fn the_folded_writes_do_what_their_replacements_do() {
+    use segments::engine::{JsonLines, LogOp, ManageOp, Op, TimeOp};
+    use segments::segment::{Changes, SegmentId};
+    use segments::store::Properties;
+    use segments::Clock;
+
+    let (mut base, ada, _) = engine();
+    let at: Timestamp = "2026-11-20T09:00:00Z".parse().unwrap();
+    base.set_clock(Clock::Fixed(at)).unwrap();
+    base.create_segment(
+        &ada,
+        NewSegment::new("Active", "account").filter(
+            Filter::from_json(
+                r#"{"combinator":"and","rules":[{"field":"@count:login","operator":">=","value":{"count":1}}]}"#,
+            )
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    let (big, active) = (SegmentId(1), SegmentId(3));
+    fn props() -> Properties {
+        Properties::new().with("format", "csv")
+    }
+    fn changed(c: &Changes) -> Vec<String> {
+        c.iter().map(|c| format!("{c:?}")).collect()
+    }
+    type Old = Box<dyn Fn(&mut Engine) -> Vec<String>>;
+    let cases: Vec<(&str, Old, Old)> = vec![
+        (
+            "record_event",
+            Box::new(move |e| changed(&e.record_event("account", "a", "login", at).unwrap())),
+            Box::new(move |e| changed(&e.record_events("account", [("a", "login", at)]).unwrap())),
+        ),
+        (
+            "record_event_with",
+            Box::new(move |e| changed(&e.record_event_with("account", "b", "login", at, props()).unwrap())),
+            Box::new(move |e| changed(&e.record_events("account", [("b", "login", at, props())]).unwrap())),
+        ),
+        (
+            "record_events_with",
+            Box::new(move |e| changed(&e.record_events_with("account", [("c", "login", at, props())]).unwrap())),
+            Box::new(move |e| changed(&e.record_events("account", [("c", "login", at, props())]).unwrap())),
+        ),
+        (
+            "record_events_json_lines",
+            Box::new(|e| {
+                let l = r#"{"key":"a","event":"login","at":1}"#;
+                changed(&e.record_events_json_lines("account", l.as_bytes()).unwrap())
+            }),
+            Box::new(|e| {
+                let l = r#"{"key":"a","event":"login","at":1}"#;
+                changed(
+                    &e.load_json_lines("account", l.as_bytes(), JsonLines::events())
+                        .unwrap()
+                        .0,
+                )
+            }),
+        ),
+        (
+            "insert_json_lines",
+            Box::new(|e| {
+                changed(
+                    &e.insert_json_lines("account", &br#"{"key":"d","mrr":7000}"#[..])
+                        .unwrap(),
+                )
+            }),
+            Box::new(|e| {
+                let l = &br#"{"key":"d","mrr":7000}"#[..];
+                changed(&e.load_json_lines("account", l, JsonLines::insert()).unwrap().0)
+            }),
+        ),
+        (
+            "upsert_json_lines",
+            Box::new(|e| {
+                changed(
+                    &e.upsert_json_lines("account", &br#"{"key":"a","mrr":9000}"#[..])
+                        .unwrap(),
+                )
+            }),
+            Box::new(|e| {
+                let l = &br#"{"key":"a","mrr":9000}"#[..];
+                changed(&e.load_json_lines("account", l, JsonLines::upsert()).unwrap().0)
+            }),
+        ),
+        (
+            "insert_json_lines_lenient",
+            Box::new(|e| {
+                let l = &b"{\"key\":\"d\",\"mrr\":7000}\n{\"key\":\"a\"}\n"[..];
+                let (c, r) = e.insert_json_lines_lenient("account", l, 5).unwrap();
+                let mut out = changed(&c);
+                out.push(format!("{} {}", r.total, r.lines[0].error));
+                out
+            }),
+            Box::new(|e| {
+                let l = &b"{\"key\":\"d\",\"mrr\":7000}\n{\"key\":\"a\"}\n"[..];
+                let (c, r) = e.load_json_lines("account", l, JsonLines::insert().lenient(5)).unwrap();
+                let mut out = changed(&c);
+                out.push(format!("{} {}", r.total, r.lines[0].error));
+                out
+            }),
+        ),
+        (
+            "upsert_json_lines_lenient",
+            Box::new(|e| {
+                let l = &b"{\"key\":\"a\",\"mrr\":1}\n{\"key\":\"b\",\"mrr\":\"x\"}\n"[..];
+                changed(&e.upsert_json_lines_lenient("account", l, 5).unwrap().0)
+            }),
+            Box::new(|e| {
+                let l = &b"{\"key\":\"a\",\"mrr\":1}\n{\"key\":\"b\",\"mrr\":\"x\"}\n"[..];
+                changed(
+                    &e.load_json_lines("account", l, JsonLines::upsert().lenient(5))
+                        .unwrap()
+                        .0,
+                )
+            }),
+        ),
+        (
+            "expire_events",
+            Box::new(move |e| {
+                e.record_events("account", [("a", "login", Timestamp::from_micros(at.as_micros() - 10))])
+                    .unwrap();
+                changed(&e.expire_events("account", std::time::Duration::from_micros(5)).unwrap())
+            }),
+            Box::new(move |e| {
+                e.record_events("account", [("a", "login", Timestamp::from_micros(at.as_micros() - 10))])
+                    .unwrap();
+                let before = Timestamp::from_micros(e.now().as_micros() - 5);
+                changed(&e.drop_events_before("account", before).unwrap())
+            }),
+        ),
+        (
+            "add_member_ids",
+            Box::new(move |e| {
+                changed(
+                    &e.add_member_ids(&ada2(), active, &[0u32].into_iter().collect())
+                        .unwrap(),
+                )
+            }),
+            Box::new(move |e| {
+                let op = ManageOp::AddMemberIds {
+                    actor: ada2(),
+                    segment: active,
+                    ids: [0u32].into_iter().collect(),
+                };
+                changed(&e.apply(Op::Manage(op)).unwrap().changes)
+            }),
+        ),
+        (
+            "remove_member_ids",
+            Box::new(move |e| {
+                changed(
+                    &e.remove_member_ids(&ada2(), big, &[1u32].into_iter().collect())
+                        .unwrap(),
+                )
+            }),
+            Box::new(move |e| changed(&e.remove_members(&ada2(), big, ["b"]).unwrap())),
+        ),
+        (
+            "clear_all_blocks",
+            Box::new(move |e| {
+                e.remove_members(&ada2(), big, ["b", "c"]).unwrap();
+                changed(&e.clear_all_blocks(&ada2(), big).unwrap())
+            }),
+            Box::new(move |e| {
+                e.remove_members(&ada2(), big, ["b", "c"]).unwrap();
+                changed(&e.clear_blocks(&ada2(), big, ["b", "c"]).unwrap())
+            }),
+        ),
+        (
+            "refresh_all",
+            Box::new(move |e| changed(&e.refresh_all(at).unwrap())),
+            Box::new(move |e| changed(&e.apply(Op::Time(TimeOp::RefreshAll { now: at })).unwrap().changes)),
+        ),
+        (
+            "forget_consumer",
+            Box::new(|e| {
+                e.ack("crm", 1).unwrap();
+                e.forget_consumer("crm").unwrap();
+                e.log().consumers().map(|(c, s)| format!("{c} {s}")).collect()
+            }),
+            Box::new(|e| {
+                e.ack("crm", 1).unwrap();
+                e.apply(Op::Log(LogOp::ForgetConsumer { consumer: "crm".into() }))
+                    .unwrap();
+                e.log().consumers().map(|(c, s)| format!("{c} {s}")).collect()
+            }),
+        ),
+    ];
+    for (name, old, new) in cases {
+        let (mut a, mut b) = (base.clone(), base.clone());
+        let (was, is) = (old(&mut a), new(&mut b));
+        assert_eq!(was, is, "{name}: changes");
+        assert!(bytes(&a) == bytes(&b), "{name}: the states differ");
+        match name {
+            // A refresh with nothing stale changes nothing.
+            "refresh_all" => {}
+            // The consumer acked, then forgotten: none left.
+            "forget_consumer" => assert!(was.is_empty(), "{was:?}"),
+            _ => assert!(bytes(&a) != bytes(&base), "{name} changed nothing"),
+        }
+    }
+    // The reads that moved.
+    assert_eq!(
+        base.table("account").unwrap().len(),
+        base.store().table("account").unwrap().len()
+    );
+    assert_eq!(base.seq(), base.log().journal_seq());
+    assert_eq!(base.next_change(at), base.segments().next_change(at));
+    assert_eq!(base.policy(), base.builder().policy());
+    let saved = bytes(&base);
+    assert_eq!(bytes(&Engine::restore_from_bytes(&saved).unwrap()), saved);
+    let path = std::env::temp_dir().join(format!("segments-deprecated-{}.snap", std::process::id()));
+    base.save_to_path(&path).unwrap();
+    assert_eq!(bytes(&Engine::restore_from_path(&path).unwrap()), saved);
+    std::fs::remove_file(&path).unwrap();
+}
+
+fn ada2() -> Actor {
+    Actor::new("ada", Role::Admin)
+}

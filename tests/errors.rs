@@ -482,9 +482,18 @@ fn segment_errors_say_what_and_where_and_change_nothing() {
     let got = e.add_members(&admin, s, ["a", "zz"]).unwrap_err();
     assert!(matches!(got, E::UnknownKey { .. }));
     check(&mut e, got, "account `zz`: no such entity");
-    let got = e
-        .remove_member_ids(&admin, s, &[0u32, 7].into_iter().collect())
-        .unwrap_err();
+    let segment_error = |got: segments::Error| match got {
+        segments::Error::Segment(got) => got,
+        other => panic!("not a segment error: {other}"),
+    };
+    let got = segment_error(
+        e.apply(segments::Op::Manage(segments::ManageOp::RemoveMemberIds {
+            actor: admin.clone(),
+            segment: s,
+            ids: [0u32, 7].into_iter().collect(),
+        }))
+        .unwrap_err(),
+    );
     assert!(matches!(got, E::UnknownEntity { id: 7, .. }));
     check(&mut e, got, "account entity 7: no such entity");
     let got = e.move_segment(&admin, s, 1).unwrap_err();

@@ -8,6 +8,7 @@
 //! - JSON Lines ingest of properties, all or none, with the line of the
 //!   first error; bounds; the filter's JSON form and its errors.
 
+use segments::engine::JsonLines;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -287,14 +288,17 @@ fn record(e: &mut Engine, events: &[(usize, i64, P)]) {
     // Half one at a time, half in one batch: both paths.
     let (one, batch) = events.split_at(events.len() / 2);
     for (k, h, p) in one {
-        e.record_event_with("account", KEYS[*k], "export", t(h * 3_600_000_000), p.to_properties())
-            .unwrap();
+        e.record_events(
+            "account",
+            [(KEYS[*k], "export", t(h * 3_600_000_000), p.to_properties())],
+        )
+        .unwrap();
     }
     let batch: Vec<_> = batch
         .iter()
         .map(|(k, h, p)| (KEYS[*k], "export", t(h * 3_600_000_000), p.to_properties()))
         .collect();
-    e.record_events_with("account", batch).unwrap();
+    e.record_events("account", batch).unwrap();
 }
 
 fn members(e: &Engine, s: SegmentId) -> Vec<String> {
@@ -342,8 +346,8 @@ proptest! {
             let want = model(&evs, c, f, 0);
             prop_assert_eq!(members(&e, s), want.clone(), "{}", c.json(f));
             let filter = Filter::from_json(&c.json(f)).unwrap();
-            let plan = filter.validate(e.table("account").unwrap().schema(), &LimitPolicy::default()).unwrap();
-            let table = e.table("account").unwrap();
+            let plan = filter.validate(e.store().table("account").unwrap().schema(), &LimitPolicy::default()).unwrap();
+            let table = e.store().table("account").unwrap();
             let got = eval::evaluate(&plan, table, t(0)).unwrap();
             prop_assert_eq!(&got, &eval::scan(&plan, table, t(0)).unwrap());
             let keys: Vec<String> = table.keys_of(&got).map(String::from).collect();
@@ -352,7 +356,7 @@ proptest! {
 
         // Nothing changes before next_change: not just before it, nor
         // halfway there.
-        let next = e.next_change(t(0)).map_or(later * DAY, |n| n.as_micros() - NOW);
+        let next = e.segments().next_change(t(0)).map_or(later * DAY, |n| n.as_micros() - NOW);
         for at in [next - 1, next / 2] {
             if at > 0 {
                 for (c, f) in &conds {
@@ -376,11 +380,11 @@ proptest! {
         for &s in &segs {
             prop_assert_eq!(members(&r, s), members(&e, s));
         }
-        let table = r.table("account").unwrap();
+        let table = r.store().table("account").unwrap();
         for (k, _, _) in &evs {
             let id = table.id(KEYS[*k]).unwrap();
             let a: Vec<_> = table.event_properties(id, "export").collect();
-            let b: Vec<_> = e.table("account").unwrap().event_properties(id, "export").collect();
+            let b: Vec<_> = e.store().table("account").unwrap().event_properties(id, "export").collect();
             prop_assert_eq!(a, b);
         }
 
@@ -432,8 +436,9 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
     let (j, _) = Engine::open(&dir.0, Options::new(schema())).unwrap();
     let s = j.segments().iter().next().unwrap().id;
     assert_eq!(members(&j, s), ["a"]);
-    let id = j.table("account").unwrap().id("b").unwrap();
+    let id = j.store().table("account").unwrap().id("b").unwrap();
     let (_, p) = j
+        .store()
         .table("account")
         .unwrap()
         .event_properties(id, "export")
@@ -467,14 +472,18 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
         let (mut o, _) = Engine::open(&old.0, opts()).unwrap();
         let s = o.segments().iter().next().unwrap().id;
         assert_eq!(members(&o, s), ["a"]);
-        assert_eq!(o.table("account").unwrap().event_count(), 4);
-        o.record_event_with("account", "b", "export", t(0), Properties::new().with("format", "csv"))
-            .unwrap();
+        assert_eq!(o.store().table("account").unwrap().event_count(), 4);
+        o.record_events(
+            "account",
+            [("b", "export", t(0), Properties::new().with("format", "csv"))],
+        )
+        .unwrap();
         assert_eq!(members(&o, s), ["a", "b"]);
     }
     let (o, _) = Engine::open(&old.0, opts()).unwrap();
-    let id = o.table("account").unwrap().id("b").unwrap();
+    let id = o.store().table("account").unwrap().id("b").unwrap();
     let props: Vec<_> = o
+        .store()
         .table("account")
         .unwrap()
         .event_properties(id, "export")
@@ -486,7 +495,7 @@ fn the_journal_replays_properties_and_old_forms_still_read() {
     let bytes = std::fs::read("tests/fixtures/snapshot-v3.bin").unwrap();
     let r = Engine::restore(&bytes[..]).unwrap();
     assert_eq!(members(&r, r.segments().iter().next().unwrap().id), ["a"]);
-    assert_eq!(r.table("account").unwrap().event_count(), 4);
+    assert_eq!(r.store().table("account").unwrap().event_count(), 4);
 }
 
 #[test]
@@ -525,7 +534,7 @@ fn ops_carry_properties_in_json_and_binary() {
 
 fn lines_engine() -> Engine {
     let mut e = engine();
-    e.record_event("account", "a", "login", t(0)).unwrap();
+    e.record_events("account", [("a", "login", t(0))]).unwrap();
     e
 }
 
@@ -538,8 +547,9 @@ fn json_lines_take_properties_all_or_none() {
         r#"{"key":"b","event":"export","at":1800000000000000}"#,
         "\n"
     );
-    e.record_events_json_lines("account", good.as_bytes()).unwrap();
-    let table = e.table("account").unwrap();
+    e.load_json_lines("account", good.as_bytes(), JsonLines::events())
+        .unwrap();
+    let table = e.store().table("account").unwrap();
     let (_, p) = table.event_properties(table.id("a").unwrap(), "export").next().unwrap();
     assert_eq!(
         p,
@@ -550,7 +560,7 @@ fn json_lines_take_properties_all_or_none() {
             .with("paid", true)
     );
 
-    let before = e.table("account").unwrap().event_count();
+    let before = e.store().table("account").unwrap().event_count();
     for (bad, want) in [
         (
             r#"{"key":"a","event":"x","at":1,"properties":{"nested":{"a":1}}}"#,
@@ -574,10 +584,12 @@ fn json_lines_take_properties_all_or_none() {
         ),
     ] {
         let input = format!("{{\"key\":\"b\",\"event\":\"x\",\"at\":1}}\n{bad}\n");
-        let err = e.record_events_json_lines("account", input.as_bytes()).unwrap_err();
+        let err = e
+            .load_json_lines("account", input.as_bytes(), JsonLines::events())
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with(want), "{text}\nwanted {want}");
-        assert_eq!(e.table("account").unwrap().event_count(), before, "{bad}");
+        assert_eq!(e.store().table("account").unwrap().event_count(), before, "{bad}");
     }
 }
 
@@ -586,24 +598,27 @@ fn bounds_are_refused_and_change_nothing() {
     let mut e = lines_engine();
     let before = format!("{e:?}");
     let many: Properties = (0..=MAX_PROPERTIES).map(|i| (format!("p{i}"), i as i64)).collect();
-    let err = e.record_event_with("account", "a", "export", t(0), many).unwrap_err();
+    let err = e.record_events("account", [("a", "export", t(0), many)]).unwrap_err();
     assert!(matches!(err, StoreError::BadProperty { .. }), "{err}");
     let err = e
-        .record_event_with("account", "a", "export", t(0), Properties::new().with("x", f64::NAN))
+        .record_events(
+            "account",
+            [("a", "export", t(0), Properties::new().with("x", f64::NAN))],
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "key `a`, event `export`, property `x`: a float must be finite"
     );
     let err = e
-        .record_event_with("account", "a", "export", t(0), Properties::new().with("when", t(0)))
+        .record_events("account", [("a", "export", t(0), Properties::new().with("when", t(0)))])
         .unwrap_err();
     assert!(err.to_string().ends_with("not a timestamp"), "{err}");
     let batch = vec![
         ("a", "export", t(0), Properties::new()),
         ("b", "export", t(0), Properties::new().with("s", "x".repeat(5000))),
     ];
-    let err = e.record_events_with("account", batch).unwrap_err();
+    let err = e.record_events("account", batch).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("row 1: key `b`, event `export`, property `s`: a string of 5000 bytes"),
@@ -707,7 +722,7 @@ fn instants_in_properties_compare_as_instants() {
         ("b", "2027-02-10T00:00:00Z"),
         ("c", "soon"),
     ] {
-        e.record_event_with("account", k, "invoice", t(0), Properties::new().with("due", due))
+        e.record_events("account", [(k, "invoice", t(0), Properties::new().with("due", due))])
             .unwrap();
     }
     let f = Filter::from_json(
@@ -716,9 +731,9 @@ fn instants_in_properties_compare_as_instants() {
     )
     .unwrap();
     let plan = f
-        .validate(e.table("account").unwrap().schema(), &LimitPolicy::default())
+        .validate(e.store().table("account").unwrap().schema(), &LimitPolicy::default())
         .unwrap();
-    let table = e.table("account").unwrap();
+    let table = e.store().table("account").unwrap();
     let got = eval::evaluate(&plan, table, t(0)).unwrap();
     assert_eq!(table.keys_of(&got).collect::<Vec<_>>(), ["a"]);
 }

@@ -9,6 +9,7 @@
 //! - JSON Lines events are the same as the same events recorded one by
 //!   one, all or none, with the line of the first error.
 
+use segments::engine::JsonLines;
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
@@ -137,13 +138,13 @@ proptest! {
         let fresh = build(&kept);
         let after = members(&e);
         prop_assert_eq!(&after, &members(&fresh));
-        let want_events = fresh.table("account").unwrap().event_count() + fresh.table("user").unwrap().event_count();
-        prop_assert_eq!(e.table("account").unwrap().event_count() + e.table("user").unwrap().event_count(), want_events);
+        let want_events = fresh.store().table("account").unwrap().event_count() + fresh.store().table("user").unwrap().event_count();
+        prop_assert_eq!(e.store().table("account").unwrap().event_count() + e.store().table("user").unwrap().event_count(), want_events);
         // The changes returned are the difference, exits and entries.
         let name = |id| e.segments().get(id).unwrap().name.clone();
         let key = |c: &segments::segment::Change| {
             let kind = e.segments().get(c.segment).unwrap().kind.clone();
-            e.table(&kind).unwrap().key(c.entity).unwrap().to_string()
+            e.store().table(&kind).unwrap().key(c.entity).unwrap().to_string()
         };
         let mut exited = BTreeSet::new();
         let mut entered = BTreeSet::new();
@@ -170,9 +171,9 @@ fn expiry_is_a_drop_at_the_clock_less_the_age() {
         (false, 0, "login", -10),
         (false, 1, "login", -5),
     ]);
-    e.expire_events("account", std::time::Duration::from_secs(30 * 86_400))
-        .unwrap();
-    let t0 = e.table("account").unwrap();
+    let before = Timestamp::from_micros(e.now().as_micros() - 30 * 86_400 * 1_000_000);
+    e.drop_events_before("account", before).unwrap();
+    let t0 = e.store().table("account").unwrap();
     assert_eq!(t0.event_count(), 2);
     let a0 = t0.id("a0").unwrap();
     assert_eq!(t0.event_times(a0, "login").collect::<Vec<_>>(), [t(-10)]);
@@ -188,7 +189,9 @@ fn json_lines_events_are_recorded_events_all_or_none() {
     ]
     .join("\n");
     let mut a = build(&[]);
-    let changes = a.record_events_json_lines("account", lines.as_bytes()).unwrap();
+    let (changes, _) = a
+        .load_json_lines("account", lines.as_bytes(), JsonLines::events())
+        .unwrap();
     let mut b = build(&[]);
     let one = |s: &str| s.parse::<Timestamp>().unwrap();
     let by_one = b
@@ -203,7 +206,7 @@ fn json_lines_events_are_recorded_events_all_or_none() {
         .unwrap();
     assert_eq!(members(&a), members(&b));
     assert_eq!(changes.len(), by_one.len());
-    assert_eq!(a.table("account").unwrap().event_count(), 3);
+    assert_eq!(a.store().table("account").unwrap().event_count(), 3);
 
     let before = format!("{:?}", a.clone());
     let cases = [
@@ -216,13 +219,15 @@ fn json_lines_events_are_recorded_events_all_or_none() {
         ("[1]", "line 1: invalid JSON: invalid type"),
     ];
     for (input, want) in cases {
-        let err = a.record_events_json_lines("account", input.as_bytes()).unwrap_err();
+        let err = a
+            .load_json_lines("account", input.as_bytes(), JsonLines::events())
+            .unwrap_err();
         assert!(matches!(err, StoreError::AtLine { .. }), "{err:?}");
         assert!(err.to_string().starts_with(want), "{err} / {want}");
         assert_eq!(format!("{:?}", a.clone()), before, "{input}");
     }
     assert!(matches!(
-        a.record_events_json_lines("team", "".as_bytes()),
+        a.load_json_lines("team", "".as_bytes(), JsonLines::events()),
         Err(StoreError::UnknownKind { .. })
     ));
 }
@@ -264,7 +269,7 @@ fn forgetting_an_event_name_is_building_without_it_and_refused_while_read() {
     let left: BTreeSet<_> = changes
         .iter()
         .filter(|c| c.segment == first && c.kind == ChangeKind::Exited)
-        .map(|c| e.table("account").unwrap().key(c.entity).unwrap().to_string())
+        .map(|c| e.store().table("account").unwrap().key(c.entity).unwrap().to_string())
         .collect();
     assert_eq!(left, ["a1".to_string(), "a2".to_string()].into_iter().collect());
     // Forgetting a name never recorded changes nothing.

@@ -164,7 +164,7 @@ proptest! {
         desc in any::<bool>(),
     ) {
         let (e, seg) = engine(&rows, &members);
-        let t = e.table("account").unwrap();
+        let t = e.store().table("account").unwrap();
         let ord = if order == 6 { ExportOrder::Key } else { ExportOrder::Field { field: FIELDS[order].into(), descending: desc } };
         for format in [ExportFormat::Csv, ExportFormat::JsonLines] {
             let spec = Export::new(FIELDS).format(format).order(ord.clone());

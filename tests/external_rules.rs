@@ -217,7 +217,7 @@ proptest! {
             prop_assert_eq!(&after, &m.members(), "after {:?}", step);
             let Ok(changes) = out else { continue };
             // The changes are exactly the difference, each with its cause.
-            let table = e.table("user").unwrap();
+            let table = e.store().table("user").unwrap();
             let mut entered = BTreeSet::new();
             let mut exited = BTreeSet::new();
             for c in changes.iter() {
@@ -238,7 +238,7 @@ proptest! {
             }
         }
         let now = segments::Timestamp::now();
-        prop_assert!(e.check_consistency(now).is_ok(), "{:?}", e.check_consistency(now));
+        prop_assert!(segments::testing::check_consistency(&e, now).is_ok(), "{:?}", segments::testing::check_consistency(&e, now));
 
         // A snapshot keeps the given matches, and both go on alike.
         let mut bytes = Vec::new();

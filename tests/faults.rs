@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use segments::journal::{Durability, Options};
-use segments::{Clock, Engine, FieldType, JournalError, Row, Schema, StoreError, Timestamp};
+use segments::{Clock, Engine, Error, FieldType, JournalError, Op, Row, Schema, StoreError, TimeOp, Timestamp};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -81,12 +81,16 @@ fn child() {
     limit_file_size(journal_len(Path::new(&dir)) + 2_000);
     let mut refused = 0;
     for i in 20..200 {
-        let before = (bytes(&e), journal_len(Path::new(&dir)), e.seq());
+        let before = (bytes(&e), journal_len(Path::new(&dir)), e.log().journal_seq());
         match e.insert("account", &format!("k{i}"), note(i)) {
             Ok(_) => written.push(i),
             Err(StoreError::Journal(JournalError::Io { .. })) => {
                 refused += 1;
-                assert_eq!(before, (bytes(&e), journal_len(Path::new(&dir)), e.seq()), "write {i}");
+                assert_eq!(
+                    before,
+                    (bytes(&e), journal_len(Path::new(&dir)), e.log().journal_seq()),
+                    "write {i}"
+                );
             }
             Err(other) => panic!("write {i}: {other:?}"),
         }
@@ -94,7 +98,7 @@ fn child() {
     assert!(refused > 100, "the limit was reached ({refused} refused)");
     // Time ops are refused the same way: the error is returned and the
     // clock stays as it was.
-    let before = (bytes(&e), e.seq());
+    let before = (bytes(&e), e.log().journal_seq());
     let later = Timestamp::from_micros(2_000_000);
     let set = e.set_clock(Clock::Fixed(later));
     assert!(matches!(set, Err(JournalError::Io { .. })), "set_clock: {set:?}");
@@ -104,9 +108,12 @@ fn child() {
         matches!(refreshed, Err(JournalError::Io { .. })),
         "refresh: {refreshed:?}"
     );
-    let all = e.refresh_all(later);
-    assert!(matches!(all, Err(JournalError::Io { .. })), "refresh_all: {all:?}");
-    assert_eq!(before, (bytes(&e), e.seq()));
+    let all = e.apply(Op::Time(TimeOp::RefreshAll { now: later }));
+    assert!(
+        matches!(all, Err(Error::Journal(JournalError::Io { .. }))),
+        "refresh_all: {all:?}"
+    );
+    assert_eq!(before, (bytes(&e), e.log().journal_seq()));
     // A checkpoint cannot write its snapshot either, and leaves the
     // directory recoverable.
     limit_file_size(1_000);
@@ -151,9 +158,9 @@ fn a_full_disk_refuses_writes_cleanly_and_the_next_write_after_it_works() {
         for &i in &written {
             model.insert("account", &format!("k{i}"), note(i)).unwrap();
         }
-        let t = e.table("account").unwrap();
+        let t = e.store().table("account").unwrap();
         let keys: Vec<&str> = t.keys_of(t.live()).collect();
-        let want_t = model.table("account").unwrap();
+        let want_t = model.store().table("account").unwrap();
         assert_eq!(keys, want_t.keys_of(want_t.live()).collect::<Vec<_>>(), "{mode}");
         drop(e);
         let _ = std::fs::remove_dir_all(&dir);

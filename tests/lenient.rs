@@ -4,6 +4,7 @@
 //! reported (and why); the table, the engine, and the engine reopened from
 //! its journal must all end in the model's state.
 
+use segments::engine::JsonLines;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -150,16 +151,16 @@ proptest! {
                 e.insert("account", k, Row::new().set("nps", *v)).unwrap();
             }
             let (_, r) = if upsert {
-                e.upsert_json_lines_lenient("account", text.as_bytes(), bound)
+                e.load_json_lines("account", text.as_bytes(), JsonLines::upsert().lenient(bound))
             } else {
-                e.insert_json_lines_lenient("account", text.as_bytes(), bound)
+                e.load_json_lines("account", text.as_bytes(), JsonLines::insert().lenient(bound))
             }
             .unwrap();
             prop_assert_eq!(r.total, want_rejected.len() as u64);
-            prop_assert_eq!(state_of(e.table("account").unwrap()), want.clone());
+            prop_assert_eq!(state_of(e.store().table("account").unwrap()), want.clone());
         }
         let (e, _) = Engine::open(&dir.0, Options::new(schema)).unwrap();
-        prop_assert_eq!(state_of(e.table("account").unwrap()), want);
+        prop_assert_eq!(state_of(e.store().table("account").unwrap()), want);
     }
 }
 
@@ -212,5 +213,107 @@ proptest! {
         let want_left: std::collections::BTreeSet<String> =
             existing.iter().map(|k| format!("k{k}")).filter(|k| !gone.contains(k)).collect();
         prop_assert_eq!(left, want_left);
+    }
+}
+
+/// A line of an events file.
+#[derive(Debug, Clone)]
+enum EventLine {
+    /// An event of a live entity (`k0`..`k3` are live).
+    Good(u8),
+    /// An event of no live entity.
+    UnknownKey,
+    BadJson,
+    EmptyName(u8),
+    /// A property that is not a scalar.
+    NestedProperty(u8),
+    Blank,
+    TooLong(u8),
+}
+
+impl EventLine {
+    fn text(&self) -> String {
+        let at = "\"at\":\"2026-11-02T09:00:00Z\"";
+        match self {
+            EventLine::Good(k) => format!(r#"{{"key":"k{k}","event":"login",{at}}}"#),
+            EventLine::UnknownKey => format!(r#"{{"key":"nobody","event":"login",{at}}}"#),
+            EventLine::BadJson => "{\"key\":".into(),
+            EventLine::EmptyName(k) => format!(r#"{{"key":"k{k}","event":" ",{at}}}"#),
+            EventLine::NestedProperty(k) => {
+                format!(r#"{{"key":"k{k}","event":"login",{at},"properties":{{"a":[1]}}}}"#)
+            }
+            EventLine::Blank => String::new(),
+            EventLine::TooLong(k) => format!(r#"{{"key":"k{k}",{}"event":"login",{at}}}"#, " ".repeat(LIMIT)),
+        }
+    }
+}
+
+fn event_line() -> impl Strategy<Value = EventLine> {
+    prop_oneof![
+        6 => (0u8..4).prop_map(EventLine::Good),
+        1 => Just(EventLine::UnknownKey),
+        1 => Just(EventLine::BadJson),
+        1 => (0u8..4).prop_map(EventLine::EmptyName),
+        1 => (0u8..4).prop_map(EventLine::NestedProperty),
+        1 => Just(EventLine::Blank),
+        1 => (0u8..4).prop_map(EventLine::TooLong),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Events from JSON Lines: lenient, exactly the good lines are recorded
+    /// and the others reported in line order; strict, the first bad line
+    /// refuses them all with its number; reopened, the journal holds what
+    /// was recorded.
+    #[test]
+    fn an_events_file_loads_its_good_lines_or_none(
+        lines in prop::collection::vec(event_line(), 0..30),
+        bound in 0usize..6,
+        case in any::<u32>(),
+    ) {
+        let text: String = lines.iter().map(|l| l.text() + "\n").collect();
+        let bad: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !matches!(l, EventLine::Good(_) | EventLine::Blank))
+            .map(|(i, _)| i + 1)
+            .collect();
+        let good = lines.iter().filter(|l| matches!(l, EventLine::Good(_))).count() as u64;
+
+        let dir = TempDir(std::env::temp_dir().join(format!("segments-lenient-events-{}-{case}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let schema = Schema::new([kind()]).unwrap();
+        {
+            let (mut e, _) = Engine::open(&dir.0, Options::new(schema.clone())).unwrap();
+            e.set_max_line_bytes(LIMIT);
+            for k in 0..4 {
+                e.insert("account", &format!("k{k}"), Row::new()).unwrap();
+            }
+            let strict = e.load_json_lines("account", text.as_bytes(), JsonLines::events());
+            match (strict, bad.first()) {
+                (Ok(_), None) => {
+                    prop_assert_eq!(e.store().table("account").unwrap().event_count(), good);
+                    return Ok(());
+                }
+                (Err(StoreError::AtLine { line, .. }), Some(&first)) => {
+                    prop_assert_eq!(line, first);
+                    prop_assert_eq!(e.store().table("account").unwrap().event_count(), 0);
+                }
+                (other, first) => prop_assert!(false, "{:?} for the first bad line {:?}", other, first),
+            }
+            let (_, r) = e.load_json_lines("account", text.as_bytes(), JsonLines::events().lenient(bound)).unwrap();
+            prop_assert_eq!(r.total, bad.len() as u64);
+            let reported: Vec<usize> = r.lines.iter().map(|l| l.line).collect();
+            prop_assert_eq!(&reported[..], &bad[..bad.len().min(bound)]);
+            for l in &r.lines {
+                let long = matches!(lines[l.line - 1], EventLine::TooLong(_));
+                prop_assert_eq!(matches!(l.error, StoreError::LineTooLong { .. }), long, "{:?}", l.error);
+            }
+            prop_assert_eq!(e.store().table("account").unwrap().event_count(), good);
+        }
+        let (e, _) = Engine::open(&dir.0, Options::new(schema)).unwrap();
+        prop_assert_eq!(e.store().table("account").unwrap().event_count(), good);
     }
 }

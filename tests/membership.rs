@@ -365,7 +365,7 @@ fn apply_patch(e: &mut Entity, p: &Patch) {
 }
 
 fn engine_changes(engine: &Engine, changes: &Changes) -> Vec<(SegmentId, ChangeKind, Cause, String)> {
-    let t = engine.table("account").unwrap();
+    let t = engine.store().table("account").unwrap();
     changes
         .iter()
         .map(|c| (c.segment, c.kind, c.cause, t.key_any(c.entity).unwrap().to_string()))
@@ -411,7 +411,7 @@ impl Run {
     }
 
     fn ids(&self, keys: &[usize]) -> Option<roaring::RoaringBitmap> {
-        let t = self.engine.table("account").unwrap();
+        let t = self.engine.store().table("account").unwrap();
         keys.iter()
             .map(|&k| t.id(&key(k)).filter(|id| t.live().contains(id.0)).map(|id| id.0))
             .collect()
@@ -802,7 +802,7 @@ impl Run {
                 self.model = next;
                 let after = self.model.all_links();
                 let mut want = diff(&before, &after, forced);
-                let t = self.engine.table("account").unwrap();
+                let t = self.engine.store().table("account").unwrap();
                 want.sort_by_key(|(s, kind, cause, k)| (*s, *kind, *cause, t.id_any(k).map(|i| i.0)));
                 prop_assert_eq!(engine_changes(&self.engine, &changes), want, "changes of {:?}", op);
             }
@@ -812,7 +812,7 @@ impl Run {
 
     /// The engine's whole membership state equals the model's.
     fn check(&self) -> Result<(), TestCaseError> {
-        let t = self.engine.table("account").unwrap();
+        let t = self.engine.store().table("account").unwrap();
         let keys = |b: &roaring::RoaringBitmap| -> HashSet<String> { t.keys_of(b).map(String::from).collect() };
         let order: Vec<SegmentId> = self.engine.segments().iter().map(|s| s.id).collect();
         let want_order: Vec<SegmentId> = self.model.segments.iter().map(|s| s.id).collect();

@@ -3,6 +3,7 @@
 //! (One test in this binary, running each check in turn, so that no other
 //! thread allocates meanwhile.)
 
+use segments::engine::JsonLines;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
@@ -135,15 +136,15 @@ fn a_mixed_load_holds_what_memory_usage_says() {
     let mut e = Engine::new(schema);
     for (kind, is_events, text) in &batches {
         if *is_events {
-            e.record_events_json_lines(kind, text.as_bytes()).unwrap();
+            e.load_json_lines(kind, text.as_bytes(), JsonLines::events()).unwrap();
         } else {
-            e.insert_json_lines(kind, text.as_bytes()).unwrap();
+            e.load_json_lines(kind, text.as_bytes(), JsonLines::insert()).unwrap();
         }
     }
     let held = (LIVE.load(Ordering::Relaxed) - before) as f64;
     let usage: usize = ["account", "user"]
         .iter()
-        .map(|k| e.table(k).unwrap().memory_usage().total())
+        .map(|k| e.store().table(k).unwrap().memory_usage().total())
         .sum();
     let ratio = usage as f64 / held;
     let per_user = held / users as f64;

@@ -50,7 +50,7 @@ proptest! {
             }
             e.insert("account", &key, row).unwrap();
             for ev in events {
-                e.record_event("account", &key, "login", at(*ev)).unwrap();
+                e.record_events("account", [(&key, "login", at(*ev))]).unwrap();
             }
         }
         // A window on one value flips exactly at its edge; a count changes
@@ -60,7 +60,7 @@ proptest! {
         e.create_segment(&Actor::new("ada", Role::Admin), NewSegment::new("s", "account").filter(f.clone())).unwrap();
         let result = |t: Timestamp| e.query("account").evaluate(&f, t).unwrap();
         let here = result(now);
-        match e.next_change(now) {
+        match e.segments().next_change(now) {
             Some(next) => {
                 prop_assert!(next > now);
                 let last_quiet = Timestamp::from_micros(next.as_micros() - 1);

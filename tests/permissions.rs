@@ -6,7 +6,16 @@
 use roaring::RoaringBitmap;
 use segments::filter::field;
 use segments::segment::{Action, Actor, Grantee, NewSegment, Role, SegmentAccess, SegmentId, Visibility};
-use segments::{Clock, Engine, FieldType, Filter, Row, Schema, SegmentError, Timestamp};
+use segments::{Clock, Engine, Error, FieldType, Filter, ManageOp, Op, Row, Schema, SegmentError, Timestamp};
+
+/// A manage op through the one door, its error as the segment error it is.
+fn op(e: &mut Engine, op: ManageOp) -> Result<(), SegmentError> {
+    match e.apply(Op::Manage(op)) {
+        Ok(_) => Ok(()),
+        Err(Error::Segment(err)) => Err(err),
+        Err(other) => panic!("not a segment error: {other}"),
+    }
+}
 
 struct Fixture {
     engine: Engine,
@@ -124,19 +133,39 @@ fn actions() -> Vec<(&'static str, Action, Attempt)> {
             e.add_members(a, s, ["b"]).map(drop)
         }),
         ("add by id", Action::EditMembers, |e, a, s| {
-            e.add_member_ids(a, s, &ids(&[1])).map(drop)
+            op(
+                e,
+                ManageOp::AddMemberIds {
+                    actor: a.clone(),
+                    segment: s,
+                    ids: ids(&[1]),
+                },
+            )
         }),
         ("remove by key", Action::EditMembers, |e, a, s| {
             e.remove_members(a, s, ["b"]).map(drop)
         }),
         ("remove by id", Action::EditMembers, |e, a, s| {
-            e.remove_member_ids(a, s, &ids(&[1])).map(drop)
+            op(
+                e,
+                ManageOp::RemoveMemberIds {
+                    actor: a.clone(),
+                    segment: s,
+                    ids: ids(&[1]),
+                },
+            )
         }),
         ("clear blocks", Action::EditMembers, |e, a, s| {
             e.clear_blocks(a, s, ["a"]).map(drop)
         }),
         ("clear all blocks", Action::EditMembers, |e, a, s| {
-            e.clear_all_blocks(a, s).map(drop)
+            op(
+                e,
+                ManageOp::ClearAllBlocks {
+                    actor: a.clone(),
+                    segment: s,
+                },
+            )
         }),
         ("set settings", Action::EditSettings, |e, a, s| {
             e.set_settings(a, s, [("color", "red")].into_iter().collect())

@@ -105,8 +105,12 @@ fn quantifiers_and_accounts_without_users() {
         let f =
             filter(json!({"combinator": "and", "rules": [{"field": "@related:user", "operator": op, "value": value}]}));
         let ids = e.query("account").evaluate(&f, t0()).unwrap();
-        assert_eq!(ids, e.scan("account", &f, t0()).unwrap(), "{op} {value}");
-        let t = e.table("account").unwrap();
+        assert_eq!(
+            ids,
+            segments::testing::scan(&e, "account", &f, t0()).unwrap(),
+            "{op} {value}"
+        );
+        let t = e.store().table("account").unwrap();
         let mut k: Vec<&str> = t.keys_of(&ids).collect();
         k.sort_unstable();
         k.join(",")
@@ -360,7 +364,7 @@ fn a_change_reaches_every_dependent_segment_in_the_same_call() {
         .map(|c| {
             (
                 c.segment,
-                e.table("account").unwrap().key(c.entity).unwrap().to_string(),
+                e.store().table("account").unwrap().key(c.entity).unwrap().to_string(),
                 c.kind,
             )
         })
@@ -374,7 +378,7 @@ fn a_change_reaches_every_dependent_segment_in_the_same_call() {
         ]
     );
     assert_eq!(keys(&e, upsell), ["beta"]);
-    e.check_consistency(t0()).unwrap();
+    segments::testing::check_consistency(&e, t0()).unwrap();
 }
 
 #[test]
@@ -399,18 +403,18 @@ fn usage_change_compares_two_windows() {
         ("none", 30.0),
     ];
     for (u, d) in ev {
-        e.record_event("user", u, "login", at(d)).unwrap();
+        e.record_events("user", [(u, "login", at(d))]).unwrap();
     }
     // The window edge: exactly 7 days ago is in the last window.
-    e.record_event("user", "flat", "login", at(7.0)).unwrap();
+    e.record_events("user", [("flat", "login", at(7.0))]).unwrap();
     let q = |op: &str, ratio: f64| {
         let f = filter(
             json!({"combinator": "and", "rules": [{"field": "@change:login", "operator": op,
             "value": {"ratio": ratio, "window": {"amount": 7, "unit": "days"}}}]}),
         );
         let ids = e.query("user").evaluate(&f, now).unwrap();
-        assert_eq!(ids, e.scan("user", &f, now).unwrap());
-        let t = e.table("user").unwrap();
+        assert_eq!(ids, segments::testing::scan(&e, "user", &f, now).unwrap());
+        let t = e.store().table("user").unwrap();
         let mut k: Vec<&str> = t.keys_of(&ids).collect();
         k.sort_unstable();
         k.join(",")
@@ -552,11 +556,13 @@ fn apply(e: &mut Engine, op: &Op, now: &mut Timestamp, manual: SegmentId) -> Res
         Op::DeleteUser(u) => e.delete("user", &format!("u{u}"))?,
         Op::DeleteAccount(k) => e.delete("account", &account_key(*k))?,
         Op::SetParent(k, p) => e.upsert("account", &account_key(*k), Row::new().set("parent", account_key(*p)))?,
-        Op::Login(u, d) => e.record_event(
+        Op::Login(u, d) => e.record_events(
             "user",
-            &format!("u{u}"),
-            "login",
-            Timestamp::from_micros(now.as_micros() - d * DAY / 2),
+            [(
+                &format!("u{u}"),
+                "login",
+                Timestamp::from_micros(now.as_micros() - d * DAY / 2),
+            )],
         )?,
         Op::Tick(d) => {
             *now = Timestamp::from_micros(now.as_micros() + d * DAY);
@@ -598,7 +604,7 @@ proptest! {
             let dbg = format!("{e:?}");
             match apply(&mut e, op, &mut now, manual) {
                 Ok(ch) => {
-                    e.check_consistency(now).map_err(|m| TestCaseError::fail(format!("after {op:?}: {m}")))?;
+                    segments::testing::check_consistency(&e, now).map_err(|m| TestCaseError::fail(format!("after {op:?}: {m}")))?;
                     let after = snapshot(&e, &segs);
                     for (i, s) in segs.iter().enumerate() {
                         prop_assert_eq!(ch.of(*s, ChangeKind::Entered), &after[i] - &before[i], "entered {:?} after {:?}", s, op);
@@ -689,7 +695,7 @@ proptest! {
             let key = format!("u{i}");
             e.upsert("user", &key, row).unwrap();
             for d in logins {
-                e.record_event("user", &key, "login", Timestamp::from_micros(now.as_micros() - d * DAY / 2)).unwrap();
+                e.record_events("user", [(&key, "login", Timestamp::from_micros(now.as_micros() - d * DAY / 2))]).unwrap();
             }
         }
         let a = admin();
@@ -698,7 +704,7 @@ proptest! {
         e.create_segment(&a, NewSegment::new("big accounts", "account").filter(filter(
             json!({"combinator": "and", "rules": [{"field": "mrr", "operator": ">=", "value": 100}]})))).unwrap();
         let f = filter(json!({"combinator": if or { "or" } else { "and" }, "rules": rules}));
-        prop_assert_eq!(e.query("account").evaluate(&f, now).unwrap(), e.scan("account", &f, now).unwrap());
+        prop_assert_eq!(e.query("account").evaluate(&f, now).unwrap(), segments::testing::scan(&e, "account", &f, now).unwrap());
     }
 }
 

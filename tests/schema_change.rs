@@ -181,7 +181,7 @@ fn observed(e: &Engine) -> Observed {
             (s.name.clone(), keys)
         })
         .collect();
-    let t = e.table("account").unwrap();
+    let t = e.store().table("account").unwrap();
     let fields: Vec<(String, FieldType)> = t.schema().fields().map(|(_, n, ty)| (n.to_string(), ty)).collect();
     let values = (0..KEYS)
         .map(|k| {
@@ -234,7 +234,7 @@ proptest! {
         let mut e = Engine::new(empty_schema());
         let m = run(&mut e, &steps);
         let final_schema = m.schema();
-        prop_assert_eq!(e.table("account").unwrap().schema().as_ref(), final_schema.kind("account").unwrap());
+        prop_assert_eq!(e.store().table("account").unwrap().schema().as_ref(), final_schema.kind("account").unwrap());
         let want = observed(&from_scratch(&m));
         prop_assert_eq!(&observed(&e), &want);
         // Writes after the changes land in the right columns.

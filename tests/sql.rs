@@ -235,7 +235,7 @@ fn data(seed: u64, filters: usize, d: Dialect) -> Data {
                 let _ = e.delete("account", &format!("k{k}"));
             }
             Op::Event(k, ev, d) => {
-                let _ = e.record_event("account", &format!("k{k}"), ev, Timestamp::from_micros(NOW + d));
+                let _ = e.record_events("account", [(&format!("k{k}"), ev, Timestamp::from_micros(NOW + d))]);
             }
             Op::Events(v) => {
                 let batch: Vec<(String, &str, Timestamp)> = v
@@ -271,7 +271,7 @@ fn data(seed: u64, filters: usize, d: Dialect) -> Data {
     let manual: Vec<String> = (0..ACCOUNTS).step_by(3).map(|k| format!("k{k}")).collect();
     let live: Vec<&String> = manual
         .iter()
-        .filter(|k| e.table("account").unwrap().id(k).is_some())
+        .filter(|k| e.store().table("account").unwrap().id(k).is_some())
         .collect();
     e.add_members(&admin, SegmentId(SEGMENTS), live).unwrap();
     // A manual add and a manual removal on a rule's segment: the membership
@@ -324,7 +324,7 @@ fn tables(e: &Engine, d: Dialect) -> (Vec<serde_json::Value>, Mapping) {
         d => column_type(FieldType::String, d),
     };
     for kind in schema.kinds() {
-        let table = e.table(kind.name()).unwrap();
+        let table = e.store().table(kind.name()).unwrap();
         let mut columns = vec![serde_json::json!([quote("key", d).unwrap(), key_type])];
         for (_, name, ty) in kind.fields() {
             columns.push(serde_json::json!([quote(name, d).unwrap(), column_type(ty, d)]));
@@ -344,7 +344,7 @@ fn tables(e: &Engine, d: Dialect) -> (Vec<serde_json::Value>, Mapping) {
             .collect();
         out.push(serde_json::json!({"name": quote(kind.name(), d).unwrap(), "columns": columns, "rows": rows}));
     }
-    let accounts = e.table("account").unwrap();
+    let accounts = e.store().table("account").unwrap();
     let mut events = Vec::new();
     for id in accounts.live().iter() {
         let id = segments::EntityId(id);
@@ -454,6 +454,7 @@ fn agree(engine: &str, d: Dialect, filters: usize) {
             Err(e) => panic!("{} does not compile for {d}: {e}", serde_json::to_string(f).unwrap()),
         };
         let want: BTreeSet<String> = e
+            .store()
             .table("account")
             .unwrap()
             .keys_of(&e.query("account").evaluate(f, data.now).unwrap())

@@ -26,20 +26,16 @@ fn engine() -> (Engine, Timestamp) {
             _ => (0, 0),
         };
         for k in 0..this {
-            e.record_event(
+            e.record_events(
                 "account",
-                &key,
-                "login",
-                Timestamp::from_micros(now.as_micros() - DAY - k),
+                [(&key, "login", Timestamp::from_micros(now.as_micros() - DAY - k))],
             )
             .unwrap();
         }
         for k in 0..before {
-            e.record_event(
+            e.record_events(
                 "account",
-                &key,
-                "login",
-                Timestamp::from_micros(now.as_micros() - 10 * DAY - k),
+                [(&key, "login", Timestamp::from_micros(now.as_micros() - 10 * DAY - k))],
             )
             .unwrap();
         }

@@ -75,7 +75,7 @@ fn readers_never_see_a_write_half_done() {
                     let now = e.now();
                     assert_eq!(e.query("account").evaluate(&even, now).unwrap(), ev);
                     assert_eq!(e.query("account").evaluate(&odd, now).unwrap(), od);
-                    let t = e.table("account").unwrap();
+                    let t = e.store().table("account").unwrap();
                     let v = t.get(t.id(&key(0)).unwrap(), "version");
                     let last = t.get(t.id(&key(ACCOUNTS - 1)).unwrap(), "version");
                     assert_eq!(v, last, "reader {r}: first and last account disagree");

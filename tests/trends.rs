@@ -232,9 +232,9 @@ fn members(e: &Engine, s: SegmentId) -> Vec<String> {
 fn evaluated(e: &Engine, c: &C, now: i64) -> Vec<String> {
     let plan = Filter::from_json(&c.json())
         .unwrap()
-        .validate(e.table("account").unwrap().schema(), &LimitPolicy::default())
+        .validate(e.store().table("account").unwrap().schema(), &LimitPolicy::default())
         .unwrap();
-    let table = e.table("account").unwrap();
+    let table = e.store().table("account").unwrap();
     let got = eval::evaluate(&plan, table, t(now)).unwrap();
     assert_eq!(got, eval::scan(&plan, table, t(now)).unwrap(), "oracle: {}", c.json());
     let mut keys: Vec<String> = table.keys_of(&got).map(String::from).collect();
@@ -290,7 +290,7 @@ proptest! {
             prop_assert_eq!(evaluated(&e, c, now), want, "{}", c.json());
         }
         // Kept changes, as the table reports them.
-        let table = e.table("account").unwrap();
+        let table = e.store().table("account").unwrap();
         for ((field, k), h) in &m.h {
             let got: Vec<(i64, Option<f64>)> = table
                 .field_history(table.id(KEYS[*k]).unwrap(), field)
@@ -305,7 +305,7 @@ proptest! {
         let mut at = now;
         let end = now + later * HOUR;
         loop {
-            let next = e.next_change(t(at)).map(|n| n.as_micros() - T0);
+            let next = e.segments().next_change(t(at)).map(|n| n.as_micros() - T0);
             let step = match next {
                 Some(n) if n <= end => n,
                 _ => end,
@@ -334,7 +334,7 @@ proptest! {
             prop_assert_eq!(members(&r, s), members(&e, s));
             prop_assert_eq!(evaluated(&r, c, at), m.expect(c, at));
         }
-        prop_assert_eq!(r.table("account").unwrap().schema().tracked("health"), Some(KEEP));
+        prop_assert_eq!(r.store().table("account").unwrap().schema().tracked("health"), Some(KEEP));
     }
 }
 
@@ -366,7 +366,7 @@ fn the_journal_replays_changes_at_their_instants() {
     let s = j.segments().iter().next().unwrap().id;
     assert_eq!(m.expect(&c, now), ["a"]);
     assert_eq!(members(&j, s), ["a"]);
-    let table = j.table("account").unwrap();
+    let table = j.store().table("account").unwrap();
     let h = table.field_history(table.id("a").unwrap(), "health");
     assert_eq!(h, [(t(0), Value::Float(80.0)), (t(30 * HOUR), Value::Float(40.0))]);
 }
@@ -482,11 +482,11 @@ fn crossed_below_a_threshold_is_a_max_and_the_value_now() {
     assert_eq!(members(&e, s), ["a"]);
     // The first instant named is when 70 becomes the value at the window's
     // start: still in. Seven days after the drop, 70 has left the window.
-    let next = e.next_change(t(2 * DAY)).unwrap();
+    let next = e.segments().next_change(t(2 * DAY)).unwrap();
     assert_eq!(next, t(7 * DAY));
     e.refresh(next).unwrap();
     assert_eq!(members(&e, s), ["a"]);
-    let next = e.next_change(next).unwrap();
+    let next = e.segments().next_change(next).unwrap();
     assert_eq!(next, t(9 * DAY));
     e.refresh(next).unwrap();
     assert!(members(&e, s).is_empty());

@@ -788,6 +788,13 @@ impl Engine {
 }
 
 impl<'a> Builder<'a> {
+    /// The filter limits every saved segment and rule is validated with
+    /// (conditions, depth), for a builder to show before the user hits
+    /// them.
+    pub fn policy(&self) -> &'a crate::filter::LimitPolicy {
+        &self.engine.policy
+    }
+
     /// The count of every group and rule of `filter` over `kind` at `now`,
     /// in one call: each node's own count, and the count of the whole
     /// filter with that node toggled off, so that a builder shows a number

@@ -1,7 +1,6 @@
 //! Writes to entities, each followed by the membership changes it caused.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 
 use roaring::RoaringBitmap;
 
@@ -154,14 +153,6 @@ impl Engine {
             }
         }
         Ok(self.settle(deltas, now))
-    }
-
-    /// JSON Lines read whole for an op, each line at most the kind's line
-    /// limit: reading stops inside the first line past it (loading what
-    /// was read then reports it, after the errors of earlier lines).
-    pub(super) fn read_lines(&self, kind: &str, reader: impl BufRead) -> Result<Vec<u8>, StoreError> {
-        let k = self.kind_for_write(kind)?;
-        self.store.tables()[k].read_lines(reader)
     }
 
     pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {

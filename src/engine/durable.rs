@@ -194,15 +194,14 @@ impl Engine {
         Ok((engine, report))
     }
 
+    /// The sequence number of the last op journaled (0 in memory).
+    pub(super) fn journal_seq(&self) -> u64 {
+        self.durable.as_deref().map_or(0, |d| d.journal.seq())
+    }
+
     /// Whether the engine was opened on a directory, and which.
     pub fn directory(&self) -> Option<&Path> {
         self.durable.as_deref().map(|d| d.dir.as_path())
-    }
-
-    /// The sequence number of the last op journaled (0 for an in-memory
-    /// engine, or a new directory).
-    pub fn seq(&self) -> u64 {
-        self.durable.as_deref().map_or(0, |d| d.journal.seq())
     }
 
     /// Writes a snapshot of the state and starts a fresh journal; the old
@@ -405,7 +404,7 @@ fn snapshot_io(path: &Path, e: SnapshotError) -> JournalError {
 fn newest_snapshot(snapshots: &[(u64, PathBuf)]) -> Result<(Engine, u64, PathBuf), JournalError> {
     let mut first_error = None;
     for (seq, path) in snapshots.iter().rev() {
-        match Engine::restore_from_path(path) {
+        match Engine::restore_file(path) {
             Ok(engine) => return Ok((engine, *seq, path.clone())),
             Err(e) => {
                 first_error.get_or_insert_with(|| snapshot_io(path, e));

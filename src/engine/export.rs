@@ -24,7 +24,7 @@ pub enum ExportFormat {
     Csv,
     /// One JSON object a line: `{"key": ..., "<field>": <value>, ...}`, a
     /// missing value `null`, timestamps in RFC 3339, tags as arrays: the
-    /// form [`Engine::upsert_json_lines`](crate::Engine::upsert_json_lines)
+    /// form [`Engine::load_json_lines`](crate::Engine::load_json_lines)
     /// reads back. A page has no header, so pages concatenate.
     JsonLines,
 }

@@ -156,17 +156,6 @@ impl Engine {
         })
     }
 
-    /// Forgets a consumer: retention no longer keeps changes for it.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::UnknownConsumer`]; [`Error::Journal`].
-    pub fn forget_consumer(&mut self, consumer: &str) -> Result<(), Error> {
-        self.apply_log(LogOp::ForgetConsumer {
-            consumer: consumer.to_string(),
-        })
-    }
-
     /// Sets how much of the log is kept (applied at once).
     ///
     /// # Errors
@@ -265,6 +254,13 @@ impl<'a> Log<'a> {
     /// order).
     pub fn seq(&self) -> u64 {
         self.engine.log.last()
+    }
+
+    /// The sequence number of the last op journaled (0 for an in-memory
+    /// engine, or a new directory): ops, not changes, so it moves with
+    /// every write, including those that change no membership.
+    pub fn journal_seq(&self) -> u64 {
+        self.engine.journal_seq()
     }
 
     /// The oldest sequence number the log still holds (the next one, if

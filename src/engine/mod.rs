@@ -26,11 +26,13 @@ mod actor;
 mod builder;
 mod check;
 mod data;
+mod deprecated;
 mod deps;
 mod durable;
 mod export;
 mod graph;
 mod history;
+mod load;
 mod log;
 mod manage;
 pub mod op;
@@ -40,7 +42,7 @@ mod reshape;
 mod snapshot;
 mod suggest;
 #[cfg(feature = "testing")]
-mod testing;
+pub mod testing;
 mod time;
 mod writes;
 
@@ -53,6 +55,7 @@ pub use builder::{
 pub use check::{Warning, WarningCode};
 pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
+pub use load::JsonLines;
 pub use log::{LoggedChange, SegmentName, Subscription, SyncDelta};
 pub use op::{
     Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, SchemaOp, TimeOp, OLDEST_OP_FORMAT_VERSION,
@@ -218,11 +221,6 @@ impl Engine {
     /// The current instant by the engine's clock.
     pub fn now(&self) -> Timestamp {
         self.pinned.unwrap_or_else(|| self.clock.now())
-    }
-
-    /// The filter limits segments and rules are validated with.
-    pub fn policy(&self) -> &LimitPolicy {
-        &self.policy
     }
 
     /// The entities.

@@ -120,7 +120,7 @@ pub const OLDEST_OP_FORMAT_VERSION: u32 = 1;
 /// let back = Op::from_json(&json)?;
 /// assert_eq!(Op::from_bytes(&back.to_bytes())?, op);
 /// engine.apply(back)?;
-/// assert_eq!(engine.table("account")?.len(), 1);
+/// assert_eq!(engine.store().table("account")?.len(), 1);
 /// # Ok::<(), segments::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,7 +233,7 @@ pub enum DataOp {
         #[serde(with = "rows_form")]
         rows: Vec<(String, Row)>,
     },
-    /// [`Engine::insert_json_lines`], over these bytes.
+    /// [`Engine::load_json_lines`] with [`JsonLines::insert`](super::JsonLines::insert), over these bytes.
     InsertJsonLines {
         /// The kind.
         kind: String,
@@ -241,7 +241,7 @@ pub enum DataOp {
         #[serde(with = "bytes_form")]
         lines: Vec<u8>,
     },
-    /// [`Engine::upsert_json_lines`], over these bytes.
+    /// [`Engine::load_json_lines`] with [`JsonLines::upsert`](super::JsonLines::upsert), over these bytes.
     UpsertJsonLines {
         /// The kind.
         kind: String,
@@ -263,7 +263,8 @@ pub enum DataOp {
         /// The keys, all live, none twice.
         keys: Vec<String>,
     },
-    /// [`Engine::record_event`].
+    /// One event without properties (what 0.1's `record_event` journaled):
+    /// [`Engine::record_events`] records events as [`DataOp::RecordEvents`].
     RecordEvent {
         /// The kind.
         kind: String,
@@ -281,7 +282,7 @@ pub enum DataOp {
         /// The events, in order.
         events: Vec<EventRecord>,
     },
-    /// [`Engine::drop_events_before`] (and [`Engine::expire_events`]).
+    /// [`Engine::drop_events_before`].
     DropEventsBefore {
         /// The kind.
         kind: String,
@@ -307,8 +308,40 @@ pub struct EventRecord {
     pub event: String,
     /// When it happened.
     pub at: Timestamp,
-    /// What the event carries (none for [`Engine::record_event`]).
+    /// What the event carries (none for [`DataOp::RecordEvent`]).
     pub properties: crate::store::Properties,
+}
+
+impl EventRecord {
+    /// An event without properties: `key` did `event` at `at`.
+    pub fn new(key: impl Into<String>, event: impl Into<String>, at: Timestamp) -> EventRecord {
+        EventRecord {
+            key: key.into(),
+            event: event.into(),
+            at,
+            properties: crate::store::Properties::new(),
+        }
+    }
+
+    /// The event carrying `properties`, which a filter's `"where"` tests.
+    pub fn with_properties(mut self, properties: crate::store::Properties) -> EventRecord {
+        self.properties = properties;
+        self
+    }
+}
+
+/// `(key, event, at)`: an event without properties.
+impl<K: AsRef<str>, E: AsRef<str>> From<(K, E, Timestamp)> for EventRecord {
+    fn from((key, event, at): (K, E, Timestamp)) -> EventRecord {
+        EventRecord::new(key.as_ref(), event.as_ref(), at)
+    }
+}
+
+/// `(key, event, at, properties)`.
+impl<K: AsRef<str>, E: AsRef<str>> From<(K, E, Timestamp, crate::store::Properties)> for EventRecord {
+    fn from((key, event, at, properties): (K, E, Timestamp, crate::store::Properties)) -> EventRecord {
+        EventRecord::new(key.as_ref(), event.as_ref(), at).with_properties(properties)
+    }
 }
 
 /// A change to segments, rules or manual membership, on behalf of an
@@ -411,7 +444,7 @@ pub enum ManageOp {
         /// The entities' keys.
         keys: Vec<String>,
     },
-    /// [`Engine::add_member_ids`].
+    /// Adds the entities by id as [`Engine::add_members`] does by key.
     AddMemberIds {
         /// Who.
         actor: Actor,
@@ -430,7 +463,7 @@ pub enum ManageOp {
         /// The entities' keys.
         keys: Vec<String>,
     },
-    /// [`Engine::remove_member_ids`].
+    /// Removes the entities by id as [`Engine::remove_members`] does by key.
     RemoveMemberIds {
         /// Who.
         actor: Actor,
@@ -449,7 +482,7 @@ pub enum ManageOp {
         /// The entities' keys.
         keys: Vec<String>,
     },
-    /// [`Engine::clear_all_blocks`].
+    /// Clears every block of the segment, as [`Engine::clear_blocks`] does for the keys given.
     ClearAllBlocks {
         /// Who.
         actor: Actor,
@@ -517,7 +550,8 @@ pub enum TimeOp {
         /// The instant the rules are evaluated at.
         now: Timestamp,
     },
-    /// [`Engine::refresh_all`].
+    /// Re-evaluates every rule at `now` (a daily full refresh), where
+    /// [`Engine::refresh`] re-evaluates the time-relative ones.
     RefreshAll {
         /// The instant the rules are evaluated at.
         now: Timestamp,
@@ -542,7 +576,8 @@ pub enum LogOp {
         /// The last sequence number it has handled.
         seq: u64,
     },
-    /// [`Engine::forget_consumer`].
+    /// Forgets a consumer: retention no longer keeps changes for it.
+    /// [`LogError::UnknownConsumer`](crate::LogError::UnknownConsumer) for a consumer it does not know.
     ForgetConsumer {
         /// The consumer's name.
         consumer: String,
@@ -768,7 +803,7 @@ impl Engine {
     ///         });
     ///     }
     /// });
-    /// assert_eq!(engine.lock().unwrap().table("account")?.len(), 4);
+    /// assert_eq!(engine.lock().unwrap().store().table("account")?.len(), 4);
     /// # drop(engine);
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// # Ok::<(), segments::Error>(())

@@ -5,7 +5,7 @@ use roaring::RoaringBitmap;
 use super::manage::Reader;
 use super::read::{Query, Segments};
 use super::{Engine, RuleState};
-use crate::error::{Error, SchemaError, SegmentError, StatsError};
+use crate::error::{Error, SegmentError, StatsError};
 use crate::eval::{self, Budget, Meter};
 use crate::filter::{Filter, Plan};
 use crate::segment::{Action, Actor, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
@@ -14,15 +14,6 @@ use crate::store::Table;
 use crate::value::Timestamp;
 
 impl Engine {
-    /// A kind's entities.
-    ///
-    /// # Errors
-    ///
-    /// [`SchemaError::UnknownKind`].
-    pub fn table(&self, kind: &str) -> Result<&Table, SchemaError> {
-        self.store.table(kind)
-    }
-
     /// Deprecated: `engine.segments().get(segment)`.
     #[deprecated(since = "0.2.0", note = "use `engine.segments().get(segment)`")]
     pub fn segment(&self, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
@@ -107,54 +98,6 @@ impl Engine {
         self.segments().manual_links(segment)
     }
 
-    /// When to call [`Engine::refresh`] next: the earliest instant after
-    /// `now` at which a relative-time condition of some rule (a window on a
-    /// field, first or last seen, an event count or usage change over a
-    /// sliding window, in nested filters too) changes its answer for some
-    /// live entity, if no data changes. `None` if none ever will.
-    ///
-    /// No membership changes before that instant; one may not change at it
-    /// (a condition that flips may not change its rule's answer). Each call
-    /// reads every value and event instant that a relative-time condition
-    /// looks at: it costs about one evaluation per such condition.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::filter::{field, TimeUnit};
-    /// use segments::segment::{Actor, NewSegment, Role};
-    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
-    ///
-    /// let schema = Schema::builder().kind("account", [("renewal", FieldType::Timestamp)]).build()?;
-    /// let mut engine = Engine::new(schema);
-    /// let renewal: Timestamp = "2026-12-20T00:00:00Z".parse()?;
-    /// engine.insert("account", "a", Row::new().set("renewal", renewal))?;
-    /// let soon = Filter::and([field("renewal").within_next(30, TimeUnit::Days)]);
-    /// engine.create_segment(&Actor::new("ada", Role::Admin), NewSegment::new("Renewing", "account").filter(soon))?;
-    /// // It enters 30 days before the renewal.
-    /// let now: Timestamp = "2026-11-01T00:00:00Z".parse()?;
-    /// assert_eq!(engine.next_change(now), Some("2026-11-20T00:00:00Z".parse()?));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
-        let relations = self.store.schema().relations();
-        let mut best: Option<i64> = None;
-        for r in self.book.rules().values().filter(|r| r.info.time_relative) {
-            r.plan.visit_all(&mut |chain, leaf| {
-                if !leaf.is_time_relative_leaf() {
-                    return;
-                }
-                let kind = chain
-                    .last()
-                    .map_or(r.kind, |&rel| relations[rel.index()].child.0 as usize);
-                if let Some(t) = eval::next_flip(leaf, self.table_at(kind), now.as_micros()) {
-                    best = Some(best.map_or(t, |b| b.min(t)));
-                }
-            });
-        }
-        best.map(Timestamp::from_micros)
-    }
-
     /// Deprecated: `engine.query(kind).evaluate(filter, now)`.
     #[deprecated(since = "0.2.0", note = "use `engine.query(kind).evaluate(filter, now)`")]
     pub fn evaluate(&self, kind: &str, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
@@ -162,10 +105,7 @@ impl Engine {
     }
 
     /// Deprecated: `engine.query(kind).budget(budget).evaluate(filter, now)`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.query(kind).budget(budget).evaluate(filter, now)`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.query(kind).budget(b).evaluate(f, now)`")]
     pub fn evaluate_with(
         &self,
         kind: &str,
@@ -314,6 +254,57 @@ impl<'a> Scope<'a> {
 }
 
 impl<'a> Segments<'a> {
+    /// When to call [`Engine::refresh`] next: the earliest instant after
+    /// `now` at which a relative-time condition of some rule (a window on a
+    /// field, first or last seen, an event count or usage change over a
+    /// sliding window, in nested filters too) changes its answer for some
+    /// live entity, if no data changes. `None` if none ever will. Through
+    /// an actor's view, only the rules of segments the actor may see count.
+    ///
+    /// No membership changes before that instant; one may not change at it
+    /// (a condition that flips may not change its rule's answer). Each call
+    /// reads every value and event instant that a relative-time condition
+    /// looks at: it costs about one evaluation per such condition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::filter::{field, TimeUnit};
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Row, Schema, Timestamp};
+    ///
+    /// let schema = Schema::builder().kind("account", [("renewal", FieldType::Timestamp)]).build()?;
+    /// let mut engine = Engine::new(schema);
+    /// let renewal: Timestamp = "2026-12-20T00:00:00Z".parse()?;
+    /// engine.insert("account", "a", Row::new().set("renewal", renewal))?;
+    /// let soon = Filter::and([field("renewal").within_next(30, TimeUnit::Days)]);
+    /// engine.create_segment(&Actor::new("ada", Role::Admin), NewSegment::new("Renewing", "account").filter(soon))?;
+    /// // It enters 30 days before the renewal.
+    /// let now: Timestamp = "2026-11-01T00:00:00Z".parse()?;
+    /// assert_eq!(engine.segments().next_change(now), Some("2026-11-20T00:00:00Z".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        let engine = self.engine;
+        let relations = engine.store.schema().relations();
+        let mut best: Option<i64> = None;
+        let rules = engine.book.rules().values().filter(|r| r.info.time_relative);
+        for r in rules.filter(|r| self.seen(r.info.segment).is_ok()) {
+            r.plan.visit_all(&mut |chain, leaf| {
+                if !leaf.is_time_relative_leaf() {
+                    return;
+                }
+                let kind = chain
+                    .last()
+                    .map_or(r.kind, |&rel| relations[rel.index()].child.0 as usize);
+                if let Some(t) = eval::next_flip(leaf, engine.table_at(kind), now.as_micros()) {
+                    best = Some(best.map_or(t, |b| b.min(t)));
+                }
+            });
+        }
+        best.map(Timestamp::from_micros)
+    }
+
     /// The segments the reader may see, in the listing order. The engine's
     /// own handle lists every segment; an actor's lists the public ones,
     /// its own private ones, and the private ones shared with it or a

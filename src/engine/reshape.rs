@@ -39,7 +39,7 @@ impl Engine {
     /// // A field a rule reads stays.
     /// assert!(engine.remove_field("account", "csm").is_err());
     /// engine.remove_field("account", "mrr")?;
-    /// assert_eq!(engine.table("account")?.schema().len(), 1);
+    /// assert_eq!(engine.store().table("account")?.schema().len(), 1);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn add_field(&mut self, kind: &str, field: &str, field_type: FieldType) -> Result<(), SchemaChangeError> {

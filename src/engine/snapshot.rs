@@ -83,26 +83,41 @@ impl Engine {
         snapshot::write_atomically(path.as_ref(), |f| snapshot::frame(&payload, f))
     }
 
-    /// Restores an engine from a snapshot read from `input` to its end.
+    /// Restores an engine from a snapshot read from `input` (a file, a
+    /// byte slice, a socket): its header first, then no more than the
+    /// length the header declares, and then the input must end.
     ///
     /// # Errors
     ///
-    /// [`SnapshotError::Io`] if reading fails; otherwise as
-    /// [`Engine::restore_from_bytes`].
+    /// [`SnapshotError::Io`] if reading fails;
+    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::UnsupportedVersion`],
+    /// [`SnapshotError::Length`] or [`SnapshotError::Checksum`] for a
+    /// damaged frame; [`SnapshotError::Truncated`] or
+    /// [`SnapshotError::Invalid`], with the byte offset and the value, for a
+    /// payload that does not decode to a valid state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use segments::{Engine, FieldType, Row, Schema};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// engine.insert("account", "acme", Row::new().set("mrr", 900))?;
+    /// let path = std::env::temp_dir().join(format!("segments-doc-restore-{}.snap", std::process::id()));
+    /// engine.save_to_path(&path)?;
+    /// let restored = Engine::restore(std::fs::File::open(&path)?)?;
+    /// assert_eq!(restored.store().table("account")?.len(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(input: impl Read) -> Result<Engine, SnapshotError> {
-        Engine::restore_from_bytes(&snapshot::read_all(input, 0)?)
+        Engine::restore_bytes(&snapshot::read_all(input, 0)?)
     }
 
-    /// Restores an engine from the snapshot file at `path`: its header
-    /// first, then no more than the length the header declares.
-    ///
-    /// # Errors
-    ///
-    /// [`SnapshotError::Io`] naming the path if it cannot be read or is not
-    /// a regular file (a device, a FIFO, a directory); otherwise as
-    /// [`Engine::restore_from_bytes`].
-    pub fn restore_from_path(path: impl AsRef<Path>) -> Result<Engine, SnapshotError> {
-        let path = path.as_ref();
+    /// Restores an engine from the snapshot file at `path` (a regular file:
+    /// a device, a FIFO or a directory is refused before it is read), the
+    /// path named in a read's error.
+    pub(super) fn restore_file(path: &Path) -> Result<Engine, SnapshotError> {
         let reading = || format!("reading `{}`", path.display());
         let (file, len) = crate::journal::open_regular(path).map_err(|e| io_error(reading(), &e))?;
         let bytes = snapshot::read_all(file, len).map_err(|e| match e {
@@ -113,19 +128,11 @@ impl Engine {
             },
             other => other,
         })?;
-        Engine::restore_from_bytes(&bytes)
+        Engine::restore_bytes(&bytes)
     }
 
-    /// Restores an engine from the bytes of a snapshot.
-    ///
-    /// # Errors
-    ///
-    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::UnsupportedVersion`],
-    /// [`SnapshotError::Length`] or [`SnapshotError::Checksum`] for a
-    /// damaged frame; [`SnapshotError::Truncated`] or
-    /// [`SnapshotError::Invalid`], with the byte offset and the value, for a
-    /// payload that does not decode to a valid state.
-    pub fn restore_from_bytes(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+    /// Restores an engine from the bytes of a whole snapshot.
+    pub(super) fn restore_bytes(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let (payload, base, version) = snapshot::unframe(bytes)?;
         decode(&mut Dec::new(payload, base), version)
     }

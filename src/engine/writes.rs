@@ -2,16 +2,12 @@
 //! applies it, so that every change to the state goes through one door
 //! ([`Engine::apply`]). Their rules, errors and costs are the ops'.
 
-use std::io::BufRead;
-
-use roaring::RoaringBitmap;
-
 use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
 use super::{Clock, Engine};
 use crate::error::{JournalError, SegmentError, StoreError};
 use crate::filter::Filter;
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
-use crate::store::{Properties, Rejected, Row};
+use crate::store::Row;
 use crate::value::Timestamp;
 
 impl Engine {
@@ -103,107 +99,6 @@ impl Engine {
         })
     }
 
-    /// Inserts JSON Lines, all or none (see [`Table::insert_json_lines`](crate::Table::insert_json_lines)).
-    ///
-    /// The op it applies ([`DataOp::InsertJsonLines`]) carries the text, so
-    /// the input is read whole into memory first (each line still at most
-    /// [`Engine::set_max_line_bytes`]); a [`Table`](crate::Table) loads the
-    /// same input streaming, 4 MiB at a time.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::insert_json_lines`](crate::Table::insert_json_lines) refuses.
-    pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
-        let lines = self.read_lines(kind, reader)?;
-        self.apply_data(DataOp::InsertJsonLines {
-            kind: kind.into(),
-            lines,
-        })
-    }
-
-    /// Inserts the good lines of JSON Lines and reports the bad ones, the
-    /// first `bound` with their errors (see
-    /// [`Table::insert_json_lines_lenient`](crate::Table::insert_json_lines_lenient)):
-    /// each line is applied whole or not at all. The op journaled is a
-    /// strict [`DataOp::InsertJsonLines`] of the good lines, so a replay
-    /// applies exactly them.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], a read that fails, [`StoreError::Full`],
-    /// and the journal's errors: what refuses the whole input.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::{Engine, FieldType, Schema};
-    ///
-    /// let mut e = Engine::new(Schema::builder().kind("account", [("nps", FieldType::Int)]).build()?);
-    /// let text = "{\"key\": \"a\", \"nps\": 3}\n{\"key\": \"b\", \"nps\": 2.5}\n{\"key\": \"c\"}\n";
-    /// let (_, rejected) = e.insert_json_lines_lenient("account", text.as_bytes(), 10)?;
-    /// assert_eq!(e.table("account")?.len(), 2);
-    /// assert_eq!((rejected.total, rejected.lines[0].line), (1, 2));
-    /// assert_eq!(rejected.lines[0].error.to_string(), "key `b`, field `nps`: expected int, found non-integer number 2.5");
-    /// # Ok::<(), segments::Error>(())
-    /// ```
-    pub fn insert_json_lines_lenient(
-        &mut self,
-        kind: &str,
-        reader: impl BufRead,
-        bound: usize,
-    ) -> Result<(Changes, Rejected), StoreError> {
-        self.load_lenient(kind, reader, false, bound)
-    }
-
-    /// As [`Engine::insert_json_lines_lenient`], upserting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::insert_json_lines_lenient`].
-    pub fn upsert_json_lines_lenient(
-        &mut self,
-        kind: &str,
-        reader: impl BufRead,
-        bound: usize,
-    ) -> Result<(Changes, Rejected), StoreError> {
-        self.load_lenient(kind, reader, true, bound)
-    }
-
-    /// The good lines applied by the strict op of their mode, which the
-    /// journal records.
-    fn load_lenient(
-        &mut self,
-        kind: &str,
-        reader: impl BufRead,
-        upsert: bool,
-        bound: usize,
-    ) -> Result<(Changes, Rejected), StoreError> {
-        let k = self.kind_for_write(kind)?;
-        let (lines, rejected) = self.store.tables()[k].sift_lenient(reader, upsert, bound)?;
-        let kind = kind.into();
-        let op = if upsert {
-            DataOp::UpsertJsonLines { kind, lines }
-        } else {
-            DataOp::InsertJsonLines { kind, lines }
-        };
-        Ok((self.apply_data(op)?, rejected))
-    }
-
-    /// Upserts JSON Lines, all or none (see [`Table::upsert_json_lines`](crate::Table::upsert_json_lines)).
-    ///
-    /// As [`Engine::insert_json_lines`], the input is read whole first.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::upsert_json_lines`](crate::Table::upsert_json_lines) refuses.
-    pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
-        let lines = self.read_lines(kind, reader)?;
-        self.apply_data(DataOp::UpsertJsonLines {
-            kind: kind.into(),
-            lines,
-        })
-    }
-
     /// Deletes an entity: it exits every segment
     /// ([`Cause::EntityDeleted`](crate::segment::Cause::EntityDeleted)), and its manual links and blocks go.
     ///
@@ -258,7 +153,7 @@ impl Engine {
     /// e.insert("account", "b", Row::new())?;
     /// let (_, missing) = e.delete_present("account", ["a", "zz", "a"])?;
     /// assert_eq!(missing, ["zz"]);
-    /// assert_eq!(e.table("account")?.len(), 1);
+    /// assert_eq!(e.store().table("account")?.len(), 1);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn delete_present<K: AsRef<str>>(
@@ -290,57 +185,20 @@ impl Engine {
         Ok((changes, missing))
     }
 
-    /// Records that entity `key` did `event` at `at` (see
-    /// [`Table::record_event`](crate::Table::record_event)) and re-evaluates, for it alone, the rules
-    /// that read that event or any event.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_event`](crate::Table::record_event) refuses.
-    pub fn record_event(&mut self, kind: &str, key: &str, event: &str, at: Timestamp) -> Result<Changes, StoreError> {
-        self.apply_data(DataOp::RecordEvent {
-            kind: kind.into(),
-            key: key.into(),
-            event: event.into(),
-            at,
-        })
-    }
-
-    /// Records a batch of events, all or none (see [`Table::record_events`](crate::Table::record_events)).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what [`Table::record_events`](crate::Table::record_events) refuses.
-    pub fn record_events<K: AsRef<str>, E: AsRef<str>>(
-        &mut self,
-        kind: &str,
-        events: impl IntoIterator<Item = (K, E, Timestamp)>,
-    ) -> Result<Changes, StoreError> {
-        let events = events
-            .into_iter()
-            .map(|(key, event, at)| EventRecord {
-                key: key.as_ref().into(),
-                event: event.as_ref().into(),
-                at,
-                properties: Properties::new(),
-            })
-            .collect();
-        self.apply_data(DataOp::RecordEvents {
-            kind: kind.into(),
-            events,
-        })
-    }
-
-    /// Records that entity `key` did `event` at `at` with `properties`,
-    /// which a filter's `"where"` tests (see
-    /// [`Table::record_event_with`](crate::Table::record_event_with)), and
-    /// re-evaluates, for it alone, the rules that read that event.
-    /// Journaled as [`DataOp::RecordEvents`].
+    /// Records events, all or none, and re-evaluates, for the entities
+    /// that did them, the rules that read those events (or any event).
+    /// Each event is an [`EventRecord`], or a tuple `(key, event, at)` or
+    /// `(key, event, at, properties)`; the properties are what a filter's
+    /// `"where"` tests. See [`Table::record_events`](crate::Table::record_events)
+    /// for the rules. Journaled as [`DataOp::RecordEvents`]; events as
+    /// JSON Lines load through [`Engine::load_json_lines`].
     ///
     /// # Errors
     ///
     /// [`StoreError::UnknownKind`], or what
-    /// [`Table::record_event_with`](crate::Table::record_event_with) refuses.
+    /// [`Table::record_events_with`](crate::Table::record_events_with)
+    /// refuses ([`StoreError::InRow`] naming the first bad event); then
+    /// nothing changed.
     ///
     /// # Examples
     ///
@@ -353,8 +211,11 @@ impl Engine {
     /// engine.insert("account", "acme", Row::new())?;
     /// engine.insert("account", "globex", Row::new())?;
     /// let at: Timestamp = "2026-11-20T09:00:00Z".parse()?;
-    /// engine.record_event_with("account", "acme", "export", at, Properties::new().with("format", "csv"))?;
-    /// engine.record_event_with("account", "globex", "export", at, Properties::new().with("format", "pdf"))?;
+    /// engine.record_events("account", [("acme", "login", at)])?;
+    /// engine.record_events("account", [
+    ///     ("acme", "export", at, Properties::new().with("format", "csv")),
+    ///     ("globex", "export", at, Properties::new().with("format", "pdf")),
+    /// ])?;
     /// let csv = Filter::from_json(r#"{"combinator": "and", "rules": [{"field": "@count:export", "operator": ">=",
     ///     "value": {"count": 1, "where": {"combinator": "and", "rules": [
     ///         {"field": "format", "operator": "=", "value": "csv"}]}}}]}"#)?;
@@ -363,142 +224,12 @@ impl Engine {
     /// assert_eq!(engine.segments().member_keys(exporters)?.collect::<Vec<_>>(), ["acme"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn record_event_with(
+    pub fn record_events(
         &mut self,
         kind: &str,
-        key: &str,
-        event: &str,
-        at: Timestamp,
-        properties: Properties,
+        events: impl IntoIterator<Item = impl Into<EventRecord>>,
     ) -> Result<Changes, StoreError> {
-        self.record_events_with(kind, [(key, event, at, properties)])
-            .map_err(|e| match e {
-                StoreError::InRow { source, .. } => *source,
-                e => e,
-            })
-    }
-
-    /// Records a batch of events with properties, all or none (see
-    /// [`Table::record_events_with`](crate::Table::record_events_with)).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`], or what
-    /// [`Table::record_events_with`](crate::Table::record_events_with) refuses.
-    pub fn record_events_with<K: AsRef<str>, E: AsRef<str>>(
-        &mut self,
-        kind: &str,
-        events: impl IntoIterator<Item = (K, E, Timestamp, Properties)>,
-    ) -> Result<Changes, StoreError> {
-        let events = events
-            .into_iter()
-            .map(|(key, event, at, properties)| EventRecord {
-                key: key.as_ref().into(),
-                event: event.as_ref().into(),
-                at,
-                properties,
-            })
-            .collect();
-        self.apply_data(DataOp::RecordEvents {
-            kind: kind.into(),
-            events,
-        })
-    }
-
-    /// Records events from JSON Lines, one event a line:
-    /// `{"key": "acme", "event": "export", "at": "2026-11-02T09:00:00Z",
-    /// "properties": {"format": "csv", "rows": 1200}}` (`at` in RFC 3339,
-    /// or microseconds since 1970 as an integer; `properties` optional, an
-    /// object of strings, numbers, booleans and nulls, typed as
-    /// [`Properties`] says; blank lines skipped). All or none: every line is
-    /// read and checked (the entity is live, the name not empty, the
-    /// properties within their bounds, no other member) before any is
-    /// recorded, and the first bad line refuses the whole input with its
-    /// line number. Journaled as [`DataOp::RecordEvents`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::AtLine`] around [`StoreError::Json`] (not an event:
-    /// not JSON, a member missing, unknown or of another type, a property
-    /// twice or not a scalar), [`StoreError::UnknownKey`],
-    /// [`StoreError::EmptyEventName`], [`StoreError::BadProperty`],
-    /// [`StoreError::LineTooLong`]; [`StoreError::UnknownKind`],
-    /// [`StoreError::Io`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use segments::{Engine, FieldType, Row, Schema, StoreError};
-    ///
-    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
-    /// engine.insert("account", "acme", Row::new())?;
-    /// let lines = "{\"key\":\"acme\",\"event\":\"login\",\"at\":\"2026-11-02T09:00:00Z\"}\n\
-    ///              {\"key\":\"acme\",\"event\":\"export\",\"at\":1793000000000000}\n";
-    /// engine.record_events_json_lines("account", lines.as_bytes())?;
-    /// assert_eq!(engine.table("account")?.event_count(), 2);
-    ///
-    /// let bad = "{\"key\":\"acme\",\"event\":\"login\",\"at\":\"2026-11-03T09:00:00Z\"}\n\
-    ///            {\"key\":\"nobody\",\"event\":\"login\",\"at\":\"2026-11-03T09:00:00Z\"}\n";
-    /// let err = engine.record_events_json_lines("account", bad.as_bytes()).unwrap_err();
-    /// assert_eq!(err.to_string(), "line 2: key `nobody`: no such entity");
-    /// assert_eq!(engine.table("account")?.event_count(), 2); // none of them
-    /// # Ok::<(), segments::Error>(())
-    /// ```
-    pub fn record_events_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Line {
-            key: String,
-            event: String,
-            at: Timestamp,
-            #[serde(default)]
-            properties: Properties,
-        }
-        let bytes = self.read_lines(kind, reader)?;
-        let table = self
-            .table(kind)
-            .map_err(|_| StoreError::UnknownKind { kind: kind.into() })?;
-        let limit = table.max_line_bytes();
-        let at_line = |line: usize, e: StoreError| StoreError::AtLine {
-            line,
-            source: Box::new(e),
-        };
-        let mut events = Vec::new();
-        for (i, (_, raw)) in crate::store::lines(&bytes).enumerate() {
-            let line = i + 1;
-            if raw.len() > limit {
-                return Err(at_line(line, StoreError::LineTooLong { limit }));
-            }
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let l: Line =
-                serde_json::from_slice(raw).map_err(|e| at_line(line, StoreError::Json { message: e.to_string() }))?;
-            if table.id(&l.key).is_none() {
-                return Err(at_line(line, StoreError::UnknownKey { key: l.key }));
-            }
-            if l.event.trim().is_empty() {
-                return Err(at_line(line, StoreError::EmptyEventName { key: l.key }));
-            }
-            if let Err((property, reason)) = l.properties.check() {
-                let e = StoreError::BadProperty {
-                    key: l.key,
-                    event: l.event,
-                    property,
-                    reason,
-                };
-                return Err(at_line(line, e));
-            }
-            events.push(EventRecord {
-                key: l.key,
-                event: l.event,
-                at: l.at,
-                properties: l.properties,
-            });
-        }
-        if events.is_empty() {
-            return Ok(Changes::new(self.now()));
-        }
+        let events = events.into_iter().map(Into::into).collect();
         self.apply_data(DataOp::RecordEvents {
             kind: kind.into(),
             events,
@@ -525,7 +256,7 @@ impl Engine {
     /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
     /// let day = |d: i64| Timestamp::from_micros(1_767_225_600_000_000 + d * 86_400_000_000);
     /// engine.insert("account", "acme", Row::new())?;
-    /// engine.record_event("account", "acme", "login", day(0))?;
+    /// engine.record_events("account", [("acme", "login", day(0))])?;
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (ever, _) = engine.create_segment(&admin,
     ///     NewSegment::new("Ever logged in", "account").filter(Filter::from_json(
@@ -562,9 +293,9 @@ impl Engine {
     ///
     /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
     /// engine.insert("account", "acme", Row::new())?;
-    /// engine.record_event("account", "acme", "legacy_ping", Timestamp::from_micros(5))?;
+    /// engine.record_events("account", [("acme", "legacy_ping", Timestamp::from_micros(5))])?;
     /// engine.forget_event("account", "legacy_ping")?;
-    /// assert_eq!(engine.table("account")?.event_count(), 0);
+    /// assert_eq!(engine.store().table("account")?.event_count(), 0);
     /// # Ok::<(), segments::Error>(())
     /// ```
     pub fn forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
@@ -572,20 +303,6 @@ impl Engine {
             kind: kind.into(),
             event: event.into(),
         })
-    }
-
-    /// Event retention: forgets every event of `kind` older than `max_age`
-    /// at the engine's clock, as [`Engine::drop_events_before`] of that
-    /// instant (which the journal records). Call it on a schedule (with
-    /// [`Engine::refresh`]) to keep a kind's events to a window.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::UnknownKind`].
-    pub fn expire_events(&mut self, kind: &str, max_age: std::time::Duration) -> Result<Changes, StoreError> {
-        let age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
-        let before = Timestamp::from_micros(self.now().as_micros().saturating_sub(age));
-        self.drop_events_before(kind, before)
     }
 
     /// Creates a segment and computes its members at once.
@@ -1016,25 +733,6 @@ impl Engine {
         })
     }
 
-    /// As [`Engine::add_members`], by entity ids.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_members`], with [`SegmentError::UnknownEntity`] for
-    /// an id that is not live.
-    pub fn add_member_ids(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        ids: &RoaringBitmap,
-    ) -> Result<Changes, SegmentError> {
-        self.manage_changes(ManageOp::AddMemberIds {
-            actor: actor.clone(),
-            segment,
-            ids: ids.clone(),
-        })
-    }
-
     /// Removes entities by hand: every link of theirs goes, and every rule
     /// attached to the segment now is blocked from linking them again.
     /// Entities that were not members are blocked all the same.
@@ -1053,24 +751,6 @@ impl Engine {
             actor: actor.clone(),
             segment,
             keys,
-        })
-    }
-
-    /// As [`Engine::remove_members`], by entity ids.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::add_member_ids`].
-    pub fn remove_member_ids(
-        &mut self,
-        actor: &Actor,
-        segment: SegmentId,
-        ids: &RoaringBitmap,
-    ) -> Result<Changes, SegmentError> {
-        self.manage_changes(ManageOp::RemoveMemberIds {
-            actor: actor.clone(),
-            segment,
-            ids: ids.clone(),
         })
     }
 
@@ -1094,18 +774,6 @@ impl Engine {
         })
     }
 
-    /// Clears every block in a segment.
-    ///
-    /// # Errors
-    ///
-    /// [`SegmentError::UnknownSegment`], [`SegmentError::Denied`].
-    pub fn clear_all_blocks(&mut self, actor: &Actor, segment: SegmentId) -> Result<Changes, SegmentError> {
-        self.manage_changes(ManageOp::ClearAllBlocks {
-            actor: actor.clone(),
-            segment,
-        })
-    }
-
     /// Re-evaluates the rules with relative-time conditions at `now`, so
     /// entities whose windows slid enter or exit. Other rules are current
     /// already. Changes are stamped `now`.
@@ -1117,15 +785,6 @@ impl Engine {
     /// was applied, it is not durable.
     pub fn refresh(&mut self, now: Timestamp) -> Result<Changes, JournalError> {
         self.apply_time(TimeOp::Refresh { now })
-    }
-
-    /// Re-evaluates every rule at `now` (a daily full refresh).
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::refresh`].
-    pub fn refresh_all(&mut self, now: Timestamp) -> Result<Changes, JournalError> {
-        self.apply_time(TimeOp::RefreshAll { now })
     }
 
     /// Sets the clock.
@@ -1141,7 +800,7 @@ impl Engine {
 
 impl Engine {
     /// Applies a management op that creates nothing: its changes.
-    fn manage_changes(&mut self, op: ManageOp) -> Result<Changes, SegmentError> {
+    pub(super) fn manage_changes(&mut self, op: ManageOp) -> Result<Changes, SegmentError> {
         self.apply_manage(op).map(|a| a.changes)
     }
 }

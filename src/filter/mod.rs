@@ -16,7 +16,7 @@
 //! # Event properties
 //!
 //! Events may carry [`Properties`](crate::store::Properties) (recorded with
-//! [`Engine::record_event_with`](crate::Engine::record_event_with), or from
+//! [`Engine::record_events`](crate::Engine::record_events), or from
 //! JSON Lines with a `properties` object). A rule on `@count:<event>`,
 //! `@firstSeen:<event>`, `@lastSeen:<event>` or `@change:<event>` counts
 //! only the events whose properties match a filter when its value has a
@@ -70,7 +70,7 @@
 //! "crossed below 50 within the window" is `@max:health >= {"value": 50,
 //! ...}` and `health < 50`. Trends are relative to `now`:
 //! [`Engine::refresh`](crate::Engine::refresh) keeps them current and
-//! [`Engine::next_change`](crate::Engine::next_change) says when.
+//! [`Segments::next_change`](crate::engine::Segments::next_change) says when.
 //!
 //! ```
 //! use segments::segment::{Actor, NewSegment, Role};

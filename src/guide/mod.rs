@@ -13,7 +13,7 @@
 //! | [`sql`] | the same filters compiled to PostgreSQL, DuckDB, ClickHouse and Spark; external rules |
 //! | [`command`] | the `segment` example, per the crate's [contract](crate::contract) |
 //! | [`performance`] | how the indexes and the evaluator make it fast |
-//! | [`upgrading`] | from 0.1: the read handles that replace the engine's reads, name by name |
+//! | [`upgrading`] | from 0.1: the read handles and the folded writes, name by name |
 //!
 //! The module map, and the invariant each part owns, is the repository's
 //! `ARCHITECTURE.md`; measurements, each with its command, are in its

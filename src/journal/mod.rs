@@ -25,7 +25,7 @@
 //! } // dropped without a checkpoint: the insert is in the journal only
 //! let (engine, report) = Engine::open(&dir, options)?;
 //! assert_eq!(report.replayed, 1);
-//! assert!(engine.table("account")?.id("acme").is_some());
+//! assert!(engine.store().table("account")?.id("acme").is_some());
 //! # drop(engine);
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! # Ok::<(), segments::Error>(())

@@ -3,9 +3,8 @@
 //!
 //! [`Engine::save`](crate::Engine::save) and
 //! [`Engine::save_to_path`](crate::Engine::save_to_path) write one;
-//! [`Engine::restore`](crate::Engine::restore) and
-//! [`Engine::restore_from_path`](crate::Engine::restore_from_path) read it
-//! back. What is saved: the configuration (limit policy, index
+//! [`Engine::restore`](crate::Engine::restore) reads it back (from a file,
+//! or any reader). What is saved: the configuration (limit policy, index
 //! configuration, clock), the schema with its relations, every kind's keys in
 //! id order (deleted ones too, so that ids never move), the live set, every
 //! value, every event with its properties, the history of tracked fields, and the segments with their order, visibility,

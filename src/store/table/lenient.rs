@@ -32,7 +32,7 @@ pub struct RejectedLine {
 
 impl Rejected {
     /// Both reports in line order, within the bound.
-    fn merge(mut self, other: Rejected, bound: usize) -> Rejected {
+    pub(crate) fn merge(mut self, other: Rejected, bound: usize) -> Rejected {
         self.total += other.total;
         self.lines.extend(other.lines);
         self.lines.sort_by_key(|r| r.line);
@@ -40,7 +40,7 @@ impl Rejected {
         self
     }
 
-    fn push(&mut self, line: usize, error: StoreError, bound: usize) {
+    pub(crate) fn push(&mut self, line: usize, error: StoreError, bound: usize) {
         self.total += 1;
         if self.lines.len() < bound {
             let error = match error {
@@ -55,7 +55,7 @@ impl Rejected {
 impl Table {
     /// Reads `reader` whole into lines, leaving out (and reporting) lines
     /// longer than [`Table::max_line_bytes`] without holding them.
-    fn read_lines_lenient(
+    pub(crate) fn read_lines_lenient(
         &self,
         mut reader: impl BufRead,
         rejected: &mut Rejected,
