@@ -137,6 +137,7 @@ fn engine_methods() -> (usize, usize) {
         let mut depth = 0i32;
         let mut inside = false;
         let mut attrs: Vec<String> = Vec::new();
+        let mut open_attr = 0i32;
         for l in production(&text) {
             let s = l.trim();
             if !inside && (s.starts_with("impl Engine") || s.starts_with("impl<'a> Engine")) && !s.contains(" for ") {
@@ -144,8 +145,15 @@ fn engine_methods() -> (usize, usize) {
                 depth = 0;
             }
             if inside {
+                if open_attr > 0 {
+                    // An attribute rustfmt split over lines: its first
+                    // line is kept, the rest only closes it.
+                    open_attr += s.matches('[').count() as i32 - s.matches(']').count() as i32;
+                    continue;
+                }
                 if depth == 1 && s.starts_with("#[") {
                     attrs.push(s.to_string());
+                    open_attr = s.matches('[').count() as i32 - s.matches(']').count() as i32;
                 } else if depth == 1 && l.starts_with("    pub fn ") {
                     if attrs.iter().any(|a| a.starts_with("#[deprecated")) {
                         deprecated += 1;

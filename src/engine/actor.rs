@@ -119,10 +119,7 @@ impl<'a> ActorView<'a> {
     }
 
     /// Deprecated: `view.query(kind).budget(budget).evaluate(filter, now)`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `view.query(kind).budget(budget).evaluate(filter, now)`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `view.query(kind).budget(budget).evaluate(filter, now)`")]
     pub fn evaluate_with(
         &self,
         kind: &str,

@@ -29,10 +29,7 @@ impl Engine {
     }
 
     /// Deprecated: `engine.record_events(kind, [(key, event, at, properties)])`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.record_events(kind, [(key, event, at, properties)])`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.record_events(kind, [(key, event, at, properties)])`")]
     pub fn record_event_with(
         &mut self,
         kind: &str,
@@ -60,37 +57,25 @@ impl Engine {
     }
 
     /// Deprecated: `engine.load_json_lines(kind, reader, JsonLines::events())`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.load_json_lines(kind, reader, JsonLines::events())`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.load_json_lines(kind, reader, JsonLines::events())`")]
     pub fn record_events_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
         Ok(self.load_json_lines(kind, reader, JsonLines::events())?.0)
     }
 
     /// Deprecated: `engine.load_json_lines(kind, reader, JsonLines::insert())`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.load_json_lines(kind, reader, JsonLines::insert())`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.load_json_lines(kind, reader, JsonLines::insert())`")]
     pub fn insert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
         Ok(self.load_json_lines(kind, reader, JsonLines::insert())?.0)
     }
 
     /// Deprecated: `engine.load_json_lines(kind, reader, JsonLines::upsert())`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.load_json_lines(kind, reader, JsonLines::upsert())`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.load_json_lines(kind, reader, JsonLines::upsert())`")]
     pub fn upsert_json_lines(&mut self, kind: &str, reader: impl BufRead) -> Result<Changes, StoreError> {
         Ok(self.load_json_lines(kind, reader, JsonLines::upsert())?.0)
     }
 
     /// Deprecated: `engine.load_json_lines(kind, reader, JsonLines::insert().lenient(bound))`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.load_json_lines(kind, reader, JsonLines::insert().lenient(bound))`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `load_json_lines(kind, reader, JsonLines::insert().lenient(bound))`")]
     pub fn insert_json_lines_lenient(
         &mut self,
         kind: &str,
@@ -101,10 +86,7 @@ impl Engine {
     }
 
     /// Deprecated: `engine.load_json_lines(kind, reader, JsonLines::upsert().lenient(bound))`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.load_json_lines(kind, reader, JsonLines::upsert().lenient(bound))`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `load_json_lines(kind, reader, JsonLines::upsert().lenient(bound))`")]
     pub fn upsert_json_lines_lenient(
         &mut self,
         kind: &str,
@@ -124,10 +106,7 @@ impl Engine {
 
     /// Deprecated: `engine.apply(Op::Manage(ManageOp::AddMemberIds { .. }))`,
     /// or [`Engine::add_members`] by key.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.apply(Op::Manage(ManageOp::AddMemberIds { .. }))`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.apply(Op::Manage(ManageOp::AddMemberIds { .. }))`")]
     pub fn add_member_ids(
         &mut self,
         actor: &Actor,
@@ -143,10 +122,7 @@ impl Engine {
 
     /// Deprecated: `engine.apply(Op::Manage(ManageOp::RemoveMemberIds { .. }))`,
     /// or [`Engine::remove_members`] by key.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.apply(Op::Manage(ManageOp::RemoveMemberIds { .. }))`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.apply(Op::Manage(ManageOp::RemoveMemberIds { .. }))`")]
     pub fn remove_member_ids(
         &mut self,
         actor: &Actor,
@@ -178,10 +154,7 @@ impl Engine {
     }
 
     /// Deprecated: `engine.apply(Op::Log(LogOp::ForgetConsumer { consumer }))`.
-    #[deprecated(
-        since = "0.2.0",
-        note = "use `engine.apply(Op::Log(LogOp::ForgetConsumer { consumer }))`"
-    )]
+    #[deprecated(since = "0.2.0", note = "use `engine.apply(Op::Log(LogOp::ForgetConsumer { consumer }))`")]
     pub fn forget_consumer(&mut self, consumer: &str) -> Result<(), Error> {
         self.apply_log(LogOp::ForgetConsumer {
             consumer: consumer.to_string(),
