@@ -109,6 +109,7 @@ pub mod filter;
 pub mod guide;
 mod ids;
 pub mod journal;
+pub mod op;
 pub mod schema;
 pub mod segment;
 pub mod snapshot;
@@ -125,18 +126,19 @@ pub use arrow_array;
 /// and a check of every invariant it keeps.
 #[cfg(feature = "testing")]
 pub use engine::testing;
-pub use engine::{Clock, DataOp, Engine, LogOp, ManageOp, Op, SchemaOp, TimeOp};
+pub use engine::Engine;
 pub use error::{
     Error, EvalError, ExportError, FilterError, JournalError, LogError, OpError, SchemaChangeError, SchemaError,
     SegmentError, SettingsError, SnapshotError, StatsError, StoreError,
 };
 pub use filter::{Filter, LimitPolicy, Plan};
+pub use op::{DataOp, LogOp, ManageOp, Op, SchemaOp, TimeOp};
 /// The arrow-rs crate the Parquet loads read with (feature `parquet`).
 #[cfg(feature = "parquet")]
 pub use parquet;
 pub use schema::{FieldId, FieldType, KindId, KindSchema, Relation, RelationId, Schema, SchemaBuilder};
 pub use store::{EntityId, IndexConfig, MemoryUsage, Rejected, RejectedLine, Row, Store, Table};
-pub use value::{Timestamp, TimestampError, Value};
+pub use value::{Clock, Timestamp, TimestampError, Value};
 
 /// The README's examples, compiled and run as doctests so that they cannot
 /// drift from the code.

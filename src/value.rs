@@ -442,6 +442,27 @@ pub(crate) fn floor_key_int_i128(v: i128, exact: bool) -> (Option<u64>, bool) {
     }
 }
 
+/// Where the engine's time comes from: when changes happened, when segments
+/// were created, and the `now` of relative-time rules on writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// The system's clock.
+    #[default]
+    System,
+    /// A fixed instant, for tests and replays.
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    /// The current instant by this clock.
+    pub fn now(self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

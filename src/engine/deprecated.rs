@@ -8,10 +8,10 @@ use std::path::Path;
 use roaring::RoaringBitmap;
 
 use super::load::JsonLines;
-use super::op::{DataOp, LogOp, ManageOp, TimeOp};
 use super::Engine;
 use crate::error::{Error, JournalError, SchemaError, SegmentError, SnapshotError, StoreError};
 use crate::filter::LimitPolicy;
+use crate::op::{DataOp, LogOp, ManageOp, TimeOp};
 use crate::segment::{Actor, Changes, SegmentId};
 use crate::store::{Properties, Rejected, Table};
 use crate::value::Timestamp;

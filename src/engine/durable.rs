@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::op::OpRef;
 use super::Engine;
 use crate::error::{JournalError, SnapshotError};
 use crate::journal::{
     self, format, io, journal_name, snapshot_name, CheckpointReport, Commit, DirLock, Durability, Journal, Mark,
     OpenReport, Options, Truncation,
 };
+use crate::op::OpRef;
 use crate::value::Timestamp;
 use crate::Op;
 

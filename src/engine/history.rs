@@ -5,12 +5,12 @@
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use super::op::ManageOp;
 use super::read::Log;
 use super::Engine;
 use crate::error::LogError;
 use crate::filter::Filter;
 use crate::ids::{RuleId, SegmentId};
+use crate::op::ManageOp;
 use crate::segment::{ChangeKind, SegmentAccess, Settings, Visibility};
 use crate::value::Timestamp;
 
@@ -200,9 +200,9 @@ impl Engine {
     pub(super) fn recorded_edit(
         &mut self,
         pending: (String, SegmentId, PendingEdit),
-        created: Option<super::op::Created>,
+        created: Option<crate::op::Created>,
     ) {
-        use super::op::Created;
+        use crate::op::Created;
         let (actor, segment, edit) = pending;
         let info = |id: SegmentId| self.book.segment(id).map(|s| &s.info);
         let rule_filter = |r: RuleId| self.book.rule(r).map(|r| r.info.filter.clone());

@@ -3,9 +3,9 @@
 
 use std::io::BufRead;
 
-use super::op::{DataOp, EventRecord};
 use super::Engine;
 use crate::error::StoreError;
+use crate::op::{DataOp, EventRecord};
 use crate::segment::Changes;
 use crate::store::{Properties, Rejected};
 use crate::value::Timestamp;

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::op::LogOp;
 use super::read::Log;
 use super::Engine;
 use crate::error::{Error, LogError};
 use crate::ids::SegmentId;
+use crate::op::LogOp;
 use crate::segment::log::Entry;
 use crate::segment::{Cause, ChangeKind, Retention, Trigger};
 use crate::value::Timestamp;

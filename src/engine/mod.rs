@@ -23,6 +23,7 @@
 //! questions (exports, jobs, alerts).
 
 mod actor;
+mod apply;
 mod builder;
 mod check;
 mod data;
@@ -35,7 +36,6 @@ mod history;
 mod load;
 mod log;
 mod manage;
-pub mod op;
 mod query;
 mod read;
 mod reshape;
@@ -46,6 +46,13 @@ pub mod testing;
 mod time;
 mod writes;
 
+/// The op values: moved to [`crate::op`]; this path stays.
+pub use crate::op;
+pub use crate::op::{
+    Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, SchemaOp, TimeOp, OLDEST_OP_FORMAT_VERSION,
+    OP_FORMAT_VERSION,
+};
+pub use crate::value::Clock;
 #[allow(deprecated)]
 pub use actor::AsActor;
 pub use builder::{
@@ -57,10 +64,6 @@ pub use export::{Export, ExportFormat, ExportOrder};
 pub use history::{DefinitionChange, Edit, Period};
 pub use load::JsonLines;
 pub use log::{LoggedChange, SegmentName, Subscription, SyncDelta};
-pub use op::{
-    Applied, Created, DataOp, EventRecord, LogOp, ManageOp, Op, SchemaOp, TimeOp, OLDEST_OP_FORMAT_VERSION,
-    OP_FORMAT_VERSION,
-};
 pub use query::Scope;
 pub use read::{ActorView, Builder, Log, Query, Segments};
 #[cfg(feature = "testing")]
@@ -77,27 +80,6 @@ use crate::segment::{Changes, RuleId};
 use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
 use deps::KindDeps;
-
-/// Where the engine's time comes from: when changes happened, when segments
-/// were created, and the `now` of relative-time rules on writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Clock {
-    /// The system's clock.
-    #[default]
-    System,
-    /// A fixed instant, for tests and replays.
-    Fixed(Timestamp),
-}
-
-impl Clock {
-    /// The current instant by this clock.
-    pub fn now(self) -> Timestamp {
-        match self {
-            Clock::System => Timestamp::now(),
-            Clock::Fixed(t) => t,
-        }
-    }
-}
 
 /// Entities, segments over them, and the rules and manual links that make
 /// their membership, kept current on every write.

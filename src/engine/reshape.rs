@@ -2,10 +2,10 @@
 //! live engine.
 
 use super::deps::KindDeps;
-use super::op::SchemaOp;
 use super::Engine;
 use crate::error::{SchemaChangeError, SchemaError};
 use crate::filter::Plan;
+use crate::op::SchemaOp;
 use crate::schema::{FieldType, Schema};
 use crate::segment::RuleId;
 

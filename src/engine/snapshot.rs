@@ -21,7 +21,7 @@ use crate::snapshot::{self, io_error};
 use crate::store::{IndexConfig, Table};
 use crate::value::Timestamp;
 
-use super::Clock;
+use crate::value::Clock;
 
 /// Field types by their code in a snapshot.
 const TYPES: [FieldType; 6] = [

@@ -2,12 +2,13 @@
 //! applies it, so that every change to the state goes through one door
 //! ([`Engine::apply`]). Their rules, errors and costs are the ops'.
 
-use super::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
-use super::{Clock, Engine};
+use super::Engine;
 use crate::error::{JournalError, SegmentError, StoreError};
 use crate::filter::Filter;
+use crate::op::{Created, DataOp, EventRecord, ManageOp, TimeOp};
 use crate::segment::{Actor, Changes, NewSegment, RuleId, SegmentAccess, SegmentId, Settings, Visibility};
 use crate::store::Row;
+use crate::value::Clock;
 use crate::value::Timestamp;
 
 impl Engine {
