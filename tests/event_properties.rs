@@ -598,8 +598,12 @@ fn bounds_are_refused_and_change_nothing() {
     let mut e = lines_engine();
     let before = format!("{e:?}");
     let many: Properties = (0..=MAX_PROPERTIES).map(|i| (format!("p{i}"), i as i64)).collect();
+    // One event is a batch of one: its error names row 0.
     let err = e.record_events("account", [("a", "export", t(0), many)]).unwrap_err();
-    assert!(matches!(err, StoreError::BadProperty { .. }), "{err}");
+    assert!(
+        matches!(&err, StoreError::InRow { row: 0, source } if matches!(**source, StoreError::BadProperty { .. })),
+        "{err}"
+    );
     let err = e
         .record_events(
             "account",
@@ -608,7 +612,7 @@ fn bounds_are_refused_and_change_nothing() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "key `a`, event `export`, property `x`: a float must be finite"
+        "row 0: key `a`, event `export`, property `x`: a float must be finite"
     );
     let err = e
         .record_events("account", [("a", "export", t(0), Properties::new().with("when", t(0)))])

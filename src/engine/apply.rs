@@ -118,8 +118,7 @@ impl Engine {
             LogOp::Ack { consumer, seq } => self.log.ack(&consumer, seq),
             LogOp::ForgetConsumer { consumer } => self.log.forget(&consumer),
             LogOp::SetRetention { retention } => {
-                self.log.retention = retention;
-                self.log.trim();
+                self.log.set_retention(retention);
                 Ok(())
             }
         }

@@ -12,107 +12,8 @@ use crate::filter::Filter;
 use crate::ids::{RuleId, SegmentId};
 use crate::op::ManageOp;
 use crate::segment::{ChangeKind, SegmentAccess, Settings, Visibility};
+pub use crate::segment::{DefinitionChange, Edit};
 use crate::value::Timestamp;
-
-/// A change to a segment's definition, as [`Log::definition_history`](crate::engine::Log::definition_history)
-/// lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct DefinitionChange {
-    /// Its place in the engine's definition history, from 1 without gaps:
-    /// the cursor of [`Engine::definition_changes_since`].
-    pub seq: u64,
-    /// When (the instant the call ran at).
-    pub at: Timestamp,
-    /// The id of the actor that made it.
-    pub actor: String,
-    /// The segment.
-    pub segment: SegmentId,
-    /// What changed.
-    pub what: Edit,
-}
-
-/// What a [`DefinitionChange`] changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Edit {
-    /// The segment was created.
-    Created {
-        /// Its name.
-        name: String,
-        /// Its defining filter.
-        filter: Option<Filter>,
-    },
-    /// Renamed.
-    Renamed {
-        /// The old name.
-        from: String,
-        /// The new name.
-        to: String,
-    },
-    /// Who sees it.
-    Visibility {
-        /// Before.
-        from: Visibility,
-        /// After.
-        to: Visibility,
-    },
-    /// The defining filter.
-    Filter {
-        /// Before.
-        from: Option<Filter>,
-        /// After.
-        to: Option<Filter>,
-    },
-    /// A rule attached.
-    RuleAttached {
-        /// The rule.
-        rule: RuleId,
-        /// Its filter.
-        filter: Filter,
-    },
-    /// A rule's filter replaced.
-    RuleEdited {
-        /// The rule.
-        rule: RuleId,
-        /// Before.
-        from: Filter,
-        /// After.
-        to: Filter,
-    },
-    /// A rule detached.
-    RuleDetached {
-        /// The rule.
-        rule: RuleId,
-        /// Its filter.
-        filter: Filter,
-    },
-    /// Whom it is shared with.
-    Access {
-        /// Before.
-        from: SegmentAccess,
-        /// After.
-        to: SegmentAccess,
-    },
-    /// Its settings replaced.
-    Settings {
-        /// Before.
-        from: Settings,
-        /// After.
-        to: Settings,
-    },
-    /// The segment was deleted.
-    Deleted,
-}
-
-impl Edit {
-    /// Whether the edit makes a new version of the definition: every edit
-    /// but the creation (version 1) and the deletion.
-    pub(crate) fn is_revision(&self) -> bool {
-        !matches!(self, Edit::Created { .. } | Edit::Deleted)
-    }
-}
 
 /// One stretch of time an entity was a member of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,13 +169,8 @@ impl Engine {
             if what.is_revision() {
                 self.book.count_revision(segment);
             }
-            self.history.push(DefinitionChange {
-                seq: self.history.len() as u64 + 1,
-                at: self.now(),
-                actor,
-                segment,
-                what,
-            });
+            let at = self.now();
+            self.log.record_definition(at, actor, segment, what);
         }
     }
 
@@ -293,7 +189,7 @@ impl Engine {
             .get(&segment)
             .map(|s| s.members.clone())
             .unwrap_or_default();
-        for call in self.log.calls.iter().rev().filter(|c| c.changes.at() > at) {
+        for call in self.log.calls().iter().rev().filter(|c| c.changes.at() > at) {
             for g in call.changes.groups().iter().rev().filter(|g| g.segment() == segment) {
                 match g.kind() {
                     ChangeKind::Entered => members -= g.to_bitmap(),
@@ -324,8 +220,8 @@ impl Engine {
 
     /// Checks that no change after `at` was dropped.
     fn retained_since(&self, at: Timestamp) -> Result<(), LogError> {
-        let dropped = self.log.oldest > 1;
-        match self.log.calls.front() {
+        let dropped = self.log.oldest() > 1;
+        match self.log.calls().front() {
             Some(first) if dropped && first.changes.at() > at => Err(LogError::NotRetained {
                 at,
                 oldest: first.changes.at(),
@@ -359,7 +255,8 @@ impl<'a> Log<'a> {
     /// of the engine (in snapshots and the journal).
     pub fn definition_history(&self, segment: Option<SegmentId>) -> impl Iterator<Item = &'a DefinitionChange> + 'a {
         self.engine
-            .history
+            .log
+            .definitions()
             .iter()
             .filter(move |c| segment.map_or(true, |s| c.segment == s))
     }
@@ -390,8 +287,8 @@ impl<'a> Log<'a> {
     pub fn definition_changes_since(&self, after: u64, limit: usize) -> Vec<&'a DefinitionChange> {
         let from = usize::try_from(after)
             .unwrap_or(usize::MAX)
-            .min(self.engine.history.len());
-        self.engine.history[from..].iter().take(limit).collect()
+            .min(self.engine.log.definitions().len());
+        self.engine.log.definitions()[from..].iter().take(limit).collect()
     }
 
     /// A segment's members as of the instant `at`, from the retained log:
@@ -471,7 +368,7 @@ impl<'a> Log<'a> {
         let times: Vec<Timestamp> = (0..points)
             .map(|i| Timestamp::from_micros(from.as_micros() + i * step_us))
             .collect();
-        let calls = &self.engine.log.calls;
+        let calls = &self.engine.log.calls();
         let forward = calls
             .iter()
             .zip(calls.iter().skip(1))
@@ -532,7 +429,7 @@ impl<'a> Log<'a> {
         let mut out: Vec<Period> = vec![];
         let mut open: Option<Option<Timestamp>> = None;
         let mut first = true;
-        for call in &self.engine.log.calls {
+        for call in self.engine.log.calls() {
             for g in call.changes.groups().iter().filter(|g| g.segment() == segment) {
                 if !g.entities().any(|e| e == id) {
                     continue;

@@ -202,7 +202,7 @@ impl Engine {
     fn segment_label(&self, segment: SegmentId) -> (String, Option<usize>) {
         match self.book.segment(segment) {
             Some(s) => (s.info.name.clone(), Some(s.kind)),
-            None => match self.log.gone.get(&segment) {
+            None => match self.log.gone().get(&segment) {
                 Some(g) => (g.name.clone(), Some(g.kind)),
                 None => (String::new(), None),
             },
@@ -214,7 +214,7 @@ impl Engine {
     pub(super) fn segment_kind(&self, segment: SegmentId) -> Option<usize> {
         match self.book.segment(segment) {
             Some(s) => Some(s.kind),
-            None => self.log.gone.get(&segment).map(|g| g.kind),
+            None => self.log.gone().get(&segment).map(|g| g.kind),
         }
     }
 
@@ -266,12 +266,12 @@ impl<'a> Log<'a> {
     /// The oldest sequence number the log still holds (the next one, if
     /// it holds none).
     pub fn oldest(&self) -> u64 {
-        self.engine.log.oldest
+        self.engine.log.oldest()
     }
 
     /// How much of the log is kept.
     pub fn retention(&self) -> Retention {
-        self.engine.log.retention
+        self.engine.log.retention()
     }
 
     /// Up to `limit` changes after sequence number `after`, in order: what
@@ -382,12 +382,12 @@ impl<'a> Log<'a> {
     /// A consumer's cursor: the last sequence number it acknowledged (0 if
     /// none).
     pub fn cursor(&self, consumer: &str) -> u64 {
-        self.engine.log.consumers.get(consumer).copied().unwrap_or(0)
+        self.engine.log.consumers().get(consumer).copied().unwrap_or(0)
     }
 
     /// The consumers and their cursors, by name.
     pub fn consumers(&self) -> impl Iterator<Item = (&'a str, u64)> + 'a {
-        self.engine.log.consumers.iter().map(|(k, &v)| (k.as_str(), v))
+        self.engine.log.consumers().iter().map(|(k, &v)| (k.as_str(), v))
     }
 
     /// The net change of `segment`'s membership after sequence number

@@ -134,8 +134,6 @@ pub struct Engine {
     deps: Vec<KindDeps>,
     /// Every call's changes, numbered, and the consumers' cursors.
     log: ChangeLog,
-    /// Every change to a segment's definition, oldest first.
-    history: Vec<history::DefinitionChange>,
     /// The directory, journal and lock of an engine opened on one.
     durable: Option<Box<durable::Durable>>,
     /// Counts the writes of entities' data and of the schema that
@@ -157,7 +155,6 @@ impl Clone for Engine {
             book: self.book.clone(),
             deps: self.deps.clone(),
             log: self.log.clone(),
-            history: self.history.clone(),
             durable: None,
             version: self.version,
             exports: export::Runs::default(),
@@ -193,7 +190,6 @@ impl Engine {
             book: Book::default(),
             deps,
             log: ChangeLog::default(),
-            history: Vec::new(),
             durable: None,
             version: 0,
             exports: export::Runs::default(),

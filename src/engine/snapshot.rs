@@ -6,7 +6,6 @@ use std::path::Path;
 
 use roaring::RoaringBitmap;
 
-use super::history::{DefinitionChange, Edit};
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SnapshotError;
 use crate::filter::{Filter, LimitPolicy};
@@ -16,6 +15,7 @@ use crate::segment::{
     Cause, ChangeKind, Changes, Grantee, Retention, RuleId, SegmentAccess, SegmentId, SegmentInfo, Settings, Trigger,
     Unacked, Visibility,
 };
+use crate::segment::{DefinitionChange, Edit};
 use crate::snapshot::codec::{what, Dec, Enc};
 use crate::snapshot::{self, io_error};
 use crate::store::{IndexConfig, Table};
@@ -240,7 +240,7 @@ impl Engine {
             }
         }
         encode_log(&self.log, &mut e);
-        encode_history(&self.history, &mut e);
+        encode_history(self.log.definitions(), &mut e);
         e.buf
     }
 }
@@ -255,9 +255,9 @@ const TRIGGERS: [Trigger; 6] = [
 ];
 
 fn encode_log(log: &ChangeLog, e: &mut Enc) {
-    e.u64(log.next);
-    e.u64(log.oldest);
-    let r = log.retention;
+    e.u64(log.next());
+    e.u64(log.oldest());
+    let r = log.retention();
     e.bool(r.changes_limit().is_some());
     e.u64(r.changes_limit().unwrap_or(0));
     e.bool(r.bytes_limit().is_some());
@@ -271,12 +271,12 @@ fn encode_log(log: &ChangeLog, e: &mut Enc) {
         Unacked::Keep => 0,
         Unacked::Drop => 1,
     });
-    e.len(log.consumers.len());
-    for (name, seq) in &log.consumers {
+    e.len(log.consumers().len());
+    for (name, seq) in log.consumers() {
         e.str(name);
         e.u64(*seq);
     }
-    let mut gone: Vec<_> = log.gone.iter().collect();
+    let mut gone: Vec<_> = log.gone().iter().collect();
     gone.sort_by_key(|(id, _)| **id);
     e.len(gone.len());
     for (id, g) in gone {
@@ -284,8 +284,8 @@ fn encode_log(log: &ChangeLog, e: &mut Enc) {
         e.str(&g.name);
         e.u32(g.kind as u32);
     }
-    e.len(log.calls.len());
-    for call in &log.calls {
+    e.len(log.calls().len());
+    for call in log.calls() {
         e.u64(call.first);
         e.u8(TRIGGERS.iter().position(|&t| t == call.trigger).unwrap_or(0) as u8);
         e.i64(call.changes.at().as_micros());
@@ -681,11 +681,12 @@ fn decode(d: &mut Dec, version: u32) -> Result<Engine, SnapshotError> {
         .map_err(|(what, problem)| d.invalid_at(at, what, problem))?;
     if version >= 2 {
         engine.log = decode_log(d, &engine, version)?;
-        engine.history = decode_history(d)?;
+        let definitions = decode_history(d)?;
+        engine.log.restore_definitions(definitions);
     }
     // A segment's version is not saved: it counts its revisions in the
     // history, which is kept whole.
-    for c in engine.history.iter().filter(|c| c.what.is_revision()) {
+    for c in engine.log.definitions().iter().filter(|c| c.what.is_revision()) {
         engine.book.count_revision(c.segment);
     }
     d.finish()?;

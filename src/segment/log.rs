@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::changes::{ChangeKind, Changes};
+use super::definitions::{DefinitionChange, Edit};
 use super::Cause;
 use crate::error::LogError;
 use crate::ids::{EntityId, SegmentId};
@@ -188,18 +189,21 @@ pub(crate) struct Gone {
 /// The log itself.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChangeLog {
-    pub calls: VecDeque<Call>,
+    calls: VecDeque<Call>,
     /// The sequence number the next change gets (the first is 1).
-    pub next: u64,
+    next: u64,
     /// The sequence number of the oldest change kept (`next` if none).
-    pub oldest: u64,
-    pub retention: Retention,
+    oldest: u64,
+    retention: Retention,
     /// Each consumer's cursor: the last sequence number it acknowledged.
-    pub consumers: BTreeMap<String, u64>,
+    consumers: BTreeMap<String, u64>,
     /// Deleted segments that changes in the log name.
-    pub gone: HashMap<SegmentId, Gone>,
+    gone: HashMap<SegmentId, Gone>,
     retained: u64,
     retained_bytes: u64,
+    /// Every change to a segment's definition, oldest first, kept whole
+    /// (retention trims membership changes only).
+    definitions: Vec<DefinitionChange>,
 }
 
 impl Default for ChangeLog {
@@ -213,6 +217,7 @@ impl Default for ChangeLog {
             gone: HashMap::new(),
             retained: 0,
             retained_bytes: 0,
+            definitions: Vec::new(),
         }
     }
 }
@@ -259,7 +264,67 @@ impl ChangeLog {
             consumers,
             gone,
             retained,
+            definitions: Vec::new(),
         }
+    }
+
+    /// The definition history read back from a snapshot.
+    pub(crate) fn restore_definitions(&mut self, definitions: Vec<DefinitionChange>) {
+        self.definitions = definitions;
+    }
+
+    /// The calls kept, oldest first.
+    pub(crate) fn calls(&self) -> &VecDeque<Call> {
+        &self.calls
+    }
+
+    /// The sequence number the next change gets.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// The sequence number of the oldest change kept (the next one if
+    /// none is).
+    pub(crate) fn oldest(&self) -> u64 {
+        self.oldest
+    }
+
+    /// What the log keeps.
+    pub(crate) fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Keeps changes as `retention` says from now on, and drops at once
+    /// what it no longer keeps.
+    pub(crate) fn set_retention(&mut self, retention: Retention) {
+        self.retention = retention;
+        self.trim();
+    }
+
+    /// Each consumer's cursor.
+    pub(crate) fn consumers(&self) -> &BTreeMap<String, u64> {
+        &self.consumers
+    }
+
+    /// Deleted segments that changes in the log name.
+    pub(crate) fn gone(&self) -> &HashMap<SegmentId, Gone> {
+        &self.gone
+    }
+
+    /// The definition history, oldest first.
+    pub(crate) fn definitions(&self) -> &[DefinitionChange] {
+        &self.definitions
+    }
+
+    /// Appends a change to `segment`'s definition, numbered after the last.
+    pub(crate) fn record_definition(&mut self, at: Timestamp, actor: String, segment: SegmentId, what: Edit) {
+        self.definitions.push(DefinitionChange {
+            seq: self.definitions.len() as u64 + 1,
+            at,
+            actor,
+            segment,
+            what,
+        });
     }
 
     /// The sequence number of the newest change (0 before the first).

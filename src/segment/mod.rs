@@ -28,12 +28,14 @@
 
 pub(crate) mod book;
 mod changes;
+mod definitions;
 pub(crate) mod log;
 mod membership;
 mod settings;
 mod suggest;
 
 pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
+pub use definitions::{DefinitionChange, Edit};
 pub use log::{Retention, Trigger, Unacked};
 pub use settings::{Settings, MAX_SETTINGS_BYTES, MAX_SETTINGS_DEPTH, MAX_SETTING_KEY_BYTES};
 pub use suggest::{SuggestSpec, Suggestion};
