@@ -2,7 +2,9 @@
 //! undo it (ARCHITECTURE.md, "Shape"):
 //!
 //! - no import cycle among the top-level modules of `src/` (read from the
-//!   `crate::<module>` paths in the code, comments left out);
+//!   `crate::<module>` paths in the code, comments left out), nor among
+//!   the files of a folder module (`eval/`, `engine/`, ...: `super::<file>`
+//!   paths, `mod.rs` aside);
 //! - `Engine`'s public methods that are not `#[deprecated]` forwarders
 //!   stay within the budget ARCHITECTURE.md states;
 //! - no production module names the row-by-row oracle (`eval::oracle`)
@@ -125,6 +127,69 @@ fn no_import_cycle_among_the_top_level_modules() {
     for m in graph.keys() {
         if let Some(cycle) = cycle_through(&graph, m) {
             panic!("an import cycle among src/'s top-level modules: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+/// For each folder module of `src/` (`eval`, `engine`, ...), the files
+/// each of its files names (`super::<file>`, `crate::<folder>::<file>`, or
+/// inside `super::{..}`), `mod.rs` left out: it declares the others.
+fn file_imports() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let path = regex::Regex::new(r"(?:super|crate::([a-z_]+))::([a-z_][a-z0-9_]*)").unwrap();
+    let group = regex::Regex::new(r"(?:super|crate::([a-z_]+))::\{([^}]*)\}").unwrap();
+    let name = regex::Regex::new(r"(?:^|,)\s*([a-z_][a-z0-9_]*)").unwrap();
+    let mut out: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let all = sources();
+    for (rel, _) in &all {
+        if let Some((folder, file)) = rel.split_once('/') {
+            if !file.contains('/') && file != "mod.rs" {
+                let files = out.entry(folder.to_string()).or_default();
+                files.entry(file.trim_end_matches(".rs").to_string()).or_default();
+            }
+        }
+    }
+    for (rel, text) in &all {
+        let Some((folder, file)) = rel.split_once('/') else {
+            continue;
+        };
+        if file.contains('/') || file == "mod.rs" {
+            continue;
+        }
+        let me = file.trim_end_matches(".rs").to_string();
+        let siblings: BTreeSet<String> = out[folder].keys().cloned().collect();
+        let code = production(text).join("\n");
+        let ours = |c: &regex::Captures| c.get(1).map_or(true, |f| f.as_str() == folder);
+        let mut named = BTreeSet::new();
+        for c in path.captures_iter(&code).filter(|c| ours(c)) {
+            named.insert(c[2].to_string());
+        }
+        for c in group.captures_iter(&code).filter(|c| ours(c)) {
+            for n in name.captures_iter(&c[2]) {
+                named.insert(n[1].to_string());
+            }
+        }
+        named.retain(|n| siblings.contains(n) && *n != me);
+        out.get_mut(folder).unwrap().insert(me, named);
+    }
+    out
+}
+
+#[test]
+fn no_import_cycle_among_the_files_of_a_module() {
+    let folders = file_imports();
+    assert!(
+        folders.contains_key("eval") && folders.contains_key("engine"),
+        "{:?}",
+        folders.keys()
+    );
+    for (folder, graph) in &folders {
+        for f in graph.keys() {
+            if let Some(cycle) = cycle_through(graph, f) {
+                panic!(
+                    "an import cycle among the files of src/{folder}/: {}",
+                    cycle.join(" -> ")
+                );
+            }
         }
     }
 }

@@ -5,12 +5,12 @@
 use roaring::RoaringBitmap;
 
 use super::deps::NestedDep;
-use super::manage::{denied, Home, Reader};
+use super::manage::{denied, may_name, Home, Reader};
 use super::Engine;
 use crate::error::SegmentError;
 use crate::filter::Plan;
 use crate::ids::RelationId;
-use crate::segment::{Action, RuleId, SegmentId, Visibility};
+use crate::segment::{Action, RuleId, SegmentId};
 use crate::store::Parents;
 
 impl Engine {
@@ -140,17 +140,6 @@ impl Engine {
         }
         out
     }
-}
-
-/// Whether a segment of `home` may name a segment of `target`, so that
-/// everybody who sees the one may see the other: a public segment names
-/// only public segments, a private one also its owner's private segments
-/// that are shared with everyone it is shared with.
-pub(super) fn may_name(home: Home<'_>, target: Home<'_>) -> bool {
-    target.visibility == Visibility::Public
-        || (home.visibility == Visibility::Private
-            && target.owner == home.owner
-            && home.access.grantees().all(|g| target.access.grants(g)))
 }
 
 /// Maps ids of the innermost kind of `chain` up to the outermost parent

@@ -2,7 +2,6 @@
 
 use roaring::RoaringBitmap;
 
-use super::graph::may_name;
 use super::{Deltas, Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, Plan};
@@ -776,6 +775,17 @@ impl<'a> Reader<'a> {
             home: Some(Home::of(segment)),
         }
     }
+}
+
+/// Whether a segment of `home` may name a segment of `target`, so that
+/// everybody who sees the one may see the other: a public segment names
+/// only public segments, a private one also its owner's private segments
+/// that are shared with everyone it is shared with.
+pub(super) fn may_name(home: Home<'_>, target: Home<'_>) -> bool {
+    target.visibility == Visibility::Public
+        || (home.visibility == Visibility::Private
+            && target.owner == home.owner
+            && home.access.grantees().all(|g| target.access.grants(g)))
 }
 
 pub(super) fn denied(actor: &Actor, action: Action, target: String) -> SegmentError {

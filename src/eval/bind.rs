@@ -268,7 +268,7 @@ fn find(m: StrMatch) -> Find {
 fn words_where(dict: &Dictionary, meter: &Meter, keep: impl Fn(&str) -> bool) -> (Vec<u32>, Vec<u64>) {
     let mut codes = Vec::new();
     for (i, w) in dict.iter().enumerate() {
-        if i % super::bitmap::RUN == 0 && meter.spent() {
+        if i % super::budget::RUN == 0 && meter.spent() {
             break;
         }
         if keep(w) {

@@ -45,8 +45,7 @@ pub(crate) struct SetEval<'a> {
     pub meter: &'a Meter<'a>,
 }
 
-/// Rows or ids a long loop goes through between two checks of the budget.
-pub(crate) const RUN: usize = 1 << 16;
+pub(crate) use super::budget::RUN;
 
 impl SetEval<'_> {
     pub(crate) fn eval(&self, node: &BoundNode, within: Option<&RoaringBitmap>) -> Bracket {

@@ -147,6 +147,9 @@ const RUNNING: u8 = 0;
 const LATE: u8 = 1;
 const CANCELLED: u8 = 2;
 
+/// Rows or ids a long loop goes through between two checks of the budget.
+pub(crate) const RUN: usize = 1 << 16;
+
 /// One evaluation's reading of its budget: once spent, it stays spent, and
 /// every loop that asks gives up.
 #[derive(Debug)]

@@ -8,9 +8,11 @@
 
 use super::lower::{numeric_span, Span};
 use super::Env;
-use crate::filter::{PlanNode, Test};
+use roaring::RoaringBitmap;
+
+use crate::filter::{PlanNode, Quant, RelCond, Test};
 use crate::schema::FieldType;
-use crate::store::{Column, NONE};
+use crate::store::{children, Column, NONE};
 use crate::value::Timestamp;
 use crate::Table;
 
@@ -22,7 +24,7 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
         PlanNode::Xor(xs) => xs.iter().filter(|x| matches(x, table, id, now, env)).count() % 2 == 1,
         PlanNode::Not(x) => !matches(x, table, id, now, env),
         PlanNode::InSegment(ids) => env.in_segments(ids, id),
-        PlanNode::Related(r) => super::related::matches(r, env, id, now),
+        PlanNode::Related(r) => related_matches(r, env, id, now),
         PlanNode::Event(e) => super::events::EventLeaf::bind(e, table, now).test(id),
         PlanNode::Leaf(c) => {
             let column = table.column(c.field);
@@ -88,4 +90,29 @@ pub(crate) fn matches(node: &PlanNode, table: &Table, id: u32, now: Timestamp, e
             }
         }
     }
+}
+
+/// The matching and all children of the live parent `id`; with `first`,
+/// the count stops at the first match.
+fn count_children(r: &RelCond, env: &Env, id: u32, now: Timestamp, first: bool) -> (u64, u64) {
+    let rel = &env.relations[r.relation.index()];
+    let child = &env.tables[r.child];
+    let kids = children(rel, env.tables, id);
+    let hits = kids
+        .into_iter()
+        .flatten()
+        .filter(|&c| matches(&r.nested, child, c, now, env));
+    let matched = if first { hits.take(1).count() } else { hits.count() } as u64;
+    (matched, kids.map_or(0, RoaringBitmap::len))
+}
+
+/// The matching and all children of the live parent `id`.
+pub(crate) fn related_counts(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
+    count_children(r, env, id, now, false)
+}
+
+/// Entity at a time: whether the quantifier holds for the live parent `id`.
+fn related_matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
+    let (matched, total) = count_children(r, env, id, now, r.quant == Quant::Any);
+    r.quant.satisfied_by(matched, total)
 }

@@ -315,7 +315,7 @@ pub(crate) fn matches_node(node: &PlanNode, table: &Table, id: u32, now: Timesta
 /// How many of the live entity `id`'s related entities match the nested
 /// filter of `r`, and how many there are.
 pub(crate) fn related_counts(r: &crate::filter::RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
-    related::counts(r, env, id, now)
+    entity::related_counts(r, env, id, now)
 }
 
 /// As [`matches`] for a plan known to be of the table's kind.

@@ -5,7 +5,9 @@
 use roaring::RoaringBitmap;
 
 use super::Env;
-use crate::filter::{CmpOp, CountWin, EventCond, EventWhat, PlanNode, PropNode, Test, TrendTest, TrendWhat, Window};
+use crate::filter::{
+    CmpOp, CountWin, EventCond, EventWhat, PlanNode, PropNode, RelCond, Test, TrendTest, TrendWhat, Window,
+};
 use crate::schema::FieldId;
 use crate::store::{EntityId, Properties};
 use crate::value::{cmp_num, Num, Timestamp, Value};
@@ -26,9 +28,7 @@ fn matches_row(node: &PlanNode, table: &Table, id: u32, now: Timestamp, env: &En
         PlanNode::Xor(xs) => xs.iter().filter(|x| matches_row(x, table, id, now, env)).count() % 2 == 1,
         PlanNode::Not(x) => !matches_row(x, table, id, now, env),
         PlanNode::InSegment(ids) => env.in_segments(ids, id),
-        PlanNode::Related(r) => {
-            super::related::oracle(r, env, id, |child, c| matches_row(&r.nested, child, c, now, env))
-        }
+        PlanNode::Related(r) => related(r, env, id, |child, c| matches_row(&r.nested, child, c, now, env)),
         PlanNode::Leaf(c) => match &c.test {
             Test::Fields(t) => super::fields::test(t, table, c.field, id),
             Test::Trend(t) => trend(t, table, c.field, id, now),
@@ -220,4 +220,22 @@ pub(crate) fn test(t: &Test, v: &Value, now: Timestamp) -> bool {
         (Test::TagsAll(xs), Value::Tags(tags)) => !tags.is_empty() && xs.iter().all(|t| tags.contains(t)),
         _ => false,
     }
+}
+
+/// From first principles, for the oracle: the live children whose relation
+/// field's value is the parent's key, each tested by `test`.
+fn related(r: &RelCond, env: &Env, id: u32, test: impl Fn(&Table, u32) -> bool) -> bool {
+    let rel = &env.relations[r.relation.index()];
+    let child = &env.tables[r.child];
+    let Some(key) = env.tables[rel.parent.0 as usize].key(crate::EntityId(id)) else {
+        return false;
+    };
+    let (mut matched, mut total) = (0, 0);
+    for c in child.live() {
+        if child.value(c, rel.field) == Value::String(key.to_string()) {
+            total += 1;
+            matched += u64::from(test(child, c));
+        }
+    }
+    r.quant.satisfied_by(matched, total)
 }

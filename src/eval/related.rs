@@ -5,16 +5,16 @@
 //! children maps to their parents in one pass over the set (in id order,
 //! so the reads are sequential). One parent's children are the child
 //! column's dictionary bitmap of the parent's key, which is how the
-//! entity-at-a-time path finds them.
+//! entity-at-a-time path ([`super::entity`]) finds them. This module is
+//! the set-at-a-time half.
 
 use roaring::RoaringBitmap;
 
 use super::Env;
 use crate::filter::{Quant, RelCond};
 
-use crate::store::{children, Parents};
-use crate::value::{Timestamp, Value};
-use crate::Table;
+use crate::store::Parents;
+use crate::value::Timestamp;
 
 /// The parents in `scope` (live) for which the quantifier holds.
 pub(crate) fn ids(r: &RelCond, env: &Env, now: Timestamp, scope: &RoaringBitmap) -> RoaringBitmap {
@@ -60,47 +60,4 @@ fn count(parents: &Parents, children: &RoaringBitmap) -> Vec<u32> {
         }
     }
     counts
-}
-
-/// The matching and all children of the live parent `id`; with `first`,
-/// the count stops at the first match.
-fn count_children(r: &RelCond, env: &Env, id: u32, now: Timestamp, first: bool) -> (u64, u64) {
-    let rel = &env.relations[r.relation.index()];
-    let child = &env.tables[r.child];
-    let kids = children(rel, env.tables, id);
-    let hits = kids
-        .into_iter()
-        .flatten()
-        .filter(|&c| super::entity::matches(&r.nested, child, c, now, env));
-    let matched = if first { hits.take(1).count() } else { hits.count() } as u64;
-    (matched, kids.map_or(0, RoaringBitmap::len))
-}
-
-/// The matching and all children of the live parent `id`.
-pub(crate) fn counts(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> (u64, u64) {
-    count_children(r, env, id, now, false)
-}
-
-/// Entity at a time: whether the quantifier holds for the live parent `id`.
-pub(crate) fn matches(r: &RelCond, env: &Env, id: u32, now: Timestamp) -> bool {
-    let (matched, total) = count_children(r, env, id, now, r.quant == Quant::Any);
-    r.quant.satisfied_by(matched, total)
-}
-
-/// From first principles, for the oracle: the live children whose relation
-/// field's value is the parent's key, each tested by `test`.
-pub(crate) fn oracle(r: &RelCond, env: &Env, id: u32, test: impl Fn(&Table, u32) -> bool) -> bool {
-    let rel = &env.relations[r.relation.index()];
-    let child = &env.tables[r.child];
-    let Some(key) = env.tables[rel.parent.0 as usize].key(crate::EntityId(id)) else {
-        return false;
-    };
-    let (mut matched, mut total) = (0, 0);
-    for c in child.live() {
-        if child.value(c, rel.field) == Value::String(key.to_string()) {
-            total += 1;
-            matched += u64::from(test(child, c));
-        }
-    }
-    r.quant.satisfied_by(matched, total)
 }
