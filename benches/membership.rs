@@ -190,7 +190,7 @@ fn refresh_and_edit(c: &mut Criterion) {
     g.bench_function("rule_edit_evaluate_only", |b| {
         b.iter(|| black_box(eval::evaluate(&plan, table, now).expect("same kind")))
     });
-    let scope = e.segments().scope(big).expect("a segment");
+    let scope = e.query("account").within(big).expect("a segment");
     g.bench_function("median", |b| {
         b.iter(|| black_box(scope.numeric_stats("mrr", &[90.0, 99.0]).expect("a numeric field")))
     });

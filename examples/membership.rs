@@ -141,7 +141,7 @@ fn main() -> Result<(), segments::Error> {
             .collect::<Result<_, _>>()?;
         println!("  {key:<9} in {names:?}");
     }
-    let mrr = engine.segments().scope(at_risk)?.numeric_stats("mrr", &[90.0])?;
+    let mrr = engine.query("account").within(at_risk)?.numeric_stats("mrr", &[90.0])?;
     println!(
         "  At risk: {} members, MRR median {:?}, p90 {:?}, sum {:?}",
         mrr.count, mrr.median, mrr.percentiles[0].1, mrr.sum

@@ -64,6 +64,16 @@ fn the_engine_s_old_reads_answer_as_its_handles() {
     assert_eq!(e.rule_blocks(rule).unwrap(), s.rule_blocks(rule).unwrap());
     assert_eq!(e.manual_links(big).unwrap(), s.manual_links(big).unwrap());
     assert_eq!(e.scope(big).unwrap().members(), s.scope(big).unwrap().members());
+    let f = Filter::and([field("mrr").lt(3000)]);
+    let within = e.query("account").within(big).unwrap();
+    assert_eq!(
+        e.scope(big).unwrap().evaluate(&f, now).unwrap(),
+        within.evaluate(&f, now).unwrap()
+    );
+    assert_eq!(
+        e.scope(big).unwrap().numeric_stats("mrr", &[50.0]).unwrap(),
+        within.numeric_stats("mrr", &[50.0]).unwrap()
+    );
     let (mut old, mut new) = (Vec::new(), Vec::new());
     e.export(big, &Export::new(["mrr"]), &mut old).unwrap();
     s.export(big, &Export::new(["mrr"]), &mut new).unwrap();

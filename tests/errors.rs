@@ -606,7 +606,7 @@ fn every_engine_call_refuses_a_filter_nested_100000_deep_on_a_small_stack() {
                 matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
                 "{err}"
             );
-            let err = e.segments().scope(s).unwrap().evaluate(&deep(), Timestamp::now()).unwrap_err();
+            let err = e.query("account").within(s).unwrap().evaluate(&deep(), Timestamp::now()).unwrap_err();
             assert!(
                 matches!(err, segments::Error::Filter(FilterError::TooDeep { .. })),
                 "{err}"

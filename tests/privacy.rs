@@ -126,7 +126,11 @@ fn filter_calls() -> Vec<(&'static str, FilterCall)> {
             e.as_actor(a).query("account").evaluate(&f, now()).map(drop)
         }),
         ("as_actor.scope.evaluate", |e, a, own, f| {
-            e.as_actor(a).segments().scope(own[0])?.evaluate(&f, now()).map(drop)
+            e.as_actor(a)
+                .query("account")
+                .within(own[0])?
+                .evaluate(&f, now())
+                .map(drop)
         }),
     ]
 }
@@ -410,10 +414,15 @@ fn reads() -> Vec<(&'static str, Read)> {
             e.as_actor(a).segments().manual_links(s).map(|m| format!("{m:?}"))
         }),
         ("scope", |e, a, s, _| {
-            e.as_actor(a)
-                .segments()
-                .scope(s)
-                .map(|sc| format!("{:?}", sc.members()))
+            let view = e.as_actor(a);
+            let within = view.query("account").within(s)?;
+            within
+                .numeric_stats("health", &[50.0])
+                .map(|c| format!("{c:?}"))
+                .map_err(|e| match e {
+                    segments::Error::Segment(e) => e,
+                    other => panic!("{other}"),
+                })
         }),
         ("rule", |e, a, _, r| {
             e.as_actor(a).segments().rule(r).map(|r| format!("{:?}", r.filter))

@@ -107,8 +107,8 @@ pub fn populated() -> Engine {
         let _ = e.upsert("user", &format!("u{u}"), row);
         for k in 0..(u % 4) {
             let at = Timestamp::from_micros(NOW - (k as i64 + u as i64) * DAY / 3);
-            let _ = e.record_event("user", &format!("u{u}"), EVENTS[(k % 3) as usize], at);
-            let _ = e.record_event("account", &format!("a{}", u % 12), EVENTS[(u % 3) as usize], at);
+            let _ = e.record_events("user", [(format!("u{u}"), EVENTS[(k % 3) as usize], at)]);
+            let _ = e.record_events("account", [(format!("a{}", u % 12), EVENTS[(u % 3) as usize], at)]);
         }
     }
     let filters = account_filters();

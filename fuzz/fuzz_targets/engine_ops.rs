@@ -126,12 +126,12 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(format!("{e:?}"), before, "a failed call changed the engine");
         }
     }
-    if let Err(m) = e.check_consistency(Timestamp::from_micros(now)) {
+    if let Err(m) = segments::testing::check_consistency(&e, Timestamp::from_micros(now)) {
         panic!("inconsistent: {m}");
     }
     let mut bytes = Vec::new();
     e.save(&mut bytes).expect("saving to memory");
-    let r = Engine::restore_from_bytes(&bytes).expect("a saved engine restores");
+    let r = Engine::restore(&bytes[..]).expect("a saved engine restores");
     let mut again = Vec::new();
     r.save(&mut again).expect("saving to memory");
     assert_eq!(bytes, again);

@@ -12,10 +12,10 @@ use segments::{Engine, Timestamp};
 mod common;
 
 fn check(bytes: &[u8]) {
-    let Ok(e) = Engine::restore_from_bytes(bytes) else { return };
+    let Ok(e) = Engine::restore(bytes) else { return };
     let mut first = Vec::new();
     e.save(&mut first).expect("saving to memory");
-    let r = Engine::restore_from_bytes(&first).expect("a saved engine restores");
+    let r = Engine::restore(&first[..]).expect("a saved engine restores");
     let mut second = Vec::new();
     r.save(&mut second).expect("saving to memory");
     assert_eq!(first, second);
@@ -23,7 +23,7 @@ fn check(bytes: &[u8]) {
     for f in common::account_filters() {
         let _ = r.evaluate("account", &common::filter(&f), now);
     }
-    let _ = r.next_change(now);
+    let _ = r.segments().next_change(now);
 }
 
 fuzz_target!(|data: &[u8]| {

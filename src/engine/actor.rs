@@ -106,9 +106,10 @@ impl<'a> ActorView<'a> {
         self.segments().manual_links(segment)
     }
 
-    /// Deprecated: `view.segments().scope(segment)`.
-    #[deprecated(since = "0.2.0", note = "use `view.segments().scope(segment)`")]
+    /// Deprecated: `view.query(kind).within(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `view.query(kind).within(segment)`")]
     pub fn scope(&self, segment: SegmentId) -> Result<Scope<'a>, SegmentError> {
+        #[allow(deprecated)]
         self.segments().scope(segment)
     }
 

@@ -158,9 +158,10 @@ impl Engine {
         f(&env)
     }
 
-    /// Deprecated: `engine.segments().scope(segment)`.
-    #[deprecated(since = "0.2.0", note = "use `engine.segments().scope(segment)`")]
+    /// Deprecated: `engine.query(kind).within(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.query(kind).within(segment)`")]
     pub fn scope(&self, segment: SegmentId) -> Result<Scope<'_>, SegmentError> {
+        #[allow(deprecated)]
         self.segments().scope(segment)
     }
 
@@ -193,15 +194,17 @@ impl Engine {
     }
 }
 
-/// An engine seen through one segment: see [`Segments::scope`](crate::engine::Segments::scope).
+/// An engine seen through one segment: deprecated with
+/// [`Segments::scope`](crate::engine::Segments::scope), which returns it;
+/// [`Query::within`](crate::engine::Query::within) replaces both.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     engine: &'a Engine,
     kind: &'a str,
     table: &'a Table,
     members: &'a RoaringBitmap,
-    /// Through [`AsActor::scope`](crate::engine::AsActor::scope): filters
-    /// may name only segments this actor may see.
+    /// Through an actor's view: filters may name only segments this actor
+    /// may see.
     actor: Option<&'a Actor>,
 }
 
@@ -215,10 +218,9 @@ impl<'a> Scope<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Query::evaluate`](crate::engine::Query::evaluate); through
-    /// [`AsActor::scope`](crate::engine::AsActor::scope), also
-    /// [`SegmentError::Denied`] for a filter that names a segment the actor
-    /// may not see.
+    /// As [`Query::evaluate`](crate::engine::Query::evaluate); through an
+    /// actor's view, also [`SegmentError::Denied`] for a filter that names
+    /// a segment the actor may not see.
     pub fn evaluate(&self, filter: &Filter, now: Timestamp) -> Result<RoaringBitmap, Error> {
         self.evaluate_with(filter, now, &Budget::unlimited())
     }
@@ -483,14 +485,22 @@ impl<'a> Segments<'a> {
         Ok(&self.seen(segment)?.manual)
     }
 
-    /// A view restricted to one segment's members (an "active segment"):
-    /// evaluations and statistics through it see only them. Through an
-    /// actor's view, filters evaluated through it may name only segments
-    /// the actor may see.
+    /// Deprecated: `engine.query(kind).within(segment)`.
+    #[deprecated(since = "0.2.0", note = "use `engine.query(kind).within(segment)`")]
+    pub fn scope(&self, segment: SegmentId) -> Result<Scope<'a>, SegmentError> {
+        Ok(self.engine.scope_of(self.seen(segment)?, self.actor))
+    }
+}
+
+impl<'a> Query<'a> {
+    /// The same query over the members of `segment` only (an "active
+    /// segment"): evaluations and statistics see no other entity.
     ///
     /// # Errors
     ///
-    /// As [`Segments::get`].
+    /// As [`Segments::get`] (through an actor's view,
+    /// [`SegmentError::Denied`] for a segment it may not see), and
+    /// [`SegmentError::OtherKind`] for a segment of another kind.
     ///
     /// # Examples
     ///
@@ -507,19 +517,61 @@ impl<'a> Segments<'a> {
     /// let admin = Actor::new("ada", Role::Admin);
     /// let (big, _) = engine.create_segment(&admin,
     ///     NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(1000)])))?;
-    /// let scope = engine.segments().scope(big)?;
-    /// let ids = scope.evaluate(&Filter::and([field("mrr").lt(3000)]), Timestamp::now())?;
+    /// let big_ones = engine.query("account").within(big)?;
+    /// let ids = big_ones.evaluate(&Filter::and([field("mrr").lt(3000)]), Timestamp::now())?;
     /// assert_eq!(ids.len(), 1);
-    /// assert_eq!(scope.numeric_stats("mrr", &[])?.median, Some(3500.0));
-    /// # Ok::<(), segments::Error>(())
+    /// assert_eq!(big_ones.numeric_stats("mrr", &[])?.median, Some(3500.0));
+    /// assert!(engine.query("user").within(big).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn scope(&self, segment: SegmentId) -> Result<Scope<'a>, SegmentError> {
-        Ok(self.engine.scope_of(self.seen(segment)?, self.actor))
+    pub fn within(self, segment: SegmentId) -> Result<Query<'a>, SegmentError> {
+        let s = Segments {
+            engine: self.engine,
+            actor: self.actor,
+        }
+        .seen(segment)?;
+        if s.info.kind != self.kind {
+            return Err(SegmentError::OtherKind {
+                segment,
+                kind: s.info.kind.clone(),
+                expected: self.kind.to_string(),
+            });
+        }
+        Ok(Query {
+            within: Some(&s.members),
+            ..self
+        })
     }
-}
 
-impl<'a> Query<'a> {
-    /// Evaluates a filter over the kind at `now`, without saving it.
+    /// Numeric statistics of the query's entities (see [`stats::numeric`]):
+    /// the kind's live entities, or the members of [`Query::within`]'s
+    /// segment.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for an unknown kind; as [`stats::numeric`].
+    pub fn numeric_stats(&self, field: &str, percentiles: &[f64]) -> Result<NumericStats, Error> {
+        let table = self.engine.store.table(self.kind)?;
+        Ok(stats::numeric(
+            table,
+            field,
+            self.within.unwrap_or(table.live()),
+            percentiles,
+        )?)
+    }
+
+    /// Value counts of the query's entities (see [`stats::value_counts`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for an unknown kind; as [`stats::value_counts`].
+    pub fn value_counts(&self, field: &str) -> Result<ValueCounts, Error> {
+        let table = self.engine.store.table(self.kind)?;
+        Ok(stats::value_counts(table, field, self.within.unwrap_or(table.live()))?)
+    }
+
+    /// Evaluates a filter over the kind at `now` (over the members of
+    /// [`Query::within`]'s segment only, if given), without saving it.
     ///
     /// The engine's own query is unchecked: a filter may name (`@segment`)
     /// any segment, private ones included. Through an actor's view it may
@@ -538,6 +590,6 @@ impl<'a> Query<'a> {
         let unlimited = Budget::unlimited();
         let budget = self.budget.unwrap_or(&unlimited);
         self.engine
-            .evaluate_in(self.kind, filter, now, None, self.actor, budget)
+            .evaluate_in(self.kind, filter, now, self.within, self.actor, budget)
     }
 }

@@ -1,5 +1,7 @@
 //! The read handles (see [the engine's docs](crate::engine#reads-handles)).
 
+use roaring::RoaringBitmap;
+
 use super::{Engine, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::eval::Budget;
@@ -41,6 +43,8 @@ pub struct Query<'a> {
     pub(super) actor: Option<&'a Actor>,
     pub(super) kind: &'a str,
     pub(super) budget: Option<&'a Budget>,
+    /// [`Query::within`]: the members of one segment of the kind.
+    pub(super) within: Option<&'a RoaringBitmap>,
 }
 
 /// What a segment builder asks while a filter is edited: see
@@ -101,6 +105,7 @@ impl Engine {
             actor: None,
             kind,
             budget: None,
+            within: None,
         }
     }
 
@@ -179,6 +184,7 @@ impl<'a> ActorView<'a> {
             actor: Some(self.actor),
             kind,
             budget: None,
+            within: None,
         }
     }
 

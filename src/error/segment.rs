@@ -12,6 +12,17 @@ use crate::value::FieldType;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SegmentError {
+    /// A segment of another kind than the question's
+    /// ([`Query::within`](crate::engine::Query::within)).
+    #[error("{segment} holds `{kind}` entities, not `{expected}`")]
+    OtherKind {
+        /// The segment.
+        segment: SegmentId,
+        /// Its kind.
+        kind: String,
+        /// The kind asked about.
+        expected: String,
+    },
     /// No segment has this id (or it was deleted).
     #[error("no {id}")]
     UnknownSegment {

@@ -58,7 +58,10 @@ pub struct Store {
     /// Per relation of the schema, each child's parent: kept current by
     /// [`Store::reparent`] and [`Store::orphan`], which the engine calls
     /// around each of its writes, and rebuilt whole by
-    /// [`Store::rebuild_parents`].
+    /// [`Store::rebuild_parents`]. Read by the engine only: an engine's
+    /// store is reached from outside as `&Store`, so a write through
+    /// [`Store::table_mut`] reaches only a store of one's own, whose
+    /// parents nothing reads.
     parents: Vec<Parents>,
 }
 
