@@ -14,7 +14,7 @@ use segments::{Engine, Row, Timestamp};
 mod common;
 
 fn nth_segment(e: &Engine, i: u8) -> Option<SegmentId> {
-    let ids: Vec<SegmentId> = e.segments().map(|s| s.id).collect();
+    let ids: Vec<SegmentId> = e.segments().iter().map(|s| s.id).collect();
     (!ids.is_empty()).then(|| ids[i as usize % ids.len()])
 }
 
@@ -103,7 +103,7 @@ fn decode(e: &Engine, op: &[u8], now: &mut i64, serial: &mut u32) -> Option<Op> 
             keys: vec![format!("a{}", x % 12), format!("a{}", y % 12)],
         }),
         _ => nth_segment(e, x).and_then(|s| {
-            match e.segment(s).ok().and_then(|i| i.rules.first().copied()) {
+            match e.segments().get(s).ok().and_then(|i| i.rules.first().copied()) {
                 Some(r) => manage(ManageOp::DetachRule { actor: a, rule: r }),
                 None => manage(ManageOp::ClearAllBlocks { actor: a, segment: s }),
             }

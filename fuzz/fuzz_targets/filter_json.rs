@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let e = engine();
     let now = Timestamp::from_micros(common::NOW);
     for kind in ["account", "user"] {
-        let fast = e.evaluate(kind, &filter, now);
+        let fast = e.query(kind).evaluate(&filter, now);
         let slow = segments::testing::scan(&e, kind, &filter, now);
         match (fast, slow) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "indexes and scan disagree on {text}"),

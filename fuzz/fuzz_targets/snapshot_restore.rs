@@ -21,7 +21,7 @@ fn check(bytes: &[u8]) {
     assert_eq!(first, second);
     let now = Timestamp::from_micros(common::NOW);
     for f in common::account_filters() {
-        let _ = r.evaluate("account", &common::filter(&f), now);
+        let _ = r.query("account").evaluate(&common::filter(&f), now);
     }
     let _ = r.segments().next_change(now);
 }
