@@ -408,10 +408,10 @@ impl Schema {
     pub fn with_relation(mut self, child: &str, field: &str, parent: &str) -> Result<Schema, SchemaError> {
         let c = self
             .kind_id(child)
-            .ok_or_else(|| SchemaError::UnknownKind { kind: child.into() })?;
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(child)))?;
         let p = self
             .kind_id(parent)
-            .ok_or_else(|| SchemaError::UnknownKind { kind: parent.into() })?;
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(parent)))?;
         let ck = &self.kinds[c.0 as usize];
         let f = ck.field_id(field).ok_or_else(|| SchemaError::UnknownRelationField {
             kind: child.into(),
@@ -455,9 +455,7 @@ impl Schema {
         let old = self
             .kinds
             .get(kind.0 as usize)
-            .ok_or_else(|| SchemaError::UnknownKind {
-                kind: with.name.clone(),
-            })?;
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(with.name.clone())))?;
         let mut relations = self.relations.clone();
         for r in relations.iter_mut().filter(|r| r.child == kind) {
             let name = old.field(r.field).map_or("", |(n, _)| n);
@@ -492,7 +490,7 @@ impl Schema {
     pub fn kind(&self, name: &str) -> Result<&KindSchema, SchemaError> {
         self.kind_id(name)
             .map(|id| &*self.kinds[id.0 as usize])
-            .ok_or_else(|| SchemaError::UnknownKind { kind: name.to_string() })
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(name)))
     }
 
     /// The id of a kind by name.

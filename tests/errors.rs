@@ -455,13 +455,13 @@ fn segment_errors_say_what_and_where_and_change_nothing() {
     };
     use segments::SegmentError;
     let got = e.rename(&admin, SegmentId(99), "x").unwrap_err();
-    assert!(matches!(got, E::UnknownSegment { id: SegmentId(99) }));
+    assert!(matches!(got, E::UnknownSegment(u) if u.id == SegmentId(99)));
     check(&mut e, got, "no segment 99");
     let got = e.detach_rule(&admin, RuleId(42)).unwrap_err();
     assert!(matches!(got, E::UnknownRule { .. }));
     check(&mut e, got, "no rule 42");
     let got = e.create_segment(&admin, NewSegment::new("Users", "user")).unwrap_err();
-    assert!(matches!(got, E::UnknownKind { .. }));
+    assert!(matches!(got, E::UnknownKind(_)));
     check(&mut e, got, "unknown kind `user`");
     let got = e
         .create_segment(&admin, NewSegment::new("  \t", "account"))
@@ -532,7 +532,7 @@ fn engine_write_errors_change_nothing() {
     let (mut e, _) = engine_with_segment();
     let before = format!("{e:?}");
     let err = e.upsert("user", "a", Row::new()).unwrap_err();
-    assert_eq!(err, StoreError::UnknownKind { kind: "user".into() });
+    assert_eq!(err, StoreError::UnknownKind(segments::error::UnknownKind::new("user")));
     assert_eq!(err.to_string(), "unknown kind `user`");
     let err = e.upsert("account", "a", Row::new().set("health", "low")).unwrap_err();
     assert!(matches!(err, StoreError::TypeMismatch { .. }));

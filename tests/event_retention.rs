@@ -228,7 +228,7 @@ fn json_lines_events_are_recorded_events_all_or_none() {
     }
     assert!(matches!(
         a.load_json_lines("team", "".as_bytes(), JsonLines::events()),
-        Err(StoreError::UnknownKind { .. })
+        Err(StoreError::UnknownKind(_))
     ));
 }
 

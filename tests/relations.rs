@@ -77,7 +77,7 @@ fn schema_relation_errors() {
     );
     assert_eq!(
         err(base().relation("users", "account_id", "account")),
-        SchemaError::UnknownKind { kind: "users".into() }
+        SchemaError::UnknownKind(segments::error::UnknownKind::new("users"))
     );
     assert_eq!(
         err(base()
@@ -210,7 +210,7 @@ fn bad_related_and_segment_rules_name_the_path() {
     );
     assert_eq!(
         segments::Plan::in_schema(&filter(json!({"combinator": "and", "rules": []})), &s, "org", &p).unwrap_err(),
-        FilterError::UnknownKind { kind: "org".into() }
+        FilterError::UnknownKind(segments::error::UnknownKind::new("org"))
     );
     // Without a schema there are no relations.
     let f = filter(json!({"combinator": "and", "rules": [

@@ -58,7 +58,7 @@ fn kinds_are_separate_tables() {
 
     assert_eq!(
         s.table("org").unwrap_err(),
-        SchemaError::UnknownKind { kind: "org".into() }
+        SchemaError::UnknownKind(segments::error::UnknownKind::new("org"))
     );
     assert!(s.table_mut("org").is_err());
     assert_eq!(

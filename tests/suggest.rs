@@ -72,7 +72,7 @@ fn standard_segments_are_every_entity_and_the_active_ones() {
                 unit: TimeUnit::Days
             }
         ),
-        Err(segments::SchemaError::UnknownKind { .. })
+        Err(segments::SchemaError::UnknownKind(_))
     ));
 }
 

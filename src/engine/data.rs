@@ -157,7 +157,7 @@ impl Engine {
 
     pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
         self.kind_index(kind)
-            .ok_or_else(|| StoreError::UnknownKind { kind: kind.to_string() })
+            .ok_or_else(|| StoreError::UnknownKind(crate::error::UnknownKind::new(kind)))
     }
 
     pub(super) fn write(

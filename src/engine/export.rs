@@ -442,7 +442,7 @@ impl<'a> Segments<'a> {
                 actor: actor.id.clone(),
                 id: segment,
             },
-            _ => ExportError::UnknownSegment { id: segment },
+            _ => ExportError::UnknownSegment(crate::error::UnknownSegment::new(segment)),
         })?;
         self.engine.export_members(segment, s.kind, spec, out)
     }

@@ -19,9 +19,9 @@ impl Engine {
         if spec.visibility == Visibility::Public && !actor.manages_all() {
             return Err(denied(actor, Action::CreatePublic, "segments".into()));
         }
-        let kind = self.kind_index(&spec.kind).ok_or_else(|| SegmentError::UnknownKind {
-            kind: spec.kind.clone(),
-        })?;
+        let kind = self
+            .kind_index(&spec.kind)
+            .ok_or_else(|| SegmentError::UnknownKind(crate::error::UnknownKind::new(spec.kind.clone())))?;
         let name = self.check_name(&spec.name, (spec.visibility, &actor.id), None)?;
         let id = self.book.next_segment();
         spec.settings
@@ -173,7 +173,7 @@ impl Engine {
         let (rules, out) = self
             .book
             .remove_segment(segment, at)
-            .ok_or(SegmentError::UnknownSegment { id: segment })?;
+            .ok_or(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(segment)))?;
         for r in rules {
             self.unregister(r);
         }
@@ -499,12 +499,16 @@ impl Engine {
     }
 
     pub(super) fn segment_ref(&self, id: SegmentId) -> Result<&SegmentState, SegmentError> {
-        self.book.segment(id).ok_or(SegmentError::UnknownSegment { id })
+        self.book
+            .segment(id)
+            .ok_or(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(id)))
     }
 
     /// A segment's description, to edit ([`Book::info_mut`](crate::segment::book::Book::info_mut)).
     fn info_mut(&mut self, id: SegmentId) -> Result<&mut SegmentInfo, SegmentError> {
-        self.book.info_mut(id).ok_or(SegmentError::UnknownSegment { id })
+        self.book
+            .info_mut(id)
+            .ok_or(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(id)))
     }
 
     pub(super) fn rule_ref(&self, id: RuleId) -> Result<&RuleState, SegmentError> {
@@ -526,7 +530,7 @@ impl Engine {
         match self.book.segment(segment) {
             Some(s) if actor.may_view(&s.info) => Ok(s),
             // Admins and leaders see every segment: nothing to hide.
-            _ if actor.manages_all() => Err(SegmentError::UnknownSegment { id: segment }),
+            _ if actor.manages_all() => Err(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(segment))),
             _ => Err(denied(actor, action, segment.to_string())),
         }
     }

@@ -404,7 +404,7 @@ impl<'a> Segments<'a> {
         let e = self.engine;
         let k = e
             .kind_index(kind)
-            .ok_or_else(|| SegmentError::UnknownKind { kind: kind.to_string() })?;
+            .ok_or_else(|| SegmentError::UnknownKind(crate::error::UnknownKind::new(kind)))?;
         let id = e.live_id(k, kind, key)?;
         Ok(e.book
             .order()

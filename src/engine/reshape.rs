@@ -115,7 +115,7 @@ impl Engine {
         let old = self.store.schema();
         let kind_of = |name: &str| {
             old.kind_id(name)
-                .ok_or_else(|| SchemaError::UnknownKind { kind: name.to_string() })
+                .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(name)))
         };
         let schema = match &op {
             SchemaOp::AddField {

@@ -333,7 +333,9 @@ impl Engine {
         match applied.created {
             Some(Created::Segment(id)) => Ok((id, applied.changes)),
             // Creating a segment always names it.
-            _ => Err(SegmentError::UnknownSegment { id: SegmentId(0) }),
+            _ => Err(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(
+                SegmentId(0),
+            ))),
         }
     }
 
@@ -584,7 +586,7 @@ impl Engine {
         match applied.created {
             Some(Created::Rule(id)) => Ok((id, applied.changes)),
             // Attaching a rule always names it.
-            _ => Err(SegmentError::UnknownSegment { id: segment }),
+            _ => Err(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(segment))),
         }
     }
 
@@ -664,7 +666,7 @@ impl Engine {
         })?;
         match applied.created {
             Some(Created::Rule(id)) => Ok((id, applied.changes)),
-            _ => Err(SegmentError::UnknownSegment { id: segment }),
+            _ => Err(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(segment))),
         }
     }
 

@@ -106,11 +106,8 @@ pub enum FilterError {
         kind: String,
     },
     /// [`Plan::in_schema`](crate::Plan::in_schema) with a kind the schema lacks.
-    #[error("unknown kind `{kind}`")]
-    UnknownKind {
-        /// The kind named.
-        kind: String,
-    },
+    #[error(transparent)]
+    UnknownKind(#[from] super::UnknownKind),
     /// A [`LimitPolicy`](crate::LimitPolicy) depth of 0 or past
     /// [`MAX_DEPTH_CAP`](crate::filter::MAX_DEPTH_CAP).
     #[error("a depth limit of {depth} is out of range: it must be 1 to {cap}")]

@@ -58,11 +58,8 @@ pub enum LogError {
 #[non_exhaustive]
 pub enum ExportError {
     /// No segment has this id.
-    #[error("no {id}")]
-    UnknownSegment {
-        /// The id.
-        id: crate::ids::SegmentId,
-    },
+    #[error(transparent)]
+    UnknownSegment(#[from] super::UnknownSegment),
     /// The actor may not see the segment.
     #[error("{actor} may not see {id}")]
     Denied {

@@ -72,11 +72,8 @@ pub enum SchemaError {
         field: String,
     },
     /// A kind name that the schema does not declare.
-    #[error("unknown kind `{kind}`")]
-    UnknownKind {
-        /// The name asked for.
-        kind: String,
-    },
+    #[error(transparent)]
+    UnknownKind(#[from] super::UnknownKind),
     /// A field type name that is not one of `int`, `float`, `string`, `bool`,
     /// `timestamp`, `tags`.
     #[error("field `{field}`: unknown type `{found}` (expected int, float, string, bool, timestamp or tags)")]

@@ -24,11 +24,8 @@ pub enum SegmentError {
         expected: String,
     },
     /// No segment has this id (or it was deleted).
-    #[error("no {id}")]
-    UnknownSegment {
-        /// The id asked for.
-        id: SegmentId,
-    },
+    #[error(transparent)]
+    UnknownSegment(#[from] super::UnknownSegment),
     /// `@segment` names a segment by a name that no segment has (or none
     /// the actor may see: the same error, so that it tells nothing of
     /// others' private segments).
@@ -44,11 +41,8 @@ pub enum SegmentError {
         id: RuleId,
     },
     /// A segment over a kind the schema does not declare.
-    #[error("unknown kind `{kind}`")]
-    UnknownKind {
-        /// The kind named.
-        kind: String,
-    },
+    #[error(transparent)]
+    UnknownKind(#[from] super::UnknownKind),
     /// A name that is empty once trimmed.
     #[error("segment name is empty")]
     EmptyName,

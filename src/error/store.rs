@@ -11,11 +11,8 @@ use crate::value::FieldType;
 pub enum StoreError {
     /// A write to a kind the schema does not declare (through the
     /// [`Engine`](crate::Engine)).
-    #[error("unknown kind `{kind}`")]
-    UnknownKind {
-        /// The kind named.
-        kind: String,
-    },
+    #[error(transparent)]
+    UnknownKind(#[from] super::UnknownKind),
     /// The entity key is empty.
     #[error("entity key is empty")]
     EmptyKey,

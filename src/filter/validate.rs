@@ -52,7 +52,7 @@ impl Plan {
     pub fn in_schema(filter: &Filter, schema: &Schema, kind: &str, policy: &LimitPolicy) -> Result<Plan, FilterError> {
         let k = schema
             .kind_id(kind)
-            .ok_or_else(|| FilterError::UnknownKind { kind: kind.to_string() })?;
+            .ok_or_else(|| FilterError::UnknownKind(crate::error::UnknownKind::new(kind)))?;
         let conditions = measure(filter, policy)?;
         let cx = Kinds {
             schema: Some(schema),

@@ -256,7 +256,7 @@ impl Book {
     /// Moves `segment` to `position` in the listing order.
     pub(crate) fn move_segment(&mut self, segment: SegmentId, position: usize) -> Result<(), SegmentError> {
         if !self.segments.contains_key(&segment) {
-            return Err(SegmentError::UnknownSegment { id: segment });
+            return Err(SegmentError::UnknownSegment(crate::error::UnknownSegment::new(segment)));
         }
         if position >= self.order.len() {
             return Err(SegmentError::Position {

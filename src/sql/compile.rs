@@ -263,10 +263,10 @@ impl<'a> Cx<'a> {
         let schema = &self.mapping.schema;
         let id = schema
             .kind_id(kind.name())
-            .ok_or_else(|| SqlError::UnknownKind(kind.name().to_string()))?;
+            .ok_or_else(|| SqlError::UnknownKind(crate::error::UnknownKind::new(kind.name())))?;
         let mapped = schema
             .kind(kind.name())
-            .map_err(|_| SqlError::UnknownKind(kind.name().to_string()))?;
+            .map_err(|_| SqlError::UnknownKind(crate::error::UnknownKind::new(kind.name())))?;
         if !mapped.fields().eq(kind.fields()) {
             return Err(SqlError::Unsupported {
                 what: format!("kind `{}`", kind.name()),

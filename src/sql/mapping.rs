@@ -147,7 +147,7 @@ impl Mapping {
         let id = self
             .schema
             .kind_id(kind)
-            .ok_or_else(|| SqlError::UnknownKind(kind.to_string()))?;
+            .ok_or_else(|| SqlError::UnknownKind(crate::error::UnknownKind::new(kind)))?;
         Ok(&mut self.kinds[id.0 as usize])
     }
 

@@ -362,8 +362,8 @@ pub enum SqlError {
         why: String,
     },
     /// A kind the mapping does not know.
-    #[error("unknown kind `{0}`")]
-    UnknownKind(String),
+    #[error(transparent)]
+    UnknownKind(#[from] crate::error::UnknownKind),
     /// A field the kind does not have.
     #[error("kind `{kind}` has no field `{field}`")]
     UnknownField {

@@ -206,7 +206,7 @@ impl Store {
         self.schema
             .kind_id(kind)
             .map(|k| k.0 as usize)
-            .ok_or_else(|| SchemaError::UnknownKind { kind: kind.to_string() })
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(kind)))
     }
 }
 
