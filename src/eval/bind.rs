@@ -1,7 +1,9 @@
 //! A plan bound to one table and one `now`: each leaf becomes the column
 //! access that answers it (key ranges of the numeric columns, see
 //! `lower`; code sets of the dictionaries; event conditions, see
-//! `events`), tested entity at a time here and set at a time in `bitmap`.
+//! `events`), answered set at a time in `bitmap`; `test` here decides the
+//! ids the indexes leave uncertain. Callers that test one entity use
+//! `entity`, which binds nothing.
 
 use roaring::RoaringBitmap;
 

@@ -2,9 +2,11 @@
 //! cell and compares it with the literal, so testing one entity costs a few
 //! column reads whatever the size of the dictionaries.
 //!
-//! [`super::Matcher`] binds once (dictionary codes, key ranges) and then
-//! tests many ids; this module is for the write path, where each write tests
-//! one entity against each rule that reads the written fields.
+//! The one per-entity evaluator: the write path tests each written entity
+//! against each rule that reads the written fields with it, and
+//! [`super::matches`] and [`super::Matcher`] are it for callers. (The set
+//! evaluator binds once, dictionary codes and key ranges, and tests the
+//! ids its indexes leave uncertain with the bound leaves: see `bind`.)
 
 use super::lower::{numeric_span, Span};
 use super::Env;

@@ -1,24 +1,32 @@
 //! Evaluation of a [`Plan`] against a [`Table`] at an instant `now`.
 //!
-//! - [`evaluate`]: set at a time, through the indexes, into a
-//!   [`RoaringBitmap`] of entity ids;
-//! - [`Matcher`]: entity at a time, for one or a few ids (incremental updates);
-//! - [`scan`]: the row-by-row oracle that tests hold both to.
+//! Two evaluators, and an oracle that checks both:
+//!
+//! - set at a time ([`evaluate`], [`evaluate_within`]): the plan is bound
+//!   to the table's columns (`bind`: key ranges, dictionary codes, event
+//!   windows), answered through the indexes (`bitmap`), and the ids the
+//!   indexes leave uncertain are tested one by one with the bound leaves;
+//! - entity at a time ([`matches`], [`Matcher`]): each condition reads the
+//!   one entity's cell (`entity`), with nothing bound ahead; the write path
+//!   tests each written entity this way against the rules that read it;
+//! - [`scan`]: the row-by-row oracle (`oracle`), written apart from both,
+//!   which tests hold them to.
 //!
 //! All three give the same answer for every plan, table and `now`.
 //!
 //! # Which to use
 //!
 //! A service with an [`Engine`](crate::Engine) evaluates through it:
-//! [`Query::evaluate`](crate::engine::Query::evaluate) for its own questions,
-//! [`AsActor::evaluate`](crate::engine::AsActor::evaluate) on behalf of a
-//! user, [`Scope::evaluate`](crate::engine::Scope::evaluate) within a
-//! segment, each with a `_with` form that takes a [`Budget`]; those
-//! validate the filter (the one way: [`Plan::in_schema`]) and resolve
+//! [`Query::evaluate`](crate::engine::Query::evaluate) for its own
+//! questions, the same through
+//! [`Engine::as_actor`](crate::Engine::as_actor) on behalf of a user,
+//! [`Query::within`](crate::engine::Query::within) a segment, and
+//! [`Query::budget`](crate::engine::Query::budget) under a [`Budget`];
+//! those validate the filter (the one way: [`Plan::in_schema`]) and resolve
 //! segments and related kinds. The functions here are for a bare [`Table`]
 //! without an engine: [`evaluate`] (or [`evaluate_with`], under a budget)
-//! for a set of ids, [`Matcher`] for a few entities at a time, and
-//! [`scan`], the oracle, for tests.
+//! for a set of ids, [`matches`] or a [`Matcher`] for one entity at a time,
+//! and [`scan`], the oracle, for tests.
 
 mod bind;
 mod bitmap;
@@ -43,7 +51,6 @@ use crate::schema::Relation;
 pub(crate) use crate::store::{from_bits, Parents};
 use crate::store::{EntityId, Table};
 use crate::value::Timestamp;
-use bind::BoundNode;
 pub(crate) use budget::Meter;
 pub use budget::{Budget, CancelToken};
 pub(crate) use events::EventLeaf;
@@ -251,10 +258,14 @@ pub(crate) fn scan_in(plan: &Plan, table: &Table, now: Timestamp, env: &Env) -> 
     oracle::scan(&plan.root, table, now, env)
 }
 
-/// A plan bound to one table and one `now`, to test entities one at a time.
+/// A plan held against one table and one `now`, to test entities one at a
+/// time.
 ///
-/// Binding resolves dictionary codes and time windows once; each
-/// [`Matcher::matches`] then reads only the columns the plan names.
+/// It checks the plan's kind once; each [`Matcher::matches`] then reads
+/// only the cells the plan names, through the same per-entity evaluator
+/// that keeps memberships current on every write (and that [`matches`]
+/// uses once). To test many entities, [`evaluate_within`] with the ids is
+/// faster: it works set at a time through the indexes.
 ///
 /// # Examples
 ///
@@ -270,11 +281,12 @@ pub(crate) fn scan_in(plan: &Plan, table: &Table, now: Timestamp, env: &Env) -> 
 /// ```
 pub struct Matcher<'a> {
     table: &'a Table,
-    root: BoundNode<'a>,
+    root: PlanNode,
+    now: Timestamp,
 }
 
 impl<'a> Matcher<'a> {
-    /// Binds `plan` to `table` at `now`.
+    /// Holds `plan` against `table` at `now`.
     ///
     /// # Errors
     ///
@@ -283,13 +295,14 @@ impl<'a> Matcher<'a> {
         check_kind(plan, table)?;
         Ok(Matcher {
             table,
-            root: bind::bind(&plan.root, table, now, &Env::none()),
+            root: plan.root.clone(),
+            now,
         })
     }
 
     /// Whether entity `id` is live and matches.
     pub fn matches(&self, id: EntityId) -> bool {
-        self.table.live().contains(id.0) && self.root.test(id.0)
+        matches_node(&self.root, self.table, id.0, self.now, &Env::none())
     }
 }
 
@@ -297,7 +310,7 @@ impl<'a> Matcher<'a> {
 ///
 /// Nothing is bound ahead: each condition reads the entity's cell, so one
 /// test costs a few column reads whatever the dictionaries hold. To test
-/// many entities against one plan, [`Matcher`] binds once and is faster.
+/// many entities, [`evaluate_within`] works set at a time and is faster.
 ///
 /// # Errors
 ///
