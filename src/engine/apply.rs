@@ -3,10 +3,11 @@
 //! changes in the change log and finish it (commit, or take its record
 //! back on failure). The op values and their forms are in [`crate::op`].
 
-use super::Engine;
+use super::time::{self, Refresh};
+use super::{data, manage, reshape, Engine};
 use crate::error::{Error, JournalError, SchemaChangeError, SegmentError, StoreError};
 use crate::journal::Commit;
-use crate::op::{Applied, Created, DataOp, LogOp, ManageOp, Op, OpRef, SchemaOp, TimeOp};
+use crate::op::{Applied, DataOp, LogOp, ManageOp, Op, OpRef, SchemaOp, TimeOp};
 use crate::segment::log::Trigger;
 use crate::segment::Changes;
 use crate::value::Timestamp;
@@ -98,7 +99,7 @@ impl Engine {
 
     fn apply_schema_deferred(&mut self, op: SchemaOp) -> Result<((), Commit), SchemaChangeError> {
         let started = self.begin(OpRef::Schema(&op))?;
-        let out = self.exec_schema(op);
+        let out = reshape::run(&mut self.store, &mut self.book, &mut self.deps, &self.policy, op);
         if out.is_ok() {
             self.version = self.version.wrapping_add(1);
         }
@@ -215,141 +216,36 @@ impl Engine {
         out
     }
 
-    /// Runs a data op: the one function that runs entity writes.
+    /// Runs a data op through its executor, over the parts it needs.
     pub(super) fn run_data(&mut self, op: DataOp) -> Result<Changes, StoreError> {
-        match op {
-            DataOp::Insert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, false)),
-            DataOp::Upsert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, true)),
-            DataOp::UpsertJson { kind, json } => self.write(&kind, |t| t.upsert_json_report(&json)),
-            DataOp::ClearField { kind, key, field } => self.write(&kind, |t| t.clear_field_report(&key, &field)),
-            DataOp::InsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, false)),
-            DataOp::UpsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, true)),
-            DataOp::InsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], false)),
-            DataOp::UpsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], true)),
-            DataOp::Delete { kind, key } => self.delete_keys(&kind, &[key]),
-            DataOp::DeleteMany { kind, keys } => self.delete_keys(&kind, &keys),
-            DataOp::RecordEvent { kind, key, event, at } => self.record(&kind, &[(key, event, at)], None),
-            DataOp::RecordEvents { kind, events } => {
-                let (events, props): (Vec<(String, String, Timestamp)>, Vec<_>) = events
-                    .into_iter()
-                    .map(|e| ((e.key, e.event, e.at), e.properties))
-                    .unzip();
-                let props = props.iter().any(|p| !p.is_empty()).then_some(&props[..]);
-                self.record(&kind, &events, props)
-            }
-            DataOp::DropEventsBefore { kind, before } => self.drop_events(&kind, before),
-            DataOp::ForgetEvent { kind, event } => self.exec_forget_event(&kind, &event),
-        }
+        let at = self.now();
+        let mut run = data::DataRun {
+            store: &mut self.store,
+            book: &mut self.book,
+            deps: &self.deps,
+            at,
+        };
+        run.run(op)
     }
 
-    /// Runs a management op: the one function that runs them.
+    /// Runs a management op through its executor, over the parts it needs.
     pub(super) fn run_manage(&mut self, op: ManageOp) -> Result<Applied, SegmentError> {
-        let changes = |c: Changes| Applied::changes(c);
-        let nothing = |e: &Engine| Applied::changes(Changes::new(e.now()));
-        Ok(match op {
-            ManageOp::CreateSegment { actor, segment } => {
-                let (id, c) = self.exec_create_segment(&actor, segment)?;
-                Applied {
-                    changes: c,
-                    created: Some(Created::Segment(id)),
-                }
-            }
-            ManageOp::Rename { actor, segment, name } => {
-                self.exec_rename(&actor, segment, &name)?;
-                nothing(self)
-            }
-            ManageOp::SetVisibility {
-                actor,
-                segment,
-                visibility,
-            } => {
-                self.exec_set_visibility(&actor, segment, visibility)?;
-                nothing(self)
-            }
-            ManageOp::SetFilter { actor, segment, filter } => changes(self.exec_set_filter(&actor, segment, filter)?),
-            ManageOp::DeleteSegment { actor, segment } => changes(self.exec_delete_segment(&actor, segment)?),
-            ManageOp::MoveSegment {
-                actor,
-                segment,
-                position,
-            } => {
-                self.exec_move_segment(&actor, segment, position)?;
-                nothing(self)
-            }
-            ManageOp::Reorder { actor, order } => {
-                self.exec_reorder(&actor, &order)?;
-                nothing(self)
-            }
-            ManageOp::AttachRule { actor, segment, filter } => {
-                let (id, c) = self.exec_attach_rule(&actor, segment, filter)?;
-                Applied {
-                    changes: c,
-                    created: Some(Created::Rule(id)),
-                }
-            }
-            ManageOp::EditRule { actor, rule, filter } => changes(self.exec_edit_rule(&actor, rule, filter)?),
-            ManageOp::DetachRule { actor, rule } => changes(self.exec_detach_rule(&actor, rule)?),
-            ManageOp::AddMembers { actor, segment, keys } => {
-                let ids = self.ids_of(&actor, segment, &keys)?;
-                changes(self.add_manual(segment, ids))
-            }
-            ManageOp::AddMemberIds { actor, segment, ids } => {
-                self.check_ids(&actor, segment, &ids)?;
-                changes(self.add_manual(segment, ids))
-            }
-            ManageOp::RemoveMembers { actor, segment, keys } => {
-                let ids = self.ids_of(&actor, segment, &keys)?;
-                changes(self.remove_manual(segment, &ids))
-            }
-            ManageOp::RemoveMemberIds { actor, segment, ids } => {
-                self.check_ids(&actor, segment, &ids)?;
-                changes(self.remove_manual(segment, &ids))
-            }
-            ManageOp::ClearBlocks { actor, segment, keys } => {
-                let ids = self.ids_of(&actor, segment, &keys)?;
-                changes(self.unblock(segment, Some(ids))?)
-            }
-            ManageOp::ClearAllBlocks { actor, segment } => {
-                self.managed(&actor, segment, crate::segment::Action::EditMembers)?;
-                changes(self.unblock(segment, None)?)
-            }
-            ManageOp::SetSettings {
-                actor,
-                segment,
-                settings,
-                if_version,
-            } => {
-                self.exec_set_settings(&actor, segment, settings, if_version)?;
-                nothing(self)
-            }
-            ManageOp::SetAccess { actor, segment, access } => {
-                self.exec_set_access(&actor, segment, access)?;
-                nothing(self)
-            }
-            ManageOp::AttachExternalRule { actor, segment } => {
-                let (id, c) = self.exec_attach_external_rule(&actor, segment)?;
-                Applied {
-                    changes: c,
-                    created: Some(Created::Rule(id)),
-                }
-            }
-            ManageOp::SetExternalMatches { actor, rule, keys } => {
-                changes(self.exec_external_matches(&actor, rule, &keys)?)
-            }
-            ManageOp::ChangeExternalMatches {
-                actor,
-                rule,
-                added,
-                removed,
-            } => changes(self.exec_external_matches_change(&actor, rule, &added, &removed)?),
-        })
+        let at = self.now();
+        let mut run = manage::Manage {
+            store: &self.store,
+            book: &mut self.book,
+            deps: &mut self.deps,
+            policy: &self.policy,
+            at,
+        };
+        run.run(op)
     }
 
     /// Runs a time op.
     pub(super) fn run_time(&mut self, op: TimeOp) -> Changes {
         match op {
-            TimeOp::Refresh { now } => self.exec_refresh(now),
-            TimeOp::RefreshAll { now } => self.exec_refresh_all(now),
+            TimeOp::Refresh { now } => time::refresh(&self.store, &mut self.book, Refresh::TimeRelative, now),
+            TimeOp::RefreshAll { now } => time::refresh(&self.store, &mut self.book, Refresh::All, now),
             TimeOp::SetClock { clock } => {
                 // Stamped with the instant the change was made at.
                 let at = self.now();

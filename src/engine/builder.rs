@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::manage::Reader;
+use super::guard::Reader;
 use super::read::Builder;
 use super::Engine;
 use crate::error::{Error, SegmentError};
@@ -721,8 +721,9 @@ impl Engine {
         // A rule of a saved segment: refused exactly as saving it would be
         // (a cycle, a reference it may not make).
         if let (Some(id), Some(f)) = (segment, filter) {
-            let s = self.segment_ref(id)?;
-            self.plan(f.clone(), s.kind, id, &s.info.name, actor.map(|a| Reader::of(a, s)))?;
+            let s = self.guard().segment_ref(id)?;
+            self.guard()
+                .plan(f.clone(), s.kind, id, &s.info.name, actor.map(|a| Reader::of(a, s)))?;
         }
         let table = self.store.table(&kind)?;
         let mut after = RoaringBitmap::new();

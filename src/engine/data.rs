@@ -1,28 +1,74 @@
-//! Writes to entities, each followed by the membership changes it caused.
+//! The executor of data ops: writes to entities, each followed by the
+//! membership changes it caused.
+//!
+//! It runs over the parts a data write needs and no others: the store
+//! (written), the book (its links and members move), the dependency index
+//! (which rules read what, read only) and the instant the op runs at. The
+//! change log, the clock and the journal are the door's (`apply`).
 
 use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use super::{Deltas, Engine};
+use super::deps::Deps;
+use super::graph::nested_scopes;
+use super::{relink, relink_one, settle, Deltas};
 use crate::error::StoreError;
+use crate::op::DataOp;
+use crate::segment::book::Book;
 use crate::segment::{Changes, RuleId};
-use crate::store::{Table, Written};
+use crate::store::{Store, Table, Written};
 use crate::value::Timestamp;
 
-impl Engine {
-    /// Sets the longest line of JSON Lines input every kind accepts (see
-    /// [`Table::set_max_line_bytes`]).
-    pub fn set_max_line_bytes(&mut self, limit: usize) {
-        for t in self.store.tables_mut() {
-            t.set_max_line_bytes(limit);
+/// A data op's executor: the parts it reads and writes.
+pub(super) struct DataRun<'a> {
+    pub(super) store: &'a mut Store,
+    pub(super) book: &'a mut Book,
+    pub(super) deps: &'a Deps,
+    /// The instant the op runs at.
+    pub(super) at: Timestamp,
+}
+
+impl DataRun<'_> {
+    /// Runs a data op: the one function that runs entity writes.
+    pub(super) fn run(&mut self, op: DataOp) -> Result<Changes, StoreError> {
+        match op {
+            DataOp::Insert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, false)),
+            DataOp::Upsert { kind, key, row } => self.write(&kind, |t| t.write_one(&key, &row, true)),
+            DataOp::UpsertJson { kind, json } => self.write(&kind, |t| t.upsert_json_report(&json)),
+            DataOp::ClearField { kind, key, field } => self.write(&kind, |t| t.clear_field_report(&key, &field)),
+            DataOp::InsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, false)),
+            DataOp::UpsertMany { kind, rows } => self.write(&kind, |t| t.write_many(rows, true)),
+            DataOp::InsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], false)),
+            DataOp::UpsertJsonLines { kind, lines } => self.write(&kind, |t| t.write_json_lines(&lines[..], true)),
+            DataOp::Delete { kind, key } => self.delete_keys(&kind, &[key]),
+            DataOp::DeleteMany { kind, keys } => self.delete_keys(&kind, &keys),
+            DataOp::RecordEvent { kind, key, event, at } => self.record(&kind, &[(key, event, at)], None),
+            DataOp::RecordEvents { kind, events } => {
+                let (events, props): (Vec<(String, String, Timestamp)>, Vec<_>) = events
+                    .into_iter()
+                    .map(|e| ((e.key, e.event, e.at), e.properties))
+                    .unzip();
+                let props = props.iter().any(|p| !p.is_empty()).then_some(&props[..]);
+                self.record(&kind, &events, props)
+            }
+            DataOp::DropEventsBefore { kind, before } => self.drop_events(&kind, before),
+            DataOp::ForgetEvent { kind, event } => self.forget_event(&kind, &event),
         }
+    }
+
+    fn relink(&mut self, rule: RuleId, scope: &RoaringBitmap, deltas: &mut Deltas) {
+        relink(self.store, self.book, rule, Some(scope), self.at, deltas);
+    }
+
+    fn settle(&mut self, deltas: Deltas) -> Changes {
+        settle(self.store, self.book, deltas, self.at)
     }
 
     /// Deletes live, distinct entities (checked first, so that a refusal
     /// changes nothing): each exits every segment
     /// ([`Cause::EntityDeleted`]), and their manual links and blocks go.
-    pub(super) fn delete_keys(&mut self, kind: &str, keys: &[String]) -> Result<Changes, StoreError> {
+    fn delete_keys(&mut self, kind: &str, keys: &[String]) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let table = &self.store.tables()[k];
         let mut gone = RoaringBitmap::new();
@@ -45,17 +91,16 @@ impl Engine {
         for key in keys {
             self.store.tables_mut()[k].delete(key)?;
         }
-        let at = self.now();
         let mut deltas = self.book.forget(k, &gone);
         // Rules over their parents count them no more.
-        for (r, scope) in self.nested_scopes(k, &gone, &left, |_| true) {
-            self.relink(r, Some(&scope), at, &mut deltas);
+        for (r, scope) in nested_scopes(self.store, self.deps, k, &gone, &left, |_| true) {
+            self.relink(r, &scope, &mut deltas);
         }
-        Ok(self.settle(deltas, at))
+        Ok(self.settle(deltas))
     }
 
     /// Records events, all or none, and re-evaluates the rules that read them.
-    pub(super) fn record<K: AsRef<str>, E: AsRef<str>>(
+    fn record<K: AsRef<str>, E: AsRef<str>>(
         &mut self,
         kind: &str,
         events: &[(K, E, Timestamp)],
@@ -63,18 +108,19 @@ impl Engine {
     ) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let ids = self.store.tables_mut()[k].record_slice(events, props)?;
-        let now = self.now();
         let nested = if self.deps[k].nested.is_empty() {
             Vec::new()
         } else {
             let did: RoaringBitmap = ids.iter().map(|id| id.0).collect();
             let names: Vec<&str> = events.iter().map(|(_, e, _)| e.as_ref()).collect();
-            self.nested_scopes(k, &did, &[], |d| names.iter().any(|n| d.reads_event(n)))
+            nested_scopes(self.store, self.deps, k, &did, &[], |d| {
+                names.iter().any(|n| d.reads_event(n))
+            })
         };
         if let ([id], [(_, event, _)], true) = (&ids[..], events, nested.is_empty()) {
             // One event: no bitmap per rule, just the rules to test.
             let rules = self.deps[k].of_event(event.as_ref());
-            return Ok(self.relink_one(&rules, id.0, now));
+            return Ok(relink_one(self.store, self.book, &rules, id.0, self.at));
         }
         // The rules that read each event name, with the entities that did it.
         let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
@@ -85,18 +131,17 @@ impl Engine {
         }
         let mut deltas = Deltas::new();
         for (r, scope) in touched.into_iter().chain(nested) {
-            self.relink(r, Some(&scope), now, &mut deltas);
+            self.relink(r, &scope, &mut deltas);
         }
-        Ok(self.settle(deltas, now))
+        Ok(self.settle(deltas))
     }
 
     /// Drops a kind's events before `before` and re-evaluates, for the
     /// entities that lost some, the rules that read those events (nested
     /// ones of parent kinds too).
-    pub(super) fn drop_events(&mut self, kind: &str, before: Timestamp) -> Result<Changes, StoreError> {
+    fn drop_events(&mut self, kind: &str, before: Timestamp) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let lost = self.store.tables_mut()[k].drop_events_before(before);
-        let now = self.now();
         let mut touched: BTreeMap<RuleId, RoaringBitmap> = BTreeMap::new();
         let mut did = RoaringBitmap::new();
         for (name, who) in &lost {
@@ -108,19 +153,21 @@ impl Engine {
         let nested = if self.deps[k].nested.is_empty() || did.is_empty() {
             Vec::new()
         } else {
-            self.nested_scopes(k, &did, &[], |d| lost.iter().any(|(n, _)| d.reads_event(n)))
+            nested_scopes(self.store, self.deps, k, &did, &[], |d| {
+                lost.iter().any(|(n, _)| d.reads_event(n))
+            })
         };
         let mut deltas = Deltas::new();
         for (r, scope) in touched.into_iter().chain(nested) {
-            self.relink(r, Some(&scope), now, &mut deltas);
+            self.relink(r, &scope, &mut deltas);
         }
-        Ok(self.settle(deltas, now))
+        Ok(self.settle(deltas))
     }
 
     /// Forgets an event name of a kind, refused while rules read it by
     /// name; the rules that read any event are re-evaluated for the
     /// entities that had one.
-    pub(super) fn exec_forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
+    fn forget_event(&mut self, kind: &str, event: &str) -> Result<Changes, StoreError> {
         let k = self.kind_for_write(kind)?;
         let any: Vec<RuleId> = self.deps[k].any_event().to_vec();
         let mut readers: Vec<RuleId> = self.deps[k].of_named_event(event).to_vec();
@@ -132,35 +179,33 @@ impl Engine {
         if !readers.is_empty() {
             readers.sort_unstable();
             readers.dedup();
-            let rules = self.describe_rules(&readers);
+            let rules = self.book.describe_rules(&readers);
             return Err(StoreError::EventInUse {
                 event: event.to_string(),
                 rules,
             });
         }
         let did = self.store.tables_mut()[k].forget_event(event);
-        let now = self.now();
         let mut deltas = Deltas::new();
         if !did.is_empty() {
             let nested = if self.deps[k].nested.is_empty() {
                 Vec::new()
             } else {
-                self.nested_scopes(k, &did, &[], |d| d.reads_event(event))
+                nested_scopes(self.store, self.deps, k, &did, &[], |d| d.reads_event(event))
             };
             let direct = any.into_iter().map(|r| (r, did.clone()));
             for (r, scope) in direct.chain(nested) {
-                self.relink(r, Some(&scope), now, &mut deltas);
+                self.relink(r, &scope, &mut deltas);
             }
         }
-        Ok(self.settle(deltas, now))
+        Ok(self.settle(deltas))
     }
 
-    pub(super) fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
-        self.kind_index(kind)
-            .ok_or_else(|| StoreError::UnknownKind(crate::error::UnknownKind::new(kind)))
+    fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
+        super::kind_for_write(self.store, kind)
     }
 
-    pub(super) fn write(
+    fn write(
         &mut self,
         kind: &str,
         op: impl FnOnce(&mut Table) -> Result<Written, StoreError>,
@@ -173,7 +218,7 @@ impl Engine {
     /// Re-evaluates, for the entities written, the rules that read a field
     /// written; and for entities new to the live set, every rule of the kind.
     fn after_write(&mut self, k: usize, w: &Written) -> Changes {
-        let at = self.now();
+        let at = self.at;
         self.store.tables_mut()[k].stamp_history(&w.ids, &w.fields, &w.born, at);
         let left = if self.store.parents().is_empty() {
             Vec::new()
@@ -185,7 +230,7 @@ impl Engine {
         } else {
             let relations = self.store.schema().relations();
             let written: RoaringBitmap = w.ids.iter().copied().collect();
-            self.nested_scopes(k, &written, &left, |d| {
+            nested_scopes(self.store, self.deps, k, &written, &left, |d| {
                 let field = d.chain.last().map(|&r| relations[r.index()].field);
                 !w.born.is_empty() || field.is_some_and(|f| d.reads_fields(&w.fields, f))
             })
@@ -199,7 +244,7 @@ impl Engine {
             } else {
                 deps.all().to_vec()
             };
-            return self.relink_one(&rules, id, at);
+            return relink_one(self.store, self.book, &rules, id, self.at);
         }
         let reading = deps.of_fields(&w.fields);
         let ids: RoaringBitmap = w.ids.iter().copied().collect();
@@ -215,14 +260,14 @@ impl Engine {
         };
         let mut deltas = Deltas::new();
         for &r in &reading {
-            self.relink(r, Some(&ids), at, &mut deltas);
+            self.relink(r, &ids, &mut deltas);
         }
         for r in others {
-            self.relink(r, Some(&born), at, &mut deltas);
+            self.relink(r, &born, &mut deltas);
         }
         for (r, scope) in nested {
-            self.relink(r, Some(&scope), at, &mut deltas);
+            self.relink(r, &scope, &mut deltas);
         }
-        self.settle(deltas, at)
+        self.settle(deltas)
     }
 }

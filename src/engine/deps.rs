@@ -1,11 +1,58 @@
-//! The dependency index of one kind: which rules read which field or event,
-//! so that a write re-evaluates only the rules it can change.
+//! The dependency index: per kind, which rules read which field or event
+//! (their own kind's, or a related kind's through a nested filter), so that
+//! a write re-evaluates only the rules it can change.
 
 use std::collections::BTreeMap;
+use std::ops::Index;
 
 use crate::filter::Plan;
-use crate::schema::{FieldId, RelationId};
+use crate::schema::{FieldId, Relation, RelationId, Schema};
 use crate::segment::RuleId;
+
+/// The index of every kind: it owns its lists and keeps them current as
+/// rules are indexed and unindexed (every list sorted by rule id, each
+/// nested read listed under the kind it reads).
+#[derive(Debug, Clone)]
+pub(super) struct Deps(Vec<KindDeps>);
+
+impl Deps {
+    /// An empty index over `schema`'s kinds.
+    pub(super) fn new(schema: &Schema) -> Deps {
+        Deps(schema.kinds().map(|k| KindDeps::new(k.len())).collect())
+    }
+
+    /// Indexes a rule of `kind` under everything its plan reads: its own
+    /// kind's fields and events, the related kinds' fields and events.
+    pub(super) fn index(&mut self, relations: &[Relation], rule: RuleId, kind: usize, plan: &Plan) {
+        self.0[kind].add(rule, plan);
+        for nr in plan.nested_reads() {
+            let Some(&last) = nr.chain.last() else { continue };
+            let child = relations[last.index()].child.0 as usize;
+            self.0[child].nested.push(NestedDep {
+                rule,
+                chain: nr.chain,
+                fields: nr.fields,
+                events: nr.events,
+            });
+        }
+    }
+
+    /// Undoes [`Deps::index`].
+    pub(super) fn unindex(&mut self, rule: RuleId, kind: usize, plan: &Plan) {
+        self.0[kind].remove(rule, plan);
+        for d in &mut self.0 {
+            d.nested.retain(|n| n.rule != rule);
+        }
+    }
+}
+
+impl Index<usize> for Deps {
+    type Output = KindDeps;
+
+    fn index(&self, kind: usize) -> &KindDeps {
+        &self.0[kind]
+    }
+}
 
 /// Every list is sorted by rule id.
 #[derive(Debug, Clone)]

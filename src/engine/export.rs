@@ -291,7 +291,7 @@ impl Engine {
         let table = self.table_at(kind);
         check_fields(table, spec)?;
         let empty = RoaringBitmap::new();
-        let members = self.segment_ref(segment).map_or(&empty, |s| &s.members);
+        let members = self.guard().segment_ref(segment).map_or(&empty, |s| &s.members);
         let sorted = self.exports.get(segment, &spec.order, self.version, members, || {
             sorted(table, members, &spec.order)
         });

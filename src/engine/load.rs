@@ -87,6 +87,14 @@ impl JsonLines {
 }
 
 impl Engine {
+    /// Sets the longest line of JSON Lines input every kind accepts (see
+    /// [`Table::set_max_line_bytes`](crate::Table::set_max_line_bytes)).
+    pub fn set_max_line_bytes(&mut self, limit: usize) {
+        for t in self.store.tables_mut() {
+            t.set_max_line_bytes(limit);
+        }
+    }
+
     /// Loads JSON Lines into `kind`, one row or event a line as `how`
     /// says (blank lines skipped), and brings the entities written into
     /// the segments whose rules they now match.

@@ -32,6 +32,7 @@ mod deps;
 mod durable;
 mod export;
 mod graph;
+mod guard;
 mod history;
 mod load;
 mod log;
@@ -71,6 +72,7 @@ pub use testing::Inconsistency;
 
 use roaring::RoaringBitmap;
 
+use crate::error::StoreError;
 use crate::eval::{self, Env};
 use crate::filter::LimitPolicy;
 use crate::schema::Schema;
@@ -79,7 +81,7 @@ use crate::segment::log::ChangeLog;
 use crate::segment::{Changes, RuleId};
 use crate::store::{IndexConfig, Store, Table};
 use crate::value::Timestamp;
-use deps::KindDeps;
+use deps::Deps;
 
 /// Entities, segments over them, and the rules and manual links that make
 /// their membership, kept current on every write.
@@ -131,7 +133,7 @@ pub struct Engine {
     /// Segments, rules and membership.
     book: Book,
     /// Per kind: which rules read which field or event.
-    deps: Vec<KindDeps>,
+    deps: Deps,
     /// Every call's changes, numbered, and the consumers' cursors.
     log: ChangeLog,
     /// The directory, journal and lock of an engine opened on one.
@@ -181,7 +183,7 @@ impl Engine {
 
     /// An empty engine with the given filter limits and index granularity.
     pub fn with_config(schema: Schema, policy: LimitPolicy, cfg: IndexConfig) -> Engine {
-        let deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
+        let deps = Deps::new(&schema);
         Engine {
             store: Store::with_config(schema, cfg),
             policy,
@@ -214,54 +216,87 @@ impl Engine {
         &self.store.tables()[kind]
     }
 
-    /// Re-evaluates `rule` over `scope` (every entity when `None`) at `now`
-    /// and records the links gained and lost in `deltas`.
-    fn relink(&mut self, rule: RuleId, scope: Option<&RoaringBitmap>, now: Timestamp, deltas: &mut Deltas) {
-        if let Some(matched) = matches_of(&self.store, &self.book, rule, scope, now) {
-            self.book.relink(rule, scope, matched, deltas);
+    /// The checks of management and access, over the engine's parts.
+    fn guard(&self) -> guard::Guard<'_> {
+        guard::Guard {
+            store: &self.store,
+            book: &self.book,
+            policy: &self.policy,
         }
     }
 
-    /// Re-evaluates `rules` (sorted by id) for the one entity `id` and
-    /// reports the membership changes: the write path for one entity, with
-    /// no bitmap built unless membership changes.
-    fn relink_one(&mut self, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
-        if !self.book.settles_alone(rules) {
-            // Segments that name segments settle in rank order.
-            let scope = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
-            let mut deltas = Deltas::new();
-            for &r in rules {
-                self.relink(r, Some(&scope), at, &mut deltas);
-            }
-            return self.settle(deltas, at);
-        }
-        let env = env(&self.store, &self.book);
-        let verdicts: Vec<(RuleId, bool)> = rules
-            .iter()
-            .filter_map(|&rule| {
-                let r = self.book.rule(rule)?;
-                let table = &self.store.tables()[r.kind];
-                let matched = match &r.external {
-                    Some(given) => given.contains(id),
-                    None => eval::matches_unchecked(&r.plan, table, id, at, &env),
-                };
-                Some((rule, matched))
-            })
-            .collect();
-        self.book.settle_one(&verdicts, id, at)
+    fn kind_for_write(&self, kind: &str) -> Result<usize, StoreError> {
+        kind_for_write(&self.store, kind)
     }
+}
 
-    /// Turns the link changes of a call into membership changes (see
-    /// [`Book::settle`]), re-evaluating the rules that name a segment whose
-    /// members moved.
-    fn settle(&mut self, deltas: Deltas, at: Timestamp) -> Changes {
-        let Engine { store, book, .. } = self;
-        book.settle(deltas, at, |book, rule, chain, moved| {
-            let scope = graph::parents_along(store.parents(), chain, moved, None);
-            let matched = matches_of(store, book, rule, Some(&scope), at)?;
-            Some((scope, matched))
+/// The index of a kind a write names.
+fn kind_for_write(store: &Store, kind: &str) -> Result<usize, StoreError> {
+    store
+        .schema()
+        .kind_id(kind)
+        .map(|k| k.0 as usize)
+        .ok_or_else(|| StoreError::UnknownKind(crate::error::UnknownKind::new(kind)))
+}
+
+// The membership kernel: functions over the store (read) and the book
+// (written) that re-evaluate rules and turn the results into links and
+// members. Every executor that moves membership calls them; none of them
+// touches the log, the clock or the journal.
+
+/// Re-evaluates `rule` over `scope` (every entity when `None`) at `now` and
+/// records the links gained and lost in `deltas`.
+fn relink(
+    store: &Store,
+    book: &mut Book,
+    rule: RuleId,
+    scope: Option<&RoaringBitmap>,
+    now: Timestamp,
+    deltas: &mut Deltas,
+) {
+    if let Some(matched) = matches_of(store, book, rule, scope, now) {
+        book.relink(rule, scope, matched, deltas);
+    }
+}
+
+/// Re-evaluates `rules` (sorted by id) for the one entity `id` and reports
+/// the membership changes: the write path for one entity, with no bitmap
+/// built unless membership changes.
+fn relink_one(store: &Store, book: &mut Book, rules: &[RuleId], id: u32, at: Timestamp) -> Changes {
+    if !book.settles_alone(rules) {
+        // Segments that name segments settle in rank order.
+        let scope = RoaringBitmap::from_sorted_iter([id]).unwrap_or_default();
+        let mut deltas = Deltas::new();
+        for &r in rules {
+            relink(store, book, r, Some(&scope), at, &mut deltas);
+        }
+        return settle(store, book, deltas, at);
+    }
+    let env = env(store, book);
+    let verdicts: Vec<(RuleId, bool)> = rules
+        .iter()
+        .filter_map(|&rule| {
+            let r = book.rule(rule)?;
+            let table = &store.tables()[r.kind];
+            let matched = match &r.external {
+                Some(given) => given.contains(id),
+                None => eval::matches_unchecked(&r.plan, table, id, at, &env),
+            };
+            Some((rule, matched))
         })
-    }
+        .collect();
+    book.settle_one(&verdicts, id, at)
+}
+
+/// Turns the link changes of a call into membership changes (see
+/// [`Book::settle`]), re-evaluating the rules that name a segment whose
+/// members moved.
+fn settle(store: &Store, book: &mut Book, deltas: Deltas, at: Timestamp) -> Changes {
+    book.settle(deltas, at, |book, rule, chain, moved| {
+        let scope = graph::parents_along(store.parents(), chain, moved, None);
+        let matched = matches_of(store, book, rule, Some(&scope), at)?;
+        Some((scope, matched))
+    })
 }
 
 /// What `rule` matches among `scope` (every entity when `None`) at `now`;

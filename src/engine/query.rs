@@ -2,13 +2,13 @@
 
 use roaring::RoaringBitmap;
 
-use super::manage::Reader;
+use super::guard::Reader;
 use super::read::{Query, Segments};
 use super::{Engine, RuleState};
 use crate::error::{Error, SegmentError, StatsError};
 use crate::eval::{self, Budget, Meter};
 use crate::filter::{Filter, Plan};
-use crate::segment::{Action, Actor, RuleId, RuleInfo, SegmentId, SegmentInfo, Source, Visibility};
+use crate::segment::{Action, Actor, RuleId, RuleInfo, SegmentId, SegmentInfo, Source};
 use crate::stats::{self, NumericStats, ValueCounts};
 use crate::store::Table;
 use crate::value::Timestamp;
@@ -23,7 +23,7 @@ impl Engine {
     /// Deprecated: `engine.as_actor(actor).segments().get(segment)`.
     #[deprecated(since = "0.2.0", note = "use `engine.as_actor(actor).segments().get(segment)`")]
     pub fn view(&self, actor: &Actor, segment: SegmentId) -> Result<&SegmentInfo, SegmentError> {
-        Ok(&self.visible(actor, segment, Action::View)?.info)
+        Ok(&self.guard().visible(actor, segment, Action::View)?.info)
     }
 
     /// Deprecated: `engine.as_actor(actor).segments().iter()`.
@@ -141,12 +141,13 @@ impl Engine {
         actor: Option<&Actor>,
     ) -> Result<(&Table, Plan), Error> {
         let table = self.store.table(kind)?;
-        let resolved = self.resolve_names(filter, actor)?;
+        let resolved = self.guard().resolve_names(filter, actor)?;
         let filter = resolved.as_ref().unwrap_or(filter);
         let plan = Plan::in_schema(filter, self.store.schema(), kind, &self.policy)?;
         let k = self.kind_index(kind).unwrap_or(0);
         let reader = actor.map(|actor| Reader { actor, home: None });
-        self.check_refs(SegmentId(0), "(unsaved filter)", k, &plan, reader)?;
+        self.guard()
+            .check_refs(SegmentId(0), "(unsaved filter)", k, &plan, reader)?;
         Ok((table, plan))
     }
 
@@ -313,18 +314,7 @@ impl<'a> Segments<'a> {
     /// team it is in (others' private segments are not listed, whatever
     /// the role).
     pub fn iter(&self) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
-        let (book, actor) = (&self.engine.book, self.actor);
-        book.order()
-            .iter()
-            .filter_map(move |id| book.segment(*id))
-            .map(|s| &s.info)
-            .filter(move |i| {
-                actor.map_or(true, |actor| {
-                    i.visibility == Visibility::Public
-                        || i.owner == actor.id
-                        || i.access.grantees().any(|g| actor.is(g))
-                })
-            })
+        self.engine.guard().listed(self.actor)
     }
 
     /// A segment's definition.

@@ -202,17 +202,17 @@ impl<'a> Segments<'a> {
     /// read of a segment.
     pub(super) fn seen(&self, segment: SegmentId) -> Result<&'a SegmentState, SegmentError> {
         match self.actor {
-            Some(a) => self.engine.visible(a, segment, Action::View),
-            None => self.engine.segment_ref(segment),
+            Some(a) => self.engine.guard().visible(a, segment, Action::View),
+            None => self.engine.guard().segment_ref(segment),
         }
     }
 
     /// The rule, if the reader may see its segment.
     pub(super) fn seen_rule(&self, rule: RuleId) -> Result<&'a RuleState, SegmentError> {
         if let Some(a) = self.actor {
-            self.engine.rule_visible(a, rule, Action::View)?;
+            self.engine.guard().rule_visible(a, rule, Action::View)?;
         }
-        self.engine.rule_ref(rule)
+        self.engine.guard().rule_ref(rule)
     }
 }
 

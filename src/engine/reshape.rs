@@ -1,13 +1,17 @@
 //! A schema that grows: fields added and removed, relations added, on a
-//! live engine.
+//! live engine. The write methods build schema ops; [`run`] is their
+//! executor, over the store, the book's rules and the dependency index.
 
-use super::deps::KindDeps;
+use super::deps::Deps;
 use super::Engine;
 use crate::error::{SchemaChangeError, SchemaError};
+use crate::filter::LimitPolicy;
 use crate::filter::Plan;
 use crate::op::SchemaOp;
 use crate::schema::{FieldType, Schema};
+use crate::segment::book::Book;
 use crate::segment::RuleId;
+use crate::store::Store;
 
 impl Engine {
     /// Adds a field to a kind, last, missing for every entity: writes may
@@ -106,72 +110,78 @@ impl Engine {
             parent: parent.into(),
         })
     }
+}
 
-    /// Runs a schema op: builds the new schema, plans every rule against it
-    /// (the check that no rule reads what goes, and the rules' new field
-    /// ids), and only then changes the store, the plans and the
-    /// dependency index.
-    pub(super) fn exec_schema(&mut self, op: SchemaOp) -> Result<(), SchemaChangeError> {
-        let old = self.store.schema();
-        let kind_of = |name: &str| {
-            old.kind_id(name)
-                .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(name)))
-        };
-        let schema = match &op {
-            SchemaOp::AddField {
-                kind,
-                field,
-                field_type,
-            } => {
-                let k = kind_of(kind)?;
-                let with = old.kind(kind)?.with_field(field, *field_type)?;
-                old.replacing(k, with)?
-            }
-            SchemaOp::RemoveField { kind, field } => {
-                let k = kind_of(kind)?;
-                let without = old.kind(kind)?.without_field(field)?;
-                old.replacing(k, without)?
-            }
-            SchemaOp::AddRelation { child, field, parent } => old.clone().with_relation(child, field, parent)?,
-        };
-        let mut plans: Vec<(RuleId, Plan)> = Vec::with_capacity(self.book.rules().len());
-        let mut readers = Vec::new();
-        for (id, r) in self.book.rules() {
-            let kind = schema.kind_arcs()[r.kind].name();
-            match Plan::in_schema(&r.info.filter, &schema, kind, &self.policy) {
-                Ok(p) => plans.push((*id, p)),
-                Err(_) => readers.push(*id),
-            }
+/// Runs a schema op: builds the new schema, plans every rule against it
+/// (the check that no rule reads what goes, and the rules' new field
+/// ids), and only then changes the store, the plans and the
+/// dependency index.
+pub(super) fn run(
+    store: &mut Store,
+    book: &mut Book,
+    deps: &mut Deps,
+    policy: &LimitPolicy,
+    op: SchemaOp,
+) -> Result<(), SchemaChangeError> {
+    let old = store.schema();
+    let kind_of = |name: &str| {
+        old.kind_id(name)
+            .ok_or_else(|| SchemaError::UnknownKind(crate::error::UnknownKind::new(name)))
+    };
+    let schema = match &op {
+        SchemaOp::AddField {
+            kind,
+            field,
+            field_type,
+        } => {
+            let k = kind_of(kind)?;
+            let with = old.kind(kind)?.with_field(field, *field_type)?;
+            old.replacing(k, with)?
         }
-        if !readers.is_empty() {
-            // Only a removal can leave a rule unplannable; should anything
-            // else, it is refused the same way rather than lose a rule.
-            let (kind, field) = match &op {
-                SchemaOp::AddField { kind, field, .. } | SchemaOp::RemoveField { kind, field } => (kind, field),
-                SchemaOp::AddRelation { child, field, .. } => (child, field),
-            };
-            let rules = self.describe_rules(&readers);
-            return Err(SchemaChangeError::InUse {
-                kind: kind.clone(),
-                field: field.clone(),
-                rules,
-            });
+        SchemaOp::RemoveField { kind, field } => {
+            let k = kind_of(kind)?;
+            let without = old.kind(kind)?.without_field(field)?;
+            old.replacing(k, without)?
         }
-        self.reshape(schema, plans);
-        Ok(())
+        SchemaOp::AddRelation { child, field, parent } => old.clone().with_relation(child, field, parent)?,
+    };
+    let mut plans: Vec<(RuleId, Plan)> = Vec::with_capacity(book.rules().len());
+    let mut readers = Vec::new();
+    for (id, r) in book.rules() {
+        let kind = schema.kind_arcs()[r.kind].name();
+        match Plan::in_schema(&r.info.filter, &schema, kind, policy) {
+            Ok(p) => plans.push((*id, p)),
+            Err(_) => readers.push(*id),
+        }
     }
+    if !readers.is_empty() {
+        // Only a removal can leave a rule unplannable; should anything
+        // else, it is refused the same way rather than lose a rule.
+        let (kind, field) = match &op {
+            SchemaOp::AddField { kind, field, .. } | SchemaOp::RemoveField { kind, field } => (kind, field),
+            SchemaOp::AddRelation { child, field, .. } => (child, field),
+        };
+        let rules = book.describe_rules(&readers);
+        return Err(SchemaChangeError::InUse {
+            kind: kind.clone(),
+            field: field.clone(),
+            rules,
+        });
+    }
+    reshape(store, book, deps, schema, plans);
+    Ok(())
+}
 
-    /// Takes the new schema and every rule's plan in it.
-    fn reshape(&mut self, schema: Schema, plans: Vec<(RuleId, Plan)>) {
-        self.store.reshape(schema);
-        let schema = self.store.schema();
-        self.deps = schema.kinds().map(|k| KindDeps::new(k.len())).collect();
-        for (id, plan) in plans {
-            let Some(kind) = self.book.rule(id).map(|r| r.kind) else {
-                continue;
-            };
-            self.index_rule(id, kind, &plan);
-            self.book.replan(id, None, plan);
-        }
+/// Takes the new schema and every rule's plan in it.
+fn reshape(store: &mut Store, book: &mut Book, deps: &mut Deps, schema: Schema, plans: Vec<(RuleId, Plan)>) {
+    store.reshape(schema);
+    let schema = store.schema();
+    *deps = Deps::new(schema);
+    for (id, plan) in plans {
+        let Some(kind) = book.rule(id).map(|r| r.kind) else {
+            continue;
+        };
+        deps.index(schema.relations(), id, kind, &plan);
+        book.replan(id, None, plan);
     }
 }

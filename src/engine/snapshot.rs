@@ -742,7 +742,7 @@ impl Engine {
                     Some(Some(m)) => self.book.relink(*rule, None, m, &mut deltas),
                     Some(None) => {}
                     None if self.book.rule(*rule).is_some_and(|r| !r.plan.is_time_relative()) => {
-                        self.relink(*rule, None, now, &mut deltas);
+                        super::relink(&self.store, &mut self.book, *rule, None, now, &mut deltas);
                     }
                     None => {}
                 }
@@ -949,6 +949,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec, version: u32) -> Result<(), Sn
         let text = d.str(what!("{id}, filter"))?;
         let filter = Filter::from_json(text).map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
         let plan = engine
+            .guard()
             .validated(&filter, kind, segment, &name, None)
             .map_err(|e| d.invalid_at(at, format!("{id}, filter"), e.to_string()))?;
         let live = engine.store.tables()[kind].live();
@@ -970,7 +971,7 @@ fn decode_rules(engine: &mut Engine, d: &mut Dec, version: u32) -> Result<(), Sn
         } else {
             None
         };
-        engine.index_rule(id, kind, &plan);
+        engine.deps.index(engine.store.schema().relations(), id, kind, &plan);
         let mut state = match given {
             Some(given) => {
                 let mut r = RuleState::external(id, segment, kind, plan);

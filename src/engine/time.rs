@@ -1,34 +1,36 @@
-//! Time passing: the refreshes that re-evaluate rules at a new `now`
-//! (writes, as the ops `TimeOp::Refresh` and `TimeOp::RefreshAll`).
+//! The executor of time passing: the refreshes that re-evaluate rules at a
+//! new `now` (the ops `TimeOp::Refresh` and `TimeOp::RefreshAll`).
+//!
+//! A refresh reads the store and moves links and members in the book;
+//! nothing else. Setting the clock is the door's (`apply`): the clock is
+//! the engine's.
 
-use super::{Deltas, Engine};
+use super::{relink, settle, Deltas};
+use crate::segment::book::Book;
 use crate::segment::{Changes, RuleId};
+use crate::store::Store;
 use crate::value::Timestamp;
 
-impl Engine {
-    /// Re-evaluates the time-relative rules at `now`.
-    pub(super) fn exec_refresh(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self
-            .book
-            .rules()
-            .values()
-            .filter(|r| r.info.time_relative)
-            .map(|r| r.info.id)
-            .collect();
-        self.reevaluate(rules, now)
-    }
+/// Which rules a refresh re-evaluates.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Refresh {
+    /// Those whose answer depends on `now` (`@ago`, windows, trends).
+    TimeRelative,
+    /// Every rule.
+    All,
+}
 
-    /// Re-evaluates every rule at `now`.
-    pub(super) fn exec_refresh_all(&mut self, now: Timestamp) -> Changes {
-        let rules: Vec<RuleId> = self.book.rules().keys().copied().collect();
-        self.reevaluate(rules, now)
+/// Re-evaluates the rules `which` names at `now`.
+pub(super) fn refresh(store: &Store, book: &mut Book, which: Refresh, now: Timestamp) -> Changes {
+    let rules: Vec<RuleId> = book
+        .rules()
+        .values()
+        .filter(|r| matches!(which, Refresh::All) || r.info.time_relative)
+        .map(|r| r.info.id)
+        .collect();
+    let mut deltas = Deltas::new();
+    for r in rules {
+        relink(store, book, r, None, now, &mut deltas);
     }
-
-    fn reevaluate(&mut self, rules: Vec<RuleId>, now: Timestamp) -> Changes {
-        let mut deltas = Deltas::new();
-        for r in rules {
-            self.relink(r, None, now, &mut deltas);
-        }
-        self.settle(deltas, now)
-    }
+    settle(store, book, deltas, now)
 }

@@ -147,6 +147,22 @@ impl Book {
         &self.rules
     }
 
+    /// Rules for an error message to the service (schema and event changes
+    /// have no actor), each with its segment: `` rule 3 of `At risk` (segment 1) ``.
+    pub(crate) fn describe_rules(&self, rules: &[RuleId]) -> String {
+        rules
+            .iter()
+            .map(|r| {
+                let s = self.rules.get(r).and_then(|r| self.segment(r.info.segment));
+                match s {
+                    Some(s) => format!("{r} of `{}` ({})", s.info.name, s.info.id),
+                    None => r.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// One rule.
     pub(crate) fn rule(&self, id: RuleId) -> Option<&RuleState> {
         self.rules.get(&id)
