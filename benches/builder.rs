@@ -3,8 +3,8 @@
 //! (`Engine::preview`) and one explanation (`Engine::explain`), each beside
 //! the baseline of one plain evaluation of the same filter in the same run.
 //!
-//! `cargo bench --bench builder` runs 1M accounts;
-//! `SEGMENTS_BENCH_SIZES=1000000,10000000 cargo bench --bench builder` more.
+//! `cargo bench -p segments-benches --bench builder` runs 1M accounts;
+//! `SEGMENTS_BENCH_SIZES=1000000,10000000 cargo bench -p segments-benches --bench builder` more.
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Evaluation of the core issue's segments over the quickstart's accounts.
 //!
-//! `cargo bench --bench evaluate` runs 1M and 10M accounts;
-//! `SEGMENTS_BENCH_SIZES=1000000 cargo bench --bench evaluate` runs one size.
+//! `cargo bench -p segments-benches --bench evaluate` runs 1M and 10M accounts;
+//! `SEGMENTS_BENCH_SIZES=1000000 cargo bench -p segments-benches --bench evaluate` runs one size.
 //!
 //! With `SEGMENTS_PEERS_DIR=DIR` (as written by `shared/bench/peers.py
 //! --write DIR`), it also loads `DIR/N/entities.jsonl` for each size through

@@ -1,6 +1,6 @@
 //! Event conditions over 1M accounts with 50M events.
 //!
-//! `cargo bench --bench events` times, with baselines from the same run:
+//! `cargo bench -p segments-benches --bench events` times, with baselines from the same run:
 //!
 //! - `login_ge3_14d`: "did `login` at least 3 times in the last 14 days";
 //!   against `last_seen_login_7d` ("`@lastSeen:login` within 7 days");

@@ -10,7 +10,7 @@
 //!   re-evaluated, alone and with recording them again;
 //! - a segment's settings set (`Engine::set_settings`).
 //!
-//! `cargo bench --bench grow` runs 1M accounts (`SEGMENTS_BENCH_SIZE` to
+//! `cargo bench -p segments-benches --bench grow` runs 1M accounts (`SEGMENTS_BENCH_SIZE` to
 //! change).
 
 mod support;

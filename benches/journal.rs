@@ -1,6 +1,6 @@
 //! The cost of keeping the engine on a directory.
 //!
-//! `cargo bench --bench journal` times, with baselines from the same run:
+//! `cargo bench -p segments-benches --bench journal` times, with baselines from the same run:
 //!
 //! - `update_one`: one entity update with 1,000 segments defined, on an
 //!   engine opened on a directory in `Durability::Os` (`update_one_os`)

@@ -1,6 +1,6 @@
 //! Membership maintenance over the quickstart's accounts.
 //!
-//! `cargo bench --bench membership` times, with baselines from the same run:
+//! `cargo bench -p segments-benches --bench membership` times, with baselines from the same run:
 //!
 //! - `update_one`: one entity update with 1,000 segments defined, 100 of
 //!   which read the changed field, change events included; against the

@@ -3,7 +3,7 @@
 side by side with the crate's criterion timings of the same filters.
 
     SEGMENTS_PEERS_DIR=/tmp/peers SEGMENTS_BENCH_SIZES=1000000 \\
-        cargo bench --bench evaluate -- peers_random
+        cargo bench -p segments-benches --bench evaluate -- peers_random
     python3 benches/peers_random.py /tmp/peers/1000000 [--runs 15]
 
 The bench writes DIR/random.jsonl: DuckDB's column types, then each filter

@@ -1,6 +1,6 @@
 //! Account rules over their users: 1M accounts, 10M users.
 //!
-//! `cargo bench --bench relations` times, with baselines from the same run:
+//! `cargo bench -p segments-benches --bench relations` times, with baselines from the same run:
 //!
 //! - `any_user_active_7d`: accounts with any user whose `last_active` is
 //!   within 7 days, through the engine; against `users_active_7d`, the

@@ -1,6 +1,6 @@
 //! Snapshot save and restore of the quickstart's accounts.
 //!
-//! `cargo bench --bench snapshot` builds 1M accounts with ten fields and 100
+//! `cargo bench -p segments-benches --bench snapshot` builds 1M accounts with ten fields and 100
 //! segments (with manual adds and removes, so links and blocks are saved
 //! too), then times, with throughput in bytes of snapshot:
 //!

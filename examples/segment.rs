@@ -13,7 +13,10 @@
 //! `--entities` may also name a Parquet file (`*.parquet`): a `key` column
 //! of strings and a column per field, each of an Arrow type its field
 //! reads (`Table::insert_arrow` lists them); errors then name the row
-//! (0-based) instead of the line.
+//! (0-based) instead of the line. That needs the library's `parquet`
+//! feature (`cargo run --release --features parquet --example segment
+//! -- ...`, Rust 1.88); without it a `.parquet` file is refused with a
+//! message that says so.
 //!
 //! stdout: the keys of the matching entities, one per line, in file order.
 //! With `--sql`, instead, the filter compiled to a query of that dialect
@@ -124,11 +127,12 @@ fn run() -> Result<(), String> {
     // A Parquet file (by its name) is read by column; anything else is
     // JSON Lines.
     let loaded = if args.entities.ends_with(".parquet") {
-        table.insert_parquet(file)
+        read_parquet(&mut table, file).map_err(|e| format!("{}: {e}", args.entities))?
     } else {
-        table.insert_json_lines(BufReader::with_capacity(1 << 20, file))
-    }
-    .map_err(|e| format!("{}: {e}", args.entities))?;
+        table
+            .insert_json_lines(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| format!("{}: {e}", args.entities))?
+    };
     let t1 = Instant::now();
 
     let ids = eval::evaluate(&plan, &table, now).map_err(|e| e.to_string())?;
@@ -178,4 +182,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Reads a Parquet file into `table`, with the `parquet` feature.
+#[cfg(feature = "parquet")]
+fn read_parquet(table: &mut Table, file: File) -> Result<usize, String> {
+    table.insert_parquet(file).map_err(|e| e.to_string())
+}
+
+/// Without the `parquet` feature, a Parquet file is refused, saying how.
+#[cfg(not(feature = "parquet"))]
+fn read_parquet(_: &mut Table, _: File) -> Result<usize, String> {
+    Err(
+        "reading Parquet needs the `parquet` feature: cargo run --release --features parquet --example segment -- ..."
+            .into(),
+    )
 }

@@ -128,6 +128,18 @@ pub fn engine(n: usize, seed: u64) -> Engine {
     e
 }
 
+/// Inserts the `n` accounts of `seed` into `e`, a few large batches.
+#[allow(dead_code)]
+pub fn fill(e: &mut Engine, n: usize, seed: u64) -> Result<(), segments::Error> {
+    let mut out = Ok(());
+    in_batches(n, seed, |rows| {
+        if out.is_ok() {
+            out = e.insert_many("account", rows).map(|_| ());
+        }
+    });
+    out.map_err(segments::Error::from)
+}
+
 /// The `n` accounts of `seed` handed to `f` in batches: they keep the
 /// transient typed rows small, and the first one is large enough to take
 /// the bulk path that builds numeric indexes once.

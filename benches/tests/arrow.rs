@@ -88,7 +88,7 @@ fn assert_same(expected: &Table, got: &Table) {
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/parquet")
+        .join("../tests/fixtures/parquet")
         .join(name)
 }
 

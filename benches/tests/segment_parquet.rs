@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The example's binary, built (or found up to date) in this test's
-/// profile: `cargo test --test segment_parquet` alone builds no example.
+/// profile with the `parquet` feature: this test is the benches member's,
+/// and the example is the library's.
 fn segment() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -14,12 +15,22 @@ fn segment() -> PathBuf {
             let exe = std::env::current_exe().unwrap();
             let dir = exe.parent().and_then(Path::parent).unwrap();
             let mut cargo = Command::new(env!("CARGO"));
-            cargo.args(["build", "--quiet", "--example", "segment"]);
+            // The example is the library's; it reads Parquet with the feature.
+            cargo.args([
+                "build",
+                "--quiet",
+                "-p",
+                "segments",
+                "--example",
+                "segment",
+                "--features",
+                "parquet",
+            ]);
             if dir.ends_with("release") {
                 cargo.arg("--release");
             }
             assert!(cargo
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
                 .status()
                 .unwrap()
                 .success());
@@ -30,7 +41,7 @@ fn segment() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parquet")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/parquet")
 }
 
 const SCHEMA: &str = r#"{"fields": {"health": "float", "nps": "int", "seats": "int", "plan": "string",
