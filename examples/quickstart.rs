@@ -177,10 +177,16 @@ fn run(dir: &std::path::Path) -> Result<(), segments::Error> {
     // it rather than replay every write), the engine closes, and the
     // directory reopens to the same segments and the consumer's cursor.
     engine.checkpoint()?;
-    let before: Vec<u64> = ids.iter().map(|&(id, _)| engine.segments().count(id).unwrap_or(0)).collect();
+    let before: Vec<u64> = ids
+        .iter()
+        .map(|&(id, _)| engine.segments().count(id).unwrap_or(0))
+        .collect();
     drop(engine);
     let (mut engine, report) = Engine::open(dir, Options::new(schema))?;
-    let after: Vec<u64> = ids.iter().map(|&(id, _)| engine.segments().count(id).unwrap_or(0)).collect();
+    let after: Vec<u64> = ids
+        .iter()
+        .map(|&(id, _)| engine.segments().count(id).unwrap_or(0))
+        .collect();
     println!(
         "\nrestarted in {:.2} s: the same members ({}), and the consumer has {} changes to read",
         report.elapsed.as_secs_f64(),

@@ -585,3 +585,37 @@ mod subscriptions {
         }
     }
 }
+
+#[test]
+fn a_consumer_added_late_is_told_how_to_start_from_now_and_then_reads_only_what_comes_next() {
+    let mut e = Engine::new(schema());
+    e.set_log_retention(Retention::default().max_changes(Some(2)).unacked(Unacked::Drop))
+        .unwrap();
+    e.create_segment(
+        &admin(),
+        NewSegment::new("Big", "account").filter(Filter::and([field("mrr").ge(5)])),
+    )
+    .unwrap();
+    for i in 0..5 {
+        e.insert("account", &format!("k{i}"), Row::new().set("mrr", 9)).unwrap();
+    }
+    // A consumer that never acknowledged reads from 0, which is gone.
+    let err = e.log().changes_for("late", 10).unwrap_err();
+    assert!(matches!(err, LogError::Gap { after: 0, .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("engine.ack(consumer, engine.log().seq())"),
+        "the error says how to start from now: {err}"
+    );
+    // Started from now, it reads nothing until the next change, then that.
+    e.ack("late", e.log().seq()).unwrap();
+    assert!(e.log().changes_for("late", 10).unwrap().is_empty());
+    e.insert("account", "k9", Row::new().set("mrr", 9)).unwrap();
+    let keys: Vec<String> = e
+        .log()
+        .changes_for("late", 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
+    assert_eq!(keys, ["k9"]);
+}

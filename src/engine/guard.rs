@@ -25,6 +25,18 @@ pub(super) struct Guard<'a> {
 }
 
 impl<'a> Guard<'a> {
+    /// The segment named `name` among those listed for `actor`. Names are
+    /// compared exactly, as they were saved: case, accents and inner spaces
+    /// count, and only the ends of `name` are trimmed (as a name is trimmed
+    /// when it is saved). Where several listed segments share the name (a
+    /// public one and a private one may), the first in the book's order.
+    pub(super) fn named(self, actor: Option<&'a Actor>, name: &str) -> Result<&'a SegmentInfo, SegmentError> {
+        let name = name.trim();
+        self.listed(actor)
+            .find(|s| s.name == name)
+            .ok_or_else(|| SegmentError::UnknownSegmentName { name: name.to_string() })
+    }
+
     /// The segments listed for `actor` (every one without), in the book's
     /// order: public ones, its own, and those shared with it.
     pub(super) fn listed(self, actor: Option<&'a Actor>) -> impl Iterator<Item = &'a SegmentInfo> + 'a {
@@ -425,10 +437,7 @@ impl<'a> Guard<'a> {
     ) -> Result<(), SegmentError> {
         use crate::filter::{Literal, Node};
         let find = |name: &str| -> Result<Literal, SegmentError> {
-            let found = self.listed(actor).find(|s| s.name == name).map(|s| s.id);
-            found
-                .map(|id| Literal::Int(id.0.into()))
-                .ok_or_else(|| SegmentError::UnknownSegmentName { name: name.to_string() })
+            self.named(actor, name).map(|s| Literal::Int(s.id.0.into()))
         };
         for n in &mut g.rules {
             match n {

@@ -330,6 +330,54 @@ impl<'a> Segments<'a> {
         Ok(&self.seen(segment)?.info)
     }
 
+    /// The segment named `name`, among those [`Segments::iter`] lists:
+    /// through an actor's view, public segments, its own and those shared
+    /// with it, so that a private segment of another is as unknown as a
+    /// missing one (an admin, too, reaches others' private segments by id
+    /// only).
+    ///
+    /// Names are compared exactly as saved: case-sensitive (`"At risk"`
+    /// and `"At Risk"` are two names), accents and inner spaces count, and
+    /// only the ends of `name` are trimmed, as a name is trimmed when it is
+    /// saved. Public names are unique among public segments and private
+    /// names among their owner's private segments, so a name finds one
+    /// segment except where a public and a private one share it; then the
+    /// first in the segments' order. `@segment` rules that name a segment
+    /// by name resolve it the same way. A service that creates its
+    /// segments at start-up looks each up first:
+    ///
+    /// ```
+    /// use segments::filter::field;
+    /// use segments::error::SegmentError;
+    /// use segments::segment::{Actor, NewSegment, Role};
+    /// use segments::{Engine, FieldType, Filter, Schema};
+    ///
+    /// let mut engine = Engine::new(Schema::builder().kind("account", [("mrr", FieldType::Int)]).build()?);
+    /// let admin = Actor::new("ada", Role::Admin);
+    /// for _start in 0..2 {
+    ///     let big = match engine.segments().named("Big") {
+    ///         Ok(s) => s.id,
+    ///         Err(SegmentError::UnknownSegmentName { .. }) => {
+    ///             let f = Filter::and([field("mrr").ge(1000)]);
+    ///             engine.create_segment(&admin, NewSegment::new("Big", "account").filter(f))?.0
+    ///         }
+    ///         Err(e) => return Err(e.into()),
+    ///     };
+    ///     assert_eq!(engine.segments().get(big)?.name, "Big");
+    /// }
+    /// assert_eq!(engine.segments().iter().count(), 1);
+    /// assert!(engine.segments().named("big").is_err());
+    /// # Ok::<(), segments::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::UnknownSegmentName`] when no segment (that the actor
+    /// may see) has the name.
+    pub fn named(&self, name: &str) -> Result<&'a SegmentInfo, SegmentError> {
+        self.engine.guard().named(self.actor, name)
+    }
+
     /// A rule.
     ///
     /// # Errors

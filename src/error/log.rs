@@ -6,7 +6,10 @@
 pub enum LogError {
     /// Changes after `after` were dropped by retention: a consumer resuming
     /// there would miss them.
-    #[error("the changes after {after} are no longer kept: the oldest kept is {oldest}")]
+    #[error(
+        "the changes after {after} are no longer kept: the oldest kept is {oldest} \
+         (a new consumer starts from now with `engine.ack(consumer, engine.log().seq())`)"
+    )]
     Gap {
         /// The sequence number asked after.
         after: u64,
