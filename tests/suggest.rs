@@ -1,7 +1,7 @@
 //! Standard and suggested segments: ordinary definitions, built from the data.
 
 use segments::filter::{Duration, TimeUnit};
-use segments::segment::{Actor, NewSegment, Role, SuggestSpec};
+use segments::segment::{Actor, NewSegment, Role, SuggestSpec, SuggestionKind};
 use segments::{Clock, Engine, Error, FieldType, Row, Schema, StatsError, Timestamp};
 
 const DAY: i64 = 86_400_000_000;
@@ -97,6 +97,18 @@ fn suggestions_come_from_the_data_and_save_as_they_are() {
             "Usage of login down"
         ]
     );
+    // Each says what it is in code, not only in its name.
+    let kinds: Vec<SuggestionKind> = got.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            SuggestionKind::HighEngagement,
+            SuggestionKind::LowEngagement,
+            SuggestionKind::RecentlyActive,
+            SuggestionKind::UsageUp,
+            SuggestionKind::UsageDown
+        ]
+    );
     // Percentiles of 1..=100 by linear interpolation: 10.9 and 90.1.
     assert!(
         got[0].reason.starts_with("top 10% by `score`: score >= 90.1"),
@@ -115,7 +127,7 @@ fn suggestions_come_from_the_data_and_save_as_they_are() {
         let (id, _) = e.create_segment(&admin, s.segment.clone()).unwrap();
         assert_eq!(e.segments().count(id).unwrap(), s.members, "{}", s.segment.name);
     }
-    let up = e.segments().iter().find(|s| s.name == "Usage of login up").unwrap().id;
+    let up = e.segments().named("Usage of login up").unwrap().id;
     let mut keys: Vec<String> = e.segments().member_keys(up).unwrap().map(String::from).collect();
     keys.sort();
     assert_eq!(keys.len(), 10);

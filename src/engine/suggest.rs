@@ -4,7 +4,7 @@ use super::read::Builder;
 use super::Engine;
 use crate::error::{Error, SchemaError, StatsError};
 use crate::filter::{field, usage_change, Duration, Filter, Literal, Operator, Rule};
-use crate::segment::{NewSegment, SuggestSpec, Suggestion};
+use crate::segment::{NewSegment, SuggestSpec, Suggestion, SuggestionKind};
 use crate::stats;
 
 impl Engine {
@@ -81,9 +81,10 @@ impl<'a> Builder<'a> {
         let table = self.engine.store.table(kind)?;
         let now = self.engine.now();
         let mut out = Vec::new();
-        let mut offer = |name: String, filter: Filter, reason: String| -> Result<(), Error> {
+        let mut offer = |what: SuggestionKind, name: String, filter: Filter, reason: String| -> Result<(), Error> {
             let members = self.engine.query(kind).evaluate(&filter, now)?.len();
             out.push(Suggestion {
+                kind: what,
                 segment: NewSegment::new(name, kind).filter(filter),
                 reason,
                 members,
@@ -99,6 +100,7 @@ impl<'a> Builder<'a> {
             if let [(_, low), (_, high)] = s.percentiles[..] {
                 let pct = q * 100.0;
                 offer(
+                    SuggestionKind::HighEngagement,
                     "High engagement".into(),
                     Filter::and([Rule::new(score.as_str(), Operator::Ge, Some(Literal::Float(high)))]),
                     format!(
@@ -107,6 +109,7 @@ impl<'a> Builder<'a> {
                     ),
                 )?;
                 offer(
+                    SuggestionKind::LowEngagement,
                     "Low engagement".into(),
                     Filter::and([Rule::new(score.as_str(), Operator::Le, Some(Literal::Float(low)))]),
                     format!("bottom {pct}% by `{score}`: {score} <= {low} (its {pct}th percentile)"),
@@ -116,6 +119,7 @@ impl<'a> Builder<'a> {
         if table.event_count() > 0 {
             let r = spec.recent;
             offer(
+                SuggestionKind::RecentlyActive,
                 "Recently active".into(),
                 Filter::and([field("@lastSeen").within_last(r.amount, r.unit)]),
                 format!("some event within the last {}", period(r)),
@@ -137,6 +141,7 @@ impl<'a> Builder<'a> {
                 .into());
             }
             offer(
+                SuggestionKind::UsageUp,
                 format!("Usage of {event} up"),
                 Filter::and([usage_change(event, ratio, w)]),
                 format!(
@@ -145,6 +150,7 @@ impl<'a> Builder<'a> {
                 ),
             )?;
             offer(
+                SuggestionKind::UsageDown,
                 format!("Usage of {event} down"),
                 Filter::and([usage_change(event, 1.0 / ratio, w)]),
                 format!(

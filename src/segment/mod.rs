@@ -38,7 +38,7 @@ pub use changes::{Cause, Change, ChangeGroup, ChangeKind, Changes};
 pub use definitions::{DefinitionChange, Edit};
 pub use log::{Retention, Trigger, Unacked};
 pub use settings::{Settings, MAX_SETTINGS_BYTES, MAX_SETTINGS_DEPTH, MAX_SETTING_KEY_BYTES};
-pub use suggest::{SuggestSpec, Suggestion};
+pub use suggest::{SuggestSpec, Suggestion, SuggestionKind};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -49,10 +49,30 @@ impl Default for SuggestSpec {
 /// [`Engine::create_segment`](crate::Engine::create_segment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
+    /// What it is, to tell suggestions apart by code rather than by name.
+    pub kind: SuggestionKind,
     /// The definition (public, with its filter).
     pub segment: NewSegment,
     /// Why it is proposed, with the numbers it was built from.
     pub reason: String,
     /// How many entities it would hold now.
     pub members: u64,
+}
+
+/// What a [`Suggestion`] is: one variant per segment
+/// [`Engine::suggest_segments`](crate::Engine::suggest_segments) proposes,
+/// so that a service picks them by kind; their names are for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SuggestionKind {
+    /// The top `quantile` by the score field.
+    HighEngagement,
+    /// The bottom `quantile` by the score field.
+    LowEngagement,
+    /// Some event within the `recent` period.
+    RecentlyActive,
+    /// The usage event grew at least `usage_ratio` times, window over window.
+    UsageUp,
+    /// The usage event fell to at most `1 / usage_ratio`, window over window.
+    UsageDown,
 }
