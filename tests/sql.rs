@@ -535,25 +535,25 @@ fn refused_in(d: Dialect, why: &str) -> bool {
 }
 
 #[test]
-#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
+#[ignore = "needs PostgreSQL (Debian's postgresql; SEGMENTS_PG) and psycopg (pip install -r tests/sql/requirements.txt): .ci/run starts it; see the module docs"]
 fn postgres_returns_what_the_engine_returns() {
     agree("postgres", Dialect::Postgres, 1000);
 }
 
 #[test]
-#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
+#[ignore = "needs DuckDB for Python (pip install -r tests/sql/requirements.txt): .ci/run installs it; see the module docs"]
 fn duckdb_returns_what_the_engine_returns() {
     agree("duckdb", Dialect::DuckDb, 1000);
 }
 
 #[test]
-#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
+#[ignore = "needs chDB for Python (pip install -r tests/sql/requirements.txt): .ci/run installs it; see the module docs"]
 fn clickhouse_returns_what_the_engine_returns() {
     agree("clickhouse", Dialect::ClickHouse, 200);
 }
 
 #[test]
-#[ignore = "needs the SQL engines: .ci/run starts them; see the module docs"]
+#[ignore = "needs Java 17 and PySpark (pip install -r tests/sql/requirements.txt): .ci/run installs them; see the module docs"]
 fn spark_returns_what_the_engine_returns() {
     agree("spark", Dialect::Spark, 200);
 }
