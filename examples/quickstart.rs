@@ -83,6 +83,13 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (times[runs / 2], out.expect("runs > 0"))
 }
 
+/// Each segment's member count.
+fn counts(engine: &Engine, ids: &[(SegmentId, &str)]) -> Vec<u64> {
+    ids.iter()
+        .map(|&(id, _)| engine.segments().count(id).unwrap_or(0))
+        .collect()
+}
+
 /// Who entered and left each segment in one call's changes.
 fn show(engine: &Engine, ids: &[(SegmentId, &str)], changes: &Changes) {
     for &(id, name) in ids {
@@ -177,16 +184,10 @@ fn run(dir: &std::path::Path) -> Result<(), segments::Error> {
     // it rather than replay every write), the engine closes, and the
     // directory reopens to the same segments and the consumer's cursor.
     engine.checkpoint()?;
-    let before: Vec<u64> = ids
-        .iter()
-        .map(|&(id, _)| engine.segments().count(id).unwrap_or(0))
-        .collect();
+    let before = counts(&engine, &ids);
     drop(engine);
     let (mut engine, report) = Engine::open(dir, Options::new(schema))?;
-    let after: Vec<u64> = ids
-        .iter()
-        .map(|&(id, _)| engine.segments().count(id).unwrap_or(0))
-        .collect();
+    let after = counts(&engine, &ids);
     println!(
         "\nrestarted in {:.2} s: the same members ({}), and the consumer has {} changes to read",
         report.elapsed.as_secs_f64(),

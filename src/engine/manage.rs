@@ -11,7 +11,7 @@ use roaring::RoaringBitmap;
 
 use super::deps::Deps;
 use super::guard::{denied, Guard, Home, Reader};
-use super::{relink, settle, Deltas, RuleState, SegmentState};
+use super::{kind_index, relink, settle, Deltas, RuleState, SegmentState};
 use crate::error::SegmentError;
 use crate::filter::{Filter, LimitPolicy, Plan};
 use crate::op::{Applied, Created, ManageOp};
@@ -150,11 +150,7 @@ impl Manage<'_> {
         if spec.visibility == Visibility::Public && !actor.manages_all() {
             return Err(denied(actor, Action::CreatePublic, "segments".into()));
         }
-        let kind = self
-            .store
-            .schema()
-            .kind_id(&spec.kind)
-            .map(|k| k.0 as usize)
+        let kind = kind_index(self.store, &spec.kind)
             .ok_or_else(|| SegmentError::UnknownKind(crate::error::UnknownKind::new(spec.kind.clone())))?;
         let name = self
             .guard()

@@ -209,7 +209,7 @@ impl Engine {
     }
 
     fn kind_index(&self, kind: &str) -> Option<usize> {
-        self.store.schema().kind_id(kind).map(|k| k.0 as usize)
+        kind_index(&self.store, kind)
     }
 
     fn table_at(&self, kind: usize) -> &Table {
@@ -230,13 +230,14 @@ impl Engine {
     }
 }
 
+/// The index of the kind named `kind` among the store's tables.
+fn kind_index(store: &Store, kind: &str) -> Option<usize> {
+    store.schema().kind_id(kind).map(|k| k.0 as usize)
+}
+
 /// The index of a kind a write names.
 fn kind_for_write(store: &Store, kind: &str) -> Result<usize, StoreError> {
-    store
-        .schema()
-        .kind_id(kind)
-        .map(|k| k.0 as usize)
-        .ok_or_else(|| StoreError::UnknownKind(crate::error::UnknownKind::new(kind)))
+    kind_index(store, kind).ok_or_else(|| StoreError::UnknownKind(crate::error::UnknownKind::new(kind)))
 }
 
 // The membership kernel: functions over the store (read) and the book
